@@ -1,0 +1,28 @@
+# Two commands for a fresh machine:  make demo   and   make test
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH := torch==2.13.0
+
+.PHONY: demo test install lint clean
+
+$(BIN)/restyle: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# The CPU build of torch first, so that the "torch>=2.1" requirement does not pull a CUDA build.
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e '.[dev,video]'
+	touch $@
+
+install: $(BIN)/restyle
+
+demo: install
+	mkdir -p demo-output
+	$(BIN)/restyle art sample:astronaut sample:ihc -o demo-output/astronaut-ihc.png
+
+test: install
+	$(BIN)/ruff check restyle tests benchmarks
+	$(BIN)/python -m pytest restyle tests
+
+clean:
+	rm -rf $(VENV) demo-output

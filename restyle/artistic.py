@@ -1,0 +1,376 @@
+"""Artistic style transfer (Gatys, Ecker and Bethge 2015) with the refinements users expect.
+
+:func:`stylize` is the single entry point; the ``restyle art`` command derives its flags from
+its signature. Deviations from the paper, each on purpose:
+
+- a coarse-to-fine pyramid (Gatys et al. optimise at one size): lower loss in far less time;
+- bfloat16 autocast for the encoder where the hardware runs it natively (Grams and losses stay
+  float32): about twice as fast on AVX-512 BF16 CPUs without raising the loss;
+- the returned image is the lowest-loss iterate, not the last one;
+- several styles are blended by a weighted average of their Gram matrices (as neural-style).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import Tensor
+
+from restyle.color import combine_luminance, luminance, match_color, rgb_to_ycbcr
+from restyle.device import bf16_is_fast, resolve_device
+from restyle.errors import RestyleError
+from restyle.image import DEFAULT_MAX_PIXELS, ImageLike, load_image, resize, save_image, scaled_shape
+from restyle.losses import content_loss, gram_loss, gram_matrix, tv_loss
+from restyle.optim import OPTIMIZERS, Iterate, Record, optimize
+from restyle.pyramid import pyramid_sizes
+from restyle.vgg import deepest, encoder, layer_index, min_side
+
+__all__ = ["ArtisticObjective", "Result", "stylize"]
+
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+CONTENT_LAYERS = ("relu4_2",)
+
+
+@dataclass
+class Result:
+    """A finished (or stopped) transfer.
+
+    Attributes:
+        image: the result, ``(1, 3, H, W)`` RGB in [0, 1] on the CPU.
+        history: one :class:`~restyle.optim.Record` per iteration, over all scales.
+        params: every parameter of the run (with the seed actually used), as stored in files.
+        status: ``done``, ``interrupted`` (Ctrl-C) or ``nonfinite`` (NaN/inf loss).
+        message: why it stopped early, if it did.
+    """
+
+    image: Tensor
+    history: list[Record] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    status: str = "done"
+    message: str = ""
+
+    def save(self, path: str | Path) -> Path:
+        """Write the image atomically with its parameters as metadata."""
+        return save_image(self.image, path, metadata=self.params)
+
+
+def _as_list(value: Any) -> list[Any]:
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def _precision(precision: str, device: torch.device) -> bool:
+    if precision not in ("auto", "float32", "bfloat16"):
+        raise RestyleError(f"precision must be auto, float32 or bfloat16, not {precision!r}")
+    if precision == "auto":
+        return bf16_is_fast(device.type)
+    return precision == "bfloat16"
+
+
+class ArtisticObjective:
+    """The Gatys loss for one image size: content + blended Gram style + total variation.
+
+    The targets (content features, style Grams) are computed once at construction.
+
+    Args:
+        content: the content image at the size to optimise, ``(1, 3, H, W)``.
+        styles: style images (any size; used as given).
+        blend: weights of the styles' Grams (normalised to sum to 1).
+        bf16: run the encoder under bfloat16 autocast.
+        channels_last: feed the encoder channels-last tensors.
+        other arguments: as :func:`stylize`.
+    """
+
+    def __init__(
+        self,
+        content: Tensor,
+        styles: Sequence[Tensor],
+        *,
+        blend: Sequence[float],
+        content_weight: float,
+        style_weight: float,
+        tv_weight: float,
+        content_layers: Sequence[str],
+        style_layers: Sequence[str],
+        style_layer_weights: Sequence[float],
+        pooling: str = "max",
+        bf16: bool = False,
+        channels_last: bool = False,
+    ) -> None:
+        self.content_layers = list(content_layers)
+        self.style_layers = list(style_layers)
+        self.layers = sorted(set(self.content_layers) | set(self.style_layers), key=layer_index)
+        self.encoder = encoder(device=content.device, pooling=pooling, last_layer=deepest(self.layers))
+        self.weights = (content_weight, style_weight, tv_weight)
+        self.style_layer_weights = list(style_layer_weights)
+        self.bf16 = bf16
+        self.channels_last = channels_last
+        total = float(sum(blend))
+        with torch.no_grad():
+            feats = self.features(content)
+            self.content_targets = {name: feats[name].detach() for name in self.content_layers}
+            self.style_targets: dict[str, Tensor] = {}
+            for style, share in zip(styles, blend):
+                style_feats = self.features(style, self.style_layers)
+                for name in self.style_layers:
+                    gram = gram_matrix(style_feats[name]) * (share / total)
+                    self.style_targets[name] = self.style_targets.get(name, 0) + gram
+
+    def features(self, image: Tensor, layers: Sequence[str] | None = None) -> dict[str, Tensor]:
+        """Encoder features of ``image`` with this objective's precision and memory format."""
+        if self.channels_last:
+            image = image.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(image.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            return self.encoder(image, self.layers if layers is None else layers)
+
+    def __call__(self, image: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        content_weight, style_weight, tv_weight = self.weights
+        feats = self.features(image)
+        content = sum(content_loss(feats[name], self.content_targets[name]) for name in self.content_layers)
+        style = sum(
+            w * gram_loss(feats[name], self.style_targets[name])
+            for name, w in zip(self.style_layers, self.style_layer_weights)
+        )
+        parts = {
+            "content": content_weight * content,
+            "style": style_weight * style,
+            "tv": tv_weight * tv_loss(image),
+        }
+        return parts["content"] + parts["style"] + parts["tv"], parts
+
+
+def _style_at(style: Tensor, long_side: int, smallest: int) -> Tensor:
+    """The style image at a long side, enlarged if needed so its short side is at least ``smallest``."""
+    h, w = style.shape[-2:]
+    long_side = max(long_side, math.ceil(smallest * max(h, w) / min(h, w)))
+    return resize(style, *scaled_shape(h, w, long_side))
+
+
+def _check_layers(layers: Sequence[str], what: str) -> list[str]:
+    layers = list(layers)
+    if not layers:
+        raise RestyleError(f"{what}: at least one layer is needed")
+    for name in layers:
+        layer_index(name)
+    return layers
+
+
+def _check_weight(value: float, name: str) -> float:
+    value = float(value)
+    if not (value >= 0 and value < float("inf")):
+        raise RestyleError(f"{name} must be a finite number >= 0, not {value}")
+    return value
+
+
+def stylize(
+    content: ImageLike,
+    styles: ImageLike | Sequence[ImageLike],
+    *,
+    size: int = 512,
+    style_blend: Sequence[float] | None = None,
+    style_scale: float = 1.0,
+    content_weight: float = 5.0,
+    style_weight: float = 100.0,
+    tv_weight: float = 1e-3,
+    content_layers: Sequence[str] = CONTENT_LAYERS,
+    style_layers: Sequence[str] = STYLE_LAYERS,
+    style_layer_weights: Sequence[float] | None = None,
+    preserve_color: Literal["none", "luminance", "histogram"] = "none",
+    init: str = "content",
+    seed: int | None = None,
+    optimizer: Literal["lbfgs", "adam"] = "lbfgs",
+    iterations: int = 25,
+    coarse_iterations: int = 150,
+    pyramid: bool = True,
+    min_size: int = 128,
+    learning_rate: float = 0.02,
+    pooling: Literal["max", "avg"] = "max",
+    device: str = "auto",
+    precision: Literal["auto", "float32", "bfloat16"] = "auto",
+    channels_last: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    callback: Callable[[Iterate], None] | None = None,
+) -> Result:
+    """Render ``content`` in the style of one or more style images (Gatys et al. 2015).
+
+    Args:
+        content: the content image (path, PIL image, numpy array or tensor).
+        styles: one style image or several.
+        size: long side of the result in pixels.
+        style_blend: relative weight of each style image (default: equal).
+        style_scale: long side of the style images relative to the content's (1 = the same);
+            larger values give larger style patterns, smaller values finer ones.
+        content_weight: weight of the content loss.
+        style_weight: weight of the style loss.
+        tv_weight: weight of the total-variation (smoothness) loss.
+        content_layers: VGG-19 layers whose features the content loss keeps.
+        style_layers: VGG-19 layers whose Gram matrices the style loss matches.
+        style_layer_weights: weight of each style layer (default: 1 each).
+        preserve_color: keep the content's colours: "luminance" transfers only luminance and
+            keeps the content's chroma; "histogram" first matches the style image's colour
+            mean and covariance to the content's.
+        init: where optimisation starts: "content", "noise", or the path of an image.
+        seed: random seed (noise init); a random one is picked and recorded if not given.
+        optimizer: "lbfgs" (best for this problem) or "adam".
+        iterations: iterations at the full size.
+        coarse_iterations: iterations at each smaller pyramid scale.
+        pyramid: optimise coarse-to-fine, from min_size up to size, each scale starting from
+            the previous result upsampled.
+        min_size: long side of the smallest pyramid scale.
+        learning_rate: Adam's step size (images are on a 0..1 scale).
+        pooling: VGG pooling: "max" as trained, or "avg".
+        device: "auto" (CUDA, then MPS, then CPU), "cpu", "cuda" or "mps".
+        precision: encoder precision: "auto" uses bfloat16 where the hardware runs it natively.
+        channels_last: run the encoder on channels-last tensors.
+        max_pixels: refuse input images with more pixels than this.
+        callback: called after every iteration with an :class:`~restyle.optim.Iterate`.
+
+    Returns:
+        A :class:`Result` with the image, the per-iteration history and the parameters.
+
+    Example:
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> c, s = rng.random((32, 32, 3)), rng.random((32, 32, 3))
+        >>> r = stylize(c, s, size=32, iterations=2, pyramid=False, device="cpu")
+        >>> tuple(r.image.shape), len(r.history), r.status
+        ((1, 3, 32, 32), 2, 'done')
+    """
+    params = {name: value for name, value in locals().items() if name not in ("content", "styles", "callback")}
+    if size < 16:
+        raise RestyleError(f"size must be at least 16 pixels, not {size}")
+    if optimizer not in OPTIMIZERS:
+        raise RestyleError(f"unknown optimizer {optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
+    if preserve_color not in ("none", "luminance", "histogram"):
+        raise RestyleError(f"preserve_color must be none, luminance or histogram, not {preserve_color!r}")
+    if pooling not in ("max", "avg"):
+        raise RestyleError(f"pooling must be max or avg, not {pooling!r}")
+    if iterations < 1 or coarse_iterations < 0:
+        raise RestyleError("iterations must be at least 1 (and coarse_iterations at least 0)")
+    if not style_scale > 0:
+        raise RestyleError(f"style_scale must be above 0, not {style_scale}")
+    for name in ("content_weight", "style_weight", "tv_weight"):
+        _check_weight(params[name], name.replace("_", "-"))
+    content_layers = _check_layers(content_layers, "content_layers")
+    style_layers = _check_layers(style_layers, "style_layers")
+    layer_weights = (
+        [1.0] * len(style_layers) if style_layer_weights is None else [float(w) for w in style_layer_weights]
+    )
+    if len(layer_weights) != len(style_layers):
+        raise RestyleError(f"style_layer_weights has {len(layer_weights)} values for {len(style_layers)} style layers")
+
+    dev = resolve_device(device)
+    bf16 = _precision(precision, dev)
+    if seed is None:
+        seed = random.randrange(2**31)
+    params["seed"] = seed
+    params["precision_used"] = "bfloat16" if bf16 else "float32"
+    params["device_used"] = str(dev)
+
+    style_list = _as_list(styles)
+    if not style_list:
+        raise RestyleError("at least one style image is needed")
+    blend = [1.0] * len(style_list) if style_blend is None else [float(w) for w in style_blend]
+    if len(blend) != len(style_list) or any(w < 0 for w in blend) or sum(blend) <= 0:
+        raise RestyleError(f"style_blend needs {len(style_list)} non-negative weights with a positive sum, got {blend}")
+
+    content_full = load_image(content, size=size, max_pixels=max_pixels, what="content")
+    style_images = [load_image(s, max_pixels=max_pixels, what=f"style {i + 1}") for i, s in enumerate(style_list)]
+    if preserve_color == "luminance":
+        # Gatys et al. 2016: transfer luminance only, after matching the style's luminance
+        # mean and spread to the content's; the content's chroma is put back at the end.
+        y_content = rgb_to_ycbcr(content_full)[:, :1]
+        matched = []
+        for style in style_images:
+            y_style = rgb_to_ycbcr(style)[:, :1]
+            y_style = (y_style - y_style.mean()) / y_style.std().clamp_min(1e-6) * y_content.std() + y_content.mean()
+            matched.append(y_style.clamp(0, 1).expand(-1, 3, -1, -1).contiguous())
+        style_images = matched
+        target_content = luminance(content_full)
+    elif preserve_color == "histogram":
+        style_images = [match_color(style, content_full) for style in style_images]
+        target_content = content_full
+    else:
+        target_content = content_full
+
+    generator = torch.Generator().manual_seed(seed)
+    height, width = content_full.shape[-2:]
+    if init == "content":
+        start = target_content
+    elif init == "noise":
+        start = (0.5 + 0.1 * torch.randn(target_content.shape, generator=generator)).clamp(0, 1)
+    else:
+        start = load_image(init, max_pixels=max_pixels, what="init image")
+        if preserve_color == "luminance":
+            start = luminance(start)
+
+    smallest = min_side([*content_layers, *style_layers])
+    if min(height, width) < smallest:
+        raise RestyleError(
+            f"the content is too small: {width}x{height} at --size {size}; the deepest VGG-19 layer used "
+            f"({deepest([*content_layers, *style_layers])}) needs at least {smallest} px on each side"
+        )
+    sizes = [
+        s
+        for s in pyramid_sizes(size, min_size=min_size, enabled=pyramid)
+        if min(scaled_shape(height, width, s)) >= smallest
+    ]
+    started = time.perf_counter()
+    history: list[Record] = []
+    plan = [coarse_iterations] * (len(sizes) - 1) + [iterations]
+    image = start
+    status, message = "done", ""
+    for index, long_side in enumerate(sizes):
+        shape = scaled_shape(height, width, long_side)
+        content_s = resize(target_content, *shape).to(dev)
+        styles_s = [_style_at(s, round(long_side * style_scale), smallest).to(dev) for s in style_images]
+        objective = ArtisticObjective(
+            content_s,
+            styles_s,
+            blend=blend,
+            content_weight=content_weight,
+            style_weight=style_weight,
+            tv_weight=tv_weight,
+            content_layers=content_layers,
+            style_layers=style_layers,
+            style_layer_weights=layer_weights,
+            pooling=pooling,
+            bf16=bf16,
+            channels_last=channels_last,
+        )
+        x0 = resize(image, *shape).to(dev)
+        n = plan[index]
+        if n == 0:
+            image = x0
+            continue
+        outcome = optimize(
+            x0,
+            objective,
+            iterations=n,
+            optimizer=optimizer,
+            learning_rate=learning_rate,
+            scale=index,
+            scales=len(sizes),
+            start_time=started,
+            callback=callback,
+            step_offset=sum(plan[:index]),
+            steps=sum(plan),
+        )
+        history += outcome.history
+        image = outcome.image
+        if outcome.status != "done":
+            status, message = outcome.status, outcome.message
+            break
+
+    result = resize(image.detach().float().cpu(), height, width)
+    if preserve_color == "luminance":
+        result = combine_luminance(result, content_full)
+    return Result(image=result.clamp(0, 1), history=history, params=params, status=status, message=message)

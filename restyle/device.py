@@ -1,0 +1,49 @@
+"""Choosing the compute device and the precision that is fast on it."""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+
+from restyle.errors import RestyleError
+
+__all__ = ["DEVICES", "bf16_is_fast", "resolve_device"]
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def resolve_device(name: str | torch.device = "auto") -> torch.device:
+    """``auto`` picks CUDA, then Apple MPS, then the CPU; an explicit device must exist."""
+    name = str(name)
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    base = name.split(":")[0]
+    if base not in DEVICES:
+        raise RestyleError(f"unknown device {name!r}: use one of {', '.join(DEVICES)}")
+    if base == "cuda" and not torch.cuda.is_available():
+        raise RestyleError("--device cuda was asked for, but no CUDA GPU is available; use --device auto")
+    if base == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise RestyleError("--device mps was asked for, but Apple MPS is not available; use --device auto")
+    return torch.device(name)
+
+
+@functools.cache
+def bf16_is_fast(device_type: str) -> bool:
+    """Whether bfloat16 autocast speeds up convolutions here (CUDA with bf16, or a CPU with
+    AVX-512 BF16 or AMX, where oneDNN runs bf16 convolutions natively)."""
+    if device_type == "cuda":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    if device_type != "cpu":
+        return False
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as handle:
+            flags = handle.read()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags

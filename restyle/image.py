@@ -1,0 +1,388 @@
+"""Reading, resizing and writing images, and the parameters they carry.
+
+Images inside restyle are float32 tensors of shape ``(1, 3, H, W)`` holding RGB in [0, 1].
+Everything a user hands in (a path, a PIL image, a numpy array, a tensor) goes through
+:func:`load_image`; everything written goes through :func:`save_image`, which writes atomically
+(a temporary file in the same folder, then a rename) so that no partial file is ever left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageFile, ImageOps, PngImagePlugin, TiffImagePlugin
+from torch import Tensor
+
+from restyle.errors import RestyleError
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "SAMPLES",
+    "ImageLike",
+    "RestyleWarning",
+    "check_writable",
+    "load_image",
+    "read_metadata",
+    "resize",
+    "resize_long_side",
+    "sample_path",
+    "save_image",
+    "to_pil",
+]
+
+#: Default limit on the pixels of an input image (about 8000 x 6000).
+DEFAULT_MAX_PIXELS = 50_000_000
+#: An image may exceed --max-pixels by up to this factor when it is downscaled while reading.
+_DOWNSCALE_ALLOWANCE = 4
+
+WRITABLE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}
+
+ImageLike = str | os.PathLike | Image.Image | np.ndarray | Tensor
+
+#: Built-in sample photos (from scikit-image), usable wherever a path is: ``sample:astronaut``.
+SAMPLES = {
+    "astronaut": "astronaut.png",
+    "chelsea": "chelsea.png",
+    "coffee": "coffee.png",
+    "rocket": "rocket.jpg",
+    "hubble": "hubble_deep_field.jpg",
+    "ihc": "ihc.png",
+    "retina": "retina.jpg",
+    "motorcycle": "motorcycle_left.png",
+}
+SAMPLE_PREFIX = "sample:"
+
+
+def sample_path(name: str) -> Path:
+    """The file of a built-in sample photo (see :data:`SAMPLES`)."""
+    if name not in SAMPLES:
+        raise RestyleError(f"unknown sample {name!r}: choose from {', '.join(sorted(SAMPLES))}")
+    import importlib.resources
+
+    return Path(str(importlib.resources.files("skimage.data").joinpath(SAMPLES[name])))
+
+
+class RestyleWarning(UserWarning):
+    """Something the user should know about that did not stop the work."""
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, RestyleWarning, stacklevel=3)
+
+
+@contextlib.contextmanager
+def _pil_pixel_limit(limit: int) -> Iterator[None]:
+    # We enforce our own limit (with a clear message), so PIL's own bomb check must not fire first.
+    old = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = max(limit * _DOWNSCALE_ALLOWANCE, old or 0)
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = old
+
+
+def _pil_to_array(img: Image.Image) -> np.ndarray:
+    """Any PIL mode to float32 RGB in [0, 1], compositing transparency on white."""
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        arr = np.asarray(img, dtype=np.float32) / 65535.0
+        return np.repeat(arr[..., None], 3, axis=2)
+    if mode in ("I", "F"):
+        arr = np.asarray(img, dtype=np.float32)
+        top = 65535.0 if arr.max(initial=0) > 255 else 255.0
+        arr = np.clip(arr / top, 0.0, 1.0)
+        return np.repeat(arr[..., None], 3, axis=2)
+    if mode == "P" or mode in ("LA", "La", "PA", "RGBa"):
+        img = img.convert("RGBA")
+    if img.mode == "RGBA":
+        white = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, img)
+    img = img.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV, RGB
+    return np.asarray(img, dtype=np.float32) / 255.0
+
+
+def _array_to_rgb(arr: np.ndarray, *, what: str) -> np.ndarray:
+    """An (H, W), (H, W, 1|3|4) or (3, H, W) array of uint8/uint16/float to float32 RGB [0, 1]."""
+    if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and arr.shape[2] not in (1, 3, 4):
+        arr = np.moveaxis(arr, 0, 2)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
+        raise RestyleError(f"{what}: expected an image array of shape (H, W[, 1|3|4]), got {arr.shape}")
+    if arr.dtype == np.uint8:
+        out = arr.astype(np.float32) / 255.0
+    elif arr.dtype == np.uint16:
+        out = arr.astype(np.float32) / 65535.0
+    elif np.issubdtype(arr.dtype, np.floating) or arr.dtype == np.bool_:
+        out = arr.astype(np.float32)
+    else:
+        raise RestyleError(f"{what}: unsupported array dtype {arr.dtype}")
+    if not np.isfinite(out).all():
+        raise RestyleError(f"{what}: the image contains NaN or infinite values")
+    out = np.clip(out, 0.0, 1.0)
+    if out.shape[2] == 4:
+        alpha = out[..., 3:]
+        out = out[..., :3] * alpha + (1.0 - alpha)
+    elif out.shape[2] == 1:
+        out = np.repeat(out, 3, axis=2)
+    return out
+
+
+def _read_tiff_deep(path: Path) -> np.ndarray | None:
+    """16-bit colour TIFFs, which PIL cannot decode, read with tifffile (a scikit-image dependency)."""
+    try:
+        import tifffile
+    except ImportError:  # pragma: no cover - scikit-image always brings it
+        return None
+    try:
+        arr = tifffile.imread(path)
+    except Exception:
+        return None
+    return _array_to_rgb(np.asarray(arr), what=str(path))
+
+
+def _read_file(path: Path, *, size: int | None, max_pixels: int) -> np.ndarray:
+    if not path.exists():
+        raise RestyleError(f"{path}: no such file")
+    if path.is_dir():
+        raise RestyleError(f"{path}: is a folder, not an image")
+    if not os.access(path, os.R_OK):
+        raise RestyleError(f"{path}: permission denied")
+    with _pil_pixel_limit(max_pixels):
+        try:
+            img = Image.open(path)
+        except Image.DecompressionBombError:
+            raise RestyleError(f"{path}: refused as a decompression bomb (far over --max-pixels)") from None
+        except (OSError, SyntaxError, ValueError):
+            raise RestyleError(f"{path}: not an image, or a format restyle cannot read") from None
+        with img:
+            width, height = img.size
+            if width == 0 or height == 0:
+                raise RestyleError(f"{path}: the image has zero size ({width}x{height})")
+            pixels = width * height
+            if pixels > max_pixels:
+                megapixels = f"{pixels / 1e6:.1f} MP"
+                allowed = size is not None and size < max(width, height)
+                if not allowed or pixels > _DOWNSCALE_ALLOWANCE * max_pixels:
+                    raise RestyleError(
+                        f"{path}: {width}x{height} ({megapixels}) is over the --max-pixels limit of "
+                        f"{max_pixels / 1e6:.1f} MP; pass a larger --max-pixels if you trust this file"
+                    )
+                _warn(f"{path}: {width}x{height} ({megapixels}) is over --max-pixels; downscaling while reading")
+                if img.format == "JPEG" and size is not None:
+                    img.draft("RGB", (size, size))
+            if img.format == "TIFF" and img.mode in ("RGB", "RGBA") and _is_deep_tiff(img):
+                deep = _read_tiff_deep(path)  # PIL would reduce 16-bit colour to 8 bits
+                if deep is not None:
+                    return deep
+            try:
+                img.load()
+                return _pil_to_array(ImageOps.exif_transpose(img))
+            except Image.DecompressionBombError:
+                raise RestyleError(f"{path}: refused as a decompression bomb") from None
+            except (OSError, SyntaxError, ValueError) as exc:
+                deep = _read_tiff_deep(path) if path.suffix.lower() in (".tif", ".tiff") else None
+                if deep is not None:
+                    return deep
+                reason = "truncated or corrupt" if "truncat" in str(exc).lower() else f"cannot decode ({exc})"
+                raise RestyleError(f"{path}: image data is {reason}") from None
+
+
+def _is_deep_tiff(img: Image.Image) -> bool:
+    bits = getattr(img, "tag_v2", {}).get(258)
+    return isinstance(bits, tuple) and any(b > 8 for b in bits)
+
+
+def load_image(
+    source: ImageLike,
+    *,
+    size: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    what: str = "image",
+) -> Tensor:
+    """Read an image from a path, PIL image, numpy array or tensor, as RGB in [0, 1].
+
+    Paths may be PNG, JPEG, WebP, TIFF (8 or 16 bit), BMP or GIF; grayscale, palette, CMYK and
+    RGBA images are converted (transparency composited on white); EXIF orientation is applied.
+
+    Args:
+        source: the image: a path, ``sample:NAME`` for a built-in photo, or an in-memory
+            image. Arrays are ``(H, W)``, ``(H, W, C)`` or ``(C, H, W)`` of uint8,
+            uint16 or float in [0, 1]; tensors are ``(3, H, W)`` or ``(1, 3, H, W)`` in [0, 1].
+        size: if given, resize so that the long side is ``size`` pixels.
+        max_pixels: refuse files larger than this (decompression bombs), unless ``size`` asks
+            for a smaller image anyway, in which case up to 4x this is read and downscaled with
+            a warning.
+        what: how to name the image in error messages.
+
+    Returns:
+        A float32 tensor on the CPU.
+
+    Shape:
+        - output: :math:`(1, 3, H, W)`
+
+    Example:
+        >>> load_image(np.zeros((4, 6, 3), dtype=np.uint8), size=3).shape
+        torch.Size([1, 3, 2, 3])
+    """
+    if isinstance(source, str) and source.startswith(SAMPLE_PREFIX):
+        source = sample_path(source[len(SAMPLE_PREFIX) :])
+    if isinstance(source, (str, os.PathLike)):
+        arr = _read_file(Path(source), size=size, max_pixels=max_pixels)
+        tensor = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)[None]
+    elif isinstance(source, Image.Image):
+        tensor = torch.from_numpy(_pil_to_array(source)).permute(2, 0, 1)[None]
+    elif isinstance(source, np.ndarray):
+        tensor = torch.from_numpy(_array_to_rgb(source, what=what)).permute(2, 0, 1)[None]
+    elif isinstance(source, Tensor):
+        tensor = source.detach().to("cpu", torch.float32)
+        if tensor.ndim == 3:
+            tensor = tensor[None]
+        if tensor.ndim != 4 or tensor.shape[0] != 1 or tensor.shape[1] not in (1, 3):
+            raise RestyleError(
+                f"{what}: expected a tensor of shape (3, H, W) or (1, 3, H, W), got {tuple(source.shape)}"
+            )
+        if not torch.isfinite(tensor).all():
+            raise RestyleError(f"{what}: the image contains NaN or infinite values")
+        tensor = tensor.clamp(0, 1).expand(1, 3, -1, -1)
+    else:
+        raise RestyleError(f"{what}: expected a path, PIL image, numpy array or tensor, not {type(source).__name__}")
+    if tensor.shape[-1] == 0 or tensor.shape[-2] == 0:
+        raise RestyleError(f"{what}: the image has zero size")
+    if size is not None:
+        tensor = resize_long_side(tensor, size)
+    return tensor.contiguous()
+
+
+def resize(image: Tensor, height: int, width: int) -> Tensor:
+    """Resize to exactly ``height x width`` (antialiased bicubic down, bicubic up), clamped to [0, 1].
+
+    Shape:
+        - image: :math:`(B, C, H, W)`
+        - output: :math:`(B, C, height, width)`
+    """
+    if image.shape[-2:] == (height, width):
+        return image
+    out = F.interpolate(image, size=(height, width), mode="bicubic", align_corners=False, antialias=True)
+    return out.clamp(0.0, 1.0)
+
+
+def scaled_shape(height: int, width: int, long_side: int) -> tuple[int, int]:
+    """The ``(height, width)`` with the given long side and the same aspect ratio (each >= 1)."""
+    scale = long_side / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def resize_long_side(image: Tensor, long_side: int) -> Tensor:
+    """Resize so the longer side is ``long_side`` pixels, keeping the aspect ratio."""
+    if long_side < 1:
+        raise RestyleError(f"size must be at least 1 pixel, not {long_side}")
+    return resize(image, *scaled_shape(image.shape[-2], image.shape[-1], long_side))
+
+
+def to_pil(image: Tensor) -> Image.Image:
+    """A ``(1, 3, H, W)`` or ``(3, H, W)`` tensor in [0, 1] as an 8-bit RGB PIL image."""
+    if image.ndim == 4:
+        image = image[0]
+    arr = (image.detach().float().clamp(0, 1).cpu().permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
+    return Image.fromarray(arr, "RGB")
+
+
+def check_writable(path: str | os.PathLike) -> Path:
+    """Fail now, before any computation, if ``path`` cannot be written as an image.
+
+    Returns:
+        The path, with a supported suffix checked.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in WRITABLE_SUFFIXES:
+        raise RestyleError(f"{path}: unsupported output type {path.suffix or '(none)'}; use .png, .jpg or .tif")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise RestyleError(f"{path}: output folder {folder} does not exist")
+    if path.is_dir():
+        raise RestyleError(f"{path}: is a folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".restyle-check-", delete=True):
+            pass
+    except OSError:
+        raise RestyleError(f"{path}: output folder {folder} is not writable") from None
+    return path
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (Path, torch.device)):
+        return str(value)
+    if isinstance(value, (np.generic,)):
+        return value.item()
+    return repr(value)
+
+
+def save_image(
+    image: Tensor | Image.Image, path: str | os.PathLike, *, metadata: Mapping[str, Any] | None = None
+) -> Path:
+    """Write an image atomically; the format follows the suffix (PNG, JPEG or TIFF).
+
+    ``metadata`` is stored as JSON: a ``restyle`` text chunk in PNG, the comment in JPEG and the
+    ImageDescription tag in TIFF. :func:`read_metadata` reads it back.
+    """
+    path = check_writable(path)
+    pil = image if isinstance(image, Image.Image) else to_pil(image)
+    fmt = WRITABLE_SUFFIXES[path.suffix.lower()]
+    text = json.dumps(dict(metadata), default=_json_default, sort_keys=True) if metadata else None
+    kwargs: dict[str, Any] = {}
+    if fmt == "PNG":
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Software", "restyle")
+        if text:
+            info.add_text("restyle", text)
+        kwargs["pnginfo"] = info
+    elif fmt == "JPEG":
+        kwargs["quality"] = 95
+        kwargs["subsampling"] = 0  # 4:4:4: stylised detail is often in the colours
+        if text:
+            kwargs["comment"] = text.encode()
+    elif fmt == "TIFF" and text:
+        tags = TiffImagePlugin.ImageFileDirectory_v2()
+        tags[270] = text
+        kwargs["tiffinfo"] = tags
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            pil.save(handle, format=fmt, **kwargs)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise RestyleError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        raise
+    return path
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The parameters :func:`save_image` stored in an image, or ``{}`` if there are none."""
+    with Image.open(path) as img:
+        text = img.info.get("restyle") or img.info.get("comment")
+        if text is None and img.format == "TIFF":
+            text = getattr(img, "tag_v2", {}).get(270)
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    try:
+        return json.loads(text) if text else {}
+    except json.JSONDecodeError:
+        return {}
+
+
+# Truncated files must be an error, never a silently grey-filled image.
+ImageFile.LOAD_TRUNCATED_IMAGES = False

@@ -1,0 +1,190 @@
+"""The optimisation loop shared by every transfer: L-BFGS or Adam on the pixels of an image.
+
+It owns what every long optimisation needs: counting iterations, reporting each one to a
+callback, keeping the best iterate, stopping on a NaN or infinite loss with the last good
+iterate, and turning Ctrl-C into a clean stop that keeps the best iterate so far.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from restyle.errors import RestyleError
+
+__all__ = ["OPTIMIZERS", "Iterate", "Outcome", "Record", "optimize"]
+
+OPTIMIZERS = ("lbfgs", "adam")
+
+#: ``loss_fn(image) -> (total, {name: value})``
+LossFn = Callable[[Tensor], tuple[Tensor, dict[str, Tensor]]]
+
+
+@dataclass(frozen=True)
+class Record:
+    """One iteration in a run's history."""
+
+    scale: int
+    size: tuple[int, int]
+    iteration: int
+    losses: dict[str, float]
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class Iterate(Record):
+    """What a callback receives after every iteration.
+
+    Attributes:
+        scale: index of the pyramid scale (0 = coarsest).
+        size: ``(height, width)`` at this scale.
+        iteration: iteration number within this scale, from 1.
+        losses: the weighted loss terms and their ``total``.
+        elapsed: seconds since the run started.
+        image: the current iterate, ``(1, 3, H, W)`` in [0, 1] (not a copy: do not modify).
+        scales: number of scales in the run; iterations: iterations planned at this scale.
+        step, steps: iterations done and planned over the whole run (all scales).
+    """
+
+    image: Tensor = field(repr=False, default=None)  # type: ignore[assignment]
+    scales: int = 1
+    iterations: int = 0
+    step: int = 0
+    steps: int = 0
+
+
+@dataclass
+class Outcome:
+    """How an optimisation ended: ``status`` is ``done``, ``interrupted`` or ``nonfinite``."""
+
+    image: Tensor
+    status: str = "done"
+    message: str = ""
+    history: list[Record] = field(default_factory=list)
+
+
+class _NonFinite(Exception):
+    pass
+
+
+def optimize(
+    image: Tensor,
+    loss_fn: LossFn,
+    *,
+    iterations: int,
+    optimizer: str = "lbfgs",
+    learning_rate: float = 0.02,
+    history_size: int = 100,
+    scale: int = 0,
+    scales: int = 1,
+    start_time: float | None = None,
+    step_offset: int = 0,
+    steps: int | None = None,
+    callback: Callable[[Iterate], None] | None = None,
+) -> Outcome:
+    """Minimise ``loss_fn`` over the pixels of ``image``.
+
+    Returns the iterate with the lowest loss (L-BFGS without a line search, as in neural-style
+    and DPST, is not monotone). On a NaN/inf loss the run stops with the last finite iterate;
+    on KeyboardInterrupt it stops with the best iterate so far. Neither raises.
+
+    Args:
+        image: the start, ``(1, 3, H, W)``; not modified.
+        loss_fn: maps the iterate to ``(total, parts)``.
+        iterations: number of loss evaluations (one per L-BFGS iteration: no line search).
+        optimizer: ``lbfgs`` or ``adam`` (Adam's iterates are clamped to [0, 1]).
+        learning_rate: Adam's step size on the [0, 1] scale (L-BFGS uses 1).
+        history_size: L-BFGS memory.
+        scale, scales, start_time, step_offset, steps, callback: reported in each
+            :class:`Iterate` (``step_offset`` iterations were done before this call, of
+            ``steps`` planned in all).
+    """
+    if optimizer not in OPTIMIZERS:
+        raise RestyleError(f"unknown optimizer {optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
+    start_time = time.perf_counter() if start_time is None else start_time
+    x = image.detach().clone().requires_grad_(True)
+    size = (int(image.shape[-2]), int(image.shape[-1]))
+    best = image.detach().clone()
+    best_loss = math.inf
+    outcome = Outcome(image=best)
+    count = 0
+
+    def evaluate() -> Tensor:
+        nonlocal best, best_loss, count
+        if count >= iterations:
+            # L-BFGS may ask for one evaluation beyond the budget; answer without counting it.
+            return torch.tensor(best_loss if math.isfinite(best_loss) else 0.0)
+        total, parts = loss_fn(x)
+        value = float(total.detach())
+        if not math.isfinite(value):
+            bad = ", ".join(name for name, v in parts.items() if not math.isfinite(float(v.detach()))) or "total"
+            raise _NonFinite(f"the loss became {value} ({bad}) at iteration {count + 1}")
+        if value < best_loss:
+            best_loss = value
+            best = x.detach().clone()
+        count += 1
+        losses = {name: float(v.detach()) for name, v in parts.items()}
+        losses["total"] = value
+        record = Record(scale, size, count, losses, time.perf_counter() - start_time)
+        outcome.history.append(record)
+        if callback is not None:
+            callback(
+                Iterate(
+                    **vars(record),
+                    image=x.detach(),
+                    scales=scales,
+                    iterations=iterations,
+                    step=step_offset + count,
+                    steps=steps if steps is not None else iterations,
+                )
+            )
+        return total
+
+    try:
+        if optimizer == "lbfgs":
+            opt = torch.optim.LBFGS(
+                [x],
+                lr=1.0,
+                max_iter=iterations,
+                max_eval=iterations,
+                history_size=history_size,
+                tolerance_grad=-1.0,
+                tolerance_change=-1.0,
+            )
+
+            def closure() -> Tensor:
+                opt.zero_grad(set_to_none=True)
+                if count >= iterations:
+                    return evaluate()
+                total = evaluate()
+                total.backward()
+                return total.detach()
+
+            while count < iterations:
+                before = count
+                opt.step(closure)
+                if count == before:
+                    break
+        else:
+            opt = torch.optim.Adam([x], lr=learning_rate)
+            while count < iterations:
+                opt.zero_grad(set_to_none=True)
+                total = evaluate()
+                total.backward()
+                opt.step()
+                with torch.no_grad():
+                    x.clamp_(0.0, 1.0)
+            # The last step moved x after its evaluation; the best is among the evaluated ones.
+    except _NonFinite as exc:
+        outcome.status = "nonfinite"
+        outcome.message = f"{exc}; stopped and kept the last good iterate"
+    except KeyboardInterrupt:
+        outcome.status = "interrupted"
+        outcome.message = "interrupted; kept the best iterate so far"
+    outcome.image = best
+    return outcome

@@ -1,0 +1,180 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from restyle import RestyleError, stylize
+from restyle.artistic import ArtisticObjective
+from restyle.color import rgb_to_ycbcr
+from restyle.image import load_image
+from restyle.losses import gram_matrix
+
+from .conftest import smooth_image, stripes_image
+
+FAST = {"size": 48, "iterations": 6, "coarse_iterations": 0, "pyramid": False, "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def images():
+    return smooth_image(36, 48), stripes_image(40, 40)
+
+
+def test_optimisation_lowers_the_loss(images):
+    content, style = images
+    result = stylize(content, style, **{**FAST, "iterations": 15}, seed=1)
+    totals = [r.losses["total"] for r in result.history]
+    assert len(totals) == 15 and min(totals) < 0.6 * totals[0]
+    assert result.image.shape == (1, 3, 36, 48)
+    assert result.image.min() >= 0 and result.image.max() <= 1
+
+
+def test_seed_makes_noise_runs_reproducible(images):
+    content, style = images
+    a = stylize(content, style, **FAST, init="noise", seed=5)
+    b = stylize(content, style, **FAST, init="noise", seed=5)
+    c = stylize(content, style, **FAST, init="noise", seed=6)
+    assert torch.equal(a.image, b.image)
+    assert not torch.equal(a.image, c.image)
+    assert a.params["seed"] == 5
+    assert isinstance(stylize(content, style, **FAST).params["seed"], int)  # chosen and recorded
+
+
+def test_pyramid_scales_and_callback(images):
+    content, style = images
+    seen = []
+    result = stylize(
+        content, style, size=96, iterations=2, coarse_iterations=3, min_size=20, device="cpu", callback=seen.append
+    )
+    # 96 / 2 / 2 = 24 px is the smallest scale at or above min_size
+    assert [it.scale for it in seen] == [0] * 3 + [1] * 3 + [2] * 2
+    assert [it.size[1] for it in seen][::3] == [24, 48, 96]
+    assert seen[-1].step == seen[-1].steps == 8
+    assert seen[0].image.shape[-1] == 24 and seen[-1].image.shape[-1] == 96
+    assert result.image.shape[-1] == 96
+
+
+def test_scales_too_small_for_the_network_are_skipped_or_refused(images):
+    content, style = images  # 36 x 48
+    seen = []
+    stylize(content, style, size=64, iterations=1, coarse_iterations=1, min_size=16, device="cpu", callback=seen.append)
+    # 16 px wide would be 12 px high: below relu5_1's 16 px, so that scale is skipped
+    assert sorted({it.size[1] for it in seen}) == [32, 64]
+    with pytest.raises(RestyleError, match="too small.*16 px"):
+        stylize(content, style, size=20, device="cpu")
+
+
+def test_inputs_of_every_kind(tmp_path, images):
+    content, style = images
+    Image.fromarray(content).save(tmp_path / "c.png")
+    as_tensor = load_image(content)
+    for c in (tmp_path / "c.png", str(tmp_path / "c.png"), Image.fromarray(content), content, as_tensor, as_tensor[0]):
+        r = stylize(c, style, **{**FAST, "iterations": 1}, seed=0)
+        assert r.image.shape == (1, 3, 36, 48)
+
+
+def test_blended_styles_average_grams(images):
+    content, style = images
+    other = smooth_image(40, 40, seed=3)
+    c = load_image(content)
+    s1, s2 = load_image(style), load_image(other)
+    common = {
+        "content_weight": 1,
+        "style_weight": 1,
+        "tv_weight": 0,
+        "content_layers": ["relu2_1"],
+        "style_layers": ["relu1_1", "relu2_1"],
+        "style_layer_weights": [1, 1],
+    }
+    obj = ArtisticObjective(c, [s1, s2], blend=[3, 1], **common)
+    ref1 = ArtisticObjective(c, [s1], blend=[1], **common)
+    ref2 = ArtisticObjective(c, [s2], blend=[1], **common)
+    for name in ("relu1_1", "relu2_1"):
+        expected = 0.75 * ref1.style_targets[name] + 0.25 * ref2.style_targets[name]
+        assert torch.allclose(obj.style_targets[name], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_objective_is_zero_at_its_own_targets(images):
+    content, _ = images
+    c = load_image(content)
+    obj = ArtisticObjective(
+        c,
+        [c],
+        blend=[1],
+        content_weight=5,
+        style_weight=100,
+        tv_weight=0,
+        content_layers=["relu4_2"],
+        style_layers=["relu1_1", "relu3_1"],
+        style_layer_weights=[1, 1],
+    )
+    total, _ = obj(c)
+    assert total.item() == pytest.approx(0.0, abs=1e-6)
+    feats = obj.features(c, ["relu1_1"])
+    assert torch.allclose(obj.style_targets["relu1_1"], gram_matrix(feats["relu1_1"]))
+
+
+def test_preserve_color_luminance_keeps_content_chroma(images):
+    content, style = images
+    result = stylize(content, style, **FAST, preserve_color="luminance", seed=0)
+    chroma_out = rgb_to_ycbcr(result.image)[:, 1:]
+    chroma_in = rgb_to_ycbcr(load_image(content))[:, 1:]
+    # equal up to clamping of out-of-gamut pixels
+    assert (chroma_out - chroma_in).abs().mean() < 0.01
+    plain = stylize(content, style, **FAST, seed=0)
+    assert (rgb_to_ycbcr(plain.image)[:, 1:] - chroma_in).abs().mean() > 2 * (chroma_out - chroma_in).abs().mean()
+
+
+def test_preserve_color_histogram_runs_and_stays_closer_in_colour(images):
+    content, style = images
+    hist = stylize(content, style, **{**FAST, "iterations": 10}, preserve_color="histogram", seed=0)
+    plain = stylize(content, style, **{**FAST, "iterations": 10}, seed=0)
+    c_mean = load_image(content).mean(dim=(2, 3))
+    assert (hist.image.mean(dim=(2, 3)) - c_mean).abs().sum() < (plain.image.mean(dim=(2, 3)) - c_mean).abs().sum()
+
+
+def test_adam_and_init_image(tmp_path, images):
+    content, style = images
+    init = tmp_path / "init.png"
+    Image.fromarray(np.full((10, 10, 3), 128, np.uint8)).save(init)
+    r = stylize(content, style, **FAST, optimizer="adam", init=str(init))
+    assert r.status == "done" and len(r.history) == FAST["iterations"]
+
+
+def test_nonfinite_is_reported(images):
+    content, style = images
+    r = stylize(content, style, **FAST, style_weight=1e38)  # finite, but the loss overflows float32
+    assert r.status == "nonfinite" and "kept the last good iterate" in r.message
+    assert torch.isfinite(r.image).all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"size": 8}, "at least 16"),
+        ({"size": 16}, "too small"),
+        ({"style_weight": float("nan")}, "finite"),
+        ({"content_weight": -1}, "finite number >= 0"),
+        ({"style_layers": ["relu9_9"]}, "unknown VGG-19 layer"),
+        ({"style_layers": []}, "at least one layer"),
+        ({"style_layer_weights": [1, 2]}, "style_layer_weights"),
+        ({"style_blend": [1, 2]}, "style_blend"),
+        ({"optimizer": "sgd"}, "unknown optimizer"),
+        ({"preserve_color": "sepia"}, "preserve_color"),
+        ({"device": "tpu"}, "unknown device"),
+        ({"precision": "fp8"}, "precision"),
+        ({"style_scale": 0}, "style_scale"),
+        ({"init": "/nonexistent.png"}, "no such file"),
+    ],
+)
+def test_bad_options(images, kwargs, message):
+    content, style = images
+    with pytest.raises(RestyleError, match=message):
+        stylize(content, style, **{**FAST, **kwargs})
+
+
+def test_cuda_requested_without_gpu(images):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    content, style = images
+    with pytest.raises(RestyleError, match="no CUDA GPU"):
+        stylize(content, style, **{**FAST, "device": "cuda"})

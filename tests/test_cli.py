@@ -1,0 +1,174 @@
+import inspect
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from restyle import __version__, stylize
+from restyle.cli import build_parser, main
+from restyle.image import read_metadata
+
+TINY = ["--size", "64", "--iterations", "3", "--coarse-iterations", "0", "--no-pyramid", "--quiet", "--device", "cpu"]
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_art_end_to_end_with_metadata(capsys, tmp_path, content_png, style_png):
+    out = tmp_path / "out.png"
+    code, stdout, stderr = run(capsys, "art", content_png, style_png, "-o", out, *TINY, "--seed", 11)
+    assert code == 0, stderr
+    assert stdout.strip() == str(out)
+    assert Image.open(out).size == (64, 48)
+    meta = read_metadata(out)
+    assert meta["seed"] == 11 and meta["style_weight"] == 100.0 and meta["command"] == "art"
+    assert meta["content"] == str(content_png) and meta["styles"] == [str(style_png)]
+    assert meta["restyle_version"] == __version__
+    assert meta["iterations"] == 3 and meta["pyramid"] is False
+
+
+def test_flags_come_from_the_api_signature():
+    parser, _ = build_parser()
+    art = parser._subparsers._group_actions[0].choices["art"]
+    flags = {a.dest: a for a in art._actions}
+    for param in inspect.signature(stylize).parameters.values():
+        if param.kind is inspect.Parameter.KEYWORD_ONLY and param.name != "callback":
+            assert param.name in flags, param.name
+            assert flags[param.name].default == param.default, param.name
+    assert flags["preserve_color"].choices == ("none", "luminance", "histogram")
+
+
+def test_comma_lists_and_multiple_styles(capsys, tmp_path, content_png, style_png):
+    out = tmp_path / "blend.jpg"
+    code, _, stderr = run(
+        capsys,
+        "art",
+        content_png,
+        style_png,
+        content_png,
+        "-o",
+        out,
+        *TINY,
+        "--style-blend",
+        "2,1",
+        "--style-layers",
+        "relu1_1,relu2_1",
+        "--style-layer-weights",
+        "1,0.5",
+    )
+    assert code == 0, stderr
+    meta = read_metadata(out)
+    assert meta["style_blend"] == [2.0, 1.0] and meta["style_layers"] == ["relu1_1", "relu2_1"]
+
+
+def test_save_every_writes_snapshots(capsys, tmp_path, content_png, style_png):
+    out = tmp_path / "snap.png"
+    code, _, _ = run(capsys, "art", content_png, style_png, "-o", out, *TINY, "--save-every", "1")
+    assert code == 0
+    assert sorted(p.name for p in tmp_path.glob("snap.*.png")) == [f"snap.0000{i}.png" for i in (1, 2, 3)]
+
+
+def test_version_and_help(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and __version__ in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["art", "--help"])
+    text = capsys.readouterr().out
+    assert "examples:" in text and "--style-weight" in text and "--preserve-color" in text
+
+
+@pytest.mark.parametrize(
+    ("make_args", "message"),
+    [
+        (lambda t, c, s: [t / "missing.png", s, "-o", t / "o.png"], "no such file"),
+        (lambda t, c, s: [c, s, "-o", t / "no" / "dir" / "o.png"], "does not exist"),
+        (lambda t, c, s: [c, s, "-o", t / "o.xyz"], "unsupported output type"),
+        (lambda t, c, s: [c, t / "notes.png", "-o", t / "o.png"], "not an image"),
+        (lambda t, c, s: [c, s, "-o", t / "o.png", "--style-layers", "relu7_1"], "unknown VGG-19 layer"),
+        (lambda t, c, s: [c, s, "-o", t / "o.png", "--max-pixels", "100"], "max-pixels"),
+        (lambda t, c, s: [c, s, "-o", t / "o.png", "--size", "10"], "at least 16"),
+    ],
+)
+def test_user_errors_are_one_line(capsys, tmp_path, content_png, style_png, make_args, message):
+    (tmp_path / "notes.png").write_text("not really a png")
+    code, _, stderr = run(capsys, "art", *TINY[:-2], *make_args(tmp_path, content_png, style_png))
+    assert code == 1
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("restyle: error: ") and message in lines[0]
+    assert not list(tmp_path.glob("o.*"))
+
+
+def test_unwritable_output_fails_before_any_work(capsys, tmp_path, content_png, style_png, monkeypatch):
+    import restyle.artistic
+
+    monkeypatch.setattr(restyle.artistic, "stylize", lambda *a, **k: pytest.fail("computed anyway"))
+    code, _, stderr = run(capsys, "art", content_png, style_png, "-o", "/proc/out.png")
+    assert code == 1 and "not writable" in stderr
+
+
+def test_nonfinite_saves_last_good_iterate_and_says_so(capsys, tmp_path, content_png, style_png):
+    out = tmp_path / "o.png"
+    code, _, stderr = run(capsys, "art", content_png, style_png, "-o", out, *TINY, "--style-weight", "1e38")
+    assert code == 0 and out.exists()
+    assert "warning" in stderr and "kept the last good iterate" in stderr
+
+
+def _subprocess(args, **kw):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "restyle", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        **kw,
+    )
+
+
+def test_real_process_exit_code_and_no_traceback(tmp_path):
+    proc = _subprocess(["art", tmp_path / "nope.png", tmp_path / "nope2.png", "-o", tmp_path / "o.png"])
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    assert "Traceback" not in err and err.strip() == f"restyle: error: {tmp_path / 'nope.png'}: no such file"
+
+
+def test_ctrl_c_saves_best_iterate_and_exits_130(tmp_path, content_png, style_png):
+    out = tmp_path / "o.png"
+    args = [
+        "art",
+        content_png,
+        style_png,
+        "-o",
+        out,
+        "--size",
+        "64",
+        "--no-pyramid",
+        "--iterations",
+        "100000",
+        "--save-every",
+        "1",
+        "--quiet",
+        "--device",
+        "cpu",
+    ]
+    proc = _subprocess(args)
+    deadline = time.time() + 120
+    while not list(tmp_path.glob("o.0000*.png")) and time.time() < deadline:
+        time.sleep(0.2)
+    assert list(tmp_path.glob("o.0000*.png")), "no iteration finished in time"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert Image.open(out).size == (64, 48)
+    assert read_metadata(out)["iterations"] == 100000
+    assert not [p for p in Path(tmp_path).iterdir() if p.name.endswith(".part")]

@@ -1,0 +1,65 @@
+import pytest
+import torch
+
+from restyle.color import combine_luminance, luminance, match_color, rgb_to_ycbcr, ycbcr_to_rgb
+
+
+def test_ycbcr_reference_values_and_round_trip():
+    red = torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1)
+    ycc = rgb_to_ycbcr(red).flatten()
+    # BT.601 full range: Y = 0.299, Cb = 0.5 - 0.168736, Cr = 1.0
+    assert torch.allclose(ycc, torch.tensor([0.299, 0.5 - 0.168736, 1.0]), atol=1e-6)
+    x = torch.rand(2, 3, 5, 4)
+    assert torch.allclose(ycbcr_to_rgb(rgb_to_ycbcr(x)), x, atol=1e-5)
+
+
+def test_luminance_is_grey():
+    x = torch.rand(1, 3, 4, 4)
+    y = luminance(x)
+    assert torch.equal(y[:, 0], y[:, 1]) and torch.equal(y[:, 1], y[:, 2])
+    assert torch.allclose(rgb_to_ycbcr(y)[:, 1:], torch.full((1, 2, 4, 4), 0.5), atol=1e-6)
+
+
+def test_combine_luminance_takes_each_part():
+    a, b = torch.rand(1, 3, 6, 6) * 0.5 + 0.25, torch.rand(1, 3, 6, 6) * 0.5 + 0.25
+    out = rgb_to_ycbcr(combine_luminance(a, b))
+    assert torch.allclose(out[:, :1], rgb_to_ycbcr(a)[:, :1], atol=1e-5)
+    assert torch.allclose(out[:, 1:], rgb_to_ycbcr(b)[:, 1:], atol=1e-5)
+
+
+def _moments(x, w=None):
+    p = x[0].reshape(3, -1).double()
+    w = torch.ones(p.shape[1], dtype=p.dtype) if w is None else w.reshape(-1).double()
+    m = (p * w).sum(1) / w.sum()
+    c = ((p - m[:, None]) * w) @ (p - m[:, None]).T / w.sum()
+    return m, c
+
+
+def test_match_color_moves_mean_and_covariance():
+    g = torch.Generator().manual_seed(0)
+    source = torch.rand(1, 3, 20, 20, generator=g) * 0.3 + 0.2
+    mix = torch.tensor([[0.2, 0.05, 0.0], [0.05, 0.15, 0.02], [0.0, 0.02, 0.1]])
+    target = (torch.einsum("ij,bjhw->bihw", mix, torch.randn(1, 3, 30, 30, generator=g)) + 0.5).clamp(0, 1)
+    out = match_color(source, target, eps=1e-9)
+    mo, co = _moments(out)
+    mt, ct = _moments(target)
+    assert torch.allclose(mo, mt, atol=0.02)
+    assert torch.allclose(co, ct, atol=0.01)
+
+
+def test_match_color_with_weights_uses_only_the_region():
+    source = torch.rand(1, 3, 10, 10)
+    target = torch.zeros(1, 3, 10, 10)
+    target[..., :5] = torch.tensor([0.9, 0.1, 0.1]).view(1, 3, 1, 1)  # red left half
+    target[..., 5:] = torch.tensor([0.1, 0.1, 0.9]).view(1, 3, 1, 1)  # blue right half
+    left = torch.zeros(1, 1, 10, 10)
+    left[..., :5] = 1
+    out = match_color(source, target, target_weights=left)
+    assert torch.allclose(out.mean(dim=(2, 3)).flatten(), torch.tensor([0.9, 0.1, 0.1]), atol=0.02)
+
+
+def test_shape_checks():
+    with pytest.raises(ValueError, match="RGB batch"):
+        rgb_to_ycbcr(torch.zeros(1, 4, 2, 2))
+    with pytest.raises(ValueError, match="shapes differ"):
+        combine_luminance(torch.zeros(1, 3, 2, 2), torch.zeros(1, 3, 2, 3))

@@ -1,0 +1,248 @@
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from restyle.errors import RestyleError
+from restyle.image import (
+    RestyleWarning,
+    check_writable,
+    load_image,
+    read_metadata,
+    resize_long_side,
+    sample_path,
+    save_image,
+)
+
+from .conftest import smooth_image
+
+
+@pytest.fixture
+def rgb():
+    return smooth_image(20, 30)
+
+
+def assert_close_to(tensor, array, atol=2 / 255):
+    expected = torch.from_numpy(array.astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+    assert tensor.shape == expected.shape
+    assert torch.allclose(tensor, expected, atol=atol)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".webp", ".tif", ".bmp"])
+def test_lossless_formats_round_trip(tmp_path, rgb, suffix):
+    path = tmp_path / f"x{suffix}"
+    kwargs = {"lossless": True} if suffix == ".webp" else {}
+    Image.fromarray(rgb).save(path, **kwargs)
+    assert_close_to(load_image(path), rgb, atol=1e-6)
+
+
+def test_jpeg(tmp_path, rgb):
+    path = tmp_path / "x.jpg"
+    Image.fromarray(rgb).save(path, quality=100, subsampling=0)
+    expected = torch.from_numpy(rgb / 255.0).permute(2, 0, 1)[None].float()
+    assert (load_image(path) - expected).abs().mean() < 2 / 255
+
+
+def test_grayscale_and_palette(tmp_path, rgb):
+    gray = rgb[..., 0]
+    Image.fromarray(gray, "L").save(tmp_path / "g.png")
+    out = load_image(tmp_path / "g.png")
+    assert_close_to(out, np.repeat(gray[..., None], 3, axis=2), atol=1e-6)
+    pal = Image.fromarray(rgb).quantize(16)
+    pal.save(tmp_path / "p.png")
+    assert_close_to(load_image(tmp_path / "p.png"), np.asarray(pal.convert("RGB")), atol=1e-6)
+
+
+def test_rgba_composited_on_white(tmp_path):
+    arr = np.zeros((4, 4, 4), dtype=np.uint8)
+    arr[..., 0] = 255  # red
+    arr[:2, :, 3] = 0  # top half transparent
+    arr[2:, :, 3] = 255
+    Image.fromarray(arr, "RGBA").save(tmp_path / "a.png")
+    out = load_image(tmp_path / "a.png")
+    assert torch.allclose(out[0, :, 0, 0], torch.ones(3))  # white
+    assert torch.allclose(out[0, :, 3, 0], torch.tensor([1.0, 0.0, 0.0]))  # red
+
+
+def test_sixteen_bit_gray_png_and_rgb_tiff(tmp_path):
+    gray16 = (np.linspace(0, 65535, 24).reshape(4, 6)).astype(np.uint16)
+    Image.fromarray(gray16).save(tmp_path / "g16.png")
+    out = load_image(tmp_path / "g16.png")
+    assert torch.allclose(out[0, 0], torch.from_numpy(gray16 / 65535.0).float(), atol=1e-6)
+    tifffile = pytest.importorskip("tifffile")
+    rgb16 = (np.random.default_rng(0).random((5, 7, 3)) * 65535).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "c16.tif", rgb16, photometric="rgb")
+    out = load_image(tmp_path / "c16.tif")
+    # 16-bit precision is kept (8-bit would be off by up to 1/510)
+    assert torch.allclose(out[0].permute(1, 2, 0), torch.from_numpy(rgb16 / 65535.0).float(), atol=1e-6)
+
+
+def test_cmyk(tmp_path):
+    img = Image.new("CMYK", (3, 2), (0, 255, 255, 0))  # pure red in CMYK
+    img.save(tmp_path / "c.jpg", quality=100)
+    out = load_image(tmp_path / "c.jpg")
+    assert out.shape == (1, 3, 2, 3)
+    assert out[0, 0].mean() > 0.9 and out[0, 1].mean() < 0.1 and out[0, 2].mean() < 0.1
+
+
+def test_exif_orientation(tmp_path, rgb):
+    img = Image.fromarray(rgb)  # 20 high x 30 wide
+    exif = img.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    img.save(tmp_path / "o.jpg", exif=exif, quality=100)
+    out = load_image(tmp_path / "o.jpg")
+    assert out.shape == (1, 3, 30, 20)
+
+
+def test_in_memory_inputs(rgb):
+    from_np = load_image(rgb)
+    assert torch.equal(load_image(Image.fromarray(rgb)), from_np)
+    assert torch.equal(load_image(from_np[0]), from_np)
+    assert torch.equal(load_image(np.moveaxis(rgb, 2, 0)), from_np)
+    assert torch.allclose(load_image(rgb.astype(np.float32) / 255), from_np)
+    with pytest.raises(RestyleError, match="NaN"):
+        load_image(np.full((4, 4, 3), np.nan, dtype=np.float32))
+    with pytest.raises(RestyleError, match="expected a path"):
+        load_image(42)
+    with pytest.raises(RestyleError, match="shape"):
+        load_image(torch.zeros(2, 3, 4, 4))
+
+
+def test_size_sets_long_side(rgb):
+    assert load_image(rgb, size=15).shape == (1, 3, 10, 15)
+    assert load_image(rgb, size=60).shape == (1, 3, 40, 60)
+    assert resize_long_side(torch.rand(1, 3, 7, 3), 14).shape == (1, 3, 14, 6)
+
+
+def test_samples_are_bundled():
+    assert sample_path("astronaut").is_file()
+    assert load_image("sample:chelsea", size=32).shape[-1] == 32
+    with pytest.raises(RestyleError, match="unknown sample"):
+        load_image("sample:nope")
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+
+def test_missing_file_and_folder(tmp_path):
+    with pytest.raises(RestyleError, match="no such file"):
+        load_image(tmp_path / "missing.png")
+    with pytest.raises(RestyleError, match="is a folder"):
+        load_image(tmp_path)
+
+
+def test_not_an_image(tmp_path):
+    path = tmp_path / "notes.png"
+    path.write_text("hello, I am text")
+    with pytest.raises(RestyleError, match="not an image"):
+        load_image(path)
+
+
+def test_truncated_image(tmp_path, rgb):
+    buf = io.BytesIO()
+    Image.fromarray(smooth_image(200, 200)).save(buf, format="PNG")
+    path = tmp_path / "cut.png"
+    path.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    with pytest.raises(RestyleError, match="truncated or corrupt|cannot decode"):
+        load_image(path)
+    buf = io.BytesIO()
+    Image.fromarray(smooth_image(200, 200)).save(buf, format="JPEG")
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    with pytest.raises(RestyleError, match="truncated or corrupt|cannot decode"):
+        load_image(path)
+
+
+def _png_with_header(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height, with a tiny (invalid) body: a 'bomb' header."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def test_decompression_bomb_refused_without_decoding(tmp_path):
+    path = tmp_path / "bomb.png"
+    path.write_bytes(_png_with_header(100_000, 100_000))
+    with pytest.raises(RestyleError, match="max-pixels|decompression bomb"):
+        load_image(path)
+    with pytest.raises(RestyleError, match="max-pixels|decompression bomb"):
+        load_image(path, size=512)  # far over the limit: refused even when downscaling
+
+
+def test_zero_size_image(tmp_path):
+    path = tmp_path / "zero.png"
+    path.write_bytes(_png_with_header(0, 10))
+    with pytest.raises(RestyleError, match="zero size|not an image"):
+        load_image(path)
+    with pytest.raises(RestyleError, match="zero size"):
+        load_image(np.zeros((0, 5, 3), dtype=np.uint8))
+
+
+def test_over_max_pixels_error_or_downscale_with_warning(tmp_path, rgb):
+    path = tmp_path / "big.png"
+    Image.fromarray(rgb).save(path)  # 600 pixels
+    with pytest.raises(RestyleError, match="over the --max-pixels limit"):
+        load_image(path, max_pixels=500)
+    with pytest.warns(RestyleWarning, match="downscaling"):
+        out = load_image(path, max_pixels=500, size=15)
+    assert out.shape == (1, 3, 10, 15)
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".tif"])
+def test_save_formats_with_metadata(tmp_path, suffix):
+    image = load_image(smooth_image(8, 12))
+    params = {"seed": 3, "style_weight": 100.0, "layers": ["relu1_1"]}
+    path = save_image(image, tmp_path / f"out{suffix}", metadata=params)
+    assert read_metadata(path) == params
+    back = load_image(path)
+    assert back.shape == image.shape
+    if suffix == ".jpg":
+        assert (back - image).abs().mean() < 0.02
+    else:
+        assert torch.allclose(back, image, atol=1 / 255)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary files left
+
+
+def test_unwritable_output_is_caught_before_work(tmp_path):
+    with pytest.raises(RestyleError, match="does not exist"):
+        check_writable(tmp_path / "nope" / "out.png")
+    with pytest.raises(RestyleError, match="unsupported output type"):
+        check_writable(tmp_path / "out.gifx")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        import os
+
+        # root ignores permissions; /proc is unwritable for everyone
+        folder = Path("/proc") if os.access(locked, os.W_OK) else locked
+        with pytest.raises(RestyleError, match="not writable"):
+            check_writable(folder / "out.png")
+    finally:
+        locked.chmod(0o700)
+
+
+def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    image = load_image(smooth_image(8, 8))
+    target = tmp_path / "out.png"
+    target.write_bytes(b"previous result")
+
+    def explode(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Image.Image, "save", explode)
+    with pytest.raises(KeyboardInterrupt):
+        save_image(image, target)
+    assert target.read_bytes() == b"previous result"  # untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]  # temp file removed

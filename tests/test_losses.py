@@ -1,0 +1,81 @@
+import pytest
+import torch
+
+from restyle.losses import ContentLoss, GramLoss, TVLoss, content_loss, gram_loss, gram_matrix, tv_loss
+
+
+def test_gram_of_known_tensor():
+    # Two channels over a 1x2 map: f1 = (1, 2), f2 = (3, 4).
+    f = torch.tensor([[[[1.0, 2.0]], [[3.0, 4.0]]]])
+    expected = torch.tensor([[5.0, 11.0], [11.0, 25.0]])
+    assert torch.allclose(gram_matrix(f, normalize=False)[0], expected)
+    assert torch.allclose(gram_matrix(f)[0], expected / 4)  # C * H * W = 4
+
+
+def test_gram_shape_symmetric_and_float32_under_bf16():
+    f = torch.randn(2, 5, 7, 3)
+    g = gram_matrix(f)
+    assert g.shape == (2, 5, 5)
+    assert torch.allclose(g, g.transpose(1, 2))
+    assert gram_matrix(f.bfloat16()).dtype == torch.float32
+
+
+def test_gram_loss_analytic():
+    f = torch.tensor([[[[1.0, 2.0]], [[3.0, 4.0]]]])
+    target = torch.zeros(2, 2)
+    g = torch.tensor([[5.0, 11.0], [11.0, 25.0]]) / 4
+    assert torch.isclose(gram_loss(f, target), (g**2).mean())
+    assert gram_loss(f, gram_matrix(f)[0]) == 0
+
+
+def test_content_loss_analytic():
+    a = torch.zeros(1, 2, 2, 2)
+    b = torch.full((1, 2, 2, 2), 3.0)
+    assert content_loss(a, b) == 9.0
+    with pytest.raises(ValueError, match="shapes differ"):
+        content_loss(a, torch.zeros(1, 2, 3, 2))
+
+
+def test_tv_of_checkerboard_and_constant():
+    n = 6
+    checker = ((torch.arange(n)[:, None] + torch.arange(n)[None]) % 2).float()
+    image = checker.expand(1, 3, n, n) / 255.0  # unit steps on the 0..255 scale
+    # each channel: n rows of n-1 horizontal steps plus the same vertically, each squared = 1
+    assert tv_loss(image) == pytest.approx(3 * 2 * n * (n - 1))
+    assert tv_loss(torch.full((1, 3, 5, 5), 0.3)) == 0
+
+
+def test_shape_errors():
+    with pytest.raises(ValueError, match="B, C, H, W"):
+        gram_matrix(torch.zeros(3, 4, 4))
+    with pytest.raises(ValueError, match="B, C, H, W"):
+        tv_loss(torch.zeros(4, 4))
+
+
+def test_modules_equal_functions():
+    f = torch.randn(1, 4, 5, 5)
+    t = torch.randn(1, 4, 5, 5)
+    g = gram_matrix(torch.randn(1, 4, 5, 5))
+    assert ContentLoss(t)(f) == content_loss(f, t)
+    assert GramLoss(g[0])(f) == gram_loss(f, g[0])
+    img = torch.rand(1, 3, 6, 6)
+    assert TVLoss()(img) == tv_loss(img)
+
+
+def test_gradcheck_losses_float64():
+    f = torch.randn(1, 3, 4, 4, dtype=torch.float64, requires_grad=True)
+    target = gram_matrix(torch.randn(1, 3, 4, 4, dtype=torch.float64)).detach()
+    assert torch.autograd.gradcheck(lambda x: gram_loss(x, target), (f,))
+    assert torch.autograd.gradcheck(tv_loss, (torch.rand(1, 3, 5, 4, dtype=torch.float64, requires_grad=True),))
+    t = torch.randn(1, 3, 4, 4, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda x: content_loss(x, t), (f,))
+
+
+def test_tv_value_and_gradient_analytic():
+    # One row with values 0, 1, 3 on the 0..255 scale: TV = 1^2 + 2^2 = 5.
+    x = (torch.tensor([[[[0.0, 1.0, 3.0]]]]) / 255.0).requires_grad_(True)
+    loss = tv_loss(x)
+    assert loss.item() == pytest.approx(5.0, rel=1e-5)
+    loss.backward()
+    # d/dv = (-2, 2 - 4, 4) on the 255 scale; the chain rule through v = 255 x adds a factor 255.
+    assert torch.allclose(x.grad.flatten(), torch.tensor([-2.0, -2.0, 4.0]) * 255.0, rtol=1e-4)

@@ -17,7 +17,7 @@ from typing import Any
 from restyle import __version__
 from restyle.errors import RestyleError
 from restyle.image import check_writable, save_image
-from restyle.signature import add_signature_flags, signature_kwargs
+from restyle.signature import add_signature_flags, signature_kwargs, split
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -107,6 +107,110 @@ def _run_art(args: argparse.Namespace, names: Sequence[str]) -> int:
     return _finish(result, output, extra)
 
 
+PHOTO_EXAMPLES = """examples:
+  restyle photo city.jpg dusk.jpg -o out.png
+  restyle photo city.jpg dusk.jpg --content-mask city_seg.png --style-mask dusk_seg.png -o out.png
+  restyle photo city.jpg dusk.jpg --preset fast --size 1024 -o quick.jpg
+  restyle photo city.jpg dusk.jpg --style-weight 100,1000 --photo-weight 1e2,1e4,1e6 -o sweep.png
+"""
+
+#: Options of ``restyle photo`` that take comma-separated values and run every combination.
+SWEEP_OPTIONS = ("style_weight", "photo_weight", "content_weight")
+
+
+def _sweep_label(combo: dict[str, float]) -> str:
+    short = {"style_weight": "sw", "photo_weight": "pw", "content_weight": "cw"}
+    return "_".join(f"{short[k]}{v:g}" for k, v in combo.items())
+
+
+def _run_photo(args: argparse.Namespace, names: Sequence[str]) -> int:
+    import itertools
+
+    from restyle.photo import stylize_photo
+
+    output = check_writable(args.output)
+    kwargs = signature_kwargs(args, names)
+    grid = {k: kwargs.pop(k) or [None] for k in SWEEP_OPTIONS}
+    extra = {"command": "photo", "content": str(args.content), "style": str(args.style)}
+    combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    if len(combos) == 1:
+        progress = _Progress(output, args.save_every, args.quiet)
+        try:
+            result = stylize_photo(args.content, args.style, callback=progress, **kwargs, **combos[0])
+        finally:
+            progress.close()
+        return _finish(result, output, extra)
+    from restyle.sheet import contact_sheet
+
+    cache: dict[str, Any] = {}
+    results = {}
+    for combo in combos:
+        shown = {k: v for k, v in combo.items() if len(grid[k]) > 1}
+        path = output.with_name(f"{output.stem}_{_sweep_label(shown)}{output.suffix}")
+        progress = _Progress(path, 0, args.quiet)
+        try:
+            result = stylize_photo(args.content, args.style, callback=progress, _cache=cache, **kwargs, **combo)
+        finally:
+            progress.close()
+        code = _finish(result, path, {**extra, "sweep": shown})
+        if code != 0:
+            return code
+        results[tuple(combo.values())] = result.image
+    rows = [k for k in SWEEP_OPTIONS if len(grid[k]) > 1]
+    row_key = rows[0]
+    col_key = rows[1] if len(rows) > 1 else None
+    sheet = contact_sheet(results, grid, row_key=row_key, col_key=col_key)
+    sheet_path = output.with_name(f"{output.stem}_sheet{output.suffix}")
+    save_image(sheet, sheet_path, metadata={**extra, "sweep": {k: grid[k] for k in rows}})
+    print(sheet_path)
+    return 0
+
+
+SMOOTH_EXAMPLES = """examples:
+  restyle smooth stylised.png --content photo.jpg --method affine -o smooth.png
+  restyle smooth stylised.png --content photo.jpg --method posterize -o refined.png
+  restyle smooth photo.jpg --method guided --radius 4 --eps 1e-3 -o soft.png
+"""
+
+
+def _run_smooth(args: argparse.Namespace) -> int:
+    from restyle import smoothing
+    from restyle.image import load_image, resize
+    from restyle.matting import MattingLaplacian
+
+    output = check_writable(args.output)
+    image = load_image(args.image, max_pixels=args.max_pixels, what="image")
+    guide = image
+    if args.content is not None:
+        guide = resize(load_image(args.content, max_pixels=args.max_pixels, what="content"), *image.shape[-2:])
+    elif args.method in ("affine", "matting", "posterize"):
+        raise RestyleError(f"--method {args.method} needs --content (the photo whose edges to follow)")
+    if args.method == "affine":
+        out = smoothing.local_affine_smoothing(image, guide, filter_radius=args.radius or 15, filter_edge=args.edge)
+    elif args.method == "matting":
+        out = smoothing.matting_smoothing(image, MattingLaplacian(guide), beta=args.beta)
+    elif args.method == "guided":
+        out = smoothing.guided_filter(guide, image, radius=args.radius or 8, eps=args.eps).clamp(0, 1)
+    elif args.method == "posterize":
+        out = smoothing.posterization_refinement(image, guide, radius=args.radius or 8, eps=args.eps)
+    else:
+        out = smoothing.bilateral_filter(image, guide, radius=args.radius or 5, sigma_color=args.edge).clamp(0, 1)
+    params = {
+        "command": "smooth",
+        "image": str(args.image),
+        "content": str(args.content),
+        "method": args.method,
+        "radius": args.radius,
+        "eps": args.eps,
+        "edge": args.edge,
+        "beta": args.beta,
+        "restyle_version": __version__,
+    }
+    save_image(out, output, metadata=params)
+    print(output)
+    return 0
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:
     """The argument parser and, per sub-command, the function that runs it."""
     from restyle.artistic import stylize
@@ -131,6 +235,47 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
     _add_common(art)
     art_names = add_signature_flags(art, stylize)
     runners["art"] = lambda args: _run_art(args, art_names)
+
+    from restyle.photo import stylize_photo
+
+    photo = sub.add_parser(
+        "photo",
+        help="photorealistic style transfer (Deep Photo Style Transfer)",
+        epilog=PHOTO_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Give the CONTENT photo the look of the STYLE photo without making it look painted.",
+    )
+    photo.add_argument("content", help="content photo")
+    photo.add_argument("style", help="style photo")
+    _add_common(photo)
+    photo_names = add_signature_flags(photo, stylize_photo)
+    for action in photo._actions:
+        if action.dest in SWEEP_OPTIONS:
+            action.type = split(float)
+            action.metavar = "FLOAT[,...]"
+            action.help += " Several comma-separated values run every combination and write a contact sheet."
+    runners["photo"] = lambda args: _run_photo(args, photo_names)
+
+    smooth = sub.add_parser(
+        "smooth",
+        help="edge-aware post-processing of any image",
+        epilog=SMOOTH_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Photorealistic post-processing operators: DPST's local affine smoothing, matting "
+        "smoothing, guided filter, posterisation refinement and bilateral filter.",
+    )
+    smooth.add_argument("image", help="image to process")
+    smooth.add_argument("--content", help="the photo whose edges to follow (the guide)")
+    smooth.add_argument("-o", "--output", required=True, type=Path)
+    smooth.add_argument("--method", choices=("affine", "matting", "guided", "posterize", "bilateral"), default="affine")
+    smooth.add_argument("--radius", type=int, default=None, help="filter radius (method's default)")
+    smooth.add_argument("--eps", type=float, default=0.01, help="guided filter regulariser (default: 0.01)")
+    smooth.add_argument(
+        "--edge", type=float, default=0.01, help="colour sigma of bilateral/affine filters (default: 0.01)"
+    )
+    smooth.add_argument("--beta", type=float, default=1e-2, help="matting smoothing strength (default: 0.01)")
+    smooth.add_argument("--max-pixels", type=int, default=50_000_000)
+    runners["smooth"] = _run_smooth
     return parser, runners
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "content_loss",
     "gram_loss",
     "gram_matrix",
+    "masked_gram",
     "tv_loss",
 ]
 
@@ -59,6 +60,39 @@ def gram_matrix(features: Tensor, *, normalize: bool = True) -> Tensor:
     with torch.autocast(flat.device.type, enabled=False):
         gram = torch.bmm(flat, flat.transpose(1, 2))
     return gram / (c * h * w) if normalize else gram
+
+
+def masked_gram(features: Tensor, masks: Tensor) -> Tensor:
+    """Gram matrices of features weighted by region masks, normalised by each region's area.
+
+    DPST's segment-wise Gram: for region ``l`` with mask ``m_l`` (at the features' size),
+    ``G_l = (F * m_l)(F * m_l)^T / (C * sum(m_l))``. With a mask of ones this is
+    :func:`gram_matrix`. An empty region gives a zero Gram.
+
+    Shape:
+        - features: :math:`(1, C, H, W)`
+        - masks: :math:`(K, H, W)`
+        - output: :math:`(K, C, C)`
+
+    Example:
+        >>> f = torch.rand(1, 4, 3, 5)
+        >>> torch.allclose(masked_gram(f, torch.ones(1, 3, 5)), gram_matrix(f))
+        True
+    """
+    _check_features(features, "masked_gram")
+    if features.shape[0] != 1 or masks.ndim != 3 or masks.shape[-2:] != features.shape[-2:]:
+        raise ValueError(
+            f"masked_gram: expected features (1, C, H, W) and masks (K, H, W) of the same H, W; "
+            f"got {tuple(features.shape)} and {tuple(masks.shape)}"
+        )
+    c = features.shape[1]
+    flat = _full_precision(features.reshape(1, c, -1))
+    weights = masks.reshape(masks.shape[0], 1, -1).to(flat.dtype)
+    weighted = flat * weights  # (K, C, HW)
+    with torch.autocast(flat.device.type, enabled=False):
+        gram = torch.bmm(weighted, weighted.transpose(1, 2))
+    area = weights.sum(dim=(1, 2)).clamp_min(1e-8).view(-1, 1, 1)
+    return gram / (c * area)
 
 
 def gram_loss(features: Tensor, target_gram: Tensor) -> Tensor:

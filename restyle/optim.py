@@ -97,7 +97,8 @@ def optimize(
         image: the start, ``(1, 3, H, W)``; not modified.
         loss_fn: maps the iterate to ``(total, parts)``.
         iterations: number of loss evaluations (one per L-BFGS iteration: no line search).
-        optimizer: ``lbfgs`` or ``adam`` (Adam's iterates are clamped to [0, 1]).
+        optimizer: ``lbfgs`` or ``adam``; either way each iterate is clamped to [0, 1] before
+            it is evaluated (a projected method).
         learning_rate: Adam's step size on the [0, 1] scale (L-BFGS uses 1).
         history_size: L-BFGS memory.
         scale, scales, start_time, step_offset, steps, callback: reported in each
@@ -119,6 +120,11 @@ def optimize(
         if count >= iterations:
             # L-BFGS may ask for one evaluation beyond the budget; answer without counting it.
             return torch.tensor(best_loss if math.isfinite(best_loss) else 0.0)
+        with torch.no_grad():
+            # Keep the iterate a valid image: the delivered result is clamped anyway, and letting
+            # pixels leave [0, 1] makes the optimiser chase losses no saved image can have.
+            # (Gatys et al. and DPST optimise unconstrained and clip at the end.)
+            x.clamp_(0.0, 1.0)
         total, parts = loss_fn(x)
         value = float(total.detach())
         if not math.isfinite(value):
@@ -177,9 +183,6 @@ def optimize(
                 total = evaluate()
                 total.backward()
                 opt.step()
-                with torch.no_grad():
-                    x.clamp_(0.0, 1.0)
-            # The last step moved x after its evaluation; the best is among the evaluated ones.
     except _NonFinite as exc:
         outcome.status = "nonfinite"
         outcome.message = f"{exc}; stopped and kept the last good iterate"

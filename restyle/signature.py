@@ -15,7 +15,7 @@ import typing
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-__all__ = ["add_signature_flags", "docstring_args", "signature_kwargs"]
+__all__ = ["add_signature_flags", "docstring_args", "signature_kwargs", "split"]
 
 
 def docstring_args(func: Callable[..., Any]) -> dict[str, str]:
@@ -36,7 +36,7 @@ def docstring_args(func: Callable[..., Any]) -> dict[str, str]:
     return out
 
 
-def _split(kind: Callable[[str], Any]) -> Callable[[str], list[Any]]:
+def split(kind: Callable[[str], Any]) -> Callable[[str], list[Any]]:
     def parse(text: str) -> list[Any]:
         return [kind(part.strip()) for part in text.split(",") if part.strip()]
 
@@ -68,7 +68,7 @@ def _flag_spec(annotation: Any) -> dict[str, Any] | None:
         args = typing.get_args(annotation)
         item = args[0] if args else str
         if item in (int, float, str):
-            return {"type": _split(item), "metavar": f"{item.__name__.upper()}[,...]"}
+            return {"type": split(item), "metavar": f"{item.__name__.upper()}[,...]"}
     return None
 
 
@@ -94,7 +94,7 @@ def add_signature_flags(
     helps.update(help_overrides or {})
     names = []
     for param in inspect.signature(func).parameters.values():
-        if param.kind is not inspect.Parameter.KEYWORD_ONLY or param.name in skip:
+        if param.kind is not inspect.Parameter.KEYWORD_ONLY or param.name in skip or param.name.startswith("_"):
             continue
         spec = _flag_spec(hints.get(param.name, str))
         if spec is None:

@@ -4,10 +4,10 @@ import torch
 from PIL import Image
 
 from restyle import RestyleError, stylize
-from restyle.artistic import ArtisticObjective
 from restyle.color import rgb_to_ycbcr
 from restyle.image import load_image
 from restyle.losses import gram_matrix
+from restyle.objective import Objective
 
 from .conftest import smooth_image, stripes_image
 
@@ -85,9 +85,9 @@ def test_blended_styles_average_grams(images):
         "style_layers": ["relu1_1", "relu2_1"],
         "style_layer_weights": [1, 1],
     }
-    obj = ArtisticObjective(c, [s1, s2], blend=[3, 1], **common)
-    ref1 = ArtisticObjective(c, [s1], blend=[1], **common)
-    ref2 = ArtisticObjective(c, [s2], blend=[1], **common)
+    obj = Objective(c, [s1, s2], blend=[3, 1], **common)
+    ref1 = Objective(c, [s1], blend=[1], **common)
+    ref2 = Objective(c, [s2], blend=[1], **common)
     for name in ("relu1_1", "relu2_1"):
         expected = 0.75 * ref1.style_targets[name] + 0.25 * ref2.style_targets[name]
         assert torch.allclose(obj.style_targets[name], expected, rtol=1e-5, atol=1e-6)
@@ -96,7 +96,7 @@ def test_blended_styles_average_grams(images):
 def test_objective_is_zero_at_its_own_targets(images):
     content, _ = images
     c = load_image(content)
-    obj = ArtisticObjective(
+    obj = Objective(
         c,
         [c],
         blend=[1],

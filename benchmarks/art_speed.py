@@ -1,0 +1,138 @@
+"""Artistic transfer: default settings vs the single-scale reference, side by side in one run.
+
+Reference (issue 2): single-scale L-BFGS at 512 px long side, 300 iterations from the content
+image, float32, content relu4_2, style relu1_1..relu5_1, the default weights. Ours: the default
+settings of ``restyle.stylize``. Both results are scored with the same float32 objective at
+512 px (content + style + TV with the reference's weights), so the comparison is the loss each
+reaches and the time each took. Also reports seconds per iteration at several sizes, with and
+without channels_last and bfloat16 autocast, and peak memory.
+
+    python benchmarks/art_speed.py ../shared/data/dpst --pairs 3,8,14
+    python benchmarks/art_speed.py --timing-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from restyle.artistic import CONTENT_LAYERS, STYLE_LAYERS, stylize
+from restyle.image import load_image, resize
+from restyle.objective import Objective
+from restyle.optim import optimize
+
+SIZE = 512
+
+
+def score(image: torch.Tensor, content: Path, style: Path) -> dict[str, float]:
+    """The reference's objective at 512 px, float32, for a finished image."""
+    c = load_image(content, size=SIZE)
+    s = load_image(style, size=SIZE)
+    obj = Objective(
+        c,
+        [s],
+        blend=[1.0],
+        content_weight=5.0,
+        style_weight=100.0,
+        tv_weight=1e-3,
+        content_layers=CONTENT_LAYERS,
+        style_layers=STYLE_LAYERS,
+        style_layer_weights=[1.0] * 5,
+    )
+    with torch.no_grad():
+        total, parts = obj(resize(image, *c.shape[-2:]))
+    return {"total": float(total), **{k: float(v) for k, v in parts.items()}}
+
+
+def peak_rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def run_pair(content: Path, style: Path, reference_iterations: int) -> dict[str, object]:
+    row: dict[str, object] = {"pair": content.stem}
+    t = time.perf_counter()
+    ref = stylize(
+        content,
+        style,
+        size=SIZE,
+        pyramid=False,
+        iterations=reference_iterations,
+        precision="float32",
+        seed=0,
+        device="cpu",
+    )
+    row["reference_s"] = time.perf_counter() - t
+    row["reference_loss"] = score(ref.image, content, style)
+    t = time.perf_counter()
+    ours = stylize(content, style, size=SIZE, seed=0, device="cpu")
+    row["ours_s"] = time.perf_counter() - t
+    row["ours_loss"] = score(ours.image, content, style)
+    row["time_ratio"] = row["reference_s"] / row["ours_s"]
+    row["loss_ratio"] = row["ours_loss"]["total"] / row["reference_loss"]["total"]
+    return row
+
+
+def seconds_per_iteration(long_side: int, *, bf16: bool, channels_last: bool, n: int = 4) -> float:
+    content = load_image("sample:astronaut", size=long_side)
+    style = load_image("sample:ihc", size=long_side)
+    obj = Objective(
+        content,
+        [style],
+        blend=[1.0],
+        content_weight=5.0,
+        style_weight=100.0,
+        tv_weight=1e-3,
+        content_layers=CONTENT_LAYERS,
+        style_layers=STYLE_LAYERS,
+        style_layer_weights=[1.0] * 5,
+        bf16=bf16,
+        channels_last=channels_last,
+    )
+    optimize(content, obj, iterations=1)  # warm-up
+    t = time.perf_counter()
+    optimize(content, obj, iterations=n)
+    return (time.perf_counter() - t) / n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data", nargs="?", type=Path, default=Path("../shared/data/dpst"))
+    parser.add_argument("--pairs", default="3,8,14")
+    parser.add_argument("--reference-iterations", type=int, default=300)
+    parser.add_argument("--timing-only", action="store_true")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/out/art_speed.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    report: dict[str, object] = {"date": time.strftime("%Y-%m-%d"), "command": " ".join(sys.argv)}
+
+    timing = []
+    for long_side in (256, 512, 1024):
+        for bf16 in (False, True):
+            for channels_last in (False, True):
+                spi = seconds_per_iteration(long_side, bf16=bf16, channels_last=channels_last)
+                timing.append({"size": long_side, "bf16": bf16, "channels_last": channels_last, "s_per_it": spi})
+                print(f"{long_side:5d}px bf16={bf16!s:5} channels_last={channels_last!s:5} {spi:6.3f} s/it", flush=True)
+    report["timing"] = timing
+
+    if not args.timing_only:
+        rows = []
+        for n in args.pairs.split(","):
+            content, style = args.data / "input" / f"in{n}.png", args.data / "style" / f"tar{n}.png"
+            row = run_pair(content, style, args.reference_iterations)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+        report["pairs"] = rows
+    report["peak_rss_gib"] = peak_rss_gib()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1))
+    print(f"peak RSS {report['peak_rss_gib']:.2f} GiB; written {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,267 @@
+"""Semantic masks: colour-coded label images, and how they follow features through VGG-19.
+
+A mask image assigns each pixel to a region. Two kinds are read:
+
+- DPST's palette (blue, green, black, white, red, yellow, grey, lightblue, purple), matched
+  within +-0.1 per channel as DPST does: hand-drawn masks are anti-aliased, so many pixels
+  on region borders match no colour and belong to no region;
+- general label maps: any set of distinct colours (the colours covering at least
+  ``min_fraction`` of the image are the labels; every pixel goes to the nearest one), or an
+  integer label image (grayscale or palette PNG with few distinct values).
+
+Inside restyle a pair of masks is a :class:`MaskPair`: soft one-hot masks ``(K, H, W)`` for
+the content and the style, over the same K labels (those present in both).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor
+
+from restyle.errors import RestyleError
+from restyle.image import DEFAULT_MAX_PIXELS, RestyleWarning, load_image
+from restyle.vgg import LAYERS, layer_index
+
+__all__ = [
+    "DPST_COLORS",
+    "MaskPair",
+    "dpst_labels",
+    "label_map",
+    "labels_to_masks",
+    "masks_for_layers",
+    "pair_masks",
+]
+
+#: DPST's mask colours (RGB in [0, 1]) in DPST's order.
+DPST_COLORS: dict[str, tuple[float, float, float]] = {
+    "blue": (0.0, 0.0, 1.0),
+    "green": (0.0, 1.0, 0.0),
+    "black": (0.0, 0.0, 0.0),
+    "white": (1.0, 1.0, 1.0),
+    "red": (1.0, 0.0, 0.0),
+    "yellow": (1.0, 1.0, 0.0),
+    "grey": (0.5, 0.5, 0.5),
+    "lightblue": (0.0, 1.0, 1.0),
+    "purple": (1.0, 0.0, 1.0),
+}
+DPST_TOLERANCE = 0.1
+
+
+def dpst_labels(image: Tensor, *, tolerance: float = DPST_TOLERANCE) -> tuple[Tensor, list[str]]:
+    """Label each pixel with the DPST colour it matches within ``tolerance`` per channel.
+
+    Returns:
+        ``(labels, names)``: an int64 map with -1 where no colour matches, and the names of the
+        labels in index order (all nine DPST colours).
+
+    Shape:
+        - image: :math:`(1, 3, H, W)` RGB in [0, 1]
+        - labels: :math:`(H, W)`
+    """
+    rgb = image[0]
+    labels = torch.full(rgb.shape[-2:], -1, dtype=torch.int64)
+    names = list(DPST_COLORS)
+    for index, colour in enumerate(DPST_COLORS.values()):
+        target = torch.tensor(colour, dtype=rgb.dtype).view(3, 1, 1)
+        match = ((rgb - target).abs() < tolerance).all(dim=0)
+        labels[match & (labels < 0)] = index
+    return labels, names
+
+
+def _palette_labels(image: Tensor, *, min_fraction: float) -> tuple[Tensor, list[str]]:
+    """Labels from the frequent colours of an image, every pixel to the nearest one."""
+    arr = (image[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8).reshape(-1, 3)
+    colours, counts = np.unique(arr, axis=0, return_counts=True)
+    keep = colours[counts >= min_fraction * arr.shape[0]]
+    if len(keep) == 0:
+        keep = colours[np.argsort(counts)[-1:]]
+    dist = ((arr[:, None, :].astype(np.int32) - keep[None].astype(np.int32)) ** 2).sum(axis=2)
+    labels = torch.from_numpy(dist.argmin(axis=1).reshape(image.shape[-2:])).long()
+    names = ["#{:02x}{:02x}{:02x}".format(*map(int, c)) for c in keep]
+    return labels, names
+
+
+def _integer_labels(path: str | os.PathLike) -> tuple[Tensor, list[str]] | None:
+    """An integer label image (grayscale or palette with at most 64 values), or None."""
+    try:
+        with Image.open(path) as img:
+            if img.mode not in ("L", "P", "I", "I;16"):
+                return None
+            values = np.asarray(img)
+    except OSError:
+        return None
+    uniques = np.unique(values)
+    if len(uniques) > 64:
+        return None
+    labels = np.searchsorted(uniques, values)
+    return torch.from_numpy(labels).long(), [f"label {int(v)}" for v in uniques]
+
+
+def label_map(
+    source: str | os.PathLike | Tensor,
+    *,
+    palette: Literal["auto", "dpst", "colors", "integer"] = "auto",
+    min_fraction: float = 0.002,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    what: str = "mask",
+) -> tuple[Tensor, list[str]]:
+    """Read a mask into integer labels and label names.
+
+    Args:
+        source: a mask image path or an RGB tensor ``(1, 3, H, W)``.
+        palette: ``dpst`` (DPST's nine colours within +-0.1), ``colors`` (frequent colours,
+            nearest assignment), ``integer`` (grayscale/palette label values) or ``auto``:
+            integer labels for a grayscale/palette image with few values, DPST's palette if its
+            colours cover at least 80% of the pixels (the rest being anti-aliased borders);
+            otherwise frequent colours.
+        min_fraction: share of the pixels a colour needs to be a label (``colors``).
+
+    Returns:
+        ``(labels, names)``: int64 ``(H, W)`` with -1 for unassigned pixels, and the names.
+    """
+    if palette not in ("auto", "dpst", "colors", "integer"):
+        raise RestyleError(f"unknown mask palette {palette!r}: use auto, dpst, colors or integer")
+    if palette in ("auto", "integer") and not isinstance(source, Tensor):
+        found = _integer_labels(source) if os.path.exists(source) else None
+        if found is not None and (palette == "integer" or len(found[1]) <= 16):
+            return found
+        if palette == "integer":
+            raise RestyleError(f"{what} {source}: not an integer label image (grayscale or palette, <= 64 values)")
+    image = source if isinstance(source, Tensor) else load_image(source, max_pixels=max_pixels, what=what)
+    if palette == "colors":
+        return _palette_labels(image, min_fraction=min_fraction)
+    labels, names = dpst_labels(image)
+    if palette == "dpst":
+        return labels, names
+    # auto: DPST colours if they explain the image (anti-aliased borders excepted)
+    if (labels >= 0).float().mean() >= 0.8:
+        return labels, names
+    return _palette_labels(image, min_fraction=min_fraction)
+
+
+def labels_to_masks(labels: Tensor, count: int) -> Tensor:
+    """One-hot float masks ``(count, H, W)`` from labels (-1 = in no mask)."""
+    masks = torch.zeros(count, *labels.shape)
+    for index in range(count):
+        masks[index] = (labels == index).float()
+    return masks
+
+
+def _resize_masks(masks: Tensor, shape: tuple[int, int]) -> Tensor:
+    if tuple(masks.shape[-2:]) == tuple(shape):
+        return masks
+    return F.interpolate(masks[None], size=shape, mode="bilinear", align_corners=False, antialias=True)[0]
+
+
+@dataclass
+class MaskPair:
+    """Soft masks of the content and the style over the labels they share.
+
+    Attributes:
+        content: ``(K, H, W)`` at the content image's size.
+        style: ``(K, H', W')`` at the style image's size.
+        names: the K label names.
+    """
+
+    content: Tensor
+    style: Tensor
+    names: list[str]
+
+    @staticmethod
+    def whole(content_shape: Sequence[int], style_shape: Sequence[int]) -> MaskPair:
+        """One region covering both images: what "no masks" means."""
+        return MaskPair(torch.ones(1, *content_shape[-2:]), torch.ones(1, *style_shape[-2:]), ["all"])
+
+    def resized(self, content_shape: Sequence[int], style_shape: Sequence[int]) -> MaskPair:
+        """The same masks at other image sizes (bilinear, antialiased)."""
+        return MaskPair(
+            _resize_masks(self.content, tuple(content_shape[-2:])),
+            _resize_masks(self.style, tuple(style_shape[-2:])),
+            self.names,
+        )
+
+
+def _aspect_differs(a: Sequence[int], b: Sequence[int]) -> bool:
+    return abs(a[-1] / a[-2] - b[-1] / b[-2]) > 0.02 * (b[-1] / b[-2])
+
+
+def pair_masks(
+    content_mask: str | os.PathLike | Tensor,
+    style_mask: str | os.PathLike | Tensor,
+    content_shape: Sequence[int],
+    style_shape: Sequence[int],
+    *,
+    palette: Literal["auto", "dpst", "colors", "integer"] = "auto",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> MaskPair:
+    """Read a content mask and a style mask and keep the labels they share.
+
+    Masks may differ in size from their images (they are resized; a different aspect ratio is
+    stretched, with a warning). A label in one mask but not in the other is reported and
+    ignored; no shared label at all is an error.
+    """
+    c_labels, c_names = label_map(content_mask, palette=palette, max_pixels=max_pixels, what="content mask")
+    s_labels, s_names = label_map(style_mask, palette=palette, max_pixels=max_pixels, what="style mask")
+    for labels, shape, what in ((c_labels, content_shape, "content"), (s_labels, style_shape, "style")):
+        if _aspect_differs(labels.shape, shape):
+            warnings.warn(
+                f"the {what} mask is {labels.shape[1]}x{labels.shape[0]} but its image is "
+                f"{shape[-1]}x{shape[-2]}: a different aspect ratio; stretching it",
+                RestyleWarning,
+                stacklevel=2,
+            )
+    c_present = {c_names[i] for i in torch.unique(c_labels).tolist() if i >= 0}
+    s_present = {s_names[i] for i in torch.unique(s_labels).tolist() if i >= 0}
+    shared = [name for name in c_names if name in c_present and name in s_present]
+    only_content = sorted(c_present - s_present)
+    only_style = sorted(s_present - c_present)
+    if shared and (only_content or only_style):
+        parts = []
+        if only_content:
+            parts.append(f"in the content mask only: {', '.join(only_content)}")
+        if only_style:
+            parts.append(f"in the style mask only: {', '.join(only_style)}")
+        warnings.warn(f"mask labels ignored ({'; '.join(parts)})", RestyleWarning, stacklevel=2)
+    if not shared:
+        raise RestyleError(
+            f"the content and style masks share no label (content: {', '.join(sorted(c_present)) or 'none'}; "
+            f"style: {', '.join(sorted(s_present)) or 'none'})"
+        )
+    c_masks = labels_to_masks(c_labels, len(c_names))[[c_names.index(n) for n in shared]]
+    s_masks = labels_to_masks(s_labels, len(s_names))[[s_names.index(n) for n in shared]]
+    return MaskPair(c_masks, s_masks, shared).resized(content_shape, style_shape)
+
+
+def masks_for_layers(masks: Tensor, layers: Sequence[str]) -> dict[str, Tensor]:
+    """Masks at the resolution of each named VGG-19 layer, following DPST.
+
+    Each pooling halves the masks (bilinear, as the pooling halves the features: floor sizes)
+    and each convolution averages them over its 3x3 window, so a mask value says how much of a
+    feature's receptive field lies in the region.
+
+    Shape:
+        - masks: :math:`(K, H, W)`
+        - output: ``{layer: (K, h, w)}`` with ``h, w`` the feature size at that layer
+    """
+    wanted = set(layers)
+    out: dict[str, Tensor] = {}
+    x = masks[None]
+    last = max(layer_index(name) for name in layers) if layers else -1
+    for name in LAYERS[: last + 1]:
+        if name.startswith("conv"):
+            x = F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+        elif name.startswith("pool"):
+            h, w = x.shape[-2] // 2, x.shape[-1] // 2
+            x = F.interpolate(x, size=(max(h, 1), max(w, 1)), mode="bilinear", align_corners=False, antialias=True)
+        if name in wanted:
+            out[name] = x[0]
+    return out

@@ -1,0 +1,134 @@
+"""The loss that every transfer minimises, for one image size.
+
+``content_weight * content + style_weight * style + tv_weight * TV + photo_weight * photorealism``
+
+- content: mean squared feature error at the content layers (Gatys et al.);
+- style: Gram matrix error at the style layers, segment-wise when masks are given (DPST: per
+  region, features masked and the Gram normalised by the region's area), summed over regions;
+  several style images are blended by averaging their Grams;
+- TV: total variation (:func:`restyle.losses.tv_loss`);
+- photorealism: Luan et al.'s ``sum_c V_c' L V_c`` under the content's matting Laplacian.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from restyle.losses import content_loss, masked_gram, tv_loss
+from restyle.masks import masks_for_layers
+from restyle.matting import MattingLaplacian, photorealism_loss
+from restyle.vgg import deepest, encoder, layer_index
+
+__all__ = ["Objective"]
+
+
+class Objective:
+    """Content + (segment-wise) style + TV (+ photorealism) loss with precomputed targets.
+
+    Args:
+        content: the content image at the size to optimise, ``(1, 3, H, W)``.
+        styles: style images (any size).
+        blend: weights of the styles' Grams (normalised to sum to 1).
+        content_masks, style_masks: region masks ``(K, H, W)`` at the content's and at each
+            style's size (one style only when masks are given); None for one global region.
+        region_weights: weight of each region's style loss (default 1 each).
+        laplacian: the content's :class:`~restyle.matting.MattingLaplacian`, needed when
+            ``photo_weight > 0``.
+        bf16: run the encoder under bfloat16 autocast (Grams and losses stay float32).
+        channels_last: feed the encoder channels-last tensors.
+    """
+
+    def __init__(
+        self,
+        content: Tensor,
+        styles: Sequence[Tensor],
+        *,
+        blend: Sequence[float],
+        content_weight: float,
+        style_weight: float,
+        tv_weight: float,
+        content_layers: Sequence[str],
+        style_layers: Sequence[str],
+        style_layer_weights: Sequence[float],
+        content_masks: Tensor | None = None,
+        style_masks: Tensor | None = None,
+        region_weights: Sequence[float] | None = None,
+        photo_weight: float = 0.0,
+        laplacian: MattingLaplacian | None = None,
+        pooling: str = "max",
+        bf16: bool = False,
+        channels_last: bool = False,
+    ) -> None:
+        if (content_masks is None) != (style_masks is None):
+            raise ValueError("content_masks and style_masks go together")
+        if content_masks is not None and len(styles) != 1:
+            raise ValueError("masks work with exactly one style image")
+        if photo_weight > 0 and laplacian is None:
+            raise ValueError("photo_weight > 0 needs the content's matting Laplacian")
+        device = content.device
+        self.content_layers = list(content_layers)
+        self.style_layers = list(style_layers)
+        self.layers = sorted(set(self.content_layers) | set(self.style_layers), key=layer_index)
+        self.encoder = encoder(device=device, pooling=pooling, last_layer=deepest(self.layers))
+        self.weights = (content_weight, style_weight, tv_weight, photo_weight)
+        self.style_layer_weights = list(style_layer_weights)
+        self.laplacian = laplacian
+        self.bf16 = bf16
+        self.channels_last = channels_last
+        if content_masks is None:
+            content_masks = torch.ones(1, *content.shape[-2:])
+            style_masks_list = [torch.ones(1, *s.shape[-2:]) for s in styles]
+        else:
+            style_masks_list = [style_masks]
+        k = content_masks.shape[0]
+        self.region_weights = (
+            torch.ones(k) if region_weights is None else torch.tensor(list(region_weights), dtype=torch.float32)
+        )
+        if self.region_weights.shape[0] != k:
+            raise ValueError(f"region_weights has {self.region_weights.shape[0]} values for {k} regions")
+        self.region_weights = self.region_weights.to(device)
+        self.content_masks = {n: m.to(device) for n, m in masks_for_layers(content_masks, self.style_layers).items()}
+        total = float(sum(blend))
+        with torch.no_grad():
+            feats = self.features(content)
+            self.content_targets = {name: feats[name].detach() for name in self.content_layers}
+            self.style_targets: dict[str, Tensor] = {}
+            for style, masks, share in zip(styles, style_masks_list, blend):
+                style_feats = self.features(style, self.style_layers)
+                layer_masks = masks_for_layers(masks, self.style_layers)
+                for name in self.style_layers:
+                    gram = masked_gram(style_feats[name], layer_masks[name].to(device)) * (share / total)
+                    self.style_targets[name] = self.style_targets.get(name, 0) + gram
+
+    def features(self, image: Tensor, layers: Sequence[str] | None = None) -> dict[str, Tensor]:
+        """Encoder features of ``image`` with this objective's precision and memory format."""
+        if self.channels_last:
+            image = image.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(image.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            return self.encoder(image, self.layers if layers is None else layers)
+
+    def style_loss(self, feats: dict[str, Tensor]) -> Tensor:
+        """Unweighted style term: per layer, the region-weighted sum of Gram MSEs."""
+        total = torch.zeros((), device=self.region_weights.device)
+        for name, weight in zip(self.style_layers, self.style_layer_weights):
+            grams = masked_gram(feats[name], self.content_masks[name])
+            per_region = F.mse_loss(grams, self.style_targets[name], reduction="none").mean(dim=(1, 2))
+            total = total + weight * (per_region * self.region_weights).sum()
+        return total
+
+    def __call__(self, image: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        content_weight, style_weight, tv_weight, photo_weight = self.weights
+        feats = self.features(image)
+        content = sum(content_loss(feats[name], self.content_targets[name]) for name in self.content_layers)
+        parts = {
+            "content": content_weight * content,
+            "style": style_weight * self.style_loss(feats),
+            "tv": tv_weight * tv_loss(image),
+        }
+        if photo_weight > 0:
+            parts["photo"] = photorealism_loss(image, self.laplacian, photo_weight)
+        return sum(parts.values()), parts

@@ -1,0 +1,38 @@
+import pytest
+import torch
+
+from restyle.boxfilter import box_sum_adjoint, box_sum_valid
+
+
+def brute_valid(x, k):
+    h, w = x.shape[-2:]
+    out = torch.zeros(*x.shape[:-2], h - k + 1, w - k + 1, dtype=x.dtype)
+    for i in range(h - k + 1):
+        for j in range(w - k + 1):
+            out[..., i, j] = x[..., i : i + k, j : j + k].sum(dim=(-2, -1))
+    return out
+
+
+@pytest.mark.parametrize("k", [1, 3, 5, 7, 11])
+def test_valid_sum_matches_brute_force(k):
+    x = torch.rand(2, 13, 17, dtype=torch.float64)
+    assert torch.allclose(box_sum_valid(x, k), brute_valid(x, k), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("k", [3, 9])
+def test_adjoint_is_the_transpose(k):
+    x = torch.rand(3, 12, 15, dtype=torch.float64)
+    y = torch.rand(3, 12 - k + 1, 15 - k + 1, dtype=torch.float64)
+    assert torch.allclose((box_sum_valid(x, k) * y).sum(), (x * box_sum_adjoint(y, k)).sum(), rtol=1e-12)
+    assert box_sum_adjoint(y, k).shape == x.shape
+
+
+def test_window_larger_than_image_and_bad_k():
+    assert box_sum_valid(torch.ones(2, 2), 3).shape == (0, 0)
+    with pytest.raises(ValueError, match="at least 1"):
+        box_sum_valid(torch.ones(3, 3), 0)
+
+
+def test_float32_running_sums_stay_accurate():
+    x = torch.rand(1, 400, 900)
+    assert torch.allclose(box_sum_valid(x, 31), box_sum_valid(x.double(), 31).float(), rtol=1e-4)

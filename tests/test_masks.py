@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from restyle.errors import RestyleError
+from restyle.image import RestyleWarning
+from restyle.masks import DPST_COLORS, MaskPair, dpst_labels, label_map, masks_for_layers, pair_masks
+
+
+def two_region_mask(h, w, left, right, blur=True):
+    arr = np.zeros((h, w, 3), dtype=np.float64)
+    arr[:, : w // 2] = DPST_COLORS[left]
+    arr[:, w // 2 :] = DPST_COLORS[right]
+    if blur:  # anti-aliased border: a column of in-between colours
+        arr[:, w // 2] = (np.array(DPST_COLORS[left]) + np.array(DPST_COLORS[right])) / 2
+    return (arr * 255).round().astype(np.uint8)
+
+
+def save(tmp_path, name, arr):
+    path = tmp_path / name
+    Image.fromarray(arr).save(path)
+    return path
+
+
+def test_dpst_colours_within_tolerance_and_antialiasing_unassigned():
+    arr = two_region_mask(4, 9, "blue", "red")
+    arr[0, 0] = [20, 10, 240]  # blue within 0.1
+    arr[1, 0] = [40, 0, 255]  # 0.157 off in red: no match
+    labels, names = dpst_labels(torch.from_numpy(arr / 255.0).permute(2, 0, 1)[None].float())
+    assert names[:3] == ["blue", "green", "black"]
+    assert labels[0, 0] == names.index("blue") and labels[1, 0] == -1
+    assert (labels[:, 4] == -1).all()  # the blended border column
+    assert (labels[:, 5:] == names.index("red")).all()
+
+
+def test_general_colours_nearest_assignment(tmp_path):
+    arr = np.zeros((10, 10, 3), dtype=np.uint8)
+    arr[:, :5] = [12, 200, 90]
+    arr[:, 5:] = [250, 130, 7]
+    arr[0, 0] = [20, 190, 95]  # a rare, close colour: goes to the nearest label
+    labels, names = label_map(save(tmp_path, "m.png", arr), palette="colors", min_fraction=0.05)
+    assert names == ["#0cc85a", "#fa8207"]
+    assert labels[0, 0] == 0 and (labels[:, 5:] == 1).all()
+
+
+def test_integer_label_png(tmp_path):
+    arr = np.zeros((6, 6), dtype=np.uint8)
+    arr[3:] = 7
+    labels, names = label_map(save(tmp_path, "l.png", arr))
+    assert names == ["label 0", "label 7"] and labels[5, 5] == 1 and labels[0, 0] == 0
+
+
+def test_pair_reports_and_ignores_unshared_labels(tmp_path):
+    content = save(tmp_path, "c.png", two_region_mask(8, 20, "blue", "green"))
+    style = save(tmp_path, "s.png", two_region_mask(8, 20, "blue", "red"))
+    with pytest.warns(RestyleWarning, match="content mask only: green.*style mask only: red"):
+        pair = pair_masks(content, style, (1, 3, 8, 20), (1, 3, 8, 20))
+    assert pair.names == ["blue"]
+    assert pair.content.shape == (1, 8, 20) and pair.style.shape == (1, 8, 20)
+
+
+def test_no_shared_label_and_unknown_colour_are_errors(tmp_path):
+    content = save(tmp_path, "c.png", two_region_mask(8, 8, "blue", "blue", blur=False))
+    style = save(tmp_path, "s.png", two_region_mask(8, 8, "red", "red", blur=False))
+    with pytest.raises(RestyleError, match="share no label"):
+        pair_masks(content, style, (8, 8), (8, 8))
+    odd = save(tmp_path, "odd.png", np.full((8, 8, 3), [13, 77, 201], dtype=np.uint8))
+    with pytest.raises(RestyleError, match="share no label"):
+        pair_masks(odd, style, (8, 8), (8, 8))
+
+
+def test_masks_of_another_size_and_aspect(tmp_path):
+    content = save(tmp_path, "c.png", two_region_mask(20, 20, "blue", "green", blur=False))
+    style = save(tmp_path, "s.png", two_region_mask(10, 10, "blue", "green", blur=False))
+    with pytest.warns(RestyleWarning, match="different aspect ratio"):
+        pair = pair_masks(content, style, (1, 3, 10, 30), (1, 3, 40, 40))
+    assert pair.content.shape == (2, 10, 30) and pair.style.shape == (2, 40, 40)
+    assert torch.allclose(pair.content.sum(0), torch.ones(10, 30), atol=1e-5)
+
+
+def test_masks_follow_the_network():
+    masks = torch.zeros(2, 32, 24)
+    masks[0, :, :12] = 1
+    masks[1, :, 12:] = 1
+    out = masks_for_layers(masks, ["relu1_1", "relu3_1", "relu5_1"])
+    assert out["relu1_1"].shape == (2, 32, 24)
+    assert out["relu3_1"].shape == (2, 8, 6)
+    assert out["relu5_1"].shape == (2, 2, 1)
+    for m in out.values():
+        assert torch.allclose(m.sum(0), torch.ones_like(m[0]), atol=1e-5)  # a partition stays one
+    # after a 3x3 average the border column is shared between the regions
+    assert 0 < out["relu1_1"][0, 5, 12] < 1
+
+
+def test_whole_mask_pair():
+    pair = MaskPair.whole((1, 3, 5, 6), (1, 3, 7, 8))
+    assert pair.names == ["all"] and pair.content.shape == (1, 5, 6) and pair.style.sum() == 56

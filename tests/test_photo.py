@@ -1,0 +1,161 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from restyle.errors import RestyleError
+from restyle.image import load_image, read_metadata
+from restyle.masks import DPST_COLORS, MaskPair
+from restyle.photo import segment_color_transfer, stylize_photo
+
+from .conftest import smooth_image
+
+
+@pytest.fixture
+def pair(tmp_path):
+    """A 48x64 content and style with DPST masks: sky (blue) on top, ground (green) below."""
+    content = smooth_image(48, 64, seed=1)
+    style = smooth_image(48, 64, seed=2)
+    style[:24] = (style[:24] * 0.3 + np.array([20, 40, 160]) * 0.7).astype(np.uint8)  # blue sky
+    style[24:] = (style[24:] * 0.3 + np.array([150, 120, 30]) * 0.7).astype(np.uint8)  # brown ground
+    mask = np.zeros((48, 64, 3), dtype=np.uint8)
+    mask[:24] = np.array(DPST_COLORS["blue"]) * 255
+    mask[24:] = np.array(DPST_COLORS["green"]) * 255
+    paths = {}
+    for name, arr in {"content": content, "style": style, "cmask": mask, "smask": mask}.items():
+        paths[name] = tmp_path / f"{name}.png"
+        Image.fromarray(arr).save(paths[name])
+    return paths
+
+
+def test_segment_color_transfer_moves_each_region():
+    content = torch.rand(1, 3, 20, 20) * 0.2 + 0.4
+    style = torch.zeros(1, 3, 20, 20)
+    style[..., :10, :] = torch.tensor([0.1, 0.2, 0.8]).view(1, 3, 1, 1)
+    style[..., 10:, :] = torch.tensor([0.7, 0.5, 0.1]).view(1, 3, 1, 1)
+    style = style + 0.02 * torch.rand(1, 3, 20, 20)
+    masks = torch.zeros(2, 20, 20)
+    masks[0, :10] = 1
+    masks[1, 10:] = 1
+    out = segment_color_transfer(content, style, MaskPair(masks, masks.clone(), ["top", "bottom"]))
+    assert torch.allclose(out[..., :10, :].mean(dim=(2, 3)), style[..., :10, :].mean(dim=(2, 3)), atol=0.01)
+    assert torch.allclose(out[..., 10:, :].mean(dim=(2, 3)), style[..., 10:, :].mean(dim=(2, 3)), atol=0.01)
+
+
+def test_fast_preset_with_masks(pair):
+    r = stylize_photo(
+        pair["content"],
+        pair["style"],
+        content_mask=pair["cmask"],
+        style_mask=pair["smask"],
+        preset="fast",
+        size=64,
+        device="cpu",
+    )
+    assert r.image.shape == (1, 3, 48, 64) and r.history == [] and r.params["mask_labels"] == ["blue", "green"]
+    style = load_image(pair["style"])
+    # the sky region takes the sky's blue, the ground the ground's brown
+    assert r.image[0, 2, :20].mean() > r.image[0, 0, :20].mean()
+    assert abs(float(r.image[0, :, 28:].mean(dim=(1, 2))[0] - style[0, 0, 28:].mean())) < 0.08
+
+
+def test_default_preset_optimises_with_photorealism(pair):
+    seen = []
+    r = stylize_photo(
+        pair["content"],
+        pair["style"],
+        content_mask=pair["cmask"],
+        style_mask=pair["smask"],
+        size=64,
+        iterations=4,
+        device="cpu",
+        callback=seen.append,
+    )
+    assert r.status == "done" and len(r.history) == 4
+    assert {"content", "style", "tv", "photo"} <= set(seen[-1].losses)
+    assert r.params["settings"]["photo_weight"] == 1e4
+
+
+def test_dpst_preset_two_stages_without_masks(pair):
+    r = stylize_photo(pair["content"], pair["style"], preset="dpst", size=64, iterations=2, device="cpu", seed=3)
+    # stage 1 without the photorealism term, stage 2 with it
+    assert [("photo" in rec.losses) for rec in r.history] == [False, False, True, True]
+    assert r.params["mask_labels"] == ["all"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"content_mask": "x.png"}, "both"),
+        ({"preset": "slow"}, "unknown preset"),
+        ({"photo_weight": -1.0}, "finite number >= 0"),
+        ({"size": 12}, "at least 16"),
+        ({"smoothing": "blur"}, "smoothing"),
+        ({"region_weights": [1, 2, 3]}, "region_weights"),
+    ],
+)
+def test_bad_options(pair, kwargs, message):
+    with pytest.raises(RestyleError, match=message):
+        stylize_photo(pair["content"], pair["style"], **{"size": 64, "device": "cpu", "preset": "fast", **kwargs})
+
+
+def test_tiny_style_image_is_refused(pair, tmp_path):
+    Image.fromarray(smooth_image(10, 12)).save(tmp_path / "tiny.png")
+    with pytest.raises(RestyleError, match="style image is too small"):
+        stylize_photo(pair["content"], tmp_path / "tiny.png", size=64, device="cpu", preset="fast")
+
+
+def test_cli_photo_and_sweep_contact_sheet(pair, tmp_path, capsys):
+    from restyle.cli import main
+
+    out = tmp_path / "out.png"
+    code = main(
+        [
+            "photo",
+            str(pair["content"]),
+            str(pair["style"]),
+            "-o",
+            str(out),
+            "--size",
+            "64",
+            "--quiet",
+            "--content-mask",
+            str(pair["cmask"]),
+            "--style-mask",
+            str(pair["smask"]),
+            "--iterations",
+            "1",
+            "--style-weight",
+            "10,1000",
+            "--photo-weight",
+            "1e2,1e4",
+            "--device",
+            "cpu",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    files = sorted(p.name for p in tmp_path.glob("out_*.png"))
+    assert files == [
+        "out_sheet.png",
+        "out_sw1000_pw100.png",
+        "out_sw1000_pw10000.png",
+        "out_sw10_pw100.png",
+        "out_sw10_pw10000.png",
+    ]
+    meta = read_metadata(tmp_path / "out_sw10_pw10000.png")
+    assert meta["sweep"] == {"style_weight": 10.0, "photo_weight": 10000.0} and meta["command"] == "photo"
+    assert Image.open(tmp_path / "out_sheet.png").size[0] > 2 * 64
+
+
+def test_cli_smooth(pair, tmp_path, capsys):
+    from restyle.cli import main
+
+    for method in ("affine", "matting", "guided", "posterize", "bilateral"):
+        out = tmp_path / f"{method}.png"
+        assert (
+            main(["smooth", str(pair["style"]), "--content", str(pair["content"]), "--method", method, "-o", str(out)])
+            == 0
+        )
+        assert Image.open(out).size == (64, 48)
+    assert main(["smooth", str(pair["style"]), "--method", "affine", "-o", str(tmp_path / "x.png")]) == 1
+    assert "needs --content" in capsys.readouterr().err

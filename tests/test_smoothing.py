@@ -1,0 +1,118 @@
+import pytest
+import scipy.sparse
+import scipy.sparse.linalg
+import torch
+
+from restyle.image import RestyleWarning
+from restyle.matting import MattingLaplacian, matting_laplacian_sparse
+from restyle.smoothing import (
+    bilateral_filter,
+    guided_filter,
+    local_affine_smoothing,
+    matting_smoothing,
+    posterization_refinement,
+)
+
+
+def brute_guided_filter(guide, p, r, eps):
+    """He et al.'s colour guided filter written out pixel by pixel (border windows clipped)."""
+    _, _, h, w = guide.shape
+    a = torch.zeros(3, h, w, dtype=torch.float64)
+    b = torch.zeros(h, w, dtype=torch.float64)
+    for y in range(h):
+        for x in range(w):
+            ys, xs = slice(max(0, y - r), y + r + 1), slice(max(0, x - r), x + r + 1)
+            win = guide[0, :, ys, xs].reshape(3, -1)
+            pw = p[0, 0, ys, xs].reshape(-1)
+            mu = win.mean(1)
+            cov = (win - mu[:, None]) @ (win - mu[:, None]).T / win.shape[1]
+            cross = (win - mu[:, None]) @ (pw - pw.mean()) / win.shape[1]
+            a[:, y, x] = torch.linalg.solve(cov + eps * torch.eye(3, dtype=torch.float64), cross)
+            b[y, x] = pw.mean() - a[:, y, x] @ mu
+    out = torch.zeros(h, w, dtype=torch.float64)
+    for y in range(h):
+        for x in range(w):
+            ys, xs = slice(max(0, y - r), y + r + 1), slice(max(0, x - r), x + r + 1)
+            out[y, x] = a[:, ys, xs].reshape(3, -1).mean(1) @ guide[0, :, y, x] + b[ys, xs].mean()
+    return out
+
+
+def test_guided_filter_matches_brute_force():
+    g = torch.Generator().manual_seed(0)
+    guide = torch.rand(1, 3, 9, 8, dtype=torch.float64, generator=g)
+    p = torch.rand(1, 1, 9, 8, dtype=torch.float64, generator=g)
+    ours = guided_filter(guide, p, radius=2, eps=0.01)
+    assert torch.allclose(ours[0, 0], brute_guided_filter(guide, p, 2, 0.01), atol=1e-9)
+
+
+def test_guided_filter_keeps_the_guide_and_smooths_flat_noise():
+    guide = torch.rand(1, 3, 16, 16, dtype=torch.float64)
+    assert torch.allclose(guided_filter(guide, guide, radius=2, eps=1e-10), guide, atol=1e-4)
+    flat = torch.full((1, 3, 16, 16), 0.5, dtype=torch.float64)
+    noisy = flat + 0.05 * torch.randn(1, 3, 16, 16, dtype=torch.float64)
+    assert guided_filter(flat, noisy, radius=3).std() < 0.3 * noisy.std()
+
+
+def test_posterization_refinement_formula():
+    content = torch.rand(1, 3, 12, 12)
+    stylised = torch.rand(1, 3, 12, 12) * 0.5 + 0.25
+    expected = (stylised + content - guided_filter(content, content, radius=8, eps=0.01)).clamp(0, 1)
+    assert torch.allclose(posterization_refinement(stylised, content), expected, atol=1e-6)
+
+
+def test_bilateral_with_wide_colour_sigma_is_a_gaussian_blur():
+    x = torch.rand(1, 1, 10, 10, dtype=torch.float64)
+    out = bilateral_filter(x, radius=1, sigma_space=1.0, sigma_color=1e6)
+    kernel = torch.tensor(
+        [
+            [
+                torch.exp(torch.tensor(-(dy * dy + dx * dx) / 2.0)).item() if dy * dy + dx * dx <= 1 else 0.0
+                for dx in (-1, 0, 1)
+            ]
+            for dy in (-1, 0, 1)
+        ],
+        dtype=torch.float64,
+    )
+    padded = torch.nn.functional.pad(x, (1, 1, 1, 1), mode="replicate")
+    expected = torch.nn.functional.conv2d(padded, kernel[None, None]) / kernel.sum()
+    assert torch.allclose(out, expected, atol=1e-9)
+
+
+def test_bilateral_keeps_edges():
+    x = torch.zeros(1, 1, 8, 8)
+    x[..., 4:] = 1.0
+    assert torch.allclose(bilateral_filter(x, radius=3, sigma_color=0.05), x, atol=1e-4)
+
+
+def test_local_affine_smoothing_reproduces_an_affine_recolouring():
+    content = torch.rand(1, 3, 24, 24, dtype=torch.float64) * 0.8 + 0.1
+    matrix = torch.tensor([[0.8, 0.1, 0.0], [0.05, 0.7, 0.1], [0.0, 0.2, 0.6]], dtype=torch.float64)
+    target = torch.einsum("ij,bjhw->bihw", matrix, content) + 0.05
+    out = local_affine_smoothing(target, content, eps=1e-8, filter_radius=4, stride=1)
+    assert torch.allclose(out, target, atol=1e-3)
+
+
+def test_matting_smoothing_solves_the_linear_system():
+    guide = torch.rand(1, 3, 10, 9, dtype=torch.float64)
+    y = torch.rand(1, 3, 10, 9, dtype=torch.float64) * 0.6 + 0.2
+    beta = 1e-3
+    x = matting_smoothing(y, MattingLaplacian(guide), beta=beta, tol=1e-10, max_iterations=2000)
+    A = scipy.sparse.identity(90) + beta * matting_laplacian_sparse(guide)
+    for c in range(3):
+        ref = scipy.sparse.linalg.spsolve(A.tocsc(), y[0, c].reshape(-1).numpy())
+        assert torch.allclose(x[0, c].reshape(-1), torch.from_numpy(ref).clamp(0, 1), atol=1e-6)
+
+
+def test_matting_smoothing_warns_when_not_converged():
+    guide = torch.rand(1, 3, 20, 20, dtype=torch.float64)
+    y = torch.rand(1, 3, 20, 20, dtype=torch.float64)
+    with pytest.warns(RestyleWarning, match="conjugate gradients stopped"):
+        out = matting_smoothing(y, MattingLaplacian(guide), beta=1.0, tol=1e-12, max_iterations=2)
+    assert out.shape == y.shape and torch.isfinite(out).all()
+
+
+def test_shape_checks():
+    with pytest.raises(ValueError, match="single image"):
+        guided_filter(torch.rand(3, 4, 4), torch.rand(3, 4, 4))
+    with pytest.raises(ValueError, match="differ"):
+        local_affine_smoothing(torch.rand(1, 3, 4, 4), torch.rand(1, 3, 5, 4))

@@ -9,6 +9,7 @@ without channels_last and bfloat16 autocast, and peak memory.
 
     python benchmarks/art_speed.py ../shared/data/dpst --pairs 3,8,14
     python benchmarks/art_speed.py --timing-only
+    python benchmarks/art_speed.py ../shared/data/dpst --no-timing
 """
 
 from __future__ import annotations
@@ -106,13 +107,14 @@ def main() -> None:
     parser.add_argument("--pairs", default="3,8,14")
     parser.add_argument("--reference-iterations", type=int, default=300)
     parser.add_argument("--timing-only", action="store_true")
+    parser.add_argument("--no-timing", action="store_true", help="skip the seconds-per-iteration table")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/art_speed.json"))
     args = parser.parse_args()
     torch.set_num_threads(2)
     report: dict[str, object] = {"date": time.strftime("%Y-%m-%d"), "command": " ".join(sys.argv)}
 
     timing = []
-    for long_side in (256, 512, 1024):
+    for long_side in () if args.no_timing else (256, 512, 1024):
         for bf16 in (False, True):
             for channels_last in (False, True):
                 spi = seconds_per_iteration(long_side, bf16=bf16, channels_last=channels_last)

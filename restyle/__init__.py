@@ -1,6 +1,7 @@
 """restyle: neural style transfer that people actually use.
 
-Artistic transfer (Gatys et al. 2015) is :func:`stylize`; images are read and written with
+Artistic transfer (Gatys et al. 2015) is :func:`stylize`, photorealistic transfer (Luan et al.
+2017) is :func:`stylize_photo`; images are read and written with
 :func:`load_image` and :func:`save_image`.
 """
 
@@ -28,4 +29,5 @@ __all__ = [
     "read_metadata",
     "save_image",
     "stylize",
+    "stylize_photo",
 ]

@@ -88,7 +88,9 @@ class MattingLaplacian:
         self.inv = inv.to(work)  # (3, 3, H', W'), symmetric in its first two dimensions
         self.inv_area = (inv / area).to(work)
         self.strip_rows = 32
-        self.count = box_sum_adjoint(torch.ones(mu.shape[-2:], dtype=g.dtype, device=g.device), k).to(work)
+        count = box_sum_adjoint(torch.ones(mu.shape[-2:], dtype=g.dtype, device=g.device), k)
+        self._diagonal = self._diagonal_of(g, mu, inv, count, k, area).to(work)
+        self.count = count.to(work)
 
     @property
     def device(self) -> torch.device:
@@ -96,7 +98,7 @@ class MattingLaplacian:
 
     def to(self, device: torch.device | str) -> MattingLaplacian:
         """Move the operator's precomputed tensors to a device (in place); returns self."""
-        for name in ("guide", "mu", "inv", "inv_area", "count"):
+        for name in ("guide", "mu", "inv", "inv_area", "count", "_diagonal"):
             setattr(self, name, getattr(self, name).to(device))
         return self
 
@@ -154,17 +156,22 @@ class MattingLaplacian:
     __call__ = matvec
 
     def diagonal(self) -> Tensor:
-        """The diagonal of ``L``, ``(H, W)``: ``L_ii = sum_k (1 - (1 + d' A_k d) / |w|)`` with
-        ``d = I_i - mu_k``, from box sums of ``A_k``, ``A_k mu_k`` and ``mu_k' A_k mu_k``."""
-        if self.windows == 0:
-            return torch.zeros(self.shape, dtype=self.dtype, device=self.device)
-        inv, mu, g = self.inv, self.mu, self.guide
+        """The diagonal of ``L``, ``(H, W)`` (computed in float64 at construction)."""
+        return self._diagonal
+
+    @staticmethod
+    def _diagonal_of(g: Tensor, mu: Tensor, inv: Tensor, count: Tensor, k: int, area: float) -> Tensor:
+        """``L_ii = sum_k (1 - (1 + d' A_k d) / |w|)`` with ``d = I_i - mu_k``, from box sums of
+        ``A_k``, ``A_k mu_k`` and ``mu_k' A_k mu_k``. In float64: with a tiny eps, ``A_k`` is huge
+        in flat windows and float32 would cancel catastrophically (even to negative values)."""
+        if mu.numel() == 0:
+            return torch.zeros(g.shape[-2:], dtype=g.dtype, device=g.device)
         inv_mu = (inv * mu[None]).sum(dim=1)  # (3, H', W')
         mu_inv_mu = (mu * inv_mu).sum(dim=0, keepdim=True)
-        sums = box_sum_adjoint(torch.cat([inv.reshape(9, *mu.shape[-2:]), inv_mu, mu_inv_mu]), self.k)
-        sum_inv = sums[:9].reshape(3, 3, *self.shape)
+        sums = box_sum_adjoint(torch.cat([inv.reshape(9, *mu.shape[-2:]), inv_mu, mu_inv_mu]), k)
+        sum_inv = sums[:9].reshape(3, 3, *g.shape[-2:])
         quad = (g[:, None] * sum_inv * g[None]).sum(dim=(0, 1)) - 2 * (g * sums[9:12]).sum(dim=0) + sums[12]
-        return self.count - (self.count + quad) / self.area
+        return (count - (count + quad) / area).clamp_min(0.0)
 
     def energy(self, p: Tensor) -> Tensor:
         """``sum_c p_c' L p_c`` over the leading slices of ``p``."""

@@ -3,9 +3,10 @@
 :func:`stylize_photo` is the entry point; ``restyle photo`` derives its flags from it.
 Presets:
 
-- ``default``: one stage, coarse-to-fine; starts from a segment-wise colour transfer of the
-  content towards the style, keeps the photorealism term on at every scale, then smooths with
-  the closed-form matting smoothing. Deviations from DPST: no noise-initialised first stage
+- ``default``: one stage, coarse-to-fine up to 512 px; starts from a segment-wise colour
+  transfer of the content towards the style, keeps the photorealism term on at every scale,
+  carries the result to full size through local affine colour maps of the content, then
+  smooths with the closed-form matting smoothing. Deviations from DPST: no noise-initialised first stage
   (the colour transfer is already a photorealistic start), a pyramid, bfloat16 encoder.
 - ``dpst``: DPST's pipeline, for comparison: stage 1 is segmented neural style from noise
   (1000 L-BFGS iterations), stage 2 adds the photorealism term (1000 more), then DPST's
@@ -34,7 +35,7 @@ from restyle.matting import MattingLaplacian
 from restyle.objective import Objective
 from restyle.optim import Iterate, Record, optimize
 from restyle.pyramid import pyramid_sizes
-from restyle.smoothing import local_affine_smoothing, matting_smoothing
+from restyle.smoothing import affine_upsample, local_affine_smoothing, matting_smoothing
 from restyle.vgg import min_side
 
 __all__ = ["PRESETS", "Preset", "segment_color_transfer", "stylize_photo"]
@@ -54,12 +55,22 @@ class Preset:
     pyramid: bool = True
     smoothing: str = "matting"
     smoothing_strength: float = 1e-2
+    work_size: int | None = None  # long side of the VGG optimisation (None: the output size)
+    upsample_radius: int = 1  # local affine maps that carry a work_size result to full size
+    upsample_eps: float = 1e-5
 
 
 PRESETS: dict[str, Preset] = {
-    "default": Preset(),
+    "default": Preset(
+        style_weight=1e3,
+        work_size=512,
+        stages=((30, True),),
+        coarse_iterations=60,
+        upsample_eps=1e-7,
+        smoothing_strength=10.0,
+    ),
     "dpst": Preset(init="noise", stages=((1000, False), (1000, True)), pyramid=False, smoothing="affine"),
-    "fast": Preset(stages=(), pyramid=False, coarse_iterations=0, smoothing="matting"),
+    "fast": Preset(stages=(), pyramid=False, coarse_iterations=0, smoothing="matting", smoothing_strength=10.0),
 }
 
 
@@ -130,7 +141,8 @@ def stylize_photo(
         iterations: L-BFGS iterations at full size, per stage (default: the preset's).
         smoothing: post-process: "matting" (closed-form matting smoothing), "affine" (DPST's
             smooth local affine), "none", or the preset's choice.
-        smoothing_strength: beta of the matting smoothing (default: 1e-2).
+        smoothing_strength: beta of the matting smoothing (default preset: 10; larger is
+            smoother and more photorealistic).
         region_weights: style weight of each mask region, in the order of the shared labels.
         mask_palette: how masks are read: "auto", "dpst", "colors" or "integer".
         seed: random seed (noise init of the dpst preset); picked and recorded if not given.
@@ -222,14 +234,15 @@ def stylize_photo(
     else:
         image = recoloured
 
-    sizes = pyramid_sizes(size, min_size=max(128, size // 4), enabled=settings.pyramid)
+    work = min(size, settings.work_size or size)
+    sizes = pyramid_sizes(work, min_size=max(128, work // 4), enabled=settings.pyramid)
     sizes = [s for s in sizes if min(scaled_shape(height, width, s)) >= smallest]
     plan: list[tuple[int, int, bool]] = []  # (long side, iterations, photorealism)
     for s in sizes[:-1]:
         if settings.coarse_iterations and settings.stages:
             plan.append((s, settings.coarse_iterations, settings.stages[-1][1]))
     for n, photo in settings.stages:
-        plan.append((size, n, photo))
+        plan.append((work, n, photo))
     plan = [step for step in plan if step[1] > 0]
 
     started = time.perf_counter()
@@ -284,12 +297,20 @@ def stylize_photo(
             status, message = outcome.status, outcome.message
             break
 
-    result = resize(image, height, width)
+    if image.shape[-2:] == (height, width):
+        result = image
+    else:
+        # Optimised at a lower resolution: carry the colours to full size through local affine
+        # maps of the content, which keeps the content's full-resolution edges (photorealism).
+        small = resize(content_full, *image.shape[-2:])
+        result = affine_upsample(image, small, content_full, radius=settings.upsample_radius, eps=settings.upsample_eps)
     if status != "interrupted" and settings.smoothing != "none":
         if settings.smoothing == "affine":
             result = local_affine_smoothing(result, content_full)
         else:
             if size not in laplacians:
                 laplacians[size] = MattingLaplacian(content_full.to(dev), dtype=torch.float32)
-            result = matting_smoothing(result.to(dev), laplacians[size], beta=settings.smoothing_strength).cpu()
+            result = matting_smoothing(
+                result.to(dev), laplacians[size], beta=settings.smoothing_strength, tol=1e-3, max_iterations=100
+            ).cpu()
     return Result(image=result.clamp(0, 1), history=history, params=params, status=status, message=message)

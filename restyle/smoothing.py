@@ -7,7 +7,6 @@ is usable on any image, not only on style transfer results.
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import torch
@@ -19,6 +18,7 @@ from restyle.image import RestyleWarning
 from restyle.matting import MattingLaplacian
 
 __all__ = [
+    "affine_upsample",
     "bilateral_filter",
     "guided_filter",
     "local_affine_smoothing",
@@ -86,6 +86,30 @@ def guided_filter(guide: Tensor, image: Tensor, *, radius: int = 8, eps: float =
     a = _box_mean(a.flatten(1, 2), radius).view_as(a)
     b = _box_mean(b, radius)
     return ((a * guide.double()[:, None]).sum(dim=2) + b).to(image.dtype)
+
+
+def affine_upsample(
+    image: Tensor, content: Tensor, content_full: Tensor, *, radius: int = 2, eps: float = 1e-4
+) -> Tensor:
+    """Carry a low-resolution result to full resolution through local affine colour maps.
+
+    Fits, at low resolution, the guided-filter affine maps from ``content`` to ``image``
+    (averaged over each pixel's windows), upsamples the maps bilinearly and applies them to
+    ``content_full``: the result has the low-resolution result's colours and the full-resolution
+    content's edges and texture (the idea of He and Sun's fast guided filter).
+
+    Shape:
+        - image, content: :math:`(1, 3, h, w)`; content_full: :math:`(1, 3, H, W)`; output like
+          content_full
+    """
+    _check_image(image, "affine_upsample")
+    a, b = _affine_fit(content, image, radius, eps)  # (1, 3, 3, h, w), (1, 3, h, w)
+    coeffs = torch.cat([a.flatten(1, 2), b], dim=1)
+    coeffs = _box_mean(coeffs, radius)
+    coeffs = F.interpolate(coeffs, size=content_full.shape[-2:], mode="bilinear", align_corners=False)
+    a = coeffs[:, :9].view(1, 3, 3, *content_full.shape[-2:])
+    out = (a * content_full.double()[:, None]).sum(dim=2) + coeffs[:, 9:]
+    return out.clamp(0.0, 1.0).to(image.dtype)
 
 
 def posterization_refinement(image: Tensor, content: Tensor, *, radius: int = 8, eps: float = 0.01) -> Tensor:
@@ -192,7 +216,7 @@ def matting_smoothing(
     colours, in the sense of Levin's matting energy (after Li et al. 2018, who use a similar
     affinity-based smoothing). Solved with Jacobi-preconditioned conjugate gradients, all three
     channels at once, warm-started from ``y``. A solve that does not reach ``tol`` warns and
-    returns the best iterate.
+    returns the last iterate (CG lowers the quadratic energy at every step).
 
     Shape:
         - image: :math:`(1, 3, H, W)`; output: same
@@ -211,12 +235,11 @@ def matting_smoothing(
     p = z.clone()
     rz = (r * z).sum(dim=(1, 2))
     norm_y = y.pow(2).sum(dim=(1, 2)).sqrt().clamp_min(1e-12)
-    best, best_res = x.clone(), math.inf
+    # CG decreases the quadratic energy at every step (not the residual), so the last iterate is
+    # the best one; the residual only decides when to stop.
+    residual = float((r.pow(2).sum(dim=(1, 2)).sqrt() / norm_y).max())
     for _ in range(max_iterations):
-        res = float((r.pow(2).sum(dim=(1, 2)).sqrt() / norm_y).max())
-        if res < best_res:
-            best, best_res = x.clone(), res
-        if res < tol:
+        if residual < tol:
             break
         ap = apply(p)
         alpha = rz / (p * ap).sum(dim=(1, 2)).clamp_min(1e-30)
@@ -226,15 +249,13 @@ def matting_smoothing(
         rz_new = (r * z).sum(dim=(1, 2))
         p = z + (rz_new / rz.clamp_min(1e-30))[:, None, None] * p
         rz = rz_new
-    else:
-        res = float((r.pow(2).sum(dim=(1, 2)).sqrt() / norm_y).max())
-        if res < best_res:
-            best, best_res = x.clone(), res
-        if best_res >= tol:
-            warnings.warn(
-                f"photorealistic smoothing: conjugate gradients stopped at relative residual "
-                f"{best_res:.2g} after {max_iterations} iterations (asked {tol:g}); kept the best iterate",
-                RestyleWarning,
-                stacklevel=2,
-            )
+        residual = float((r.pow(2).sum(dim=(1, 2)).sqrt() / norm_y).max())
+    if residual >= tol:
+        warnings.warn(
+            f"photorealistic smoothing: conjugate gradients stopped at relative residual {residual:.2g} "
+            f"after {max_iterations} iterations (asked {tol:g}); kept the last (lowest-energy) iterate",
+            RestyleWarning,
+            stacklevel=2,
+        )
+    best = x
     return best[None].to(image.dtype).clamp(0.0, 1.0)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import random
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -29,7 +30,7 @@ from restyle.artistic import CONTENT_LAYERS, STYLE_LAYERS, Result, _check_weight
 from restyle.color import match_color
 from restyle.device import bf16_is_fast, resolve_device
 from restyle.errors import RestyleError
-from restyle.image import DEFAULT_MAX_PIXELS, ImageLike, load_image, resize, scaled_shape
+from restyle.image import DEFAULT_MAX_PIXELS, ImageLike, RestyleWarning, load_image, resize, scaled_shape
 from restyle.masks import MaskPair, pair_masks
 from restyle.matting import MattingLaplacian
 from restyle.objective import Objective
@@ -310,7 +311,15 @@ def stylize_photo(
         else:
             if size not in laplacians:
                 laplacians[size] = MattingLaplacian(content_full.to(dev), dtype=torch.float32)
-            result = matting_smoothing(
+            smoothed = matting_smoothing(
                 result.to(dev), laplacians[size], beta=settings.smoothing_strength, tol=1e-3, max_iterations=100
             ).cpu()
+            if bool(torch.isfinite(smoothed).all()):
+                result = smoothed
+            else:
+                warnings.warn(
+                    "photorealistic smoothing failed (non-finite values); kept the unsmoothed result",
+                    RestyleWarning,
+                    stacklevel=2,
+                )
     return Result(image=result.clamp(0, 1), history=history, params=params, status=status, message=message)

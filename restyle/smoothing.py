@@ -238,11 +238,17 @@ def matting_smoothing(
     # CG decreases the quadratic energy at every step (not the residual), so the last iterate is
     # the best one; the residual only decides when to stop.
     residual = float((r.pow(2).sum(dim=(1, 2)).sqrt() / norm_y).max())
-    for _ in range(max_iterations):
+    steps = 0
+    for steps in range(max_iterations):  # noqa: B007 - the count is reported below
         if residual < tol:
             break
         ap = apply(p)
-        alpha = rz / (p * ap).sum(dim=(1, 2)).clamp_min(1e-30)
+        curvature = (p * ap).sum(dim=(1, 2))
+        if not bool(torch.isfinite(curvature).all()) or bool((curvature <= 0).any()):
+            # Breakdown: in float32 a nearly singular L is not exactly positive semidefinite.
+            # Keep the last good iterate (its energy is the lowest reached) and say so below.
+            break
+        alpha = rz / curvature.clamp_min(1e-30)
         x = x + alpha[:, None, None] * p
         r = r - alpha[:, None, None] * ap
         z = r / diag
@@ -253,7 +259,7 @@ def matting_smoothing(
     if residual >= tol:
         warnings.warn(
             f"photorealistic smoothing: conjugate gradients stopped at relative residual {residual:.2g} "
-            f"after {max_iterations} iterations (asked {tol:g}); kept the last (lowest-energy) iterate",
+            f"after {steps} iterations (asked {tol:g}); kept the last (lowest-energy) iterate",
             RestyleWarning,
             stacklevel=2,
         )

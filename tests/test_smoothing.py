@@ -129,3 +129,23 @@ def test_affine_upsample_carries_an_affine_recolouring_to_full_size():
     out = affine_upsample(recolour(small), small, full, radius=1, eps=1e-9)
     assert out.shape == full.shape
     assert torch.allclose(out, recolour(full), atol=1e-3)
+
+
+class _Indefinite:
+    """A stand-in operator whose (I + beta L) is negative definite: CG must stop, not diverge."""
+
+    dtype = torch.float64
+
+    def matvec(self, v):
+        return -3.0 * v
+
+    def diagonal(self):
+        return torch.zeros(4, 4, dtype=torch.float64)
+
+
+def test_matting_smoothing_stops_cleanly_on_breakdown():
+    y = torch.rand(1, 3, 4, 4, dtype=torch.float64)
+    with pytest.warns(RestyleWarning, match="conjugate gradients stopped"):
+        out = matting_smoothing(y, _Indefinite(), beta=1.0)
+    assert torch.isfinite(out).all()
+    assert torch.allclose(out, y.clamp(0, 1))  # no step was taken: the start is kept

@@ -31,13 +31,11 @@ from restyle.optim import optimize
 SIZE = 512
 
 
-def score(image: torch.Tensor, content: Path, style: Path) -> dict[str, float]:
-    """The reference's objective at 512 px, float32, for a finished image."""
-    c = load_image(content, size=SIZE)
-    s = load_image(style, size=SIZE)
-    obj = Objective(
-        c,
-        [s],
+def reference_objective(content: torch.Tensor, style: torch.Tensor, **options: bool) -> Objective:
+    """The reference's loss (weights 5 / 100 / 1e-3, relu4_2 and relu1_1..relu5_1) at the given size."""
+    return Objective(
+        content,
+        [style],
         blend=[1.0],
         content_weight=5.0,
         style_weight=100.0,
@@ -45,7 +43,15 @@ def score(image: torch.Tensor, content: Path, style: Path) -> dict[str, float]:
         content_layers=CONTENT_LAYERS,
         style_layers=STYLE_LAYERS,
         style_layer_weights=[1.0] * 5,
+        **options,
     )
+
+
+def score(image: torch.Tensor, content: Path, style: Path) -> dict[str, float]:
+    """The reference's objective at 512 px, float32, for a finished image."""
+    c = load_image(content, size=SIZE)
+    s = load_image(style, size=SIZE)
+    obj = reference_objective(c, s)
     with torch.no_grad():
         total, parts = obj(resize(image, *c.shape[-2:]))
     return {"total": float(total), **{k: float(v) for k, v in parts.items()}}
@@ -82,19 +88,7 @@ def run_pair(content: Path, style: Path, reference_iterations: int) -> dict[str,
 def seconds_per_iteration(long_side: int, *, bf16: bool, channels_last: bool, n: int = 4) -> float:
     content = load_image("sample:astronaut", size=long_side)
     style = load_image("sample:ihc", size=long_side)
-    obj = Objective(
-        content,
-        [style],
-        blend=[1.0],
-        content_weight=5.0,
-        style_weight=100.0,
-        tv_weight=1e-3,
-        content_layers=CONTENT_LAYERS,
-        style_layers=STYLE_LAYERS,
-        style_layer_weights=[1.0] * 5,
-        bf16=bf16,
-        channels_last=channels_last,
-    )
+    obj = reference_objective(content, style, bf16=bf16, channels_last=channels_last)
     optimize(content, obj, iterations=1)  # warm-up
     t = time.perf_counter()
     optimize(content, obj, iterations=n)

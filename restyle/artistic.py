@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from restyle.color import combine_luminance, luminance, match_color, rgb_to_ycbcr
-from restyle.device import bf16_is_fast, resolve_device
+from restyle.device import resolve_device, use_bf16
 from restyle.errors import RestyleError
 from restyle.image import DEFAULT_MAX_PIXELS, ImageLike, load_image, resize, save_image, scaled_shape
 from restyle.objective import Objective
@@ -69,14 +69,6 @@ def _as_list(value: Any) -> list[Any]:
     return [value]
 
 
-def _precision(precision: str, device: torch.device) -> bool:
-    if precision not in ("auto", "float32", "bfloat16"):
-        raise RestyleError(f"precision must be auto, float32 or bfloat16, not {precision!r}")
-    if precision == "auto":
-        return bf16_is_fast(device.type)
-    return precision == "bfloat16"
-
-
 def _style_at(style: Tensor, long_side: int, smallest: int) -> Tensor:
     """The style image at a long side, enlarged if needed so its short side is at least ``smallest``."""
     h, w = style.shape[-2:]
@@ -93,7 +85,7 @@ def _check_layers(layers: Sequence[str], what: str) -> list[str]:
     return layers
 
 
-def _check_weight(value: float, name: str) -> float:
+def check_weight(value: float, name: str) -> float:
     value = float(value)
     if not (value >= 0 and value < float("inf")):
         raise RestyleError(f"{name} must be a finite number >= 0, not {value}")
@@ -190,7 +182,7 @@ def stylize(
     if not style_scale > 0:
         raise RestyleError(f"style_scale must be above 0, not {style_scale}")
     for name in ("content_weight", "style_weight", "tv_weight"):
-        _check_weight(params[name], name.replace("_", "-"))
+        check_weight(params[name], name.replace("_", "-"))
     content_layers = _check_layers(content_layers, "content_layers")
     style_layers = _check_layers(style_layers, "style_layers")
     layer_weights = (
@@ -200,7 +192,7 @@ def stylize(
         raise RestyleError(f"style_layer_weights has {len(layer_weights)} values for {len(style_layers)} style layers")
 
     dev = resolve_device(device)
-    bf16 = _precision(precision, dev)
+    bf16 = use_bf16(precision, dev)
     if seed is None:
         seed = random.randrange(2**31)
     params["seed"] = seed

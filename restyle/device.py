@@ -8,7 +8,7 @@ import torch
 
 from restyle.errors import RestyleError
 
-__all__ = ["DEVICES", "bf16_is_fast", "resolve_device"]
+__all__ = ["DEVICES", "bf16_is_fast", "resolve_device", "use_bf16"]
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -47,3 +47,13 @@ def bf16_is_fast(device_type: str) -> bool:
     except OSError:
         return False
     return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def use_bf16(precision: str, device: torch.device) -> bool:
+    """Whether to run the encoder under bfloat16 autocast: ``auto`` where it is native
+    (:func:`bf16_is_fast`), or as asked with ``float32`` / ``bfloat16``."""
+    if precision not in ("auto", "float32", "bfloat16"):
+        raise RestyleError(f"precision must be auto, float32 or bfloat16, not {precision!r}")
+    if precision == "auto":
+        return bf16_is_fast(device.type)
+    return precision == "bfloat16"

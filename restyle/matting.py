@@ -85,7 +85,7 @@ class MattingLaplacian:
         work = self.dtype
         self.guide = g.to(work)
         self.mu = mu.to(work)
-        self.inv = inv.to(work)  # (3, 3, H', W'), symmetric in its first two dimensions
+        # (S_k + eps/|w| Id)^-1 / |w|, (3, 3, H', W'): the products use window sums, not means
         self.inv_area = (inv / area).to(work)
         self.strip_rows = 32
         count = box_sum_adjoint(torch.ones(mu.shape[-2:], dtype=g.dtype, device=g.device), k)
@@ -98,7 +98,7 @@ class MattingLaplacian:
 
     def to(self, device: torch.device | str) -> MattingLaplacian:
         """Move the operator's precomputed tensors to a device (in place); returns self."""
-        for name in ("guide", "mu", "inv", "inv_area", "count", "_diagonal"):
+        for name in ("guide", "mu", "inv_area", "count", "_diagonal"):
             setattr(self, name, getattr(self, name).to(device))
         return self
 

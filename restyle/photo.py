@@ -26,9 +26,9 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from restyle.artistic import CONTENT_LAYERS, STYLE_LAYERS, Result, _check_weight
+from restyle.artistic import CONTENT_LAYERS, STYLE_LAYERS, Result, check_weight
 from restyle.color import match_color
-from restyle.device import bf16_is_fast, resolve_device
+from restyle.device import resolve_device, use_bf16
 from restyle.errors import RestyleError
 from restyle.image import DEFAULT_MAX_PIXELS, ImageLike, RestyleWarning, load_image, resize, scaled_shape
 from restyle.masks import MaskPair, pair_masks
@@ -166,7 +166,7 @@ def stylize_photo(
     settings = replace(
         base,
         **{
-            k: _check_weight(v, k.replace("_", "-"))
+            k: check_weight(v, k.replace("_", "-"))
             for k, v in {
                 "style_weight": style_weight,
                 "photo_weight": photo_weight,
@@ -186,7 +186,7 @@ def stylize_photo(
             raise RestyleError(f"smoothing must be preset, matting, affine or none, not {smoothing!r}")
         settings = replace(settings, smoothing=smoothing)
     dev = resolve_device(device)
-    bf16 = bf16_is_fast(dev.type) if precision == "auto" else precision == "bfloat16"
+    bf16 = use_bf16(precision, dev)
     if seed is None:
         seed = random.randrange(2**31)
     params.update(

@@ -25,6 +25,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
+from restyle.automask import resolve_masks
 from restyle.color import combine_luminance, luminance, match_color, rgb_to_ycbcr
 from restyle.device import resolve_device, use_bf16
 from restyle.errors import RestyleError
@@ -99,6 +100,10 @@ def stylize(
     size: int = 512,
     style_blend: Sequence[float] | None = None,
     style_scale: float = 1.0,
+    content_mask: str | None = None,
+    style_mask: str | None = None,
+    auto_masks: bool = False,
+    substyles: int | None = None,
     content_weight: float = 5.0,
     style_weight: float = 100.0,
     tv_weight: float = 1e-3,
@@ -131,6 +136,12 @@ def stylize(
         style_blend: relative weight of each style image (default: equal).
         style_scale: long side of the style images relative to the content's (1 = the same);
             larger values give larger style patterns, smaller values finer ones.
+        content_mask: region mask of the content (colour-coded or integer labels, as
+            ``restyle photo``); each region takes the style of the same region of the style
+            image. One style image only.
+        style_mask: region mask of the style image, with the same labels.
+        auto_masks: find the masks automatically (see :mod:`restyle.automask`).
+        substyles: number of sub-styles for ``auto_masks`` (default: chosen automatically).
         content_weight: weight of the content loss.
         style_weight: weight of the style loss.
         tv_weight: weight of the total-variation (smoothness) loss.
@@ -225,6 +236,26 @@ def stylize(
     else:
         target_content = content_full
 
+    masks = None
+    if content_mask is not None or style_mask is not None or auto_masks:
+        if len(style_images) != 1:
+            raise RestyleError("masks work with one style image, not several")
+        masks, matching = resolve_masks(
+            content_full,
+            style_images[0],
+            content_mask=content_mask,
+            style_mask=style_mask,
+            auto=auto_masks,
+            substyles=substyles,
+            max_pixels=max_pixels,
+            device=dev,
+        )
+        params["mask_labels"] = masks.names
+        if matching is not None:
+            params["auto_masks_matching"] = matching
+    elif substyles is not None:
+        raise RestyleError("--substyles needs --auto-masks")
+
     generator = torch.Generator().manual_seed(seed)
     height, width = content_full.shape[-2:]
     if init == "content":
@@ -256,6 +287,7 @@ def stylize(
         shape = scaled_shape(height, width, long_side)
         content_s = resize(target_content, *shape).to(dev)
         styles_s = [_style_at(s, round(long_side * style_scale), smallest).to(dev) for s in style_images]
+        scaled_masks = None if masks is None else masks.resized(shape, styles_s[0].shape)
         objective = Objective(
             content_s,
             styles_s,
@@ -269,6 +301,8 @@ def stylize(
             pooling=pooling,
             bf16=bf16,
             channels_last=channels_last,
+            content_masks=None if scaled_masks is None else scaled_masks.content.to(dev),
+            style_masks=None if scaled_masks is None else scaled_masks.style.to(dev),
         )
         x0 = resize(image, *shape).to(dev)
         if index > 0:

@@ -166,6 +166,37 @@ def _run_photo(args: argparse.Namespace, names: Sequence[str]) -> int:
     return 0
 
 
+MASKS_EXAMPLES = """examples:
+  restyle masks city.jpg dusk.jpg -o masks/
+  restyle masks city.jpg dusk.jpg --substyles 3 -o masks/
+  restyle photo city.jpg dusk.jpg --content-mask masks/content_mask.png --style-mask masks/style_mask.png -o out.png
+"""
+
+
+def _run_masks(args: argparse.Namespace) -> int:
+    from restyle.automask import auto_masks
+    from restyle.device import resolve_device
+    from restyle.image import load_image
+
+    content = load_image(args.content, size=args.size, max_pixels=args.max_pixels, what="content")
+    style = load_image(args.style, size=args.size, max_pixels=args.max_pixels, what="style")
+    found = auto_masks(
+        content,
+        style,
+        substyles=args.substyles,
+        content_regions=args.content_regions,
+        smoothness=args.smoothness,
+        spread=args.spread,
+        device=resolve_device(args.device),
+    )
+    paths = found.save(args.output)
+    if not args.quiet:
+        print(found.describe(), file=sys.stderr)
+    for path in paths:
+        print(path)
+    return 0
+
+
 SMOOTH_EXAMPLES = """examples:
   restyle smooth stylised.png --content photo.jpg --method affine -o smooth.png
   restyle smooth stylised.png --content photo.jpg --method posterize -o refined.png
@@ -255,6 +286,30 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
             action.metavar = "FLOAT[,...]"
             action.help += " Several comma-separated values run every combination and write a contact sheet."
     runners["photo"] = lambda args: _run_photo(args, photo_names)
+
+    masks = sub.add_parser(
+        "masks",
+        help="find masks automatically: sub-styles of STYLE matched to regions of CONTENT",
+        epilog=MASKS_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Split STYLE into sub-styles, segment CONTENT the same way and match the two; write "
+        "content_mask.png and style_mask.png in DPST's colours (edit them and pass them back with "
+        "--content-mask/--style-mask) and matching.json into the output folder.",
+    )
+    masks.add_argument("content", help="content image")
+    masks.add_argument("style", help="style image")
+    masks.add_argument("-o", "--output", required=True, type=Path, help="output folder")
+    masks.add_argument("--substyles", type=int, default=None, help="number of sub-styles (default: by BIC)")
+    masks.add_argument("--content-regions", type=int, default=None, help="number of content regions (default: by BIC)")
+    masks.add_argument("--smoothness", type=float, default=1.0, help="Potts smoothing of the regions (default: 1)")
+    masks.add_argument(
+        "--spread", type=float, default=2.0, help="penalty spreading the content over sub-styles (default: 2)"
+    )
+    masks.add_argument("--size", type=int, default=512, help="long side of the masks in pixels (default: 512)")
+    masks.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
+    masks.add_argument("--max-pixels", type=int, default=50_000_000)
+    masks.add_argument("--quiet", action="store_true", help="do not print the matching")
+    runners["masks"] = _run_masks
 
     smooth = sub.add_parser(
         "smooth",

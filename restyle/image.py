@@ -24,6 +24,7 @@ from PIL import Image, ImageFile, ImageOps, PngImagePlugin, TiffImagePlugin
 from torch import Tensor
 
 from restyle.errors import RestyleError
+from restyle.files import atomic_write
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -356,17 +357,7 @@ def save_image(
         tags = TiffImagePlugin.ImageFileDirectory_v2()
         tags[270] = text
         kwargs["tiffinfo"] = tags
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            pil.save(handle, format=fmt, **kwargs)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise RestyleError(f"{path}: cannot write: {exc.strerror or exc}") from None
-        raise
+    atomic_write(path, lambda handle: pil.save(handle, format=fmt, **kwargs))
     return path
 
 

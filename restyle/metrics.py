@@ -24,7 +24,7 @@ from restyle.masks import MaskPair, masks_for_layers
 from restyle.matting import MattingLaplacian
 from restyle.vgg import encoder
 
-__all__ = ["color_distance", "photorealism_energy", "structure_similarity", "style_distance"]
+__all__ = ["adjusted_rand_index", "color_distance", "photorealism_energy", "structure_similarity", "style_distance"]
 
 METRIC_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
@@ -97,3 +97,37 @@ def structure_similarity(output: Tensor, content: Tensor) -> float:
     eo, ec = sobel(lum_o), sobel(lum_c)
     data_range = max(float(ec.max() - ec.min()), float(eo.max() - eo.min()), 1e-6)
     return float(structural_similarity(ec, eo, data_range=data_range))
+
+
+def adjusted_rand_index(a: np.ndarray, b: np.ndarray, *, ignore: int | None = -1) -> float:
+    """Adjusted Rand index of two labelings of the same pixels (1: identical up to renaming,
+    about 0: chance agreement). Pixels labelled ``ignore`` in either map are left out.
+
+    Example:
+        >>> adjusted_rand_index(np.array([0, 0, 1, 1]), np.array([5, 5, 2, 2]))
+        1.0
+    """
+    a, b = np.asarray(a).ravel(), np.asarray(b).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"label maps differ in size: {a.shape} vs {b.shape}")
+    if ignore is not None:
+        keep = (a != ignore) & (b != ignore)
+        a, b = a[keep], b[keep]
+    n = a.size
+    if n < 2:
+        return 1.0
+    _, ia = np.unique(a, return_inverse=True)
+    _, ib = np.unique(b, return_inverse=True)
+    table = np.zeros((ia.max() + 1, ib.max() + 1), dtype=np.float64)
+    np.add.at(table, (ia, ib), 1.0)
+
+    def pairs(x: np.ndarray) -> float:
+        return float((x * (x - 1) / 2).sum())
+
+    index = pairs(table)
+    rows, cols = pairs(table.sum(axis=1)), pairs(table.sum(axis=0))
+    expected = rows * cols / (n * (n - 1) / 2)
+    maximum = (rows + cols) / 2
+    if maximum == expected:
+        return 1.0
+    return (index - expected) / (maximum - expected)

@@ -27,11 +27,12 @@ import torch
 from torch import Tensor
 
 from restyle.artistic import CONTENT_LAYERS, STYLE_LAYERS, Result, check_weight
+from restyle.automask import resolve_masks
 from restyle.color import match_color
 from restyle.device import resolve_device, use_bf16
 from restyle.errors import RestyleError
 from restyle.image import DEFAULT_MAX_PIXELS, ImageLike, RestyleWarning, load_image, resize, scaled_shape
-from restyle.masks import MaskPair, pair_masks
+from restyle.masks import MaskPair
 from restyle.matting import MattingLaplacian
 from restyle.objective import Objective
 from restyle.optim import Iterate, Record, optimize
@@ -105,6 +106,8 @@ def stylize_photo(
     *,
     content_mask: str | None = None,
     style_mask: str | None = None,
+    auto_masks: bool = False,
+    substyles: int | None = None,
     preset: Literal["default", "dpst", "fast"] = "default",
     size: int = 512,
     style_weight: float | None = None,
@@ -132,6 +135,9 @@ def stylize_photo(
         content_mask: semantic mask of the content (DPST colours, any colour-coded label
             image, or an integer label image); regions take the style of the same label.
         style_mask: semantic mask of the style, with the same labels.
+        auto_masks: find the masks automatically (sub-styles of the style image matched to
+            regions of the content; see :mod:`restyle.automask`).
+        substyles: number of sub-styles for ``auto_masks`` (default: chosen automatically).
         preset: "default" (fast, one stage), "dpst" (Luan et al.'s two-stage pipeline), or
             "fast" (colour transfer and smoothing only, no optimisation).
         size: long side of the result in pixels.
@@ -158,8 +164,6 @@ def stylize_photo(
     params = {n: v for n, v in locals().items() if n not in ("content", "style", "callback", "_masks", "_cache")}
     if preset not in PRESETS:
         raise RestyleError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)}")
-    if (content_mask is None) != (style_mask is None):
-        raise RestyleError("give both --content-mask and --style-mask, or neither")
     if size < 16:
         raise RestyleError(f"size must be at least 16 pixels, not {size}")
     base = PRESETS[preset]
@@ -213,12 +217,25 @@ def stylize_photo(
         )
     if _masks is not None:
         masks = _masks
-    elif content_mask is not None:
-        masks = pair_masks(
-            content_mask, style_mask, content_full.shape, style_full.shape, palette=mask_palette, max_pixels=max_pixels
-        )
     else:
-        masks = MaskPair.whole(content_full.shape, style_full.shape)
+        cached = None if _cache is None else _cache.get("masks")
+        if cached is None:
+            cached = resolve_masks(
+                content_full,
+                style_full,
+                content_mask=content_mask,
+                style_mask=style_mask,
+                auto=auto_masks,
+                substyles=substyles,
+                palette=mask_palette,
+                max_pixels=max_pixels,
+                device=dev,
+            )
+            if _cache is not None:
+                _cache["masks"] = cached
+        masks, matching = cached
+        if matching is not None:
+            params["auto_masks_matching"] = matching
     params["mask_labels"] = masks.names
     masks = masks.resized(content_full.shape, style_full.shape)
     if region_weights is not None and len(region_weights) != len(masks.names):

@@ -1,0 +1,461 @@
+"""Automatic masks: split a style image into sub-styles and match content regions to them.
+
+After Pegios et al. 2018 ("Style Decomposition for Improved Neural Style Transfer"), with
+these choices of ours:
+
+1. Both images are over-segmented into superpixels (SLIC), so that every region edge follows
+   an image edge; superpixels, not pixels, are clustered.
+2. A superpixel's descriptor is the mean over its pixels of VGG-19 relu3_1 and relu4_1
+   features (projected on a principal basis shared by both images, then upsampled), its Lab
+   colour and, with a small weight, its position. Each block is scaled to unit variance.
+3. The style's superpixels are clustered by a Gaussian mixture (diagonal covariances); K is
+   the one with the lowest BIC unless given. The labels are then smoothed by a Potts model
+   over the superpixel adjacency graph (iterated conditional modes, edges weighted by the
+   length of the shared border). The content is segmented the same way.
+4. Each content region goes to the sub-style whose mean descriptor is nearest, plus a
+   penalty on the share of the content a sub-style already has, so that one sub-style does
+   not take everything; several content regions may share one sub-style.
+
+The result is a :class:`~restyle.masks.MaskPair` named in DPST's colours (so that
+``restyle masks`` can write masks a user can edit) and the matching, for inspection.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from skimage.color import rgb2lab
+from skimage.segmentation import slic
+from torch import Tensor
+
+from restyle.errors import RestyleError
+from restyle.files import atomic_write
+from restyle.image import RestyleWarning, resize, save_image, scaled_shape
+from restyle.masks import DPST_COLORS, MaskPair
+from restyle.vgg import encoder
+
+__all__ = ["AutoMasks", "Segmentation", "auto_masks", "match_regions", "resolve_masks", "segment"]
+
+FEATURE_LAYERS = ("relu3_1", "relu4_1")
+#: The most sub-styles: one per DPST colour, so that masks can be written and edited.
+MAX_SUBSTYLES = len(DPST_COLORS)
+# Relative weight of each descriptor block: relu3_1, relu4_1, Lab colour, position.
+BLOCK_WEIGHTS = (1.0, 1.0, 0.7, 0.3)
+# Least spread a block is scaled by, so that near-constant blocks are not blown up to unit
+# variance: Lab units for colour; positions (in [0, 1]) always have a uniform's spread.
+BLOCK_FLOORS = (1e-8, 1e-8, 5.0, 0.29)
+FLAT_LAB_STD = 1.0  # an image whose colours vary less than this (Lab units) is one region
+COMPONENTS = 8  # principal components kept per VGG layer
+
+
+@dataclass
+class Segmentation:
+    """Regions of one image.
+
+    Attributes:
+        labels: ``(H, W)`` int region of every pixel, at the image's size, 0..K-1 by falling area.
+        descriptors: ``(K, D)`` mean descriptor of each region.
+        areas: ``(K,)`` share of the image each region covers.
+        bic: BIC of each K tried (empty when K was given).
+    """
+
+    labels: np.ndarray
+    descriptors: np.ndarray
+    areas: np.ndarray
+    bic: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return len(self.areas)
+
+
+@dataclass
+class AutoMasks:
+    """Automatic masks and how they were found.
+
+    Attributes:
+        masks: the pair to use for transfer, one label per sub-style that some content region uses.
+        style: the style's sub-styles.
+        content: the content's regions.
+        cost: ``(content regions, sub-styles)`` descriptor distances.
+        assignment: the sub-style of each content region.
+    """
+
+    masks: MaskPair
+    style: Segmentation
+    content: Segmentation
+    cost: np.ndarray
+    assignment: list[int]
+
+    def summary(self) -> dict:
+        """The matching as plain data (for metadata, JSON and printing)."""
+        names = list(DPST_COLORS)
+        return {
+            "substyles": [
+                {"label": names[s], "style_area": round(float(self.style.areas[s]), 4)} for s in range(self.style.count)
+            ],
+            "content_regions": [
+                {
+                    "region": r,
+                    "area": round(float(self.content.areas[r]), 4),
+                    "substyle": names[self.assignment[r]],
+                    "cost": round(float(self.cost[r, self.assignment[r]]), 4),
+                }
+                for r in range(self.content.count)
+            ],
+            "style_bic": {str(k): round(v, 1) for k, v in self.style.bic.items()},
+            "content_bic": {str(k): round(v, 1) for k, v in self.content.bic.items()},
+        }
+
+    def describe(self) -> str:
+        """A few lines saying which content region took which sub-style."""
+        info = self.summary()
+        lines = [f"{len(info['substyles'])} sub-styles in the style image, {self.content.count} content regions:"]
+        for r in info["content_regions"]:
+            lines.append(f"  content region {r['region']} ({r['area']:.0%} of the content) -> {r['substyle']}")
+        return "\n".join(lines)
+
+    def save(self, directory: str | os.PathLike) -> tuple[Path, Path, Path]:
+        """Write ``content_mask.png``, ``style_mask.png`` (DPST colours) and ``matching.json``."""
+        folder = Path(directory)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise RestyleError(f"cannot create {folder}: {err.strerror}") from None
+        palette = np.array(list(DPST_COLORS.values())) * 255
+        content_rgb = palette[np.asarray(self.assignment)[self.content.labels]].astype(np.uint8)
+        style_rgb = palette[self.style.labels].astype(np.uint8)
+        paths = [
+            save_image(Image.fromarray(content_rgb), folder / "content_mask.png"),
+            save_image(Image.fromarray(style_rgb), folder / "style_mask.png"),
+        ]
+        text = json.dumps(self.summary(), indent=2) + "\n"
+        paths.append(atomic_write(folder / "matching.json", lambda handle: handle.write(text.encode())))
+        return paths[0], paths[1], paths[2]
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, RestyleWarning, stacklevel=3)
+
+
+def _features(images: list[Tensor], device: torch.device) -> list[list[Tensor]]:
+    """VGG features of each image at long side ``work``, projected on a shared principal basis
+    and upsampled to the image's work size: ``[(C', h, w) per layer] per image``."""
+    enc = encoder(device=device, last_layer=FEATURE_LAYERS[-1])
+    raw = []
+    with torch.no_grad():
+        for image in images:
+            feats = enc(image.to(device), FEATURE_LAYERS)
+            raw.append([feats[name][0].float().cpu() for name in FEATURE_LAYERS])
+    out: list[list[Tensor]] = [[] for _ in images]
+    for layer in range(len(FEATURE_LAYERS)):
+        flat = torch.cat([r[layer].flatten(1).T for r in raw])  # (pixels of all images, C)
+        mean = flat.mean(0)
+        centred = flat - mean
+        # principal basis of the pooled features: both images are described in one space
+        _, _, v = torch.linalg.svd(centred[:: max(1, len(centred) // 20000)], full_matrices=False)
+        basis = v[:COMPONENTS].T
+        for index, r in enumerate(raw):
+            h, w = r[layer].shape[-2:]
+            proj = ((r[layer].flatten(1).T - mean) @ basis).T.reshape(-1, h, w)
+            size = images[index].shape[-2:]
+            out[index].append(F.interpolate(proj[None], size=size, mode="bilinear", align_corners=False)[0])
+    return out
+
+
+def _superpixels(image: Tensor, count: int) -> np.ndarray:
+    arr = image[0].permute(1, 2, 0).numpy().astype(np.float64)
+    labels = slic(arr, n_segments=count, compactness=10.0, start_label=0, channel_axis=-1)
+    # relabel to 0..n-1 (SLIC may leave gaps)
+    _, labels = np.unique(labels, return_inverse=True)
+    return labels.reshape(arr.shape[:2])
+
+
+def _block_means(labels: np.ndarray, blocks: list[np.ndarray], count: int) -> list[np.ndarray]:
+    """Mean of each ``(D, H, W)`` block over each superpixel: ``[(count, D)]``."""
+    flat = labels.ravel()
+    sizes = np.bincount(flat, minlength=count).astype(np.float64)
+    means = []
+    for block in blocks:
+        d = block.shape[0]
+        sums = np.stack([np.bincount(flat, weights=block[i].ravel(), minlength=count) for i in range(d)], axis=1)
+        means.append(sums / np.maximum(sizes, 1)[:, None])
+    return means
+
+
+def _adjacency(labels: np.ndarray, count: int) -> np.ndarray:
+    """Shared border length between superpixels: ``(count, count)``, symmetric."""
+    adj = np.zeros((count, count))
+    for a, b in ((labels[:, 1:], labels[:, :-1]), (labels[1:], labels[:-1])):
+        diff = a != b
+        np.add.at(adj, (a[diff], b[diff]), 1.0)
+    return adj + adj.T
+
+
+def _fit_mixture(x: np.ndarray, k: int | None, max_k: int, seed: int) -> tuple[np.ndarray, dict[int, float], int]:
+    """Cluster rows of ``x``: ``(log-probabilities (n, K), BIC per K, K)``."""
+    from sklearn.mixture import GaussianMixture
+
+    distinct = len(np.unique(np.round(x, 6), axis=0))
+    supported = max(1, min(distinct, len(x) // 4 or 1))
+    limit = supported if k is not None else min(max_k, supported)
+    if k is not None and k > limit:
+        _warn(f"{k} sub-styles asked, but the image supports at most {limit}; using {limit}")
+        k = limit
+    candidates = [k] if k is not None else list(range(1, limit + 1))
+    best, bic = None, {}
+    for n in candidates:
+        model = GaussianMixture(n, covariance_type="full", reg_covar=1e-3, n_init=2, random_state=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # sklearn's convergence warnings on degenerate data
+            model.fit(x)
+        score = float(model.bic(x))
+        if k is None:
+            bic[n] = score
+        if best is None or score < best[1] or k is not None:
+            best = (model, score)
+    model = best[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        log_prob = np.log(np.clip(model.predict_proba(x), 1e-12, None))
+    return log_prob, bic, model.n_components
+
+
+def _potts(unary: np.ndarray, adjacency: np.ndarray, strength: float, rounds: int = 8) -> np.ndarray:
+    """Iterated conditional modes for ``sum unary + strength * sum_edges w_ij [l_i != l_j]``."""
+    labels = unary.argmin(axis=1)
+    k = unary.shape[1]
+    weights = adjacency / max(adjacency.sum(axis=1).mean(), 1e-12)
+    for _ in range(rounds):
+        agree = weights @ np.eye(k)[labels]  # (n, K): border weight to neighbours of each label
+        energy = unary + strength * (weights.sum(axis=1, keepdims=True) - agree)
+        new = energy.argmin(axis=1)
+        if np.array_equal(new, labels):
+            break
+        labels = new
+    return labels
+
+
+def _normalise_blocks(blocks: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """Scale each block to unit mean variance over all images, weight it, and concatenate:
+    ``blocks[image][block]`` of ``(n_image, D_block)`` -> ``[(n_image, D)]``."""
+    out = [[] for _ in blocks]
+    for b, (weight, floor) in enumerate(zip(BLOCK_WEIGHTS, BLOCK_FLOORS)):
+        pooled = np.concatenate([img[b] for img in blocks])
+        scale = max(float(np.sqrt(pooled.var(axis=0).mean())), floor)
+        for i, img in enumerate(blocks):
+            out[i].append(img[b] / scale * weight)
+    return [np.concatenate(parts, axis=1) for parts in out]
+
+
+def _prepare(image: Tensor, work: int) -> Tensor:
+    h, w = image.shape[-2:]
+    return resize(image, *scaled_shape(h, w, work))
+
+
+def segment(
+    images: list[Tensor],
+    *,
+    counts: list[int | None],
+    max_count: int = 6,
+    work_size: int = 384,
+    superpixels: int = 300,
+    smoothness: float = 1.0,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+) -> list[Segmentation]:
+    """Segment images into regions of similar VGG features and colour, in one descriptor space.
+
+    Args:
+        images: RGB images ``(1, 3, H, W)`` in [0, 1].
+        counts: the number of regions of each image, or None to choose it by BIC.
+        max_count: the most regions BIC may choose.
+        work_size: long side at which features and superpixels are computed.
+        superpixels: about how many SLIC superpixels per image.
+        smoothness: strength of the Potts smoothing of the region labels (0: none).
+        seed: seed of the mixture fitting.
+
+    Returns:
+        One :class:`Segmentation` per image, labels at the image's own size.
+    """
+    for image in images:
+        if image.ndim != 4 or image.shape[:2] != (1, 3):
+            raise ValueError(f"expected an RGB image (1, 3, H, W), got {tuple(image.shape)}")
+        if min(image.shape[-2:]) < 4:
+            raise RestyleError(f"the image is too small for automatic masks: {image.shape[-1]}x{image.shape[-2]}")
+    work = [_prepare(image, work_size) for image in images]
+    feats = _features(work, torch.device(device))
+    sp_labels, blocks, flat = [], [], []
+    for image, layer_feats in zip(work, feats):
+        h, w = image.shape[-2:]
+        labels = _superpixels(image, min(superpixels, h * w // 16 or 1))
+        n = int(labels.max()) + 1
+        lab = rgb2lab(image[0].permute(1, 2, 0).numpy().astype(np.float64)).transpose(2, 0, 1)
+        ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+        position = np.stack([ys / max(h, w), xs / max(h, w)])
+        flat.append(bool(lab.reshape(3, -1).std(axis=1).max() < FLAT_LAB_STD))
+        per_sp = _block_means(labels, [f.numpy().astype(np.float64) for f in layer_feats] + [lab, position], n)
+        sp_labels.append(labels)
+        blocks.append(per_sp)
+    descriptors = _normalise_blocks(blocks)
+
+    out = []
+    for image, labels, desc, count, is_flat in zip(images, sp_labels, descriptors, counts, flat):
+        n = len(desc)
+        if is_flat:
+            if count is not None and count > 1:
+                _warn(f"{count} regions asked, but the image is flat (one colour): using 1")
+            count = 1
+        log_prob, bic, k = _fit_mixture(desc, count, max_count, seed)
+        region = (
+            _potts(-log_prob, _adjacency(labels, n), smoothness) if smoothness > 0 and k > 1 else log_prob.argmax(1)
+        )
+        pixel = region[labels]
+        # order regions by falling area; drop any the smoothing emptied
+        areas = np.bincount(pixel.ravel(), minlength=k) / pixel.size
+        order = [r for r in np.argsort(-areas, kind="stable") if areas[r] > 0]
+        remap = np.full(k, -1)
+        remap[order] = np.arange(len(order))
+        pixel = remap[pixel]
+        sizes = np.bincount(labels.ravel(), minlength=n).astype(np.float64)
+        sp_region = remap[region]
+        region_desc = np.stack(
+            [np.average(desc[sp_region == r], axis=0, weights=sizes[sp_region == r]) for r in range(len(order))]
+        )
+        full = (
+            F.interpolate(torch.from_numpy(pixel)[None, None].float(), size=tuple(image.shape[-2:]), mode="nearest")[
+                0, 0
+            ]
+            .long()
+            .numpy()
+        )
+        areas = np.bincount(full.ravel(), minlength=len(order)) / full.size
+        out.append(Segmentation(full, region_desc, areas, bic))
+    return out
+
+
+def match_regions(content: Segmentation, style: Segmentation, *, spread: float = 2.0) -> tuple[np.ndarray, list[int]]:
+    """Give each content region a sub-style: nearest mean descriptor, plus ``spread`` times the
+    typical cost times the content share a sub-style already has (largest regions choose first).
+
+    Returns:
+        ``(cost, assignment)``: the ``(content regions, sub-styles)`` squared distances, and the
+        sub-style index of each content region.
+    """
+    cost = ((content.descriptors[:, None, :] - style.descriptors[None]) ** 2).sum(axis=2)
+    typical = float(np.median(cost)) if cost.size else 0.0
+    used = np.zeros(style.count)
+    assignment = [0] * content.count
+    for r in np.argsort(-content.areas, kind="stable"):
+        s = int(np.argmin(cost[r] + spread * typical * used))
+        assignment[int(r)] = s
+        used[s] += content.areas[r]
+    return cost, assignment
+
+
+def auto_masks(
+    content: Tensor,
+    style: Tensor,
+    *,
+    substyles: int | None = None,
+    content_regions: int | None = None,
+    max_substyles: int = 6,
+    smoothness: float = 1.0,
+    spread: float = 2.0,
+    work_size: int = 384,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+) -> AutoMasks:
+    """Find sub-styles of ``style`` and the content regions that should take each.
+
+    Args:
+        content: content image ``(1, 3, H, W)`` in [0, 1].
+        style: style image ``(1, 3, H', W')``.
+        substyles: number of sub-styles (None: chosen by BIC, at most ``max_substyles``).
+        content_regions: number of content regions (None: chosen by BIC).
+        max_substyles: the most sub-styles (and content regions) BIC may choose; at most 9.
+        smoothness: Potts smoothing of the region labels (0: none).
+        spread: penalty that spreads the content over the sub-styles (0: nearest only).
+        work_size: long side at which the images are analysed.
+        seed: seed of the mixture fitting (the result is deterministic for a seed).
+
+    Returns:
+        An :class:`AutoMasks`; its ``masks`` are at the images' sizes.
+
+    Example:
+        >>> import torch
+        >>> content = torch.rand(1, 3, 64, 96)
+        >>> style = torch.rand(1, 3, 80, 80)
+        >>> found = auto_masks(content, style, substyles=2, content_regions=2)
+        >>> found.masks.content.shape[1:], found.masks.style.shape[1:]
+        (torch.Size([64, 96]), torch.Size([80, 80]))
+    """
+    for value, name in ((substyles, "substyles"), (content_regions, "content_regions")):
+        if value is not None and value < 1:
+            raise RestyleError(f"{name} must be at least 1, not {value}")
+    if substyles is not None and substyles > MAX_SUBSTYLES:
+        _warn(f"at most {MAX_SUBSTYLES} sub-styles are supported (one per mask colour); using {MAX_SUBSTYLES}")
+        substyles = MAX_SUBSTYLES
+    max_substyles = max(1, min(max_substyles, MAX_SUBSTYLES))
+    style_seg, content_seg = segment(
+        [style, content],
+        counts=[substyles, content_regions],
+        max_count=max_substyles,
+        work_size=work_size,
+        smoothness=smoothness,
+        seed=seed,
+        device=device,
+    )
+    cost, assignment = match_regions(content_seg, style_seg, spread=spread)
+    used = sorted(set(assignment))
+    names = list(DPST_COLORS)
+    c_masks = torch.stack(
+        [torch.from_numpy(np.isin(content_seg.labels, [r for r, s in enumerate(assignment) if s == u])) for u in used]
+    ).float()
+    s_masks = torch.stack([torch.from_numpy(style_seg.labels == u) for u in used]).float()
+    pair = MaskPair(c_masks, s_masks, [names[u] for u in used])
+    return AutoMasks(pair, style_seg, content_seg, cost, assignment)
+
+
+def resolve_masks(
+    content: Tensor,
+    style: Tensor,
+    *,
+    content_mask: str | os.PathLike | None,
+    style_mask: str | os.PathLike | None,
+    auto: bool,
+    substyles: int | None,
+    palette: str = "auto",
+    max_pixels: int,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+) -> tuple[MaskPair, dict | None]:
+    """The masks a transfer uses: given mask files, automatic masks, or one global region.
+
+    Returns:
+        ``(masks, matching)``: the pair at the images' sizes, and the automatic matching as
+        plain data (None unless ``auto``).
+    """
+    from restyle.masks import pair_masks
+
+    if (content_mask is None) != (style_mask is None):
+        raise RestyleError("give both --content-mask and --style-mask, or neither")
+    if auto and content_mask is not None:
+        raise RestyleError("--auto-masks finds masks itself: leave out --content-mask and --style-mask")
+    if substyles is not None and not auto:
+        raise RestyleError("--substyles needs --auto-masks")
+    if content_mask is not None:
+        pair = pair_masks(content_mask, style_mask, content.shape, style.shape, palette=palette, max_pixels=max_pixels)
+        return pair, None
+    if auto:
+        found = auto_masks(content, style, substyles=substyles, seed=seed, device=device)
+        return found.masks, found.summary()
+    return MaskPair.whole(content.shape, style.shape), None

@@ -1,0 +1,226 @@
+"""Automatic masks: sub-styles found in the style, content regions matched to them."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from restyle.automask import Segmentation, auto_masks, match_regions, segment
+from restyle.cli import main
+from restyle.errors import RestyleError
+from restyle.image import RestyleWarning, read_metadata
+from restyle.masks import label_map, pair_masks
+from restyle.metrics import adjusted_rand_index
+
+
+def two_region_image(
+    height: int, width: int, *, top: tuple, bottom: tuple, seed: int
+) -> tuple[torch.Tensor, np.ndarray]:
+    """A smooth 'sky' over a textured 'ground', with the boundary along a wave; and its truth."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    boundary = height * 0.45 + height * 0.08 * np.sin(x / width * 2 * np.pi)
+    truth = (y > boundary).astype(np.int64)
+    img = np.empty((height, width, 3))
+    img[:] = np.array(top) * (0.85 + 0.15 * y / height)[..., None]
+    texture = 0.25 * rng.standard_normal((height, width, 1)) + 0.2 * np.sin(x / 2.0)[..., None]
+    ground = np.array(bottom) + texture
+    img[truth == 1] = ground[truth == 1]
+    return torch.from_numpy(np.clip(img, 0, 1)).permute(2, 0, 1)[None].float(), truth
+
+
+@pytest.fixture(scope="module")
+def scene():
+    content, c_truth = two_region_image(96, 128, top=(0.55, 0.75, 0.95), bottom=(0.3, 0.5, 0.2), seed=1)
+    style, s_truth = two_region_image(112, 112, top=(0.95, 0.6, 0.3), bottom=(0.25, 0.3, 0.15), seed=2)
+    return content, c_truth, style, s_truth
+
+
+def test_finds_the_two_regions_and_matches_sky_to_sky(scene):
+    content, c_truth, style, s_truth = scene
+    found = auto_masks(content, style)
+    # chosen by BIC, not given: the two regions, plus at most a thin border class (VGG features
+    # whose receptive field straddles the edge differ from both sides)
+    assert found.style.count in (2, 3), found.style.bic
+    assert found.style.areas[:2].sum() > 0.85
+    assert adjusted_rand_index(found.style.labels, s_truth) > 0.8
+    content_substyle = np.asarray(found.assignment)[found.content.labels]
+    assert adjusted_rand_index(content_substyle, c_truth) > 0.8
+    # the content's sky takes the style's sky: the matched labels agree with the truth pairing
+    sky_substyle = np.bincount(found.style.labels[s_truth == 0]).argmax()
+    assert np.mean(content_substyle[c_truth == 0] == sky_substyle) > 0.8
+    # masks at the images' sizes, one label per used sub-style, covering every pixel
+    k = len(found.masks.names)
+    assert found.masks.content.shape == (k, 96, 128) and found.masks.style.shape == (k, 112, 112)
+    assert torch.allclose(found.masks.content.sum(0), torch.ones(96, 128))
+    assert found.masks.names[:2] == ["blue", "green"]
+
+
+def test_given_count_and_determinism(scene):
+    content, _, style, _ = scene
+    a = auto_masks(content, style, substyles=3, content_regions=2)
+    b = auto_masks(content, style, substyles=3, content_regions=2)
+    assert a.style.count == 3 and a.content.count == 2 and a.style.bic == {}
+    assert np.array_equal(a.style.labels, b.style.labels) and a.assignment == b.assignment
+    # regions are ordered by falling area
+    assert np.all(np.diff(a.style.areas) <= 1e-12)
+
+
+def test_smoothing_removes_isolated_regions(scene):
+    style = scene[2]
+
+    def fragments(labels):
+        from scipy.ndimage import label
+
+        return sum(label(labels == k)[1] for k in np.unique(labels))
+
+    rough = segment([style], counts=[4], smoothness=0.0)[0]
+    smooth = segment([style], counts=[4], smoothness=5.0)[0]
+    assert fragments(smooth.labels) <= fragments(rough.labels)
+
+
+def test_match_regions_spreads_use_over_substyles():
+    style = Segmentation(np.zeros((2, 2), int), np.array([[0.0, 0.0], [1.0, 0.0]]), np.array([0.5, 0.5]))
+    # both content regions are nearest to sub-style 0
+    content = Segmentation(np.zeros((2, 2), int), np.array([[0.0, 0.0], [0.2, 0.0]]), np.array([0.6, 0.4]))
+    cost, nearest = match_regions(content, style, spread=0.0)
+    np.testing.assert_allclose(cost, [[0.0, 1.0], [0.04, 0.64]])
+    assert nearest == [0, 0]
+    _, spread = match_regions(content, style, spread=5.0)
+    assert spread == [0, 1]  # the larger region keeps its nearest, the smaller moves
+
+
+def test_flat_image_gives_one_substyle_and_too_many_is_reduced_with_a_warning():
+    flat = torch.full((1, 3, 40, 60), 0.4)
+    found = auto_masks(flat, flat)
+    assert found.style.count == 1 and found.masks.names == ["blue"]
+    with pytest.warns(RestyleWarning, match="flat"):
+        found = auto_masks(flat, flat, substyles=3)
+    assert found.style.count == 1
+
+
+def test_more_substyles_than_colours_is_capped(scene):
+    content, _, style, _ = scene
+    with pytest.warns(RestyleWarning, match="at most 9"):
+        found = auto_masks(content, style, substyles=12)
+    assert found.style.count <= 9
+
+
+def test_tiny_and_bad_inputs():
+    tiny = torch.rand(1, 3, 8, 8)
+    found = auto_masks(tiny, tiny)
+    assert found.masks.content.shape[1:] == (8, 8)
+    with pytest.raises(RestyleError, match="too small"):
+        auto_masks(torch.rand(1, 3, 3, 30), tiny)
+    with pytest.raises(RestyleError, match="at least 1"):
+        auto_masks(tiny, tiny, substyles=0)
+    with pytest.raises(ValueError, match=r"\(1, 3, H, W\)"):
+        segment([torch.rand(3, 8, 8)], counts=[None])
+
+
+def test_adjusted_rand_index_against_sklearn():
+    from sklearn.metrics import adjusted_rand_score
+
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        a, b = rng.integers(0, 4, 500), rng.integers(0, 3, 500)
+        b[:300] = a[:300] % 3
+        assert adjusted_rand_index(a, b, ignore=None) == pytest.approx(adjusted_rand_score(a, b), abs=1e-12)
+    a, b = rng.integers(0, 3, 200), rng.integers(0, 3, 200)
+    b[:50] = -1  # ignored pixels leave the score
+    assert adjusted_rand_index(a, b) == pytest.approx(adjusted_rand_score(a[50:], b[50:]), abs=1e-12)
+    assert adjusted_rand_index(np.array([0, 0, 1, 1]), np.array([1, 1, 0, 0])) == 1.0
+
+
+def test_saved_masks_round_trip_through_the_dpst_palette(scene, tmp_path):
+    content, _, style, _ = scene
+    found = auto_masks(content, style)
+    c_path, s_path, j_path = found.save(tmp_path / "m")
+    labels, _ = label_map(c_path, palette="dpst")
+    expected = np.asarray(found.assignment)[found.content.labels]
+    assert np.array_equal(labels.numpy(), expected)  # blue = 0, green = 1, ... as DPST's order
+    pair = pair_masks(c_path, s_path, content.shape, style.shape)
+    assert pair.names == found.masks.names
+    assert torch.equal(pair.content, found.masks.content)
+    info = json.loads(j_path.read_text())
+    assert len(info["content_regions"]) == found.content.count
+    assert not list((tmp_path / "m").glob(".*"))  # no temporary files left
+
+
+@pytest.fixture
+def scene_files(scene, tmp_path):
+    content, _, style, _ = scene
+    paths = []
+    for name, image in (("content.png", content), ("style.png", style)):
+        Image.fromarray((image[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)).save(tmp_path / name)
+        paths.append(tmp_path / name)
+    return paths
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_masks_then_photo_with_those_masks(capsys, tmp_path, scene_files):
+    content, style = scene_files
+    code, out, err = run(capsys, "masks", content, style, "-o", tmp_path / "masks", "--device", "cpu")
+    assert code == 0, err
+    assert "content region 0" in err and out.split() == [
+        str(tmp_path / "masks" / n) for n in ("content_mask.png", "style_mask.png", "matching.json")
+    ]
+    code, out, err = run(
+        capsys, "photo", content, style, "-o", tmp_path / "o.png", "--preset", "fast", "--quiet", "--device", "cpu",
+        "--content-mask", tmp_path / "masks" / "content_mask.png", "--style-mask", tmp_path / "masks" / "style_mask.png",
+    )  # fmt: skip
+    assert code == 0, err
+    assert read_metadata(tmp_path / "o.png")["mask_labels"][:2] == ["blue", "green"]
+
+
+@pytest.mark.parametrize("command", ["photo", "art"])
+def test_cli_auto_masks_end_to_end(capsys, tmp_path, scene_files, command):
+    content, style = scene_files
+    extra = ["--preset", "fast"] if command == "photo" else ["--iterations", "2", "--coarse-iterations", "0"]
+    code, _, err = run(
+        capsys, command, content, style, "-o", tmp_path / "o.png", "--auto-masks", "--size", "64",
+        "--quiet", "--device", "cpu", *extra,
+    )  # fmt: skip
+    assert code == 0, err
+    meta = read_metadata(tmp_path / "o.png")
+    assert meta["auto_masks"] is True and meta["mask_labels"][:2] == ["blue", "green"]
+    assert meta["auto_masks_matching"]["content_regions"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--auto-masks", "--content-mask", "{c}", "--style-mask", "{s}"], "leave out --content-mask"),
+        (["--substyles", "2"], "--substyles needs --auto-masks"),
+        (["--auto-masks", "--substyles", "0"], "substyles must be at least 1"),
+    ],
+)
+@pytest.mark.parametrize("command", ["photo", "art"])
+def test_cli_mask_option_errors(capsys, tmp_path, scene_files, command, argv, message):
+    content, style = scene_files
+    argv = [a.format(c=content, s=style) for a in argv]
+    code, _, err = run(capsys, command, content, style, "-o", tmp_path / "o.png", "--quiet", "--device", "cpu", *argv)
+    assert code == 1 and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_cli_masks_bad_output(capsys, tmp_path, scene_files):
+    content, style = scene_files
+    (tmp_path / "file").write_text("x")
+    code, _, err = run(capsys, "masks", content, style, "-o", tmp_path / "file" / "sub", "--device", "cpu")
+    assert code == 1 and err.startswith("restyle: error: cannot create")
+
+
+def test_art_masks_must_have_one_style(tmp_path, scene):
+    from restyle import stylize
+
+    content, _, style, _ = scene
+    with pytest.raises(RestyleError, match="one style image"):
+        stylize(content, [style, style], auto_masks=True, size=64, iterations=1, device="cpu")

@@ -1,0 +1,155 @@
+"""Automatic masks against DPST's hand-drawn masks.
+
+For each pair of a folder in DPST's layout:
+- agreement: adjusted Rand index of the automatic segmentation vs the hand masks, for the
+  style (sub-styles), the content (its own regions) and the content as matched (each content
+  pixel labelled with its sub-style), at the masks' size, pixels on anti-aliased borders left out;
+- time of :func:`restyle.automask.auto_masks` at ``--size`` (the target: <= 10 s at 700 px);
+- end result: a photo preset with automatic masks, with the hand masks and with no masks, all
+  scored with the hand masks by the four DPST-benchmark metrics (see benchmarks/dpst.py).
+
+    python benchmarks/automask.py ../shared/data/dpst --preset default --pairs 1-20
+
+Rows are appended to ``OUT/rows.csv`` as each pair finishes, so a long run can be read early.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dpst import METRIC_SIZE, score
+
+from restyle.automask import auto_masks
+from restyle.image import load_image, save_image
+from restyle.masks import label_map, pair_masks
+from restyle.matting import MattingLaplacian
+from restyle.metrics import adjusted_rand_index
+from restyle.photo import stylize_photo
+
+CONDITIONS = ("auto", "hand", "none")
+
+
+def _at(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    return F.interpolate(torch.from_numpy(labels)[None, None].float(), size=shape, mode="nearest")[0, 0].long().numpy()
+
+
+def _pairs(text: str) -> list[int]:
+    if "-" in text:
+        lo, hi = map(int, text.split("-"))
+        return list(range(lo, hi + 1))
+    return [int(n) for n in text.split(",")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data", type=Path, nargs="?", default=Path("../shared/data/dpst"))
+    parser.add_argument("--preset", default="default", help="photo preset for the end result ('' to skip it)")
+    parser.add_argument("--size", type=int, default=700)
+    parser.add_argument("--pairs", default="1-20")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/out/automask"))
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows_path = args.out / f"rows_{args.preset or 'masks'}.csv"
+    fields = ["pair", "seconds", "ari_style", "ari_content", "ari_matched", "substyles", "content_regions"]
+    fields += [f"{c}_{m}" for c in CONDITIONS for m in ("style", "color", "photo", "structure", "seconds")]
+    rows = []
+    with open(rows_path, "w", newline="") as handle:
+        csv.DictWriter(handle, fieldnames=fields).writeheader()
+    for n in _pairs(args.pairs):
+        d = args.data
+        c_path, s_path = d / "input" / f"in{n}.png", d / "style" / f"tar{n}.png"
+        cm_path, sm_path = d / "segmentation" / f"in{n}.png", d / "segmentation" / f"tar{n}.png"
+        content, style = load_image(c_path, size=args.size), load_image(s_path, size=args.size)
+        auto_masks(content[..., :64, :64], style[..., :64, :64])  # warm up the encoder outside the timing
+        t = time.perf_counter()
+        found = auto_masks(content, style)
+        row: dict[str, object] = {"pair": n, "seconds": time.perf_counter() - t}
+        hand_c, _ = label_map(cm_path, palette="dpst")
+        hand_s, _ = label_map(sm_path, palette="dpst")
+        row["ari_style"] = adjusted_rand_index(_at(found.style.labels, tuple(hand_s.shape)), hand_s.numpy())
+        row["ari_content"] = adjusted_rand_index(_at(found.content.labels, tuple(hand_c.shape)), hand_c.numpy())
+        matched = np.asarray(found.assignment)[found.content.labels]
+        row["ari_matched"] = adjusted_rand_index(_at(matched, tuple(hand_c.shape)), hand_c.numpy())
+        row["substyles"], row["content_regions"] = found.style.count, found.content.count
+        found.save(args.out / f"masks_{n}")
+        if args.preset:
+            small_c, small_s = load_image(c_path, size=METRIC_SIZE), load_image(s_path, size=METRIC_SIZE)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                hand = pair_masks(cm_path, sm_path, small_c.shape, small_s.shape)
+            laplacian = MattingLaplacian(small_c.double())
+            options = {
+                "auto": {"auto_masks": True},
+                "hand": {"content_mask": str(cm_path), "style_mask": str(sm_path)},
+                "none": {},
+            }
+            for condition, extra in options.items():
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    t = time.perf_counter()
+                    result = stylize_photo(c_path, s_path, preset=args.preset, size=args.size, seed=0, **extra)
+                    seconds = time.perf_counter() - t
+                save_image(result.image, args.out / f"{args.preset}_{condition}_{n}.png", metadata=result.params)
+                for k, v in score(result.image, small_c, small_s, hand, laplacian).items():
+                    row[f"{condition}_{k}"] = v
+                row[f"{condition}_seconds"] = seconds
+        rows.append(row)
+        with open(rows_path, "a", newline="") as handle:
+            csv.DictWriter(handle, fieldnames=fields).writerow(row)
+        print(", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
+    report(rows, args)
+
+
+def report(rows: list[dict[str, object]], args: argparse.Namespace) -> None:
+    def med(key: str) -> float:
+        return statistics.median(float(r[key]) for r in rows)
+
+    lines = [
+        f"Command: `{' '.join(sys.argv)}` ({time.strftime('%Y-%m-%d')}); {len(rows)} pairs, masks found at "
+        f"{args.size} px. Medians:",
+        "",
+        "| ARI style | ARI content | ARI content matched | auto-mask seconds (max) |",
+        "|---|---|---|---|",
+        f"| {med('ari_style'):.3f} | {med('ari_content'):.3f} | {med('ari_matched'):.3f} | "
+        f"{med('seconds'):.2f} ({max(float(r['seconds']) for r in rows):.2f}) |",
+    ]
+    if args.preset:
+        lines += [
+            "",
+            f"End result, preset `{args.preset}`, scored with the hand masks at {METRIC_SIZE} px (medians):",
+            "",
+            "| masks | style (lower) | colour (lower) | photorealism (lower) | structure (higher) | seconds |",
+            "|---|---|---|---|---|---|",
+        ]
+        for c in CONDITIONS:
+            lines.append(
+                f"| {c} | {med(f'{c}_style'):.4f} | {med(f'{c}_color'):.3f} | {med(f'{c}_photo'):.3g} | "
+                f"{med(f'{c}_structure'):.4f} | {med(f'{c}_seconds'):.1f} |"
+            )
+        gap = med("none_style") - med("hand_style")
+        closed = (med("none_style") - med("auto_style")) / gap if gap else float("nan")
+        lines += [
+            "",
+            f"Gram gap closed by auto masks (median none - auto) / (none - hand): {closed:.2f} (target >= 0.5); "
+            f"photorealism auto {'<=' if med('auto_photo') <= med('hand_photo') else '>'} hand; "
+            f"structure auto {'>=' if med('auto_structure') >= med('hand_structure') else '<'} hand.",
+        ]
+    text = "\n".join(lines) + "\n"
+    (args.out / f"results_{args.preset or 'masks'}.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

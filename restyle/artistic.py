@@ -30,7 +30,7 @@ from restyle.color import combine_luminance, luminance, match_color, rgb_to_ycbc
 from restyle.device import resolve_device, use_bf16
 from restyle.errors import RestyleError
 from restyle.image import DEFAULT_MAX_PIXELS, ImageLike, load_image, resize, save_image, scaled_shape
-from restyle.objective import Objective
+from restyle.objective import Objective, Temporal
 from restyle.optim import OPTIMIZERS, Iterate, Record, optimize
 from restyle.pyramid import pyramid_sizes
 from restyle.vgg import deepest, layer_index, min_side
@@ -126,6 +126,7 @@ def stylize(
     channels_last: bool = False,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     callback: Callable[[Iterate], None] | None = None,
+    _temporal: tuple[Tensor, Temporal] | None = None,
 ) -> Result:
     """Render ``content`` in the style of one or more style images (Gatys et al. 2015).
 
@@ -167,6 +168,7 @@ def stylize(
         channels_last: run the encoder on channels-last tensors.
         max_pixels: refuse input images with more pixels than this.
         callback: called after every iteration with an :class:`~restyle.optim.Iterate`.
+        _temporal: for video (:mod:`restyle.video`): the start image and the temporal term.
 
     Returns:
         A :class:`Result` with the image, the per-iteration history and the parameters.
@@ -179,7 +181,9 @@ def stylize(
         >>> tuple(r.image.shape), len(r.history), r.status
         ((1, 3, 32, 32), 2, 'done')
     """
-    params = {name: value for name, value in locals().items() if name not in ("content", "styles", "callback")}
+    params = {
+        name: value for name, value in locals().items() if name not in ("content", "styles", "callback", "_temporal")
+    }
     if size < 16:
         raise RestyleError(f"size must be at least 16 pixels, not {size}")
     if optimizer not in OPTIMIZERS:
@@ -258,7 +262,13 @@ def stylize(
 
     generator = torch.Generator().manual_seed(seed)
     height, width = content_full.shape[-2:]
-    if init == "content":
+    temporal = None
+    if _temporal is not None:
+        start, temporal = _temporal
+        if preserve_color == "luminance":  # optimised in luminance; the frames are in colour
+            start = luminance(start)
+            temporal = Temporal(luminance(temporal.target), temporal.certainty, temporal.weight)
+    elif init == "content":
         start = target_content
     elif init == "noise":
         start = (0.5 + 0.1 * torch.randn(target_content.shape, generator=generator)).clamp(0, 1)
@@ -301,6 +311,7 @@ def stylize(
             pooling=pooling,
             bf16=bf16,
             channels_last=channels_last,
+            temporal=None if temporal is None else temporal.resized(shape).to(dev),
             content_masks=None if scaled_masks is None else scaled_masks.content.to(dev),
             style_masks=None if scaled_masks is None else scaled_masks.style.to(dev),
         )

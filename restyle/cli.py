@@ -197,6 +197,68 @@ def _run_masks(args: argparse.Namespace) -> int:
     return 0
 
 
+VIDEO_EXAMPLES = """examples:
+  restyle video clip.mp4 starry.jpg -o out.mp4
+  restyle video clip.mp4 dusk.jpg --mode photo --preset fast -o out.mp4
+  restyle video clip.mp4 starry.jpg --frames 0:60 --size 480 --long-term -o out.mp4
+  restyle video frames/ starry.jpg --fps 24 -o stylised_frames/
+  restyle video clip.mp4 starry.jpg --temporal-weight 0 -o flicker.mp4   # per-frame baseline
+Run the same command again after a stop: finished frames are taken from the work folder.
+"""
+
+
+class _FrameBar:
+    """A tqdm bar over frames: frames done, seconds per frame, ETA."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar: Any = None
+
+    def __call__(self, progress: Any) -> None:
+        if self.quiet:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=progress.total, unit="frame", dynamic_ncols=True, file=sys.stderr)
+        self.bar.set_postfix_str("resumed" if progress.resumed else f"{progress.seconds:.1f} s/frame", refresh=False)
+        self.bar.update(progress.index + 1 - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _run_video(args: argparse.Namespace, names: Sequence[str]) -> int:
+    from restyle.video import stylize_video
+
+    kwargs = signature_kwargs(args, names)
+    work = kwargs.get("work_dir") or str(args.output) + ".work"
+    bar = _FrameBar(args.quiet)
+    try:
+        out = stylize_video(args.video, args.style, output=args.output, callback=bar, **kwargs)
+    except KeyboardInterrupt:
+        bar.close()
+        print(
+            f"restyle: interrupted; finished frames are kept in {work}: run the same command to continue",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    finally:
+        bar.close()
+    print(out)
+    return 0
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from restyle.web import serve
+
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"restyle: warning: serving on {args.host}: other machines can reach this UI", file=sys.stderr)
+    serve(host=args.host, port=args.port, max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels)
+    return 0
+
+
 SMOOTH_EXAMPLES = """examples:
   restyle smooth stylised.png --content photo.jpg --method affine -o smooth.png
   restyle smooth stylised.png --content photo.jpg --method posterize -o refined.png
@@ -310,6 +372,33 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
     masks.add_argument("--max-pixels", type=int, default=50_000_000)
     masks.add_argument("--quiet", action="store_true", help="do not print the matching")
     runners["masks"] = _run_masks
+
+    from restyle.video import stylize_video
+
+    video = sub.add_parser(
+        "video",
+        help="temporally consistent video style transfer (Ruder et al.)",
+        epilog=VIDEO_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Stylise VIDEO (a video file or a folder of frames) in the style of STYLE without flicker.",
+    )
+    video.add_argument("video", help="input video or folder of frames")
+    video.add_argument("style", help="style image")
+    video.add_argument("-o", "--output", required=True, type=Path, help="output video (.mp4, ...) or folder")
+    video.add_argument("--quiet", action="store_true", help="no progress bar")
+    video_names = add_signature_flags(video, stylize_video, skip=("output",))
+    runners["video"] = lambda args: _run_video(args, video_names)
+
+    serve = sub.add_parser(
+        "serve",
+        help="start the local web UI (needs: pip install 'restyle[web]')",
+        description="Start restyle's web UI (Gradio) on this machine; open the printed address in a browser.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    serve.add_argument("--max-upload-mb", type=int, default=20, help="largest upload in MB (default: 20)")
+    serve.add_argument("--max-pixels", type=int, default=50_000_000, help="largest image in pixels")
+    runners["serve"] = _run_serve
 
     smooth = sub.add_parser(
         "smooth",

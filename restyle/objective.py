@@ -7,12 +7,15 @@
   region, features masked and the Gram normalised by the region's area), summed over regions;
   several style images are blended by averaging their Grams;
 - TV: total variation (:func:`restyle.losses.tv_loss`);
-- photorealism: Luan et al.'s ``sum_c V_c' L V_c`` under the content's matting Laplacian.
+- photorealism: Luan et al.'s ``sum_c V_c' L V_c`` under the content's matting Laplacian;
+- temporal (video): Ruder et al.'s ``mean(c * (x - w)^2)``, w the previous stylised frame warped
+  into this one and c its per-pixel certainty (:mod:`restyle.flow`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -23,7 +26,40 @@ from restyle.masks import masks_for_layers
 from restyle.matting import MattingLaplacian, photorealism_loss
 from restyle.vgg import deepest, encoder, layer_index
 
-__all__ = ["Objective"]
+__all__ = ["Objective", "Temporal"]
+
+
+@dataclass
+class Temporal:
+    """Ruder et al.'s short-term temporal term: ``weight * mean(certainty * (x - target)^2)``.
+
+    Attributes:
+        target: the previous stylised frame warped into this frame, ``(1, 3, H, W)``.
+        certainty: where the warp can be trusted, in [0, 1], ``(1, 1, H, W)`` (0 at
+            disocclusions and motion boundaries).
+        weight: the term's weight (0 turns it off).
+    """
+
+    target: Tensor
+    certainty: Tensor
+    weight: float
+
+    def loss(self, image: Tensor) -> Tensor:
+        return self.weight * (self.certainty * (image - self.target) ** 2).mean()
+
+    def resized(self, shape: Sequence[int]) -> Temporal:
+        """The same term at another image size (bilinear)."""
+        if tuple(shape) == tuple(self.target.shape[-2:]):
+            return self
+        size = tuple(shape)
+        return Temporal(
+            F.interpolate(self.target, size=size, mode="bilinear", align_corners=False, antialias=True),
+            F.interpolate(self.certainty, size=size, mode="bilinear", align_corners=False, antialias=True),
+            self.weight,
+        )
+
+    def to(self, device: torch.device | str) -> Temporal:
+        return Temporal(self.target.to(device), self.certainty.to(device), self.weight)
 
 
 class Objective:
@@ -40,6 +76,7 @@ class Objective:
             ``photo_weight > 0``.
         bf16: run the encoder under bfloat16 autocast (Grams and losses stay float32).
         channels_last: feed the encoder channels-last tensors.
+        temporal: a :class:`Temporal` term (video), at this objective's size.
     """
 
     def __init__(
@@ -62,7 +99,11 @@ class Objective:
         pooling: str = "max",
         bf16: bool = False,
         channels_last: bool = False,
+        temporal: Temporal | None = None,
     ) -> None:
+        if temporal is not None and temporal.target.shape[-2:] != content.shape[-2:]:
+            raise ValueError("the temporal target must have the content's size")
+        self.temporal = temporal
         if (content_masks is None) != (style_masks is None):
             raise ValueError("content_masks and style_masks go together")
         if content_masks is not None and len(styles) != 1:
@@ -131,4 +172,6 @@ class Objective:
         }
         if photo_weight > 0:
             parts["photo"] = photorealism_loss(image, self.laplacian, photo_weight)
+        if self.temporal is not None and self.temporal.weight > 0:
+            parts["temporal"] = self.temporal.loss(image)
         return sum(parts.values()), parts

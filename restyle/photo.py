@@ -21,7 +21,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -34,7 +34,7 @@ from restyle.errors import RestyleError
 from restyle.image import DEFAULT_MAX_PIXELS, ImageLike, RestyleWarning, load_image, resize, scaled_shape
 from restyle.masks import MaskPair
 from restyle.matting import MattingLaplacian
-from restyle.objective import Objective
+from restyle.objective import Objective, Temporal
 from restyle.optim import Iterate, Record, optimize
 from restyle.pyramid import pyramid_sizes
 from restyle.smoothing import affine_upsample, local_affine_smoothing, matting_smoothing
@@ -57,6 +57,10 @@ class Preset:
     pyramid: bool = True
     smoothing: str = "matting"
     smoothing_strength: float = 1e-2
+    # eps of the smoothing's Laplacian. Deviation: DPST's 1e-7 makes the float32 operator
+    # inexact on flat windows (the conjugate gradients can break down); 1e-5 never did on the
+    # DPST pairs and scored better on photorealism and structure (benchmarks/RESULTS.md).
+    smoothing_eps: float = 1e-5
     work_size: int | None = None  # long side of the VGG optimisation (None: the output size)
     upsample_radius: int = 1  # local affine maps that carry a work_size result to full size
     upsample_eps: float = 1e-5
@@ -126,6 +130,7 @@ def stylize_photo(
     callback: Callable[[Iterate], None] | None = None,
     _masks: MaskPair | None = None,
     _cache: dict | None = None,
+    _temporal: tuple[Tensor, Temporal] | None = None,
 ) -> Result:
     """Give ``content`` the look of ``style`` without making it look painted (DPST).
 
@@ -161,7 +166,9 @@ def stylize_photo(
     Returns:
         A :class:`~restyle.artistic.Result`.
     """
-    params = {n: v for n, v in locals().items() if n not in ("content", "style", "callback", "_masks", "_cache")}
+    params = {
+        n: v for n, v in locals().items() if n not in ("content", "style", "callback", "_masks", "_cache", "_temporal")
+    }
     if preset not in PRESETS:
         raise RestyleError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)}")
     if size < 16:
@@ -251,6 +258,9 @@ def stylize_photo(
         image = content_full
     else:
         image = recoloured
+    temporal = None
+    if _temporal is not None:
+        image, temporal = _temporal
 
     work = min(size, settings.work_size or size)
     sizes = pyramid_sizes(work, min_size=max(128, work // 4), enabled=settings.pyramid)
@@ -267,7 +277,7 @@ def stylize_photo(
     history: list[Record] = []
     status, message = "done", ""
     # Laplacians depend only on the content and the size: a weight sweep passes one cache.
-    laplacians: dict[int, MattingLaplacian] = {} if _cache is None else _cache.setdefault("laplacians", {})
+    laplacians: dict[Any, MattingLaplacian] = {} if _cache is None else _cache.setdefault("laplacians", {})
     steps = sum(n for _, n, _ in plan)
     done = 0
     for index, (long_side, n, photo) in enumerate(plan):
@@ -296,6 +306,7 @@ def stylize_photo(
             photo_weight=settings.photo_weight if photo else 0.0,
             laplacian=laplacian,
             bf16=bf16,
+            temporal=None if temporal is None else temporal.resized(shape).to(dev),
         )
         outcome = optimize(
             resize(image, *shape).to(dev),
@@ -326,10 +337,13 @@ def stylize_photo(
         if settings.smoothing == "affine":
             result = local_affine_smoothing(result, content_full)
         else:
-            if size not in laplacians:
-                laplacians[size] = MattingLaplacian(content_full.to(dev), dtype=torch.float32)
+            key = ("smoothing", size, settings.smoothing_eps)
+            if key not in laplacians:
+                laplacians[key] = MattingLaplacian(
+                    content_full.to(dev), eps=settings.smoothing_eps, dtype=torch.float32
+                )
             smoothed = matting_smoothing(
-                result.to(dev), laplacians[size], beta=settings.smoothing_strength, tol=1e-3, max_iterations=100
+                result.to(dev), laplacians[key], beta=settings.smoothing_strength, tol=1e-3, max_iterations=100
             ).cpu()
             if bool(torch.isfinite(smoothed).all()):
                 result = smoothed

@@ -1,0 +1,126 @@
+"""Temporal consistency of ``restyle video`` against independent per-frame stylisation.
+
+For each mode, the clip's first ``--frames`` frames at ``--size`` long side are stylised twice:
+by restyle video (temporal loss, warped initialisation) and by the per-frame baseline
+(``temporal_weight=0``: every frame from scratch, same settings). Reported per run:
+- temporal error: mean over frame pairs of ``mean(c * (s_t - warp(s_{t-1}))^2)``, flow and
+  certainty from the original frames (Ruder et al.'s metric; colours in [0, 1]);
+- style loss per frame: the Gram distance of :func:`restyle.metrics.style_distance` (one region);
+- seconds per frame after the first, and for the first.
+
+    python benchmarks/video.py ../shared/data/video/cockatoo.mp4 --frames 60 --modes photo
+    python benchmarks/video.py ../shared/data/video/cockatoo.mp4 --frames 12 --modes art
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from restyle.image import load_image
+from restyle.masks import MaskPair
+from restyle.metrics import style_distance
+from restyle.video import frame_shape, probe, read_frames, stylize_video, temporal_error
+
+STYLES = {"art": "sample:chelsea", "photo": "sample:coffee"}
+
+
+def _load(folder: Path) -> list[torch.Tensor]:
+    return [
+        torch.from_numpy(np.asarray(Image.open(p).convert("RGB"))).permute(2, 0, 1)[None].float() / 255
+        for p in sorted(folder.glob("*.png"))
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("video", type=Path, nargs="?", default=Path("../shared/data/video/cockatoo.mp4"))
+    parser.add_argument("--frames", type=int, default=60)
+    parser.add_argument("--size", type=int, default=640, help="long side (640: 640x360 for 16:9)")
+    parser.add_argument("--modes", default="photo,art")
+    parser.add_argument("--style", default=None, help="style image (default: a built-in sample per mode)")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/out/video"))
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    info = probe(args.video)
+    shape = frame_shape(info, args.size)
+    contents = [
+        torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255
+        for f in read_frames(info, shape=shape, end=args.frames)
+    ]
+    lines = [
+        f"Command: `{' '.join(sys.argv)}` ({time.strftime('%Y-%m-%d')}); {len(contents)} frames of "
+        f"{args.video.name} at {shape[1]}x{shape[0]}.",
+        "",
+        "| mode | run | temporal error (mean) | style loss per frame (median) | s/frame after the first "
+        "| first frame s |",
+        "|---|---|---|---|---|---|",
+    ]
+    summary = {}
+    for mode in args.modes.split(","):
+        style_spec = args.style or STYLES[mode]
+        style = load_image(style_spec, size=args.size)
+        for run, weight in (("restyle", None), ("per-frame", 0.0)):
+            folder = args.out / f"{mode}_{run}"
+            for stale in (folder, args.out / f"{mode}_{run}.work"):  # time every frame afresh
+                shutil.rmtree(stale, ignore_errors=True)
+            times: list[float] = []
+            stamp = [time.perf_counter()]
+
+            def tick(progress, times=times, stamp=stamp) -> None:
+                now = time.perf_counter()
+                times.append(now - stamp[0])
+                stamp[0] = now
+
+            stylize_video(
+                args.video,
+                style_spec,
+                output=folder,
+                mode=mode,
+                preset="fast",
+                size=args.size,
+                frames=f"0:{args.frames}",
+                temporal_weight=weight,
+                work_dir=str(args.out / f"{mode}_{run}.work"),
+                callback=tick,
+            )
+            stylised = _load(folder)
+            errors = temporal_error(contents, stylised)
+            whole = MaskPair.whole(stylised[0].shape, style.shape)
+            styles = [style_distance(s, style, whole) for s in stylised]
+            later = times[1:] or [float("nan")]
+            row = {
+                "temporal": float(np.mean(errors)),
+                "style": statistics.median(styles),
+                "later": statistics.median(later),
+                "first": times[0] if times else float("nan"),
+            }
+            summary[(mode, run)] = row
+            lines.append(
+                f"| {mode} | {run} | {row['temporal']:.5f} | {row['style']:.4f} | {row['later']:.2f} | {row['first']:.1f} |"
+            )
+            print(lines[-1], flush=True)
+    lines.append("")
+    for mode in args.modes.split(","):
+        ours, base = summary[(mode, "restyle")], summary[(mode, "per-frame")]
+        lines.append(
+            f"{mode}: temporal error ratio restyle/per-frame {ours['temporal'] / base['temporal']:.3f} (target <= 0.25); "
+            f"style loss ratio {ours['style'] / base['style']:.3f} (target <= 1.10); "
+            f"{ours['later']:.2f} s per frame after the first."
+        )
+    text = "\n".join(lines) + "\n"
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"results_{args.modes.replace(',', '_')}.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,516 @@
+"""Local web UI: stylise in the browser, paint masks, watch it converge (Gradio).
+
+``restyle serve`` starts it on 127.0.0.1. The request handlers (:func:`photo_job`,
+:func:`art_job`, :func:`video_job`, :func:`auto_mask_layers`) are plain generators and
+functions, testable without a browser; :func:`build_app` only lays them out.
+
+- One job runs at a time per process (Gradio's queue shows each waiting user its place);
+  a job runs in a worker thread and the handler yields previews while it optimises.
+- Stop sets the session's stop flag; the optimiser then returns its best iterate, which is
+  shown and offered for download like any result.
+- Results are PNGs with their parameters embedded, written to this process's own temporary
+  folder; Gradio serves nothing else (uploads are capped at ``max_upload_mb``).
+- Masks are painted on a layer over each image in DPST's colours; unpainted pixels form one
+  more region ("white"). The Auto-masks button fills those layers with automatic masks, which
+  can then be edited.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from restyle.errors import RestyleError
+from restyle.image import DEFAULT_MAX_PIXELS, save_image
+from restyle.masks import DPST_COLORS
+
+__all__ = ["Update", "art_job", "auto_mask_layers", "build_app", "editor_mask", "photo_job", "serve", "video_job"]
+
+#: Brush colours: DPST's palette; white is what is left unpainted.
+BRUSH_COLORS = {name: rgb for name, rgb in DPST_COLORS.items() if name != "white"}
+PREVIEW_SECONDS = 1.0  # at most one preview image per this many seconds
+MASK_LAYER_ALPHA = 140  # automatic masks are shown half-transparent over the photo
+
+
+@dataclass
+class Update:
+    """What a running job shows: a preview image, a status line and, at the end, a file."""
+
+    image: np.ndarray | None = None
+    status: str = ""
+    file: str | None = None
+
+
+_STOPS: dict[str, threading.Event] = {}
+_STOPS_LOCK = threading.Lock()
+
+
+def stop_flag(session: str) -> threading.Event:
+    """The stop flag of a browser session (one job per session at a time)."""
+    with _STOPS_LOCK:
+        return _STOPS.setdefault(session, threading.Event())
+
+
+def request_stop(session: str) -> str:
+    stop_flag(session).set()
+    return "stopping: the best result so far follows"
+
+
+def _to_uint8(image: torch.Tensor) -> np.ndarray:
+    return (image[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+
+
+def _check_image(image: np.ndarray | None, what: str, max_pixels: int) -> np.ndarray:
+    if image is None:
+        raise RestyleError(f"upload a {what} image first")
+    if image.ndim not in (2, 3) or image.shape[0] < 1 or image.shape[1] < 1:
+        raise RestyleError(f"the {what} image is empty")
+    if image.shape[0] * image.shape[1] > max_pixels:
+        raise RestyleError(
+            f"the {what} image has {image.shape[1]}x{image.shape[0]} pixels, more than the limit of {max_pixels:,}"
+        )
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    if image.shape[2] == 4:  # composite on white, as restyle.image does
+        alpha = image[..., 3:4].astype(np.float64) / 255
+        image = (image[..., :3] * alpha + 255 * (1 - alpha) + 0.5).astype(np.uint8)
+    return np.ascontiguousarray(image[..., :3])
+
+
+def editor_mask(value: dict | None, shape: tuple[int, int]) -> np.ndarray | None:
+    """The DPST-colour mask painted in an ImageEditor value, at ``shape`` ``(H, W)``.
+
+    Painted pixels (alpha > 0 in any layer, later layers on top) take the nearest brush colour;
+    unpainted pixels are white. None when nothing is painted.
+    """
+    if not value or not value.get("layers"):
+        return None
+    from PIL import Image
+
+    palette = np.array(list(DPST_COLORS.values())) * 255
+    mask = np.full((*shape, 3), 255, dtype=np.uint8)
+    painted = False
+    for layer in value["layers"]:
+        if layer is None:
+            continue
+        layer = np.asarray(layer)
+        if layer.ndim != 3 or layer.shape[2] != 4:
+            continue
+        if layer.shape[:2] != shape:
+            layer = np.asarray(Image.fromarray(layer).resize((shape[1], shape[0]), Image.NEAREST))
+        where = layer[..., 3] > 0
+        if not where.any():
+            continue
+        painted = True
+        rgb = layer[where][:, :3].astype(np.float64)
+        nearest = ((rgb[:, None, :] - palette[None]) ** 2).sum(axis=2).argmin(axis=1)
+        mask[where] = palette[nearest].astype(np.uint8)
+    return mask if painted else None
+
+
+def auto_mask_layers(content: np.ndarray | None, style: np.ndarray | None, *, max_pixels: int = DEFAULT_MAX_PIXELS):
+    """Editor values for the Auto-masks button: each image with its automatic mask as a layer,
+    and a line describing the matching."""
+    from restyle.automask import auto_masks
+    from restyle.image import load_image
+
+    content = _check_image(content, "content", max_pixels)
+    style = _check_image(style, "style", max_pixels)
+    found = auto_masks(load_image(content), load_image(style))
+    palette = np.array(list(DPST_COLORS.values())) * 255
+    layers = []
+    for labels in (np.asarray(found.assignment)[found.content.labels], found.style.labels):
+        rgba = np.zeros((*labels.shape, 4), dtype=np.uint8)
+        rgba[..., :3] = palette[labels]
+        rgba[..., 3] = MASK_LAYER_ALPHA
+        layers.append(rgba)
+    return (
+        {"background": content, "layers": [layers[0]], "composite": None},
+        {"background": style, "layers": [layers[1]], "composite": None},
+        found.describe().replace("\n", " "),
+    )
+
+
+def _run(work: Callable[[Callable[[Any], None]], Any], stop: threading.Event) -> Iterator[tuple[str, Any]]:
+    """Run ``work(callback)`` in a thread; yield ("iterate", it) for callbacks, then ("done",
+    result) or ("error", message). A set stop flag makes the next callback interrupt the work."""
+    updates: queue.Queue = queue.Queue()
+
+    def callback(item: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        updates.put(("iterate", item))
+
+    def target() -> None:
+        try:
+            updates.put(("done", work(callback)))
+        except RestyleError as exc:
+            updates.put(("error", str(exc)))
+        except KeyboardInterrupt:
+            updates.put(("error", "stopped"))
+        except Exception as exc:  # a bug, not a user error: log it, show one line
+            traceback.print_exc()
+            updates.put(("error", f"internal error: {type(exc).__name__}: {exc}"))
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    while True:
+        kind, value = updates.get()
+        yield kind, value
+        if kind != "iterate":
+            thread.join()
+            return
+
+
+def _eta(it: Any) -> str:
+    done = it.step
+    if done <= 0:
+        return ""
+    rate = it.elapsed / done
+    return f", about {rate * (it.steps - done):.0f} s left"
+
+
+def _image_job(
+    work: Callable[[Callable[[Any], None]], Any], stop: threading.Event, folder: Path, name: str
+) -> Iterator[Update]:
+    stop.clear()
+    last = 0.0
+    started = time.perf_counter()
+    for kind, value in _run(work, stop):
+        if kind == "iterate":
+            it = value
+            now = time.perf_counter()
+            status = f"scale {it.scale + 1}/{it.scales}, iteration {it.step}/{it.steps}{_eta(it)}"
+            if now - last >= PREVIEW_SECONDS:
+                last = now
+                yield Update(_to_uint8(it.image), status)
+        elif kind == "error":
+            raise RestyleError(value)
+        else:
+            result = value
+            path = folder / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}.png"
+            save_image(result.image, path, metadata={"restyle_web": name, **result.params})
+            seconds = time.perf_counter() - started
+            note = "stopped early: best result so far" if result.status == "interrupted" else "done"
+            yield Update(_to_uint8(result.image), f"{note} in {seconds:.0f} s", str(path))
+
+
+def photo_job(
+    content: np.ndarray | None,
+    style: np.ndarray | None,
+    content_editor: dict | None,
+    style_editor: dict | None,
+    *,
+    preset: str = "default",
+    size: int = 512,
+    style_weight: float | None = None,
+    photo_weight: float | None = None,
+    content_weight: float | None = None,
+    stop: threading.Event,
+    folder: Path,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Iterator[Update]:
+    """Photorealistic transfer with painted (or no) masks, as a stream of :class:`Update`."""
+    from restyle.image import load_image
+    from restyle.photo import stylize_photo
+
+    content = _check_image(content, "content", max_pixels)
+    style = _check_image(style, "style", max_pixels)
+    c_mask = editor_mask(content_editor, content.shape[:2])
+    s_mask = editor_mask(style_editor, style.shape[:2])
+    if (c_mask is None) != (s_mask is None):
+        raise RestyleError("paint masks on both images, or on neither")
+    mask_files = {}
+    if c_mask is not None:
+        for key, mask in (("content_mask", c_mask), ("style_mask", s_mask)):
+            path = folder / f"{key}-{uuid.uuid4().hex[:8]}.png"
+            save_image(load_image(mask), path)
+            mask_files[key] = str(path)
+
+    def work(callback: Callable[[Any], None]) -> Any:
+        return stylize_photo(
+            content,
+            style,
+            preset=preset,
+            size=int(size),
+            style_weight=style_weight,
+            photo_weight=photo_weight,
+            content_weight=content_weight,
+            mask_palette="dpst",
+            max_pixels=max_pixels,
+            callback=callback,
+            **mask_files,
+        )
+
+    yield from _image_job(work, stop, folder, "photo")
+
+
+def art_job(
+    content: np.ndarray | None,
+    styles: list[np.ndarray | None],
+    blend: list[float],
+    *,
+    preserve_color: str = "none",
+    size: int = 512,
+    style_weight: float = 100.0,
+    iterations: int = 60,
+    stop: threading.Event,
+    folder: Path,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Iterator[Update]:
+    """Artistic transfer with one or more styles, as a stream of :class:`Update`."""
+    from restyle.artistic import stylize
+
+    content = _check_image(content, "content", max_pixels)
+    chosen = [(s, w) for s, w in zip(styles, blend) if s is not None]
+    if not chosen:
+        raise RestyleError("upload at least one style image")
+    images = [_check_image(s, "style", max_pixels) for s, _ in chosen]
+    weights = [float(w) for _, w in chosen]
+
+    def work(callback: Callable[[Any], None]) -> Any:
+        return stylize(
+            content,
+            images,
+            style_blend=weights,
+            preserve_color=preserve_color,
+            size=int(size),
+            style_weight=style_weight,
+            iterations=int(iterations),
+            max_pixels=max_pixels,
+            callback=callback,
+        )
+
+    yield from _image_job(work, stop, folder, "art")
+
+
+def video_job(
+    video: str | None,
+    style: np.ndarray | None,
+    *,
+    mode: str = "photo",
+    preset: str = "fast",
+    size: int = 480,
+    max_frames: int = 60,
+    stop: threading.Event,
+    folder: Path,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Iterator[Update]:
+    """Video transfer: yields the latest frame and progress, then the video file."""
+    from restyle.image import load_image
+    from restyle.video import stylize_video
+
+    if not video:
+        raise RestyleError("upload a video first")
+    style = _check_image(style, "style", max_pixels)
+    style_path = folder / f"style-{uuid.uuid4().hex[:8]}.png"
+    save_image(load_image(style), style_path)
+    output = folder / f"video-{uuid.uuid4().hex[:8]}.mp4"
+    stop.clear()
+
+    def work(callback: Callable[[Any], None]) -> Any:
+        return stylize_video(
+            video,
+            style_path,
+            output=output,
+            mode=mode,
+            preset=preset,
+            size=int(size),
+            frames=f"0:{int(max_frames)}",
+            callback=callback,
+        )
+
+    last = 0.0
+    for kind, value in _run(work, stop):
+        if kind == "iterate":
+            now = time.perf_counter()
+            status = f"frame {value.index + 1}/{value.total}, {value.seconds:.1f} s/frame"
+            if value.eta == value.eta:  # not NaN
+                status += f", about {value.eta:.0f} s left"
+            if now - last >= PREVIEW_SECONDS:
+                last = now
+                yield Update(_to_uint8(value.image), status)
+        elif kind == "error":
+            raise RestyleError(value if value != "stopped" else "stopped; the frames done so far are kept")
+        else:
+            yield Update(None, "done", str(value))
+
+
+def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = None) -> Any:
+    """The Gradio Blocks app (not launched)."""
+    import gradio as gr
+
+    folder = Path(folder or tempfile.mkdtemp(prefix="restyle-web-"))
+    brush = gr.Brush(
+        colors=["#{:02x}{:02x}{:02x}".format(*(round(c * 255) for c in rgb)) for rgb in BRUSH_COLORS.values()],
+        color_mode="fixed",
+    )
+
+    def errors_as_messages(job: Callable[..., Iterator[Update]]) -> Callable[..., Iterator[tuple]]:
+        def handler(*args: Any, request: gr.Request) -> Iterator[tuple]:
+            stop = stop_flag(request.session_hash or "local")
+            try:
+                for update in job(*args, stop=stop):
+                    yield update.image, update.status, update.file
+            except RestyleError as exc:
+                raise gr.Error(str(exc), print_exception=False) from None
+
+        return handler
+
+    def photo(content, style, c_edit, s_edit, preset, size, sw, pw, cw, *, stop):
+        return photo_job(
+            content, style, c_edit, s_edit, preset=preset, size=size, style_weight=sw, photo_weight=pw,
+            content_weight=cw, stop=stop, folder=folder, max_pixels=max_pixels,
+        )  # fmt: skip
+
+    def art(content, s1, s2, s3, w1, w2, w3, preserve, size, sw, iterations, *, stop):
+        return art_job(
+            content, [s1, s2, s3], [w1, w2, w3], preserve_color=preserve, size=size, style_weight=sw,
+            iterations=iterations, stop=stop, folder=folder, max_pixels=max_pixels,
+        )  # fmt: skip
+
+    def video(clip, style, mode, preset, size, frames, *, stop):
+        return video_job(
+            clip, style, mode=mode, preset=preset, size=size, max_frames=frames, stop=stop, folder=folder,
+            max_pixels=max_pixels,
+        )  # fmt: skip
+
+    def auto(content, style):
+        try:
+            return auto_mask_layers(content, style, max_pixels=max_pixels)
+        except RestyleError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+
+    def stop(request: gr.Request) -> str:
+        return request_stop(request.session_hash or "local")
+
+    with gr.Blocks(title="restyle", analytics_enabled=False) as app:
+        gr.Markdown("# restyle\nNeural style transfer on your own machine: photorealistic, artistic and video.")
+        with gr.Tab("Photo"):
+            with gr.Row():
+                p_content = gr.Image(label="Content photo", type="numpy", image_mode="RGB", elem_id="photo-content")
+                p_style = gr.Image(label="Style photo", type="numpy", image_mode="RGB", elem_id="photo-style")
+            with gr.Accordion("Masks (optional): paint regions in the same colours on both images", open=False):
+                with gr.Row():
+                    p_cmask = gr.ImageEditor(label="Content mask", type="numpy", brush=brush, elem_id="photo-cmask")
+                    p_smask = gr.ImageEditor(label="Style mask", type="numpy", brush=brush, elem_id="photo-smask")
+                with gr.Row():
+                    p_auto = gr.Button("Auto masks", elem_id="photo-auto")
+                    p_auto_info = gr.Markdown()
+            with gr.Row():
+                p_preset = gr.Dropdown(["default", "fast", "dpst"], value="default", label="Preset")
+                p_size = gr.Slider(64, 1024, value=512, step=16, label="Size (long side)", elem_id="photo-size")
+            with gr.Row():
+                p_sw = gr.Number(value=1000, label="Style weight")
+                p_pw = gr.Number(value=1e4, label="Photorealism weight")
+                p_cw = gr.Number(value=5, label="Content weight")
+            with gr.Row():
+                p_run = gr.Button("Stylise", variant="primary", elem_id="photo-run")
+                p_stop = gr.Button("Stop", elem_id="photo-stop")
+            p_status = gr.Textbox(label="Progress", interactive=False, elem_id="photo-status")
+            p_out = gr.Image(label="Result", type="numpy", interactive=False, elem_id="photo-result")
+            p_file = gr.File(label="Download (PNG with parameters)", elem_id="photo-file")
+            p_content.change(lambda x: x, p_content, p_cmask, queue=False)
+            p_style.change(lambda x: x, p_style, p_smask, queue=False)
+            p_auto.click(auto, [p_content, p_style], [p_cmask, p_smask, p_auto_info])
+            p_run.click(
+                errors_as_messages(photo),
+                [p_content, p_style, p_cmask, p_smask, p_preset, p_size, p_sw, p_pw, p_cw],
+                [p_out, p_status, p_file],
+            )
+            p_stop.click(stop, None, p_status, queue=False)
+        with gr.Tab("Artistic"):
+            with gr.Row():
+                a_content = gr.Image(label="Content", type="numpy", image_mode="RGB")
+                a_styles = [gr.Image(label=f"Style {i + 1}", type="numpy", image_mode="RGB") for i in range(3)]
+            with gr.Row():
+                a_weights = [gr.Slider(0, 1, value=1.0, step=0.05, label=f"Blend weight {i + 1}") for i in range(3)]
+            with gr.Row():
+                a_preserve = gr.Radio(["none", "luminance", "histogram"], value="none", label="Preserve colour")
+                a_size = gr.Slider(64, 1024, value=512, step=16, label="Size (long side)")
+                a_sw = gr.Number(value=100, label="Style weight")
+                a_iter = gr.Slider(1, 500, value=60, step=1, label="Iterations at full size")
+            with gr.Row():
+                a_run = gr.Button("Stylise", variant="primary")
+                a_stop = gr.Button("Stop")
+            a_status = gr.Textbox(label="Progress", interactive=False)
+            a_out = gr.Image(label="Result", type="numpy", interactive=False)
+            a_file = gr.File(label="Download (PNG with parameters)")
+            a_run.click(
+                errors_as_messages(art),
+                [a_content, *a_styles, *a_weights, a_preserve, a_size, a_sw, a_iter],
+                [a_out, a_status, a_file],
+            )
+            a_stop.click(stop, None, a_status, queue=False)
+        with gr.Tab("Video"):
+            with gr.Row():
+                v_clip = gr.Video(label="Clip", sources=["upload"])
+                v_style = gr.Image(label="Style", type="numpy", image_mode="RGB")
+            with gr.Row():
+                v_mode = gr.Radio(["photo", "art"], value="photo", label="Mode")
+                v_preset = gr.Dropdown(["fast", "default"], value="fast", label="Photo preset")
+                v_size = gr.Slider(64, 1280, value=480, step=16, label="Size (long side)")
+                v_frames = gr.Slider(1, 2000, value=60, step=1, label="Frames (from the start)")
+            with gr.Row():
+                v_run = gr.Button("Stylise video", variant="primary")
+                v_stop = gr.Button("Stop")
+            v_status = gr.Textbox(label="Progress", interactive=False)
+            v_preview = gr.Image(label="Latest frame", interactive=False)
+            v_file = gr.File(label="Download video")
+            v_run.click(
+                errors_as_messages(video),
+                [v_clip, v_style, v_mode, v_preset, v_size, v_frames],
+                [v_preview, v_status, v_file],
+            )
+            v_stop.click(stop, None, v_status, queue=False)
+    app.queue(default_concurrency_limit=1, max_size=20)
+    app.restyle_folder = folder  # type: ignore[attr-defined]
+    return app
+
+
+def serve(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    max_upload_mb: int = 20,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    block: bool = True,
+) -> Any:
+    """Start the web UI. Returns the app (when ``block`` is False, the server runs in a thread)."""
+    folder = Path(tempfile.mkdtemp(prefix="restyle-web-"))
+    # Gradio keeps uploads and results under GRADIO_TEMP_DIR and serves only from there.
+    os.environ["GRADIO_TEMP_DIR"] = str(folder / "gradio")
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        raise RestyleError("the web UI needs Gradio: pip install 'restyle[web]'") from None
+    app = build_app(max_pixels=max_pixels, folder=folder)
+    try:
+        app.launch(
+            server_name=host,
+            server_port=port,
+            max_file_size=f"{max_upload_mb}mb",
+            prevent_thread_lock=not block,
+            quiet=not block,
+            show_error=False,
+            ssr_mode=False,
+            mcp_server=False,
+            footer_links=[],
+        )
+    except OSError as exc:
+        raise RestyleError(f"cannot start the server on {host}:{port}: {exc}") from None
+    return app

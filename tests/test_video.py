@@ -1,0 +1,239 @@
+"""Video: reading, writing with audio, temporal stabilisation, resuming, and bad input."""
+
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import restyle.video
+from restyle.cli import main
+from restyle.errors import RestyleError
+from restyle.image import RestyleWarning
+from restyle.video import frame_shape, probe, read_frames, stylize_video, temporal_error
+
+from .conftest import stripes_image
+
+
+def ffmpeg(*args: str) -> None:
+    import imageio_ffmpeg
+
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", *args], check=True)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("clips")
+    with_audio = folder / "audio.mp4"
+    ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=10:duration=0.8",
+        "-f", "lavfi", "-i", "sine=frequency=440:duration=0.8",
+        "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(with_audio),
+    )  # fmt: skip
+    silent = folder / "silent.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=80x60:rate=12:duration=0.5", "-pix_fmt", "yuv420p", str(silent))
+    style = folder / "style.png"
+    Image.fromarray(stripes_image(64, 64)).save(style)
+    return {"audio": with_audio, "silent": silent, "style": style}
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+FAST = ["--mode", "photo", "--preset", "fast", "--size", "64", "--device", "cpu", "--quiet"]
+
+
+def test_probe_and_read(clips):
+    info = probe(clips["audio"])
+    assert info.fps == 10 and info.size == (96, 64) and info.audio and not info.is_folder
+    shape = frame_shape(info, 63)
+    assert shape == (42, 62)  # long side 63 -> 63x42, made even for H.264
+    frames = list(read_frames(info, shape=shape, start=2, end=5))
+    assert len(frames) == 3 and frames[0].shape == (42, 62, 3) and frames[0].dtype == np.uint8
+    assert not probe(clips["silent"]).audio
+
+
+def test_cli_photo_fast_keeps_fps_frames_and_audio(capsys, tmp_path, clips):
+    out = tmp_path / "out.mp4"
+    code, stdout, err = run(capsys, "video", clips["audio"], clips["style"], "-o", out, *FAST)
+    assert code == 0, err
+    assert stdout.strip() == str(out)
+    info = probe(out)
+    assert info.fps == 10 and info.audio and info.size == (64, 42)
+    assert len(list(read_frames(info, shape=(42, 64)))) == 8
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary files left
+    assert len(list((tmp_path / "out.mp4.work").glob("0*.png"))) == 8
+
+
+def test_silent_clip_and_frame_range(capsys, tmp_path, clips):
+    out = tmp_path / "out.mp4"
+    code, _, err = run(capsys, "video", clips["silent"], clips["style"], "-o", out, "--frames", "1:4", *FAST)
+    assert code == 0, err
+    info = probe(out)
+    assert not info.audio and info.fps == 12
+    assert len(list(read_frames(info, shape=frame_shape(info, 64)))) == 3
+
+
+def test_temporal_stabilisation_reduces_flicker(tmp_path, clips):
+    contents = [
+        torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255
+        for f in read_frames(probe(clips["audio"]), shape=(42, 64))
+    ]
+    errors = {}
+    for weight in (0.0, 4.0):
+        folder = tmp_path / f"w{int(weight)}"
+        stylize_video(
+            clips["audio"], clips["style"], output=folder, mode="photo", preset="fast", size=64,
+            temporal_weight=weight, device="cpu",
+        )  # fmt: skip
+        stylised = [
+            torch.from_numpy(np.asarray(Image.open(p).convert("RGB"))).permute(2, 0, 1)[None].float() / 255
+            for p in sorted(folder.glob("*.png"))
+        ]
+        assert len(stylised) == 8
+        errors[weight] = float(np.mean(temporal_error(contents, stylised)))
+    assert errors[4.0] < 0.5 * errors[0.0], errors
+
+
+def test_art_mode_uses_the_warped_previous_frame(tmp_path, clips, monkeypatch):
+    import restyle.artistic
+
+    calls = []
+    real = restyle.artistic.stylize
+
+    def spy(content, style, **kwargs):
+        calls.append(kwargs)
+        return real(content, style, **kwargs)
+
+    monkeypatch.setattr(restyle.artistic, "stylize", spy)
+    stylize_video(
+        clips["audio"], clips["style"], output=tmp_path / "o", mode="art", size=48, frames="0:3",
+        iterations=2, frame_iterations=1, device="cpu",
+    )  # fmt: skip
+    assert len(calls) == 3
+    assert calls[0]["_temporal"] is None and calls[0]["iterations"] == 2
+    start, term = calls[1]["_temporal"]
+    assert calls[1]["iterations"] == 1 and calls[1]["pyramid"] is False
+    assert term.weight == 1e3 and term.target.shape == start.shape and 0 < term.certainty.mean() <= 1
+    assert len(list((tmp_path / "o").glob("*.png"))) == 3
+
+
+def test_long_term_and_multi_pass_run(tmp_path, clips):
+    out = stylize_video(
+        clips["audio"], clips["style"], output=tmp_path / "o", mode="photo", preset="fast", size=48,
+        long_term=True, passes=2, device="cpu",
+    )  # fmt: skip
+    assert len(list(out.glob("*.png"))) == 8
+    assert len(list((tmp_path / "o.work").glob("pass1_*.png"))) == 8
+
+
+def test_folder_of_frames_in_and_out(tmp_path, clips):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i, f in enumerate(read_frames(probe(clips["audio"]), shape=(40, 60), end=4)):
+        Image.fromarray(f).save(frames / f"f{i:03d}.png")
+    out = stylize_video(
+        frames, clips["style"], output=tmp_path / "out.mp4", mode="photo", preset="fast", size=60, fps=8, device="cpu"
+    )
+    info = probe(out)
+    assert info.fps == 8 and info.size == (60, 40) and not info.audio
+
+
+def test_resume_after_ctrl_c(capsys, tmp_path, clips, monkeypatch):
+    import restyle.photo
+
+    real = restyle.photo.stylize_photo
+    count = {"n": 0}
+
+    def interrupt_third(*args, **kwargs):
+        count["n"] += 1
+        if count["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(restyle.photo, "stylize_photo", interrupt_third)
+    out = tmp_path / "out.mp4"
+    code, _, err = run(capsys, "video", clips["audio"], clips["style"], "-o", out, *FAST)
+    assert code == 130 and "run the same command to continue" in err
+    assert not out.exists()
+    assert len(list((tmp_path / "out.mp4.work").glob("0*.png"))) == 2
+    monkeypatch.setattr(restyle.photo, "stylize_photo", real)
+    resumed = []
+    stylize_video(
+        clips["audio"], clips["style"], output=out, mode="photo", preset="fast", size=64, device="cpu",
+        callback=lambda p: resumed.append(p.resumed),
+    )  # fmt: skip
+    assert resumed == [True, True] + [False] * 6
+    assert probe(out).fps == 10
+
+
+def test_other_settings_in_the_work_folder_are_refused(tmp_path, clips):
+    out = tmp_path / "o"
+    stylize_video(clips["silent"], clips["style"], output=out, mode="photo", size=48, frames="0:2", device="cpu")
+    with pytest.raises(RestyleError, match="other settings"):
+        stylize_video(clips["silent"], clips["style"], output=out, mode="photo", size=64, frames="0:2", device="cpu")
+
+
+def test_full_disk_keeps_finished_frames(tmp_path, clips, monkeypatch):
+    real = restyle.video.atomic_write
+    calls = {"n": 0}
+
+    def fail_on_third_frame(path, write):
+        if path.suffix == ".png":
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise RestyleError(f"{path}: cannot write: No space left on device")
+        return real(path, write)
+
+    monkeypatch.setattr(restyle.video, "atomic_write", fail_on_third_frame)
+    with pytest.raises(RestyleError, match="No space left on device; the frames finished so far are kept"):
+        stylize_video(clips["audio"], clips["style"], output=tmp_path / "o.mp4", mode="photo", size=48, device="cpu")
+    assert len(list((tmp_path / "o.mp4.work").glob("0*.png"))) == 2
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_large_source_is_downscaled_with_a_warning(tmp_path, clips, monkeypatch):
+    monkeypatch.setattr(restyle.video, "LARGE_SOURCE_PIXELS", 100)
+    with pytest.warns(RestyleWarning, match="downscaled"):
+        stylize_video(
+            clips["silent"], clips["style"], output=tmp_path / "o", mode="photo", size=32, frames="0:1", device="cpu"
+        )
+
+
+@pytest.mark.parametrize(
+    ("make", "extra", "message"),
+    [
+        (lambda t, c: t / "missing.mp4", [], "no such file"),
+        (lambda t, c: _write(t / "junk.mp4", b"\x00junk" * 100), [], "not a readable video"),
+        (lambda t, c: _write(t / "cut.mp4", c["audio"].read_bytes()[:600]), [], "video"),
+        (lambda t, c: c["audio"], ["--frames", "50:60"], "no frames"),
+        (lambda t, c: c["audio"], ["--frames", "5:2"], "START < END"),
+        (lambda t, c: c["audio"], ["--frames", "a:b"], "START:END"),
+        (lambda t, c: c["audio"], ["--mode", "photo", "--passes", "0"], "at least 1"),
+        (lambda t, c: c["audio"], ["--temporal-weight", "-1"], "temporal-weight"),
+        (lambda t, c: t / "empty", [], "holds no images"),
+    ],
+)
+def test_bad_input_is_one_line(capsys, tmp_path, clips, make, extra, message):
+    (tmp_path / "empty").mkdir()
+    source = make(tmp_path, clips)
+    code, _, err = run(capsys, "video", source, clips["style"], "-o", tmp_path / "o.mp4", *FAST, *extra)
+    assert code == 1, err
+    assert err.count("\n") == 1 and err.startswith("restyle: error: ") and message in err, err
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_bad_output(capsys, tmp_path, clips):
+    code, _, err = run(capsys, "video", clips["audio"], clips["style"], "-o", tmp_path / "o.avi2", *FAST)
+    assert code == 1 and "unsupported video type" in err
+    code, _, err = run(capsys, "video", clips["audio"], clips["style"], "-o", tmp_path / "nope" / "o.mp4", *FAST)
+    assert code == 1 and "does not exist" in err
+
+
+def _write(path, data):
+    path.write_bytes(data)
+    return path

@@ -1,0 +1,255 @@
+"""Web UI: request handlers without a browser, then the real thing in headless Chromium."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from restyle.errors import RestyleError
+from restyle.image import read_metadata
+from restyle.masks import DPST_COLORS
+from restyle.web import Update, art_job, auto_mask_layers, editor_mask, photo_job, request_stop, stop_flag, video_job
+
+from .conftest import smooth_image, stripes_image
+
+gradio = pytest.importorskip("gradio", reason="the web extra is not installed: pip install -e '.[web]'")
+
+
+def rgba_layer(shape, box, colour):
+    layer = np.zeros((*shape, 4), dtype=np.uint8)
+    y0, y1, x0, x1 = box
+    layer[y0:y1, x0:x1, :3] = colour
+    layer[y0:y1, x0:x1, 3] = 255
+    return layer
+
+
+def test_editor_mask_reads_strokes_and_leaves_the_rest_white():
+    assert editor_mask(None, (4, 4)) is None
+    assert editor_mask({"background": None, "layers": [], "composite": None}, (4, 4)) is None
+    empty = np.zeros((10, 12, 4), dtype=np.uint8)
+    assert editor_mask({"layers": [empty]}, (10, 12)) is None
+    blue = rgba_layer((10, 12), (0, 5, 0, 12), (10, 5, 250))  # near blue (anti-aliased brush)
+    red = rgba_layer((10, 12), (3, 7, 0, 4), (255, 0, 0))  # a later layer on top
+    mask = editor_mask({"layers": [blue, red]}, (10, 12))
+    assert mask[0, 8].tolist() == [0, 0, 255]
+    assert mask[4, 1].tolist() == [255, 0, 0]
+    assert mask[9, 9].tolist() == [255, 255, 255]
+    # a layer of another size is scaled to the image
+    assert editor_mask({"layers": [blue]}, (20, 24))[0:10, :].tolist() == np.full((10, 24, 3), [0, 0, 255]).tolist()
+
+
+@pytest.fixture
+def images():
+    return smooth_image(48, 64), stripes_image(64, 64)
+
+
+def collect(job):
+    return list(job)
+
+
+def test_photo_job_streams_previews_and_a_png_with_parameters(tmp_path, images, monkeypatch):
+    monkeypatch.setattr("restyle.web.PREVIEW_SECONDS", 0.0)
+    content, style = images
+    updates = collect(
+        photo_job(content, style, None, None, preset="default", size=48, stop=threading.Event(), folder=tmp_path)
+    )
+    previews = [u for u in updates if u.file is None]
+    assert previews and previews[0].image.shape == (36, 48, 3) and "iteration" in previews[0].status
+    final = updates[-1]
+    assert final.status.startswith("done") and final.image.shape == (36, 48, 3)
+    meta = read_metadata(final.file)
+    assert meta["restyle_web"] == "photo" and meta["preset"] == "default" and meta["size"] == 48
+
+
+def test_photo_job_with_painted_masks(tmp_path, images):
+    content, style = images
+    c_edit = {"layers": [rgba_layer((48, 64), (0, 20, 0, 64), (0, 0, 255))]}
+    s_edit = {"layers": [rgba_layer((64, 64), (0, 30, 0, 64), (0, 0, 255))]}
+    final = collect(
+        photo_job(content, style, c_edit, s_edit, preset="fast", size=48, stop=threading.Event(), folder=tmp_path)
+    )[-1]
+    assert read_metadata(final.file)["mask_labels"] == ["blue", "white"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"content": None}, "upload a content image"),
+        ({"c_edit": {"layers": [rgba_layer((48, 64), (0, 9, 0, 9), (0, 0, 255))]}}, "both images"),
+        ({"content": np.zeros((300, 300, 3), np.uint8)}, "more than the limit"),
+        ({"size": 8}, "at least 16"),
+    ],
+)
+def test_photo_job_errors_are_messages(tmp_path, images, change, message):
+    content, style = images
+    args = {"content": content, "style": style, "c_edit": None, "s_edit": None, "size": 48, **change}
+    with pytest.raises(RestyleError, match=message):
+        collect(
+            photo_job(
+                args["content"], args["style"], args["c_edit"], args["s_edit"], preset="fast", size=args["size"],
+                stop=threading.Event(), folder=tmp_path, max_pixels=50_000,
+            )
+        )  # fmt: skip
+
+
+def test_stop_returns_the_best_result_so_far(tmp_path, images, monkeypatch):
+    monkeypatch.setattr("restyle.web.PREVIEW_SECONDS", 0.0)
+    content, style = images
+    stop = stop_flag("test-session")
+    updates = []
+    for update in art_job(content, [style, None, None], [1, 1, 1], size=48, iterations=500, stop=stop, folder=tmp_path):
+        updates.append(update)
+        if len(updates) == 3:
+            assert request_stop("test-session").startswith("stopping")
+    final = updates[-1]
+    assert final.status.startswith("stopped early") and final.file and Path(final.file).exists()
+    assert len(updates) < 20  # it did stop: 500 iterations would give far more previews
+    # the next job of the session starts with the flag cleared
+    assert collect(art_job(content, [style, None, None], [1, 1, 1], size=32, iterations=2, stop=stop, folder=tmp_path))[
+        -1
+    ].status.startswith("done")
+
+
+def test_art_job_needs_a_style(tmp_path, images):
+    with pytest.raises(RestyleError, match="at least one style"):
+        collect(art_job(images[0], [None, None, None], [1, 1, 1], stop=threading.Event(), folder=tmp_path))
+
+
+def test_auto_mask_layers_feed_back_as_masks(images):
+    from restyle.automask import auto_masks
+    from restyle.image import load_image
+
+    content, style = images
+    c_edit, s_edit, info = auto_mask_layers(content, style)
+    assert "content region" in info
+    assert c_edit["background"].shape == content.shape and c_edit["layers"][0].shape == (48, 64, 4)
+    found = auto_masks(load_image(content), load_image(style))  # deterministic: the same masks
+    palette = (np.array(list(DPST_COLORS.values())) * 255).astype(np.uint8)
+    expected = palette[np.asarray(found.assignment)[found.content.labels]]
+    assert np.array_equal(editor_mask(c_edit, content.shape[:2]), expected)
+    assert np.array_equal(editor_mask(s_edit, style.shape[:2]), palette[found.style.labels])
+
+
+def test_video_job_yields_frames_then_the_file(tmp_path, images, monkeypatch):
+    import imageio_ffmpeg
+
+    monkeypatch.setattr("restyle.web.PREVIEW_SECONDS", 0.0)
+    clip = tmp_path / "clip.mp4"
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi", "-i",
+         "testsrc2=size=64x48:rate=8:duration=0.5", "-pix_fmt", "yuv420p", str(clip)],
+        check=True,
+    )  # fmt: skip
+    updates = collect(video_job(str(clip), images[1], size=48, stop=threading.Event(), folder=tmp_path))
+    assert "frame 1/4" in updates[0].status
+    assert updates[-1].file.endswith(".mp4") and Path(updates[-1].file).exists()
+    with pytest.raises(RestyleError, match="upload a video"):
+        collect(video_job(None, images[1], stop=threading.Event(), folder=tmp_path))
+
+
+def test_update_defaults():
+    assert Update().file is None
+
+
+# ---------------------------------------------------------------- browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = _free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    log = tmp_path_factory.mktemp("server") / "log.txt"
+    with open(log, "w") as handle:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "restyle", "serve", "--port", str(port), "--max-upload-mb", "1"],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited: {log.read_text()}")
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail(f"server did not start: {log.read_text()}")
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)")
+def test_browser_photo_transfer_end_to_end(server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    content, style = tmp_path / "content.png", tmp_path / "style.png"
+    Image.fromarray(smooth_image(48, 64)).save(content)
+    Image.fromarray(stripes_image(64, 64)).save(style)
+    big = tmp_path / "big.png"
+    big.write_bytes(os.urandom(1_200_000))  # over the 1 MB limit the server was started with
+    hosts = set()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )  # fmt: skip
+        page = browser.new_page(accept_downloads=True)
+        page.on("request", lambda r: hosts.add(r.url.split("/")[2] if "://" in r.url else r.url[:5]))
+        page.goto(server)
+        page.locator("#photo-content input[type=file]").set_input_files(str(content))
+        page.locator("#photo-style input[type=file]").set_input_files(str(style))
+        page.locator("#photo-size input[type=number]").fill("64")
+        page.locator("#photo-size input[type=number]").press("Enter")
+        page.locator("#photo-content img").wait_for(timeout=30_000)
+        page.locator("#photo-style img").wait_for(timeout=30_000)
+        page.locator("#photo-run").click()
+        saw_intermediate = False
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            status = page.locator("#photo-status textarea").input_value()
+            if "iteration" in status and page.locator("#photo-result img").count() > 0:
+                saw_intermediate = True
+            if status.startswith("done"):
+                break
+            time.sleep(0.1)
+        assert saw_intermediate, "no intermediate image was shown"
+        assert status.startswith("done"), status
+        link = page.locator("#photo-file a").first
+        link.wait_for(timeout=30_000)
+        with page.expect_download() as info:
+            link.click()
+        path = tmp_path / "result.png"
+        info.value.save_as(path)
+        meta = read_metadata(path)
+        assert meta["restyle_web"] == "photo" and meta["size"] == 64
+        with Image.open(path) as img:
+            assert img.size == (64, 48)
+        # an oversize upload is refused with a message
+        page.locator("#photo-content input[type=file]").set_input_files(str(big))
+        page.get_by_text("exceeds", exact=False).first.wait_for(timeout=30_000)
+        browser.close()
+    assert hosts <= {"127.0.0.1:" + server.rsplit(":", 1)[1], "data:", "blob:"}, hosts

@@ -204,6 +204,10 @@ def _fit_mixture(x: np.ndarray, k: int | None, max_k: int, seed: int) -> tuple[n
     """Cluster rows of ``x``: ``(log-probabilities (n, K), BIC per K, K)``."""
     from sklearn.mixture import GaussianMixture
 
+    if len(x) < 2:  # one superpixel: one region
+        if k is not None and k > 1:
+            _warn(f"{k} sub-styles asked, but the image supports at most 1; using 1")
+        return np.zeros((len(x), 1)), {}, 1
     distinct = len(np.unique(np.round(x, 6), axis=0))
     supported = max(1, min(distinct, len(x) // 4 or 1))
     limit = supported if k is not None else min(max_k, supported)
@@ -392,8 +396,8 @@ def auto_masks(
 
     Example:
         >>> import torch
-        >>> content = torch.rand(1, 3, 64, 96)
-        >>> style = torch.rand(1, 3, 80, 80)
+        >>> content = torch.zeros(1, 3, 64, 96); content[:, 2, :32] = 1; content[:, 1, 32:] = 0.6
+        >>> style = torch.zeros(1, 3, 80, 80); style[:, :, :40] = 0.9; style[:, 0, 40:] = 0.5
         >>> found = auto_masks(content, style, substyles=2, content_regions=2)
         >>> found.masks.content.shape[1:], found.masks.style.shape[1:]
         (torch.Size([64, 96]), torch.Size([80, 80]))

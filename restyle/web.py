@@ -359,7 +359,7 @@ def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = Non
     )
 
     def errors_as_messages(job: Callable[..., Iterator[Update]]) -> Callable[..., Iterator[tuple]]:
-        def handler(*args: Any, request: gr.Request) -> Iterator[tuple]:
+        def handler(request: gr.Request, *args: Any) -> Iterator[tuple]:
             stop = stop_flag(request.session_hash or "local")
             try:
                 for update in job(*args, stop=stop):
@@ -367,6 +367,9 @@ def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = Non
             except RestyleError as exc:
                 raise gr.Error(str(exc), print_exception=False) from None
 
+        # Gradio finds the request parameter by its annotation, which must be the class itself
+        # (this module's annotations are strings: ``from __future__ import annotations``).
+        handler.__annotations__["request"] = gr.Request
         return handler
 
     def photo(content, style, c_edit, s_edit, preset, size, sw, pw, cw, *, stop):
@@ -395,6 +398,8 @@ def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = Non
 
     def stop(request: gr.Request) -> str:
         return request_stop(request.session_hash or "local")
+
+    stop.__annotations__["request"] = gr.Request
 
     with gr.Blocks(title="restyle", analytics_enabled=False) as app:
         gr.Markdown("# restyle\nNeural style transfer on your own machine: photorealistic, artistic and video.")

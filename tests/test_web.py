@@ -250,6 +250,6 @@ def test_browser_photo_transfer_end_to_end(server, tmp_path):
             assert img.size == (64, 48)
         # an oversize upload is refused with a message
         page.locator("#photo-content input[type=file]").set_input_files(str(big))
-        page.get_by_text("exceeds", exact=False).first.wait_for(timeout=30_000)
+        page.get_by_text("maximum allowed size", exact=False).first.wait_for(timeout=30_000)
         browser.close()
     assert hosts <= {"127.0.0.1:" + server.rsplit(":", 1)[1], "data:", "blob:"}, hosts

@@ -127,6 +127,7 @@ def stylize(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     callback: Callable[[Iterate], None] | None = None,
     _temporal: tuple[Tensor, Temporal] | None = None,
+    _cache: dict | None = None,
 ) -> Result:
     """Render ``content`` in the style of one or more style images (Gatys et al. 2015).
 
@@ -169,6 +170,8 @@ def stylize(
         max_pixels: refuse input images with more pixels than this.
         callback: called after every iteration with an :class:`~restyle.optim.Iterate`.
         _temporal: for video (:mod:`restyle.video`): the start image and the temporal term.
+        _cache: a dict shared by calls with the same styles and masks (video frames): style
+            targets computed once are reused.
 
     Returns:
         A :class:`Result` with the image, the per-iteration history and the parameters.
@@ -182,7 +185,9 @@ def stylize(
         ((1, 3, 32, 32), 2, 'done')
     """
     params = {
-        name: value for name, value in locals().items() if name not in ("content", "styles", "callback", "_temporal")
+        name: value
+        for name, value in locals().items()
+        if name not in ("content", "styles", "callback", "_temporal", "_cache")
     }
     if size < 16:
         raise RestyleError(f"size must be at least 16 pixels, not {size}")
@@ -298,6 +303,7 @@ def stylize(
         content_s = resize(target_content, *shape).to(dev)
         styles_s = [_style_at(s, round(long_side * style_scale), smallest).to(dev) for s in style_images]
         scaled_masks = None if masks is None else masks.resized(shape, styles_s[0].shape)
+        cache_key = ("style_targets", shape, tuple(tuple(s.shape) for s in styles_s), bf16)
         objective = Objective(
             content_s,
             styles_s,
@@ -314,7 +320,10 @@ def stylize(
             temporal=None if temporal is None else temporal.resized(shape).to(dev),
             content_masks=None if scaled_masks is None else scaled_masks.content.to(dev),
             style_masks=None if scaled_masks is None else scaled_masks.style.to(dev),
+            style_targets=None if _cache is None or masks is not None else _cache.get(cache_key),
         )
+        if _cache is not None and masks is None:
+            _cache[cache_key] = objective.style_targets
         x0 = resize(image, *shape).to(dev)
         if index > 0:
             # Put back the content detail that the coarser scale could not hold (a Laplacian-

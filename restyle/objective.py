@@ -77,6 +77,8 @@ class Objective:
         bf16: run the encoder under bfloat16 autocast (Grams and losses stay float32).
         channels_last: feed the encoder channels-last tensors.
         temporal: a :class:`Temporal` term (video), at this objective's size.
+        style_targets: the Gram targets of another objective with the same styles, masks and
+            layers (``objective.style_targets``), to skip computing them again (video frames).
     """
 
     def __init__(
@@ -100,6 +102,7 @@ class Objective:
         bf16: bool = False,
         channels_last: bool = False,
         temporal: Temporal | None = None,
+        style_targets: dict[str, Tensor] | None = None,
     ) -> None:
         if temporal is not None and temporal.target.shape[-2:] != content.shape[-2:]:
             raise ValueError("the temporal target must have the content's size")
@@ -138,6 +141,9 @@ class Objective:
             feats = self.features(content)
             self.content_targets = {name: feats[name].detach() for name in self.content_layers}
             self.style_targets: dict[str, Tensor] = {}
+            if style_targets is not None:  # computed by an earlier objective for the same styles
+                self.style_targets = dict(style_targets)
+                styles = []
             for style, masks, share in zip(styles, style_masks_list, blend):
                 style_feats = self.features(style, self.style_layers)
                 layer_masks = masks_for_layers(masks, self.style_layers)

@@ -415,6 +415,7 @@ def stylize_video(
     total = len(contents)
     height, width = contents[0].shape[-2:]
     flows: dict[tuple[int, int], torch.Tensor] = {}
+    targets: dict = {}  # style Grams, computed once for all frames
 
     def flow(a: int, b: int) -> torch.Tensor:
         if (a, b) not in flows:
@@ -444,7 +445,7 @@ def stylize_video(
     def run(content: torch.Tensor, first: bool, temporal: tuple[torch.Tensor, Temporal] | None) -> torch.Tensor:
         opts = frame_options(first)
         if mode == "art":
-            result = stylize(content, style_image, _temporal=temporal, **opts)
+            result = stylize(content, style_image, _temporal=temporal, _cache=targets, **opts)
         else:
             result = stylize_photo(content, style_image, _temporal=None if fast else temporal, **opts)
         if result.status == "interrupted":

@@ -178,3 +178,26 @@ def test_cuda_requested_without_gpu(images):
     content, style = images
     with pytest.raises(RestyleError, match="no CUDA GPU"):
         stylize(content, style, **{**FAST, "device": "cuda"})
+
+
+def test_cache_reuses_style_targets_and_gives_the_same_result(monkeypatch):
+    rng = np.random.default_rng(1)
+    content, style = rng.random((32, 32, 3)), rng.random((40, 40, 3))
+    calls = []
+    real = Objective.features
+
+    def spy(self, image, layers=None):
+        calls.append(layers)
+        return real(self, image, layers)
+
+    monkeypatch.setattr(Objective, "features", spy)
+    cache: dict = {}
+    runs = []
+    for _ in range(2):
+        calls.clear()
+        runs.append(stylize(content, style, size=32, iterations=3, pyramid=False, device="cpu", seed=0, _cache=cache))
+        runs[-1].calls = list(calls)
+    assert len(cache) == 1
+    style_passes = [c for c in runs[0].calls if c is not None]  # style encodings name their layers
+    assert len(style_passes) == 1 and not [c for c in runs[1].calls if c is not None]
+    assert torch.allclose(runs[0].image, runs[1].image)

@@ -50,6 +50,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/video"))
     args = parser.parse_args()
     torch.set_num_threads(2)
+    args.out.mkdir(parents=True, exist_ok=True)
     info = probe(args.video)
     shape = frame_shape(info, args.size)
     contents = [
@@ -105,7 +106,7 @@ def main() -> None:
             }
             summary[(mode, run)] = row
             lines.append(
-                f"| {mode} | {run} | {row['temporal']:.5f} | {row['style']:.4f} | {row['later']:.2f} | {row['first']:.1f} |"
+                f"| {mode} | {run} | {row['temporal']:.3g} | {row['style']:.4f} | {row['later']:.2f} | {row['first']:.1f} |"
             )
             print(lines[-1], flush=True)
     lines.append("")

@@ -51,6 +51,7 @@ class Update:
     image: np.ndarray | None = None
     status: str = ""
     file: str | None = None
+    fraction: float | None = None  # share of the work done, for the progress bar
 
 
 _STOPS: dict[str, threading.Event] = {}
@@ -195,7 +196,7 @@ def _image_job(
             status = f"scale {it.scale + 1}/{it.scales}, iteration {it.step}/{it.steps}{_eta(it)}"
             if now - last >= PREVIEW_SECONDS:
                 last = now
-                yield Update(_to_uint8(it.image), status)
+                yield Update(_to_uint8(it.image), status, fraction=it.step / max(it.steps, 1))
         elif kind == "error":
             raise RestyleError(value)
         else:
@@ -341,7 +342,7 @@ def video_job(
                 status += f", about {value.eta:.0f} s left"
             if now - last >= PREVIEW_SECONDS:
                 last = now
-                yield Update(_to_uint8(value.image), status)
+                yield Update(_to_uint8(value.image), status, fraction=(value.index + 1) / value.total)
         elif kind == "error":
             raise RestyleError(value if value != "stopped" else "stopped; the frames done so far are kept")
         else:
@@ -359,10 +360,12 @@ def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = Non
     )
 
     def errors_as_messages(job: Callable[..., Iterator[Update]]) -> Callable[..., Iterator[tuple]]:
-        def handler(request: gr.Request, *args: Any) -> Iterator[tuple]:
+        def handler(request: gr.Request, progress: Any = gr.Progress(), *args: Any) -> Iterator[tuple]:  # noqa: B008
             stop = stop_flag(request.session_hash or "local")
             try:
                 for update in job(*args, stop=stop):
+                    if update.fraction is not None:
+                        progress(update.fraction, desc=update.status)
                     yield update.image, update.status, update.file
             except RestyleError as exc:
                 raise gr.Error(str(exc), print_exception=False) from None

@@ -253,3 +253,37 @@ def test_browser_photo_transfer_end_to_end(server, tmp_path):
         page.get_by_text("maximum allowed size", exact=False).first.wait_for(timeout=30_000)
         browser.close()
     assert hosts <= {"127.0.0.1:" + server.rsplit(":", 1)[1], "data:", "blob:"}, hosts
+
+
+def test_server_serves_no_file_outside_its_folder(server, tmp_path):
+    import urllib.error
+    import urllib.request
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the web")
+    for target in (str(secret), "/etc/passwd", str(Path(__file__).resolve())):
+        for route in ("/gradio_api/file=", "/file="):
+            try:
+                with urllib.request.urlopen(server + route + target, timeout=10) as response:
+                    body = response.read()
+            except urllib.error.HTTPError as exc:
+                assert exc.code in (403, 404), (route, target, exc.code)
+                continue
+            assert b"not for the web" not in body and b"root:" not in body, (route, target)
+
+
+def test_server_binds_to_localhost_only(server):
+    port = int(server.rsplit(":", 1)[1])
+    addresses = {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:  # the address of the default route
+        try:
+            probe.connect(("10.255.255.255", 1))  # sends nothing
+            addresses.add(probe.getsockname()[0])
+        except OSError:
+            pass
+    addresses -= {"127.0.0.1", "0.0.0.0"}
+    if not addresses:
+        pytest.skip("this machine has no address besides 127.0.0.1 to try")
+    for address in addresses:
+        with pytest.raises(OSError):
+            socket.create_connection((address, port), timeout=2).close()

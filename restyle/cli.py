@@ -423,14 +423,33 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
     return parser, runners
 
 
+def _on_sigint(signum: int, frame: Any) -> None:
+    """First Ctrl-C: ask the running optimisation (or video) to stop at its next step and keep
+    its best result. Second Ctrl-C: stop at once."""
+    from restyle.optim import STOP
+
+    if STOP.is_set():
+        raise KeyboardInterrupt
+    STOP.set()
+    print("restyle: stopping after this step (Ctrl-C again to quit now)", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
+    import signal
+    import threading
+
+    from restyle.optim import STOP
+
     warnings.showwarning = _print_warning
     parser, runners = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, _on_sigint) if in_main_thread else None
+    STOP.clear()
     try:
         return runners[args.command](args)
     except RestyleError as exc:
@@ -442,6 +461,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemoryError:
         print("restyle: error: out of memory; try a smaller --size", file=sys.stderr)
         return EXIT_ERROR
+    finally:
+        STOP.clear()
+        if in_main_thread:
+            signal.signal(signal.SIGINT, previous)
 
 
 def entry() -> None:

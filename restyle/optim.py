@@ -8,6 +8,7 @@ iterate, and turning Ctrl-C into a clean stop that keeps the best iterate so far
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,11 @@ import torch
 from torch import Tensor
 
 from restyle.errors import RestyleError
+
+#: Set by the CLI on the first Ctrl-C (see ``restyle.cli``): every optimisation then stops at
+#: its next iterate and returns its best one. A flag checked at known points, rather than a
+#: KeyboardInterrupt raised wherever the signal lands, which library code may swallow.
+STOP = threading.Event()
 
 __all__ = ["OPTIMIZERS", "Iterate", "Outcome", "Record", "optimize"]
 
@@ -138,6 +144,8 @@ def optimize(
         losses["total"] = value
         record = Record(scale, size, count, losses, time.perf_counter() - start_time)
         outcome.history.append(record)
+        if STOP.is_set():  # a Ctrl-C seen by the CLI's signal handler: stop at this iterate
+            raise KeyboardInterrupt
         if callback is not None:
             callback(
                 Iterate(

@@ -45,6 +45,7 @@ from restyle.files import atomic_write
 from restyle.flow import certainty, optical_flow, warp
 from restyle.image import RestyleWarning, load_image, scaled_shape
 from restyle.objective import Temporal
+from restyle.optim import STOP
 
 __all__ = ["FrameProgress", "VideoInfo", "frame_shape", "probe", "read_frames", "stylize_video", "temporal_error"]
 
@@ -493,6 +494,8 @@ def stylize_video(
         previous_pass = results
         results = {}
         for position, t in enumerate(order):
+            if STOP.is_set():  # Ctrl-C in the CLI: the frames done so far stay in the work folder
+                raise KeyboardInterrupt
             frame_start = time.perf_counter()
             cached = work.load(start + t, stage)
             resumed = cached is not None

@@ -82,3 +82,20 @@ def test_returns_lowest_loss_iterate_not_last():
     out = optimize(torch.zeros(1, 3, 2, 2), loss_fn, iterations=4, optimizer="adam", learning_rate=0.1)
     assert [r.losses["total"] for r in out.history] == [5.0, 1.0, 3.0, 4.0]
     assert torch.equal(out.image, torch.zeros(1, 3, 2, 2))  # the 2nd iterate (no gradient: unchanged)
+
+
+def test_stop_flag_ends_the_run_at_the_next_iterate():
+    from restyle.optim import STOP
+
+    target = torch.rand(1, 3, 3, 3)
+
+    def press_ctrl_c(it):
+        if it.iteration == 4:
+            STOP.set()  # what the CLI's SIGINT handler does
+
+    try:
+        out = optimize(torch.zeros(1, 3, 3, 3), quadratic(target), iterations=50, callback=press_ctrl_c)
+    finally:
+        STOP.clear()
+    assert out.status == "interrupted" and len(out.history) == 5
+    assert ((out.image - target) ** 2).sum() < (target**2).sum()

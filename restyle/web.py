@@ -377,13 +377,13 @@ def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = Non
 
     def photo(content, style, c_edit, s_edit, preset, size, sw, pw, cw, *, stop):
         return photo_job(
-            content, style, c_edit, s_edit, preset=preset, size=size, style_weight=sw, photo_weight=pw,
-            content_weight=cw, stop=stop, folder=folder, max_pixels=max_pixels,
+            content, style, c_edit, s_edit, preset=preset, size=size, style_weight=10.0**sw, photo_weight=10.0**pw,
+            content_weight=10.0**cw, stop=stop, folder=folder, max_pixels=max_pixels,
         )  # fmt: skip
 
     def art(content, s1, s2, s3, w1, w2, w3, preserve, size, sw, iterations, *, stop):
         return art_job(
-            content, [s1, s2, s3], [w1, w2, w3], preserve_color=preserve, size=size, style_weight=sw,
+            content, [s1, s2, s3], [w1, w2, w3], preserve_color=preserve, size=size, style_weight=10.0**sw,
             iterations=iterations, stop=stop, folder=folder, max_pixels=max_pixels,
         )  # fmt: skip
 
@@ -421,9 +421,10 @@ def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = Non
                 p_preset = gr.Dropdown(["default", "fast", "dpst"], value="default", label="Preset")
                 p_size = gr.Slider(64, 1024, value=512, step=16, label="Size (long side)", elem_id="photo-size")
             with gr.Row():
-                p_sw = gr.Number(value=1000, label="Style weight")
-                p_pw = gr.Number(value=1e4, label="Photorealism weight")
-                p_cw = gr.Number(value=5, label="Content weight")
+                # the weights span orders of magnitude: the sliders set their base-10 logarithm
+                p_sw = gr.Slider(0, 6, value=3, step=0.25, label="Style weight (10^x)")
+                p_pw = gr.Slider(0, 8, value=4, step=0.25, label="Photorealism weight (10^x)")
+                p_cw = gr.Slider(-1, 3, value=0.7, step=0.1, label="Content weight (10^x)")
             with gr.Row():
                 p_run = gr.Button("Stylise", variant="primary", elem_id="photo-run")
                 p_stop = gr.Button("Stop", elem_id="photo-stop")
@@ -448,7 +449,7 @@ def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = Non
             with gr.Row():
                 a_preserve = gr.Radio(["none", "luminance", "histogram"], value="none", label="Preserve colour")
                 a_size = gr.Slider(64, 1024, value=512, step=16, label="Size (long side)")
-                a_sw = gr.Number(value=100, label="Style weight")
+                a_sw = gr.Slider(0, 6, value=2, step=0.25, label="Style weight (10^x)")
                 a_iter = gr.Slider(1, 500, value=60, step=1, label="Iterations at full size")
             with gr.Row():
                 a_run = gr.Button("Stylise", variant="primary")

@@ -80,7 +80,7 @@ def main() -> None:
         hand_s, _ = label_map(sm_path, palette="dpst")
         row["ari_style"] = adjusted_rand_index(_at(found.style.labels, tuple(hand_s.shape)), hand_s.numpy())
         row["ari_content"] = adjusted_rand_index(_at(found.content.labels, tuple(hand_c.shape)), hand_c.numpy())
-        matched = np.asarray(found.assignment)[found.content.labels]
+        matched = found.content_substyles
         row["ari_matched"] = adjusted_rand_index(_at(matched, tuple(hand_c.shape)), hand_c.numpy())
         row["substyles"], row["content_regions"] = found.style.count, found.content.count
         found.save(args.out / f"masks_{n}")

@@ -123,6 +123,16 @@ class AutoMasks:
             lines.append(f"  content region {r['region']} ({r['area']:.0%} of the content) -> {r['substyle']}")
         return "\n".join(lines)
 
+    @property
+    def content_substyles(self) -> np.ndarray:
+        """``(H, W)``: the sub-style each content pixel takes (its region's assignment)."""
+        return np.asarray(self.assignment)[self.content.labels]
+
+    def colour_masks(self) -> tuple[np.ndarray, np.ndarray]:
+        """The content and style masks as uint8 RGB ``(H, W, 3)`` in DPST's colours."""
+        palette = (np.array(list(DPST_COLORS.values())) * 255).astype(np.uint8)
+        return palette[self.content_substyles], palette[self.style.labels]
+
     def save(self, directory: str | os.PathLike) -> tuple[Path, Path, Path]:
         """Write ``content_mask.png``, ``style_mask.png`` (DPST colours) and ``matching.json``."""
         folder = Path(directory)
@@ -130,9 +140,7 @@ class AutoMasks:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise RestyleError(f"cannot create {folder}: {err.strerror}") from None
-        palette = np.array(list(DPST_COLORS.values())) * 255
-        content_rgb = palette[np.asarray(self.assignment)[self.content.labels]].astype(np.uint8)
-        style_rgb = palette[self.style.labels].astype(np.uint8)
+        content_rgb, style_rgb = self.colour_masks()
         paths = [
             save_image(Image.fromarray(content_rgb), folder / "content_mask.png"),
             save_image(Image.fromarray(style_rgb), folder / "style_mask.png"),
@@ -420,11 +428,10 @@ def auto_masks(
     )
     cost, assignment = match_regions(content_seg, style_seg, spread=spread)
     used = sorted(set(assignment))
-    names = list(DPST_COLORS)
-    c_masks = torch.stack(
-        [torch.from_numpy(np.isin(content_seg.labels, [r for r, s in enumerate(assignment) if s == u])) for u in used]
-    ).float()
+    substyle = np.asarray(assignment)[content_seg.labels]  # as AutoMasks.content_substyles
+    c_masks = torch.stack([torch.from_numpy(substyle == u) for u in used]).float()
     s_masks = torch.stack([torch.from_numpy(style_seg.labels == u) for u in used]).float()
+    names = list(DPST_COLORS)
     pair = MaskPair(c_masks, s_masks, [names[u] for u in used])
     return AutoMasks(pair, style_seg, content_seg, cost, assignment)
 

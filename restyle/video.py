@@ -43,7 +43,7 @@ from PIL import Image
 from restyle.errors import RestyleError
 from restyle.files import atomic_write
 from restyle.flow import certainty, optical_flow, warp
-from restyle.image import RestyleWarning, load_image, scaled_shape
+from restyle.image import RestyleWarning, load_image, scaled_shape, to_pil
 from restyle.objective import Temporal
 from restyle.optim import STOP
 
@@ -180,10 +180,6 @@ def _to_tensor(frame: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255.0
 
 
-def _to_uint8(image: torch.Tensor) -> np.ndarray:
-    return (image[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
-
-
 def temporal_error(frames: list[torch.Tensor], stylised: list[torch.Tensor]) -> list[float]:
     """Ruder's temporal error per frame pair: ``mean(c * (s_t - warp(s_{t-1}))^2)``, with flow
     and certainty computed from the original frames (values in [0, 1] units)."""
@@ -230,7 +226,7 @@ class _WorkFolder:
             return None  # unreadable (should not happen: frames are written atomically): redo it
 
     def save(self, index: int, image: torch.Tensor, stage: int = 0) -> None:
-        pil = Image.fromarray(_to_uint8(image))
+        pil = to_pil(image)
         try:
             atomic_write(self.path(index, stage), lambda handle: pil.save(handle, format="PNG"))
         except RestyleError as exc:

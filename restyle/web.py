@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from restyle.errors import RestyleError
-from restyle.image import DEFAULT_MAX_PIXELS, save_image
+from restyle.image import DEFAULT_MAX_PIXELS, save_image, to_pil
 from restyle.masks import DPST_COLORS
 
 __all__ = ["Update", "art_job", "auto_mask_layers", "build_app", "editor_mask", "photo_job", "serve", "video_job"]
@@ -70,7 +70,7 @@ def request_stop(session: str) -> str:
 
 
 def _to_uint8(image: torch.Tensor) -> np.ndarray:
-    return (image[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+    return np.asarray(to_pil(image))
 
 
 def _check_image(image: np.ndarray | None, what: str, max_pixels: int) -> np.ndarray:
@@ -130,13 +130,10 @@ def auto_mask_layers(content: np.ndarray | None, style: np.ndarray | None, *, ma
     content = _check_image(content, "content", max_pixels)
     style = _check_image(style, "style", max_pixels)
     found = auto_masks(load_image(content), load_image(style))
-    palette = np.array(list(DPST_COLORS.values())) * 255
     layers = []
-    for labels in (np.asarray(found.assignment)[found.content.labels], found.style.labels):
-        rgba = np.zeros((*labels.shape, 4), dtype=np.uint8)
-        rgba[..., :3] = palette[labels]
-        rgba[..., 3] = MASK_LAYER_ALPHA
-        layers.append(rgba)
+    for rgb in found.colour_masks():
+        alpha = np.full((*rgb.shape[:2], 1), MASK_LAYER_ALPHA, dtype=np.uint8)
+        layers.append(np.concatenate([rgb, alpha], axis=2))
     return (
         {"background": content, "layers": [layers[0]], "composite": None},
         {"background": style, "layers": [layers[1]], "composite": None},

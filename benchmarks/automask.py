@@ -4,6 +4,10 @@ For each pair of a folder in DPST's layout:
 - agreement: adjusted Rand index of the automatic segmentation vs the hand masks, for the
   style (sub-styles), the content (its own regions) and the content as matched (each content
   pixel labelled with its sub-style), at the masks' size, pixels on anti-aliased borders left out;
+- matching accuracy: the share of content pixels whose sub-style stands (covers mostly, in the
+  style) for their own hand label (:func:`restyle.metrics.matching_accuracy`), and the same for
+  the best matching of the same regions (each content region given the sub-style that suits
+  most of its pixels), which separates matching errors from segmentation errors;
 - time of :func:`restyle.automask.auto_masks` at ``--size`` (the target: <= 10 s at 700 px);
 - end result: a photo preset with automatic masks, with the hand masks and with no masks, all
   scored with the hand masks by the four DPST-benchmark metrics (see benchmarks/dpst.py).
@@ -34,7 +38,7 @@ from restyle.automask import auto_masks
 from restyle.image import load_image, save_image
 from restyle.masks import label_map, pair_masks
 from restyle.matting import MattingLaplacian
-from restyle.metrics import adjusted_rand_index
+from restyle.metrics import adjusted_rand_index, matching_accuracy
 from restyle.photo import stylize_photo
 
 CONDITIONS = ("auto", "hand", "none")
@@ -42,6 +46,18 @@ CONDITIONS = ("auto", "hand", "none")
 
 def _at(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return F.interpolate(torch.from_numpy(labels)[None, None].float(), size=shape, mode="nearest")[0, 0].long().numpy()
+
+
+def _best_accuracy(regions: np.ndarray, style_sub: np.ndarray, hand_c: np.ndarray, hand_s: np.ndarray) -> float:
+    """Matching accuracy of the best assignment of these content regions to these sub-styles:
+    each region takes the sub-style that is right for most of its labelled pixels."""
+    subs = np.unique(style_sub)
+    best = np.zeros(int(regions.max()) + 1, dtype=int)
+    for r in np.unique(regions):
+        truth = np.where(regions == r, hand_c, -1)  # score region r's pixels only
+        scores = [matching_accuracy(np.full_like(regions, s), style_sub, truth, hand_s) for s in subs]
+        best[r] = subs[int(np.nanargmax(scores))] if not np.all(np.isnan(scores)) else 0
+    return matching_accuracy(best[regions], style_sub, hand_c, hand_s)
 
 
 def _pairs(text: str) -> list[int]:
@@ -62,7 +78,8 @@ def main() -> None:
     torch.set_num_threads(2)
     args.out.mkdir(parents=True, exist_ok=True)
     rows_path = args.out / f"rows_{args.preset or 'masks'}.csv"
-    fields = ["pair", "seconds", "ari_style", "ari_content", "ari_matched", "substyles", "content_regions"]
+    fields = ["pair", "seconds", "ari_style", "ari_content", "ari_matched", "accuracy", "best_accuracy"]
+    fields += ["substyles", "content_regions"]
     fields += [f"{c}_{m}" for c in CONDITIONS for m in ("style", "color", "photo", "structure", "seconds")]
     rows = []
     with open(rows_path, "w", newline="") as handle:
@@ -82,6 +99,14 @@ def main() -> None:
         row["ari_content"] = adjusted_rand_index(_at(found.content.labels, tuple(hand_c.shape)), hand_c.numpy())
         matched = found.content_substyles
         row["ari_matched"] = adjusted_rand_index(_at(matched, tuple(hand_c.shape)), hand_c.numpy())
+        style_sub, regions = (
+            _at(found.style.labels, tuple(hand_s.shape)),
+            _at(found.content.labels, tuple(hand_c.shape)),
+        )
+        row["accuracy"] = matching_accuracy(
+            np.asarray(found.assignment)[regions], style_sub, hand_c.numpy(), hand_s.numpy()
+        )
+        row["best_accuracy"] = _best_accuracy(regions, style_sub, hand_c.numpy(), hand_s.numpy())
         row["substyles"], row["content_regions"] = found.style.count, found.content.count
         found.save(args.out / f"masks_{n}")
         if args.preset:
@@ -116,13 +141,18 @@ def report(rows: list[dict[str, object]], args: argparse.Namespace) -> None:
     def med(key: str) -> float:
         return statistics.median(float(r[key]) for r in rows)
 
+    def mean(key: str) -> float:
+        return statistics.fmean(float(r[key]) for r in rows)
+
     lines = [
         f"Command: `{' '.join(sys.argv)}` ({time.strftime('%Y-%m-%d')}); {len(rows)} pairs, masks found at "
         f"{args.size} px. Medians:",
         "",
-        "| ARI style | ARI content | ARI content matched | auto-mask seconds (max) |",
-        "|---|---|---|---|",
+        "| ARI style | ARI content | ARI content matched | matching accuracy (mean) | best matching of "
+        "these regions (mean) | auto-mask seconds (max) |",
+        "|---|---|---|---|---|---|",
         f"| {med('ari_style'):.3f} | {med('ari_content'):.3f} | {med('ari_matched'):.3f} | "
+        f"{med('accuracy'):.3f} ({mean('accuracy'):.3f}) | {med('best_accuracy'):.3f} ({mean('best_accuracy'):.3f}) | "
         f"{med('seconds'):.2f} ({max(float(r['seconds']) for r in rows):.2f}) |",
     ]
     if args.preset:

@@ -173,22 +173,14 @@ MASKS_EXAMPLES = """examples:
 """
 
 
-def _run_masks(args: argparse.Namespace) -> int:
+def _run_masks(args: argparse.Namespace, names: list[str]) -> int:
     from restyle.automask import auto_masks
     from restyle.device import resolve_device
     from restyle.image import load_image
 
     content = load_image(args.content, size=args.size, max_pixels=args.max_pixels, what="content")
     style = load_image(args.style, size=args.size, max_pixels=args.max_pixels, what="style")
-    found = auto_masks(
-        content,
-        style,
-        substyles=args.substyles,
-        content_regions=args.content_regions,
-        smoothness=args.smoothness,
-        spread=args.spread,
-        device=resolve_device(args.device),
-    )
+    found = auto_masks(content, style, **signature_kwargs(args, names), device=resolve_device(args.device))
     paths = found.save(args.output)
     if not args.quiet:
         print(found.describe(), file=sys.stderr)
@@ -329,6 +321,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
     art_names = add_signature_flags(art, stylize)
     runners["art"] = lambda args: _run_art(args, art_names)
 
+    from restyle.automask import auto_masks
     from restyle.photo import stylize_photo
 
     photo = sub.add_parser(
@@ -361,17 +354,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
     masks.add_argument("content", help="content image")
     masks.add_argument("style", help="style image")
     masks.add_argument("-o", "--output", required=True, type=Path, help="output folder")
-    masks.add_argument("--substyles", type=int, default=None, help="number of sub-styles (default: by BIC)")
-    masks.add_argument("--content-regions", type=int, default=None, help="number of content regions (default: by BIC)")
-    masks.add_argument("--smoothness", type=float, default=1.0, help="Potts smoothing of the regions (default: 1)")
-    masks.add_argument(
-        "--spread", type=float, default=2.0, help="penalty spreading the content over sub-styles (default: 2)"
-    )
+    masks_names = add_signature_flags(masks, auto_masks, skip=("device",))
     masks.add_argument("--size", type=int, default=512, help="long side of the masks in pixels (default: 512)")
     masks.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
     masks.add_argument("--max-pixels", type=int, default=50_000_000)
     masks.add_argument("--quiet", action="store_true", help="do not print the matching")
-    runners["masks"] = _run_masks
+    runners["masks"] = lambda args: _run_masks(args, masks_names)
 
     from restyle.video import stylize_video
 

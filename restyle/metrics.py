@@ -24,7 +24,14 @@ from restyle.masks import MaskPair, masks_for_layers
 from restyle.matting import MattingLaplacian
 from restyle.vgg import encoder
 
-__all__ = ["adjusted_rand_index", "color_distance", "photorealism_energy", "structure_similarity", "style_distance"]
+__all__ = [
+    "adjusted_rand_index",
+    "color_distance",
+    "matching_accuracy",
+    "photorealism_energy",
+    "structure_similarity",
+    "style_distance",
+]
 
 METRIC_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
@@ -131,3 +138,46 @@ def adjusted_rand_index(a: np.ndarray, b: np.ndarray, *, ignore: int | None = -1
     if maximum == expected:
         return 1.0
     return (index - expected) / (maximum - expected)
+
+
+def matching_accuracy(
+    content_substyle: np.ndarray,
+    style_substyle: np.ndarray,
+    content_truth: np.ndarray,
+    style_truth: np.ndarray,
+    *,
+    ignore: int | None = -1,
+) -> float:
+    """Share of content pixels whose sub-style is, in the style image, mostly their own label.
+
+    Each sub-style stands for the ground-truth label covering most of it in the style image;
+    a content pixel is right when its sub-style stands for its own ground-truth label. Pixels
+    whose label is ``ignore`` or absent from the style's ground truth are left out.
+
+    Args:
+        content_substyle: ``(H, W)`` sub-style of each content pixel.
+        style_substyle: ``(H', W')`` sub-style of each style pixel.
+        content_truth: ``(H, W)`` ground-truth label of each content pixel.
+        style_truth: ``(H', W')`` ground-truth label of each style pixel.
+
+    Example:
+        >>> style_sub = np.array([[0, 0, 1, 1]]); style_truth = np.array([[7, 7, 7, 3]])
+        >>> matching_accuracy(np.array([[0, 1, 1]]), style_sub, np.array([[7, 3, 7]]), style_truth)
+        0.6666666666666666
+    """
+    for a, b, what in ((content_substyle, content_truth, "content"), (style_substyle, style_truth, "style")):
+        if np.shape(a) != np.shape(b):
+            raise ValueError(f"{what} label maps differ in size: {np.shape(a)} vs {np.shape(b)}")
+    s_sub, s_truth = np.asarray(style_substyle).ravel(), np.asarray(style_truth).ravel()
+    keep = s_truth != ignore if ignore is not None else np.ones(s_truth.shape, bool)
+    labels = np.unique(s_truth[keep])
+    c_sub, c_truth = np.asarray(content_substyle).ravel(), np.asarray(content_truth).ravel()
+    # the label each sub-style stands for; a sub-style missing from the style stands for none
+    lookup = np.full(int(max(c_sub.max(initial=0), s_sub.max(initial=0))) + 1, labels.min(initial=0) - 1)
+    for sub in np.unique(s_sub[keep]):
+        counts = [(s_truth[keep & (s_sub == sub)] == label).sum() for label in labels]
+        lookup[sub] = labels[int(np.argmax(counts))]
+    valid = np.isin(c_truth, labels)
+    if not valid.any():
+        return float("nan")
+    return float((lookup[c_sub[valid]] == c_truth[valid]).mean())

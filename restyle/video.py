@@ -142,8 +142,9 @@ def read_frames(
 ) -> Iterator[np.ndarray]:
     """Frames ``start`` to ``end`` (exclusive) as uint8 ``(H, W, 3)`` arrays of ``shape``.
 
-    Video files are decoded and scaled by ffmpeg at a constant frame rate (variable-rate clips
-    are resampled to their nominal rate: frames are duplicated or dropped as ffmpeg decides).
+    Video files are decoded and scaled by ffmpeg at a constant frame rate: variable-rate clips
+    are resampled to their average rate (frames duplicated across gaps, dropped where the clip
+    runs faster), so the frame count is ``probe``'s and the duration is kept.
     """
     height, width = shape
     if info.is_folder:
@@ -157,7 +158,9 @@ def read_frames(
 
     reader = imageio_ffmpeg.read_frames(
         str(info.path),
-        output_params=["-vf", f"scale={width}:{height}:flags=area", "-r", f"{info.fps}"],
+        # the fps filter resamples on timestamps, so a variable-rate clip keeps its duration (and
+        # its audio stays in sync); ``-r`` alone let ffmpeg emit extra frames
+        output_params=["-vf", f"scale={width}:{height}:flags=area,fps={info.fps}"],
     )
     try:
         next(reader)

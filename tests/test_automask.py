@@ -12,7 +12,7 @@ from restyle.cli import main
 from restyle.errors import RestyleError
 from restyle.image import RestyleWarning, read_metadata
 from restyle.masks import label_map, pair_masks
-from restyle.metrics import adjusted_rand_index
+from restyle.metrics import adjusted_rand_index, matching_accuracy
 
 
 def two_region_image(
@@ -81,15 +81,35 @@ def test_smoothing_removes_isolated_regions(scene):
     assert fragments(smooth.labels) <= fragments(rough.labels)
 
 
-def test_match_regions_spreads_use_over_substyles():
-    style = Segmentation(np.zeros((2, 2), int), np.array([[0.0, 0.0], [1.0, 0.0]]), np.array([0.5, 0.5]))
-    # both content regions are nearest to sub-style 0
-    content = Segmentation(np.zeros((2, 2), int), np.array([[0.0, 0.0], [0.2, 0.0]]), np.array([0.6, 0.4]))
-    cost, nearest = match_regions(content, style, spread=0.0)
-    np.testing.assert_allclose(cost, [[0.0, 1.0], [0.04, 0.64]])
+def _regions(vectors, centres, areas):
+    """A Segmentation holding only what matching reads: per-layer unit vectors, centres, areas."""
+    blocks = [np.asarray(v, float) / np.linalg.norm(v) for v in vectors]
+    semantics = np.stack([np.concatenate([b, b]) for b in blocks])  # the same block for both layers
+    n = len(areas)
+    return Segmentation(np.zeros((2, 2), int), np.zeros((n, 1)), np.asarray(areas), semantics, np.asarray(centres))
+
+
+def test_match_regions_cost_and_spread():
+    style = _regions([[1, 0], [0, 1]], [[0.2, 0.5], [0.8, 0.5]], [0.5, 0.5])
+    # both content regions look most like sub-style 0
+    content = _regions([[1, 0.1], [1, 0.5]], [[0.3, 0.5], [0.6, 0.5]], [0.6, 0.4])
+    cost, nearest = match_regions(content, style, spread=0.0, position=0.0)
     assert nearest == [0, 0]
-    _, spread = match_regions(content, style, spread=5.0)
+    # reference: summed cosine distances over the two layers, scaled by their median
+    cos = np.array([[1 / np.hypot(1, 0.1), 0.1 / np.hypot(1, 0.1)], [1 / np.hypot(1, 0.5), 0.5 / np.hypot(1, 0.5)]])
+    semantic = 2 * (1 - cos)
+    np.testing.assert_allclose(cost, semantic / np.median(semantic))
+    _, spread = match_regions(content, style, spread=5.0, position=0.0)
     assert spread == [0, 1]  # the larger region keeps its nearest, the smaller moves
+
+
+def test_match_regions_position_breaks_ties():
+    style = _regions([[1, 0], [1, 0]], [[0.1, 0.5], [0.9, 0.5]], [0.5, 0.5])  # alike, top and bottom
+    content = _regions([[1, 0.2], [1, 0.2]], [[0.8, 0.5], [0.2, 0.5]], [0.5, 0.5])  # bottom, top
+    cost, assignment = match_regions(content, style, spread=0.0)
+    assert assignment == [1, 0]
+    place = np.array([[0.49, 0.01], [0.01, 0.49]])
+    np.testing.assert_allclose(cost, 1.0 + 0.5 * place / np.median(place))
 
 
 def test_flat_image_gives_one_substyle_and_too_many_is_reduced_with_a_warning():
@@ -224,3 +244,24 @@ def test_art_masks_must_have_one_style(tmp_path, scene):
     content, _, style, _ = scene
     with pytest.raises(RestyleError, match="one style image"):
         stylize(content, [style, style], auto_masks=True, size=64, iterations=1, device="cpu")
+
+
+def test_matching_accuracy_against_a_pixel_loop():
+    rng = np.random.default_rng(1)
+    style_sub, style_truth = rng.integers(0, 3, (20, 30)), rng.integers(0, 4, (20, 30))
+    style_truth[style_sub == 1] = 2  # sub-style 1 is all label 2
+    style_truth[:2] = -1  # unlabelled border
+    content_sub, content_truth = rng.integers(0, 3, (15, 10)), rng.integers(-1, 6, (15, 10))
+    stands = {}
+    for sub in range(3):
+        labels = [t for t, s in zip(style_truth.ravel(), style_sub.ravel()) if s == sub and t != -1]
+        stands[sub] = max(sorted(set(labels)), key=labels.count)
+    present = set(style_truth.ravel()) - {-1}
+    right = [stands[s] == t for s, t in zip(content_sub.ravel(), content_truth.ravel()) if t in present]
+    got = matching_accuracy(content_sub, style_sub, content_truth, style_truth)
+    assert stands[1] == 2 and got == pytest.approx(np.mean(right), abs=1e-12)
+    # a perfect matching scores 1, and maps of different sizes are refused
+    assert matching_accuracy(style_sub, style_sub, style_truth, style_truth) < 1  # sub-styles 0, 2 mix labels
+    assert matching_accuracy(style_truth.clip(0), style_truth.clip(0), style_truth, style_truth) == 1.0
+    with pytest.raises(ValueError, match="differ in size"):
+        matching_accuracy(content_sub, style_sub, content_truth[:5], style_truth)

@@ -1,5 +1,6 @@
 """Video: reading, writing with audio, temporal stabilisation, resuming, and bad input."""
 
+import itertools
 import subprocess
 
 import numpy as np
@@ -76,6 +77,27 @@ def test_silent_clip_and_frame_range(capsys, tmp_path, clips):
     info = probe(out)
     assert not info.audio and info.fps == 12
     assert len(list(read_frames(info, shape=frame_shape(info, 64)))) == 3
+
+
+def test_variable_frame_rate_is_resampled_keeping_duration(capsys, tmp_path, clips):
+    # frames 0-3 at 0.1 s steps, then a 0.5 s gap, then 4-9 at 0.1 s steps: 10 frames over 1.5 s
+    vfr = tmp_path / "vfr.mp4"
+    ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=10:duration=1",
+        "-vf", "setpts='(N+if(gte(N,4),5,0))/10/TB'", "-fps_mode", "vfr",
+        "-c:v", "libx264", "-pix_fmt", "yuv420p", str(vfr),
+    )  # fmt: skip
+    info = probe(vfr)
+    assert info.fps == pytest.approx(10 / 1.5, abs=0.01) and info.frames == 10
+    frames = list(read_frames(info, shape=(64, 96)))
+    assert len(frames) == info.frames  # one frame per 1/fps of the clip's duration, no extras
+    changed = [np.abs(b.astype(int) - a).mean() > 0 for a, b in itertools.pairwise(frames)]
+    assert not all(changed)  # the gap is filled by repeating a frame
+    out = tmp_path / "out.mp4"
+    code, _, err = run(capsys, "video", vfr, clips["style"], "-o", out, *FAST)
+    assert code == 0, err
+    result = probe(out)
+    assert result.frames == 10 and result.fps == info.fps  # the clip's duration (1.5 s) is kept
 
 
 def test_temporal_stabilisation_reduces_flicker(tmp_path, clips):

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from restyle.automask import Segmentation, auto_masks, match_regions, segment
+from restyle.automask import Segmentation, _feathered, auto_masks, match_regions, segment
 from restyle.cli import main
 from restyle.errors import RestyleError
 from restyle.image import RestyleWarning, read_metadata
@@ -265,3 +265,25 @@ def test_matching_accuracy_against_a_pixel_loop():
     assert matching_accuracy(style_truth.clip(0), style_truth.clip(0), style_truth, style_truth) == 1.0
     with pytest.raises(ValueError, match="differ in size"):
         matching_accuracy(content_sub, style_sub, content_truth[:5], style_truth)
+
+
+def test_feathering_blends_borders_in_smooth_areas_and_keeps_edges():
+    content = torch.zeros(1, 3, 32, 64)
+    content[..., 32:] = 1.0  # one strong edge at x = 32; flat on either side
+    x = torch.arange(64).expand(32, 64)
+    across_flat = _feathered(torch.stack([x < 16, x >= 16]).float(), content, 8)
+    on_edge = _feathered(torch.stack([x < 32, x >= 32]).float(), content, 8)
+    for soft in (across_flat, on_edge):
+        assert soft.min() >= 0 and torch.allclose(soft.sum(0), torch.ones(32, 64), atol=1e-5)
+    assert 0.3 < float(across_flat[0, 16, 16]) < 0.7  # a border in a flat area blends
+    assert float(on_edge[0, 16, 31]) > 0.95 and float(on_edge[0, 16, 32]) < 0.05  # an edge stays sharp
+
+
+def test_auto_masks_content_masks_are_feathered_unless_asked_not_to(scene):
+    content, _, style, _ = scene
+    soft = auto_masks(content, style, substyles=2, content_regions=2)
+    hard = auto_masks(content, style, substyles=2, content_regions=2, feather=0)
+    assert set(torch.unique(hard.masks.content).tolist()) <= {0.0, 1.0}
+    assert torch.allclose(soft.masks.content.sum(0), torch.ones(soft.masks.content.shape[1:]), atol=1e-5)
+    assert torch.equal(soft.masks.style, hard.masks.style)  # the style's sub-styles stay hard
+    assert (soft.masks.content.argmax(0) == hard.masks.content.argmax(0)).float().mean() > 0.95

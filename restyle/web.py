@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from restyle.errors import RestyleError
-from restyle.image import DEFAULT_MAX_PIXELS, save_image, to_pil
+from restyle.image import DEFAULT_MAX_PIXELS, load_image, save_image, to_pil
 from restyle.masks import DPST_COLORS
 
 __all__ = ["Update", "art_job", "auto_mask_layers", "build_app", "editor_mask", "photo_job", "serve", "video_job"]
@@ -82,12 +82,8 @@ def _check_image(image: np.ndarray | None, what: str, max_pixels: int) -> np.nda
         raise RestyleError(
             f"the {what} image has {image.shape[1]}x{image.shape[0]} pixels, more than the limit of {max_pixels:,}"
         )
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=2)
-    if image.shape[2] == 4:  # composite on white, as restyle.image does
-        alpha = image[..., 3:4].astype(np.float64) / 255
-        image = (image[..., :3] * alpha + 255 * (1 - alpha) + 0.5).astype(np.uint8)
-    return np.ascontiguousarray(image[..., :3])
+    # uploads may be grey or RGBA: restyle.image converts them (RGBA composited on white)
+    return _to_uint8(load_image(image, what=f"the {what} image"))
 
 
 def editor_mask(value: dict | None, shape: tuple[int, int]) -> np.ndarray | None:
@@ -125,7 +121,6 @@ def auto_mask_layers(content: np.ndarray | None, style: np.ndarray | None, *, ma
     """Editor values for the Auto-masks button: each image with its automatic mask as a layer,
     and a line describing the matching."""
     from restyle.automask import auto_masks
-    from restyle.image import load_image
 
     content = _check_image(content, "content", max_pixels)
     style = _check_image(style, "style", max_pixels)
@@ -221,7 +216,6 @@ def photo_job(
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Iterator[Update]:
     """Photorealistic transfer with painted (or no) masks, as a stream of :class:`Update`."""
-    from restyle.image import load_image
     from restyle.photo import stylize_photo
 
     content = _check_image(content, "content", max_pixels)
@@ -307,7 +301,6 @@ def video_job(
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Iterator[Update]:
     """Video transfer: yields the latest frame and progress, then the video file."""
-    from restyle.image import load_image
     from restyle.video import stylize_video
 
     if not video:

@@ -95,17 +95,14 @@ def main() -> None:
         row: dict[str, object] = {"pair": n, "seconds": time.perf_counter() - t}
         hand_c, _ = label_map(cm_path, palette="dpst")
         hand_s, _ = label_map(sm_path, palette="dpst")
-        row["ari_style"] = adjusted_rand_index(_at(found.style.labels, tuple(hand_s.shape)), hand_s.numpy())
-        row["ari_content"] = adjusted_rand_index(_at(found.content.labels, tuple(hand_c.shape)), hand_c.numpy())
-        matched = found.content_substyles
-        row["ari_matched"] = adjusted_rand_index(_at(matched, tuple(hand_c.shape)), hand_c.numpy())
-        style_sub, regions = (
-            _at(found.style.labels, tuple(hand_s.shape)),
-            _at(found.content.labels, tuple(hand_c.shape)),
-        )
-        row["accuracy"] = matching_accuracy(
-            np.asarray(found.assignment)[regions], style_sub, hand_c.numpy(), hand_s.numpy()
-        )
+        # every label map at its hand mask's size
+        style_sub = _at(found.style.labels, tuple(hand_s.shape))
+        regions = _at(found.content.labels, tuple(hand_c.shape))
+        matched = _at(found.content_substyles, tuple(hand_c.shape))
+        row["ari_style"] = adjusted_rand_index(style_sub, hand_s.numpy())
+        row["ari_content"] = adjusted_rand_index(regions, hand_c.numpy())
+        row["ari_matched"] = adjusted_rand_index(matched, hand_c.numpy())
+        row["accuracy"] = matching_accuracy(matched, style_sub, hand_c.numpy(), hand_s.numpy())
         row["best_accuracy"] = _best_accuracy(regions, style_sub, hand_c.numpy(), hand_s.numpy())
         row["substyles"], row["content_regions"] = found.style.count, found.content.count
         found.save(args.out / f"masks_{n}")

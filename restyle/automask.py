@@ -346,7 +346,7 @@ def segment(
             raise RestyleError(f"the image is too small for automatic masks: {image.shape[-1]}x{image.shape[-2]}")
     work = [_prepare(image, work_size) for image in images]
     feats, semantic = _features(work, torch.device(device))
-    sp_labels, blocks, flat = [], [], []
+    sp_labels, blocks, flat, positions = [], [], [], []
     for image, layer_feats in zip(work, feats):
         h, w = image.shape[-2:]
         labels = _superpixels(image, min(superpixels, h * w // 16 or 1))
@@ -357,11 +357,14 @@ def segment(
         flat.append(bool(lab.reshape(3, -1).std(axis=1).max() < FLAT_LAB_STD))
         per_sp = _block_means(labels, [f.numpy().astype(np.float64) for f in layer_feats] + [lab, position], n)
         sp_labels.append(labels)
+        positions.append(position)
         blocks.append(per_sp)
     descriptors = _normalise_blocks(blocks)
 
     out = []
-    for image, labels, desc, count, is_flat, sem in zip(images, sp_labels, descriptors, counts, flat, semantic):
+    for image, labels, desc, count, is_flat, sem, position in zip(
+        images, sp_labels, descriptors, counts, flat, semantic, positions
+    ):
         n = len(desc)
         if is_flat:
             if count is not None and count > 1:
@@ -383,9 +386,7 @@ def segment(
         region_desc = np.stack(
             [np.average(desc[sp_region == r], axis=0, weights=sizes[sp_region == r]) for r in range(len(order))]
         )
-        h, w = pixel.shape
-        ys, xs = np.mgrid[0:h, 0:w] / max(h, w)
-        centres = np.stack([[ys[pixel == r].mean(), xs[pixel == r].mean()] for r in range(len(order))])
+        centres = _block_means(pixel, [position], len(order))[0]
         full = (
             F.interpolate(torch.from_numpy(pixel)[None, None].float(), size=tuple(image.shape[-2:]), mode="nearest")[
                 0, 0

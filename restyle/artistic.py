@@ -25,13 +25,13 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from restyle.automask import resolve_masks
+from restyle.automask import resolve_global_style, resolve_masks
 from restyle.color import combine_luminance, luminance, match_color, rgb_to_ycbcr
 from restyle.device import resolve_device, use_bf16
 from restyle.errors import RestyleError
 from restyle.image import DEFAULT_MAX_PIXELS, ImageLike, load_image, resize, save_image, scaled_shape
 from restyle.objective import Objective, Temporal
-from restyle.optim import OPTIMIZERS, Iterate, Record, optimize
+from restyle.optim import OPTIMIZERS, Iterate, LbfgsMemory, Record, optimize
 from restyle.pyramid import pyramid_sizes
 from restyle.vgg import deepest, layer_index, min_side
 
@@ -104,6 +104,7 @@ def stylize(
     style_mask: str | None = None,
     auto_masks: bool = False,
     substyles: int | None = None,
+    global_style: float | None = None,
     content_weight: float = 5.0,
     style_weight: float = 100.0,
     tv_weight: float = 1e-3,
@@ -128,6 +129,7 @@ def stylize(
     callback: Callable[[Iterate], None] | None = None,
     _temporal: tuple[Tensor, Temporal] | None = None,
     _cache: dict | None = None,
+    _memory: LbfgsMemory | None = None,
 ) -> Result:
     """Render ``content`` in the style of one or more style images (Gatys et al. 2015).
 
@@ -144,6 +146,8 @@ def stylize(
         style_mask: region mask of the style image, with the same labels.
         auto_masks: find the masks automatically (see :mod:`restyle.automask`).
         substyles: number of sub-styles for ``auto_masks`` (default: chosen automatically).
+        global_style: share of the whole style image's statistics in each region's style
+            target, 0 to 1 (default: 0 with mask files; 0.5 with ``auto_masks``).
         content_weight: weight of the content loss.
         style_weight: weight of the style loss.
         tv_weight: weight of the total-variation (smoothness) loss.
@@ -172,6 +176,8 @@ def stylize(
         _temporal: for video (:mod:`restyle.video`): the start image and the temporal term.
         _cache: a dict shared by calls with the same styles and masks (video frames): style
             targets computed once are reused.
+        _memory: L-BFGS pairs carried between calls (video frames; see
+            :class:`~restyle.optim.LbfgsMemory`), used at the full-size scale.
 
     Returns:
         A :class:`Result` with the image, the per-iteration history and the parameters.
@@ -187,7 +193,7 @@ def stylize(
     params = {
         name: value
         for name, value in locals().items()
-        if name not in ("content", "styles", "callback", "_temporal", "_cache")
+        if name not in ("content", "styles", "callback", "_temporal", "_cache", "_memory")
     }
     if size < 16:
         raise RestyleError(f"size must be at least 16 pixels, not {size}")
@@ -246,6 +252,7 @@ def stylize(
         target_content = content_full
 
     masks = None
+    global_style = resolve_global_style(global_style, auto=auto_masks)
     if content_mask is not None or style_mask is not None or auto_masks:
         if len(style_images) != 1:
             raise RestyleError("masks work with one style image, not several")
@@ -260,6 +267,7 @@ def stylize(
             device=dev,
         )
         params["mask_labels"] = masks.names
+        params["global_style_used"] = global_style
         if matching is not None:
             params["auto_masks_matching"] = matching
     elif substyles is not None:
@@ -320,6 +328,7 @@ def stylize(
             temporal=None if temporal is None else temporal.resized(shape).to(dev),
             content_masks=None if scaled_masks is None else scaled_masks.content.to(dev),
             style_masks=None if scaled_masks is None else scaled_masks.style.to(dev),
+            global_style=global_style if masks is not None else 0.0,
             style_targets=None if _cache is None or masks is not None else _cache.get(cache_key),
         )
         if _cache is not None and masks is None:
@@ -340,6 +349,7 @@ def stylize(
             iterations=n,
             optimizer=optimizer,
             learning_rate=learning_rate,
+            memory=_memory if index == len(sizes) - 1 else None,
             scale=index,
             scales=len(sizes),
             start_time=started,

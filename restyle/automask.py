@@ -59,6 +59,10 @@ MATCH_LAYERS = ("relu4_1", "relu5_1")  # region semantics for matching
 # Weights of the matching cost's terms, each scaled by its median over the cost matrix: the
 # cosine distance of the region semantics, and the squared distance of the region centres.
 MATCH_POSITION = 0.5
+# Share of the whole style image's Gram in each region's style target when the masks are
+# automatic (``global_style`` of the transfers). Deviation from DPST, whose hand masks use 0:
+# a region matched to the wrong sub-style is pulled only half as far towards it.
+AUTO_GLOBAL_STYLE = 0.5
 #: The most sub-styles: one per DPST colour, so that masks can be written and edited.
 MAX_SUBSTYLES = len(DPST_COLORS)
 # Relative weight of each descriptor block: relu3_1, relu4_1, Lab colour, position.
@@ -508,6 +512,16 @@ def auto_masks(
     names = list(DPST_COLORS)
     pair = MaskPair(c_masks, s_masks, [names[u] for u in used])
     return AutoMasks(pair, style_seg, content_seg, cost, assignment)
+
+
+def resolve_global_style(global_style: float | None, *, auto: bool) -> float:
+    """The ``global_style`` a transfer uses: the caller's (checked to lie in [0, 1]), or by
+    default 0 with mask files and :data:`AUTO_GLOBAL_STYLE` with automatic masks."""
+    if global_style is None:
+        return AUTO_GLOBAL_STYLE if auto else 0.0
+    if not 0.0 <= global_style <= 1.0:
+        raise RestyleError(f"global-style must be between 0 and 1, not {global_style}")
+    return float(global_style)
 
 
 def resolve_masks(

@@ -72,6 +72,10 @@ class Objective:
         content_masks, style_masks: region masks ``(K, H, W)`` at the content's and at each
             style's size (one style only when masks are given); None for one global region.
         region_weights: weight of each region's style loss (default 1 each).
+        global_style: share of the whole style image's Gram in each region's target,
+            ``(1 - g) G_region + g G_whole`` (0: purely region to region, as DPST; 1: the masks
+            only decide where the loss is summed). Softens the damage a wrongly matched
+            region does (automatic masks).
         laplacian: the content's :class:`~restyle.matting.MattingLaplacian`, needed when
             ``photo_weight > 0``.
         bf16: run the encoder under bfloat16 autocast (Grams and losses stay float32).
@@ -96,6 +100,7 @@ class Objective:
         content_masks: Tensor | None = None,
         style_masks: Tensor | None = None,
         region_weights: Sequence[float] | None = None,
+        global_style: float = 0.0,
         photo_weight: float = 0.0,
         laplacian: MattingLaplacian | None = None,
         pooling: str = "max",
@@ -111,6 +116,8 @@ class Objective:
             raise ValueError("content_masks and style_masks go together")
         if content_masks is not None and len(styles) != 1:
             raise ValueError("masks work with exactly one style image")
+        if not 0.0 <= global_style <= 1.0:
+            raise ValueError(f"global_style must be in [0, 1], not {global_style}")
         if photo_weight > 0 and laplacian is None:
             raise ValueError("photo_weight > 0 needs the content's matting Laplacian")
         device = content.device
@@ -148,7 +155,11 @@ class Objective:
                 style_feats = self.features(style, self.style_layers)
                 layer_masks = masks_for_layers(masks, self.style_layers)
                 for name in self.style_layers:
-                    gram = masked_gram(style_feats[name], layer_masks[name].to(device)) * (share / total)
+                    gram = masked_gram(style_feats[name], layer_masks[name].to(device))
+                    if global_style > 0:
+                        whole = masked_gram(style_feats[name], torch.ones_like(layer_masks[name][:1]).to(device))
+                        gram = (1.0 - global_style) * gram + global_style * whole
+                    gram = gram * (share / total)
                     self.style_targets[name] = self.style_targets.get(name, 0) + gram
 
     def features(self, image: Tensor, layers: Sequence[str] | None = None) -> dict[str, Tensor]:

@@ -23,7 +23,7 @@ from restyle.errors import RestyleError
 #: KeyboardInterrupt raised wherever the signal lands, which library code may swallow.
 STOP = threading.Event()
 
-__all__ = ["OPTIMIZERS", "Iterate", "Outcome", "Record", "optimize"]
+__all__ = ["OPTIMIZERS", "Iterate", "LbfgsMemory", "Outcome", "Record", "optimize"]
 
 OPTIMIZERS = ("lbfgs", "adam")
 
@@ -78,6 +78,59 @@ class _NonFinite(Exception):
     pass
 
 
+@dataclass
+class LbfgsMemory:
+    """L-BFGS's curvature pairs, kept between calls of :func:`optimize` on the same pixels.
+
+    A video frame's loss is nearly the previous frame's, so the previous frame's pairs give
+    the next frame good steps from its first evaluation on, where a cold L-BFGS spends its
+    first evaluation on a tiny gradient step and builds its model from scratch. Pass the same
+    object to every call; ``optimize`` reads and updates it. Pairs of another size are dropped.
+
+    Attributes:
+        steps, changes: the last steps ``s_i`` and gradient changes ``y_i`` (flattened).
+        rho: ``1 / (y_i . s_i)``.
+        scale: the initial inverse-Hessian scale ``(y . s) / (y . y)`` of the newest pair.
+    """
+
+    steps: list[Tensor] = field(default_factory=list)
+    changes: list[Tensor] = field(default_factory=list)
+    rho: list[float] = field(default_factory=list)
+    scale: float = 1.0
+
+    def clear(self) -> None:
+        self.steps.clear()
+        self.changes.clear()
+        self.rho.clear()
+        self.scale = 1.0
+
+    def push(self, step: Tensor, change: Tensor, size: int) -> None:
+        """Add the pair ``(s, y)`` if it has positive curvature, keeping at most ``size``."""
+        ys = float(change.dot(step))
+        if ys <= 1e-10:  # not positive curvature (or no step): skipped, as torch's L-BFGS does
+            return
+        if len(self.steps) == size:
+            del self.steps[0], self.changes[0], self.rho[0]
+        self.steps.append(step)
+        self.changes.append(change)
+        self.rho.append(1.0 / ys)
+        self.scale = ys / float(change.dot(change))
+
+    def direction(self, grad: Tensor) -> Tensor:
+        """``-H grad`` by the two-loop recursion (``-grad`` with no pairs)."""
+        q = grad.neg()
+        alphas = []
+        for s, y, rho in zip(reversed(self.steps), reversed(self.changes), reversed(self.rho), strict=True):
+            a = float(s.dot(q)) * rho
+            q.add_(y, alpha=-a)
+            alphas.append(a)
+        r = q.mul_(self.scale)
+        for s, y, rho, a in zip(self.steps, self.changes, self.rho, reversed(alphas), strict=True):
+            b = float(y.dot(r)) * rho
+            r.add_(s, alpha=a - b)
+        return r
+
+
 def optimize(
     image: Tensor,
     loss_fn: LossFn,
@@ -86,6 +139,7 @@ def optimize(
     optimizer: str = "lbfgs",
     learning_rate: float = 0.02,
     history_size: int = 100,
+    memory: LbfgsMemory | None = None,
     scale: int = 0,
     scales: int = 1,
     start_time: float | None = None,
@@ -107,6 +161,8 @@ def optimize(
             it is evaluated (a projected method).
         learning_rate: Adam's step size on the [0, 1] scale (L-BFGS uses 1).
         history_size: L-BFGS memory.
+        memory: L-BFGS pairs to start from and to leave for the next call (see
+            :class:`LbfgsMemory`); None starts cold and keeps nothing.
         scale, scales, start_time, step_offset, steps, callback: reported in each
             :class:`Iterate` (``step_offset`` iterations were done before this call, of
             ``steps`` planned in all).
@@ -123,9 +179,6 @@ def optimize(
 
     def evaluate() -> Tensor:
         nonlocal best, best_loss, count
-        if count >= iterations:
-            # L-BFGS may ask for one evaluation beyond the budget; answer without counting it.
-            return torch.tensor(best_loss if math.isfinite(best_loss) else 0.0)
         with torch.no_grad():
             # Keep the iterate a valid image: the delivered result is clamped anyway, and letting
             # pixels leave [0, 1] makes the optimiser chase losses no saved image can have.
@@ -159,31 +212,16 @@ def optimize(
             )
         return total
 
+    def gradient() -> Tensor:
+        x.grad = None
+        evaluate().backward()
+        return x.grad.detach().reshape(-1).clone()
+
     try:
         if optimizer == "lbfgs":
-            opt = torch.optim.LBFGS(
-                [x],
-                lr=1.0,
-                max_iter=iterations,
-                max_eval=iterations,
-                history_size=history_size,
-                tolerance_grad=-1.0,
-                tolerance_change=-1.0,
+            _lbfgs(
+                x, gradient, lambda: count < iterations, memory if memory is not None else LbfgsMemory(), history_size
             )
-
-            def closure() -> Tensor:
-                opt.zero_grad(set_to_none=True)
-                if count >= iterations:
-                    return evaluate()
-                total = evaluate()
-                total.backward()
-                return total.detach()
-
-            while count < iterations:
-                before = count
-                opt.step(closure)
-                if count == before:
-                    break
         else:
             opt = torch.optim.Adam([x], lr=learning_rate)
             while count < iterations:
@@ -199,3 +237,31 @@ def optimize(
         outcome.message = "interrupted; kept the best iterate so far"
     outcome.image = best
     return outcome
+
+
+def _lbfgs(
+    x: Tensor, gradient: Callable[[], Tensor], budget_left: Callable[[], bool], memory: LbfgsMemory, history: int
+) -> None:
+    """L-BFGS without a line search, as neural-style and DPST run it (and as torch's
+    ``LBFGS(lr=1)`` without ``line_search_fn``): step ``t * d`` with ``d = -H g``; the very
+    first step of a cold start is scaled to ``min(1, 1 / |g|_1)``, every later one is 1.
+    Our own loop rather than torch's so that the pairs can be carried between calls."""
+    if memory.steps and memory.steps[0].numel() != x.numel():
+        memory.clear()
+    cold = not memory.steps
+    grad = gradient()
+    while budget_left():
+        direction = memory.direction(grad)
+        if float(grad.dot(direction)) >= 0.0:  # carried pairs that give no descent here: start cold
+            memory.clear()
+            cold = True
+            direction = grad.neg()
+        # (at a stationary point the step is zero and the budget is still spent, as torch does:
+        # callers count on ``iterations`` evaluations)
+        step = min(1.0, 1.0 / max(float(grad.abs().sum()), 1e-30)) if cold else 1.0
+        cold = False
+        with torch.no_grad():
+            x.add_(direction.view_as(x), alpha=step)
+        new_grad = gradient()
+        memory.push(direction.mul_(step), new_grad - grad, history)
+        grad = new_grad

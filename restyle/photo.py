@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from restyle.artistic import CONTENT_LAYERS, STYLE_LAYERS, Result, check_weight
-from restyle.automask import resolve_masks
+from restyle.automask import resolve_global_style, resolve_masks
 from restyle.color import match_color
 from restyle.device import resolve_device, use_bf16
 from restyle.errors import RestyleError
@@ -122,6 +122,7 @@ def stylize_photo(
     smoothing: Literal["preset", "matting", "affine", "none"] = "preset",
     smoothing_strength: float | None = None,
     region_weights: Sequence[float] | None = None,
+    global_style: float | None = None,
     mask_palette: Literal["auto", "dpst", "colors", "integer"] = "auto",
     seed: int | None = None,
     device: str = "auto",
@@ -156,6 +157,9 @@ def stylize_photo(
         smoothing_strength: beta of the matting smoothing (default preset: 10; larger is
             smoother and more photorealistic).
         region_weights: style weight of each mask region, in the order of the shared labels.
+        global_style: share of the whole style image's statistics in each region's style target,
+            0 to 1 (default: 0 with mask files, as DPST; 0.5 with ``auto_masks``, so that a
+            wrongly matched region is pulled less far towards the wrong sub-style).
         mask_palette: how masks are read: "auto", "dpst", "colors" or "integer".
         seed: random seed (noise init of the dpst preset); picked and recorded if not given.
         device: "auto" (CUDA, then MPS, then CPU), "cpu", "cuda" or "mps".
@@ -245,6 +249,8 @@ def stylize_photo(
             params["auto_masks_matching"] = matching
     params["mask_labels"] = masks.names
     masks = masks.resized(content_full.shape, style_full.shape)
+    global_style = resolve_global_style(global_style, auto=auto_masks)
+    params["global_style_used"] = global_style
     if region_weights is not None and len(region_weights) != len(masks.names):
         raise RestyleError(
             f"region_weights has {len(region_weights)} values for {len(masks.names)} regions ({', '.join(masks.names)})"
@@ -303,6 +309,7 @@ def stylize_photo(
             content_masks=masks_s.content.to(dev),
             style_masks=masks_s.style.to(dev),
             region_weights=region_weights,
+            global_style=global_style,
             photo_weight=settings.photo_weight if photo else 0.0,
             laplacian=laplacian,
             bf16=bf16,

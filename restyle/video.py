@@ -9,6 +9,9 @@ Deviations from the paper, named:
 - flow is OpenCV's DIS, not DeepFlow/EpicFlow (DIS is orders of magnitude faster on a CPU);
 - later frames are optimised for ``frame_iterations`` L-BFGS steps (default 5), not until
   convergence: the warped start is already stylised, so most of the image needs no change;
+- in art mode those steps carry L-BFGS's curvature pairs from frame to frame
+  (:class:`restyle.optim.LbfgsMemory`): each frame's loss is nearly the last one's, so no
+  step is spent on a cold start's tiny first step or on rebuilding the curvature model;
 - the ``fast`` photo preset has no optimisation: its temporal term is solved in closed form,
   per pixel ``x = (s + k c w) / (1 + k c)`` with s the frame's own result, w the warped
   previous output, c the certainty and k the temporal weight; and it skips the matting
@@ -45,7 +48,7 @@ from restyle.files import atomic_write
 from restyle.flow import certainty, optical_flow, warp
 from restyle.image import RestyleWarning, load_image, scaled_shape, to_pil
 from restyle.objective import Temporal
-from restyle.optim import STOP
+from restyle.optim import STOP, LbfgsMemory
 
 __all__ = ["FrameProgress", "VideoInfo", "frame_shape", "probe", "read_frames", "stylize_video", "temporal_error"]
 
@@ -417,6 +420,10 @@ def stylize_video(
     height, width = contents[0].shape[-2:]
     flows: dict[tuple[int, int], torch.Tensor] = {}
     targets: dict = {}  # style Grams, computed once for all frames
+    # L-BFGS pairs carried from frame to frame (art mode): each frame's loss is nearly the
+    # previous one's, so its few iterations all take curvature-scaled steps. Not for the
+    # per-frame baseline (weight 0), whose frames stay independent.
+    memory = LbfgsMemory() if weight > 0 else None
 
     def flow(a: int, b: int) -> torch.Tensor:
         if (a, b) not in flows:
@@ -451,7 +458,7 @@ def stylize_video(
     def run(content: torch.Tensor, first: bool, temporal: tuple[torch.Tensor, Temporal] | None) -> torch.Tensor:
         opts = frame_options(first)
         if mode == "art":
-            result = stylize(content, style_image, _temporal=temporal, _cache=targets, **opts)
+            result = stylize(content, style_image, _temporal=temporal, _cache=targets, _memory=memory, **opts)
         else:
             result = stylize_photo(content, style_image, _temporal=None if fast else temporal, **opts)
         if result.status == "interrupted":

@@ -93,6 +93,40 @@ def test_blended_styles_average_grams(images):
         assert torch.allclose(obj.style_targets[name], expected, rtol=1e-5, atol=1e-6)
 
 
+def test_global_style_blends_region_and_whole_grams(images):
+    content, style = images
+    c, s = load_image(content), load_image(style)
+    h, w = s.shape[-2:]
+    style_masks = torch.zeros(2, h, w)
+    style_masks[0, :, : w // 2] = 1
+    style_masks[1, :, w // 2 :] = 1
+    ch, cw = c.shape[-2:]
+    content_masks = torch.zeros(2, ch, cw)
+    content_masks[0, : ch // 2] = 1
+    content_masks[1, ch // 2 :] = 1
+    common = {
+        "blend": [1],
+        "content_weight": 1,
+        "style_weight": 1,
+        "tv_weight": 0,
+        "content_layers": ["relu1_1"],
+        "style_layers": ["relu1_1"],
+        "style_layer_weights": [1],
+        "content_masks": content_masks,
+        "style_masks": style_masks,
+    }
+    mixed = Objective(c, [s], global_style=0.25, **common)
+    pure = Objective(c, [s], **common)
+    # the whole style's Gram, from the raw features
+    flat = mixed.features(s, ["relu1_1"])["relu1_1"].float().flatten(2)[0]
+    whole = flat @ flat.T / flat.numel()
+    expected = 0.75 * pure.style_targets["relu1_1"] + 0.25 * whole
+    assert torch.allclose(mixed.style_targets["relu1_1"], expected, rtol=1e-4, atol=1e-6)
+    assert not torch.allclose(pure.style_targets["relu1_1"][0], pure.style_targets["relu1_1"][1], rtol=1e-2)
+    with pytest.raises(ValueError, match="global_style"):
+        Objective(c, [s], global_style=1.5, **common)
+
+
 def test_objective_is_zero_at_its_own_targets(images):
     content, _ = images
     c = load_image(content)

@@ -1,8 +1,9 @@
 import math
 
+import pytest
 import torch
 
-from restyle.optim import Iterate, optimize
+from restyle.optim import Iterate, LbfgsMemory, optimize
 
 
 def quadratic(target):
@@ -99,3 +100,79 @@ def test_stop_flag_ends_the_run_at_the_next_iterate():
         STOP.clear()
     assert out.status == "interrupted" and len(out.history) == 5
     assert ((out.image - target) ** 2).sum() < (target**2).sum()
+
+
+def _bumpy(target: torch.Tensor, scales: torch.Tensor):
+    """An ill-conditioned, non-quadratic loss with its minimum at ``target``."""
+
+    def loss_fn(x):
+        d = x - target
+        value = (scales * d**2).sum() + 0.5 * (d**4).sum() + 0.3 * ((d[..., 1:] - d[..., :-1]) ** 2).sum()
+        return value, {"v": value}
+
+    return loss_fn
+
+
+def test_lbfgs_follows_torch_lbfgs_without_line_search():
+    torch.manual_seed(0)
+    target = torch.rand(1, 3, 4, 5, dtype=torch.float64) * 0.5 + 0.25
+    scales = torch.logspace(-1, 1, 60, dtype=torch.float64).reshape(1, 3, 4, 5)
+    loss_fn = _bumpy(target, scales)
+    start = torch.full((1, 3, 4, 5), 0.5, dtype=torch.float64)
+    ours = [r.losses["total"] for r in optimize(start, loss_fn, iterations=15).history]
+    # reference: torch's L-BFGS with the same settings and the same [0, 1] projection
+    x = start.clone().requires_grad_(True)
+    opt = torch.optim.LBFGS([x], lr=1.0, max_iter=15, max_eval=15, tolerance_grad=-1.0, tolerance_change=-1.0)
+    theirs = []
+
+    def closure():
+        opt.zero_grad()
+        with torch.no_grad():
+            x.clamp_(0.0, 1.0)
+        value, _ = loss_fn(x)
+        theirs.append(float(value))
+        value.backward()
+        return value
+
+    opt.step(closure)
+    assert len(ours) == 15
+    assert ours == pytest.approx(theirs[:15], rel=1e-9)
+
+
+def test_carried_memory_speeds_up_the_next_similar_problem():
+    torch.manual_seed(1)
+    scales = torch.logspace(-2, 1, 48).reshape(1, 3, 4, 4)
+    first = torch.rand(1, 3, 4, 4) * 0.5 + 0.25
+    second = (first + 0.02 * torch.randn(1, 3, 4, 4)).clamp(0.1, 0.9)
+    memory = LbfgsMemory()
+    # like video frames: the next problem starts from the previous one's result
+    start = optimize(torch.full_like(first, 0.5), _bumpy(first, scales), iterations=30, memory=memory).image
+    assert 0 < len(memory.steps) <= 30 and memory.scale > 0
+
+    def lowest(out):
+        return min(r.losses["total"] for r in out.history)
+
+    warm = lowest(optimize(start, _bumpy(second, scales), iterations=5, memory=memory))
+    cold = lowest(optimize(start, _bumpy(second, scales), iterations=5))
+    assert warm < 0.5 * cold
+    # the memory is updated in place and kept to the history size
+    small = LbfgsMemory()
+    optimize(start, _bumpy(second, scales), iterations=12, memory=small, history_size=4)
+    assert len(small.steps) == len(small.changes) == len(small.rho) == 4
+
+
+def test_memory_of_another_size_or_without_descent_starts_cold():
+    target = torch.rand(1, 3, 3, 3)
+    cold = [r.losses["total"] for r in optimize(torch.zeros(1, 3, 3, 3), quadratic(target), iterations=6).history]
+    other = LbfgsMemory()
+    optimize(torch.zeros(1, 3, 5, 5), quadratic(torch.rand(1, 3, 5, 5)), iterations=6, memory=other)
+    sized = [
+        r.losses["total"]
+        for r in optimize(torch.zeros(1, 3, 3, 3), quadratic(target), iterations=6, memory=other).history
+    ]
+    assert sized == pytest.approx(cold)
+    # a (corrupted) pair with negative curvature makes -H g point uphill: dropped, cold start
+    bad = LbfgsMemory(steps=[torch.ones(27)], changes=[-torch.ones(27)], rho=[-1 / 27], scale=-1.0)
+    out = optimize(torch.zeros(1, 3, 3, 3), quadratic(target), iterations=6, memory=bad)
+    assert [r.losses["total"] for r in out.history] == pytest.approx(cold)
+    assert all(float(s.numel()) == 27 for s in bad.steps)

@@ -92,6 +92,7 @@ def test_dpst_preset_two_stages_without_masks(pair):
         ({"size": 12}, "at least 16"),
         ({"smoothing": "blur"}, "smoothing"),
         ({"region_weights": [1, 2, 3]}, "region_weights"),
+        ({"global_style": 1.5}, "global-style"),
         ({"precision": "fp8"}, "precision must be"),
     ],
 )

@@ -86,6 +86,7 @@ class LbfgsMemory:
     the next frame good steps from its first evaluation on, where a cold L-BFGS spends its
     first evaluation on a tiny gradient step and builds its model from scratch. Pass the same
     object to every call; ``optimize`` reads and updates it. Pairs of another size are dropped.
+    Memory: two image-sized vectors per pair (``history_size`` pairs at most).
 
     Attributes:
         steps, changes: the last steps ``s_i`` and gradient changes ``y_i`` (flattened).
@@ -246,8 +247,12 @@ def _lbfgs(
     ``LBFGS(lr=1)`` without ``line_search_fn``): step ``t * d`` with ``d = -H g``; the very
     first step of a cold start is scaled to ``min(1, 1 / |g|_1)``, every later one is 1.
     Our own loop rather than torch's so that the pairs can be carried between calls."""
-    if memory.steps and memory.steps[0].numel() != x.numel():
-        memory.clear()
+    if not budget_left():
+        return
+    if memory.steps:
+        kept = memory.steps[0]
+        if (kept.numel(), kept.dtype, kept.device) != (x.numel(), x.dtype, x.device):
+            memory.clear()  # pairs of another image size (or dtype, device) say nothing here
     cold = not memory.steps
     grad = gradient()
     while budget_left():

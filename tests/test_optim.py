@@ -176,3 +176,15 @@ def test_memory_of_another_size_or_without_descent_starts_cold():
     out = optimize(torch.zeros(1, 3, 3, 3), quadratic(target), iterations=6, memory=bad)
     assert [r.losses["total"] for r in out.history] == pytest.approx(cold)
     assert all(float(s.numel()) == 27 for s in bad.steps)
+
+
+def test_zero_iterations_evaluate_nothing():
+    calls = []
+
+    def loss_fn(x):
+        calls.append(1)
+        return quadratic(torch.ones_like(x))(x)
+
+    start = torch.rand(1, 3, 2, 2)
+    out = optimize(start, loss_fn, iterations=0, memory=LbfgsMemory())
+    assert calls == [] and out.history == [] and torch.equal(out.image, start)

@@ -142,6 +142,16 @@ def test_art_mode_uses_the_warped_previous_frame(tmp_path, clips, monkeypatch):
     assert calls[1]["iterations"] == 1 and calls[1]["pyramid"] is False
     assert term.weight == 1e3 and term.target.shape == start.shape and 0 < term.certainty.mean() <= 1
     assert len(list((tmp_path / "o").glob("*.png"))) == 3
+    # one L-BFGS memory goes through all frames (the first frame's full-size scale seeds it)
+    memory = calls[0]["_memory"]
+    assert memory is not None and all(c["_memory"] is memory for c in calls) and memory.steps
+    # the per-frame baseline keeps its frames independent: no memory
+    calls.clear()
+    stylize_video(
+        clips["audio"], clips["style"], output=tmp_path / "b", mode="art", size=48, frames="0:2",
+        iterations=2, temporal_weight=0, device="cpu",
+    )  # fmt: skip
+    assert [c["_memory"] for c in calls] == [None, None]
 
 
 def test_long_term_and_multi_pass_run(tmp_path, clips):

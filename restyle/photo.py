@@ -35,7 +35,7 @@ from restyle.image import DEFAULT_MAX_PIXELS, ImageLike, RestyleWarning, load_im
 from restyle.masks import MaskPair
 from restyle.matting import MattingLaplacian
 from restyle.objective import Objective, Temporal
-from restyle.optim import Iterate, Record, optimize
+from restyle.optim import Iterate, LbfgsMemory, Record, optimize
 from restyle.pyramid import pyramid_sizes
 from restyle.smoothing import affine_upsample, local_affine_smoothing, matting_smoothing
 from restyle.vgg import min_side
@@ -132,6 +132,7 @@ def stylize_photo(
     _masks: MaskPair | None = None,
     _cache: dict | None = None,
     _temporal: tuple[Tensor, Temporal] | None = None,
+    _memory: LbfgsMemory | None = None,
 ) -> Result:
     """Give ``content`` the look of ``style`` without making it look painted (DPST).
 
@@ -166,12 +167,17 @@ def stylize_photo(
         precision: encoder precision: "auto" uses bfloat16 where the hardware runs it natively.
         max_pixels: refuse input images with more pixels than this.
         callback: called after every iteration with an :class:`~restyle.optim.Iterate`.
+        _temporal: for video: the start image (the previous frame warped) and the temporal
+            term; the coarse scales are then skipped.
+        _memory: for video: L-BFGS pairs carried between frames (full-size stage).
 
     Returns:
         A :class:`~restyle.artistic.Result`.
     """
     params = {
-        n: v for n, v in locals().items() if n not in ("content", "style", "callback", "_masks", "_cache", "_temporal")
+        n: v
+        for n, v in locals().items()
+        if n not in ("content", "style", "callback", "_masks", "_cache", "_temporal", "_memory")
     }
     if preset not in PRESETS:
         raise RestyleError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)}")
@@ -200,6 +206,8 @@ def stylize_photo(
         if smoothing not in ("matting", "affine", "none"):
             raise RestyleError(f"smoothing must be preset, matting, affine or none, not {smoothing!r}")
         settings = replace(settings, smoothing=smoothing)
+    global_style = resolve_global_style(global_style, auto=auto_masks)
+    params["global_style_used"] = global_style
     dev = resolve_device(device)
     bf16 = use_bf16(precision, dev)
     if seed is None:
@@ -249,8 +257,6 @@ def stylize_photo(
             params["auto_masks_matching"] = matching
     params["mask_labels"] = masks.names
     masks = masks.resized(content_full.shape, style_full.shape)
-    global_style = resolve_global_style(global_style, auto=auto_masks)
-    params["global_style_used"] = global_style
     if region_weights is not None and len(region_weights) != len(masks.names):
         raise RestyleError(
             f"region_weights has {len(region_weights)} values for {len(masks.names)} regions ({', '.join(masks.names)})"
@@ -277,6 +283,10 @@ def stylize_photo(
             plan.append((s, settings.coarse_iterations, settings.stages[-1][1]))
     for n, photo in settings.stages:
         plan.append((work, n, photo))
+    if temporal is not None:
+        # a video frame starts from the previous stylised frame warped into it: already
+        # stylised, so it skips the coarse scales (as art mode does)
+        plan = plan[-len(settings.stages) :] if settings.stages else []
     plan = [step for step in plan if step[1] > 0]
 
     started = time.perf_counter()
@@ -323,6 +333,7 @@ def stylize_photo(
             scales=len(plan),
             start_time=started,
             callback=callback,
+            memory=_memory if index == len(plan) - 1 else None,
             step_offset=done,
             steps=steps,
         )

@@ -9,7 +9,7 @@ Deviations from the paper, named:
 - flow is OpenCV's DIS, not DeepFlow/EpicFlow (DIS is orders of magnitude faster on a CPU);
 - later frames are optimised for ``frame_iterations`` L-BFGS steps (default 5), not until
   convergence: the warped start is already stylised, so most of the image needs no change;
-- in art mode those steps carry L-BFGS's curvature pairs from frame to frame
+- those steps carry L-BFGS's curvature pairs from frame to frame
   (:class:`restyle.optim.LbfgsMemory`): each frame's loss is nearly the last one's, so no
   step is spent on a cold start's tiny first step or on rebuilding the curvature model;
 - the ``fast`` photo preset has no optimisation: its temporal term is solved in closed form,
@@ -420,7 +420,7 @@ def stylize_video(
     height, width = contents[0].shape[-2:]
     flows: dict[tuple[int, int], torch.Tensor] = {}
     targets: dict = {}  # style Grams, computed once for all frames
-    # L-BFGS pairs carried from frame to frame (art mode): each frame's loss is nearly the
+    # L-BFGS pairs carried from frame to frame: each frame's loss is nearly the
     # previous one's, so its few iterations all take curvature-scaled steps. Not for the
     # per-frame baseline (weight 0), whose frames stay independent.
     memory = LbfgsMemory() if weight > 0 else None
@@ -460,7 +460,9 @@ def stylize_video(
         if mode == "art":
             result = stylize(content, style_image, _temporal=temporal, _cache=targets, _memory=memory, **opts)
         else:
-            result = stylize_photo(content, style_image, _temporal=None if fast else temporal, **opts)
+            result = stylize_photo(
+                content, style_image, _temporal=None if fast else temporal, _memory=None if fast else memory, **opts
+            )
         if result.status == "interrupted":
             raise KeyboardInterrupt
         if fast and temporal is not None:

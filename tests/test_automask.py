@@ -7,7 +7,15 @@ import pytest
 import torch
 from PIL import Image
 
-from restyle.automask import Segmentation, _feathered, auto_masks, match_regions, segment
+from restyle.automask import (
+    AUTO_GLOBAL_STYLE,
+    Segmentation,
+    _feathered,
+    auto_masks,
+    match_regions,
+    resolve_global_style,
+    segment,
+)
 from restyle.cli import main
 from restyle.errors import RestyleError
 from restyle.image import RestyleWarning, read_metadata
@@ -213,6 +221,16 @@ def test_cli_auto_masks_end_to_end(capsys, tmp_path, scene_files, command):
     meta = read_metadata(tmp_path / "o.png")
     assert meta["auto_masks"] is True and meta["mask_labels"][:2] == ["blue", "green"]
     assert meta["auto_masks_matching"]["content_regions"]
+    assert meta["global_style_used"] == AUTO_GLOBAL_STYLE  # automatic masks: blended targets
+
+
+def test_global_style_defaults_and_checks():
+    assert resolve_global_style(None, auto=True) == AUTO_GLOBAL_STYLE
+    assert resolve_global_style(None, auto=False) == 0.0  # mask files: DPST's region-to-region loss
+    assert resolve_global_style(0.2, auto=True) == 0.2
+    for bad in (-0.1, 1.5):
+        with pytest.raises(RestyleError, match="global-style must be between 0 and 1"):
+            resolve_global_style(bad, auto=False)
 
 
 @pytest.mark.parametrize(
@@ -221,6 +239,7 @@ def test_cli_auto_masks_end_to_end(capsys, tmp_path, scene_files, command):
         (["--auto-masks", "--content-mask", "{c}", "--style-mask", "{s}"], "leave out --content-mask"),
         (["--substyles", "2"], "--substyles needs --auto-masks"),
         (["--auto-masks", "--substyles", "0"], "substyles must be at least 1"),
+        (["--auto-masks", "--global-style", "2"], "global-style must be between 0 and 1"),
     ],
 )
 @pytest.mark.parametrize("command", ["photo", "art"])

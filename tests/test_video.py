@@ -1,5 +1,6 @@
 """Video: reading, writing with audio, temporal stabilisation, resuming, and bad input."""
 
+import dataclasses
 import itertools
 import subprocess
 
@@ -152,6 +153,31 @@ def test_art_mode_uses_the_warped_previous_frame(tmp_path, clips, monkeypatch):
         iterations=2, temporal_weight=0, device="cpu",
     )  # fmt: skip
     assert [c["_memory"] for c in calls] == [None, None]
+
+
+def test_photo_default_frames_skip_the_pyramid_and_share_memory(tmp_path, clips, monkeypatch):
+    import restyle.photo
+
+    results = []
+    real = restyle.photo.stylize_photo
+
+    def spy(content, style, **kwargs):
+        result = real(content, style, **kwargs)
+        results.append((kwargs, result))
+        return result
+
+    monkeypatch.setattr(restyle.photo, "stylize_photo", spy)
+    quick = dataclasses.replace(restyle.photo.PRESETS["default"], coarse_iterations=2)
+    monkeypatch.setitem(restyle.photo.PRESETS, "default", quick)
+    stylize_video(
+        clips["audio"], clips["style"], output=tmp_path / "o", mode="photo", preset="default", size=256,
+        frames="0:2", iterations=2, frame_iterations=3, device="cpu",
+    )  # fmt: skip
+    (first_kwargs, first), (later_kwargs, later) = results
+    assert len({r.scale for r in first.history}) > 1  # the first frame: coarse-to-fine
+    assert [r.iteration for r in later.history] == [1, 2, 3] and {r.scale for r in later.history} == {0}
+    assert later.history[0].size == first.history[-1].size  # at the full working size
+    assert first_kwargs["_memory"] is later_kwargs["_memory"] and later_kwargs["_memory"].steps
 
 
 def test_long_term_and_multi_pass_run(tmp_path, clips):

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from restyle.image import load_image
 from restyle.masks import MaskPair
@@ -38,10 +37,7 @@ STYLES = {"art": "sample:chelsea", "photo": "sample:coffee"}
 
 
 def _load(folder: Path) -> list[torch.Tensor]:
-    return [
-        torch.from_numpy(np.asarray(Image.open(p).convert("RGB"))).permute(2, 0, 1)[None].float() / 255
-        for p in sorted(folder.glob("*.png"))
-    ]
+    return [load_image(p) for p in sorted(folder.glob("*.png"))]
 
 
 def _spans(frames: int, pairs: int) -> list[tuple[int, int]]:

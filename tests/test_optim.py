@@ -130,7 +130,7 @@ def test_lbfgs_follows_torch_lbfgs_without_line_search():
         with torch.no_grad():
             x.clamp_(0.0, 1.0)
         value, _ = loss_fn(x)
-        theirs.append(float(value))
+        theirs.append(float(value.detach()))
         value.backward()
         return value
 

@@ -12,7 +12,7 @@ from PIL import Image
 import restyle.video
 from restyle.cli import main
 from restyle.errors import RestyleError
-from restyle.image import RestyleWarning
+from restyle.image import RestyleWarning, load_image
 from restyle.video import frame_shape, probe, read_frames, stylize_video, temporal_error
 
 from .conftest import stripes_image
@@ -113,10 +113,7 @@ def test_temporal_stabilisation_reduces_flicker(tmp_path, clips):
             clips["audio"], clips["style"], output=folder, mode="photo", preset="fast", size=64,
             temporal_weight=weight, device="cpu",
         )  # fmt: skip
-        stylised = [
-            torch.from_numpy(np.asarray(Image.open(p).convert("RGB"))).permute(2, 0, 1)[None].float() / 255
-            for p in sorted(folder.glob("*.png"))
-        ]
+        stylised = [load_image(p) for p in sorted(folder.glob("*.png"))]
         assert len(stylised) == 8
         errors[weight] = float(np.mean(temporal_error(contents, stylised)))
     assert errors[4.0] < 0.5 * errors[0.0], errors

@@ -209,6 +209,7 @@ def stylize(
         raise RestyleError(f"style_scale must be above 0, not {style_scale}")
     for name in ("content_weight", "style_weight", "tv_weight"):
         check_weight(params[name], name.replace("_", "-"))
+    global_style = resolve_global_style(global_style, auto=auto_masks)
     content_layers = _check_layers(content_layers, "content_layers")
     style_layers = _check_layers(style_layers, "style_layers")
     layer_weights = (
@@ -252,7 +253,6 @@ def stylize(
         target_content = content_full
 
     masks = None
-    global_style = resolve_global_style(global_style, auto=auto_masks)
     if content_mask is not None or style_mask is not None or auto_masks:
         if len(style_images) != 1:
             raise RestyleError("masks work with one style image, not several")

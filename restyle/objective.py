@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from restyle.losses import content_loss, masked_gram, tv_loss
+from restyle.losses import content_loss, gram_matrix, masked_gram, tv_loss
 from restyle.masks import masks_for_layers
 from restyle.matting import MattingLaplacian, photorealism_loss
 from restyle.vgg import deepest, encoder, layer_index
@@ -157,8 +157,7 @@ class Objective:
                 for name in self.style_layers:
                     gram = masked_gram(style_feats[name], layer_masks[name].to(device))
                     if global_style > 0:
-                        whole = masked_gram(style_feats[name], torch.ones_like(layer_masks[name][:1]).to(device))
-                        gram = (1.0 - global_style) * gram + global_style * whole
+                        gram = (1.0 - global_style) * gram + global_style * gram_matrix(style_feats[name])
                     gram = gram * (share / total)
                     self.style_targets[name] = self.style_targets.get(name, 0) + gram
 

@@ -278,15 +278,11 @@ def stylize_photo(
     sizes = pyramid_sizes(work, min_size=max(128, work // 4), enabled=settings.pyramid)
     sizes = [s for s in sizes if min(scaled_shape(height, width, s)) >= smallest]
     plan: list[tuple[int, int, bool]] = []  # (long side, iterations, photorealism)
-    for s in sizes[:-1]:
-        if settings.coarse_iterations and settings.stages:
-            plan.append((s, settings.coarse_iterations, settings.stages[-1][1]))
-    for n, photo in settings.stages:
-        plan.append((work, n, photo))
-    if temporal is not None:
-        # a video frame starts from the previous stylised frame warped into it: already
-        # stylised, so it skips the coarse scales (as art mode does)
-        plan = plan[-len(settings.stages) :] if settings.stages else []
+    # A video frame (``_temporal``) starts from the previous stylised frame warped into it:
+    # already stylised, so it skips the coarse scales (as art mode does).
+    if settings.coarse_iterations and settings.stages and temporal is None:
+        plan += [(s, settings.coarse_iterations, settings.stages[-1][1]) for s in sizes[:-1]]
+    plan += [(work, n, photo) for n, photo in settings.stages]
     plan = [step for step in plan if step[1] > 0]
 
     started = time.perf_counter()

@@ -14,6 +14,7 @@ __all__ = [
     "combine_luminance",
     "luminance",
     "match_color",
+    "rgb_to_lab",
     "rgb_to_ycbcr",
     "ycbcr_to_rgb",
 ]
@@ -48,6 +49,38 @@ def rgb_to_ycbcr(image: Tensor) -> Tensor:
     """
     _check_rgb(image, "rgb_to_ycbcr")
     return _apply_matrix(image, _RGB_TO_YCBCR) + _CHROMA_OFFSET.to(image).view(1, 3, 1, 1)
+
+
+# sRGB (D65) to CIE XYZ, and the D65 white point: the constants scikit-image's rgb2lab uses.
+_RGB_TO_XYZ = torch.tensor(
+    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]],
+    dtype=torch.float64,
+)
+_WHITE_D65 = torch.tensor([0.95047, 1.0, 1.08883], dtype=torch.float64)
+_LAB_DELTA = 6.0 / 29.0
+
+
+def rgb_to_lab(image: Tensor) -> Tensor:
+    """sRGB in [0, 1] to CIE L*a*b* (D65): L in [0, 100], a and b roughly in [-128, 128].
+
+    Differentiable everywhere (the cube root's linear segment near black avoids its infinite
+    slope), so it can sit inside a loss.
+
+    Shape:
+        - image: :math:`(B, 3, H, W)`
+        - output: :math:`(B, 3, H, W)`
+
+    Example:
+        >>> [abs(round(v, 1)) for v in rgb_to_lab(torch.ones(1, 3, 1, 1)).flatten().tolist()]
+        [100.0, 0.0, 0.0]
+    """
+    _check_rgb(image, "rgb_to_lab")
+    linear = torch.where(image <= 0.04045, image / 12.92, ((image.clamp_min(0.04045) + 0.055) / 1.055) ** 2.4)
+    xyz = _apply_matrix(linear, _RGB_TO_XYZ) / _WHITE_D65.to(image).view(1, 3, 1, 1)
+    cube = _LAB_DELTA**3
+    f = torch.where(xyz > cube, xyz.clamp_min(cube) ** (1.0 / 3.0), xyz / (3 * _LAB_DELTA**2) + 4.0 / 29.0)
+    fx, fy, fz = f[:, 0:1], f[:, 1:2], f[:, 2:3]
+    return torch.cat([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], dim=1)
 
 
 def ycbcr_to_rgb(image: Tensor) -> Tensor:

@@ -12,7 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from restyle.color import rgb_to_lab
+
 __all__ = [
+    "ColorDistributionLoss",
     "ContentLoss",
     "GramLoss",
     "TVLoss",
@@ -20,6 +23,8 @@ __all__ = [
     "gram_loss",
     "gram_matrix",
     "masked_gram",
+    "resample_sorted",
+    "sliced_wasserstein_loss",
     "tv_loss",
 ]
 
@@ -87,11 +92,24 @@ def masked_gram(features: Tensor, masks: Tensor) -> Tensor:
         )
     c = features.shape[1]
     flat = _full_precision(features.reshape(1, c, -1))
-    weights = masks.reshape(masks.shape[0], 1, -1).to(flat.dtype)
-    weighted = flat * weights  # (K, C, HW)
+    weights = masks.reshape(masks.shape[0], -1).to(flat.dtype)  # (K, HW)
+    area = weights.sum(dim=1).clamp_min(1e-8).view(-1, 1, 1)
+    support = weights > 0
+    counts = support.sum(dim=1)
     with torch.autocast(flat.device.type, enabled=False):
-        gram = torch.bmm(weighted, weighted.transpose(1, 2))
-    area = weights.sum(dim=(1, 2)).clamp_min(1e-8).view(-1, 1, 1)
+        if masks.shape[0] > 1 and int(counts.sum()) < 0.75 * weights.numel():
+            # Mostly disjoint regions (hard masks, soft only near their borders): each region's
+            # Gram over the pixels where its mask is non-zero only. Exact, and about K times
+            # cheaper than weighting every pixel for every region.
+            grams = []
+            for k in range(weights.shape[0]):
+                index = support[k].nonzero().squeeze(1)
+                part = flat[0].index_select(1, index) * weights[k].index_select(0, index)
+                grams.append(part @ part.T)
+            gram = torch.stack(grams)
+        else:
+            weighted = flat * weights[:, None]  # (K, C, HW)
+            gram = torch.bmm(weighted, weighted.transpose(1, 2))
     return gram / (c * area)
 
 
@@ -139,6 +157,125 @@ def tv_loss(image: Tensor) -> Tensor:
     dy = x[..., 1:, :] - x[..., :-1, :]
     dx = x[..., :, 1:] - x[..., :, :-1]
     return dy.pow(2).sum() + dx.pow(2).sum()
+
+
+def sliced_wasserstein_loss(points: Tensor, target_sorted: Tensor, directions: Tensor) -> Tensor:
+    """Squared sliced Wasserstein-2 distance between a point cloud and a target distribution.
+
+    Projects ``points`` on each direction, sorts the projections, and returns the mean squared
+    difference to ``target_sorted``, the target's sorted projections at the same quantiles
+    (:func:`resample_sorted`). Sorting is the optimal 1-D transport, so the gradient moves each
+    point towards the target value of its rank (Risser et al. 2017 use such histogram losses
+    against the instabilities of Gram-only style losses).
+
+    Shape:
+        - points: :math:`(N, D)`; target_sorted: :math:`(N, P)`; directions: :math:`(D, P)`
+        - output: scalar
+
+    Example:
+        >>> d = torch.eye(2)
+        >>> x = torch.tensor([[0.0, 1.0], [2.0, 3.0]])
+        >>> sliced_wasserstein_loss(x + 1.0, (x @ d).sort(dim=0).values, d)  # every projection off by 1
+        tensor(1.)
+    """
+    if points.ndim != 2 or directions.ndim != 2 or points.shape[1] != directions.shape[0]:
+        raise ValueError(
+            f"sliced_wasserstein_loss: expected points (N, D) and directions (D, P), "
+            f"got {tuple(points.shape)} and {tuple(directions.shape)}"
+        )
+    if target_sorted.shape != (points.shape[0], directions.shape[1]):
+        raise ValueError(
+            f"sliced_wasserstein_loss: expected target_sorted of shape {(points.shape[0], directions.shape[1])}, "
+            f"got {tuple(target_sorted.shape)}"
+        )
+    projected = (points @ directions).sort(dim=0).values
+    return (projected - target_sorted).pow(2).mean()
+
+
+def resample_sorted(values: Tensor, count: int) -> Tensor:
+    """Sorted columns resampled to ``count`` evenly spaced quantiles (linear interpolation).
+
+    Shape:
+        - values: :math:`(M, P)` sorted along dim 0; output: :math:`(count, P)`
+    """
+    m = values.shape[0]
+    position = torch.linspace(0.0, m - 1, count, dtype=values.dtype, device=values.device)
+    low = position.floor().long().clamp_max(m - 1)
+    high = (low + 1).clamp_max(m - 1)
+    t = (position - low.to(values.dtype))[:, None]
+    return values[low] * (1.0 - t) + values[high] * t
+
+
+class ColorDistributionLoss(nn.Module):
+    """Region by region, the sliced Wasserstein distance between the L*a*b* colours of an image
+    and those of a style image (:func:`sliced_wasserstein_loss`), area-weighted.
+
+    Pixels count in a region where its mask is above 0.5. Large regions are represented by a
+    fixed random subset of ``max_samples`` pixels (fixed at construction, so the loss is a
+    deterministic function of the image). Regions empty on either side are skipped.
+
+    Args:
+        style: the style image.
+        content_masks: the regions of the images this loss will see (default: one region).
+        style_masks: the same regions in the style image.
+        projections: number of random directions in L*a*b* space.
+        max_samples: pixels sampled per region of the image.
+        seed: seed of the directions and the samples.
+
+    Shape:
+        - style: :math:`(1, 3, H_s, W_s)`; content_masks :math:`(K, H, W)`; style_masks
+          :math:`(K, H_s, W_s)`
+        - forward's image: :math:`(1, 3, H, W)`; output: scalar
+
+    Example:
+        >>> style = torch.rand(1, 3, 8, 8)
+        >>> loss = ColorDistributionLoss(style, content_masks=torch.ones(1, 8, 8))
+        >>> float(loss(style)) < 1e-8
+        True
+    """
+
+    def __init__(
+        self,
+        style: Tensor,
+        *,
+        content_masks: Tensor,
+        style_masks: Tensor | None = None,
+        projections: int = 32,
+        max_samples: int = 16384,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if style_masks is None:
+            style_masks = torch.ones(1, *style.shape[-2:], device=style.device)
+        if content_masks.ndim != 3 or style_masks.shape[0] != content_masks.shape[0]:
+            raise ValueError(
+                f"ColorDistributionLoss: expected masks (K, H, W) and (K, Hs, Ws), "
+                f"got {tuple(content_masks.shape)} and {tuple(style_masks.shape)}"
+            )
+        generator = torch.Generator().manual_seed(seed)
+        directions = torch.randn(3, projections, generator=generator, dtype=torch.float64)
+        self.register_buffer("directions", (directions / directions.norm(dim=0, keepdim=True)).float())
+        lab = rgb_to_lab(style.float())[0].reshape(3, -1).T  # (Ns, 3)
+        area = content_masks.reshape(content_masks.shape[0], -1).sum(dim=1)
+        shares = area / area.sum().clamp_min(1e-8)
+        self.regions: list[tuple[float, Tensor, Tensor]] = []  # (share, pixel indices, target)
+        for share, c_mask, s_mask in zip(shares.tolist(), content_masks, style_masks):
+            pixels = (c_mask.reshape(-1) > 0.5).nonzero().squeeze(1)
+            style_pixels = (s_mask.reshape(-1) > 0.5).nonzero().squeeze(1)
+            if pixels.numel() < 2 or style_pixels.numel() < 2:
+                continue
+            if pixels.numel() > max_samples:
+                keep = torch.randperm(pixels.numel(), generator=generator)[:max_samples].to(pixels.device)
+                pixels = pixels[keep]
+            projected = (lab[style_pixels] @ self.directions.to(lab.device)).sort(dim=0).values
+            self.regions.append((share, pixels, resample_sorted(projected, pixels.numel())))
+
+    def forward(self, image: Tensor) -> Tensor:
+        lab = rgb_to_lab(image.float())[0].reshape(3, -1).T
+        total = torch.zeros((), device=image.device)
+        for share, pixels, target in self.regions:
+            total = total + share * sliced_wasserstein_loss(lab[pixels], target, self.directions)
+        return total
 
 
 class ContentLoss(nn.Module):

@@ -1,6 +1,7 @@
 """The loss that every transfer minimises, for one image size.
 
-``content_weight * content + style_weight * style + tv_weight * TV + photo_weight * photorealism``
+``content_weight * content + style_weight * style + tv_weight * TV + photo_weight * photorealism
++ color_weight * colour``
 
 - content: mean squared feature error at the content layers (Gatys et al.);
 - style: Gram matrix error at the style layers, segment-wise when masks are given (DPST: per
@@ -8,6 +9,9 @@
   several style images are blended by averaging their Grams;
 - TV: total variation (:func:`restyle.losses.tv_loss`);
 - photorealism: Luan et al.'s ``sum_c V_c' L V_c`` under the content's matting Laplacian;
+- colour: region-wise sliced Wasserstein distance of L*a*b* colours to the style
+  (:class:`restyle.losses.ColorDistributionLoss`; not in Gatys et al. or DPST, whose Gram
+  losses match colour only through the first layers' second moments);
 - temporal (video): Ruder et al.'s ``mean(c * (x - w)^2)``, w the previous stylised frame warped
   into this one and c its per-pixel certainty (:mod:`restyle.flow`).
 """
@@ -21,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from restyle.losses import content_loss, gram_matrix, masked_gram, tv_loss
+from restyle.losses import ColorDistributionLoss, content_loss, gram_matrix, masked_gram, tv_loss
 from restyle.masks import masks_for_layers
 from restyle.matting import MattingLaplacian, photorealism_loss
 from restyle.vgg import deepest, encoder, layer_index
@@ -78,6 +82,7 @@ class Objective:
             region does (automatic masks).
         laplacian: the content's :class:`~restyle.matting.MattingLaplacian`, needed when
             ``photo_weight > 0``.
+        color_weight: weight of the colour-distribution term (one style image only).
         bf16: run the encoder under bfloat16 autocast (Grams and losses stay float32).
         channels_last: feed the encoder channels-last tensors.
         temporal: a :class:`Temporal` term (video), at this objective's size.
@@ -103,6 +108,7 @@ class Objective:
         global_style: float = 0.0,
         photo_weight: float = 0.0,
         laplacian: MattingLaplacian | None = None,
+        color_weight: float = 0.0,
         pooling: str = "max",
         bf16: bool = False,
         channels_last: bool = False,
@@ -120,6 +126,8 @@ class Objective:
             raise ValueError(f"global_style must be in [0, 1], not {global_style}")
         if photo_weight > 0 and laplacian is None:
             raise ValueError("photo_weight > 0 needs the content's matting Laplacian")
+        if color_weight > 0 and len(styles) != 1:
+            raise ValueError("color_weight > 0 works with exactly one style image")
         device = content.device
         self.content_layers = list(content_layers)
         self.style_layers = list(style_layers)
@@ -136,6 +144,14 @@ class Objective:
         else:
             style_masks_list = [style_masks]
         k = content_masks.shape[0]
+        self.color_weight = color_weight
+        self.color = (
+            ColorDistributionLoss(
+                styles[0], content_masks=content_masks.to(device), style_masks=style_masks_list[0].to(device)
+            )
+            if color_weight > 0
+            else None
+        )
         self.region_weights = (
             torch.ones(k) if region_weights is None else torch.tensor(list(region_weights), dtype=torch.float32)
         )
@@ -188,6 +204,8 @@ class Objective:
         }
         if photo_weight > 0:
             parts["photo"] = photorealism_loss(image, self.laplacian, photo_weight)
+        if self.color is not None:
+            parts["color"] = self.color_weight * self.color(image)
         if self.temporal is not None and self.temporal.weight > 0:
             parts["temporal"] = self.temporal.loss(image)
         return sum(parts.values()), parts

@@ -72,6 +72,7 @@ class Outcome:
     status: str = "done"
     message: str = ""
     history: list[Record] = field(default_factory=list)
+    parameters: Tensor | None = None  # the optimised tensor (the image itself unless ``render``)
 
 
 class _NonFinite(Exception):
@@ -141,6 +142,8 @@ def optimize(
     learning_rate: float = 0.02,
     history_size: int = 100,
     memory: LbfgsMemory | None = None,
+    bounds: tuple[float, float] | None = (0.0, 1.0),
+    render: Callable[[Tensor], Tensor] | None = None,
     scale: int = 0,
     scales: int = 1,
     start_time: float | None = None,
@@ -148,15 +151,16 @@ def optimize(
     steps: int | None = None,
     callback: Callable[[Iterate], None] | None = None,
 ) -> Outcome:
-    """Minimise ``loss_fn`` over the pixels of ``image``.
+    """Minimise ``loss_fn`` over the pixels of ``image``, or over parameters that ``render``
+    turns into an image.
 
     Returns the iterate with the lowest loss (L-BFGS without a line search, as in neural-style
     and DPST, is not monotone). On a NaN/inf loss the run stops with the last finite iterate;
     on KeyboardInterrupt it stops with the best iterate so far. Neither raises.
 
     Args:
-        image: the start, ``(1, 3, H, W)``; not modified.
-        loss_fn: maps the iterate to ``(total, parts)``.
+        image: the start, ``(1, 3, H, W)``, or the start parameters with ``render``; not modified.
+        loss_fn: maps the iterate's image to ``(total, parts)``.
         iterations: number of loss evaluations (one per L-BFGS iteration: no line search).
         optimizer: ``lbfgs`` or ``adam``; either way each iterate is clamped to [0, 1] before
             it is evaluated (a projected method).
@@ -164,6 +168,10 @@ def optimize(
         history_size: L-BFGS memory.
         memory: L-BFGS pairs to start from and to leave for the next call (see
             :class:`LbfgsMemory`); None starts cold and keeps nothing.
+        bounds: each iterate is clamped to this range (None: unconstrained).
+        render: maps the parameters to the image that ``loss_fn`` scores and the callback and
+            the outcome receive (e.g. a :class:`~restyle.bilateral.BilateralGrid`); pair it
+            with ``bounds=None`` unless the parameters are pixels.
         scale, scales, start_time, step_offset, steps, callback: reported in each
             :class:`Iterate` (``step_offset`` iterations were done before this call, of
             ``steps`` planned in all).
@@ -172,7 +180,12 @@ def optimize(
         raise RestyleError(f"unknown optimizer {optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
     start_time = time.perf_counter() if start_time is None else start_time
     x = image.detach().clone().requires_grad_(True)
-    size = (int(image.shape[-2]), int(image.shape[-1]))
+    if render is None:
+        size = (int(image.shape[-2]), int(image.shape[-1]))
+    else:
+        with torch.no_grad():
+            shown = render(x)
+        size = (int(shown.shape[-2]), int(shown.shape[-1]))
     best = image.detach().clone()
     best_loss = math.inf
     outcome = Outcome(image=best)
@@ -180,12 +193,14 @@ def optimize(
 
     def evaluate() -> Tensor:
         nonlocal best, best_loss, count
-        with torch.no_grad():
-            # Keep the iterate a valid image: the delivered result is clamped anyway, and letting
-            # pixels leave [0, 1] makes the optimiser chase losses no saved image can have.
-            # (Gatys et al. and DPST optimise unconstrained and clip at the end.)
-            x.clamp_(0.0, 1.0)
-        total, parts = loss_fn(x)
+        if bounds is not None:
+            with torch.no_grad():
+                # Keep the iterate a valid image: the delivered result is clamped anyway, and letting
+                # pixels leave [0, 1] makes the optimiser chase losses no saved image can have.
+                # (Gatys et al. and DPST optimise unconstrained and clip at the end.)
+                x.clamp_(*bounds)
+        shown = x if render is None else render(x)
+        total, parts = loss_fn(shown)
         value = float(total.detach())
         if not math.isfinite(value):
             bad = ", ".join(name for name, v in parts.items() if not math.isfinite(float(v.detach()))) or "total"
@@ -204,7 +219,7 @@ def optimize(
             callback(
                 Iterate(
                     **vars(record),
-                    image=x.detach(),
+                    image=shown.detach(),
                     scales=scales,
                     iterations=iterations,
                     step=step_offset + count,
@@ -236,7 +251,12 @@ def optimize(
     except KeyboardInterrupt:
         outcome.status = "interrupted"
         outcome.message = "interrupted; kept the best iterate so far"
-    outcome.image = best
+    outcome.parameters = best
+    if render is None:
+        outcome.image = best
+    else:
+        with torch.no_grad():
+            outcome.image = render(best).detach()
     return outcome
 
 

@@ -18,7 +18,6 @@ from restyle.image import RestyleWarning
 from restyle.matting import MattingLaplacian
 
 __all__ = [
-    "affine_upsample",
     "bilateral_filter",
     "guided_filter",
     "local_affine_smoothing",
@@ -86,30 +85,6 @@ def guided_filter(guide: Tensor, image: Tensor, *, radius: int = 8, eps: float =
     a = _box_mean(a.flatten(1, 2), radius).view_as(a)
     b = _box_mean(b, radius)
     return ((a * guide.double()[:, None]).sum(dim=2) + b).to(image.dtype)
-
-
-def affine_upsample(
-    image: Tensor, content: Tensor, content_full: Tensor, *, radius: int = 2, eps: float = 1e-4
-) -> Tensor:
-    """Carry a low-resolution result to full resolution through local affine colour maps.
-
-    Fits, at low resolution, the guided-filter affine maps from ``content`` to ``image``
-    (averaged over each pixel's windows), upsamples the maps bilinearly and applies them to
-    ``content_full``: the result has the low-resolution result's colours and the full-resolution
-    content's edges and texture (the idea of He and Sun's fast guided filter).
-
-    Shape:
-        - image, content: :math:`(1, 3, h, w)`; content_full: :math:`(1, 3, H, W)`; output like
-          content_full
-    """
-    _check_image(image, "affine_upsample")
-    a, b = _affine_fit(content, image, radius, eps)  # (1, 3, 3, h, w), (1, 3, h, w)
-    coeffs = torch.cat([a.flatten(1, 2), b], dim=1)
-    coeffs = _box_mean(coeffs, radius)
-    coeffs = F.interpolate(coeffs, size=content_full.shape[-2:], mode="bilinear", align_corners=False)
-    a = coeffs[:, :9].view(1, 3, 3, *content_full.shape[-2:])
-    out = (a * content_full.double()[:, None]).sum(dim=2) + coeffs[:, 9:]
-    return out.clamp(0.0, 1.0).to(image.dtype)
 
 
 def posterization_refinement(image: Tensor, content: Tensor, *, radius: int = 8, eps: float = 0.01) -> Tensor:

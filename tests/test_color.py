@@ -65,3 +65,22 @@ def test_shape_checks():
         rgb_to_ycbcr(torch.zeros(1, 4, 2, 2))
     with pytest.raises(ValueError, match="shapes differ"):
         combine_luminance(torch.zeros(1, 3, 2, 2), torch.zeros(1, 3, 2, 3))
+
+
+def test_rgb_to_lab_matches_scikit_image_and_has_finite_gradients():
+    import numpy as np
+    from skimage.color import rgb2lab
+
+    from restyle.color import rgb_to_lab
+
+    x = torch.rand(1, 3, 6, 7, dtype=torch.float64)
+    x[0, :, 0, 0] = 0.0  # black: the cube root's linear segment
+    x[0, :, 0, 1] = 1.0
+    x[0, :, 0, 2] = 0.04045  # the sRGB curve's knee
+    ref = rgb2lab(x[0].permute(1, 2, 0).numpy())
+    # (scikit-image rounds the CIE constants: 0.008856 and 7.787, hence 1e-4 rather than 1e-12)
+    assert np.abs(rgb_to_lab(x)[0].permute(1, 2, 0).numpy() - ref).max() < 1e-4
+    x.requires_grad_(True)
+    rgb_to_lab(x).sum().backward()
+    assert bool(torch.isfinite(x.grad).all())
+    assert torch.autograd.gradcheck(rgb_to_lab, (torch.rand(1, 3, 2, 3, dtype=torch.float64, requires_grad=True),))

@@ -79,3 +79,66 @@ def test_tv_value_and_gradient_analytic():
     loss.backward()
     # d/dv = (-2, 2 - 4, 4) on the 255 scale; the chain rule through v = 255 x adds a factor 255.
     assert torch.allclose(x.grad.flatten(), torch.tensor([-2.0, -2.0, 4.0]) * 255.0, rtol=1e-4)
+
+
+def test_masked_gram_over_region_supports_equals_the_dense_product():
+    import torch.nn.functional as F
+
+    from restyle.losses import masked_gram
+
+    gen = torch.Generator().manual_seed(0)
+    features = torch.rand(1, 6, 15, 21, generator=gen, dtype=torch.float64, requires_grad=True)
+    labels = torch.randint(0, 3, (15, 21), generator=gen)
+    labels[:, :7] = 0  # mostly disjoint regions, soft at their borders after averaging
+    masks = F.avg_pool2d(F.one_hot(labels, 3).permute(2, 0, 1).double()[None], 3, 1, 1, count_include_pad=False)[0]
+    flat = features.reshape(1, 6, -1) * masks.reshape(3, 1, -1)
+    dense = torch.bmm(flat, flat.transpose(1, 2)) / (6 * masks.sum(dim=(1, 2)).view(3, 1, 1))
+    assert torch.allclose(masked_gram(features, masks), dense, rtol=1e-12, atol=0)
+    assert torch.autograd.gradcheck(lambda f: masked_gram(f, masks), (features,))
+
+
+def test_sliced_wasserstein_of_a_shift_and_of_a_permutation():
+    from restyle.losses import resample_sorted, sliced_wasserstein_loss
+
+    gen = torch.Generator().manual_seed(1)
+    points = torch.randn(50, 3, generator=gen, dtype=torch.float64)
+    directions = torch.randn(3, 8, generator=gen, dtype=torch.float64)
+    directions = directions / directions.norm(dim=0, keepdim=True)
+    target = (points @ directions).sort(dim=0).values
+    assert float(sliced_wasserstein_loss(points[torch.randperm(50, generator=gen)], target, directions)) < 1e-24
+    shift = torch.tensor([0.3, -1.0, 2.0], dtype=torch.float64)
+    expected = (shift @ directions).pow(2).mean()  # sorting keeps the order under a shift
+    assert torch.allclose(sliced_wasserstein_loss(points + shift, target, directions), expected, rtol=1e-12)
+    assert torch.equal(resample_sorted(target, 50), target)
+    assert torch.allclose(resample_sorted(torch.tensor([[0.0], [2.0]]), 5).flatten(), torch.linspace(0, 2, 5))
+    moving = points.clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda p: sliced_wasserstein_loss(p, target, directions), (moving,))
+    with pytest.raises(ValueError, match="target_sorted"):
+        sliced_wasserstein_loss(points, target[:10], directions)
+
+
+def test_color_distribution_loss_per_region():
+    from restyle.losses import ColorDistributionLoss
+
+    gen = torch.Generator().manual_seed(2)
+    style = torch.rand(1, 3, 10, 12, generator=gen) * 0.5 + 0.25
+    masks = torch.zeros(2, 10, 12)
+    masks[0, :4], masks[1, 4:] = 1.0, 1.0
+    loss = ColorDistributionLoss(style, content_masks=masks, style_masks=masks)
+    assert float(loss(style)) < 1e-8
+    # each region's pixels shuffled within the region: the same colour distributions
+    flat = style.reshape(3, -1).clone()
+    top = torch.arange(48)
+    flat[:, top] = flat[:, top[torch.randperm(48, generator=gen)]]
+    assert float(loss(flat.reshape(1, 3, 10, 12))) < 1e-8
+    # swapping the two regions' colours costs something; the loss follows the masks
+    swapped = torch.cat([style[..., 6:, :], style[..., :6, :]], dim=2)
+    assert float(loss(swapped)) > 1.0
+    # a region missing from the style is skipped
+    empty = masks.clone()
+    empty[1] = 0.0
+    only_top = ColorDistributionLoss(style, content_masks=masks, style_masks=empty)
+    brighter = style.clone()
+    brighter[..., 4:, :] += 0.2
+    assert float(only_top(brighter)) < 1e-8
+    assert len(only_top.regions) == 1

@@ -188,3 +188,22 @@ def test_zero_iterations_evaluate_nothing():
     start = torch.rand(1, 3, 2, 2)
     out = optimize(start, loss_fn, iterations=0, memory=LbfgsMemory())
     assert calls == [] and out.history == [] and torch.equal(out.image, start)
+
+
+def test_render_optimises_parameters_and_reports_images():
+    # Parameters (a per-channel gain) rendered into an image: the loss, the callback and the
+    # outcome see images; the outcome also carries the parameters; nothing is clamped.
+    base = torch.rand(1, 3, 4, 5) + 0.5
+
+    def render(gain):
+        return base * gain.view(1, 3, 1, 1)
+
+    target = base * torch.tensor([2.0, -1.0, 0.5]).view(1, 3, 1, 1)
+    seen: list[Iterate] = []
+    out = optimize(torch.ones(3), quadratic(target), iterations=15, render=render, bounds=None, callback=seen.append)
+    assert torch.allclose(out.parameters, torch.tensor([2.0, -1.0, 0.5]), atol=1e-4)
+    assert torch.equal(out.image, render(out.parameters))
+    assert seen[0].size == (4, 5) and seen[-1].image.shape == (1, 3, 4, 5)
+    assert out.history[-1].losses["total"] < 1e-6
+    clamped = optimize(torch.zeros(1, 3, 2, 2), quadratic(torch.full((1, 3, 2, 2), 2.0)), iterations=5)
+    assert float(clamped.image.max()) <= 1.0  # pixels stay in [0, 1] by default

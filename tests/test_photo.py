@@ -59,21 +59,27 @@ def test_fast_preset_with_masks(pair):
     assert abs(float(r.image[0, :, 28:].mean(dim=(1, 2))[0] - style[0, 0, 28:].mean())) < 0.08
 
 
-def test_default_preset_optimises_with_photorealism(pair):
+def test_default_preset_optimises_a_grid_towards_the_style(pair):
+    from restyle.metrics import style_distance
+
+    masks = dict(content_mask=pair["cmask"], style_mask=pair["smask"], size=64, device="cpu")
     seen = []
-    r = stylize_photo(
-        pair["content"],
-        pair["style"],
-        content_mask=pair["cmask"],
-        style_mask=pair["smask"],
-        size=64,
-        iterations=4,
-        device="cpu",
-        callback=seen.append,
-    )
-    assert r.status == "done" and len(r.history) == 4
-    assert {"content", "style", "tv", "photo"} <= set(seen[-1].losses)
-    assert r.params["settings"]["photo_weight"] == 1e4
+    r = stylize_photo(pair["content"], pair["style"], iterations=6, callback=seen.append, **masks)
+    assert r.status == "done" and len(r.history) == 6
+    assert {"content", "style", "tv", "photo", "color"} <= set(seen[-1].losses)
+    assert seen[-1].image.shape == (1, 3, 48, 64)  # the callback sees rendered images
+    assert r.params["settings"]["photo_weight"] == 1e4 and r.params["settings"]["parameterization"] == "grid"
+    # With no iterations the grid is the identity: the result is the fast preset's.
+    start = stylize_photo(pair["content"], pair["style"], iterations=0, **masks)
+    fast = stylize_photo(pair["content"], pair["style"], preset="fast", **masks)
+    assert torch.allclose(start.image, fast.image, atol=1e-6)
+    # The optimisation moves the result towards the style's Grams, region by region.
+    top = torch.zeros(48, 64)
+    top[:24] = 1.0
+    halves = torch.stack([top, 1.0 - top])
+    regions = MaskPair(halves, halves.clone(), ["top", "bottom"])
+    style = load_image(pair["style"])
+    assert style_distance(r.image, style, regions) < 0.9 * style_distance(fast.image, style, regions)
 
 
 def test_dpst_preset_two_stages_without_masks(pair):

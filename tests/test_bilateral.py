@@ -1,0 +1,90 @@
+import numpy as np
+import pytest
+import torch
+
+from restyle.bilateral import BilateralGrid, apply_affine, bilateral_slice, grid_size, identity_grid
+from restyle.matting import MattingLaplacian
+
+
+def trilinear_reference(grid: np.ndarray, guide: np.ndarray) -> np.ndarray:
+    """Trilinear interpolation written out per pixel: grid (C, D, Hg, Wg), guide (H, W)."""
+    c, d, hg, wg = grid.shape
+    h, w = guide.shape
+    out = np.zeros((c, h, w))
+    for i in range(h):
+        for j in range(w):
+            y = i * (hg - 1) / max(h - 1, 1)
+            x = j * (wg - 1) / max(w - 1, 1)
+            z = min(max(guide[i, j], 0.0), 1.0) * (d - 1)
+            y0, x0, z0 = min(int(y), hg - 2), min(int(x), wg - 2), min(int(z), d - 2)
+            ty, tx, tz = y - y0, x - x0, z - z0
+            for dz, wz in ((0, 1 - tz), (1, tz)):
+                for dy, wy in ((0, 1 - ty), (1, ty)):
+                    for dx, wx in ((0, 1 - tx), (1, tx)):
+                        out[:, i, j] += wz * wy * wx * grid[:, z0 + dz, y0 + dy, x0 + dx]
+    return out
+
+
+@pytest.mark.parametrize("shape", [(7, 9), (3, 11), (10, 3)])
+def test_slice_matches_explicit_trilinear_interpolation(shape):
+    gen = torch.Generator().manual_seed(0)
+    grid = torch.randn(1, 5, 4, 3, 4, generator=gen, dtype=torch.float64)
+    guide = torch.rand(1, 1, *shape, generator=gen, dtype=torch.float64) * 1.2 - 0.1  # some outside [0, 1]
+    guide[0, 0, 0, 0], guide[0, 0, -1, -1] = 0.0, 1.0
+    out = bilateral_slice(grid, guide)
+    assert out.shape == (1, 5, *shape)
+    ref = trilinear_reference(grid[0].numpy(), guide[0, 0].numpy())
+    np.testing.assert_allclose(out[0].numpy(), ref, rtol=1e-10, atol=1e-12)
+
+
+def test_slice_and_apply_gradcheck():
+    gen = torch.Generator().manual_seed(1)
+    grid = torch.randn(1, 12, 3, 2, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    guide = torch.rand(1, 1, 5, 6, generator=gen, dtype=torch.float64)
+    image = torch.rand(1, 3, 5, 6, generator=gen, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda g, x: apply_affine(bilateral_slice(g, guide), x), (grid, image))
+
+
+def test_identity_grid_returns_the_image_and_module_equals_function():
+    image = torch.rand(1, 3, 9, 13)
+    guide = image.mean(dim=1, keepdim=True)
+    assert torch.allclose(BilateralGrid(guide, image)(identity_grid(5, *grid_size(9, 13, cell=4, bins=5)[1:])), image)
+    grid = torch.randn(1, 12, 3, 4, 5)
+    assert torch.equal(BilateralGrid(guide, image)(grid), apply_affine(bilateral_slice(grid, guide), image))
+
+
+def test_apply_affine_reference_values():
+    coefficients = torch.zeros(1, 12, 1, 1)
+    coefficients[0, :4, 0, 0] = torch.tensor([1.0, 2.0, 3.0, 0.5])  # red = r + 2g + 3b + 0.5
+    coefficients[0, 9, 0, 0] = 1.0  # blue = g
+    pixel = torch.tensor([0.1, 0.2, 0.3]).view(1, 3, 1, 1)
+    assert torch.allclose(apply_affine(coefficients, pixel).flatten(), torch.tensor([1.9, 0.0, 0.2]))
+
+
+def test_one_affine_map_everywhere_has_zero_matting_energy():
+    # A grid that holds the same transform in every cell maps the content by one affine map,
+    # which the content's matting Laplacian annihilates: the parameterisation is photorealistic.
+    gen = torch.Generator().manual_seed(2)
+    content = torch.rand(1, 3, 12, 10, generator=gen, dtype=torch.float64)
+    transform = torch.randn(12, generator=gen, dtype=torch.float64)
+    grid = transform.view(1, 12, 1, 1, 1).expand(1, 12, 4, 3, 3).contiguous()
+    out = BilateralGrid(content.mean(dim=1, keepdim=True), content)(grid)
+    laplacian = MattingLaplacian(content, eps=1e-12)
+    assert float(laplacian.matvec(out[0]).abs().max()) < 1e-6 * float(out.abs().max())
+
+
+def test_grid_size_and_bad_shapes():
+    assert grid_size(342, 512, cell=32, bins=8) == (8, 12, 17)
+    assert grid_size(10, 10, cell=64, bins=2) == (2, 2, 2)
+    with pytest.raises(ValueError, match="bins"):
+        grid_size(10, 10, cell=4, bins=1)
+    with pytest.raises(ValueError, match="grid of shape"):
+        bilateral_slice(torch.zeros(1, 12, 3, 3), torch.zeros(1, 1, 4, 4))
+    with pytest.raises(ValueError, match="guide of shape"):
+        bilateral_slice(torch.zeros(1, 12, 2, 3, 3), torch.zeros(1, 3, 4, 4))
+    with pytest.raises(ValueError, match="coefficients"):
+        apply_affine(torch.zeros(1, 9, 4, 4), torch.zeros(1, 3, 4, 4))
+    with pytest.raises(ValueError, match="RGB image"):
+        apply_affine(torch.zeros(1, 12, 4, 4), torch.zeros(1, 3, 5, 4))
+    with pytest.raises(ValueError, match="sizes differ"):
+        BilateralGrid(torch.zeros(1, 1, 4, 4), torch.zeros(1, 3, 5, 4))

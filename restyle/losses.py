@@ -241,7 +241,7 @@ class ColorDistributionLoss(nn.Module):
         content_masks: Tensor,
         style_masks: Tensor | None = None,
         projections: int = 32,
-        max_samples: int = 16384,
+        max_samples: int = 4096,
         seed: int = 0,
     ) -> None:
         super().__init__()

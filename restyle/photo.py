@@ -61,7 +61,7 @@ class Preset:
     stages: tuple[tuple[int, bool], ...] = ((60, True),)  # (iterations, photorealism on) at full size
     coarse_iterations: int = 60
     pyramid: bool = True
-    coarsest: int = 128  # long side of the pyramid's smallest scale
+    coarsest: float = 0.25  # the pyramid's smallest scale, as a share of the work size (>= 128 px)
     smoothing: str = "matting"
     smoothing_strength: float = 1e-2
     # eps of the smoothing's Laplacian. Deviation: DPST's 1e-7 makes the float32 operator
@@ -83,13 +83,14 @@ PRESETS: dict[str, Preset] = {
     # the pyramid), not free pixels; a colour-distribution term; one stage of 40 + 20
     # iterations instead of 2 x 1000; the matting smoothing before and after.
     "default": Preset(
+        content_weight=30.0,
         parameterization="grid",
         color_weight=1e5,
         work_size=512,
-        coarsest=256,
+        coarsest=0.5,
         stages=((20, True),),
         coarse_iterations=40,
-        smoothing_strength=10.0,
+        smoothing_strength=20.0,
     ),
     "dpst": Preset(init="noise", stages=((1000, False), (1000, True)), pyramid=False, smoothing="affine"),
     "fast": Preset(stages=(), pyramid=False, coarse_iterations=0, smoothing="matting", smoothing_strength=10.0),
@@ -322,7 +323,7 @@ def stylize_photo(
         image, temporal = _temporal
 
     work = min(size, settings.work_size or size) if grid_mode else size
-    sizes = pyramid_sizes(work, min_size=max(settings.coarsest, work // 4), enabled=settings.pyramid)
+    sizes = pyramid_sizes(work, min_size=max(128, round(work * settings.coarsest)), enabled=settings.pyramid)
     sizes = [s for s in sizes if min(scaled_shape(height, width, s)) >= smallest]
     plan: list[tuple[int, int, bool]] = []  # (long side, iterations, photorealism)
     # A video frame (``_temporal``) starts from the previous stylised frame warped into it:

@@ -12,11 +12,15 @@ same scene. restyle optimises such a grid, instead of pixels, in its default pho
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["BilateralGrid", "apply_affine", "bilateral_slice", "grid_size", "identity_grid"]
+from restyle.optim import optimize
+
+__all__ = ["BilateralGrid", "apply_affine", "bilateral_slice", "fit_grid", "grid_size", "identity_grid"]
 
 COEFFICIENTS = 12  # a 3x3 matrix (row-major) and an offset per output channel
 
@@ -145,3 +149,32 @@ class BilateralGrid(nn.Module):
 
     def forward(self, grid: Tensor) -> Tensor:
         return apply_affine(bilateral_slice(grid, self.guide), self.image.to(grid.dtype))
+
+
+def fit_grid(grid: Tensor, render: Callable[[Tensor], Tensor], target: Tensor, *, iterations: int = 30) -> Tensor:
+    """The grid whose rendering is closest to ``target`` in the least-squares sense.
+
+    L-BFGS from ``grid`` (the rendering is linear in the grid, so the problem is a linear least
+    squares one; a few dozen iterations suffice). Used to start a video frame's grid from the
+    previous stylised frame warped into it.
+
+    Args:
+        grid: the start, e.g. :func:`identity_grid`.
+        render: maps a grid to an image (e.g. a :class:`BilateralGrid`).
+        target: the image to reproduce (resized to the rendering's size).
+        iterations: L-BFGS iterations.
+
+    Shape:
+        - grid: :math:`(1, 12, D, H_g, W_g)`; target: :math:`(1, 3, H', W')`; output like grid
+    """
+    with torch.no_grad():
+        size = render(grid).shape[-2:]
+    goal = F.interpolate(target.to(grid), size=tuple(size), mode="bilinear", align_corners=False, antialias=True)
+
+    def loss(image: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        error = (image - goal).pow(2).mean() * 1e4  # scaled so that L-BFGS's first step is not tiny
+        return error, {"fit": error}
+
+    outcome = optimize(grid, loss, iterations=iterations, render=render, bounds=None)
+    assert outcome.parameters is not None
+    return outcome.parameters

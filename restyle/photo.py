@@ -32,7 +32,7 @@ from torch import Tensor
 
 from restyle.artistic import CONTENT_LAYERS, STYLE_LAYERS, Result, check_weight
 from restyle.automask import resolve_global_style, resolve_masks
-from restyle.bilateral import BilateralGrid, grid_size, identity_grid
+from restyle.bilateral import BilateralGrid, fit_grid, grid_size, identity_grid
 from restyle.color import match_color, rgb_to_ycbcr
 from restyle.device import resolve_device, use_bf16
 from restyle.errors import RestyleError
@@ -83,7 +83,7 @@ PRESETS: dict[str, Preset] = {
     # the pyramid), not free pixels; a colour-distribution term; one stage of 40 + 20
     # iterations instead of 2 x 1000; the matting smoothing before and after.
     "default": Preset(
-        content_weight=30.0,
+        content_weight=20.0,
         parameterization="grid",
         color_weight=1e5,
         work_size=512,
@@ -168,15 +168,16 @@ def stylize_photo(
         size: long side of the result in pixels.
         style_weight: weight of the style loss (preset's default: 100).
         photo_weight: lambda, weight of the photorealism (matting) term (default: 1e4).
-        content_weight: weight of the content loss (default: 5).
+        content_weight: weight of the content loss (default preset: 20; dpst: 5).
         tv_weight: weight of the total-variation loss (default: 1e-3).
         color_weight: weight of the colour-distribution term, which pulls each region's
             L*a*b* colours towards the style region's (default preset: 1e5; others: off).
-        iterations: L-BFGS iterations at full size, per stage (default: the preset's).
+        iterations: L-BFGS iterations at the last scale, per stage (default: the preset's; the
+            default preset runs 40 at 256 px, then these at 512 px).
         smoothing: post-process: "matting" (closed-form matting smoothing), "affine" (DPST's
             smooth local affine), "none", or the preset's choice.
-        smoothing_strength: beta of the matting smoothing (default preset: 10; larger is
-            smoother and more photorealistic).
+        smoothing_strength: beta of the matting smoothing (default preset: 20, fast: 10;
+            larger is smoother and more photorealistic).
         region_weights: style weight of each mask region, in the order of the shared labels.
         global_style: share of the whole style image's statistics in each region's style target,
             0 to 1 (default: 0 with mask files, as DPST; 0.5 with ``auto_masks``, so that a
@@ -415,14 +416,3 @@ def _renderer(
     guide = rgb_to_ycbcr(resize(content, *shape))[:, :1].clamp(0.0, 1.0)
     render = BilateralGrid(guide.to(device), resize(base, *shape).to(device))
     return lambda grid: render(grid).clamp(0.0, 1.0)
-
-
-def fit_grid(grid: Tensor, render: Callable[[Tensor], Tensor], target: Tensor, *, iterations: int = 30) -> Tensor:
-    """The grid whose rendering is closest to ``target`` (least squares, L-BFGS from ``grid``)."""
-    goal = resize(target, *render(grid).shape[-2:]).to(grid.device)
-
-    def loss(image: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        error = (image - goal).pow(2).mean() * 1e4  # scaled so that L-BFGS's first step is not tiny
-        return error, {"fit": error}
-
-    return optimize(grid, loss, iterations=iterations, render=render, bounds=None).parameters

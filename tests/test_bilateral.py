@@ -88,3 +88,17 @@ def test_grid_size_and_bad_shapes():
         apply_affine(torch.zeros(1, 12, 4, 4), torch.zeros(1, 3, 5, 4))
     with pytest.raises(ValueError, match="sizes differ"):
         BilateralGrid(torch.zeros(1, 1, 4, 4), torch.zeros(1, 3, 5, 4))
+
+
+def test_fit_grid_recovers_a_grid_that_produced_the_target():
+    from restyle.bilateral import fit_grid
+
+    gen = torch.Generator().manual_seed(3)
+    image = torch.rand(1, 3, 24, 32, generator=gen, dtype=torch.float64)
+    render = BilateralGrid(image.mean(dim=1, keepdim=True), image)
+    start = identity_grid(4, 3, 4, dtype=torch.float64)
+    truth = start + 0.1 * torch.randn(start.shape, generator=gen, dtype=torch.float64)
+    target = render(truth)
+    fitted = fit_grid(start, render, target, iterations=60)
+    before = float((render(start) - target).pow(2).mean())
+    assert float((render(fitted) - target).pow(2).mean()) < 1e-3 * before

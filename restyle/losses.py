@@ -212,9 +212,7 @@ class ColorDistributionLoss(nn.Module):
 
     Pixels count in a region where its mask is above 0.5. Large regions are represented by a
     fixed random subset of ``max_samples`` pixels (fixed at construction, so the loss is a
-    deterministic function of the image). Regions empty on either side are skipped. With
-    ``global_share`` = g > 0 each region's target is the mixture ``(1 - g)`` style region +
-    ``g`` whole style image (sampled in those proportions), as ``global_style`` does for Grams.
+    deterministic function of the image). Regions empty on either side are skipped.
 
     Args:
         style: the style image.
@@ -223,7 +221,6 @@ class ColorDistributionLoss(nn.Module):
         projections: number of random directions in L*a*b* space.
         max_samples: pixels sampled per region of the image.
         seed: seed of the directions and the samples.
-        global_share: share of the whole style image in each region's target, 0 to 1.
 
     Shape:
         - style: :math:`(1, 3, H_s, W_s)`; content_masks :math:`(K, H, W)`; style_masks
@@ -246,11 +243,8 @@ class ColorDistributionLoss(nn.Module):
         projections: int = 32,
         max_samples: int = 4096,
         seed: int = 0,
-        global_share: float = 0.0,
     ) -> None:
         super().__init__()
-        if not 0.0 <= global_share <= 1.0:
-            raise ValueError(f"ColorDistributionLoss: global_share must be in [0, 1], not {global_share}")
         if style_masks is None:
             style_masks = torch.ones(1, *style.shape[-2:], device=style.device)
         if content_masks.ndim != 3 or style_masks.shape[0] != content_masks.shape[0]:
@@ -273,12 +267,6 @@ class ColorDistributionLoss(nn.Module):
             if pixels.numel() > max_samples:
                 keep = torch.randperm(pixels.numel(), generator=generator)[:max_samples].to(pixels.device)
                 pixels = pixels[keep]
-            if global_share > 0:  # a sample of the mixture: region pixels and whole-image pixels
-                count = max(pixels.numel(), 2)
-                from_region = round((1.0 - global_share) * count)
-                picks = torch.randint(style_pixels.numel(), (from_region,), generator=generator)
-                anywhere = torch.randint(lab.shape[0], (count - from_region,), generator=generator)
-                style_pixels = torch.cat([style_pixels[picks.to(style_pixels.device)], anywhere.to(lab.device)])
             projected = (lab[style_pixels] @ self.directions.to(lab.device)).sort(dim=0).values
             self.regions.append((share, pixels, resample_sorted(projected, pixels.numel())))
 

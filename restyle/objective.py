@@ -76,7 +76,7 @@ class Objective:
         content_masks, style_masks: region masks ``(K, H, W)`` at the content's and at each
             style's size (one style only when masks are given); None for one global region.
         region_weights: weight of each region's style loss (default 1 each).
-        global_style: share of the whole style image's Gram (and colours) in each region's target,
+        global_style: share of the whole style image's Gram in each region's target,
             ``(1 - g) G_region + g G_whole`` (0: purely region to region, as DPST; 1: the masks
             only decide where the loss is summed). Softens the damage a wrongly matched
             region does (automatic masks).
@@ -147,10 +147,7 @@ class Objective:
         self.color_weight = color_weight
         self.color = (
             ColorDistributionLoss(
-                styles[0],
-                content_masks=content_masks.to(device),
-                style_masks=style_masks_list[0].to(device),
-                global_share=global_style,
+                styles[0], content_masks=content_masks.to(device), style_masks=style_masks_list[0].to(device)
             )
             if color_weight > 0
             else None

@@ -142,26 +142,3 @@ def test_color_distribution_loss_per_region():
     brighter[..., 4:, :] += 0.2
     assert float(only_top(brighter)) < 1e-8
     assert len(only_top.regions) == 1
-
-
-def test_color_distribution_loss_global_share_mixes_in_the_whole_style():
-    from restyle.losses import ColorDistributionLoss
-
-    gen = torch.Generator().manual_seed(4)
-    style = torch.rand(1, 3, 40, 40, generator=gen) * 0.2
-    style[:, 2, :20] += 0.7  # a blue top
-    style[:, 0, 20:] += 0.7  # a red bottom
-    masks = torch.zeros(2, 40, 40)
-    masks[0, :20], masks[1, 20:] = 1.0, 1.0
-    losses = {
-        g: ColorDistributionLoss(style, content_masks=masks, style_masks=masks, global_share=g)
-        for g in (0.0, 0.5, 1.0)
-    }
-    # the style fits its own regions exactly, and less well the more of the other region is mixed in
-    assert float(losses[0.0](style)) < 1e-8 < float(losses[0.5](style)) < float(losses[1.0](style))
-    # with g = 1 the style masks no longer matter: every region's target is the whole image
-    swapped = ColorDistributionLoss(style, content_masks=masks, style_masks=masks.flip(0), global_share=1.0)
-    image = torch.rand(1, 3, 40, 40, generator=gen)
-    assert torch.equal(swapped(image), losses[1.0](image))
-    with pytest.raises(ValueError, match="global_share"):
-        ColorDistributionLoss(style, content_masks=masks, global_share=1.5)

@@ -162,8 +162,8 @@ def optimize(
         image: the start, ``(1, 3, H, W)``, or the start parameters with ``render``; not modified.
         loss_fn: maps the iterate's image to ``(total, parts)``.
         iterations: number of loss evaluations (one per L-BFGS iteration: no line search).
-        optimizer: ``lbfgs`` or ``adam``; either way each iterate is clamped to [0, 1] before
-            it is evaluated (a projected method).
+        optimizer: ``lbfgs`` or ``adam``; either way each iterate is clamped to ``bounds``
+            before it is evaluated (a projected method).
         learning_rate: Adam's step size on the [0, 1] scale (L-BFGS uses 1).
         history_size: L-BFGS memory.
         memory: L-BFGS pairs to start from and to leave for the next call (see

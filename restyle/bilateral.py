@@ -20,7 +20,15 @@ from torch import Tensor, nn
 
 from restyle.optim import optimize
 
-__all__ = ["BilateralGrid", "apply_affine", "bilateral_slice", "fit_grid", "grid_size", "identity_grid"]
+__all__ = [
+    "BilateralGrid",
+    "apply_affine",
+    "bilateral_slice",
+    "fit_grid",
+    "grid_roughness",
+    "grid_size",
+    "identity_grid",
+]
 
 COEFFICIENTS = 12  # a 3x3 matrix (row-major) and an offset per output channel
 
@@ -93,6 +101,26 @@ def bilateral_slice(grid: Tensor, guide: Tensor) -> Tensor:
     )
     sliced = F.grid_sample(grid, coords[None, None], mode="bilinear", padding_mode="border", align_corners=True)
     return sliced[:, :, 0]
+
+
+def grid_roughness(grid: Tensor) -> Tensor:
+    """Sum of squared differences between neighbouring grid nodes, along the intensity axis and
+    both spatial axes: 0 for a grid that holds one transform everywhere. As a penalty it keeps
+    the tone curves the grid encodes from bending steeply (Chen et al. 2016 regularise their
+    grids the same way).
+
+    Shape:
+        - grid: :math:`(1, C, D, H_g, W_g)`; output: scalar
+
+    Example:
+        >>> grid = torch.zeros(1, 1, 2, 2, 2)
+        >>> grid[:, :, 1] = 1.0  # one step of 1 along the intensity axis, at 4 nodes
+        >>> grid_roughness(grid).item()
+        4.0
+    """
+    if grid.ndim != 5:
+        raise ValueError(f"grid_roughness: expected a grid of shape (1, C, D, Hg, Wg), got {tuple(grid.shape)}")
+    return sum((grid.diff(dim=axis) ** 2).sum() for axis in (2, 3, 4))  # type: ignore[return-value]
 
 
 def apply_affine(coefficients: Tensor, image: Tensor) -> Tensor:

@@ -144,6 +144,7 @@ def optimize(
     memory: LbfgsMemory | None = None,
     bounds: tuple[float, float] | None = (0.0, 1.0),
     render: Callable[[Tensor], Tensor] | None = None,
+    penalty: Callable[[Tensor], Tensor] | None = None,
     scale: int = 0,
     scales: int = 1,
     start_time: float | None = None,
@@ -172,6 +173,8 @@ def optimize(
         render: maps the parameters to the image that ``loss_fn`` scores and the callback and
             the outcome receive (e.g. a :class:`~restyle.bilateral.BilateralGrid`); pair it
             with ``bounds=None`` unless the parameters are pixels.
+        penalty: a term on the parameters themselves, added to the loss (reported as
+            ``penalty``).
         scale, scales, start_time, step_offset, steps, callback: reported in each
             :class:`Iterate` (``step_offset`` iterations were done before this call, of
             ``steps`` planned in all).
@@ -201,6 +204,9 @@ def optimize(
                 x.clamp_(*bounds)
         shown = x if render is None else render(x)
         total, parts = loss_fn(shown)
+        if penalty is not None:
+            parts = {**parts, "penalty": penalty(x)}
+            total = total + parts["penalty"]
         value = float(total.detach())
         if not math.isfinite(value):
             bad = ", ".join(name for name, v in parts.items() if not math.isfinite(float(v.detach()))) or "total"

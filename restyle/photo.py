@@ -32,7 +32,7 @@ from torch import Tensor
 
 from restyle.artistic import CONTENT_LAYERS, STYLE_LAYERS, Result, check_weight
 from restyle.automask import resolve_global_style, resolve_masks
-from restyle.bilateral import BilateralGrid, fit_grid, grid_size, identity_grid
+from restyle.bilateral import BilateralGrid, fit_grid, grid_roughness, grid_size, identity_grid
 from restyle.color import match_color, rgb_to_ycbcr
 from restyle.device import resolve_device, use_bf16
 from restyle.errors import RestyleError
@@ -75,6 +75,7 @@ class Preset:
     work_size: int | None = None  # long side of the grid optimisation (None: the output size)
     grid_cell: int = 32  # pixels between grid nodes at work_size
     grid_bins: int = 8  # grid nodes along the luminance axis
+    grid_smoothness: float = 0.0  # weight of the grid's roughness penalty (bilateral.grid_roughness)
 
 
 PRESETS: dict[str, Preset] = {
@@ -136,6 +137,7 @@ def stylize_photo(
     content_weight: float | None = None,
     tv_weight: float | None = None,
     color_weight: float | None = None,
+    grid_smoothness: float | None = None,
     iterations: int | None = None,
     smoothing: Literal["preset", "matting", "affine", "none"] = "preset",
     smoothing_strength: float | None = None,
@@ -172,6 +174,9 @@ def stylize_photo(
         tv_weight: weight of the total-variation loss (default: 1e-3).
         color_weight: weight of the colour-distribution term, which pulls each region's
             L*a*b* colours towards the style region's (default preset: 1e5; others: off).
+        grid_smoothness: default preset: weight of a penalty on differences between neighbouring
+            grid nodes (0: none). Larger values keep tone curves gentle; try 1e5 where the
+            result shows blotches.
         iterations: L-BFGS iterations at the last scale, per stage (default: the preset's; the
             default preset runs 40 at 256 px, then these at 512 px).
         smoothing: post-process: "matting" (closed-form matting smoothing), "affine" (DPST's
@@ -215,6 +220,7 @@ def stylize_photo(
                 "content_weight": content_weight,
                 "tv_weight": tv_weight,
                 "color_weight": color_weight,
+                "grid_smoothness": grid_smoothness,
                 "smoothing_strength": smoothing_strength,
             }.items()
             if v is not None
@@ -345,6 +351,8 @@ def stylize_photo(
         )
         if temporal is not None:  # start from the grid that best reproduces the warped frame
             grid = fit_grid(grid, _renderer(content_full, base, scaled_shape(height, width, work), dev), image)
+    smoothness = settings.grid_smoothness
+    roughness = (lambda g: smoothness * grid_roughness(g)) if smoothness > 0 else None
     steps = sum(n for _, n, _ in plan)
     done = 0
     for index, (long_side, n, photo) in enumerate(plan):
@@ -388,7 +396,14 @@ def stylize_photo(
             "steps": steps,
         }
         if grid is not None:
-            outcome = optimize(grid, objective, render=_renderer(content_full, base, shape, dev), bounds=None, **common)
+            outcome = optimize(
+                grid,
+                objective,
+                render=_renderer(content_full, base, shape, dev),
+                bounds=None,
+                penalty=roughness,
+                **common,
+            )
             grid = outcome.parameters
         else:
             outcome = optimize(resize(image, *shape).to(dev), objective, **common)

@@ -102,3 +102,15 @@ def test_fit_grid_recovers_a_grid_that_produced_the_target():
     fitted = fit_grid(start, render, target, iterations=60)
     before = float((render(start) - target).pow(2).mean())
     assert float((render(fitted) - target).pow(2).mean()) < 1e-3 * before
+
+
+def test_grid_roughness_reference_values():
+    from restyle.bilateral import grid_roughness
+
+    assert float(grid_roughness(identity_grid(4, 3, 5))) == 0.0  # one transform everywhere
+    grid = torch.zeros(1, 2, 3, 2, 4)
+    grid[0, 1, :, :, 2:] = 1.0  # channel 1 steps by 1 between columns 1 and 2: 3 * 2 node pairs
+    grid[0, 0, 2] = 2.0  # channel 0 steps by 2 between bins 1 and 2: 2 * 4 node pairs
+    assert float(grid_roughness(grid)) == 6 * 1.0 + 8 * 4.0
+    with pytest.raises(ValueError, match="grid of shape"):
+        grid_roughness(torch.zeros(1, 12, 3, 3))

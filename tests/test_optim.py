@@ -207,3 +207,18 @@ def test_render_optimises_parameters_and_reports_images():
     assert out.history[-1].losses["total"] < 1e-6
     clamped = optimize(torch.zeros(1, 3, 2, 2), quadratic(torch.full((1, 3, 2, 2), 2.0)), iterations=5)
     assert float(clamped.image.max()) <= 1.0  # pixels stay in [0, 1] by default
+
+
+def test_penalty_on_the_parameters_is_added_and_reported():
+    base = torch.ones(1, 3, 2, 2)
+    out = optimize(
+        torch.zeros(3),
+        quadratic(base * 2.0),
+        iterations=20,
+        render=lambda gain: base * gain.view(1, 3, 1, 1),
+        bounds=None,
+        penalty=lambda gain: 4.0 * (gain**2).sum(),
+    )
+    # minimum of 4 * sum((g - 2)^2) + 4 * sum(g^2) over each gain: g = 1
+    assert torch.allclose(out.parameters, torch.ones(3), atol=1e-4)
+    assert out.history[-1].losses["penalty"] == pytest.approx(12.0, rel=1e-3)

@@ -84,6 +84,15 @@ def test_default_preset_optimises_a_grid_towards_the_style(pair):
     assert style_distance(r.image, style, regions) < 0.9 * style_distance(fast.image, style, regions)
 
 
+def test_grid_smoothness_keeps_the_grid_near_one_transform(pair):
+    opts = dict(content_mask=pair["cmask"], style_mask=pair["smask"], size=64, device="cpu", iterations=6)
+    start = stylize_photo(pair["content"], pair["style"], **{**opts, "iterations": 0}).image
+    free = stylize_photo(pair["content"], pair["style"], **opts)
+    stiff = stylize_photo(pair["content"], pair["style"], grid_smoothness=1e9, **opts)
+    assert "penalty" in stiff.history[-1].losses and "penalty" not in free.history[-1].losses
+    assert float((stiff.image - start).abs().mean()) < 0.5 * float((free.image - start).abs().mean())
+
+
 def test_dpst_preset_two_stages_without_masks(pair):
     r = stylize_photo(pair["content"], pair["style"], preset="dpst", size=64, iterations=2, device="cpu", seed=3)
     # stage 1 without the photorealism term, stage 2 with it

@@ -183,12 +183,6 @@ def optimize(
         raise RestyleError(f"unknown optimizer {optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
     start_time = time.perf_counter() if start_time is None else start_time
     x = image.detach().clone().requires_grad_(True)
-    if render is None:
-        size = (int(image.shape[-2]), int(image.shape[-1]))
-    else:
-        with torch.no_grad():
-            shown = render(x)
-        size = (int(shown.shape[-2]), int(shown.shape[-1]))
     best = image.detach().clone()
     best_loss = math.inf
     outcome = Outcome(image=best)
@@ -217,6 +211,7 @@ def optimize(
         count += 1
         losses = {name: float(v.detach()) for name, v in parts.items()}
         losses["total"] = value
+        size = (int(shown.shape[-2]), int(shown.shape[-1]))
         record = Record(scale, size, count, losses, time.perf_counter() - start_time)
         outcome.history.append(record)
         if STOP.is_set():  # a Ctrl-C seen by the CLI's signal handler: stop at this iterate

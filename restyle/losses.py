@@ -271,10 +271,12 @@ class ColorDistributionLoss(nn.Module):
             self.regions.append((share, pixels, resample_sorted(projected, pixels.numel())))
 
     def forward(self, image: Tensor) -> Tensor:
-        lab = rgb_to_lab(image.float())[0].reshape(3, -1).T
+        flat = image.float().flatten(2)  # (1, 3, HW)
         total = torch.zeros((), device=image.device)
         for share, pixels, target in self.regions:
-            total = total + share * sliced_wasserstein_loss(lab[pixels], target, self.directions)
+            # only the sampled pixels are converted: the conversion is per pixel
+            lab = rgb_to_lab(flat[:, :, pixels, None])[0, :, :, 0].T  # (n, 3)
+            total = total + share * sliced_wasserstein_loss(lab, target, self.directions)
         return total
 
 

@@ -5,6 +5,9 @@ its signature. Deviations from the paper, each on purpose:
 
 - a coarse-to-fine pyramid (Gatys et al. optimise at one size), each finer scale starting from
   the upsampled result plus the content detail the coarser scale lacked;
+- the optimiser moves a multi-resolution pyramid of the image rather than its pixels
+  (:class:`~restyle.pyramid.LevelImage`; Gatys et al. optimise the pixels): the same images
+  are reachable, but L-BFGS gets there in about half the iterations;
 - every iterate is clamped to [0, 1] (a projected method; the paper optimises unconstrained);
 - bfloat16 autocast for the encoder where the hardware runs it natively (Grams and losses stay
   float32): about twice as fast on AVX-512 BF16 CPUs without raising the loss;
@@ -32,7 +35,7 @@ from restyle.errors import RestyleError
 from restyle.image import DEFAULT_MAX_PIXELS, ImageLike, load_image, resize, save_image, scaled_shape
 from restyle.objective import Objective, Temporal
 from restyle.optim import OPTIMIZERS, Iterate, LbfgsMemory, Record, optimize
-from restyle.pyramid import pyramid_sizes
+from restyle.pyramid import LevelImage, pyramid_sizes
 from restyle.vgg import deepest, layer_index, min_side
 
 __all__ = ["Result", "stylize"]
@@ -115,8 +118,9 @@ def stylize(
     init: str = "content",
     seed: int | None = None,
     optimizer: Literal["lbfgs", "adam"] = "lbfgs",
-    iterations: int = 60,
-    coarse_iterations: int = 50,
+    parameterization: Literal["multires", "pixels"] = "multires",
+    iterations: int = 50,
+    coarse_iterations: int = 40,
     pyramid: bool = True,
     min_size: int = 256,
     pyramid_factor: float = 2.0,
@@ -160,6 +164,9 @@ def stylize(
         init: where optimisation starts: "content", "noise", or the path of an image.
         seed: random seed (noise init); a random one is picked and recorded if not given.
         optimizer: "lbfgs" (best for this problem) or "adam".
+        parameterization: what the optimiser moves: "multires", a pyramid of levels of halving
+            resolution whose upsampled sum is the image (converges about twice as fast), or
+            "pixels", as Gatys et al.
         iterations: iterations at the full size.
         coarse_iterations: iterations at each smaller pyramid scale.
         pyramid: optimise coarse-to-fine, from min_size up to size, each scale starting from
@@ -201,6 +208,8 @@ def stylize(
         raise RestyleError(f"unknown optimizer {optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
     if preserve_color not in ("none", "luminance", "histogram"):
         raise RestyleError(f"preserve_color must be none, luminance or histogram, not {preserve_color!r}")
+    if parameterization not in ("multires", "pixels"):
+        raise RestyleError(f"parameterization must be multires or pixels, not {parameterization!r}")
     if pooling not in ("max", "avg"):
         raise RestyleError(f"pooling must be max or avg, not {pooling!r}")
     if iterations < 1 or coarse_iterations < 0:
@@ -343,10 +352,13 @@ def stylize(
         if n == 0:
             image = x0
             continue
+        render = LevelImage(x0) if parameterization == "multires" else None
         outcome = optimize(
-            x0,
+            x0 if render is None else render.zeros(),
             objective,
             iterations=n,
+            render=render,
+            bounds=(0.0, 1.0) if render is None else None,  # LevelImage clamps its image itself
             optimizer=optimizer,
             learning_rate=learning_rate,
             memory=_memory if index == len(sizes) - 1 else None,

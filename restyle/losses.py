@@ -24,6 +24,7 @@ __all__ = [
     "gram_matrix",
     "masked_gram",
     "resample_sorted",
+    "self_product",
     "sliced_wasserstein_loss",
     "tv_loss",
 ]
@@ -37,6 +38,35 @@ def _check_features(x: Tensor, name: str) -> None:
 def _full_precision(x: Tensor) -> Tensor:
     """Half-precision features (from autocast) to float32; float32 and float64 unchanged."""
     return x if x.dtype in (torch.float32, torch.float64) else x.float()
+
+
+class _SelfProduct(torch.autograd.Function):
+    """``A A^T`` for ``A`` of shape ``(B, C, N)``, with the backward ``(g + g^T) A``: one batched
+    product where autograd's generic ``bmm`` backward takes two and a sum (about 8% of a VGG
+    style iteration at 512 px on a CPU)."""
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, a: Tensor) -> Tensor:
+        ctx.save_for_backward(a)
+        return torch.bmm(a, a.transpose(1, 2))
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: Tensor) -> Tensor:
+        (a,) = ctx.saved_tensors
+        return torch.bmm(grad + grad.transpose(1, 2), a)
+
+
+def self_product(a: Tensor) -> Tensor:
+    """``A A^T`` batched (the unnormalised Gram of flattened features), ``(B, C, N) -> (B, C, C)``.
+
+    Example:
+        >>> self_product(torch.tensor([[[1.0, 2.0], [0.0, 1.0]]]))
+        tensor([[[5., 2.],
+                 [2., 1.]]])
+    """
+    if a.ndim != 3:
+        raise ValueError(f"self_product: expected a tensor of shape (B, C, N), got {tuple(a.shape)}")
+    return _SelfProduct.apply(a)
 
 
 def gram_matrix(features: Tensor, *, normalize: bool = True) -> Tensor:
@@ -63,7 +93,7 @@ def gram_matrix(features: Tensor, *, normalize: bool = True) -> Tensor:
     b, c, h, w = features.shape
     flat = _full_precision(features.reshape(b, c, h * w))
     with torch.autocast(flat.device.type, enabled=False):
-        gram = torch.bmm(flat, flat.transpose(1, 2))
+        gram = self_product(flat)
     return gram / (c * h * w) if normalize else gram
 
 
@@ -105,11 +135,11 @@ def masked_gram(features: Tensor, masks: Tensor) -> Tensor:
             for k in range(weights.shape[0]):
                 index = support[k].nonzero().squeeze(1)
                 part = flat[0].index_select(1, index) * weights[k].index_select(0, index)
-                grams.append(part @ part.T)
+                grams.append(self_product(part[None])[0])
             gram = torch.stack(grams)
         else:
             weighted = flat * weights[:, None]  # (K, C, HW)
-            gram = torch.bmm(weighted, weighted.transpose(1, 2))
+            gram = self_product(weighted)
     return gram / (c * area)
 
 

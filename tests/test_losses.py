@@ -1,7 +1,16 @@
 import pytest
 import torch
 
-from restyle.losses import ContentLoss, GramLoss, TVLoss, content_loss, gram_loss, gram_matrix, tv_loss
+from restyle.losses import (
+    ContentLoss,
+    GramLoss,
+    TVLoss,
+    content_loss,
+    gram_loss,
+    gram_matrix,
+    self_product,
+    tv_loss,
+)
 
 
 def test_gram_of_known_tensor():
@@ -10,6 +19,20 @@ def test_gram_of_known_tensor():
     expected = torch.tensor([[5.0, 11.0], [11.0, 25.0]])
     assert torch.allclose(gram_matrix(f, normalize=False)[0], expected)
     assert torch.allclose(gram_matrix(f)[0], expected / 4)  # C * H * W = 4
+
+
+def test_self_product_matches_bmm_and_its_custom_gradient_passes_gradcheck():
+    a = torch.randn(2, 4, 9, dtype=torch.float64, requires_grad=True)
+    assert torch.allclose(self_product(a), torch.bmm(a, a.transpose(1, 2)), atol=1e-12)
+    # an asymmetric upstream gradient: the backward must use g + g^T, not 2 g
+    weights = torch.randn(2, 4, 4, dtype=torch.float64)
+    (self_product(a) * weights).sum().backward()
+    reference = a.detach().clone().requires_grad_(True)
+    (torch.bmm(reference, reference.transpose(1, 2)) * weights).sum().backward()
+    assert torch.allclose(a.grad, reference.grad, atol=1e-12)
+    assert torch.autograd.gradcheck(self_product, (torch.randn(1, 3, 5, dtype=torch.float64, requires_grad=True),))
+    with pytest.raises(ValueError, match=r"\(B, C, N\)"):
+        self_product(torch.randn(3, 5))
 
 
 def test_gram_shape_symmetric_and_float32_under_bf16():

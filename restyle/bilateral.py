@@ -103,11 +103,12 @@ def bilateral_slice(grid: Tensor, guide: Tensor) -> Tensor:
     return sliced[:, :, 0]
 
 
-def grid_roughness(grid: Tensor) -> Tensor:
-    """Sum of squared differences between neighbouring grid nodes, along the intensity axis and
-    both spatial axes: 0 for a grid that holds one transform everywhere. As a penalty it keeps
-    the tone curves the grid encodes from bending steeply (Chen et al. 2016 regularise their
-    grids the same way).
+def grid_roughness(grid: Tensor, *, spatial: float = 1.0) -> Tensor:
+    """Sum of squared differences between neighbouring grid nodes: along the intensity axis,
+    plus ``spatial`` times those along both spatial axes. 0 for a grid that holds one transform
+    everywhere. As a penalty it keeps the tone curves the grid encodes from bending steeply
+    (Chen et al. 2016 regularise their grids the same way); ``spatial=0`` leaves neighbouring
+    cells free to hold different transforms and only smooths each cell's tone curve.
 
     Shape:
         - grid: :math:`(1, C, D, H_g, W_g)`; output: scalar
@@ -120,7 +121,10 @@ def grid_roughness(grid: Tensor) -> Tensor:
     """
     if grid.ndim != 5:
         raise ValueError(f"grid_roughness: expected a grid of shape (1, C, D, Hg, Wg), got {tuple(grid.shape)}")
-    return sum((grid.diff(dim=axis) ** 2).sum() for axis in (2, 3, 4))  # type: ignore[return-value]
+    intensity = (grid.diff(dim=2) ** 2).sum()
+    if spatial == 0:
+        return intensity
+    return intensity + spatial * sum((grid.diff(dim=axis) ** 2).sum() for axis in (3, 4))
 
 
 def apply_affine(coefficients: Tensor, image: Tensor) -> Tensor:

@@ -229,10 +229,11 @@ def optimize(
             )
         return total
 
-    def gradient() -> Tensor:
+    def gradient() -> tuple[float, Tensor]:
         x.grad = None
-        evaluate().backward()
-        return x.grad.detach().reshape(-1).clone()
+        total = evaluate()
+        total.backward()
+        return float(total.detach()), x.grad.detach().reshape(-1).clone()
 
     try:
         if optimizer == "lbfgs":
@@ -261,33 +262,66 @@ def optimize(
     return outcome
 
 
+#: A step that multiplies the loss by more than this is taken back and retried shorter.
+BLOWUP = 2.0
+#: How much shorter each retry is, and how many retries a step gets.
+BACKTRACK, RETRIES = 0.1, 3
+#: How much longer each further step without curvature pairs is.
+GROWTH = 10.0
+
+
 def _lbfgs(
-    x: Tensor, gradient: Callable[[], Tensor], budget_left: Callable[[], bool], memory: LbfgsMemory, history: int
+    x: Tensor,
+    gradient: Callable[[], tuple[float, Tensor]],
+    budget_left: Callable[[], bool],
+    memory: LbfgsMemory,
+    history: int,
 ) -> None:
     """L-BFGS without a line search, as neural-style and DPST run it (and as torch's
-    ``LBFGS(lr=1)`` without ``line_search_fn``): step ``t * d`` with ``d = -H g``; the very
-    first step of a cold start is scaled to ``min(1, 1 / |g|_1)``, every later one is 1.
-    Our own loop rather than torch's so that the pairs can be carried between calls."""
+    ``LBFGS(lr=1)`` without ``line_search_fn``): step ``t * d`` with ``d = -H g``; a step
+    taken with no curvature pairs (a cold start) is scaled to ``min(1, 1 / |g|_1)``, every
+    other one is 1. Our own loop rather than torch's so that the pairs can be carried between
+    calls.
+
+    One safeguard that neither has: a step after which the loss is more than :data:`BLOWUP`
+    times what it was is taken back and retried :data:`BACKTRACK` times as long (at most
+    :data:`RETRIES` times; every try counts as an iteration). An early curvature pair measured
+    on a tiny step can make the first quasi-Newton step enormous; without a line search the run
+    never recovers (seen with the multi-resolution parameterisation on DPST pair 8: the loss
+    went up 177-fold at the third iteration and stayed there)."""
     if not budget_left():
         return
     if memory.steps:
         kept = memory.steps[0]
         if (kept.numel(), kept.dtype, kept.device) != (x.numel(), x.dtype, x.device):
             memory.clear()  # pairs of another image size (or dtype, device) say nothing here
-    cold = not memory.steps
-    grad = gradient()
+    loss, grad = gradient()
+    pairless = 0  # steps taken in a row without curvature pairs
     while budget_left():
         direction = memory.direction(grad)
         if float(grad.dot(direction)) >= 0.0:  # carried pairs that give no descent here: start cold
             memory.clear()
-            cold = True
             direction = grad.neg()
-        # (at a stationary point the step is zero and the budget is still spent, as torch does:
-        # callers count on ``iterations`` evaluations)
-        step = min(1.0, 1.0 / max(float(grad.abs().sum()), 1e-30)) if cold else 1.0
-        cold = False
-        with torch.no_grad():
-            x.add_(direction.view_as(x), alpha=step)
-        new_grad = gradient()
+        # Without pairs the direction is the bare gradient, whatever its scale: a small step,
+        # ten times longer for every further step still without pairs (the style loss can be
+        # concave where the run starts, so its first pairs are skipped). torch instead takes a
+        # full step of -g once its first pair is skipped, which on the multi-resolution
+        # parameterisation moves the image by thousands. At a stationary point the step is
+        # zero and the budget is still spent, as torch does: callers count on ``iterations``.
+        if memory.steps:
+            step, pairless = 1.0, 0
+        else:
+            step = min(1.0, GROWTH**pairless / max(float(grad.abs().sum()), 1e-30))
+            pairless += 1
+        before = x.detach().clone()
+        for attempt in range(RETRIES + 1):
+            with torch.no_grad():
+                x.add_(direction.view_as(x), alpha=step)
+            new_loss, new_grad = gradient()
+            if new_loss <= BLOWUP * loss or attempt == RETRIES or not budget_left():
+                break
+            with torch.no_grad():
+                x.copy_(before)
+            step *= BACKTRACK
         memory.push(direction.mul_(step), new_grad - grad, history)
-        grad = new_grad
+        loss, grad = new_loss, new_grad

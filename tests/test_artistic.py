@@ -28,6 +28,20 @@ def test_optimisation_lowers_the_loss(images):
     assert result.image.min() >= 0 and result.image.max() <= 1
 
 
+def test_both_parameterizations_lower_the_loss_and_stay_in_range(images):
+    content, style = images
+    finals = {}
+    for parameterization in ("multires", "pixels"):
+        result = stylize(content, style, **{**FAST, "iterations": 12}, parameterization=parameterization, seed=1)
+        totals = [r.losses["total"] for r in result.history]
+        assert min(totals) < 0.7 * totals[0], parameterization
+        assert result.image.min() >= 0 and result.image.max() <= 1
+        assert result.params["parameterization"] == parameterization
+        finals[parameterization] = result.image
+    # the two really are different optimisation paths
+    assert (finals["multires"] - finals["pixels"]).abs().max() > 1e-3
+
+
 def test_seed_makes_noise_runs_reproducible(images):
     content, style = images
     a = stylize(content, style, **FAST, init="noise", seed=5)
@@ -193,6 +207,7 @@ def test_nonfinite_is_reported(images):
         ({"style_layer_weights": [1, 2]}, "style_layer_weights"),
         ({"style_blend": [1, 2]}, "style_blend"),
         ({"optimizer": "sgd"}, "unknown optimizer"),
+        ({"parameterization": "fourier"}, "parameterization"),
         ({"preserve_color": "sepia"}, "preserve_color"),
         ({"device": "tpu"}, "unknown device"),
         ({"precision": "fp8"}, "precision"),

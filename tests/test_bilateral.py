@@ -112,5 +112,7 @@ def test_grid_roughness_reference_values():
     grid[0, 1, :, :, 2:] = 1.0  # channel 1 steps by 1 between columns 1 and 2: 3 * 2 node pairs
     grid[0, 0, 2] = 2.0  # channel 0 steps by 2 between bins 1 and 2: 2 * 4 node pairs
     assert float(grid_roughness(grid)) == 6 * 1.0 + 8 * 4.0
+    assert float(grid_roughness(grid, spatial=0.0)) == 8 * 4.0  # the tone-curve steps only
+    assert float(grid_roughness(grid, spatial=0.5)) == 0.5 * 6 * 1.0 + 8 * 4.0
     with pytest.raises(ValueError, match="grid of shape"):
         grid_roughness(torch.zeros(1, 12, 3, 3))

@@ -222,3 +222,25 @@ def test_penalty_on_the_parameters_is_added_and_reported():
     # minimum of 4 * sum((g - 2)^2) + 4 * sum(g^2) over each gain: g = 1
     assert torch.allclose(out.parameters, torch.ones(3), atol=1e-4)
     assert out.history[-1].losses["penalty"] == pytest.approx(12.0, rel=1e-3)
+
+
+def test_a_step_that_blows_the_loss_up_is_taken_back_and_retried_shorter():
+    from restyle.optim import BLOWUP
+
+    torch.manual_seed(3)
+    target = torch.rand(1, 3, 4, 4, dtype=torch.float64) * 0.2 + 0.4
+    start = torch.full_like(target, 0.5)
+
+    def well(x):  # quadratic near the target, flat far from it (like a clamped image)
+        value = (1 - torch.exp(-((x - target) ** 2) / 0.5)).sum()
+        return value, {"well": value}
+
+    # Carried pairs with an inverse-Hessian scale 400 times too large (near the target the
+    # Hessian is 4 I): the first step overshoots into the flat part, where there is no gradient
+    # to come back by. Retried shorter, the run still reaches the bottom.
+    s = torch.zeros(48, dtype=torch.float64)
+    s[0] = 1e-3
+    memory = LbfgsMemory(steps=[s], changes=[4 * s], rho=[1 / float(4 * s.dot(s))], scale=100.0)
+    losses = [r.losses["total"] for r in optimize(start, well, iterations=12, memory=memory, bounds=None).history]
+    assert losses[1] > BLOWUP * losses[0]  # the overshoot, then the retries
+    assert min(losses) < 0.01 * losses[0]

@@ -283,12 +283,14 @@ def _lbfgs(
     other one is 1. Our own loop rather than torch's so that the pairs can be carried between
     calls.
 
-    One safeguard that neither has: a step after which the loss is more than :data:`BLOWUP`
-    times what it was is taken back and retried :data:`BACKTRACK` times as long (at most
-    :data:`RETRIES` times; every try counts as an iteration). An early curvature pair measured
-    on a tiny step can make the first quasi-Newton step enormous; without a line search the run
-    never recovers (seen with the multi-resolution parameterisation on DPST pair 8: the loss
-    went up 177-fold at the third iteration and stayed there)."""
+    Two safeguards that neither has. While there are no curvature pairs (the style loss can be
+    concave where a run starts, and pairs of negative curvature are skipped) steps stay small:
+    ``min(1, GROWTH^j / |g|_1)`` for the ``j``-th such step in a row, where torch takes a full
+    step along ``-g`` once its first pair is skipped. And a step after which the loss is more
+    than :data:`BLOWUP` times what it was is taken back and retried :data:`BACKTRACK` times as
+    long (at most :data:`RETRIES` times; every try counts as an iteration). Without them the
+    multi-resolution parameterisation on DPST pair 8 (its first pair skipped) jumped to a loss
+    177 times higher at the third iteration and never came back."""
     if not budget_left():
         return
     if memory.steps:
@@ -303,11 +305,8 @@ def _lbfgs(
             memory.clear()
             direction = grad.neg()
         # Without pairs the direction is the bare gradient, whatever its scale: a small step,
-        # ten times longer for every further step still without pairs (the style loss can be
-        # concave where the run starts, so its first pairs are skipped). torch instead takes a
-        # full step of -g once its first pair is skipped, which on the multi-resolution
-        # parameterisation moves the image by thousands. At a stationary point the step is
-        # zero and the budget is still spent, as torch does: callers count on ``iterations``.
+        # growing while pairs stay missing. At a stationary point the step is zero and the
+        # budget is still spent, as torch does: callers count on ``iterations`` evaluations.
         if memory.steps:
             step, pairless = 1.0, 0
         else:

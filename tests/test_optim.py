@@ -244,3 +244,18 @@ def test_a_step_that_blows_the_loss_up_is_taken_back_and_retried_shorter():
     losses = [r.losses["total"] for r in optimize(start, well, iterations=12, memory=memory, bounds=None).history]
     assert losses[1] > BLOWUP * losses[0]  # the overshoot, then the retries
     assert min(losses) < 0.01 * losses[0]
+
+
+def test_a_concave_start_takes_small_growing_steps_not_a_full_gradient_step():
+    # A double well scaled up: at x = 0.1 the loss is concave (f'' < 0), so the first pair has
+    # negative curvature and is skipped. A full step along -g from there (torch's choice) would
+    # land near x = 4000; small growing steps walk down into the well at x = 1.
+    def double_well(x):
+        value = 1e4 * ((x**2 - 1) ** 2).sum()
+        return value, {"well": value}
+
+    start = torch.full((1, 3, 2, 2), 0.1, dtype=torch.float64)
+    run = optimize(start, double_well, iterations=25, bounds=None)
+    assert run.status == "done"
+    assert float(double_well(run.image)[0]) < 1e-3 * float(double_well(start)[0])
+    assert torch.allclose(run.image, torch.ones_like(start), atol=1e-2)

@@ -7,7 +7,7 @@ its signature. Deviations from the paper, each on purpose:
   the upsampled result plus the content detail the coarser scale lacked;
 - the optimiser moves a multi-resolution pyramid of the image rather than its pixels
   (:class:`~restyle.pyramid.LevelImage`; Gatys et al. optimise the pixels): the same images
-  are reachable, but L-BFGS needs 2.5-5 times fewer iterations for the same loss;
+  are reachable, but L-BFGS needs several times fewer iterations for the same loss;
 - every iterate is clamped to [0, 1] (a projected method; the paper optimises unconstrained);
 - bfloat16 autocast for the encoder where the hardware runs it natively (Grams and losses stay
   float32): about twice as fast on AVX-512 BF16 CPUs without raising the loss;
@@ -165,7 +165,7 @@ def stylize(
         seed: random seed (noise init); a random one is picked and recorded if not given.
         optimizer: "lbfgs" (best for this problem) or "adam".
         parameterization: what the optimiser moves: "multires", a pyramid of levels of halving
-            resolution whose upsampled sum is the image (2.5-5 times fewer iterations for a loss), or
+            resolution whose upsampled sum is the image (several times fewer iterations for a loss), or
             "pixels", as Gatys et al.
         iterations: iterations at the full size.
         coarse_iterations: iterations at each smaller pyramid scale.

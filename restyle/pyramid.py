@@ -8,8 +8,8 @@ deviation from Gatys et al., who optimise at one size.
 ``L`` grids of halving resolution whose upsampled sum, added to a fixed base, is the image.
 A gradient step then moves large areas as readily as single pixels (the gradient of a coarse
 level sums the pixel gradient over its footprint), which preconditions the ill-conditioned
-style loss: at 512 px, L-BFGS reaches the loss of 300 pixel iterations in 60-120 (see
-benchmarks/RESULTS.md). Gatys et al. optimise the pixels directly.
+style loss: at 512 px on DPST pair 14, 60 L-BFGS iterations come within 1.5% of the loss of
+300 pixel iterations (see benchmarks/RESULTS.md). Gatys et al. optimise the pixels directly.
 """
 
 from __future__ import annotations

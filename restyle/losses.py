@@ -42,8 +42,8 @@ def _full_precision(x: Tensor) -> Tensor:
 
 class _SelfProduct(torch.autograd.Function):
     """``A A^T`` for ``A`` of shape ``(B, C, N)``, with the backward ``(g + g^T) A``: one batched
-    product where autograd's generic ``bmm`` backward takes two and a sum (about 8% of a VGG
-    style iteration at 512 px on a CPU)."""
+    product where autograd's generic ``bmm`` backward takes two and a sum (the Grams' products
+    were 18% of a style evaluation at 512 px on a CPU, bfloat16 encoder)."""
 
     @staticmethod
     def forward(ctx: torch.autograd.function.FunctionCtx, a: Tensor) -> Tensor:

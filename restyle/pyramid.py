@@ -139,20 +139,21 @@ class LevelImage(nn.Module):
         height, width = base.shape[-2:]
         self.base = base.detach()
         self.shapes = level_shapes(height, width, level_count(height, width) if levels is None else levels)
-        self.batch_channels = tuple(base.shape[:2])
+        b, c = base.shape[:2]
+        self.level_sizes = [b * c * h * w for h, w in self.shapes]  # values per level in the flat vector
 
     def zeros(self) -> Tensor:
         """Flat parameters for which the image is the base."""
-        count = sum(h * w for h, w in self.shapes) * self.batch_channels[0] * self.batch_channels[1]
-        return torch.zeros(count, dtype=self.base.dtype, device=self.base.device)
+        return torch.zeros(sum(self.level_sizes), dtype=self.base.dtype, device=self.base.device)
 
     def split(self, flat: Tensor) -> list[Tensor]:
         """The flat parameters as one ``(B, C, h, w)`` tensor per level."""
-        b, c = self.batch_channels
-        sizes = [b * c * h * w for h, w in self.shapes]
-        if flat.ndim != 1 or flat.numel() != sum(sizes):
-            raise ValueError(f"LevelImage: expected flat parameters of {sum(sizes)} values, got {tuple(flat.shape)}")
-        return [part.view(b, c, h, w) for part, (h, w) in zip(flat.split(sizes), self.shapes, strict=True)]
+        count = sum(self.level_sizes)
+        if flat.ndim != 1 or flat.numel() != count:
+            raise ValueError(f"LevelImage: expected flat parameters of {count} values, got {tuple(flat.shape)}")
+        b, c = self.base.shape[:2]
+        parts = flat.split(self.level_sizes)
+        return [part.view(b, c, h, w) for part, (h, w) in zip(parts, self.shapes, strict=True)]
 
     def forward(self, flat: Tensor) -> Tensor:
         return compose_levels(self.base, self.split(flat)).clamp(0, 1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -92,13 +92,14 @@ class LbfgsMemory:
     Attributes:
         steps, changes: the last steps ``s_i`` and gradient changes ``y_i`` (flattened).
         rho: ``1 / (y_i . s_i)``.
-        scale: the initial inverse-Hessian scale ``(y . s) / (y . y)`` of the newest pair.
+        scale: the initial inverse-Hessian scale ``(y . s) / (y . y)`` of the newest pair: one
+            number, or with ``blocks`` one value per parameter, each block's own ratio.
     """
 
     steps: list[Tensor] = field(default_factory=list)
     changes: list[Tensor] = field(default_factory=list)
     rho: list[float] = field(default_factory=list)
-    scale: float = 1.0
+    scale: float | Tensor = 1.0
 
     def clear(self) -> None:
         self.steps.clear()
@@ -106,8 +107,14 @@ class LbfgsMemory:
         self.rho.clear()
         self.scale = 1.0
 
-    def push(self, step: Tensor, change: Tensor, size: int) -> None:
-        """Add the pair ``(s, y)`` if it has positive curvature, keeping at most ``size``."""
+    def push(self, step: Tensor, change: Tensor, size: int, blocks: Sequence[int] | None = None) -> None:
+        """Add the pair ``(s, y)`` if it has positive curvature, keeping at most ``size``.
+
+        ``blocks``: sizes of consecutive parameter blocks (summing to the vector's length) that
+        each get their own initial inverse-Hessian scale ``(y_b . s_b) / (y_b . y_b)`` (the
+        whole vector's where a block's curvature is not positive). Deviation from plain
+        L-BFGS, whose one scale suits none of the blocks when their curvatures differ by
+        orders of magnitude, as the levels of a :class:`~restyle.pyramid.LevelImage` do."""
         ys = float(change.dot(step))
         if ys <= 1e-10:  # not positive curvature (or no step): skipped, as torch's L-BFGS does
             return
@@ -116,7 +123,16 @@ class LbfgsMemory:
         self.steps.append(step)
         self.changes.append(change)
         self.rho.append(1.0 / ys)
-        self.scale = ys / float(change.dot(change))
+        whole = ys / float(change.dot(change))
+        if blocks is None or len(blocks) < 2:
+            self.scale = whole
+            return
+        if sum(blocks) != step.numel():
+            raise ValueError(f"blocks sum to {sum(blocks)}, not to the {step.numel()} parameters")
+        s_blocks, y_blocks = step.split(list(blocks)), change.split(list(blocks))
+        ratios = [float(s.dot(y)) / max(float(y.dot(y)), 1e-30) for s, y in zip(s_blocks, y_blocks, strict=True)]
+        values = torch.tensor([r if r > 0 else whole for r in ratios], dtype=step.dtype, device=step.device)
+        self.scale = values.repeat_interleave(torch.tensor(list(blocks), device=step.device))
 
     def direction(self, grad: Tensor) -> Tensor:
         """``-H grad`` by the two-loop recursion (``-grad`` with no pairs)."""
@@ -142,6 +158,7 @@ def optimize(
     learning_rate: float = 0.02,
     history_size: int = 100,
     memory: LbfgsMemory | None = None,
+    blocks: Sequence[int] | None = None,
     bounds: tuple[float, float] | None = (0.0, 1.0),
     render: Callable[[Tensor], Tensor] | None = None,
     penalty: Callable[[Tensor], Tensor] | None = None,
@@ -167,6 +184,8 @@ def optimize(
             before it is evaluated (a projected method).
         learning_rate: Adam's step size on the [0, 1] scale (L-BFGS uses 1).
         history_size: L-BFGS memory.
+        blocks: sizes of consecutive blocks of the flattened parameters that L-BFGS scales
+            separately (see :meth:`LbfgsMemory.push`), e.g. ``LevelImage.level_sizes``.
         memory: L-BFGS pairs to start from and to leave for the next call (see
             :class:`LbfgsMemory`); None starts cold and keeps nothing.
         bounds: each iterate is clamped to this range (None: unconstrained).
@@ -181,6 +200,8 @@ def optimize(
     """
     if optimizer not in OPTIMIZERS:
         raise RestyleError(f"unknown optimizer {optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
+    if blocks is not None and sum(blocks) != image.numel():
+        raise ValueError(f"blocks sum to {sum(blocks)}, not to the {image.numel()} parameters")
     start_time = time.perf_counter() if start_time is None else start_time
     x = image.detach().clone().requires_grad_(True)
     best = image.detach().clone()
@@ -238,7 +259,12 @@ def optimize(
     try:
         if optimizer == "lbfgs":
             _lbfgs(
-                x, gradient, lambda: count < iterations, memory if memory is not None else LbfgsMemory(), history_size
+                x,
+                gradient,
+                lambda: count < iterations,
+                memory if memory is not None else LbfgsMemory(),
+                history_size,
+                blocks,
             )
         else:
             opt = torch.optim.Adam([x], lr=learning_rate)
@@ -276,6 +302,7 @@ def _lbfgs(
     budget_left: Callable[[], bool],
     memory: LbfgsMemory,
     history: int,
+    blocks: Sequence[int] | None = None,
 ) -> None:
     """L-BFGS without a line search, as neural-style and DPST run it (and as torch's
     ``LBFGS(lr=1)`` without ``line_search_fn``): step ``t * d`` with ``d = -H g``; a step
@@ -322,5 +349,5 @@ def _lbfgs(
             with torch.no_grad():
                 x.copy_(before)
             step *= BACKTRACK
-        memory.push(direction.mul_(step), new_grad - grad, history)
+        memory.push(direction.mul_(step), new_grad - grad, history, blocks)
         loss, grad = new_loss, new_grad

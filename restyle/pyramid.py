@@ -48,13 +48,19 @@ def pyramid_sizes(long_side: int, *, min_size: int = 128, factor: float = 2.0, e
     return sizes
 
 
-def level_count(height: int, width: int, *, coarsest: int = 16) -> int:
+#: Least short side of a LevelImage's coarsest level. With one inverse-Hessian scale per level
+#: (``optimize(blocks=...)``), 8 reached lower losses than 16 and 4 on DPST pairs 3, 8 and 14
+#: (benchmarks/RESULTS.md); with one shared scale, 16 had been best.
+COARSEST_LEVEL = 8
+
+
+def level_count(height: int, width: int, *, coarsest: int = COARSEST_LEVEL) -> int:
     """How many levels halve an image down to a coarsest level whose short side is still at
     least ``coarsest`` pixels (at least one level: the full resolution).
 
     Example:
         >>> level_count(341, 512), level_count(171, 256), level_count(10, 10)
-        (5, 4, 1)
+        (6, 5, 1)
     """
     short = min(height, width)
     if short < 1 or coarsest < 1:
@@ -127,7 +133,7 @@ class LevelImage(nn.Module):
         >>> base = torch.rand(1, 3, 40, 60)
         >>> image = LevelImage(base)
         >>> image.shapes
-        [(40, 60), (20, 30)]
+        [(40, 60), (20, 30), (10, 15)]
         >>> torch.equal(image(image.zeros()), base)
         True
     """

@@ -259,3 +259,39 @@ def test_a_concave_start_takes_small_growing_steps_not_a_full_gradient_step():
     assert run.status == "done"
     assert float(double_well(run.image)[0]) < 1e-3 * float(double_well(start)[0])
     assert torch.allclose(run.image, torch.ones_like(start), atol=1e-2)
+
+
+def test_blocks_get_their_own_inverse_hessian_scale():
+    # Two blocks whose curvatures differ 1000-fold, each uniform inside. With one scale per
+    # block the first pair gives each block its exact inverse Hessian, so the next step is
+    # Newton's and lands on the minimum; one shared scale suits neither block.
+    curvature = torch.cat([torch.ones(6), torch.full((6,), 1000.0)]).double().view(1, 1, 2, 6)
+    target = torch.linspace(-1, 1, 12, dtype=torch.float64).view(1, 1, 2, 6)
+
+    def bowl(x):
+        value = 0.5 * (curvature * (x - target) ** 2).sum()
+        return value, {"bowl": value}
+
+    start = torch.zeros_like(target)
+    blocked = optimize(start, bowl, iterations=3, bounds=None, blocks=[6, 6])
+    shared = optimize(start, bowl, iterations=3, bounds=None)
+    assert float(bowl(blocked.image)[0]) < 1e-20
+    assert float(bowl(shared.image)[0]) > 1e-3
+    memory = LbfgsMemory()
+    optimize(start, bowl, iterations=3, bounds=None, blocks=[6, 6], memory=memory)
+    assert torch.allclose(memory.scale, 1 / curvature.flatten())  # per parameter: its block's 1 / curvature
+    with pytest.raises(ValueError, match="blocks sum to 11"):
+        optimize(start, bowl, iterations=1, blocks=[6, 5])
+
+
+def test_one_block_is_plain_lbfgs():
+    target = torch.rand(1, 3, 4, 4, dtype=torch.float64)
+    start = torch.zeros_like(target)
+
+    def skewed(x):
+        value = ((x - target) ** 4).sum() + ((x - target) ** 2).sum()
+        return value, {"l": value}
+
+    plain = optimize(start, skewed, iterations=8)
+    one = optimize(start, skewed, iterations=8, blocks=[48])
+    assert torch.equal(plain.image, one.image)

@@ -184,10 +184,10 @@ def optimize(
             before it is evaluated (a projected method).
         learning_rate: Adam's step size on the [0, 1] scale (L-BFGS uses 1).
         history_size: L-BFGS memory.
-        blocks: sizes of consecutive blocks of the flattened parameters that L-BFGS scales
-            separately (see :meth:`LbfgsMemory.push`), e.g. ``LevelImage.level_sizes``.
         memory: L-BFGS pairs to start from and to leave for the next call (see
             :class:`LbfgsMemory`); None starts cold and keeps nothing.
+        blocks: sizes of consecutive blocks of the flattened parameters that L-BFGS scales
+            separately (see :meth:`LbfgsMemory.push`), e.g. ``LevelImage.level_sizes``.
         bounds: each iterate is clamped to this range (None: unconstrained).
         render: maps the parameters to the image that ``loss_fn`` scores and the callback and
             the outcome receive (e.g. a :class:`~restyle.bilateral.BilateralGrid`); pair it

@@ -79,6 +79,12 @@ class _NonFinite(Exception):
     pass
 
 
+def _check_blocks(blocks: Sequence[int], count: int) -> None:
+    """Blocks of the flattened parameters must cover them exactly."""
+    if sum(blocks) != count:
+        raise ValueError(f"blocks sum to {sum(blocks)}, not to the {count} parameters")
+
+
 @dataclass
 class LbfgsMemory:
     """L-BFGS's curvature pairs, kept between calls of :func:`optimize` on the same pixels.
@@ -127,8 +133,7 @@ class LbfgsMemory:
         if blocks is None or len(blocks) < 2:
             self.scale = whole
             return
-        if sum(blocks) != step.numel():
-            raise ValueError(f"blocks sum to {sum(blocks)}, not to the {step.numel()} parameters")
+        _check_blocks(blocks, step.numel())
         s_blocks, y_blocks = step.split(list(blocks)), change.split(list(blocks))
         ratios = [float(s.dot(y)) / max(float(y.dot(y)), 1e-30) for s, y in zip(s_blocks, y_blocks, strict=True)]
         values = torch.tensor([r if r > 0 else whole for r in ratios], dtype=step.dtype, device=step.device)
@@ -200,8 +205,8 @@ def optimize(
     """
     if optimizer not in OPTIMIZERS:
         raise RestyleError(f"unknown optimizer {optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
-    if blocks is not None and sum(blocks) != image.numel():
-        raise ValueError(f"blocks sum to {sum(blocks)}, not to the {image.numel()} parameters")
+    if blocks is not None:
+        _check_blocks(blocks, image.numel())
     start_time = time.perf_counter() if start_time is None else start_time
     x = image.detach().clone().requires_grad_(True)
     best = image.detach().clone()

@@ -43,6 +43,20 @@ def test_gram_shape_symmetric_and_float32_under_bf16():
     assert gram_matrix(f.bfloat16()).dtype == torch.float32
 
 
+def test_gram_of_bf16_features_is_accurate_and_differentiable():
+    # The product runs in bfloat16 with float32 accumulation: only the rounding of the result
+    # to bfloat16 (8 bits of mantissa) separates it from the exact Gram of the same values.
+    f = torch.rand(1, 8, 40, 50).bfloat16().requires_grad_(True)
+    exact = gram_matrix(f.detach().double())
+    g = gram_matrix(f)
+    assert g.dtype == torch.float32
+    assert torch.allclose(g.double(), exact, rtol=2**-8, atol=0)
+    g.sum().backward()  # d sum(F F^T) / dF[i, p] = 2 * sum_j F[j, p] for every channel i
+    expected = 2 * f.detach().double().sum(dim=1, keepdim=True).expand(-1, 8, -1, -1) / (8 * 40 * 50)
+    assert f.grad.dtype == torch.bfloat16
+    assert torch.allclose(f.grad.double(), expected, rtol=2**-6, atol=1e-6)
+
+
 def test_gram_loss_analytic():
     f = torch.tensor([[[[1.0, 2.0]], [[3.0, 4.0]]]])
     target = torch.zeros(2, 2)

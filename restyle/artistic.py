@@ -121,7 +121,7 @@ def stylize(
     seed: int | None = None,
     optimizer: Literal["lbfgs", "adam"] = "lbfgs",
     parameterization: Literal["multires", "pixels"] = "multires",
-    iterations: int = 50,
+    iterations: int = 55,
     coarse_iterations: int = 40,
     pyramid: bool = True,
     min_size: int = 256,

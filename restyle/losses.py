@@ -125,9 +125,10 @@ def masked_gram(features: Tensor, masks: Tensor) -> Tensor:
             f"got {tuple(features.shape)} and {tuple(masks.shape)}"
         )
     c = features.shape[1]
-    flat = _full_precision(features.reshape(1, c, -1))
+    flat = features.reshape(1, c, -1)  # products in the features' precision, as gram_matrix
     weights = masks.reshape(masks.shape[0], -1).to(flat.dtype)  # (K, HW)
-    area = weights.sum(dim=1).clamp_min(1e-8).view(-1, 1, 1)
+    exact = torch.float32 if flat.dtype in (torch.bfloat16, torch.float16) else flat.dtype
+    area = masks.reshape(masks.shape[0], -1).to(exact).sum(dim=1).clamp_min(1e-8).view(-1, 1, 1)
     support = weights > 0
     counts = support.sum(dim=1)
     with torch.autocast(flat.device.type, enabled=False):
@@ -144,7 +145,7 @@ def masked_gram(features: Tensor, masks: Tensor) -> Tensor:
         else:
             weighted = flat * weights[:, None]  # (K, C, HW)
             gram = self_product(weighted)
-    return gram / (c * area)
+    return _full_precision(gram) / (c * area)
 
 
 def gram_loss(features: Tensor, target_gram: Tensor) -> Tensor:

@@ -8,6 +8,7 @@ from restyle.losses import (
     content_loss,
     gram_loss,
     gram_matrix,
+    masked_gram,
     self_product,
     tv_loss,
 )
@@ -55,6 +56,20 @@ def test_gram_of_bf16_features_is_accurate_and_differentiable():
     expected = 2 * f.detach().double().sum(dim=1, keepdim=True).expand(-1, 8, -1, -1) / (8 * 40 * 50)
     assert f.grad.dtype == torch.bfloat16
     assert torch.allclose(f.grad.double(), expected, rtol=2**-6, atol=1e-6)
+
+
+def test_masked_gram_of_bf16_features_is_accurate():
+    # Both branches: overlapping soft masks (one weighted product) and disjoint hard masks
+    # (a product per region); float32 results within bfloat16 rounding of the exact Grams.
+    f = torch.rand(1, 6, 20, 30).bfloat16()
+    soft = torch.rand(2, 20, 30)
+    hard = torch.zeros(3, 20, 30)
+    hard[0, :, :10], hard[1, :, 10:20], hard[2, :, 20:] = 1, 1, 1
+    for masks in (soft, hard):
+        g = masked_gram(f, masks)
+        exact = masked_gram(f.double(), masks.bfloat16().double())
+        assert g.dtype == torch.float32
+        assert torch.allclose(g.double(), exact, rtol=2**-7, atol=0)
 
 
 def test_gram_loss_analytic():
@@ -120,8 +135,6 @@ def test_tv_value_and_gradient_analytic():
 
 def test_masked_gram_over_region_supports_equals_the_dense_product():
     import torch.nn.functional as F
-
-    from restyle.losses import masked_gram
 
     gen = torch.Generator().manual_seed(0)
     features = torch.rand(1, 6, 15, 21, generator=gen, dtype=torch.float64, requires_grad=True)

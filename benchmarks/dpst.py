@@ -140,7 +140,7 @@ def main() -> None:
             pair_rows.append(row)
             print(", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
         part = args.out / f"rows_{n}.json"
-        part.with_suffix(".tmp").write_text(json.dumps({"size": args.size, "rows": pair_rows}))
+        part.with_suffix(".tmp").write_text(json.dumps({"size": args.size, "rows": pair_rows}, default=float))
         part.with_suffix(".tmp").replace(part)
         rows += pair_rows
     write_reports(rows, presets, pairs, args)

@@ -40,6 +40,12 @@ def _full_precision(x: Tensor) -> Tensor:
     return x if x.dtype in (torch.float32, torch.float64) else x.float()
 
 
+def _product_precision(x: Tensor) -> Tensor:
+    """Features as the Gram products take them: bfloat16 as it is (its products accumulate in
+    float32, and its range is float32's), float16 to float32 (a Gram can overflow it)."""
+    return x if x.dtype == torch.bfloat16 else _full_precision(x)
+
+
 class _SelfProduct(torch.autograd.Function):
     """``A A^T`` for ``A`` of shape ``(B, C, N)``, with the backward ``(g + g^T) A``: one batched
     product where autograd's generic ``bmm`` backward takes two and a sum (the Grams' products
@@ -91,7 +97,7 @@ def gram_matrix(features: Tensor, *, normalize: bool = True) -> Tensor:
     """
     _check_features(features, "gram_matrix")
     b, c, h, w = features.shape
-    flat = features.reshape(b, c, h * w)
+    flat = _product_precision(features.reshape(b, c, h * w))
     with torch.autocast(flat.device.type, enabled=False):
         # The product in the features' own precision, the result in float32: under bfloat16
         # autocast the product accumulates in float32 anyway (oneDNN, cuBLAS), and it skips a
@@ -125,10 +131,10 @@ def masked_gram(features: Tensor, masks: Tensor) -> Tensor:
             f"got {tuple(features.shape)} and {tuple(masks.shape)}"
         )
     c = features.shape[1]
-    flat = features.reshape(1, c, -1)  # products in the features' precision, as gram_matrix
-    weights = masks.reshape(masks.shape[0], -1).to(flat.dtype)  # (K, HW)
-    exact = torch.float32 if flat.dtype in (torch.bfloat16, torch.float16) else flat.dtype
-    area = masks.reshape(masks.shape[0], -1).to(exact).sum(dim=1).clamp_min(1e-8).view(-1, 1, 1)
+    flat = _product_precision(features.reshape(1, c, -1))  # as gram_matrix
+    weights = masks.reshape(masks.shape[0], -1)  # (K, HW)
+    area = _full_precision(weights).sum(dim=1).clamp_min(1e-8).view(-1, 1, 1)
+    weights = weights.to(flat.dtype)
     support = weights > 0
     counts = support.sum(dim=1)
     with torch.autocast(flat.device.type, enabled=False):
@@ -145,7 +151,8 @@ def masked_gram(features: Tensor, masks: Tensor) -> Tensor:
         else:
             weighted = flat * weights[:, None]  # (K, C, HW)
             gram = self_product(weighted)
-    return _full_precision(gram) / (c * area)
+    gram = _full_precision(gram)
+    return gram / (c * area.to(gram.dtype))
 
 
 def gram_loss(features: Tensor, target_gram: Tensor) -> Tensor:

@@ -56,6 +56,10 @@ def test_gram_of_bf16_features_is_accurate_and_differentiable():
     expected = 2 * f.detach().double().sum(dim=1, keepdim=True).expand(-1, 8, -1, -1) / (8 * 40 * 50)
     assert f.grad.dtype == torch.bfloat16
     assert torch.allclose(f.grad.double(), expected, rtol=2**-6, atol=1e-6)
+    # float16 features are multiplied in float32: this Gram's entries (4e6) overflow float16.
+    big = torch.full((1, 2, 20, 20), 100.0, dtype=torch.float16)
+    assert torch.equal(gram_matrix(big, normalize=False), torch.full((1, 2, 2), 4e6))
+    assert torch.equal(masked_gram(big, torch.ones(1, 20, 20)), torch.full((1, 2, 2), 5e3))
 
 
 def test_masked_gram_of_bf16_features_is_accurate():

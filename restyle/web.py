@@ -17,6 +17,8 @@ functions, testable without a browser; :func:`build_app` only lays them out.
 
 from __future__ import annotations
 
+import inspect
+import math
 import os
 import queue
 import tempfile
@@ -200,6 +202,42 @@ def _image_job(
             yield Update(_to_uint8(result.image), f"{note} in {seconds:.0f} s", str(path))
 
 
+#: The photo tab's weight sliders, in the order they appear, as ``stylize_photo`` names them.
+PHOTO_WEIGHTS = ("style_weight", "photo_weight", "content_weight")
+
+
+def preset_sliders(preset: str) -> tuple[float, float, float]:
+    """The photo tab's weight sliders (base-10 logarithms, as they show them) set to a preset's
+    own weights, so that a user starts from what the CLI and the API run."""
+    from restyle.photo import PRESETS
+
+    chosen = PRESETS[preset]
+    return tuple(round(math.log10(getattr(chosen, name)), 3) for name in PHOTO_WEIGHTS)  # type: ignore[return-value]
+
+
+def slider_weights(preset: str, *values: float) -> dict[str, float | None]:
+    """``stylize_photo``'s weights from the photo tab's sliders: None (the preset's own weight,
+    exactly, where the slider's rounded logarithm would miss it: 10^1.301 is not 20) for a
+    slider left at the preset's value, ``10^value`` otherwise.
+
+    Example:
+        >>> slider_weights("default", 2.0, 4.0, 2.0)
+        {'style_weight': None, 'photo_weight': None, 'content_weight': 100.0}
+    """
+    defaults = preset_sliders(preset)
+    return {
+        name: None if abs(value - default) < 1e-9 else 10.0**value
+        for name, value, default in zip(PHOTO_WEIGHTS, values, defaults, strict=True)
+    }
+
+
+def art_default(name: str) -> Any:
+    """The default of one of :func:`restyle.artistic.stylize`'s options (the art tab starts there)."""
+    from restyle.artistic import stylize
+
+    return inspect.signature(stylize).parameters[name].default
+
+
 def photo_job(
     content: np.ndarray | None,
     style: np.ndarray | None,
@@ -256,8 +294,8 @@ def art_job(
     *,
     preserve_color: str = "none",
     size: int = 512,
-    style_weight: float = 100.0,
-    iterations: int = 60,
+    style_weight: float | None = None,
+    iterations: int | None = None,
     stop: threading.Event,
     folder: Path,
     max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -272,6 +310,8 @@ def art_job(
     images = [_check_image(s, "style", max_pixels) for s, _ in chosen]
     weights = [float(w) for _, w in chosen]
 
+    chosen_options = {"style_weight": style_weight, "iterations": None if iterations is None else int(iterations)}
+
     def work(callback: Callable[[Any], None]) -> Any:
         return stylize(
             content,
@@ -279,10 +319,9 @@ def art_job(
             style_blend=weights,
             preserve_color=preserve_color,
             size=int(size),
-            style_weight=style_weight,
-            iterations=int(iterations),
             max_pixels=max_pixels,
             callback=callback,
+            **{name: value for name, value in chosen_options.items() if value is not None},
         )
 
     yield from _image_job(work, stop, folder, "art")
@@ -367,8 +406,8 @@ def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = Non
 
     def photo(content, style, c_edit, s_edit, preset, size, sw, pw, cw, *, stop):
         return photo_job(
-            content, style, c_edit, s_edit, preset=preset, size=size, style_weight=10.0**sw, photo_weight=10.0**pw,
-            content_weight=10.0**cw, stop=stop, folder=folder, max_pixels=max_pixels,
+            content, style, c_edit, s_edit, preset=preset, size=size, **slider_weights(preset, sw, pw, cw),
+            stop=stop, folder=folder, max_pixels=max_pixels,
         )  # fmt: skip
 
     def art(content, s1, s2, s3, w1, w2, w3, preserve, size, sw, iterations, *, stop):
@@ -412,9 +451,12 @@ def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = Non
                 p_size = gr.Slider(64, 1024, value=512, step=16, label="Size (long side)", elem_id="photo-size")
             with gr.Row():
                 # the weights span orders of magnitude: the sliders set their base-10 logarithm
-                p_sw = gr.Slider(0, 6, value=3, step=0.25, label="Style weight (10^x)")
-                p_pw = gr.Slider(0, 8, value=4, step=0.25, label="Photorealism weight (10^x)")
-                p_cw = gr.Slider(-1, 3, value=0.7, step=0.1, label="Content weight (10^x)")
+                # (they start at the preset's own weights and follow the preset's choice)
+                sw0, pw0, cw0 = preset_sliders("default")
+                p_sw = gr.Slider(0, 6, value=sw0, step=0.25, label="Style weight (10^x)")
+                p_pw = gr.Slider(0, 8, value=pw0, step=0.25, label="Photorealism weight (10^x)")
+                p_cw = gr.Slider(-1, 3, value=cw0, step=0.1, label="Content weight (10^x)")
+            p_preset.change(preset_sliders, p_preset, [p_sw, p_pw, p_cw], queue=False)
             with gr.Row():
                 p_run = gr.Button("Stylise", variant="primary", elem_id="photo-run")
                 p_stop = gr.Button("Stop", elem_id="photo-stop")
@@ -439,8 +481,10 @@ def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = Non
             with gr.Row():
                 a_preserve = gr.Radio(["none", "luminance", "histogram"], value="none", label="Preserve colour")
                 a_size = gr.Slider(64, 1024, value=512, step=16, label="Size (long side)")
-                a_sw = gr.Slider(0, 6, value=2, step=0.25, label="Style weight (10^x)")
-                a_iter = gr.Slider(1, 500, value=60, step=1, label="Iterations at full size")
+                a_sw = gr.Slider(
+                    0, 6, value=math.log10(art_default("style_weight")), step=0.25, label="Style weight (10^x)"
+                )
+                a_iter = gr.Slider(1, 500, value=art_default("iterations"), step=1, label="Iterations at full size")
             with gr.Row():
                 a_run = gr.Button("Stylise", variant="primary")
                 a_stop = gr.Button("Stop")

@@ -16,7 +16,19 @@ from PIL import Image
 from restyle.errors import RestyleError
 from restyle.image import read_metadata
 from restyle.masks import DPST_COLORS
-from restyle.web import Update, art_job, auto_mask_layers, editor_mask, photo_job, request_stop, stop_flag, video_job
+from restyle.photo import PRESETS
+from restyle.web import (
+    Update,
+    art_job,
+    auto_mask_layers,
+    editor_mask,
+    photo_job,
+    preset_sliders,
+    request_stop,
+    slider_weights,
+    stop_flag,
+    video_job,
+)
 
 from .conftest import smooth_image, stripes_image
 
@@ -116,6 +128,20 @@ def test_stop_returns_the_best_result_so_far(tmp_path, images, monkeypatch):
     assert collect(art_job(content, [style, None, None], [1, 1, 1], size=32, iterations=2, stop=stop, folder=tmp_path))[
         -1
     ].status.startswith("done")
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_photo_sliders_start_at_the_presets_exact_weights(preset):
+    chosen = PRESETS[preset]
+    sliders = preset_sliders(preset)
+    exact = (chosen.style_weight, chosen.photo_weight, chosen.content_weight)
+    for value, weight in zip(sliders, exact, strict=True):
+        assert 10.0**value == pytest.approx(weight, rel=0.01)
+    # untouched sliders leave the preset's weights to the preset (20, not 10^1.301 = 19.998)
+    assert slider_weights(preset, *sliders) == dict.fromkeys(("style_weight", "photo_weight", "content_weight"))
+    moved = slider_weights(preset, sliders[0] + 1, *sliders[1:])
+    assert moved["style_weight"] == pytest.approx(10 * chosen.style_weight, rel=0.01)
+    assert moved["photo_weight"] is None and moved["content_weight"] is None
 
 
 def test_art_job_needs_a_style(tmp_path, images):

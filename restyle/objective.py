@@ -83,7 +83,8 @@ class Objective:
         laplacian: the content's :class:`~restyle.matting.MattingLaplacian`, needed when
             ``photo_weight > 0``.
         color_weight: weight of the colour-distribution term (one style image only).
-        bf16: run the encoder under bfloat16 autocast (Grams and losses stay float32).
+        bf16: run the encoder under bfloat16 autocast (the Gram products take its bfloat16
+            features; Grams and losses are float32).
         channels_last: feed the encoder channels-last tensors.
         temporal: a :class:`Temporal` term (video), at this objective's size.
         style_targets: the Gram targets of another objective with the same styles, masks and

@@ -151,6 +151,31 @@ def test_masked_gram_over_region_supports_equals_the_dense_product():
     assert torch.autograd.gradcheck(lambda f: masked_gram(f, masks), (features,))
 
 
+@pytest.mark.parametrize("masks", ["none", "soft", "hard"])
+def test_grams_of_channels_last_features_equal_those_of_contiguous_ones(masks):
+    # Channels-last features are multiplied as stored ((H*W, C) in memory, no copy); the Gram,
+    # its gradient and gradcheck must match the contiguous layout's, and the gradient comes back
+    # channels-last (what the encoder's backward expects).
+    gen = torch.Generator().manual_seed(1)
+    features = torch.randn(1, 5, 9, 11, generator=gen, dtype=torch.float64)
+    last = features.contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    plain = features.clone().requires_grad_(True)
+    region = torch.zeros(2, 9, 11, dtype=torch.float64)
+    region[0, :, :4], region[1, :, 4:] = 1.0, 1.0
+    mask = {"soft": torch.rand(2, 9, 11, generator=gen, dtype=torch.float64), "hard": region}.get(masks)
+
+    def gram(f):
+        return gram_matrix(f) if mask is None else masked_gram(f, mask)
+
+    weights = torch.randn(gram(plain).shape, generator=gen, dtype=torch.float64)
+    (gram(last) * weights).sum().backward()
+    (gram(plain) * weights).sum().backward()
+    assert torch.allclose(gram(last), gram(plain), rtol=1e-12, atol=1e-14)
+    assert torch.allclose(last.grad, plain.grad, rtol=1e-12, atol=1e-14)
+    assert last.grad.is_contiguous(memory_format=torch.channels_last)
+    assert torch.autograd.gradcheck(gram, (last.detach().requires_grad_(True),))
+
+
 def test_sliced_wasserstein_of_a_shift_and_of_a_permutation():
     from restyle.losses import resample_sorted, sliced_wasserstein_loss
 

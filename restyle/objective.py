@@ -139,6 +139,9 @@ class Objective:
         self.laplacian = laplacian
         self.bf16 = bf16
         self.channels_last = channels_last
+        # No masks: one global region, whose Grams are plain Grams (masked_gram with a mask of
+        # ones gives the same values, but multiplies every feature map by it first).
+        regions = content_masks is not None
         if content_masks is None:
             content_masks = torch.ones(1, *content.shape[-2:])
             style_masks_list = [torch.ones(1, *s.shape[-2:]) for s in styles]
@@ -159,7 +162,11 @@ class Objective:
         if self.region_weights.shape[0] != k:
             raise ValueError(f"region_weights has {self.region_weights.shape[0]} values for {k} regions")
         self.region_weights = self.region_weights.to(device)
-        self.content_masks = {n: m.to(device) for n, m in masks_for_layers(content_masks, self.style_layers).items()}
+        self.content_masks = (
+            {n: m.to(device) for n, m in masks_for_layers(content_masks, self.style_layers).items()}
+            if regions
+            else None
+        )
         total = float(sum(blend))
         with torch.no_grad():
             feats = self.features(content)
@@ -170,9 +177,9 @@ class Objective:
                 styles = []
             for style, masks, share in zip(styles, style_masks_list, blend):
                 style_feats = self.features(style, self.style_layers)
-                layer_masks = masks_for_layers(masks, self.style_layers)
+                layer_masks = masks_for_layers(masks, self.style_layers) if regions else None
                 for name in self.style_layers:
-                    gram = masked_gram(style_feats[name], layer_masks[name].to(device))
+                    gram = self._grams(style_feats[name], None if layer_masks is None else layer_masks[name].to(device))
                     if global_style > 0:
                         gram = (1.0 - global_style) * gram + global_style * gram_matrix(style_feats[name])
                     gram = gram * (share / total)
@@ -185,11 +192,16 @@ class Objective:
         with torch.autocast(image.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             return self.encoder(image, self.layers if layers is None else layers)
 
+    @staticmethod
+    def _grams(features: Tensor, masks: Tensor | None) -> Tensor:
+        """Per-region Grams ``(K, C, C)``; ``masks`` None for one global region."""
+        return gram_matrix(features) if masks is None else masked_gram(features, masks)
+
     def style_loss(self, feats: dict[str, Tensor]) -> Tensor:
         """Unweighted style term: per layer, the region-weighted sum of Gram MSEs."""
         total = torch.zeros((), device=self.region_weights.device)
         for name, weight in zip(self.style_layers, self.style_layer_weights):
-            grams = masked_gram(feats[name], self.content_masks[name])
+            grams = self._grams(feats[name], None if self.content_masks is None else self.content_masks[name])
             per_region = F.mse_loss(grams, self.style_targets[name], reduction="none").mean(dim=(1, 2))
             total = total + weight * (per_region * self.region_weights).sum()
         return total

@@ -141,6 +141,37 @@ def test_global_style_blends_region_and_whole_grams(images):
         Objective(c, [s], global_style=1.5, **common)
 
 
+def test_objective_without_masks_equals_one_region_of_ones(images):
+    # No masks takes plain Grams (no mask multiply); a mask of ones over the whole image must
+    # give the same targets, loss and gradient.
+    content, style = images
+    c, s = load_image(content), load_image(style)
+    common = {
+        "blend": [1],
+        "content_weight": 5,
+        "style_weight": 100,
+        "tv_weight": 1e-3,
+        "content_layers": ["relu2_2"],
+        "style_layers": ["relu1_1", "relu2_1", "relu3_1"],
+        "style_layer_weights": [1, 0.5, 2],
+    }
+    plain = Objective(c, [s], **common)
+    ones = Objective(
+        c, [s], content_masks=torch.ones(1, *c.shape[-2:]), style_masks=torch.ones(1, *s.shape[-2:]), **common
+    )
+    assert plain.content_masks is None
+    x = (c + 0.1 * torch.rand(c.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    grads = []
+    for obj in (plain, ones):
+        image = x.clone().requires_grad_(True)
+        total, _ = obj(image)
+        grads.append((total.item(), torch.autograd.grad(total, image)[0]))
+    assert grads[0][0] == pytest.approx(grads[1][0], rel=1e-5)
+    assert torch.allclose(grads[0][1], grads[1][1], rtol=1e-4, atol=1e-6 * grads[1][1].abs().max().item())
+    for name in common["style_layers"]:
+        assert torch.allclose(plain.style_targets[name], ones.style_targets[name], rtol=1e-5, atol=1e-7)
+
+
 def test_objective_is_zero_at_its_own_targets(images):
     content, _ = images
     c = load_image(content)

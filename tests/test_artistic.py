@@ -141,6 +141,17 @@ def test_global_style_blends_region_and_whole_grams(images):
         Objective(c, [s], global_style=1.5, **common)
 
 
+def test_channels_last_changes_only_the_speed(images):
+    # The default encoder layout is channels-last; the contiguous layout must give the same
+    # result (float32, so that only the convolutions' summation order differs).
+    content, style = images
+    last = stylize(content, style, **FAST, seed=0, precision="float32", channels_last=True)
+    plain = stylize(content, style, **FAST, seed=0, precision="float32", channels_last=False)
+    assert last.params["channels_last"] is True
+    assert torch.allclose(last.image, plain.image, atol=2e-3)
+    assert last.history[-1].losses["total"] == pytest.approx(plain.history[-1].losses["total"], rel=1e-3)
+
+
 def test_objective_without_masks_equals_one_region_of_ones(images):
     # No masks takes plain Grams (no mask multiply); a mask of ones over the whole image must
     # give the same targets, loss and gradient.

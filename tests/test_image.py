@@ -246,3 +246,16 @@ def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
         save_image(image, target)
     assert target.read_bytes() == b"previous result"  # untouched
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]  # temp file removed
+
+
+def test_saved_files_get_the_umask_mode_not_the_temp_files_0600(tmp_path):
+    import os
+
+    old = os.umask(0o027)
+    try:
+        target = save_image(load_image(smooth_image(8, 8)), tmp_path / "out.png")
+        still = os.umask(0o027)  # reading the umask means setting it; saving must not change it
+    finally:
+        os.umask(old)
+    assert still == 0o027
+    assert (target.stat().st_mode & 0o777) == 0o640  # 0666 minus the umask, as for any new file

@@ -1,4 +1,5 @@
 import io
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -249,8 +250,6 @@ def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
 
 
 def test_saved_files_get_the_umask_mode_not_the_temp_files_0600(tmp_path):
-    import os
-
     old = os.umask(0o027)
     try:
         target = save_image(load_image(smooth_image(8, 8)), tmp_path / "out.png")

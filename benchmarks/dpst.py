@@ -8,9 +8,14 @@ closed-form colour-transfer baseline. Writes CSV, Markdown and an HTML page of i
 
     python benchmarks/dpst.py ../shared/data/dpst --presets default,fast --size 700
 
-Each pair's rows are also written to OUT/rows_N.json as soon as the pair is done; ``--resume``
-takes them from there instead of running the pair again (same presets and size), so that a
-long run (the ``dpst`` preset takes about 75 min per pair on 2 CPU cores) can be done in parts.
+Each pair's rows are also written to RECORDS/rows_N.json (``--records``, default OUT) as soon as
+the pair is done; ``--resume`` takes them from there instead of running the pair again (same
+presets and size), so that a long run (the ``dpst`` preset takes about 75 min per pair on 2 CPU
+cores) can be done in parts. OUT is not committed; the ``dpst`` row keeps its records in the
+committed ``benchmarks/records/dpst_preset`` so that it can be built over several sessions:
+
+    python benchmarks/dpst.py ../shared/data/dpst --presets dpst --pairs 2 --resume \
+        --out benchmarks/out/dpst_preset --records benchmarks/records/dpst_preset
 """
 
 from __future__ import annotations
@@ -81,7 +86,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=700, help="long side the presets run at")
     parser.add_argument("--pairs", default="1-20", help="e.g. 1-20 or 3,8,14")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/dpst"))
-    parser.add_argument("--resume", action="store_true", help="reuse the pairs already done in --out")
+    parser.add_argument("--records", type=Path, help="where each finished pair's rows are kept (default: --out)")
+    parser.add_argument("--resume", action="store_true", help="reuse the pairs already done in --records")
     args = parser.parse_args()
     torch.set_num_threads(2)
     if "-" in args.pairs:
@@ -90,13 +96,15 @@ def main() -> None:
     else:
         pairs = [int(n) for n in args.pairs.split(",")]
     presets = args.presets.split(",")
-    args.out.mkdir(parents=True, exist_ok=True)
+    records = args.records or args.out
+    for folder in {args.out, records}:
+        folder.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, object]] = []
     for n in pairs:
-        done = _done_rows(args.out / f"rows_{n}.json", presets, args.size) if args.resume else None
+        done = _done_rows(records / f"rows_{n}.json", presets, args.size) if args.resume else None
         if done is not None:
             rows += done
-            print(f"pair {n}: taken from {args.out / f'rows_{n}.json'}", flush=True)
+            print(f"pair {n}: taken from {records / f'rows_{n}.json'}", flush=True)
             continue
         d = args.data
         paths = {
@@ -141,7 +149,7 @@ def main() -> None:
             pair_rows.append(row)
             print(", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
         saved = json.dumps({"size": args.size, "rows": pair_rows}, default=float).encode()
-        atomic_write(args.out / f"rows_{n}.json", lambda handle, data=saved: handle.write(data))
+        atomic_write(records / f"rows_{n}.json", lambda handle, data=saved: handle.write(data))
         rows += pair_rows
     write_reports(rows, presets, pairs, args)
 

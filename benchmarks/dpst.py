@@ -38,6 +38,7 @@ from restyle.image import load_image, resize, save_image
 from restyle.masks import pair_masks
 from restyle.matting import MattingLaplacian
 from restyle.metrics import color_distance, photorealism_energy, structure_similarity, style_distance
+from restyle.optim import Iterate
 from restyle.photo import segment_color_transfer, stylize_photo
 
 METRIC_SIZE = 512
@@ -67,6 +68,16 @@ class PeakMemory:
     def _rss() -> int:
         with open("/proc/self/statm") as handle:
             return int(handle.read().split()[1]) * 4096
+
+
+class LastIterate:
+    """A callback keeping a copy of the newest iterate: for the pixel presets, the result before
+    its post-process, saved so that another post-process can be tried without a rerun."""
+
+    image: torch.Tensor | None = None
+
+    def __call__(self, iterate: Iterate) -> None:
+        self.image = iterate.image.detach().float().cpu().clone()
 
 
 def score(output: torch.Tensor, content: torch.Tensor, style: torch.Tensor, masks, laplacian) -> dict[str, float]:
@@ -124,6 +135,7 @@ def main() -> None:
         for preset in presets:
             with PeakMemory() as mem, warnings.catch_warnings():
                 warnings.simplefilter("ignore")
+                last = LastIterate()
                 t = time.perf_counter()
                 result = stylize_photo(
                     paths["content"],
@@ -133,10 +145,13 @@ def main() -> None:
                     preset=preset,
                     size=args.size,
                     seed=0,
+                    callback=last,
                 )
                 timing[preset] = (time.perf_counter() - t, mem.peak / 2**30)
             outputs[preset] = result.image
             save_image(result.image, args.out / f"{preset}_{n}.png", metadata=result.params)
+            if last.image is not None and last.image.shape == result.image.shape:
+                save_image(last.image, args.out / f"{preset}_{n}_unsmoothed.png")
         outputs["dpst_final"] = load_image(d / "published" / f"final{n}.png")
         outputs["dpst_stage1"] = load_image(d / "published" / f"stage1_{n}.png")
         outputs["color_transfer"] = segment_color_transfer(content, style, masks)

@@ -147,21 +147,43 @@ def local_affine_smoothing(
     content: Tensor,
     *,
     radius: int = 1,
-    eps: float = 1e-4,
+    eps: float = 1e-3 / 9,
     filter_radius: int = 15,
     filter_edge: float = 0.01,
-    stride: int = 3,
+    stride: int = 1,
 ) -> Tensor:
     """DPST's "smooth local affine" post-process.
 
     Fit, in every ``(2 radius + 1)^2`` window, an affine map from the content's colours to the
     output's (12 coefficients per pixel), smooth the coefficient maps with a joint bilateral
-    filter guided by the content (spatial radius ``filter_radius``, colour sigma
-    ``filter_edge``), and apply the smoothed maps to the content. The result has the output's
-    colours on the content's exact edges and texture.
+    filter guided by the content, and apply the smoothed maps to the content. The result has
+    the output's colours on the content's exact edges and texture.
 
-    Deviation from DPST: the bilateral kernel is sampled every ``stride`` pixels (DPST's CUDA
-    kernel visits all 31 x 31 neighbours); with the narrow colour sigma the difference is small.
+    The filter is DPST's: spatial sigma ``filter_radius / 3``, and a colour weight
+    ``exp(-d / (2 filter_edge^2))`` where ``d`` is the *mean* over the three channels of the
+    squared colour difference. DPST's fit adds 1e-3 to the colour diagonal of the 9-pixel
+    moment matrix, which is ``eps = 1e-3 / 9`` on the window's covariance.
+
+    Args:
+        image: the stylised image to smooth.
+        content: the content photo (the guide).
+        radius: radius of the windows the affine maps are fitted in (DPST: 1, 3 x 3 windows).
+        eps: ridge regulariser of the fit, on the colour covariance.
+        filter_radius: radius of the bilateral filter (DPST's ``f_radius``).
+        filter_edge: colour sigma of the bilateral filter (DPST's ``f_edge``).
+        stride: sample the filter's window every ``stride`` pixels: faster by ``stride^2``, but
+            on the DPST pairs stride 3 left 1.5-2 times the matting energy of stride 1.
+
+    Deviation from DPST: the filter's window is a disc of radius ``filter_radius``, not a square
+    (its corners weigh at most exp(-4.5) of the centre).
+
+    Shape:
+        - image, content: :math:`(1, 3, H, W)`; output: same
+
+    Example:
+        >>> content = torch.rand(1, 3, 16, 16)
+        >>> local_affine_smoothing(0.5 * content + 0.2, content, filter_radius=3).shape
+        torch.Size([1, 3, 16, 16])
     """
     _check_image(image, "local_affine_smoothing")
     if image.shape != content.shape:
@@ -170,7 +192,11 @@ def local_affine_smoothing(
         )
     a, b = _affine_fit(content, image, radius, eps)  # (1, 3, 3, H, W), (1, 3, H, W)
     coeffs = torch.cat([a.flatten(1, 2), b], dim=1).float()  # (1, 12, H, W)
-    smooth = bilateral_filter(coeffs, content, radius=filter_radius, sigma_color=filter_edge, stride=stride)
+    # bilateral_filter sums the squared channel differences; DPST averages them.
+    sigma_color = filter_edge * content.shape[1] ** 0.5
+    smooth = bilateral_filter(
+        coeffs, content, radius=filter_radius, sigma_space=filter_radius / 3, sigma_color=sigma_color, stride=stride
+    )
     a = smooth[:, :9].view(1, 3, 3, *image.shape[-2:])
     out = (a * content[:, None]).sum(dim=2) + smooth[:, 9:]
     return out.clamp(0.0, 1.0).to(image.dtype)

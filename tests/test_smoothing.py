@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import scipy.sparse
 import scipy.sparse.linalg
@@ -90,6 +92,61 @@ def test_local_affine_smoothing_reproduces_an_affine_recolouring():
     target = torch.einsum("ij,bjhw->bihw", matrix, content) + 0.05
     out = local_affine_smoothing(target, content, eps=1e-8, filter_radius=4, stride=1)
     assert torch.allclose(out, target, atol=1e-3)
+
+
+def brute_local_affine(image, content, eps, filter_radius, filter_edge):
+    """DPST's smooth local affine written out pixel by pixel: a ridge least-squares affine fit
+    of the image's colours on the content's in each clipped 3 x 3 window (normal equations, the
+    ridge on the colour coefficients only), then each pixel's 12 coefficients averaged over a
+    disc with weights exp(-mean squared colour difference / (2 edge^2) - d^2 / (2 (R/3)^2)),
+    out-of-image neighbours taking the nearest border pixel's values."""
+    _, _, h, w = content.shape
+    g = content[0].double()
+    t = image[0].double()
+    coeff = torch.zeros(h, w, 4, 3, dtype=torch.float64)
+    for y in range(h):
+        for x in range(w):
+            ys, xs = slice(max(0, y - 1), y + 2), slice(max(0, x - 1), x + 2)
+            win = g[:, ys, xs].reshape(3, -1).T
+            design = torch.cat([win, torch.ones(len(win), 1, dtype=torch.float64)], dim=1)
+            ridge = torch.diag(torch.tensor([eps * len(win)] * 3 + [0.0], dtype=torch.float64))
+            coeff[y, x] = torch.linalg.solve(design.T @ design + ridge, design.T @ t[:, ys, xs].reshape(3, -1).T)
+    out = torch.zeros(3, h, w, dtype=torch.float64)
+    sigma = filter_radius / 3
+    for y in range(h):
+        for x in range(w):
+            total, weight_sum = torch.zeros(4, 3, dtype=torch.float64), 0.0
+            for dy in range(-filter_radius, filter_radius + 1):
+                for dx in range(-filter_radius, filter_radius + 1):
+                    if dy * dy + dx * dx > filter_radius**2:
+                        continue
+                    qy, qx = min(max(y + dy, 0), h - 1), min(max(x + dx, 0), w - 1)
+                    colour = float(((g[:, qy, qx] - g[:, y, x]) ** 2).mean())
+                    weight = math.exp(-colour / (2 * filter_edge**2) - (dy * dy + dx * dx) / (2 * sigma**2))
+                    total += weight * coeff[qy, qx]
+                    weight_sum += weight
+            smoothed = total / weight_sum
+            out[:, y, x] = smoothed[:3].T @ g[:, y, x] + smoothed[3]
+    return out.clamp(0, 1)[None]
+
+
+def test_local_affine_smoothing_matches_a_pixel_by_pixel_reference():
+    torch.manual_seed(3)
+    content = torch.rand(1, 3, 9, 11, dtype=torch.float64)
+    content[..., 5:] = content[..., 5:] * 0.3 + 0.6  # an edge the filter must respect
+    image = (content.flip(1) * 0.7 + 0.2 + 0.1 * torch.rand_like(content)).clamp(0, 1)
+    out = local_affine_smoothing(image, content, eps=1e-3, filter_radius=3, filter_edge=0.1)
+    expected = brute_local_affine(image, content, eps=1e-3, filter_radius=3, filter_edge=0.1)
+    assert torch.allclose(out.double(), expected, atol=1e-5)
+
+
+def test_local_affine_smoothing_stride_samples_the_window():
+    content = torch.rand(1, 3, 20, 20)
+    image = torch.rand(1, 3, 20, 20)
+    dense = local_affine_smoothing(image, content, filter_radius=6)
+    sparse = local_affine_smoothing(image, content, filter_radius=6, stride=3)
+    assert not torch.allclose(dense, sparse, atol=1e-4)
+    assert torch.allclose(dense, local_affine_smoothing(image, content, filter_radius=6, stride=1))
 
 
 def test_matting_smoothing_solves_the_linear_system():

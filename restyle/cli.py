@@ -263,6 +263,8 @@ def _run_smooth(args: argparse.Namespace) -> int:
     from restyle.image import load_image, resize
     from restyle.matting import MattingLaplacian
 
+    if args.stride < 1:
+        raise RestyleError(f"--stride must be at least 1, not {args.stride}")
     output = check_writable(args.output)
     image = load_image(args.image, max_pixels=args.max_pixels, what="image")
     guide = image
@@ -271,7 +273,9 @@ def _run_smooth(args: argparse.Namespace) -> int:
     elif args.method in ("affine", "matting", "posterize"):
         raise RestyleError(f"--method {args.method} needs --content (the photo whose edges to follow)")
     if args.method == "affine":
-        out = smoothing.local_affine_smoothing(image, guide, filter_radius=args.radius or 15, filter_edge=args.edge)
+        out = smoothing.local_affine_smoothing(
+            image, guide, filter_radius=args.radius or 15, filter_edge=args.edge, stride=args.stride
+        )
     elif args.method == "matting":
         out = smoothing.matting_smoothing(image, MattingLaplacian(guide), beta=args.beta)
     elif args.method == "guided":
@@ -279,7 +283,9 @@ def _run_smooth(args: argparse.Namespace) -> int:
     elif args.method == "posterize":
         out = smoothing.posterization_refinement(image, guide, radius=args.radius or 8, eps=args.eps)
     else:
-        out = smoothing.bilateral_filter(image, guide, radius=args.radius or 5, sigma_color=args.edge).clamp(0, 1)
+        out = smoothing.bilateral_filter(
+            image, guide, radius=args.radius or 5, sigma_color=args.edge, stride=args.stride
+        ).clamp(0, 1)
     params = {
         "command": "smooth",
         "image": str(args.image),
@@ -288,6 +294,7 @@ def _run_smooth(args: argparse.Namespace) -> int:
         "radius": args.radius,
         "eps": args.eps,
         "edge": args.edge,
+        "stride": args.stride,
         "beta": args.beta,
         "restyle_version": __version__,
     }
@@ -403,7 +410,16 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
     smooth.add_argument("--radius", type=int, default=None, help="filter radius (method's default)")
     smooth.add_argument("--eps", type=float, default=0.01, help="guided filter regulariser (default: 0.01)")
     smooth.add_argument(
-        "--edge", type=float, default=0.01, help="colour sigma of bilateral/affine filters (default: 0.01)"
+        "--edge",
+        type=float,
+        default=0.01,
+        help="colour sigma of the bilateral/affine filters on [0, 1] colours (affine: DPST's f_edge; default: 0.01)",
+    )
+    smooth.add_argument(
+        "--stride",
+        type=int,
+        default=1,
+        help="bilateral/affine: use every N-th pixel of the filter window (N^2 times faster, coarser; default: 1)",
     )
     smooth.add_argument("--beta", type=float, default=1e-2, help="matting smoothing strength (default: 0.01)")
     smooth.add_argument("--max-pixels", type=int, default=50_000_000)

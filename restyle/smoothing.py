@@ -121,6 +121,8 @@ def bilateral_filter(
         - image: :math:`(1, C, H, W)`; guide: :math:`(1, G, H, W)`; output like ``image``
     """
     _check_image(image, "bilateral_filter")
+    if radius < 0 or stride < 1:
+        raise ValueError(f"bilateral_filter: radius must be >= 0 and stride >= 1, got {radius} and {stride}")
     guide = image if guide is None else guide
     sigma_space = sigma_space or max(radius / 2.0, 0.5)
     h, w = image.shape[-2:]

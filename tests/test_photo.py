@@ -178,3 +178,13 @@ def test_cli_smooth(pair, tmp_path, capsys):
         assert Image.open(out).size == (64, 48)
     assert main(["smooth", str(pair["style"]), "--method", "affine", "-o", str(tmp_path / "x.png")]) == 1
     assert "needs --content" in capsys.readouterr().err
+    sparse = tmp_path / "sparse.png"
+    args = ["smooth", str(pair["style"]), "--content", str(pair["content"]), "--radius", "6", "-o"]
+    assert main([*args, str(sparse), "--stride", "3"]) == 0
+    assert read_metadata(sparse)["stride"] == 3
+    assert main([*args, str(tmp_path / "dense.png")]) == 0
+    dense = np.asarray(Image.open(tmp_path / "dense.png"), dtype=float)
+    assert np.abs(np.asarray(Image.open(sparse), dtype=float) - dense).max() > 0
+    assert main([*args, str(tmp_path / "y.png"), "--stride", "0"]) == 1
+    assert "--stride must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "y.png").exists()

@@ -193,3 +193,11 @@ def test_matting_smoothing_stops_cleanly_on_breakdown():
         out = matting_smoothing(y, _Indefinite(), beta=1.0)
     assert torch.isfinite(out).all()
     assert torch.allclose(out, y.clamp(0, 1))  # no step was taken: the start is kept
+
+
+def test_bilateral_filter_rejects_a_bad_window():
+    x = torch.rand(1, 3, 8, 8)
+    with pytest.raises(ValueError, match="stride"):
+        bilateral_filter(x, stride=0)
+    with pytest.raises(ValueError, match="radius"):
+        bilateral_filter(x, radius=-1)

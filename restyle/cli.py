@@ -263,8 +263,9 @@ def _run_smooth(args: argparse.Namespace) -> int:
     from restyle.image import load_image, resize
     from restyle.matting import MattingLaplacian
 
-    if args.stride < 1:
-        raise RestyleError(f"--stride must be at least 1, not {args.stride}")
+    for name, value in (("radius", args.radius), ("stride", args.stride)):
+        if value is not None and value < 1:
+            raise RestyleError(f"--{name} must be at least 1, not {value}")
     output = check_writable(args.output)
     image = load_image(args.image, max_pixels=args.max_pixels, what="image")
     guide = image
@@ -407,7 +408,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
     smooth.add_argument("--content", help="the photo whose edges to follow (the guide)")
     smooth.add_argument("-o", "--output", required=True, type=Path)
     smooth.add_argument("--method", choices=("affine", "matting", "guided", "posterize", "bilateral"), default="affine")
-    smooth.add_argument("--radius", type=int, default=None, help="filter radius (method's default)")
+    smooth.add_argument("--radius", type=int, default=None, help="filter radius, at least 1 (default: the method's)")
     smooth.add_argument("--eps", type=float, default=0.01, help="guided filter regulariser (default: 0.01)")
     smooth.add_argument(
         "--edge",

@@ -187,4 +187,8 @@ def test_cli_smooth(pair, tmp_path, capsys):
     assert np.abs(np.asarray(Image.open(sparse), dtype=float) - dense).max() > 0
     assert main([*args, str(tmp_path / "y.png"), "--stride", "0"]) == 1
     assert "--stride must be at least 1" in capsys.readouterr().err
+    for method in ("affine", "bilateral", "guided"):
+        bad = ["smooth", str(pair["style"]), "--content", str(pair["content"]), "--method", method, "--radius", "-1"]
+        assert main([*bad, "-o", str(tmp_path / "y.png")]) == 1
+        assert "--radius must be at least 1" in capsys.readouterr().err
     assert not (tmp_path / "y.png").exists()

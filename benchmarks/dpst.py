@@ -10,7 +10,7 @@ closed-form colour-transfer baseline. Writes CSV, Markdown and an HTML page of i
 
 Each pair's rows are also written to RECORDS/rows_N.json (``--records``, default OUT) as soon as
 the pair is done; ``--resume`` takes them from there instead of running the pair again (same
-presets and size), so that a long run (the ``dpst`` preset takes about 75 min per pair on 2 CPU
+presets, size and preset settings; each record also names the commit that made it), so that a long run (the ``dpst`` preset takes about 75 min per pair on 2 CPU
 cores) can be done in parts. OUT is not committed; the ``dpst`` row keeps its records in the
 committed ``benchmarks/records/dpst_preset`` so that it can be built over several sessions:
 
@@ -25,6 +25,7 @@ import csv
 import html
 import json
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -39,7 +40,7 @@ from restyle.masks import pair_masks
 from restyle.matting import MattingLaplacian
 from restyle.metrics import color_distance, photorealism_energy, structure_similarity, style_distance
 from restyle.optim import Iterate
-from restyle.photo import segment_color_transfer, stylize_photo
+from restyle.photo import PRESETS, segment_color_transfer, stylize_photo
 
 METRIC_SIZE = 512
 METRICS = ("style", "color", "photo", "structure")
@@ -170,21 +171,44 @@ def main() -> None:
             row["seconds"], row["peak_gib"] = timing.get(method, (float("nan"), float("nan")))
             pair_rows.append(row)
             print(", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
-        saved = json.dumps({"size": args.size, "rows": pair_rows}, default=float).encode()
+        record = {"size": args.size, "settings": _settings(presets), "commit": _commit(), "rows": pair_rows}
+        saved = json.dumps(record, default=float).encode()
         atomic_write(records / f"rows_{n}.json", lambda handle, data=saved: handle.write(data))
         rows += pair_rows
     write_reports(rows, presets, pairs, args)
 
 
 def _done_rows(path: Path, presets: list[str], size: int) -> list[dict[str, object]] | None:
-    """A finished pair's rows from an earlier run, if it ran these presets at this size."""
+    """A finished pair's rows from an earlier run, if it ran these presets at this size with
+    the presets' current settings (a record from before a preset changed is run again; changes
+    to code that the settings do not name are not seen)."""
     if not path.exists():
         return None
     saved = json.loads(path.read_text())
     methods = {str(r["method"]) for r in saved["rows"]}
     if saved["size"] != size or not set(presets) <= methods:
         return None
+    kept = saved.get("settings", {})
+    if any(kept.get(p) != _settings([p])[p] for p in presets):
+        print(f"{path}: made with other preset settings; running the pair again", flush=True)
+        return None
     return [r for r in saved["rows"] if r["method"] in set(presets) | BASELINES]
+
+
+def _settings(presets: list[str]) -> dict[str, dict[str, object]]:
+    """Each preset's settings as they read back from JSON."""
+    return {p: json.loads(json.dumps(vars(PRESETS[p]))) for p in presets}
+
+
+def _commit() -> str:
+    """The commit of the code that ran (with "+" if the tree had changes), or "" outside git."""
+    git = ["git", "-C", str(Path(__file__).parent)]
+    try:
+        head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return head + ("+" if dirty.stdout.strip() else "")
 
 
 #: Rows every pair has whatever the presets: DPST's published results and the colour transfer.

@@ -12,9 +12,10 @@ Presets:
   parameterisation (photorealistic by construction: it cannot paint new edges), no
   noise-initialised first stage, the colour term, 60 iterations instead of 2000, bfloat16
   encoder.
-- ``dpst``: DPST's pipeline, for comparison: stage 1 is segmented neural style from noise
-  (1000 L-BFGS iterations), stage 2 adds the photorealism term (1000 more), then DPST's
-  smooth local affine post-process.
+- ``dpst``: DPST's pipeline, for comparison: stage 1 is segmented neural style from the mean
+  pixel plus faint noise (1000 L-BFGS iterations on unconstrained pixels), handed to stage 2
+  as DPST does (range stretched to [0, 1], 8 bits); stage 2 adds the photorealism term (1000
+  more), then DPST's smooth local affine post-process.
 - ``fast``: the colour transfer and the smoothing alone, no VGG optimisation.
 """
 
@@ -43,9 +44,9 @@ from restyle.objective import Objective, Temporal
 from restyle.optim import Iterate, LbfgsMemory, Record, optimize
 from restyle.pyramid import pyramid_sizes
 from restyle.smoothing import local_affine_smoothing, matting_smoothing
-from restyle.vgg import min_side
+from restyle.vgg import CAFFE_MEAN_BGR, min_side
 
-__all__ = ["PRESETS", "Preset", "segment_color_transfer", "stylize_photo"]
+__all__ = ["PRESETS", "Preset", "png_handoff", "segment_color_transfer", "stylize_photo"]
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,16 @@ class Preset:
     photo_weight: float = 1e4
     tv_weight: float = 1e-3
     color_weight: float = 0.0
+    # Where the pixels start: "color" (the segment-wise colour transfer), "content", or "mean"
+    # (DPST's stage 1, after neural-style: the ImageNet mean pixel plus N(0, 0.001^2) noise in
+    # Caffe's 0..255 units, an almost flat grey-brown image).
     init: str = "color"
+    # DPST optimises the pixels unconstrained and clips only when it saves; False keeps every
+    # iterate in [0, 1] (restyle.optim.optimize's projection).
+    unbounded: bool = False
+    # DPST hands stage 1 to stage 2 through an 8-bit PNG whose range was stretched to [0, 1]
+    # (Torch's image.minmax over all channels at once); False passes the float image on.
+    png_handoff: bool = False
     stages: tuple[tuple[int, bool], ...] = ((60, True),)  # (iterations, photorealism on) at full size
     coarse_iterations: int = 60
     pyramid: bool = True
@@ -93,7 +103,16 @@ PRESETS: dict[str, Preset] = {
         coarse_iterations=40,
         smoothing_strength=20.0,
     ),
-    "dpst": Preset(init="noise", stages=((1000, False), (1000, True)), pyramid=False, smoothing="affine"),
+    # Deviations from DPST: bfloat16 encoder where the CPU runs it natively; the result is the best
+    # iterate of stage 2, not its last evaluation; our L-BFGS retries a step that blows the loss up.
+    "dpst": Preset(
+        init="mean",
+        unbounded=True,
+        png_handoff=True,
+        stages=((1000, False), (1000, True)),
+        pyramid=False,
+        smoothing="affine",
+    ),
     "fast": Preset(stages=(), pyramid=False, coarse_iterations=0, smoothing="matting", smoothing_strength=10.0),
 }
 
@@ -188,7 +207,8 @@ def stylize_photo(
             0 to 1 (default: 0 with mask files, as DPST; 0.5 with ``auto_masks``, so that a
             wrongly matched region is pulled less far towards the wrong sub-style).
         mask_palette: how masks are read: "auto", "dpst", "colors" or "integer".
-        seed: random seed (noise init of the dpst preset); picked and recorded if not given.
+        seed: random seed (the noise that the dpst preset starts from); picked and recorded if
+            not given.
         device: "auto" (CUDA, then MPS, then CPU), "cpu", "cuda" or "mps".
         precision: encoder precision: "auto" uses bfloat16 where the hardware runs it natively.
         max_pixels: refuse input images with more pixels than this.
@@ -319,9 +339,10 @@ def stylize_photo(
         # identity grid is already a photorealistic start.
         base = recoloured if settings.smoothing == "none" else smooth(recoloured)
         image = base
-    elif settings.init == "noise":
+    elif settings.init == "mean":
         generator = torch.Generator().manual_seed(seed)
-        image = (0.5 + 0.1 * torch.randn(content_full.shape, generator=generator)).clamp(0, 1)
+        mean = torch.tensor(CAFFE_MEAN_BGR[::-1]).view(1, 3, 1, 1) / 255.0
+        image = mean + (0.001 / 255.0) * torch.randn(content_full.shape, generator=generator)
     elif settings.init == "content":
         image = content_full
     else:
@@ -406,8 +427,11 @@ def stylize_photo(
             )
             grid = outcome.parameters
         else:
-            outcome = optimize(resize(image, *shape).to(dev), objective, **common)
+            bounds = None if settings.unbounded else (0.0, 1.0)
+            outcome = optimize(resize(image, *shape).to(dev), objective, bounds=bounds, **common)
             image = outcome.image.detach().float().cpu()
+            if settings.png_handoff and index < len(plan) - 1:
+                image = png_handoff(image)
         done += n
         history += outcome.history
         if outcome.status != "done":
@@ -421,6 +445,18 @@ def stylize_photo(
     if status != "interrupted" and settings.smoothing != "none" and (plan or not grid_mode):
         result = smooth(result)
     return Result(image=result.clamp(0, 1), history=history, params=params, status=status, message=message)
+
+
+def png_handoff(image: Tensor) -> Tensor:
+    """What DPST's stage 2 reads from stage 1's saved PNG: the image's range stretched to
+    [0, 1] (one minimum and one maximum over all channels) and rounded to 8 bits.
+
+    Shape:
+        - image: :math:`(B, 3, H, W)`; output like image
+    """
+    low, high = image.min(), image.max()
+    stretched = image.clamp(0.0, 1.0) if float(high - low) <= 0 else (image - low) / (high - low)
+    return (stretched * 255.0).round() / 255.0
 
 
 def _renderer(

@@ -3,10 +3,13 @@ import pytest
 import torch
 from PIL import Image
 
+from restyle import photo
 from restyle.errors import RestyleError
 from restyle.image import load_image, read_metadata
 from restyle.masks import DPST_COLORS, MaskPair
-from restyle.photo import PRESETS, segment_color_transfer, stylize_photo
+from restyle.optim import optimize
+from restyle.photo import PRESETS, png_handoff, segment_color_transfer, stylize_photo
+from restyle.vgg import CAFFE_MEAN_BGR
 
 from .conftest import smooth_image
 
@@ -93,11 +96,51 @@ def test_grid_smoothness_keeps_the_grid_near_one_transform(pair):
     assert float((stiff.image - start).abs().mean()) < 0.5 * float((free.image - start).abs().mean())
 
 
-def test_dpst_preset_two_stages_without_masks(pair):
-    r = stylize_photo(pair["content"], pair["style"], preset="dpst", size=64, iterations=2, device="cpu", seed=3)
+def test_dpst_preset_two_stages_without_masks(pair, monkeypatch):
+    seen, bounds = [], []
+
+    def recording(*args, **kwargs):
+        bounds.append(kwargs.get("bounds", "default"))
+        return optimize(*args, **kwargs)
+
+    monkeypatch.setattr(photo, "optimize", recording)
+    r = stylize_photo(
+        pair["content"],
+        pair["style"],
+        preset="dpst",
+        size=64,
+        iterations=3,
+        device="cpu",
+        seed=3,
+        callback=lambda it: seen.append((it.scale, it.image.clone())),
+    )
     # stage 1 without the photorealism term, stage 2 with it
-    assert [("photo" in rec.losses) for rec in r.history] == [False, False, True, True]
+    assert [("photo" in rec.losses) for rec in r.history] == [False] * 3 + [True] * 3
     assert r.params["mask_labels"] == ["all"]
+    # stage 1 starts, as DPST's does, from the mean pixel plus noise of 0.001 in 0..255 units
+    first = seen[0][1]
+    mean = torch.tensor(CAFFE_MEAN_BGR[::-1]).view(1, 3, 1, 1) / 255.0
+    assert float((first - mean).abs().max()) < 5 * 0.001 / 255.0
+    assert float(first.std()) > 0
+    # stage 2 starts from stage 1's result read back from DPST's 8-bit, range-stretched PNG
+    handed = next(image for scale, image in seen if scale == 1)
+    assert float(handed.min()) == 0.0 and float(handed.max()) == 1.0
+    assert torch.equal(handed * 255.0, (handed * 255.0).round())
+    # the pixels are not clamped while optimised (DPST clips only what it saves) ...
+    assert bounds == [None, None]
+    # ... but the result is a valid image
+    assert float(r.image.min()) >= 0.0 and float(r.image.max()) <= 1.0
+
+
+def test_png_handoff_stretches_and_quantises():
+    image = torch.tensor([-0.2, 0.1, 0.5, 1.3]).view(1, 1, 2, 2).expand(1, 3, 2, 2).clone()
+    image[:, 1] += 0.05  # one minimum and one maximum over all channels, not per channel
+    out = png_handoff(image)
+    expected = ((image + 0.2) / 1.55 * 255.0).round() / 255.0
+    assert torch.equal(out, expected)
+    assert float(out[:, 0].max()) < 1.0 and float(out[:, 1].max()) == 1.0
+    flat = torch.full((1, 3, 4, 4), 1.7)
+    assert torch.equal(png_handoff(flat), torch.ones_like(flat))
 
 
 @pytest.mark.parametrize(

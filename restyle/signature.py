@@ -15,7 +15,7 @@ import typing
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-__all__ = ["add_signature_flags", "docstring_args", "signature_kwargs", "split"]
+__all__ = ["add_signature_flags", "docstring_args", "plain_help", "signature_kwargs", "split"]
 
 
 def docstring_args(func: Callable[..., Any]) -> dict[str, str]:
@@ -34,6 +34,20 @@ def docstring_args(func: Callable[..., Any]) -> dict[str, str]:
         elif current and line.strip():
             out[current] += " " + line.strip()
     return out
+
+
+def plain_help(text: str, flags: Sequence[str] = ()) -> str:
+    """Docstring markup as a terminal should show it: a role such as ``:mod:`restyle.automask```
+    becomes ``restyle.automask`` (``:func:`~restyle.optim.optimize``` becomes ``optimize``), a
+    literal ``x`` becomes x, and a literal that names one of ``flags`` becomes that flag
+    (``auto_masks`` -> ``--auto-masks``)."""
+
+    def role(match: re.Match[str]) -> str:
+        target = match.group(2)
+        return target.rsplit(".", 1)[-1] if match.group(1) else target
+
+    text = re.sub(r":[\w:]+:`(~?)([^`]+)`", role, text)
+    return re.sub(r"``([^`]+)``", lambda m: _flag(m.group(1)) if m.group(1) in flags else m.group(1), text)
 
 
 def split(kind: Callable[[str], Any]) -> Callable[[str], list[Any]]:
@@ -92,16 +106,17 @@ def add_signature_flags(
     hints = typing.get_type_hints(func)
     helps = docstring_args(func)
     helps.update(help_overrides or {})
+    specs = {
+        p.name: (p, spec)
+        for p in inspect.signature(func).parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in skip and not p.name.startswith("_")
+        if (spec := _flag_spec(hints.get(p.name, str))) is not None
+    }
     names = []
-    for param in inspect.signature(func).parameters.values():
-        if param.kind is not inspect.Parameter.KEYWORD_ONLY or param.name in skip or param.name.startswith("_"):
-            continue
-        spec = _flag_spec(hints.get(param.name, str))
-        if spec is None:
-            continue
+    for param, spec in specs.values():
         default = param.default
         shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else default
-        text = helps.get(param.name, "").replace("%", "%%")
+        text = plain_help(helps.get(param.name, ""), list(specs)).replace("%", "%%")
         spec["help"] = text if "default" in text else f"{text} (default: {shown})".strip()
         parser.add_argument(_flag(param.name), dest=param.name, default=default, **spec)
         names.append(param.name)

@@ -12,6 +12,7 @@ from PIL import Image
 from restyle import __version__, stylize
 from restyle.cli import build_parser, main
 from restyle.image import read_metadata
+from restyle.signature import plain_help
 
 TINY = ["--size", "64", "--iterations", "3", "--coarse-iterations", "0", "--no-pyramid", "--quiet", "--device", "cpu"]
 
@@ -44,6 +45,19 @@ def test_flags_come_from_the_api_signature():
             assert param.name in flags, param.name
             assert flags[param.name].default == param.default, param.name
     assert flags["preserve_color"].choices == ("none", "luminance", "histogram")
+
+
+def test_help_shows_no_docstring_markup():
+    assert plain_help("see :mod:`restyle.automask` and :func:`~restyle.optim.optimize`") == (
+        "see restyle.automask and optimize"
+    )
+    assert plain_help("with ``auto_masks``, as ``restyle photo``", ["auto_masks"]) == (
+        "with --auto-masks, as restyle photo"
+    )
+    parser, _ = build_parser()
+    for name, sub in parser._subparsers._group_actions[0].choices.items():
+        for action in sub._actions:
+            assert "`" not in (action.help or ""), (name, action.dest, action.help)
 
 
 def test_comma_lists_and_multiple_styles(capsys, tmp_path, content_png, style_png):

@@ -59,9 +59,10 @@ class Preset:
     tv_weight: float = 1e-3
     color_weight: float = 0.0
     # Where the pixels start: "color" (the segment-wise colour transfer), "content", or "mean"
-    # (DPST's stage 1, after neural-style: the ImageNet mean pixel plus N(0, 0.001^2) noise in
-    # Caffe's 0..255 units, an almost flat grey-brown image).
+    # (DPST's stage 1: the ImageNet mean pixel plus N(0, init_noise^2) noise in Caffe's 0..255
+    # units, an almost flat grey-brown image).
     init: str = "color"
+    init_noise: float = 1e-4  # DPST's neuralstyle_seg.lua (neural-style's random init uses 1e-3)
     # DPST optimises the pixels unconstrained and clips only when it saves; False keeps every
     # iterate in [0, 1] (restyle.optim.optimize's projection).
     unbounded: bool = False
@@ -342,7 +343,7 @@ def stylize_photo(
     elif settings.init == "mean":
         generator = torch.Generator().manual_seed(seed)
         mean = torch.tensor(CAFFE_MEAN_BGR[::-1]).view(1, 3, 1, 1) / 255.0
-        image = mean + (0.001 / 255.0) * torch.randn(content_full.shape, generator=generator)
+        image = mean + (settings.init_noise / 255.0) * torch.randn(content_full.shape, generator=generator)
     elif settings.init == "content":
         image = content_full
     else:

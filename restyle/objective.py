@@ -76,6 +76,9 @@ class Objective:
         content_masks, style_masks: region masks ``(K, H, W)`` at the content's and at each
             style's size (one style only when masks are given); None for one global region.
         region_weights: weight of each region's style loss (default 1 each).
+        area_weighted: also weight each region's style loss, at each layer, by the region's
+            share of that layer (the mean of its content mask there), as DPST's code does; the
+            default sums the regions' losses unweighted.
         global_style: share of the whole style image's Gram in each region's target,
             ``(1 - g) G_region + g G_whole`` (0: purely region to region, as DPST; 1: the masks
             only decide where the loss is summed). Softens the damage a wrongly matched
@@ -106,6 +109,7 @@ class Objective:
         content_masks: Tensor | None = None,
         style_masks: Tensor | None = None,
         region_weights: Sequence[float] | None = None,
+        area_weighted: bool = False,
         global_style: float = 0.0,
         photo_weight: float = 0.0,
         laplacian: MattingLaplacian | None = None,
@@ -167,6 +171,12 @@ class Objective:
             if regions
             else None
         )
+        # Each region's weight per style layer (DPST: its content mask's mean at that layer).
+        self.layer_region_weights = {
+            name: self.region_weights
+            * (self.content_masks[name].mean(dim=(1, 2)) if area_weighted and self.content_masks else 1.0)
+            for name in self.style_layers
+        }
         total = float(sum(blend))
         with torch.no_grad():
             feats = self.features(content)
@@ -203,7 +213,7 @@ class Objective:
         for name, weight in zip(self.style_layers, self.style_layer_weights):
             grams = self._grams(feats[name], None if self.content_masks is None else self.content_masks[name])
             per_region = F.mse_loss(grams, self.style_targets[name], reduction="none").mean(dim=(1, 2))
-            total = total + weight * (per_region * self.region_weights).sum()
+            total = total + weight * (per_region * self.layer_region_weights[name]).sum()
         return total
 
     def __call__(self, image: Tensor) -> tuple[Tensor, dict[str, Tensor]]:

@@ -63,6 +63,9 @@ class Preset:
     # units, an almost flat grey-brown image).
     init: str = "color"
     init_noise: float = 1e-4  # DPST's neuralstyle_seg.lua (neural-style's random init uses 1e-3)
+    # DPST multiplies each region's Gram loss by the region's share of the layer (the mean of its
+    # content mask there); False sums the regions' losses unweighted (restyle.objective).
+    area_weighted: bool = False
     # DPST optimises the pixels unconstrained and clips only when it saves; False keeps every
     # iterate in [0, 1] (restyle.optim.optimize's projection).
     unbounded: bool = False
@@ -105,8 +108,14 @@ PRESETS: dict[str, Preset] = {
         smoothing_strength=20.0,
     ),
     # Deviations from DPST: bfloat16 encoder where the CPU runs it natively; the result is the best
-    # iterate of stage 2, not its last evaluation; our L-BFGS retries a step that blows the loss up.
+    # iterate of stage 2, not its last evaluation; our L-BFGS retries a step that blows the loss
+    # up; the exact gradient of the segment-wise style loss (DPST's leaves out the mask's factor
+    # where a mask is soft, near region borders); images x255 for the encoder (DPST: x256).
     "dpst": Preset(
+        # DPST's TV module adds tv_weight * (neighbour differences) to the gradient: the gradient
+        # of tv_weight / 2 * sum(d^2). Our tv_loss is sum(d^2), so DPST's 1e-3 is 5e-4 here.
+        tv_weight=5e-4,
+        area_weighted=True,
         init="mean",
         unbounded=True,
         png_handoff=True,
@@ -191,7 +200,8 @@ def stylize_photo(
         style_weight: weight of the style loss (preset's default: 100).
         photo_weight: lambda, weight of the photorealism (matting) term (default: 1e4).
         content_weight: weight of the content loss (default preset: 20; dpst: 5).
-        tv_weight: weight of the total-variation loss (default: 1e-3).
+        tv_weight: weight of the total-variation loss (default: 1e-3; dpst: 5e-4, which is
+            DPST's 1e-3 in its own convention).
         color_weight: weight of the colour-distribution term, which pulls each region's
             L*a*b* colours towards the style region's (default preset: 1e5; others: off).
         grid_smoothness: default preset: weight of a penalty on differences between neighbouring
@@ -400,6 +410,7 @@ def stylize_photo(
             content_masks=masks_s.content.to(dev),
             style_masks=masks_s.style.to(dev),
             region_weights=region_weights,
+            area_weighted=settings.area_weighted,
             global_style=global_style,
             photo_weight=settings.photo_weight if photo else 0.0,
             laplacian=laplacian,

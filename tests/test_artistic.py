@@ -6,7 +6,8 @@ from PIL import Image
 from restyle import RestyleError, stylize
 from restyle.color import rgb_to_ycbcr
 from restyle.image import load_image
-from restyle.losses import gram_matrix
+from restyle.losses import gram_matrix, masked_gram
+from restyle.masks import masks_for_layers
 from restyle.objective import Objective
 
 from .conftest import smooth_image, stripes_image
@@ -139,6 +140,49 @@ def test_global_style_blends_region_and_whole_grams(images):
     assert not torch.allclose(pure.style_targets["relu1_1"][0], pure.style_targets["relu1_1"][1], rtol=1e-2)
     with pytest.raises(ValueError, match="global_style"):
         Objective(c, [s], global_style=1.5, **common)
+
+
+def test_area_weighted_regions_weigh_each_region_loss_by_its_share_of_the_layer(images):
+    # DPST multiplies each region's Gram loss by the mean of its content mask at that layer.
+    content, style = images
+    c, s = load_image(content), load_image(style)
+    ch, cw = c.shape[-2:]
+    content_masks = torch.zeros(2, ch, cw)
+    content_masks[0, : ch // 4] = 1  # a quarter of the image ...
+    content_masks[1, ch // 4 :] = 1  # ... and the rest
+    h, w = s.shape[-2:]
+    style_masks = torch.zeros(2, h, w)
+    style_masks[0, :, : w // 2] = 1
+    style_masks[1, :, w // 2 :] = 1
+    layers = ["relu1_1", "relu3_1"]
+    common = {
+        "blend": [1],
+        "content_weight": 0,
+        "style_weight": 1,
+        "tv_weight": 0,
+        "content_layers": ["relu1_1"],
+        "style_layers": layers,
+        "style_layer_weights": [1, 2],
+        "content_masks": content_masks,
+        "style_masks": style_masks,
+        "region_weights": [3, 1],
+    }
+    plain = Objective(c, [s], **common)
+    weighted = Objective(c, [s], area_weighted=True, **common)
+    x = (c + 0.2 * torch.rand(c.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
+    feats = plain.features(x)
+    layer_masks = masks_for_layers(content_masks, layers)
+    expected_plain = expected_weighted = 0.0
+    for name, layer_weight in zip(layers, [1, 2]):
+        grams = masked_gram(feats[name].float(), layer_masks[name])
+        per_region = ((grams - plain.style_targets[name]) ** 2).mean(dim=(1, 2)) * torch.tensor([3.0, 1.0])
+        share = layer_masks[name].mean(dim=(1, 2))
+        assert 0.2 < float(share[0]) < 0.3 and float(share.sum()) == pytest.approx(1.0, abs=1e-5)
+        expected_plain += layer_weight * float(per_region.sum())
+        expected_weighted += layer_weight * float((per_region * share).sum())
+    assert float(plain.style_loss(feats)) == pytest.approx(expected_plain, rel=1e-4)
+    assert float(weighted.style_loss(feats)) == pytest.approx(expected_weighted, rel=1e-4)
+    assert expected_weighted < 0.9 * expected_plain
 
 
 def test_channels_last_changes_only_the_speed(images):

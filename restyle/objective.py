@@ -5,7 +5,8 @@
 
 - content: mean squared feature error at the content layers (Gatys et al.);
 - style: Gram matrix error at the style layers, segment-wise when masks are given (DPST: per
-  region, features masked and the Gram normalised by the region's area), summed over regions;
+  region, features masked and the Gram normalised by the region's area), summed over regions
+  (DPST's code weights each region by its share of the layer: ``area_weighted=True``);
   several style images are blended by averaging their Grams;
 - TV: total variation (:func:`restyle.losses.tv_loss`);
 - photorealism: Luan et al.'s ``sum_c V_c' L V_c`` under the content's matting Laplacian;

@@ -115,6 +115,7 @@ def main() -> None:
     else:
         pairs = [int(n) for n in args.pairs.split(",")]
     presets = args.presets.split(",")
+    commit = _commit()  # the code that runs (read now: the tree may change during a long run)
     records = args.records or args.out
     for folder in {args.out, records}:
         folder.mkdir(parents=True, exist_ok=True)
@@ -171,7 +172,7 @@ def main() -> None:
             row["seconds"], row["peak_gib"] = timing.get(method, (float("nan"), float("nan")))
             pair_rows.append(row)
             print(", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
-        record = {"size": args.size, "settings": _settings(presets), "commit": _commit(), "rows": pair_rows}
+        record = {"size": args.size, "settings": _settings(presets), "commit": commit, "rows": pair_rows}
         saved = json.dumps(record, default=float).encode()
         atomic_write(records / f"rows_{n}.json", lambda handle, data=saved: handle.write(data))
         rows += pair_rows

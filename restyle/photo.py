@@ -439,11 +439,11 @@ def stylize_photo(
             )
             grid = outcome.parameters
         else:
+            if settings.png_handoff and index > 0:  # the stage before saved its result as DPST does
+                image = png_handoff(image)
             bounds = None if settings.unbounded else (0.0, 1.0)
             outcome = optimize(resize(image, *shape).to(dev), objective, bounds=bounds, **common)
             image = outcome.image.detach().float().cpu()
-            if settings.png_handoff and index < len(plan) - 1:
-                image = png_handoff(image)
         done += n
         history += outcome.history
         if outcome.status != "done":

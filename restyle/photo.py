@@ -14,7 +14,7 @@ Presets:
   encoder.
 - ``dpst``: DPST's pipeline, for comparison: stage 1 is segmented neural style from the mean
   pixel plus faint noise (1000 L-BFGS iterations on unconstrained pixels), handed to stage 2
-  as DPST does (range stretched to [0, 1], 8 bits); stage 2 adds the photorealism term (1000
+  as DPST does (clipped to [0, 1], 8 bits); stage 2 adds the photorealism term (1000
   more), then DPST's smooth local affine post-process.
 - ``fast``: the colour transfer and the smoothing alone, no VGG optimisation.
 """
@@ -69,8 +69,9 @@ class Preset:
     # DPST optimises the pixels unconstrained and clips only when it saves; False keeps every
     # iterate in [0, 1] (restyle.optim.optimize's projection).
     unbounded: bool = False
-    # DPST hands stage 1 to stage 2 through an 8-bit PNG whose range was stretched to [0, 1]
-    # (Torch's image.minmax over all channels at once); False passes the float image on.
+    # DPST hands stage 1 to stage 2 through an 8-bit PNG: Torch's image.save clips to [0, 1] and
+    # quantises (its image.minmax{min=0, max=1} before the save changes nothing); False passes
+    # the float image on.
     png_handoff: bool = False
     stages: tuple[tuple[int, bool], ...] = ((60, True),)  # (iterations, photorealism on) at full size
     coarse_iterations: int = 60
@@ -460,15 +461,13 @@ def stylize_photo(
 
 
 def png_handoff(image: Tensor) -> Tensor:
-    """What DPST's stage 2 reads from stage 1's saved PNG: the image's range stretched to
-    [0, 1] (one minimum and one maximum over all channels) and rounded to 8 bits.
+    """What DPST's stage 2 reads from stage 1's saved PNG: the image clipped to [0, 1] and
+    rounded to 8 bits.
 
     Shape:
         - image: :math:`(B, 3, H, W)`; output like image
     """
-    low, high = image.min(), image.max()
-    stretched = image.clamp(0.0, 1.0) if float(high - low) <= 0 else (image - low) / (high - low)
-    return (stretched * 255.0).round() / 255.0
+    return (image.clamp(0.0, 1.0) * 255.0).round() / 255.0
 
 
 def _renderer(

@@ -11,7 +11,7 @@ closed-form colour-transfer baseline. Writes CSV, Markdown and an HTML page of i
 Each pair's rows are also written to RECORDS/rows_N.json (``--records``, default OUT) as soon as
 the pair is done; ``--resume`` takes them from there instead of running the pair again (same
 presets, size and preset settings; each record also names the commit that made it), so that a
-long run (the ``dpst`` preset takes about an hour per pair on 2 CPU cores) can be done in parts. OUT is not committed; the ``dpst`` row keeps its records in the
+long run (the ``dpst`` preset takes about 40 min per pair on 2 quiet CPU cores) can be done in parts. OUT is not committed; the ``dpst`` row keeps its records in the
 committed ``benchmarks/records/dpst_preset`` so that it can be built over several sessions:
 
     python benchmarks/dpst.py ../shared/data/dpst --presets dpst --pairs 2 --resume \

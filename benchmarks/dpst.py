@@ -12,7 +12,8 @@ Each pair's rows are also written to RECORDS/rows_N.json (``--records``, default
 the pair is done; ``--resume`` takes them from there instead of running the pair again (same
 presets, size and preset settings; each record also names the commit that made it), so that a
 long run (the ``dpst`` preset takes about 40 min per pair on 2 quiet CPU cores) can be done in
-parts. OUT is not committed; the ``dpst`` row keeps its records in the committed ``benchmarks/records/dpst_preset`` so that it can be built over several sessions:
+parts. OUT is not committed; the ``dpst`` row keeps its records in the committed
+``benchmarks/records/dpst_preset`` so that it can be built over several sessions:
 
     python benchmarks/dpst.py ../shared/data/dpst --presets dpst --pairs 2 --resume \
         --out benchmarks/out/dpst_preset --records benchmarks/records/dpst_preset

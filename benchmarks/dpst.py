@@ -190,8 +190,8 @@ def _done_rows(path: Path, presets: list[str], size: int) -> list[dict[str, obje
     methods = {str(r["method"]) for r in saved["rows"]}
     if saved["size"] != size or not set(presets) <= methods:
         return None
-    kept = saved.get("settings", {})
-    if any(kept.get(p) != _settings([p])[p] for p in presets):
+    kept, current = saved.get("settings", {}), _settings(presets)
+    if any(kept.get(p) != current[p] for p in presets):
         print(f"{path}: made with other preset settings; running the pair again", flush=True)
         return None
     return [r for r in saved["rows"] if r["method"] in set(presets) | BASELINES]

@@ -39,6 +39,7 @@ __all__ = [
     "sample_path",
     "save_image",
     "to_pil",
+    "to_uint8",
 ]
 
 #: Default limit on the pixels of an input image (about 8000 x 6000).
@@ -291,12 +292,28 @@ def resize_long_side(image: Tensor, long_side: int) -> Tensor:
     return resize(image, *scaled_shape(image.shape[-2], image.shape[-1], long_side))
 
 
+def to_uint8(image: Tensor) -> Tensor:
+    """An image in [0, 1] as 8-bit levels: clipped to [0, 1], scaled by 255 and rounded to the
+    nearest level. The one place the project turns images into 8 bits.
+
+    Args:
+        image: any shape, any float dtype and device.
+
+    Returns:
+        a ``torch.uint8`` tensor of the same shape, on the CPU.
+
+    Example:
+        >>> to_uint8(torch.tensor([-0.5, 0.1, 0.5, 2.0])).tolist()
+        [0, 26, 128, 255]
+    """
+    return (image.detach().float().cpu().clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
+
+
 def to_pil(image: Tensor) -> Image.Image:
     """A ``(1, 3, H, W)`` or ``(3, H, W)`` tensor in [0, 1] as an 8-bit RGB PIL image."""
     if image.ndim == 4:
         image = image[0]
-    arr = (image.detach().float().clamp(0, 1).cpu().permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
-    return Image.fromarray(arr, "RGB")
+    return Image.fromarray(to_uint8(image).permute(1, 2, 0).numpy(), "RGB")
 
 
 def check_writable(path: str | os.PathLike) -> Path:

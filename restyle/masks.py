@@ -28,7 +28,7 @@ from PIL import Image
 from torch import Tensor
 
 from restyle.errors import RestyleError
-from restyle.image import DEFAULT_MAX_PIXELS, RestyleWarning, load_image
+from restyle.image import DEFAULT_MAX_PIXELS, RestyleWarning, load_image, to_uint8
 from restyle.vgg import LAYERS, layer_index
 
 __all__ = [
@@ -79,7 +79,7 @@ def dpst_labels(image: Tensor, *, tolerance: float = DPST_TOLERANCE) -> tuple[Te
 
 def _palette_labels(image: Tensor, *, min_fraction: float) -> tuple[Tensor, list[str]]:
     """Labels from the frequent colours of an image, every pixel to the nearest one."""
-    arr = (image[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8).reshape(-1, 3)
+    arr = to_uint8(image[0]).permute(1, 2, 0).numpy().reshape(-1, 3)
     colours, counts = np.unique(arr, axis=0, return_counts=True)
     keep = colours[counts >= min_fraction * arr.shape[0]]
     if len(keep) == 0:

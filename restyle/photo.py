@@ -37,7 +37,7 @@ from restyle.bilateral import BilateralGrid, fit_grid, grid_roughness, grid_size
 from restyle.color import match_color, rgb_to_ycbcr
 from restyle.device import resolve_device, use_bf16
 from restyle.errors import RestyleError
-from restyle.image import DEFAULT_MAX_PIXELS, ImageLike, RestyleWarning, load_image, resize, scaled_shape
+from restyle.image import DEFAULT_MAX_PIXELS, ImageLike, RestyleWarning, load_image, resize, scaled_shape, to_uint8
 from restyle.masks import MaskPair
 from restyle.matting import MattingLaplacian
 from restyle.objective import Objective, Temporal
@@ -467,7 +467,7 @@ def png_handoff(image: Tensor) -> Tensor:
     Shape:
         - image: :math:`(B, 3, H, W)`; output like image
     """
-    return (image.clamp(0.0, 1.0) * 255.0).round() / 255.0
+    return to_uint8(image).to(image.device, image.dtype) / 255.0
 
 
 def _renderer(

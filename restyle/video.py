@@ -46,7 +46,7 @@ from PIL import Image
 from restyle.errors import RestyleError
 from restyle.files import atomic_write
 from restyle.flow import certainty, optical_flow, warp
-from restyle.image import RestyleWarning, load_image, scaled_shape, to_pil
+from restyle.image import RestyleWarning, load_image, scaled_shape, to_pil, to_uint8
 from restyle.objective import Temporal
 from restyle.optim import STOP, LbfgsMemory
 
@@ -155,7 +155,7 @@ def read_frames(
             image = load_image(path, what="frame")
             if tuple(image.shape[-2:]) != (height, width):
                 image = torch.nn.functional.interpolate(image, size=(height, width), mode="bilinear", antialias=True)
-            yield (image[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+            yield to_uint8(image[0]).permute(1, 2, 0).numpy()
         return
     import imageio_ffmpeg
 

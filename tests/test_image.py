@@ -18,6 +18,8 @@ from restyle.image import (
     resize_long_side,
     sample_path,
     save_image,
+    to_pil,
+    to_uint8,
 )
 
 from .conftest import smooth_image
@@ -258,3 +260,22 @@ def test_saved_files_get_the_umask_mode_not_the_temp_files_0600(tmp_path):
         os.umask(old)
     assert still == 0o027
     assert (target.stat().st_mode & 0o777) == 0o640  # 0666 minus the umask, as for any new file
+
+
+def test_to_uint8_rounds_to_the_nearest_level_and_round_trips():
+    levels = torch.arange(256, dtype=torch.float64) / 255.0
+    # every 8-bit level survives the trip, also when nudged by less than half a level
+    assert torch.equal(to_uint8(levels), torch.arange(256, dtype=torch.uint8))
+    assert torch.equal(to_uint8(levels + 0.49 / 255.0), torch.arange(256).clamp(max=255).to(torch.uint8))
+    assert torch.equal(to_uint8(levels[1:] - 0.49 / 255.0), torch.arange(1, 256, dtype=torch.uint8))
+    assert to_uint8(torch.tensor([-3.0, float("inf")])).tolist() == [0, 255]
+    assert to_uint8(torch.rand(2, 3, 4, 5)).shape == (2, 3, 4, 5)
+
+
+def test_to_pil_round_trips_an_8_bit_image(rgb):
+    image = load_image(rgb)
+    assert np.array_equal(np.asarray(to_pil(image)), rgb)
+    assert np.array_equal(np.asarray(to_pil(image[0])), rgb)
+    # values off the 8-bit levels go to the nearest one, out-of-range ones are clipped
+    image = torch.tensor([[-0.1, 0.1], [0.5, 1.2]]).expand(3, 2, 2)
+    assert np.asarray(to_pil(image))[..., 0].tolist() == [[0, 26], [128, 255]]

@@ -39,7 +39,7 @@ from restyle.image import DEFAULT_MAX_PIXELS, ImageLike, load_image, resize, sav
 from restyle.objective import Objective, Temporal
 from restyle.optim import OPTIMIZERS, Iterate, LbfgsMemory, Record, optimize
 from restyle.pyramid import LevelImage, pyramid_sizes
-from restyle.vgg import deepest, layer_index, min_side
+from restyle.vgg import check_size, layer_index, min_side
 
 __all__ = ["Result", "stylize"]
 
@@ -304,12 +304,8 @@ def stylize(
         if preserve_color == "luminance":
             start = luminance(start)
 
+    check_size(height, width, [*content_layers, *style_layers], what=f"content at --size {size}")
     smallest = min_side([*content_layers, *style_layers])
-    if min(height, width) < smallest:
-        raise RestyleError(
-            f"the content is too small: {width}x{height} at --size {size}; the deepest VGG-19 layer used "
-            f"({deepest([*content_layers, *style_layers])}) needs at least {smallest} px on each side"
-        )
     sizes = [
         s
         for s in pyramid_sizes(size, min_size=min_size, factor=pyramid_factor, enabled=pyramid)

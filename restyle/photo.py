@@ -44,7 +44,7 @@ from restyle.objective import Objective, Temporal
 from restyle.optim import Iterate, LbfgsMemory, Record, optimize
 from restyle.pyramid import pyramid_sizes
 from restyle.smoothing import local_affine_smoothing, matting_smoothing
-from restyle.vgg import CAFFE_MEAN_BGR, min_side
+from restyle.vgg import CAFFE_MEAN_BGR, check_size, min_side
 
 __all__ = ["PRESETS", "Preset", "png_handoff", "segment_color_transfer", "stylize_photo"]
 
@@ -237,35 +237,20 @@ def stylize_photo(
         for n, v in locals().items()
         if n not in ("content", "style", "callback", "_masks", "_cache", "_temporal", "_memory")
     }
-    if preset not in PRESETS:
-        raise RestyleError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)}")
+    settings = _settings(
+        preset,
+        iterations=iterations,
+        smoothing=smoothing,
+        style_weight=style_weight,
+        photo_weight=photo_weight,
+        content_weight=content_weight,
+        tv_weight=tv_weight,
+        color_weight=color_weight,
+        grid_smoothness=grid_smoothness,
+        smoothing_strength=smoothing_strength,
+    )
     if size < 16:
         raise RestyleError(f"size must be at least 16 pixels, not {size}")
-    base = PRESETS[preset]
-    settings = replace(
-        base,
-        **{
-            k: check_weight(v, k.replace("_", "-"))
-            for k, v in {
-                "style_weight": style_weight,
-                "photo_weight": photo_weight,
-                "content_weight": content_weight,
-                "tv_weight": tv_weight,
-                "color_weight": color_weight,
-                "grid_smoothness": grid_smoothness,
-                "smoothing_strength": smoothing_strength,
-            }.items()
-            if v is not None
-        },
-    )
-    if iterations is not None:
-        if iterations < 0:
-            raise RestyleError(f"iterations must be at least 0, not {iterations}")
-        settings = replace(settings, stages=tuple((iterations, photo) for _, photo in settings.stages))
-    if smoothing != "preset":
-        if smoothing not in ("matting", "affine", "none"):
-            raise RestyleError(f"smoothing must be preset, matting, affine or none, not {smoothing!r}")
-        settings = replace(settings, smoothing=smoothing)
     global_style = resolve_global_style(global_style, auto=auto_masks)
     params["global_style_used"] = global_style
     dev = resolve_device(device)
@@ -279,21 +264,15 @@ def stylize_photo(
         settings={k: v for k, v in vars(settings).items()},
     )
 
+    layers = [*CONTENT_LAYERS, *STYLE_LAYERS]
     content_full = load_image(content, size=size, max_pixels=max_pixels, what="content")
     height, width = content_full.shape[-2:]
-    smallest = min_side([*CONTENT_LAYERS, *STYLE_LAYERS])
-    if min(height, width) < smallest:
-        raise RestyleError(
-            f"the content is too small: {width}x{height}; at least {smallest} px on each side are needed"
-        )
+    check_size(height, width, layers, what="content")
     style_full = load_image(style, max_pixels=max_pixels, what="style")
     if max(style_full.shape[-2:]) > 2 * size:
         style_full = resize(style_full, *scaled_shape(*style_full.shape[-2:], size))
-    if min(style_full.shape[-2:]) < smallest:
-        raise RestyleError(
-            f"the style image is too small: {style_full.shape[-1]}x{style_full.shape[-2]}; "
-            f"at least {smallest} px on each side are needed"
-        )
+    check_size(*style_full.shape[-2:], layers, what="style image")
+    smallest = min_side(layers)
     if _masks is not None:
         masks = _masks
     else:
@@ -327,22 +306,7 @@ def stylize_photo(
     laplacians: dict[Any, MattingLaplacian] = {} if _cache is None else _cache.setdefault("laplacians", {})
 
     def smooth(image: Tensor) -> Tensor:
-        if settings.smoothing == "affine":
-            return local_affine_smoothing(image, content_full)
-        key = ("smoothing", size, settings.smoothing_eps)
-        if key not in laplacians:
-            laplacians[key] = MattingLaplacian(content_full.to(dev), eps=settings.smoothing_eps, dtype=torch.float32)
-        smoothed = matting_smoothing(
-            image.to(dev), laplacians[key], beta=settings.smoothing_strength, tol=1e-3, max_iterations=100
-        ).cpu()
-        if bool(torch.isfinite(smoothed).all()):
-            return smoothed
-        warnings.warn(
-            "photorealistic smoothing failed (non-finite values); kept the unsmoothed result",
-            RestyleWarning,
-            stacklevel=3,
-        )
-        return image
+        return _post_process(image, content_full, settings, laplacians, key=("smoothing", size), device=dev)
 
     grid_mode = settings.parameterization == "grid"
     temporal = None
@@ -351,27 +315,15 @@ def stylize_photo(
         # identity grid is already a photorealistic start.
         base = recoloured if settings.smoothing == "none" else smooth(recoloured)
         image = base
-    elif settings.init == "mean":
-        generator = torch.Generator().manual_seed(seed)
-        mean = torch.tensor(CAFFE_MEAN_BGR[::-1]).view(1, 3, 1, 1) / 255.0
-        image = mean + (settings.init_noise / 255.0) * torch.randn(content_full.shape, generator=generator)
-    elif settings.init == "content":
-        image = content_full
     else:
-        image = recoloured
+        image = _start_image(settings, content_full, recoloured, seed=seed)
     if _temporal is not None:
         image, temporal = _temporal
 
     work = min(size, settings.work_size or size) if grid_mode else size
-    sizes = pyramid_sizes(work, min_size=max(128, round(work * settings.coarsest)), enabled=settings.pyramid)
-    sizes = [s for s in sizes if min(scaled_shape(height, width, s)) >= smallest]
-    plan: list[tuple[int, int, bool]] = []  # (long side, iterations, photorealism)
     # A video frame (``_temporal``) starts from the previous stylised frame warped into it:
     # already stylised, so it skips the coarse scales (as art mode does).
-    if settings.coarse_iterations and settings.stages and temporal is None:
-        plan += [(s, settings.coarse_iterations, settings.stages[-1][1]) for s in sizes[:-1]]
-    plan += [(work, n, photo) for n, photo in settings.stages]
-    plan = [step for step in plan if step[1] > 0]
+    plan = _plan(settings, (height, width), work, smallest=smallest, coarse=temporal is None)
 
     started = time.perf_counter()
     history: list[Record] = []
@@ -458,6 +410,81 @@ def stylize_photo(
     if status != "interrupted" and settings.smoothing != "none" and (plan or not grid_mode):
         result = smooth(result)
     return Result(image=result.clamp(0, 1), history=history, params=params, status=status, message=message)
+
+
+def _settings(preset: str, *, iterations: int | None, smoothing: str, **overrides: float | None) -> Preset:
+    """The preset's settings with the caller's overrides, each checked (one-line errors)."""
+    if preset not in PRESETS:
+        raise RestyleError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)}")
+    settings = replace(
+        PRESETS[preset],
+        **{k: check_weight(v, k.replace("_", "-")) for k, v in overrides.items() if v is not None},
+    )
+    if iterations is not None:
+        if iterations < 0:
+            raise RestyleError(f"iterations must be at least 0, not {iterations}")
+        settings = replace(settings, stages=tuple((iterations, photo) for _, photo in settings.stages))
+    if smoothing != "preset":
+        if smoothing not in ("matting", "affine", "none"):
+            raise RestyleError(f"smoothing must be preset, matting, affine or none, not {smoothing!r}")
+        settings = replace(settings, smoothing=smoothing)
+    return settings
+
+
+def _start_image(settings: Preset, content: Tensor, recoloured: Tensor, *, seed: int) -> Tensor:
+    """Where the pixels start (``Preset.init``)."""
+    if settings.init == "mean":
+        generator = torch.Generator().manual_seed(seed)
+        mean = torch.tensor(CAFFE_MEAN_BGR[::-1]).view(1, 3, 1, 1) / 255.0
+        return mean + (settings.init_noise / 255.0) * torch.randn(content.shape, generator=generator)
+    if settings.init == "content":
+        return content
+    return recoloured
+
+
+def _plan(
+    settings: Preset, shape: tuple[int, int], work: int, *, smallest: int, coarse: bool
+) -> list[tuple[int, int, bool]]:
+    """The optimisation runs in order, as (long side, iterations, photorealism on): the
+    pyramid's coarse scales (if ``coarse``; those the network can see), then the preset's
+    stages at ``work`` px. Runs of 0 iterations are left out."""
+    sizes = pyramid_sizes(work, min_size=max(128, round(work * settings.coarsest)), enabled=settings.pyramid)
+    sizes = [s for s in sizes if min(scaled_shape(*shape, s)) >= smallest]
+    plan: list[tuple[int, int, bool]] = []
+    if coarse and settings.coarse_iterations and settings.stages:
+        plan += [(s, settings.coarse_iterations, settings.stages[-1][1]) for s in sizes[:-1]]
+    plan += [(work, n, photo) for n, photo in settings.stages]
+    return [step for step in plan if step[1] > 0]
+
+
+def _post_process(
+    image: Tensor,
+    content: Tensor,
+    settings: Preset,
+    laplacians: dict[Any, MattingLaplacian],
+    *,
+    key: tuple[Any, ...],
+    device: torch.device,
+) -> Tensor:
+    """The preset's smoothing (``affine`` or ``matting``) of ``image`` guided by ``content``;
+    the matting Laplacian is cached in ``laplacians`` under ``key`` + eps. Keeps ``image``,
+    with a warning, if the smoothing fails."""
+    if settings.smoothing == "affine":
+        return local_affine_smoothing(image, content)
+    key = (*key, settings.smoothing_eps)
+    if key not in laplacians:
+        laplacians[key] = MattingLaplacian(content.to(device), eps=settings.smoothing_eps, dtype=torch.float32)
+    smoothed = matting_smoothing(
+        image.to(device), laplacians[key], beta=settings.smoothing_strength, tol=1e-3, max_iterations=100
+    ).cpu()
+    if bool(torch.isfinite(smoothed).all()):
+        return smoothed
+    warnings.warn(
+        "photorealistic smoothing failed (non-finite values); kept the unsmoothed result",
+        RestyleWarning,
+        stacklevel=4,
+    )
+    return image
 
 
 def png_handoff(image: Tensor) -> Tensor:

@@ -77,6 +77,25 @@ def min_side(layers: Sequence[str]) -> int:
     return 2 ** max(pooling_factor(name) for name in layers)
 
 
+def check_size(height: int, width: int, layers: Sequence[str], *, what: str) -> None:
+    """Raise a one-line :class:`RestyleError` if a ``height`` x ``width`` image is too small
+    for the deepest of ``layers`` (named ``what`` in the message).
+
+    Example:
+        >>> check_size(12, 30, ["relu3_1"], what="content")
+        >>> check_size(12, 30, ["relu5_1"], what="content")
+        Traceback (most recent call last):
+        ...
+        restyle.errors.RestyleError: the content is too small: 30x12; the deepest VGG-19 layer used (relu5_1) needs at least 16 px on each side
+    """
+    smallest = min_side(layers)
+    if min(height, width) < smallest:
+        raise RestyleError(
+            f"the {what} is too small: {width}x{height}; the deepest VGG-19 layer used ({deepest(layers)}) "
+            f"needs at least {smallest} px on each side"
+        )
+
+
 def _weights_path() -> Path:
     override = os.environ.get(ENV_WEIGHTS)
     if override:

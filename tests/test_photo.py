@@ -5,7 +5,7 @@ from PIL import Image
 
 from restyle import photo
 from restyle.errors import RestyleError
-from restyle.image import load_image, read_metadata
+from restyle.image import RestyleWarning, load_image, read_metadata
 from restyle.masks import DPST_COLORS, MaskPair
 from restyle.optim import optimize
 from restyle.photo import PRESETS, png_handoff, segment_color_transfer, stylize_photo
@@ -151,11 +151,21 @@ def test_png_handoff_clips_and_quantises():
         ({"region_weights": [1, 2, 3]}, "region_weights"),
         ({"global_style": 1.5}, "global-style"),
         ({"precision": "fp8"}, "precision must be"),
+        ({"iterations": -1}, "iterations must be at least 0"),
     ],
 )
 def test_bad_options(pair, kwargs, message):
     with pytest.raises(RestyleError, match=message):
         stylize_photo(pair["content"], pair["style"], **{"size": 64, "device": "cpu", "preset": "fast", **kwargs})
+
+
+def test_failed_smoothing_keeps_the_unsmoothed_result(pair, monkeypatch):
+    kwargs = {"content_mask": pair["cmask"], "style_mask": pair["smask"], "preset": "fast", "size": 64}
+    unsmoothed = stylize_photo(pair["content"], pair["style"], smoothing="none", device="cpu", **kwargs)
+    monkeypatch.setattr(photo, "matting_smoothing", lambda image, *a, **k: torch.full_like(image, float("nan")))
+    with pytest.warns(RestyleWarning, match="smoothing failed"):
+        r = stylize_photo(pair["content"], pair["style"], device="cpu", **kwargs)
+    assert torch.equal(r.image, unsmoothed.image)
 
 
 def test_tiny_style_image_is_refused(pair, tmp_path):

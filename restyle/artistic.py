@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from restyle.automask import resolve_global_style, resolve_masks
-from restyle.color import combine_luminance, luminance, match_color, rgb_to_ycbcr
+from restyle.color import combine_luminance, luminance, match_color, match_luminance
 from restyle.device import resolve_device, use_bf16
 from restyle.errors import RestyleError
 from restyle.image import DEFAULT_MAX_PIXELS, ImageLike, load_image, resize, save_image, scaled_shape
@@ -97,6 +97,28 @@ def check_weight(value: float, name: str) -> float:
     if not (value >= 0 and value < float("inf")):
         raise RestyleError(f"{name} must be a finite number >= 0, not {value}")
     return value
+
+
+def _color_targets(preserve_color: str, content: Tensor, styles: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
+    """The content and style images the losses see, for ``preserve_color``."""
+    if preserve_color == "luminance":
+        # Gatys et al. 2016: transfer luminance only, after matching the style's luminance
+        # mean and spread to the content's; the content's chroma is put back at the end.
+        return luminance(content), [match_luminance(style, content) for style in styles]
+    if preserve_color == "histogram":
+        return content, [match_color(style, content) for style in styles]
+    return content, styles
+
+
+def _start_image(init: str, content: Tensor, *, generator: torch.Generator, max_pixels: int, grey: bool) -> Tensor:
+    """Where the optimisation starts: the content, noise around mid-grey, or a given image
+    (made grey if ``grey``: luminance-only transfer)."""
+    if init == "content":
+        return content
+    if init == "noise":
+        return (0.5 + 0.1 * torch.randn(content.shape, generator=generator)).clamp(0, 1)
+    image = load_image(init, max_pixels=max_pixels, what="init image")
+    return luminance(image) if grey else image
 
 
 def stylize(
@@ -249,22 +271,7 @@ def stylize(
 
     content_full = load_image(content, size=size, max_pixels=max_pixels, what="content")
     style_images = [load_image(s, max_pixels=max_pixels, what=f"style {i + 1}") for i, s in enumerate(style_list)]
-    if preserve_color == "luminance":
-        # Gatys et al. 2016: transfer luminance only, after matching the style's luminance
-        # mean and spread to the content's; the content's chroma is put back at the end.
-        y_content = rgb_to_ycbcr(content_full)[:, :1]
-        matched = []
-        for style in style_images:
-            y_style = rgb_to_ycbcr(style)[:, :1]
-            y_style = (y_style - y_style.mean()) / y_style.std().clamp_min(1e-6) * y_content.std() + y_content.mean()
-            matched.append(y_style.clamp(0, 1).expand(-1, 3, -1, -1).contiguous())
-        style_images = matched
-        target_content = luminance(content_full)
-    elif preserve_color == "histogram":
-        style_images = [match_color(style, content_full) for style in style_images]
-        target_content = content_full
-    else:
-        target_content = content_full
+    target_content, style_images = _color_targets(preserve_color, content_full, style_images)
 
     masks = None
     if content_mask is not None or style_mask is not None or auto_masks:
@@ -295,14 +302,10 @@ def stylize(
         if preserve_color == "luminance":  # optimised in luminance; the frames are in colour
             start = luminance(start)
             temporal = Temporal(luminance(temporal.target), temporal.certainty, temporal.weight)
-    elif init == "content":
-        start = target_content
-    elif init == "noise":
-        start = (0.5 + 0.1 * torch.randn(target_content.shape, generator=generator)).clamp(0, 1)
     else:
-        start = load_image(init, max_pixels=max_pixels, what="init image")
-        if preserve_color == "luminance":
-            start = luminance(start)
+        start = _start_image(
+            init, target_content, generator=generator, max_pixels=max_pixels, grey=preserve_color == "luminance"
+        )
 
     check_size(height, width, [*content_layers, *style_layers], what=f"content at --size {size}")
     smallest = min_side([*content_layers, *style_layers])

@@ -14,6 +14,7 @@ __all__ = [
     "combine_luminance",
     "luminance",
     "match_color",
+    "match_luminance",
     "rgb_to_lab",
     "rgb_to_ycbcr",
     "ycbcr_to_rgb",
@@ -98,6 +99,30 @@ def luminance(image: Tensor) -> Tensor:
     """
     y = rgb_to_ycbcr(image)[:, :1]
     return y.expand(-1, 3, -1, -1).contiguous()
+
+
+def match_luminance(source: Tensor, target: Tensor) -> Tensor:
+    """The luminance of ``source`` with its mean and standard deviation moved onto those of
+    ``target``'s luminance, as a grey RGB image clamped to [0, 1] (Gatys et al. 2016's
+    luminance-only transfer matches the style's luminance to the content's this way).
+
+    Shape:
+        - source: :math:`(1, 3, H, W)`; target: :math:`(1, 3, H', W')`; output like source
+
+    Example:
+        >>> out = match_luminance(torch.rand(1, 3, 8, 8), torch.full((1, 3, 4, 4), 0.25))
+        >>> round(float(out.mean()), 4), round(float(out.std()), 4)
+        (0.25, 0.0)
+    """
+    _check_rgb(source, "match_luminance")
+    _check_rgb(target, "match_luminance")
+    y_source = rgb_to_ycbcr(source)[:, :1]
+    y_target = rgb_to_ycbcr(target)[:, :1]
+    spread = float(y_source.std())
+    # a flat source (no spread to scale: rounding noise would be blown up) maps to the mean
+    gain = float(y_target.std()) / spread if spread > 1e-4 else 0.0
+    y = (y_source - y_source.mean()) * gain + y_target.mean()
+    return y.clamp(0.0, 1.0).expand(-1, 3, -1, -1).contiguous()
 
 
 def combine_luminance(luma_from: Tensor, chroma_from: Tensor) -> Tensor:

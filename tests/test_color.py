@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from restyle.color import combine_luminance, luminance, match_color, rgb_to_ycbcr, ycbcr_to_rgb
+from restyle.color import combine_luminance, luminance, match_color, match_luminance, rgb_to_ycbcr, ycbcr_to_rgb
 
 
 def test_ycbcr_reference_values_and_round_trip():
@@ -27,6 +27,25 @@ def test_combine_luminance_takes_each_part():
     out = rgb_to_ycbcr(combine_luminance(a, b))
     assert torch.allclose(out[:, :1], rgb_to_ycbcr(a)[:, :1], atol=1e-5)
     assert torch.allclose(out[:, 1:], rgb_to_ycbcr(b)[:, 1:], atol=1e-5)
+
+
+def test_match_luminance_moves_mean_and_spread():
+    g = torch.Generator().manual_seed(0)
+    source = torch.rand(1, 3, 10, 12, generator=g)
+    target = torch.rand(1, 3, 7, 5, generator=g) * 0.3 + 0.35  # a narrow spread: nothing clamped
+    out = match_luminance(source, target)
+    assert out.shape == source.shape
+    assert torch.equal(out[:, 0], out[:, 1]) and torch.equal(out[:, 1], out[:, 2])  # grey
+    y_source, y_target, y_out = (rgb_to_ycbcr(x)[0, 0].double() for x in (source, target, out))
+    # reference: the affine map of the source's luma that takes its mean and std to the target's
+    expected = (y_source - y_source.mean()) / y_source.std() * y_target.std() + y_target.mean()
+    assert torch.allclose(y_out, expected, atol=1e-5)
+    assert abs(float(y_out.mean() - y_target.mean())) < 1e-5 and abs(float(y_out.std() - y_target.std())) < 1e-5
+    # a flat source stays flat, at the target's mean, not NaN
+    flat = match_luminance(torch.full((1, 3, 4, 4), 0.7), target)
+    assert torch.allclose(flat, torch.full_like(flat, float(y_target.mean())), atol=1e-5)
+    with pytest.raises(ValueError, match="match_luminance"):
+        match_luminance(torch.rand(3, 4, 4), target)
 
 
 def _moments(x, w=None):

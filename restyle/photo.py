@@ -111,7 +111,8 @@ PRESETS: dict[str, Preset] = {
     # Deviations from DPST: bfloat16 encoder where the CPU runs it natively; the result is the best
     # iterate of stage 2, not its last evaluation; our L-BFGS retries a step that blows the loss
     # up; the exact gradient of the segment-wise style loss (DPST's leaves out the mask's factor
-    # where a mask is soft, near region borders); images x255 for the encoder (DPST: x256).
+    # where a mask is soft, near region borders); images x255 for the encoder (DPST: x256); the
+    # hand-off rounds to the nearest 8-bit level where Torch's PNG writer truncates (<= 1/255).
     "dpst": Preset(
         # DPST's TV module adds tv_weight * (neighbour differences) to the gradient: the gradient
         # of tv_weight / 2 * sum(d^2). Our tv_loss is sum(d^2), so DPST's 1e-3 is 5e-4 here.
@@ -489,7 +490,8 @@ def _post_process(
 
 def png_handoff(image: Tensor) -> Tensor:
     """What DPST's stage 2 reads from stage 1's saved PNG: the image clipped to [0, 1] and
-    rounded to 8 bits.
+    rounded to 8 bits. (Torch's PNG writer truncates to the level below; we round, as every
+    8-bit conversion here does: at most 1/255 apart.)
 
     Shape:
         - image: :math:`(B, 3, H, W)`; output like image

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from restyle.color import rgb_to_ycbcr
 from restyle.image import to_uint8
 
 __all__ = ["Warp", "certainty", "optical_flow", "warp"]
@@ -57,8 +58,7 @@ def optical_flow(source: Tensor, target: Tensor, *, preset: str = "medium") -> T
         raise ValueError(f"unknown DIS preset {preset!r}: use one of {', '.join(presets)}")
 
     def gray(image: Tensor) -> np.ndarray:
-        rgb = image[0].detach().float().cpu()
-        return to_uint8(0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]).numpy()
+        return to_uint8(rgb_to_ycbcr(image.detach().float().cpu())[0, 0]).numpy()
 
     dis = cv2.DISOpticalFlow_create(presets[preset])
     flow = dis.calc(gray(source), gray(target), None)

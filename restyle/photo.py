@@ -307,7 +307,7 @@ def stylize_photo(
     laplacians: dict[Any, MattingLaplacian] = {} if _cache is None else _cache.setdefault("laplacians", {})
 
     def smooth(image: Tensor) -> Tensor:
-        return _post_process(image, content_full, settings, laplacians, key=("smoothing", size), device=dev)
+        return _post_process(image, content_full, settings, laplacians, device=dev)
 
     grid_mode = settings.parameterization == "grid"
     temporal = None
@@ -464,15 +464,14 @@ def _post_process(
     settings: Preset,
     laplacians: dict[Any, MattingLaplacian],
     *,
-    key: tuple[Any, ...],
     device: torch.device,
 ) -> Tensor:
     """The preset's smoothing (``affine`` or ``matting``) of ``image`` guided by ``content``;
-    the matting Laplacian is cached in ``laplacians`` under ``key`` + eps. Keeps ``image``,
-    with a warning, if the smoothing fails."""
+    the matting Laplacian is cached in ``laplacians`` by the content's size and eps (a weight
+    sweep shares one content). Keeps ``image``, with a warning, if the smoothing fails."""
     if settings.smoothing == "affine":
         return local_affine_smoothing(image, content)
-    key = (*key, settings.smoothing_eps)
+    key = ("smoothing", *content.shape[-2:], settings.smoothing_eps)
     if key not in laplacians:
         laplacians[key] = MattingLaplacian(content.to(device), eps=settings.smoothing_eps, dtype=torch.float32)
     smoothed = matting_smoothing(

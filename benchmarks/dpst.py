@@ -40,7 +40,6 @@ from restyle.image import load_image, resize, save_image
 from restyle.masks import pair_masks
 from restyle.matting import MattingLaplacian
 from restyle.metrics import color_distance, photorealism_energy, structure_similarity, style_distance
-from restyle.optim import Iterate
 from restyle.photo import PRESETS, segment_color_transfer, stylize_photo
 
 METRIC_SIZE = 512
@@ -70,23 +69,6 @@ class PeakMemory:
     def _rss() -> int:
         with open("/proc/self/statm") as handle:
             return int(handle.read().split()[1]) * 4096
-
-
-class BestIterate:
-    """A callback keeping a copy of the best iterate of the last scale or stage: for the pixel
-    presets, the result before its post-process, saved so that another post-process can be tried
-    without a rerun. (The newest evaluation may be a trial step the optimiser takes back.)"""
-
-    image: torch.Tensor | None = None
-    scale: int = -1
-    loss: float = float("inf")
-
-    def __call__(self, iterate: Iterate) -> None:
-        if iterate.scale != self.scale:
-            self.scale, self.loss = iterate.scale, float("inf")
-        if iterate.losses["total"] < self.loss:
-            self.loss = iterate.losses["total"]
-            self.image = iterate.image.detach().float().cpu().clone()
 
 
 def score(output: torch.Tensor, content: torch.Tensor, style: torch.Tensor, masks, laplacian) -> dict[str, float]:
@@ -145,7 +127,6 @@ def main() -> None:
         for preset in presets:
             with PeakMemory() as mem, warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                best = BestIterate()
                 t = time.perf_counter()
                 result = stylize_photo(
                     paths["content"],
@@ -155,13 +136,12 @@ def main() -> None:
                     preset=preset,
                     size=args.size,
                     seed=0,
-                    callback=best,
                 )
                 timing[preset] = (time.perf_counter() - t, mem.peak / 2**30)
             outputs[preset] = result.image
             save_image(result.image, args.out / f"{preset}_{n}.png", metadata=result.params)
-            if best.image is not None and best.image.shape == result.image.shape:
-                save_image(best.image, args.out / f"{preset}_{n}_unsmoothed.png")
+            if result.unsmoothed is not None:  # kept so that another post-process can be scored without a rerun
+                save_image(result.unsmoothed, args.out / f"{preset}_{n}_unsmoothed.png")
         outputs["dpst_final"] = load_image(d / "published" / f"final{n}.png")
         outputs["dpst_stage1"] = load_image(d / "published" / f"stage1_{n}.png")
         outputs["color_transfer"] = segment_color_transfer(content, style, masks)

@@ -57,6 +57,8 @@ class Result:
         params: every parameter of the run (with the seed actually used), as stored in files.
         status: ``done``, ``interrupted`` (Ctrl-C) or ``nonfinite`` (NaN/inf loss).
         message: why it stopped early, if it did.
+        unsmoothed: photo mode only: the result before its post-process (smoothing), so that
+            another post-process can be tried without a rerun; ``None`` when there was none.
     """
 
     image: Tensor
@@ -64,6 +66,7 @@ class Result:
     params: dict[str, Any] = field(default_factory=dict)
     status: str = "done"
     message: str = ""
+    unsmoothed: Tensor | None = None
 
     def save(self, path: str | Path) -> Path:
         """Write the image atomically with its parameters as metadata."""

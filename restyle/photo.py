@@ -408,9 +408,17 @@ def stylize_photo(
         with torch.no_grad():
             image = _renderer(content_full, base, (height, width), dev)(grid).cpu()
     result = image if image.shape[-2:] == (height, width) else resize(image, height, width)
+    unsmoothed = None
     if status != "interrupted" and settings.smoothing != "none" and (plan or not grid_mode):
-        result = smooth(result)
-    return Result(image=result.clamp(0, 1), history=history, params=params, status=status, message=message)
+        unsmoothed, result = result.clamp(0, 1), smooth(result)
+    return Result(
+        image=result.clamp(0, 1),
+        history=history,
+        params=params,
+        status=status,
+        message=message,
+        unsmoothed=unsmoothed,
+    )
 
 
 def _settings(preset: str, *, iterations: int | None, smoothing: str, **overrides: float | None) -> Preset:

@@ -159,6 +159,16 @@ def test_bad_options(pair, kwargs, message):
         stylize_photo(pair["content"], pair["style"], **{"size": 64, "device": "cpu", "preset": "fast", **kwargs})
 
 
+def test_result_carries_the_image_before_its_post_process(pair):
+    kwargs = {"content_mask": pair["cmask"], "style_mask": pair["smask"], "preset": "fast", "size": 64}
+    plain = stylize_photo(pair["content"], pair["style"], smoothing="none", device="cpu", **kwargs)
+    assert plain.unsmoothed is None
+    smoothed = stylize_photo(pair["content"], pair["style"], device="cpu", **kwargs)
+    assert smoothed.unsmoothed is not None
+    assert torch.equal(smoothed.unsmoothed, plain.image)
+    assert (smoothed.image - smoothed.unsmoothed).abs().max() > 1e-3
+
+
 def test_failed_smoothing_keeps_the_unsmoothed_result(pair, monkeypatch):
     kwargs = {"content_mask": pair["cmask"], "style_mask": pair["smask"], "preset": "fast", "size": 64}
     unsmoothed = stylize_photo(pair["content"], pair["style"], smoothing="none", device="cpu", **kwargs)

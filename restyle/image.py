@@ -325,17 +325,29 @@ def check_writable(path: str | os.PathLike) -> Path:
     path = Path(path)
     if path.suffix.lower() not in WRITABLE_SUFFIXES:
         raise RestyleError(f"{path}: unsupported output type {path.suffix or '(none)'}; use .png, .jpg or .tif")
+    if path.is_dir():
+        raise RestyleError(f"{path}: is a folder")
+    check_output_folder(path)
+    return path
+
+
+def check_output_folder(path: str | os.PathLike) -> Path:
+    """Fail now, before any computation, if the folder that will hold ``path`` is missing or
+    cannot be written (probed by creating and removing a temporary file in it).
+
+    Returns:
+        The folder.
+    """
+    path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise RestyleError(f"{path}: output folder {folder} does not exist")
-    if path.is_dir():
-        raise RestyleError(f"{path}: is a folder")
     try:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".restyle-check-", delete=True):
             pass
     except OSError:
         raise RestyleError(f"{path}: output folder {folder} is not writable") from None
-    return path
+    return folder
 
 
 def _json_default(value: Any) -> Any:

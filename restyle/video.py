@@ -46,7 +46,7 @@ from PIL import Image
 from restyle.errors import RestyleError
 from restyle.files import atomic_write
 from restyle.flow import certainty, optical_flow, warp
-from restyle.image import RestyleWarning, load_image, scaled_shape, to_pil, to_uint8
+from restyle.image import RestyleWarning, check_output_folder, load_image, scaled_shape, to_pil, to_uint8
 from restyle.objective import Temporal
 from restyle.optim import STOP, LbfgsMemory
 
@@ -381,10 +381,7 @@ def stylize_video(
     to_folder = out.suffix == "" or out.is_dir()
     if not to_folder and out.suffix.lower() not in VIDEO_SUFFIXES - {".gif"}:
         raise RestyleError(f"{out}: unsupported video type {out.suffix}; use .mp4, .mkv, .mov or .webm, or a folder")
-    if not out.parent.is_dir():
-        raise RestyleError(f"{out}: output folder {out.parent} does not exist")
-    if not os.access(out.parent, os.W_OK):
-        raise RestyleError(f"{out}: output folder {out.parent} is not writable")
+    check_output_folder(out)
     info = probe(video, fps=fps)
     if info.size[0] * info.size[1] > LARGE_SOURCE_PIXELS:
         warnings.warn(

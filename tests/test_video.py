@@ -287,6 +287,9 @@ def test_bad_output(capsys, tmp_path, clips):
     assert code == 1 and "unsupported video type" in err
     code, _, err = run(capsys, "video", clips["audio"], clips["style"], "-o", tmp_path / "nope" / "o.mp4", *FAST)
     assert code == 1 and "does not exist" in err
+    # /proc refuses new files even to root (who ignores folder permissions)
+    code, _, err = run(capsys, "video", clips["audio"], clips["style"], "-o", "/proc/o.mp4", *FAST)
+    assert code == 1 and "not writable" in err, err
 
 
 def _write(path, data):

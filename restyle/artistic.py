@@ -35,7 +35,16 @@ from restyle.automask import resolve_global_style, resolve_masks
 from restyle.color import combine_luminance, luminance, match_color, match_luminance
 from restyle.device import resolve_device, use_bf16
 from restyle.errors import RestyleError
-from restyle.image import DEFAULT_MAX_PIXELS, ImageLike, load_image, resize, save_image, scaled_shape
+from restyle.image import (
+    DEFAULT_MAX_PIXELS,
+    MIN_TRANSFER_SIZE,
+    ImageLike,
+    check_long_side,
+    load_image,
+    resize,
+    save_image,
+    scaled_shape,
+)
 from restyle.objective import Objective, Temporal
 from restyle.optim import OPTIMIZERS, Iterate, LbfgsMemory, Record, optimize
 from restyle.pyramid import LevelImage, pyramid_sizes
@@ -232,8 +241,7 @@ def stylize(
         for name, value in locals().items()
         if name not in ("content", "styles", "callback", "_temporal", "_cache", "_memory")
     }
-    if size < 16:
-        raise RestyleError(f"size must be at least 16 pixels, not {size}")
+    check_long_side(size, minimum=MIN_TRANSFER_SIZE)
     if optimizer not in OPTIMIZERS:
         raise RestyleError(f"unknown optimizer {optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
     if preserve_color not in ("none", "luminance", "histogram"):

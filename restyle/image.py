@@ -44,6 +44,9 @@ __all__ = [
 
 #: Default limit on the pixels of an input image (about 8000 x 6000).
 DEFAULT_MAX_PIXELS = 50_000_000
+# The smallest --size the transfers accept: relu5_1, the deepest default layer, is 16 times
+# smaller than the image (vgg.check_size then checks each actual image against its layers).
+MIN_TRANSFER_SIZE = 16
 #: An image may exceed --max-pixels by up to this factor when it is downscaled while reading.
 _DOWNSCALE_ALLOWANCE = 4
 
@@ -285,10 +288,26 @@ def scaled_shape(height: int, width: int, long_side: int) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
+def check_long_side(long_side: int, *, minimum: int = 1) -> int:
+    """Raise a one-line :class:`RestyleError` if a requested long side (``--size``) is below
+    ``minimum`` pixels; the transfers ask for :data:`MIN_TRANSFER_SIZE`.
+
+    Example:
+        >>> check_long_side(512, minimum=MIN_TRANSFER_SIZE)
+        512
+        >>> check_long_side(8, minimum=MIN_TRANSFER_SIZE)
+        Traceback (most recent call last):
+        ...
+        restyle.errors.RestyleError: size must be at least 16 pixels, not 8
+    """
+    if long_side < minimum:
+        raise RestyleError(f"size must be at least {minimum} pixel{'s' if minimum > 1 else ''}, not {long_side}")
+    return long_side
+
+
 def resize_long_side(image: Tensor, long_side: int) -> Tensor:
     """Resize so the longer side is ``long_side`` pixels, keeping the aspect ratio."""
-    if long_side < 1:
-        raise RestyleError(f"size must be at least 1 pixel, not {long_side}")
+    check_long_side(long_side)
     return resize(image, *scaled_shape(image.shape[-2], image.shape[-1], long_side))
 
 

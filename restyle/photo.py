@@ -37,7 +37,17 @@ from restyle.bilateral import BilateralGrid, fit_grid, grid_roughness, grid_size
 from restyle.color import match_color, rgb_to_ycbcr
 from restyle.device import resolve_device, use_bf16
 from restyle.errors import RestyleError
-from restyle.image import DEFAULT_MAX_PIXELS, ImageLike, RestyleWarning, load_image, resize, scaled_shape, to_uint8
+from restyle.image import (
+    DEFAULT_MAX_PIXELS,
+    MIN_TRANSFER_SIZE,
+    ImageLike,
+    RestyleWarning,
+    check_long_side,
+    load_image,
+    resize,
+    scaled_shape,
+    to_uint8,
+)
 from restyle.masks import MaskPair
 from restyle.matting import MattingLaplacian
 from restyle.objective import Objective, Temporal
@@ -250,8 +260,7 @@ def stylize_photo(
         grid_smoothness=grid_smoothness,
         smoothing_strength=smoothing_strength,
     )
-    if size < 16:
-        raise RestyleError(f"size must be at least 16 pixels, not {size}")
+    check_long_side(size, minimum=MIN_TRANSFER_SIZE)
     global_style = resolve_global_style(global_style, auto=auto_masks)
     params["global_style_used"] = global_style
     dev = resolve_device(device)

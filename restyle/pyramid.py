@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from restyle.errors import RestyleError
+from restyle.image import check_long_side
 
 __all__ = ["LevelImage", "compose_levels", "level_count", "level_shapes", "pyramid_sizes"]
 
@@ -38,8 +39,7 @@ def pyramid_sizes(long_side: int, *, min_size: int = 128, factor: float = 2.0, e
         >>> pyramid_sizes(100)
         [100]
     """
-    if long_side < 1:
-        raise RestyleError(f"size must be at least 1 pixel, not {long_side}")
+    check_long_side(long_side)
     if factor <= 1:
         raise RestyleError(f"pyramid factor must be above 1, not {factor}")
     sizes = [long_side]

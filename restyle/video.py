@@ -46,7 +46,16 @@ from PIL import Image
 from restyle.errors import RestyleError
 from restyle.files import atomic_write
 from restyle.flow import certainty, optical_flow, warp
-from restyle.image import RestyleWarning, check_output_folder, load_image, scaled_shape, to_pil, to_uint8
+from restyle.image import (
+    MIN_TRANSFER_SIZE,
+    RestyleWarning,
+    check_long_side,
+    check_output_folder,
+    load_image,
+    scaled_shape,
+    to_pil,
+    to_uint8,
+)
 from restyle.objective import Temporal
 from restyle.optim import STOP, LbfgsMemory
 
@@ -370,8 +379,7 @@ def stylize_video(
         raise RestyleError(f"unknown preset {preset!r}: use default, dpst or fast")
     if passes < 1 or frame_iterations < 1:
         raise RestyleError("passes and frame-iterations must be at least 1")
-    if size < 16:
-        raise RestyleError(f"size must be at least 16 pixels, not {size}")
+    check_long_side(size, minimum=MIN_TRANSFER_SIZE)
     fast = mode == "photo" and preset == "fast"
     kind = "fast" if fast else mode
     weight = (

@@ -56,7 +56,7 @@ from restyle.pyramid import pyramid_sizes
 from restyle.smoothing import local_affine_smoothing, matting_smoothing
 from restyle.vgg import CAFFE_MEAN_BGR, check_size, min_side
 
-__all__ = ["PRESETS", "Preset", "png_handoff", "segment_color_transfer", "stylize_photo"]
+__all__ = ["PRESETS", "Preset", "png_handoff", "preset_settings", "segment_color_transfer", "stylize_photo"]
 
 
 @dataclass(frozen=True)
@@ -430,12 +430,18 @@ def stylize_photo(
     )
 
 
+def preset_settings(name: str) -> Preset:
+    """The settings of the preset called ``name``; a one-line error naming the presets if
+    there is none."""
+    if name not in PRESETS:
+        raise RestyleError(f"unknown preset {name!r}: use one of {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
 def _settings(preset: str, *, iterations: int | None, smoothing: str, **overrides: float | None) -> Preset:
     """The preset's settings with the caller's overrides, each checked (one-line errors)."""
-    if preset not in PRESETS:
-        raise RestyleError(f"unknown preset {preset!r}: use one of {', '.join(PRESETS)}")
     settings = replace(
-        PRESETS[preset],
+        preset_settings(preset),
         **{k: check_weight(v, k.replace("_", "-")) for k, v in overrides.items() if v is not None},
     )
     if iterations is not None:

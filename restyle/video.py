@@ -371,12 +371,11 @@ def stylize_video(
     """
     from restyle.artistic import check_weight, stylize
     from restyle.device import resolve_device
-    from restyle.photo import stylize_photo
+    from restyle.photo import preset_settings, stylize_photo
 
     if mode not in ("art", "photo"):
         raise RestyleError(f"mode must be art or photo, not {mode!r}")
-    if preset not in ("default", "dpst", "fast"):
-        raise RestyleError(f"unknown preset {preset!r}: use default, dpst or fast")
+    preset_settings(preset)  # an unknown preset fails before any work
     if passes < 1 or frame_iterations < 1:
         raise RestyleError("passes and frame-iterations must be at least 1")
     check_long_side(size, minimum=MIN_TRANSFER_SIZE)

@@ -292,6 +292,12 @@ def test_bad_output(capsys, tmp_path, clips):
     assert code == 1 and "not writable" in err, err
 
 
+def test_unknown_preset_fails_before_any_work(tmp_path, clips):
+    with pytest.raises(RestyleError, match="unknown preset 'slow': use one of default, dpst, fast"):
+        stylize_video(clips["audio"], clips["style"], output=tmp_path / "o.mp4", mode="photo", preset="slow")
+    assert list(tmp_path.iterdir()) == []
+
+
 def _write(path, data):
     path.write_bytes(data)
     return path

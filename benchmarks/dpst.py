@@ -10,13 +10,16 @@ closed-form colour-transfer baseline. Writes CSV, Markdown and an HTML page of i
 
 Each pair's rows are also written to RECORDS/rows_N.json (``--records``, default OUT) as soon as
 the pair is done; ``--resume`` takes them from there instead of running the pair again (same
-presets, size and preset settings; each record also names the commit that made it), so that a
+presets, size, seed and preset settings; each record also names the commit that made it), so that a
 long run (the ``dpst`` preset takes about 40 min per pair on 2 quiet CPU cores) can be done in
 parts. OUT is not committed; the ``dpst`` row keeps its records in the committed
 ``benchmarks/records/dpst_preset`` so that it can be built over several sessions:
 
     python benchmarks/dpst.py ../shared/data/dpst --presets dpst --pairs 2 --resume \
         --out benchmarks/out/dpst_preset --records benchmarks/records/dpst_preset
+
+``--seed`` (default 0) reruns with another seed, into other records, to measure how far results
+move from run to run (the ``dpst`` preset starts from noise).
 """
 
 from __future__ import annotations
@@ -90,6 +93,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/dpst"))
     parser.add_argument("--records", type=Path, help="where each finished pair's rows are kept (default: --out)")
     parser.add_argument("--resume", action="store_true", help="reuse the pairs already done in --records")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="the presets' seed (a second seed measures run-to-run spread)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(2)
     if "-" in args.pairs:
@@ -104,7 +110,7 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, object]] = []
     for n in pairs:
-        done = _done_rows(records / f"rows_{n}.json", presets, args.size) if args.resume else None
+        done = _done_rows(records / f"rows_{n}.json", presets, args.size, args.seed) if args.resume else None
         if done is not None:
             rows += done
             print(f"pair {n}: taken from {records / f'rows_{n}.json'}", flush=True)
@@ -135,7 +141,7 @@ def main() -> None:
                     style_mask=str(paths["smask"]),
                     preset=preset,
                     size=args.size,
-                    seed=0,
+                    seed=args.seed,
                 )
                 timing[preset] = (time.perf_counter() - t, mem.peak / 2**30)
             outputs[preset] = result.image
@@ -153,22 +159,28 @@ def main() -> None:
             row["seconds"], row["peak_gib"] = timing.get(method, (float("nan"), float("nan")))
             pair_rows.append(row)
             print(", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
-        record = {"size": args.size, "settings": _settings(presets), "commit": commit, "rows": pair_rows}
+        record = {
+            "size": args.size,
+            "seed": args.seed,
+            "settings": _settings(presets),
+            "commit": commit,
+            "rows": pair_rows,
+        }
         saved = json.dumps(record, default=float).encode()
         atomic_write(records / f"rows_{n}.json", lambda handle, data=saved: handle.write(data))
         rows += pair_rows
     write_reports(rows, presets, pairs, args)
 
 
-def _done_rows(path: Path, presets: list[str], size: int) -> list[dict[str, object]] | None:
-    """A finished pair's rows from an earlier run, if it ran these presets at this size with
-    the presets' current settings (a record from before a preset changed is run again; changes
+def _done_rows(path: Path, presets: list[str], size: int, seed: int) -> list[dict[str, object]] | None:
+    """A finished pair's rows from an earlier run, if it ran these presets at this size and seed
+    with the presets' current settings (a record from before a preset changed is run again; changes
     to code that the settings do not name are not seen)."""
     if not path.exists():
         return None
     saved = json.loads(path.read_text())
     methods = {str(r["method"]) for r in saved["rows"]}
-    if saved["size"] != size or not set(presets) <= methods:
+    if saved["size"] != size or saved.get("seed", 0) != seed or not set(presets) <= methods:
         return None
     kept, current = saved.get("settings", {}), _settings(presets)
     if any(kept.get(p) != current[p] for p in presets):

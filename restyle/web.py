@@ -71,7 +71,8 @@ def request_stop(session: str) -> str:
     return "stopping: the best result so far follows"
 
 
-def _to_uint8(image: torch.Tensor) -> np.ndarray:
+def _to_array(image: torch.Tensor) -> np.ndarray:
+    """An image tensor as the (H, W, 3) uint8 array the UI shows."""
     return np.asarray(to_pil(image))
 
 
@@ -85,7 +86,7 @@ def _check_image(image: np.ndarray | None, what: str, max_pixels: int) -> np.nda
             f"the {what} image has {image.shape[1]}x{image.shape[0]} pixels, more than the limit of {max_pixels:,}"
         )
     # uploads may be grey or RGBA: restyle.image converts them (RGBA composited on white)
-    return _to_uint8(load_image(image, what=f"the {what} image"))
+    return _to_array(load_image(image, what=f"the {what} image"))
 
 
 def editor_mask(value: dict | None, shape: tuple[int, int]) -> np.ndarray | None:
@@ -190,7 +191,7 @@ def _image_job(
             status = f"scale {it.scale + 1}/{it.scales}, iteration {it.step}/{it.steps}{_eta(it)}"
             if now - last >= PREVIEW_SECONDS:
                 last = now
-                yield Update(_to_uint8(it.image), status, fraction=it.step / max(it.steps, 1))
+                yield Update(_to_array(it.image), status, fraction=it.step / max(it.steps, 1))
         elif kind == "error":
             raise RestyleError(value)
         else:
@@ -199,7 +200,7 @@ def _image_job(
             save_image(result.image, path, metadata={"restyle_web": name, **result.params})
             seconds = time.perf_counter() - started
             note = "stopped early: best result so far" if result.status == "interrupted" else "done"
-            yield Update(_to_uint8(result.image), f"{note} in {seconds:.0f} s", str(path))
+            yield Update(_to_array(result.image), f"{note} in {seconds:.0f} s", str(path))
 
 
 #: The photo tab's weight sliders, in the order they appear, as ``stylize_photo`` names them.
@@ -371,7 +372,7 @@ def video_job(
                 status += f", about {value.eta:.0f} s left"
             if now - last >= PREVIEW_SECONDS:
                 last = now
-                yield Update(_to_uint8(value.image), status, fraction=(value.index + 1) / value.total)
+                yield Update(_to_array(value.image), status, fraction=(value.index + 1) / value.total)
         elif kind == "error":
             raise RestyleError(value if value != "stopped" else "stopped; the frames done so far are kept")
         else:

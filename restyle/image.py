@@ -28,9 +28,12 @@ from restyle.files import atomic_write
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
+    "MIN_TRANSFER_SIZE",
     "SAMPLES",
     "ImageLike",
     "RestyleWarning",
+    "check_long_side",
+    "check_output_folder",
     "check_writable",
     "load_image",
     "read_metadata",
@@ -44,8 +47,8 @@ __all__ = [
 
 #: Default limit on the pixels of an input image (about 8000 x 6000).
 DEFAULT_MAX_PIXELS = 50_000_000
-# The smallest --size the transfers accept: relu5_1, the deepest default layer, is 16 times
-# smaller than the image (vgg.check_size then checks each actual image against its layers).
+#: The smallest --size the transfers accept: relu5_1, the deepest default layer, is 16 times
+#: smaller than the image (vgg.check_size then checks each actual image against its layers).
 MIN_TRANSFER_SIZE = 16
 #: An image may exceed --max-pixels by up to this factor when it is downscaled while reading.
 _DOWNSCALE_ALLOWANCE = 4

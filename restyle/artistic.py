@@ -37,7 +37,6 @@ from restyle.device import resolve_device, use_bf16
 from restyle.errors import RestyleError
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
-    MIN_TRANSFER_SIZE,
     ImageLike,
     check_long_side,
     load_image,
@@ -48,7 +47,7 @@ from restyle.image import (
 from restyle.objective import Objective, Temporal
 from restyle.optim import OPTIMIZERS, Iterate, LbfgsMemory, Record, optimize
 from restyle.pyramid import LevelImage, pyramid_sizes
-from restyle.vgg import check_size, layer_index, min_side
+from restyle.vgg import MIN_TRANSFER_SIZE, check_size, layer_index, min_side
 
 __all__ = ["Result", "stylize"]
 

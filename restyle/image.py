@@ -28,7 +28,6 @@ from restyle.files import atomic_write
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
-    "MIN_TRANSFER_SIZE",
     "SAMPLES",
     "ImageLike",
     "RestyleWarning",
@@ -47,9 +46,6 @@ __all__ = [
 
 #: Default limit on the pixels of an input image (about 8000 x 6000).
 DEFAULT_MAX_PIXELS = 50_000_000
-#: The smallest --size the transfers accept: relu5_1, the deepest default layer, is 16 times
-#: smaller than the image (vgg.check_size then checks each actual image against its layers).
-MIN_TRANSFER_SIZE = 16
 #: An image may exceed --max-pixels by up to this factor when it is downscaled while reading.
 _DOWNSCALE_ALLOWANCE = 4
 
@@ -293,12 +289,12 @@ def scaled_shape(height: int, width: int, long_side: int) -> tuple[int, int]:
 
 def check_long_side(long_side: int, *, minimum: int = 1) -> int:
     """Raise a one-line :class:`RestyleError` if a requested long side (``--size``) is below
-    ``minimum`` pixels; the transfers ask for :data:`MIN_TRANSFER_SIZE`.
+    ``minimum`` pixels; the transfers ask for :data:`restyle.vgg.MIN_TRANSFER_SIZE`.
 
     Example:
-        >>> check_long_side(512, minimum=MIN_TRANSFER_SIZE)
+        >>> check_long_side(512, minimum=16)
         512
-        >>> check_long_side(8, minimum=MIN_TRANSFER_SIZE)
+        >>> check_long_side(8, minimum=16)
         Traceback (most recent call last):
         ...
         restyle.errors.RestyleError: size must be at least 16 pixels, not 8

@@ -39,7 +39,6 @@ from restyle.device import resolve_device, use_bf16
 from restyle.errors import RestyleError
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
-    MIN_TRANSFER_SIZE,
     ImageLike,
     RestyleWarning,
     check_long_side,
@@ -54,7 +53,7 @@ from restyle.objective import Objective, Temporal
 from restyle.optim import Iterate, LbfgsMemory, Record, optimize
 from restyle.pyramid import pyramid_sizes
 from restyle.smoothing import local_affine_smoothing, matting_smoothing
-from restyle.vgg import CAFFE_MEAN_BGR, check_size, min_side
+from restyle.vgg import CAFFE_MEAN_BGR, MIN_TRANSFER_SIZE, check_size, min_side
 
 __all__ = ["PRESETS", "Preset", "png_handoff", "preset_settings", "segment_color_transfer", "stylize_photo"]
 

@@ -26,8 +26,10 @@ from restyle.errors import RestyleError
 __all__ = [
     "CAFFE_MEAN_BGR",
     "LAYERS",
+    "MIN_TRANSFER_SIZE",
     "VGG19Encoder",
     "caffe_preprocess",
+    "check_size",
     "deepest",
     "encoder",
     "layer_index",
@@ -75,6 +77,11 @@ def pooling_factor(name: str) -> int:
 def min_side(layers: Sequence[str]) -> int:
     """The smallest image side for which every named layer still has at least one pixel."""
     return 2 ** max(pooling_factor(name) for name in layers)
+
+
+#: The smallest --size the transfers accept: the side relu5_1, the deepest layer of the default
+#: losses, needs (each actual image is then checked against its own layers by :func:`check_size`).
+MIN_TRANSFER_SIZE = min_side(("relu5_1",))
 
 
 def check_size(height: int, width: int, layers: Sequence[str], *, what: str) -> None:

@@ -47,7 +47,6 @@ from restyle.errors import RestyleError
 from restyle.files import atomic_write
 from restyle.flow import certainty, optical_flow, warp
 from restyle.image import (
-    MIN_TRANSFER_SIZE,
     RestyleWarning,
     check_long_side,
     check_output_folder,
@@ -58,6 +57,7 @@ from restyle.image import (
 )
 from restyle.objective import Temporal
 from restyle.optim import STOP, LbfgsMemory
+from restyle.vgg import MIN_TRANSFER_SIZE
 
 __all__ = ["FrameProgress", "VideoInfo", "frame_shape", "probe", "read_frames", "stylize_video", "temporal_error"]
 

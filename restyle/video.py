@@ -388,7 +388,10 @@ def stylize_video(
     to_folder = out.suffix == "" or out.is_dir()
     if not to_folder and out.suffix.lower() not in VIDEO_SUFFIXES - {".gif"}:
         raise RestyleError(f"{out}: unsupported video type {out.suffix}; use .mp4, .mkv, .mov or .webm, or a folder")
-    check_output_folder(out)
+    if to_folder and out.exists() and not out.is_dir():
+        raise RestyleError(f"{out}: is a file, not a folder; give a folder or a video name")
+    # An existing output folder must itself be writable; a new one is made in its parent.
+    check_output_folder(out / "000000.png" if out.is_dir() else out)
     info = probe(video, fps=fps)
     if info.size[0] * info.size[1] > LARGE_SOURCE_PIXELS:
         warnings.warn(

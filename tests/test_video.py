@@ -290,6 +290,12 @@ def test_bad_output(capsys, tmp_path, clips):
     # /proc refuses new files even to root (who ignores folder permissions)
     code, _, err = run(capsys, "video", clips["audio"], clips["style"], "-o", "/proc/o.mp4", *FAST)
     assert code == 1 and "not writable" in err, err
+    # an existing folder is checked itself, not its parent (/ is writable, /proc is not)
+    code, _, err = run(capsys, "video", clips["audio"], clips["style"], "-o", "/proc", *FAST)
+    assert code == 1 and "output folder /proc is not writable" in err, err
+    (tmp_path / "frames").write_bytes(b"")
+    code, _, err = run(capsys, "video", clips["audio"], clips["style"], "-o", tmp_path / "frames", *FAST)
+    assert code == 1 and "is a file, not a folder" in err, err
 
 
 def test_unknown_preset_fails_before_any_work(tmp_path, clips):

@@ -316,6 +316,78 @@ def _blend(own: torch.Tensor, warped: torch.Tensor, c: torch.Tensor, weight: flo
     return (own + weight * c * warped) / (1 + weight * c)
 
 
+def _frame_options(
+    *,
+    mode: str,
+    preset: str,
+    first: bool,
+    size: int,
+    seed: int,
+    device: str,
+    iterations: int | None,
+    frame_iterations: int,
+    style_weight: float | None,
+    content_weight: float | None,
+) -> dict[str, Any]:
+    """The image pipeline's options for one frame: the first frame of a pass is stylised in
+    full; later ones take ``frame_iterations`` full-size steps from their warped start."""
+    options: dict[str, Any] = {"size": size, "seed": seed, "device": device}
+    if style_weight is not None:
+        options["style_weight"] = style_weight
+    if content_weight is not None:
+        options["content_weight"] = content_weight
+    if mode == "photo":
+        options["preset"] = preset
+        if preset == "fast":
+            # Without masks the fast preset's colour transfer is one affine map of the
+            # content's colours: already photorealistic, so the per-frame matting smoothing
+            # (seconds per frame) is skipped; it changed pixels by 0.004 on average.
+            options["smoothing"] = "none"
+    if first:
+        if iterations is not None:
+            options["iterations"] = iterations
+    else:
+        options["iterations"] = frame_iterations
+        if mode == "art":
+            options["pyramid"] = False
+    return options
+
+
+def _temporal_target(
+    t: int,
+    done: dict[int, torch.Tensor],
+    step: int,
+    *,
+    flow: Callable[[int, int], torch.Tensor],
+    long_term: bool,
+    weight: float,
+) -> tuple[torch.Tensor, Temporal] | None:
+    """Start image and temporal term for frame t from the finished frames before it
+    (``step`` = 1: earlier frames; -1: later ones, for backward passes), or None when the
+    frame next to it in that direction is not done. ``flow(a, b)`` is the flow from frame a
+    to frame b."""
+    if t - step not in done:
+        return None
+    offsets = LONG_TERM_OFFSETS if long_term else (1,)
+    target = torch.zeros_like(done[t - step])
+    trust = torch.zeros_like(target[:, :1])
+    nearest = None
+    for offset in offsets:
+        j = t - step * offset
+        if j not in done:
+            continue
+        backward = flow(t, j)
+        warped = warp(done[j], backward)
+        nearest = warped if nearest is None else nearest
+        # Ruder's long-term rule: each pixel trusts only the nearest frame it can
+        c = certainty(flow(j, t), backward) * (1 - trust)
+        target += c * warped
+        trust += c
+    # one term with the trusted warps pooled: equal, up to a constant, to their sum
+    target = torch.where(trust > 0, target / trust.clamp_min(1e-8), nearest)
+    return nearest, Temporal(target, trust, weight)
+
+
 def stylize_video(
     video: str | os.PathLike,
     style: str | os.PathLike,
@@ -437,33 +509,19 @@ def stylize_video(
             flows[(a, b)] = optical_flow(contents[a], contents[b])
         return flows[(a, b)]
 
-    def frame_options(first: bool) -> dict[str, Any]:
-        options: dict[str, Any] = {"size": size, "seed": seed, "device": device}
-        if style_weight is not None:
-            options["style_weight"] = style_weight
-        if content_weight is not None:
-            options["content_weight"] = content_weight
-        if mode == "art":
-            if first:
-                if iterations is not None:
-                    options["iterations"] = iterations
-            else:
-                options.update(iterations=frame_iterations, pyramid=False)
-        else:
-            options["preset"] = preset
-            if fast:
-                # Without masks the fast preset's colour transfer is one affine map of the
-                # content's colours: already photorealistic, so the per-frame matting smoothing
-                # (seconds per frame) is skipped; it changed pixels by 0.004 on average.
-                options["smoothing"] = "none"
-            if first and iterations is not None:
-                options["iterations"] = iterations
-            elif not first:
-                options["iterations"] = frame_iterations
-        return options
-
     def run(content: torch.Tensor, first: bool, temporal: tuple[torch.Tensor, Temporal] | None) -> torch.Tensor:
-        opts = frame_options(first)
+        opts = _frame_options(
+            mode=mode,
+            preset=preset,
+            first=first,
+            size=size,
+            seed=seed,
+            device=device,
+            iterations=iterations,
+            frame_iterations=frame_iterations,
+            style_weight=style_weight,
+            content_weight=content_weight,
+        )
         if mode == "art":
             result = stylize(content, style_image, _temporal=temporal, _cache=targets, _memory=memory, **opts)
         else:
@@ -475,30 +533,6 @@ def stylize_video(
         if fast and temporal is not None:
             return _blend(result.image, temporal[1].target, temporal[1].certainty, temporal[1].weight)
         return result.image
-
-    def previous_warp(t: int, done: dict[int, torch.Tensor], step: int) -> tuple[torch.Tensor, Temporal] | None:
-        """Start image and temporal term for frame t from the finished frames before it
-        (``step`` = 1: earlier frames; -1: later ones, for backward passes)."""
-        if t - step not in done:
-            return None
-        offsets = LONG_TERM_OFFSETS if long_term else (1,)
-        target = torch.zeros(1, 3, height, width)
-        trust = torch.zeros(1, 1, height, width)
-        nearest = None
-        for offset in offsets:
-            j = t - step * offset
-            if j not in done:
-                continue
-            backward = flow(t, j)
-            warped = warp(done[j], backward)
-            nearest = warped if nearest is None else nearest
-            # Ruder's long-term rule: each pixel trusts only the nearest frame it can
-            c = certainty(flow(j, t), backward) * (1 - trust)
-            target += c * warped
-            trust += c
-        # one term with the trusted warps pooled: equal, up to a constant, to their sum
-        target = torch.where(trust > 0, target / trust.clamp_min(1e-8), nearest)
-        return nearest, Temporal(target, trust, weight)
 
     started = time.perf_counter()
     computed = 0
@@ -517,7 +551,11 @@ def stylize_video(
             if cached is not None:
                 image = cached
             else:
-                warped = previous_warp(t, results, step) if weight > 0 else None
+                warped = (
+                    _temporal_target(t, results, step, flow=flow, long_term=long_term, weight=weight)
+                    if weight > 0
+                    else None
+                )
                 if warped is None and stage == 0:
                     # the first frame, or the per-frame baseline: stylised in full, from scratch
                     image = run(contents[t], True, None)

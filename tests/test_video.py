@@ -13,7 +13,15 @@ import restyle.video
 from restyle.cli import main
 from restyle.errors import RestyleError
 from restyle.image import RestyleWarning, load_image
-from restyle.video import frame_shape, probe, read_frames, stylize_video, temporal_error
+from restyle.video import (
+    _frame_options,
+    _temporal_target,
+    frame_shape,
+    probe,
+    read_frames,
+    stylize_video,
+    temporal_error,
+)
 
 from .conftest import stripes_image
 
@@ -117,6 +125,44 @@ def test_temporal_stabilisation_reduces_flicker(tmp_path, clips):
         assert len(stylised) == 8
         errors[weight] = float(np.mean(temporal_error(contents, stylised)))
     assert errors[4.0] < 0.5 * errors[0.0], errors
+
+
+def test_temporal_target_takes_each_pixel_from_the_nearest_trusted_frame():
+    h, w = 6, 8
+    done = {j: torch.full((1, 3, h, w), float(j)) for j in range(12)}
+
+    def flow(a, b):
+        f = torch.zeros(1, 2, h, w)
+        if (a, b) == (10, 11):  # disagrees with the backward flow (zero) on the left half: occluded there
+            f[:, 0, :, : w // 2] = 3.0
+        return f
+
+    start, term = _temporal_target(11, done, 1, flow=flow, long_term=True, weight=5.0)
+    assert torch.equal(start, done[10])  # the start is always the nearest frame
+    expected = torch.full((1, 3, h, w), 10.0)
+    expected[..., : w // 2] = 1.0  # frame 11 - 10 fills in where frame 10 cannot be trusted
+    torch.testing.assert_close(term.target, expected)
+    torch.testing.assert_close(term.certainty, torch.ones(1, 1, h, w))
+    assert term.weight == 5.0
+    # short-term only: frame 10 alone, untrusted on the left half
+    _, term = _temporal_target(11, done, 1, flow=flow, long_term=False, weight=5.0)
+    assert term.certainty[..., : w // 2].eq(0).all() and term.certainty[..., w // 2 :].eq(1).all()
+    # a backward pass looks at the later frame; nothing to warp from when it is not done
+    start, _ = _temporal_target(3, done, -1, flow=flow, long_term=False, weight=1.0)
+    assert torch.equal(start, done[4])
+    assert _temporal_target(11, {9: done[9]}, 1, flow=flow, long_term=True, weight=1.0) is None
+
+
+def test_frame_options_first_frame_in_full_later_frames_short():
+    common = dict(size=64, seed=3, device="cpu", iterations=None, frame_iterations=7, style_weight=None)
+    first = _frame_options(mode="art", preset="fast", first=True, content_weight=2.0, **common)
+    assert first == {"size": 64, "seed": 3, "device": "cpu", "content_weight": 2.0}
+    later = _frame_options(mode="art", preset="fast", first=False, content_weight=None, **common)
+    assert later["iterations"] == 7 and later["pyramid"] is False
+    photo = _frame_options(mode="photo", preset="default", first=False, content_weight=None, **common)
+    assert photo["preset"] == "default" and photo["iterations"] == 7 and "pyramid" not in photo
+    fast = _frame_options(mode="photo", preset="fast", first=True, content_weight=None, **common)
+    assert fast["smoothing"] == "none" and "iterations" not in fast
 
 
 def test_art_mode_uses_the_warped_previous_frame(tmp_path, clips, monkeypatch):

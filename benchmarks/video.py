@@ -28,10 +28,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from restyle.clip import frame_shape, probe, read_frames
 from restyle.image import load_image
 from restyle.masks import MaskPair
-from restyle.metrics import style_distance
-from restyle.video import frame_shape, probe, read_frames, stylize_video, temporal_error
+from restyle.metrics import style_distance, temporal_error
+from restyle.video import stylize_video
 
 STYLES = {"art": "sample:chelsea", "photo": "sample:coffee"}
 

@@ -1,4 +1,6 @@
-"""Quality metrics for photorealistic transfer, computed the same way for every method.
+"""Quality metrics, computed the same way for every method.
+
+The four metrics of the DPST benchmark (``benchmarks/dpst.py``):
 
 - :func:`style_distance`: segment-wise Gram distance at VGG-19 relu1_1..relu5_1 (lower = closer
   to the style);
@@ -8,6 +10,9 @@
   the content's Laplacian (lower = more locally affine in the content's colours);
 - :func:`structure_similarity`: SSIM of the Sobel edge magnitudes of the content's and the
   output's luminance (higher = the content's edges are kept).
+
+Mask agreement (``benchmarks/automask.py``): :func:`adjusted_rand_index` and
+:func:`matching_accuracy`. Flicker (``benchmarks/video.py``): :func:`temporal_error`.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from skimage.filters import sobel
 from skimage.metrics import structural_similarity
 from torch import Tensor
 
+from restyle.flow import certainty, optical_flow, warp
 from restyle.losses import masked_gram
 from restyle.masks import MaskPair, masks_for_layers
 from restyle.matting import MattingLaplacian
@@ -31,6 +37,7 @@ __all__ = [
     "photorealism_energy",
     "structure_similarity",
     "style_distance",
+    "temporal_error",
 ]
 
 METRIC_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -181,3 +188,15 @@ def matching_accuracy(
     if not valid.any():
         return float("nan")
     return float((lookup[c_sub[valid]] == c_truth[valid]).mean())
+
+
+def temporal_error(frames: list[torch.Tensor], stylised: list[torch.Tensor]) -> list[float]:
+    """Ruder's temporal error per frame pair: ``mean(c * (s_t - warp(s_{t-1}))^2)``, with flow
+    and certainty computed from the original frames (values in [0, 1] units)."""
+    errors = []
+    for t in range(1, len(frames)):
+        forward = optical_flow(frames[t - 1], frames[t])
+        backward = optical_flow(frames[t], frames[t - 1])
+        c = certainty(forward, backward)
+        errors.append(float((c * (stylised[t] - warp(stylised[t - 1], backward)) ** 2).mean()))
+    return errors

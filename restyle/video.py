@@ -26,15 +26,12 @@ is encoded to a temporary file and renamed, so it is complete or absent.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 import math
 import os
-import subprocess
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -43,6 +40,16 @@ import numpy as np
 import torch
 from PIL import Image
 
+from restyle.clip import (
+    VIDEO_SUFFIXES,
+    frame_shape,
+    frame_to_tensor,
+    parse_frame_range,
+    probe,
+    read_frames,
+    write_frame_folder,
+    write_video,
+)
 from restyle.errors import RestyleError
 from restyle.files import atomic_write
 from restyle.flow import certainty, optical_flow, warp
@@ -51,34 +58,17 @@ from restyle.image import (
     check_long_side,
     check_output_folder,
     load_image,
-    scaled_shape,
     to_pil,
-    to_uint8,
 )
 from restyle.objective import Temporal
 from restyle.optim import STOP, LbfgsMemory
 from restyle.vgg import MIN_TRANSFER_SIZE
 
-__all__ = ["FrameProgress", "VideoInfo", "frame_shape", "probe", "read_frames", "stylize_video", "temporal_error"]
+__all__ = ["FrameProgress", "stylize_video"]
 
 LONG_TERM_OFFSETS = (1, 10, 20, 40)
-logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)  # it reports every rescale we ask for
 LARGE_SOURCE_PIXELS = 3840 * 2160
-FRAME_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
-VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".gif"}
 DEFAULT_TEMPORAL_WEIGHT = {"art": 1e3, "photo": 1e3, "fast": 4.0}
-
-
-@dataclass
-class VideoInfo:
-    """What a clip holds: frame rate, source size, frame count (estimated for video files)."""
-
-    path: Path
-    fps: float
-    size: tuple[int, int]  # (width, height)
-    frames: int
-    audio: bool
-    is_folder: bool
 
 
 @dataclass
@@ -92,119 +82,6 @@ class FrameProgress:
     elapsed: float
     eta: float
     image: torch.Tensor
-
-
-def _frame_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES and not p.name.startswith("."))
-
-
-def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
-    """Read a clip's frame rate, size, frame count and whether it has audio.
-
-    A folder of images is a clip at ``fps`` frames per second (sorted by name).
-    """
-    source = Path(path)
-    if not source.exists():
-        raise RestyleError(f"{source}: no such file or folder")
-    if source.is_dir():
-        files = _frame_files(source)
-        if not files:
-            raise RestyleError(f"{source}: the folder holds no images")
-        with Image.open(files[0]) as first:
-            size = first.size
-        return VideoInfo(source, fps, size, len(files), False, True)
-    import imageio_ffmpeg
-
-    try:
-        reader = imageio_ffmpeg.read_frames(str(source))
-        meta = next(reader)
-        reader.close()
-    except (OSError, RuntimeError, StopIteration) as exc:
-        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise RestyleError(f"{source}: not a readable video ({first[:200]})") from None
-    if not meta.get("fps") or not meta.get("size"):
-        raise RestyleError(f"{source}: no video stream")
-    duration = float(meta.get("duration") or 0.0)
-    frames = max(0, round(duration * float(meta["fps"])))
-    return VideoInfo(source, float(meta["fps"]), tuple(meta["size"]), frames, bool(meta.get("audio_codec")), False)
-
-
-def _parse_range(text: str | None) -> tuple[int, int | None]:
-    if not text:
-        return 0, None
-    try:
-        start_text, _, end_text = text.partition(":")
-        start = int(start_text) if start_text else 0
-        end = int(end_text) if end_text else None
-    except ValueError:
-        raise RestyleError(f"--frames takes START:END (frame numbers), not {text!r}") from None
-    if start < 0 or (end is not None and end <= start):
-        raise RestyleError(f"--frames {text}: need 0 <= START < END")
-    return start, end
-
-
-def frame_shape(info: VideoInfo, size: int) -> tuple[int, int]:
-    """``(height, width)`` of the stylised frames: long side ``size``, both even (as H.264 needs)."""
-    height, width = scaled_shape(info.size[1], info.size[0], size)
-    return max(2, height - height % 2), max(2, width - width % 2)
-
-
-def read_frames(
-    info: VideoInfo, *, shape: tuple[int, int], start: int = 0, end: int | None = None
-) -> Iterator[np.ndarray]:
-    """Frames ``start`` to ``end`` (exclusive) as uint8 ``(H, W, 3)`` arrays of ``shape``.
-
-    Video files are decoded and scaled by ffmpeg at a constant frame rate: variable-rate clips
-    are resampled to their average rate (frames duplicated across gaps, dropped where the clip
-    runs faster), so the frame count is ``probe``'s and the duration is kept.
-    """
-    height, width = shape
-    if info.is_folder:
-        for path in _frame_files(info.path)[start:end]:
-            image = load_image(path, what="frame")
-            if tuple(image.shape[-2:]) != (height, width):
-                image = torch.nn.functional.interpolate(image, size=(height, width), mode="bilinear", antialias=True)
-            yield to_uint8(image[0]).permute(1, 2, 0).numpy()
-        return
-    import imageio_ffmpeg
-
-    reader = imageio_ffmpeg.read_frames(
-        str(info.path),
-        # the fps filter resamples on timestamps, so a variable-rate clip keeps its duration (and
-        # its audio stays in sync); ``-r`` alone let ffmpeg emit extra frames
-        output_params=["-vf", f"scale={width}:{height}:flags=area,fps={info.fps}"],
-    )
-    try:
-        next(reader)
-        for index, data in enumerate(reader):
-            if end is not None and index >= end:
-                break
-            if index < start:
-                continue
-            frame = np.frombuffer(data, dtype=np.uint8)
-            if frame.size != height * width * 3:
-                raise RestyleError(f"{info.path}: frame {index} has an unexpected size")
-            yield frame.reshape(height, width, 3).copy()
-    except RuntimeError as exc:
-        raise RestyleError(f"{info.path}: decoding failed ({str(exc).strip().splitlines()[-1][:200]})") from None
-    finally:
-        reader.close()
-
-
-def _to_tensor(frame: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255.0
-
-
-def temporal_error(frames: list[torch.Tensor], stylised: list[torch.Tensor]) -> list[float]:
-    """Ruder's temporal error per frame pair: ``mean(c * (s_t - warp(s_{t-1}))^2)``, with flow
-    and certainty computed from the original frames (values in [0, 1] units)."""
-    errors = []
-    for t in range(1, len(frames)):
-        forward = optical_flow(frames[t - 1], frames[t])
-        backward = optical_flow(frames[t], frames[t - 1])
-        c = certainty(forward, backward)
-        errors.append(float((c * (stylised[t] - warp(stylised[t - 1], backward)) ** 2).mean()))
-    return errors
 
 
 class _WorkFolder:
@@ -236,7 +113,7 @@ class _WorkFolder:
             return None
         try:
             with Image.open(path) as img:
-                return _to_tensor(np.asarray(img.convert("RGB")))
+                return frame_to_tensor(np.asarray(img.convert("RGB")))
         except OSError:
             return None  # unreadable (should not happen: frames are written atomically): redo it
 
@@ -246,69 +123,6 @@ class _WorkFolder:
             atomic_write(self.path(index, stage), lambda handle: pil.save(handle, format="PNG"))
         except RestyleError as exc:
             raise RestyleError(f"{exc}; the frames finished so far are kept in {self.folder}") from None
-
-
-def _encode(
-    frame_paths: list[Path], output: Path, info: VideoInfo, start: int, frames: int, size: tuple[int, int]
-) -> None:
-    """Encode frames to ``output`` (atomically), copying the source's audio for the same span."""
-    import imageio_ffmpeg
-
-    if output.suffix.lower() not in VIDEO_SUFFIXES - {".gif"}:
-        raise RestyleError(
-            f"{output}: unsupported video type {output.suffix or '(none)'}; use .mp4, .mkv, .mov or .webm"
-        )
-    tmp_video = output.with_name(f".{output.name}.video{output.suffix}")
-    tmp_final = output.with_name(f".{output.name}.part{output.suffix}")
-    width, height = size
-    try:
-        writer = imageio_ffmpeg.write_frames(
-            str(tmp_video),
-            (width, height),
-            fps=info.fps,
-            quality=8,
-            macro_block_size=2,
-            ffmpeg_log_level="error",
-        )
-        writer.send(None)
-        for path in frame_paths:
-            with Image.open(path) as img:
-                writer.send(np.ascontiguousarray(np.asarray(img.convert("RGB"))))
-        writer.close()
-        if info.audio:
-            exe = imageio_ffmpeg.get_ffmpeg_exe()
-            command = [exe, "-y", "-loglevel", "error", "-i", str(tmp_video)]
-            command += ["-ss", f"{start / info.fps:.6f}", "-t", f"{frames / info.fps:.6f}", "-i", str(info.path)]
-            command += ["-map", "0:v", "-map", "1:a?", "-c:v", "copy", "-c:a", "aac", "-shortest", str(tmp_final)]
-            done = subprocess.run(command, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                warnings.warn(
-                    f"could not copy the audio track ({done.stderr.strip()[:200]}); writing the video without it",
-                    RestyleWarning,
-                    stacklevel=3,
-                )
-                os.replace(tmp_video, tmp_final)
-        else:
-            os.replace(tmp_video, tmp_final)
-        os.replace(tmp_final, output)
-    except OSError as exc:
-        raise RestyleError(f"{output}: cannot write the video: {exc.strerror or exc}") from None
-    except RuntimeError as exc:
-        raise RestyleError(f"{output}: encoding failed ({str(exc).strip()[:200]})") from None
-    finally:
-        for tmp in (tmp_video, tmp_final):
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-
-
-def _write_folder(frame_paths: list[Path], output: Path) -> None:
-    try:
-        output.mkdir(parents=True, exist_ok=True)
-        for index, path in enumerate(frame_paths):
-            target = output / f"{index:06d}.png"
-            atomic_write(target, lambda handle, p=path: handle.write(p.read_bytes()))
-    except OSError as exc:
-        raise RestyleError(f"{output}: cannot write frames: {exc.strerror or exc}") from None
 
 
 def _blend(own: torch.Tensor, warped: torch.Tensor, c: torch.Tensor, weight: float) -> torch.Tensor:
@@ -471,7 +285,7 @@ def stylize_video(
             RestyleWarning,
             stacklevel=2,
         )
-    start, end = _parse_range(frames)
+    start, end = parse_frame_range(frames)
     style_image = load_image(style, what="style")
     resolve_device(device)  # an unknown device fails before any work
     settings = {
@@ -492,7 +306,7 @@ def stylize_video(
     }
     work = _WorkFolder(Path(work_dir) if work_dir else out.with_name(out.name + ".work"), settings)
 
-    contents = [_to_tensor(f) for f in read_frames(info, shape=frame_shape(info, size), start=start, end=end)]
+    contents = [frame_to_tensor(f) for f in read_frames(info, shape=frame_shape(info, size), start=start, end=end)]
     if not contents:
         raise RestyleError(f"{info.path}: no frames in the range {frames or 'all'}")
     total = len(contents)
@@ -590,7 +404,7 @@ def stylize_video(
 
     paths = [work.path(start + t, passes - 1) for t in range(total)]
     if to_folder:
-        _write_folder(paths, out)
+        write_frame_folder(paths, out)
     else:
-        _encode(paths, out, info, start, total, (width, height))
+        write_video(paths, out, info, start, total, (width, height))
     return out

@@ -11,17 +11,11 @@ from PIL import Image
 
 import restyle.video
 from restyle.cli import main
+from restyle.clip import frame_shape, probe, read_frames
 from restyle.errors import RestyleError
 from restyle.image import RestyleWarning, load_image
-from restyle.video import (
-    _frame_options,
-    _temporal_target,
-    frame_shape,
-    probe,
-    read_frames,
-    stylize_video,
-    temporal_error,
-)
+from restyle.metrics import temporal_error
+from restyle.video import _frame_options, _temporal_target, stylize_video
 
 from .conftest import stripes_image
 

@@ -1,0 +1,226 @@
+"""Reading and writing clips: video files through ffmpeg (``imageio-ffmpeg``'s binary), or
+folders of numbered frames.
+
+Output is atomic as everywhere in restyle: a video is encoded to a temporary file and renamed,
+and each frame of a folder is written to a temporary file and renamed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import subprocess
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from restyle.errors import RestyleError
+from restyle.files import atomic_write
+from restyle.image import RestyleWarning, load_image, scaled_shape, to_uint8
+
+__all__ = [
+    "VIDEO_SUFFIXES",
+    "VideoInfo",
+    "frame_shape",
+    "frame_to_tensor",
+    "parse_frame_range",
+    "probe",
+    "read_frames",
+    "write_frame_folder",
+    "write_video",
+]
+
+logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)  # it reports every rescale we ask for
+FRAME_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
+VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".gif"}
+
+
+@dataclass
+class VideoInfo:
+    """What a clip holds: frame rate, source size, frame count (estimated for video files)."""
+
+    path: Path
+    fps: float
+    size: tuple[int, int]  # (width, height)
+    frames: int
+    audio: bool
+    is_folder: bool
+
+
+def _frame_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES and not p.name.startswith("."))
+
+
+def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
+    """Read a clip's frame rate, size, frame count and whether it has audio.
+
+    A folder of images is a clip at ``fps`` frames per second (sorted by name).
+    """
+    source = Path(path)
+    if not source.exists():
+        raise RestyleError(f"{source}: no such file or folder")
+    if source.is_dir():
+        files = _frame_files(source)
+        if not files:
+            raise RestyleError(f"{source}: the folder holds no images")
+        with Image.open(files[0]) as first:
+            size = first.size
+        return VideoInfo(source, fps, size, len(files), False, True)
+    import imageio_ffmpeg
+
+    try:
+        reader = imageio_ffmpeg.read_frames(str(source))
+        meta = next(reader)
+        reader.close()
+    except (OSError, RuntimeError, StopIteration) as exc:
+        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise RestyleError(f"{source}: not a readable video ({first[:200]})") from None
+    if not meta.get("fps") or not meta.get("size"):
+        raise RestyleError(f"{source}: no video stream")
+    duration = float(meta.get("duration") or 0.0)
+    frames = max(0, round(duration * float(meta["fps"])))
+    return VideoInfo(source, float(meta["fps"]), tuple(meta["size"]), frames, bool(meta.get("audio_codec")), False)
+
+
+def parse_frame_range(text: str | None) -> tuple[int, int | None]:
+    """``--frames START:END`` as ``(start, end)``; either side may be empty (``end`` None: to the end).
+
+    Example:
+        >>> parse_frame_range("10:"), parse_frame_range(":60"), parse_frame_range(None)
+        ((10, None), (0, 60), (0, None))
+    """
+    if not text:
+        return 0, None
+    try:
+        start_text, _, end_text = text.partition(":")
+        start = int(start_text) if start_text else 0
+        end = int(end_text) if end_text else None
+    except ValueError:
+        raise RestyleError(f"--frames takes START:END (frame numbers), not {text!r}") from None
+    if start < 0 or (end is not None and end <= start):
+        raise RestyleError(f"--frames {text}: need 0 <= START < END")
+    return start, end
+
+
+def frame_shape(info: VideoInfo, size: int) -> tuple[int, int]:
+    """``(height, width)`` of the stylised frames: long side ``size``, both even (as H.264 needs)."""
+    height, width = scaled_shape(info.size[1], info.size[0], size)
+    return max(2, height - height % 2), max(2, width - width % 2)
+
+
+def read_frames(
+    info: VideoInfo, *, shape: tuple[int, int], start: int = 0, end: int | None = None
+) -> Iterator[np.ndarray]:
+    """Frames ``start`` to ``end`` (exclusive) as uint8 ``(H, W, 3)`` arrays of ``shape``.
+
+    Video files are decoded and scaled by ffmpeg at a constant frame rate: variable-rate clips
+    are resampled to their average rate (frames duplicated across gaps, dropped where the clip
+    runs faster), so the frame count is ``probe``'s and the duration is kept.
+    """
+    height, width = shape
+    if info.is_folder:
+        for path in _frame_files(info.path)[start:end]:
+            image = load_image(path, what="frame")
+            if tuple(image.shape[-2:]) != (height, width):
+                image = torch.nn.functional.interpolate(image, size=(height, width), mode="bilinear", antialias=True)
+            yield to_uint8(image[0]).permute(1, 2, 0).numpy()
+        return
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(
+        str(info.path),
+        # the fps filter resamples on timestamps, so a variable-rate clip keeps its duration (and
+        # its audio stays in sync); ``-r`` alone let ffmpeg emit extra frames
+        output_params=["-vf", f"scale={width}:{height}:flags=area,fps={info.fps}"],
+    )
+    try:
+        next(reader)
+        for index, data in enumerate(reader):
+            if end is not None and index >= end:
+                break
+            if index < start:
+                continue
+            frame = np.frombuffer(data, dtype=np.uint8)
+            if frame.size != height * width * 3:
+                raise RestyleError(f"{info.path}: frame {index} has an unexpected size")
+            yield frame.reshape(height, width, 3).copy()
+    except RuntimeError as exc:
+        raise RestyleError(f"{info.path}: decoding failed ({str(exc).strip().splitlines()[-1][:200]})") from None
+    finally:
+        reader.close()
+
+
+def frame_to_tensor(frame: np.ndarray) -> torch.Tensor:
+    """A uint8 ``(H, W, 3)`` frame as a float ``(1, 3, H, W)`` image in [0, 1]."""
+    return torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255.0
+
+
+def write_video(
+    frame_paths: list[Path], output: Path, info: VideoInfo, start: int, frames: int, size: tuple[int, int]
+) -> None:
+    """Encode PNG frames to ``output`` (atomically) at the source's frame rate, copying the
+    source's audio for the same span (frames ``start`` to ``start + frames``)."""
+    import imageio_ffmpeg
+
+    if output.suffix.lower() not in VIDEO_SUFFIXES - {".gif"}:
+        raise RestyleError(
+            f"{output}: unsupported video type {output.suffix or '(none)'}; use .mp4, .mkv, .mov or .webm"
+        )
+    tmp_video = output.with_name(f".{output.name}.video{output.suffix}")
+    tmp_final = output.with_name(f".{output.name}.part{output.suffix}")
+    width, height = size
+    try:
+        writer = imageio_ffmpeg.write_frames(
+            str(tmp_video),
+            (width, height),
+            fps=info.fps,
+            quality=8,
+            macro_block_size=2,
+            ffmpeg_log_level="error",
+        )
+        writer.send(None)
+        for path in frame_paths:
+            with Image.open(path) as img:
+                writer.send(np.ascontiguousarray(np.asarray(img.convert("RGB"))))
+        writer.close()
+        if info.audio:
+            exe = imageio_ffmpeg.get_ffmpeg_exe()
+            command = [exe, "-y", "-loglevel", "error", "-i", str(tmp_video)]
+            command += ["-ss", f"{start / info.fps:.6f}", "-t", f"{frames / info.fps:.6f}", "-i", str(info.path)]
+            command += ["-map", "0:v", "-map", "1:a?", "-c:v", "copy", "-c:a", "aac", "-shortest", str(tmp_final)]
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                warnings.warn(
+                    f"could not copy the audio track ({done.stderr.strip()[:200]}); writing the video without it",
+                    RestyleWarning,
+                    stacklevel=3,
+                )
+                os.replace(tmp_video, tmp_final)
+        else:
+            os.replace(tmp_video, tmp_final)
+        os.replace(tmp_final, output)
+    except OSError as exc:
+        raise RestyleError(f"{output}: cannot write the video: {exc.strerror or exc}") from None
+    except RuntimeError as exc:
+        raise RestyleError(f"{output}: encoding failed ({str(exc).strip()[:200]})") from None
+    finally:
+        for tmp in (tmp_video, tmp_final):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def write_frame_folder(frame_paths: list[Path], output: Path) -> None:
+    """Copy PNG frames into ``output`` (made if missing) as ``000000.png``, ``000001.png``, ..."""
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        for index, path in enumerate(frame_paths):
+            target = output / f"{index:06d}.png"
+            atomic_write(target, lambda handle, p=path: handle.write(p.read_bytes()))
+    except OSError as exc:
+        raise RestyleError(f"{output}: cannot write frames: {exc.strerror or exc}") from None

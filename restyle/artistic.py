@@ -34,7 +34,7 @@ from torch import Tensor
 from restyle.automask import resolve_global_style, resolve_masks
 from restyle.color import combine_luminance, luminance, match_color, match_luminance
 from restyle.device import resolve_device, use_bf16
-from restyle.errors import RestyleError
+from restyle.errors import RestyleError, check_choice
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
     ImageLike,
@@ -241,14 +241,10 @@ def stylize(
         if name not in ("content", "styles", "callback", "_temporal", "_cache", "_memory")
     }
     check_long_side(size, minimum=MIN_TRANSFER_SIZE)
-    if optimizer not in OPTIMIZERS:
-        raise RestyleError(f"unknown optimizer {optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
-    if preserve_color not in ("none", "luminance", "histogram"):
-        raise RestyleError(f"preserve_color must be none, luminance or histogram, not {preserve_color!r}")
-    if parameterization not in ("multires", "pixels"):
-        raise RestyleError(f"parameterization must be multires or pixels, not {parameterization!r}")
-    if pooling not in ("max", "avg"):
-        raise RestyleError(f"pooling must be max or avg, not {pooling!r}")
+    check_choice(optimizer, OPTIMIZERS, "optimizer")
+    check_choice(preserve_color, ("none", "luminance", "histogram"), "preserve_color")
+    check_choice(parameterization, ("multires", "pixels"), "parameterization")
+    check_choice(pooling, ("max", "avg"), "pooling")
     if iterations < 1 or coarse_iterations < 0:
         raise RestyleError("iterations must be at least 1 (and coarse_iterations at least 0)")
     if not style_scale > 0:

@@ -6,7 +6,7 @@ import functools
 
 import torch
 
-from restyle.errors import RestyleError
+from restyle.errors import RestyleError, check_choice
 
 __all__ = ["DEVICES", "bf16_is_fast", "resolve_device", "use_bf16"]
 
@@ -24,8 +24,7 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     base = name.split(":")[0]
-    if base not in DEVICES:
-        raise RestyleError(f"unknown device {name!r}: use one of {', '.join(DEVICES)}")
+    check_choice(base, DEVICES, "device")
     if base == "cuda" and not torch.cuda.is_available():
         raise RestyleError("--device cuda was asked for, but no CUDA GPU is available; use --device auto")
     if base == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
@@ -52,8 +51,7 @@ def bf16_is_fast(device_type: str) -> bool:
 def use_bf16(precision: str, device: torch.device) -> bool:
     """Whether to run the encoder under bfloat16 autocast: ``auto`` where it is native
     (:func:`bf16_is_fast`), or as asked with ``float32`` / ``bfloat16``."""
-    if precision not in ("auto", "float32", "bfloat16"):
-        raise RestyleError(f"precision must be auto, float32 or bfloat16, not {precision!r}")
+    check_choice(precision, ("auto", "float32", "bfloat16"), "precision")
     if precision == "auto":
         return bf16_is_fast(device.type)
     return precision == "bfloat16"

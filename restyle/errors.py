@@ -6,9 +6,28 @@ without a traceback; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class RestyleError(Exception):
     """A user-facing error: bad input, a missing file, an unwritable output.
 
     The message is a complete sentence that says what is wrong and, where there is one, the fix.
     """
+
+
+def check_choice(value: str, choices: Iterable[str], what: str) -> str:
+    """``value`` if it is one of ``choices``; otherwise a :class:`RestyleError` naming them.
+
+    Example:
+        >>> check_choice("max", ("max", "avg"), "pooling")
+        'max'
+        >>> check_choice("min", ("max", "avg"), "pooling")
+        Traceback (most recent call last):
+        ...
+        restyle.errors.RestyleError: unknown pooling 'min': use one of max, avg
+    """
+    choices = tuple(choices)
+    if value not in choices:
+        raise RestyleError(f"unknown {what} {value!r}: use one of {', '.join(choices)}")
+    return value

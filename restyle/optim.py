@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from restyle.errors import RestyleError
+from restyle.errors import check_choice
 
 #: Set by the CLI on the first Ctrl-C (see ``restyle.cli``): every optimisation then stops at
 #: its next iterate and returns its best one. A flag checked at known points, rather than a
@@ -203,8 +203,7 @@ def optimize(
             :class:`Iterate` (``step_offset`` iterations were done before this call, of
             ``steps`` planned in all).
     """
-    if optimizer not in OPTIMIZERS:
-        raise RestyleError(f"unknown optimizer {optimizer!r}: use one of {', '.join(OPTIMIZERS)}")
+    check_choice(optimizer, OPTIMIZERS, "optimizer")
     if blocks is not None:
         _check_blocks(blocks, image.numel())
     start_time = time.perf_counter() if start_time is None else start_time

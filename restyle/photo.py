@@ -36,7 +36,7 @@ from restyle.automask import resolve_global_style, resolve_masks
 from restyle.bilateral import BilateralGrid, fit_grid, grid_roughness, grid_size, identity_grid
 from restyle.color import match_color, rgb_to_ycbcr
 from restyle.device import resolve_device, use_bf16
-from restyle.errors import RestyleError
+from restyle.errors import RestyleError, check_choice
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
     ImageLike,
@@ -432,9 +432,7 @@ def stylize_photo(
 def preset_settings(name: str) -> Preset:
     """The settings of the preset called ``name``; a one-line error naming the presets if
     there is none."""
-    if name not in PRESETS:
-        raise RestyleError(f"unknown preset {name!r}: use one of {', '.join(PRESETS)}")
-    return PRESETS[name]
+    return PRESETS[check_choice(name, PRESETS, "preset")]
 
 
 def _settings(preset: str, *, iterations: int | None, smoothing: str, **overrides: float | None) -> Preset:
@@ -448,8 +446,7 @@ def _settings(preset: str, *, iterations: int | None, smoothing: str, **override
             raise RestyleError(f"iterations must be at least 0, not {iterations}")
         settings = replace(settings, stages=tuple((iterations, photo) for _, photo in settings.stages))
     if smoothing != "preset":
-        if smoothing not in ("matting", "affine", "none"):
-            raise RestyleError(f"smoothing must be preset, matting, affine or none, not {smoothing!r}")
+        check_choice(smoothing, ("preset", "matting", "affine", "none"), "smoothing")
         settings = replace(settings, smoothing=smoothing)
     return settings
 

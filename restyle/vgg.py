@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from restyle.errors import RestyleError
+from restyle.errors import RestyleError, check_choice
 
 __all__ = [
     "CAFFE_MEAN_BGR",
@@ -196,8 +196,7 @@ class VGG19Encoder(nn.Module):
 
     def __init__(self, *, pooling: str = "max", last_layer: str = "relu5_1") -> None:
         super().__init__()
-        if pooling not in ("max", "avg"):
-            raise RestyleError(f"pooling must be 'max' or 'avg', not {pooling!r}")
+        check_choice(pooling, ("max", "avg"), "pooling")
         self.pooling = pooling
         self.last_layer = last_layer
         self.depth = layer_index(last_layer) + 1

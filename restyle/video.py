@@ -50,7 +50,7 @@ from restyle.clip import (
     write_frame_folder,
     write_video,
 )
-from restyle.errors import RestyleError
+from restyle.errors import RestyleError, check_choice
 from restyle.files import atomic_write
 from restyle.flow import certainty, optical_flow, warp
 from restyle.image import (
@@ -259,8 +259,7 @@ def stylize_video(
     from restyle.device import resolve_device
     from restyle.photo import preset_settings, stylize_photo
 
-    if mode not in ("art", "photo"):
-        raise RestyleError(f"mode must be art or photo, not {mode!r}")
+    check_choice(mode, ("art", "photo"), "mode")
     preset_settings(preset)  # an unknown preset fails before any work
     if passes < 1 or frame_iterations < 1:
         raise RestyleError("passes and frame-iterations must be at least 1")

@@ -150,7 +150,7 @@ def test_png_handoff_clips_and_quantises():
         ({"smoothing": "blur"}, "smoothing"),
         ({"region_weights": [1, 2, 3]}, "region_weights"),
         ({"global_style": 1.5}, "global-style"),
-        ({"precision": "fp8"}, "precision must be"),
+        ({"precision": "fp8"}, "unknown precision 'fp8'"),
         ({"iterations": -1}, "iterations must be at least 0"),
     ],
 )

@@ -27,6 +27,7 @@ from restyle.image import RestyleWarning, load_image, scaled_shape, to_uint8
 __all__ = [
     "VIDEO_SUFFIXES",
     "VideoInfo",
+    "check_video_suffix",
     "frame_shape",
     "frame_to_tensor",
     "parse_frame_range",
@@ -38,7 +39,8 @@ __all__ = [
 
 logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)  # it reports every rescale we ask for
 FRAME_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
-VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".gif"}
+#: The video types written (ffmpeg picks the container from the suffix).
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v")
 
 
 @dataclass
@@ -161,6 +163,14 @@ def frame_to_tensor(frame: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255.0
 
 
+def check_video_suffix(output: Path, *, folder_allowed: bool = False) -> None:
+    """A one-line :class:`RestyleError` unless ``output`` ends in one of :data:`VIDEO_SUFFIXES`
+    (``folder_allowed``: the message says that a folder is the other choice)."""
+    if output.suffix.lower() not in VIDEO_SUFFIXES:
+        choices = ", ".join(VIDEO_SUFFIXES) + (", or a folder" if folder_allowed else "")
+        raise RestyleError(f"{output}: unsupported video type {output.suffix or '(none)'}; use {choices}")
+
+
 def write_video(
     frame_paths: list[Path], output: Path, info: VideoInfo, start: int, frames: int, size: tuple[int, int]
 ) -> None:
@@ -168,10 +178,7 @@ def write_video(
     source's audio for the same span (frames ``start`` to ``start + frames``)."""
     import imageio_ffmpeg
 
-    if output.suffix.lower() not in VIDEO_SUFFIXES - {".gif"}:
-        raise RestyleError(
-            f"{output}: unsupported video type {output.suffix or '(none)'}; use .mp4, .mkv, .mov or .webm"
-        )
+    check_video_suffix(output)
     tmp_video = output.with_name(f".{output.name}.video{output.suffix}")
     tmp_final = output.with_name(f".{output.name}.part{output.suffix}")
     width, height = size

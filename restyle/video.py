@@ -41,7 +41,7 @@ import torch
 from PIL import Image
 
 from restyle.clip import (
-    VIDEO_SUFFIXES,
+    check_video_suffix,
     frame_shape,
     frame_to_tensor,
     parse_frame_range,
@@ -271,8 +271,8 @@ def stylize_video(
     )
     out = Path(output)
     to_folder = out.suffix == "" or out.is_dir()
-    if not to_folder and out.suffix.lower() not in VIDEO_SUFFIXES - {".gif"}:
-        raise RestyleError(f"{out}: unsupported video type {out.suffix}; use .mp4, .mkv, .mov or .webm, or a folder")
+    if not to_folder:
+        check_video_suffix(out, folder_allowed=True)
     if to_folder and out.exists() and not out.is_dir():
         raise RestyleError(f"{out}: is a file, not a folder; give a folder or a video name")
     # An existing output folder must itself be writable; a new one is made in its parent.

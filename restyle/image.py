@@ -349,15 +349,16 @@ def check_writable(path: str | os.PathLike) -> Path:
     return path
 
 
-def check_output_folder(path: str | os.PathLike) -> Path:
-    """Fail now, before any computation, if the folder that will hold ``path`` is missing or
-    cannot be written (probed by creating and removing a temporary file in it).
+def check_output_folder(path: str | os.PathLike, *, is_folder: bool = False) -> Path:
+    """Fail now, before any computation, if the folder that will hold ``path`` (or ``path``
+    itself, with ``is_folder``) is missing or cannot be written (probed by creating and
+    removing a temporary file in it).
 
     Returns:
         The folder.
     """
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
+    folder = path if is_folder else path.parent
     if not folder.is_dir():
         raise RestyleError(f"{path}: output folder {folder} does not exist")
     try:

@@ -276,7 +276,7 @@ def stylize_video(
     if to_folder and out.exists() and not out.is_dir():
         raise RestyleError(f"{out}: is a file, not a folder; give a folder or a video name")
     # An existing output folder must itself be writable; a new one is made in its parent.
-    check_output_folder(out / "000000.png" if out.is_dir() else out)
+    check_output_folder(out, is_folder=out.is_dir())
     info = probe(video, fps=fps)
     if info.size[0] * info.size[1] > LARGE_SOURCE_PIXELS:
         warnings.warn(

@@ -322,8 +322,9 @@ def stylize_video(
             flows[(a, b)] = optical_flow(contents[a], contents[b])
         return flows[(a, b)]
 
-    def run(content: torch.Tensor, first: bool, temporal: tuple[torch.Tensor, Temporal] | None) -> torch.Tensor:
-        opts = _frame_options(
+    # the image pipeline's options: for a frame stylised in full (True) and for a later one
+    frame_options = {
+        first: _frame_options(
             mode=mode,
             preset=preset,
             first=first,
@@ -335,6 +336,11 @@ def stylize_video(
             style_weight=style_weight,
             content_weight=content_weight,
         )
+        for first in (True, False)
+    }
+
+    def run(content: torch.Tensor, first: bool, temporal: tuple[torch.Tensor, Temporal] | None) -> torch.Tensor:
+        opts = frame_options[first]
         if mode == "art":
             result = stylize(content, style_image, _temporal=temporal, _cache=targets, _memory=memory, **opts)
         else:

@@ -34,7 +34,7 @@ from torch import Tensor
 from restyle.automask import resolve_global_style, resolve_masks
 from restyle.color import combine_luminance, luminance, match_color, match_luminance
 from restyle.device import resolve_device, use_bf16
-from restyle.errors import RestyleError, check_choice
+from restyle.errors import RestyleError, check_choice, check_weight
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
     ImageLike,
@@ -44,6 +44,7 @@ from restyle.image import (
     save_image,
     scaled_shape,
 )
+from restyle.masks import MaskPair
 from restyle.objective import Objective, Temporal
 from restyle.optim import OPTIMIZERS, Iterate, LbfgsMemory, Record, optimize
 from restyle.pyramid import LevelImage, pyramid_sizes
@@ -103,13 +104,6 @@ def _check_layers(layers: Sequence[str], what: str) -> list[str]:
     return layers
 
 
-def check_weight(value: float, name: str) -> float:
-    value = float(value)
-    if not (value >= 0 and value < float("inf")):
-        raise RestyleError(f"{name} must be a finite number >= 0, not {value}")
-    return value
-
-
 def _color_targets(preserve_color: str, content: Tensor, styles: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
     """The content and style images the losses see, for ``preserve_color``."""
     if preserve_color == "luminance":
@@ -130,6 +124,57 @@ def _start_image(init: str, content: Tensor, *, generator: torch.Generator, max_
         return (0.5 + 0.1 * torch.randn(content.shape, generator=generator)).clamp(0, 1)
     image = load_image(init, max_pixels=max_pixels, what="init image")
     return luminance(image) if grey else image
+
+
+def _masks(
+    content: Tensor,
+    styles: list[Tensor],
+    params: dict[str, Any],
+    *,
+    content_mask: str | None,
+    style_mask: str | None,
+    auto: bool,
+    substyles: int | None,
+    max_pixels: int,
+    device: torch.device,
+) -> MaskPair | None:
+    """The region masks asked for (files or ``auto``), or ``None`` for none; what was used is
+    recorded in ``params``."""
+    if content_mask is None and style_mask is None and not auto:
+        if substyles is not None:
+            raise RestyleError("--substyles needs --auto-masks")
+        return None
+    if len(styles) != 1:
+        raise RestyleError("masks work with one style image, not several")
+    masks, matching = resolve_masks(
+        content,
+        styles[0],
+        content_mask=content_mask,
+        style_mask=style_mask,
+        auto=auto,
+        substyles=substyles,
+        max_pixels=max_pixels,
+        device=device,
+    )
+    params["mask_labels"] = masks.names
+    if matching is not None:
+        params["auto_masks_matching"] = matching
+    return masks
+
+
+def _check_options(params: dict[str, Any]) -> None:
+    """One-line errors for the options of :func:`stylize` that are checked on their own."""
+    check_long_side(params["size"], minimum=MIN_TRANSFER_SIZE)
+    check_choice(params["optimizer"], OPTIMIZERS, "optimizer")
+    check_choice(params["preserve_color"], ("none", "luminance", "histogram"), "preserve_color")
+    check_choice(params["parameterization"], ("multires", "pixels"), "parameterization")
+    check_choice(params["pooling"], ("max", "avg"), "pooling")
+    if params["iterations"] < 1 or params["coarse_iterations"] < 0:
+        raise RestyleError("iterations must be at least 1 (and coarse_iterations at least 0)")
+    if not params["style_scale"] > 0:
+        raise RestyleError(f"style_scale must be above 0, not {params['style_scale']}")
+    for name in ("content_weight", "style_weight", "tv_weight"):
+        check_weight(params[name], name.replace("_", "-"))
 
 
 def stylize(
@@ -240,17 +285,7 @@ def stylize(
         for name, value in locals().items()
         if name not in ("content", "styles", "callback", "_temporal", "_cache", "_memory")
     }
-    check_long_side(size, minimum=MIN_TRANSFER_SIZE)
-    check_choice(optimizer, OPTIMIZERS, "optimizer")
-    check_choice(preserve_color, ("none", "luminance", "histogram"), "preserve_color")
-    check_choice(parameterization, ("multires", "pixels"), "parameterization")
-    check_choice(pooling, ("max", "avg"), "pooling")
-    if iterations < 1 or coarse_iterations < 0:
-        raise RestyleError("iterations must be at least 1 (and coarse_iterations at least 0)")
-    if not style_scale > 0:
-        raise RestyleError(f"style_scale must be above 0, not {style_scale}")
-    for name in ("content_weight", "style_weight", "tv_weight"):
-        check_weight(params[name], name.replace("_", "-"))
+    _check_options(params)
     global_style = resolve_global_style(global_style, auto=auto_masks)
     content_layers = _check_layers(content_layers, "content_layers")
     style_layers = _check_layers(style_layers, "style_layers")
@@ -279,28 +314,20 @@ def stylize(
     style_images = [load_image(s, max_pixels=max_pixels, what=f"style {i + 1}") for i, s in enumerate(style_list)]
     target_content, style_images = _color_targets(preserve_color, content_full, style_images)
 
-    masks = None
-    if content_mask is not None or style_mask is not None or auto_masks:
-        if len(style_images) != 1:
-            raise RestyleError("masks work with one style image, not several")
-        masks, matching = resolve_masks(
-            content_full,
-            style_images[0],
-            content_mask=content_mask,
-            style_mask=style_mask,
-            auto=auto_masks,
-            substyles=substyles,
-            max_pixels=max_pixels,
-            device=dev,
-        )
-        params["mask_labels"] = masks.names
+    masks = _masks(
+        content_full,
+        style_images,
+        params,
+        content_mask=content_mask,
+        style_mask=style_mask,
+        auto=auto_masks,
+        substyles=substyles,
+        max_pixels=max_pixels,
+        device=dev,
+    )
+    if masks is not None:
         params["global_style_used"] = global_style
-        if matching is not None:
-            params["auto_masks_matching"] = matching
-    elif substyles is not None:
-        raise RestyleError("--substyles needs --auto-masks")
 
-    generator = torch.Generator().manual_seed(seed)
     height, width = content_full.shape[-2:]
     temporal = None
     if _temporal is not None:
@@ -309,6 +336,7 @@ def stylize(
             start = luminance(start)
             temporal = Temporal(luminance(temporal.target), temporal.certainty, temporal.weight)
     else:
+        generator = torch.Generator().manual_seed(seed)
         start = _start_image(
             init, target_content, generator=generator, max_pixels=max_pixels, grey=preserve_color == "luminance"
         )
@@ -320,13 +348,9 @@ def stylize(
         for s in pyramid_sizes(size, min_size=min_size, factor=pyramid_factor, enabled=pyramid)
         if min(scaled_shape(height, width, s)) >= smallest
     ]
-    started = time.perf_counter()
-    history: list[Record] = []
-    plan = [coarse_iterations] * (len(sizes) - 1) + [iterations]
-    image = start
-    status, message = "done", ""
-    for index, long_side in enumerate(sizes):
-        shape = scaled_shape(height, width, long_side)
+
+    def objective_at(shape: tuple[int, int], long_side: int) -> Objective:
+        """The loss at one pyramid scale; style targets come from ``_cache`` when it has them."""
         content_s = resize(target_content, *shape).to(dev)
         styles_s = [_style_at(s, round(long_side * style_scale), smallest).to(dev) for s in style_images]
         scaled_masks = None if masks is None else masks.resized(shape, styles_s[0].shape)
@@ -352,12 +376,21 @@ def stylize(
         )
         if _cache is not None and masks is None:
             _cache[cache_key] = objective.style_targets
+        return objective
+
+    started = time.perf_counter()
+    history: list[Record] = []
+    plan = [coarse_iterations] * (len(sizes) - 1) + [iterations]
+    image = start
+    status, message = "done", ""
+    for index, long_side in enumerate(sizes):
+        shape = scaled_shape(height, width, long_side)
         x0 = resize(image, *shape).to(dev)
         if index > 0:
             # Put back the content detail that the coarser scale could not hold (a Laplacian-
             # pyramid step): the upsampled result is blurry, which costs many fine iterations.
-            coarse = resize(resize(target_content, *image.shape[-2:]), *shape).to(dev)
-            x0 = (x0 + content_s - coarse).clamp(0, 1)
+            coarse = resize(resize(target_content, *image.shape[-2:]), *shape)
+            x0 = (x0 + resize(target_content, *shape).to(dev) - coarse.to(dev)).clamp(0, 1)
         n = plan[index]
         if n == 0:
             image = x0
@@ -365,7 +398,7 @@ def stylize(
         render = LevelImage(x0) if parameterization == "multires" else None
         outcome = optimize(
             x0 if render is None else render.zeros(),
-            objective,
+            objective_at(shape, long_side),
             iterations=n,
             render=render,
             bounds=(0.0, 1.0) if render is None else None,  # LevelImage clamps its image itself

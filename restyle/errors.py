@@ -31,3 +31,20 @@ def check_choice(value: str, choices: Iterable[str], what: str) -> str:
     if value not in choices:
         raise RestyleError(f"unknown {what} {value!r}: use one of {', '.join(choices)}")
     return value
+
+
+def check_weight(value: float, name: str) -> float:
+    """``value`` as a float if it is finite and >= 0; otherwise a :class:`RestyleError`.
+
+    Example:
+        >>> check_weight(1e4, "photo-weight")
+        10000.0
+        >>> check_weight(float("nan"), "style-weight")
+        Traceback (most recent call last):
+        ...
+        restyle.errors.RestyleError: style-weight must be a finite number >= 0, not nan
+    """
+    value = float(value)
+    if not (value >= 0 and value < float("inf")):
+        raise RestyleError(f"{name} must be a finite number >= 0, not {value}")
+    return value

@@ -31,12 +31,12 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from restyle.artistic import CONTENT_LAYERS, STYLE_LAYERS, Result, check_weight
+from restyle.artistic import CONTENT_LAYERS, STYLE_LAYERS, Result
 from restyle.automask import resolve_global_style, resolve_masks
 from restyle.bilateral import BilateralGrid, fit_grid, grid_roughness, grid_size, identity_grid
 from restyle.color import match_color, rgb_to_ycbcr
 from restyle.device import resolve_device, use_bf16
-from restyle.errors import RestyleError, check_choice
+from restyle.errors import RestyleError, check_choice, check_weight
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
     ImageLike,
@@ -189,7 +189,6 @@ def stylize_photo(
     precision: Literal["auto", "float32", "bfloat16"] = "auto",
     max_pixels: int = DEFAULT_MAX_PIXELS,
     callback: Callable[[Iterate], None] | None = None,
-    _masks: MaskPair | None = None,
     _cache: dict | None = None,
     _temporal: tuple[Tensor, Temporal] | None = None,
     _memory: LbfgsMemory | None = None,
@@ -235,6 +234,8 @@ def stylize_photo(
         precision: encoder precision: "auto" uses bfloat16 where the hardware runs it natively.
         max_pixels: refuse input images with more pixels than this.
         callback: called after every iteration with an :class:`~restyle.optim.Iterate`.
+        _cache: a dict shared by the calls of a weight sweep (one content, one style): the
+            masks and the matting Laplacians are computed once.
         _temporal: for video: the start image (the previous frame warped) and the temporal
             term; the coarse scales are then skipped.
         _memory: for video: L-BFGS pairs carried between frames (full-size stage).
@@ -245,7 +246,7 @@ def stylize_photo(
     params = {
         n: v
         for n, v in locals().items()
-        if n not in ("content", "style", "callback", "_masks", "_cache", "_temporal", "_memory")
+        if n not in ("content", "style", "callback", "_cache", "_temporal", "_memory")
     }
     settings = _settings(
         preset,
@@ -273,36 +274,27 @@ def stylize_photo(
         settings={k: v for k, v in vars(settings).items()},
     )
 
-    layers = [*CONTENT_LAYERS, *STYLE_LAYERS]
-    content_full = load_image(content, size=size, max_pixels=max_pixels, what="content")
+    content_full, style_full = _load_pair(content, style, size=size, max_pixels=max_pixels)
     height, width = content_full.shape[-2:]
-    check_size(height, width, layers, what="content")
-    style_full = load_image(style, max_pixels=max_pixels, what="style")
-    if max(style_full.shape[-2:]) > 2 * size:
-        style_full = resize(style_full, *scaled_shape(*style_full.shape[-2:], size))
-    check_size(*style_full.shape[-2:], layers, what="style image")
-    smallest = min_side(layers)
-    if _masks is not None:
-        masks = _masks
-    else:
-        cached = None if _cache is None else _cache.get("masks")
-        if cached is None:
-            cached = resolve_masks(
-                content_full,
-                style_full,
-                content_mask=content_mask,
-                style_mask=style_mask,
-                auto=auto_masks,
-                substyles=substyles,
-                palette=mask_palette,
-                max_pixels=max_pixels,
-                device=dev,
-            )
-            if _cache is not None:
-                _cache["masks"] = cached
-        masks, matching = cached
-        if matching is not None:
-            params["auto_masks_matching"] = matching
+    smallest = min_side([*CONTENT_LAYERS, *STYLE_LAYERS])
+    cached = None if _cache is None else _cache.get("masks")
+    if cached is None:
+        cached = resolve_masks(
+            content_full,
+            style_full,
+            content_mask=content_mask,
+            style_mask=style_mask,
+            auto=auto_masks,
+            substyles=substyles,
+            palette=mask_palette,
+            max_pixels=max_pixels,
+            device=dev,
+        )
+        if _cache is not None:
+            _cache["masks"] = cached
+    masks, matching = cached
+    if matching is not None:
+        params["auto_masks_matching"] = matching
     params["mask_labels"] = masks.names
     masks = masks.resized(content_full.shape, style_full.shape)
     if region_weights is not None and len(region_weights) != len(masks.names):
@@ -427,6 +419,19 @@ def stylize_photo(
         message=message,
         unsmoothed=unsmoothed,
     )
+
+
+def _load_pair(content: ImageLike, style: ImageLike, *, size: int, max_pixels: int) -> tuple[Tensor, Tensor]:
+    """The content at ``size`` and the style image (brought down to ``size`` if it is over
+    twice that), each checked to be large enough for the network's layers."""
+    layers = [*CONTENT_LAYERS, *STYLE_LAYERS]
+    content_full = load_image(content, size=size, max_pixels=max_pixels, what="content")
+    check_size(*content_full.shape[-2:], layers, what="content")
+    style_full = load_image(style, max_pixels=max_pixels, what="style")
+    if max(style_full.shape[-2:]) > 2 * size:
+        style_full = resize(style_full, *scaled_shape(*style_full.shape[-2:], size))
+    check_size(*style_full.shape[-2:], layers, what="style image")
+    return content_full, style_full
 
 
 def preset_settings(name: str) -> Preset:

@@ -50,7 +50,7 @@ from restyle.clip import (
     write_frame_folder,
     write_video,
 )
-from restyle.errors import RestyleError, check_choice
+from restyle.errors import RestyleError, check_choice, check_weight
 from restyle.files import atomic_write
 from restyle.flow import certainty, optical_flow, warp
 from restyle.image import (
@@ -202,6 +202,19 @@ def _temporal_target(
     return nearest, Temporal(target, trust, weight)
 
 
+def _output_is_folder(out: Path) -> bool:
+    """Whether ``out`` names a folder of frames (no suffix, or an existing folder) rather than
+    a video file; either way it is checked to be writable, before any work."""
+    to_folder = out.suffix == "" or out.is_dir()
+    if not to_folder:
+        check_video_suffix(out, folder_allowed=True)
+    elif out.exists() and not out.is_dir():
+        raise RestyleError(f"{out}: is a file, not a folder; give a folder or a video name")
+    # An existing output folder must itself be writable; a new one is made in its parent.
+    check_output_folder(out, is_folder=out.is_dir())
+    return to_folder
+
+
 def stylize_video(
     video: str | os.PathLike,
     style: str | os.PathLike,
@@ -255,7 +268,7 @@ def stylize_video(
     Returns:
         The path of the output video or folder.
     """
-    from restyle.artistic import check_weight, stylize
+    from restyle.artistic import stylize
     from restyle.device import resolve_device
     from restyle.photo import preset_settings, stylize_photo
 
@@ -270,13 +283,7 @@ def stylize_video(
         DEFAULT_TEMPORAL_WEIGHT[kind] if temporal_weight is None else check_weight(temporal_weight, "temporal-weight")
     )
     out = Path(output)
-    to_folder = out.suffix == "" or out.is_dir()
-    if not to_folder:
-        check_video_suffix(out, folder_allowed=True)
-    if to_folder and out.exists() and not out.is_dir():
-        raise RestyleError(f"{out}: is a file, not a folder; give a folder or a video name")
-    # An existing output folder must itself be writable; a new one is made in its parent.
-    check_output_folder(out, is_folder=out.is_dir())
+    to_folder = _output_is_folder(out)
     info = probe(video, fps=fps)
     if info.size[0] * info.size[1] > LARGE_SOURCE_PIXELS:
         warnings.warn(

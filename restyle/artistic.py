@@ -349,9 +349,10 @@ def stylize(
         if min(scaled_shape(height, width, s)) >= smallest
     ]
 
-    def objective_at(shape: tuple[int, int], long_side: int) -> Objective:
-        """The loss at one pyramid scale; style targets come from ``_cache`` when it has them."""
-        content_s = resize(target_content, *shape).to(dev)
+    def objective_at(content_s: Tensor, long_side: int) -> Objective:
+        """The loss at one pyramid scale (``content_s``: the content at that scale, on the
+        device); style targets come from ``_cache`` when it has them."""
+        shape = tuple(content_s.shape[-2:])
         styles_s = [_style_at(s, round(long_side * style_scale), smallest).to(dev) for s in style_images]
         scaled_masks = None if masks is None else masks.resized(shape, styles_s[0].shape)
         cache_key = ("style_targets", shape, tuple(tuple(s.shape) for s in styles_s), bf16)
@@ -385,12 +386,13 @@ def stylize(
     status, message = "done", ""
     for index, long_side in enumerate(sizes):
         shape = scaled_shape(height, width, long_side)
+        content_s = resize(target_content, *shape).to(dev)
         x0 = resize(image, *shape).to(dev)
         if index > 0:
             # Put back the content detail that the coarser scale could not hold (a Laplacian-
             # pyramid step): the upsampled result is blurry, which costs many fine iterations.
-            coarse = resize(resize(target_content, *image.shape[-2:]), *shape)
-            x0 = (x0 + resize(target_content, *shape).to(dev) - coarse.to(dev)).clamp(0, 1)
+            coarse = resize(resize(target_content, *image.shape[-2:]), *shape).to(dev)
+            x0 = (x0 + content_s - coarse).clamp(0, 1)
         n = plan[index]
         if n == 0:
             image = x0
@@ -398,7 +400,7 @@ def stylize(
         render = LevelImage(x0) if parameterization == "multires" else None
         outcome = optimize(
             x0 if render is None else render.zeros(),
-            objective_at(shape, long_side),
+            objective_at(content_s, long_side),
             iterations=n,
             render=render,
             bounds=(0.0, 1.0) if render is None else None,  # LevelImage clamps its image itself

@@ -244,9 +244,7 @@ def stylize_photo(
         A :class:`~restyle.artistic.Result`.
     """
     params = {
-        n: v
-        for n, v in locals().items()
-        if n not in ("content", "style", "callback", "_cache", "_temporal", "_memory")
+        n: v for n, v in locals().items() if n not in ("content", "style", "callback", "_cache", "_temporal", "_memory")
     }
     settings = _settings(
         preset,

@@ -55,6 +55,9 @@ from restyle.pyramid import pyramid_sizes
 from restyle.smoothing import local_affine_smoothing, matting_smoothing
 from restyle.vgg import CAFFE_MEAN_BGR, MIN_TRANSFER_SIZE, check_size, min_side
 
+# Every layer a photo transfer reads.
+_LAYERS = (*CONTENT_LAYERS, *STYLE_LAYERS)
+
 __all__ = ["PRESETS", "Preset", "png_handoff", "preset_settings", "segment_color_transfer", "stylize_photo"]
 
 
@@ -274,23 +277,18 @@ def stylize_photo(
 
     content_full, style_full = _load_pair(content, style, size=size, max_pixels=max_pixels)
     height, width = content_full.shape[-2:]
-    smallest = min_side([*CONTENT_LAYERS, *STYLE_LAYERS])
-    cached = None if _cache is None else _cache.get("masks")
-    if cached is None:
-        cached = resolve_masks(
-            content_full,
-            style_full,
-            content_mask=content_mask,
-            style_mask=style_mask,
-            auto=auto_masks,
-            substyles=substyles,
-            palette=mask_palette,
-            max_pixels=max_pixels,
-            device=dev,
-        )
-        if _cache is not None:
-            _cache["masks"] = cached
-    masks, matching = cached
+    masks, matching = _sweep_masks(
+        content_full,
+        style_full,
+        _cache,
+        content_mask=content_mask,
+        style_mask=style_mask,
+        auto=auto_masks,
+        substyles=substyles,
+        palette=mask_palette,
+        max_pixels=max_pixels,
+        device=dev,
+    )
     if matching is not None:
         params["auto_masks_matching"] = matching
     params["mask_labels"] = masks.names
@@ -322,7 +320,7 @@ def stylize_photo(
     work = min(size, settings.work_size or size) if grid_mode else size
     # A video frame (``_temporal``) starts from the previous stylised frame warped into it:
     # already stylised, so it skips the coarse scales (as art mode does).
-    plan = _plan(settings, (height, width), work, smallest=smallest, coarse=temporal is None)
+    plan = _plan(settings, (height, width), work, smallest=min_side(_LAYERS), coarse=temporal is None)
 
     started = time.perf_counter()
     history: list[Record] = []
@@ -341,34 +339,19 @@ def stylize_photo(
     done = 0
     for index, (long_side, n, photo) in enumerate(plan):
         shape = scaled_shape(height, width, long_side)
-        content_s = resize(content_full, *shape)
-        style_s = resize(style_full, *scaled_shape(*style_full.shape[-2:], max(long_side, smallest * 2)))
-        masks_s = masks.resized(shape, style_s.shape)
-        laplacian = None
-        if photo and settings.photo_weight > 0:
-            if long_side not in laplacians:
-                laplacians[long_side] = MattingLaplacian(content_s.to(dev), dtype=torch.float32)
-            laplacian = laplacians[long_side]
-        objective = Objective(
-            content_s.to(dev),
-            [style_s.to(dev)],
-            blend=[1.0],
-            content_weight=settings.content_weight,
-            style_weight=settings.style_weight,
-            tv_weight=settings.tv_weight,
-            content_layers=CONTENT_LAYERS,
-            style_layers=STYLE_LAYERS,
-            style_layer_weights=[1.0] * len(STYLE_LAYERS),
-            content_masks=masks_s.content.to(dev),
-            style_masks=masks_s.style.to(dev),
+        objective = _scale_objective(
+            settings,
+            content_full,
+            style_full,
+            masks,
+            laplacians,
+            long_side=long_side,
+            photo=photo,
             region_weights=region_weights,
-            area_weighted=settings.area_weighted,
             global_style=global_style,
-            photo_weight=settings.photo_weight if photo else 0.0,
-            laplacian=laplacian,
-            color_weight=settings.color_weight,
             bf16=bf16,
-            temporal=None if temporal is None else temporal.resized(shape).to(dev),
+            temporal=temporal,
+            device=dev,
         )
         common = {
             "iterations": n,
@@ -422,14 +405,74 @@ def stylize_photo(
 def _load_pair(content: ImageLike, style: ImageLike, *, size: int, max_pixels: int) -> tuple[Tensor, Tensor]:
     """The content at ``size`` and the style image (brought down to ``size`` if it is over
     twice that), each checked to be large enough for the network's layers."""
-    layers = [*CONTENT_LAYERS, *STYLE_LAYERS]
     content_full = load_image(content, size=size, max_pixels=max_pixels, what="content")
-    check_size(*content_full.shape[-2:], layers, what="content")
+    check_size(*content_full.shape[-2:], _LAYERS, what="content")
     style_full = load_image(style, max_pixels=max_pixels, what="style")
     if max(style_full.shape[-2:]) > 2 * size:
         style_full = resize(style_full, *scaled_shape(*style_full.shape[-2:], size))
-    check_size(*style_full.shape[-2:], layers, what="style image")
+    check_size(*style_full.shape[-2:], _LAYERS, what="style image")
     return content_full, style_full
+
+
+def _sweep_masks(content: Tensor, style: Tensor, cache: dict | None, **options: Any) -> tuple[MaskPair, dict | None]:
+    """:func:`~restyle.automask.resolve_masks` of the pair, computed once for all the calls of
+    a weight sweep that share ``cache``."""
+    cached = None if cache is None else cache.get("masks")
+    if cached is None:
+        cached = resolve_masks(content, style, **options)
+        if cache is not None:
+            cache["masks"] = cached
+    return cached
+
+
+def _scale_objective(
+    settings: Preset,
+    content: Tensor,
+    style: Tensor,
+    masks: MaskPair,
+    laplacians: dict[Any, MattingLaplacian],
+    *,
+    long_side: int,
+    photo: bool,
+    region_weights: Sequence[float] | None,
+    global_style: float,
+    bf16: bool,
+    temporal: Temporal | None,
+    device: torch.device,
+) -> Objective:
+    """The loss at one scale of the plan: content, style and masks at ``long_side`` px (the
+    style no smaller than the network's deepest layer needs), and, if ``photo`` is on, the
+    content's matting Laplacian at that size, cached in ``laplacians`` by size."""
+    shape = scaled_shape(*content.shape[-2:], long_side)
+    content_s = resize(content, *shape).to(device)
+    style_s = resize(style, *scaled_shape(*style.shape[-2:], max(long_side, min_side(_LAYERS) * 2)))
+    masks_s = masks.resized(shape, style_s.shape)
+    laplacian = None
+    if photo and settings.photo_weight > 0:
+        if long_side not in laplacians:
+            laplacians[long_side] = MattingLaplacian(content_s, dtype=torch.float32)
+        laplacian = laplacians[long_side]
+    return Objective(
+        content_s,
+        [style_s.to(device)],
+        blend=[1.0],
+        content_weight=settings.content_weight,
+        style_weight=settings.style_weight,
+        tv_weight=settings.tv_weight,
+        content_layers=CONTENT_LAYERS,
+        style_layers=STYLE_LAYERS,
+        style_layer_weights=[1.0] * len(STYLE_LAYERS),
+        content_masks=masks_s.content.to(device),
+        style_masks=masks_s.style.to(device),
+        region_weights=region_weights,
+        area_weighted=settings.area_weighted,
+        global_style=global_style,
+        photo_weight=settings.photo_weight if photo else 0.0,
+        laplacian=laplacian,
+        color_weight=settings.color_weight,
+        bf16=bf16,
+        temporal=None if temporal is None else temporal.resized(shape).to(device),
+    )
 
 
 def preset_settings(name: str) -> Preset:

@@ -202,6 +202,24 @@ def _temporal_target(
     return nearest, Temporal(target, trust, weight)
 
 
+def _check_options(
+    *, mode: str, preset: str, size: int, passes: int, frame_iterations: int, temporal_weight: float | None
+) -> float:
+    """Check the options that need no file (one-line errors, before any work) and return the
+    temporal weight: the given one, or the default for the mode (the fast photo preset has its
+    own, as its temporal term is a per-pixel ratio)."""
+    from restyle.photo import preset_settings
+
+    check_choice(mode, ("art", "photo"), "mode")
+    preset_settings(preset)
+    if passes < 1 or frame_iterations < 1:
+        raise RestyleError("passes and frame-iterations must be at least 1")
+    check_long_side(size, minimum=MIN_TRANSFER_SIZE)
+    if temporal_weight is not None:
+        return check_weight(temporal_weight, "temporal-weight")
+    return DEFAULT_TEMPORAL_WEIGHT["fast" if mode == "photo" and preset == "fast" else mode]
+
+
 def _output_is_folder(out: Path) -> bool:
     """Whether ``out`` names a folder of frames (no suffix, or an existing folder) rather than
     a video file; either way it is checked to be writable, before any work."""
@@ -270,18 +288,17 @@ def stylize_video(
     """
     from restyle.artistic import stylize
     from restyle.device import resolve_device
-    from restyle.photo import preset_settings, stylize_photo
+    from restyle.photo import stylize_photo
 
-    check_choice(mode, ("art", "photo"), "mode")
-    preset_settings(preset)  # an unknown preset fails before any work
-    if passes < 1 or frame_iterations < 1:
-        raise RestyleError("passes and frame-iterations must be at least 1")
-    check_long_side(size, minimum=MIN_TRANSFER_SIZE)
-    fast = mode == "photo" and preset == "fast"
-    kind = "fast" if fast else mode
-    weight = (
-        DEFAULT_TEMPORAL_WEIGHT[kind] if temporal_weight is None else check_weight(temporal_weight, "temporal-weight")
+    weight = _check_options(
+        mode=mode,
+        preset=preset,
+        size=size,
+        passes=passes,
+        frame_iterations=frame_iterations,
+        temporal_weight=temporal_weight,
     )
+    fast = mode == "photo" and preset == "fast"
     out = Path(output)
     to_folder = _output_is_folder(out)
     info = probe(video, fps=fps)

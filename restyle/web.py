@@ -437,91 +437,106 @@ def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = Non
     with gr.Blocks(title="restyle", analytics_enabled=False) as app:
         gr.Markdown("# restyle\nNeural style transfer on your own machine: photorealistic, artistic and video.")
         with gr.Tab("Photo"):
-            with gr.Row():
-                p_content = gr.Image(label="Content photo", type="numpy", image_mode="RGB", elem_id="photo-content")
-                p_style = gr.Image(label="Style photo", type="numpy", image_mode="RGB", elem_id="photo-style")
-            with gr.Accordion("Masks (optional): paint regions in the same colours on both images", open=False):
-                with gr.Row():
-                    p_cmask = gr.ImageEditor(label="Content mask", type="numpy", brush=brush, elem_id="photo-cmask")
-                    p_smask = gr.ImageEditor(label="Style mask", type="numpy", brush=brush, elem_id="photo-smask")
-                with gr.Row():
-                    p_auto = gr.Button("Auto masks", elem_id="photo-auto")
-                    p_auto_info = gr.Markdown()
-            with gr.Row():
-                p_preset = gr.Dropdown(["default", "fast", "dpst"], value="default", label="Preset")
-                p_size = gr.Slider(64, 1024, value=512, step=16, label="Size (long side)", elem_id="photo-size")
-            with gr.Row():
-                # the weights span orders of magnitude: the sliders set their base-10 logarithm
-                # (they start at the preset's own weights and follow the preset's choice)
-                sw0, pw0, cw0 = preset_sliders("default")
-                p_sw = gr.Slider(0, 6, value=sw0, step=0.25, label="Style weight (10^x)")
-                p_pw = gr.Slider(0, 8, value=pw0, step=0.25, label="Photorealism weight (10^x)")
-                p_cw = gr.Slider(-1, 3, value=cw0, step=0.1, label="Content weight (10^x)")
-            p_preset.change(preset_sliders, p_preset, [p_sw, p_pw, p_cw], queue=False)
-            with gr.Row():
-                p_run = gr.Button("Stylise", variant="primary", elem_id="photo-run")
-                p_stop = gr.Button("Stop", elem_id="photo-stop")
-            p_status = gr.Textbox(label="Progress", interactive=False, elem_id="photo-status")
-            p_out = gr.Image(label="Result", type="numpy", interactive=False, elem_id="photo-result")
-            p_file = gr.File(label="Download (PNG with parameters)", elem_id="photo-file")
-            p_content.change(lambda x: x, p_content, p_cmask, queue=False)
-            p_style.change(lambda x: x, p_style, p_smask, queue=False)
-            p_auto.click(auto, [p_content, p_style], [p_cmask, p_smask, p_auto_info])
-            p_run.click(
-                errors_as_messages(photo),
-                [p_content, p_style, p_cmask, p_smask, p_preset, p_size, p_sw, p_pw, p_cw],
-                [p_out, p_status, p_file],
-            )
-            p_stop.click(stop, None, p_status, queue=False)
+            _photo_tab(gr, run=errors_as_messages(photo), auto=auto, stop=stop, brush=brush)
         with gr.Tab("Artistic"):
-            with gr.Row():
-                a_content = gr.Image(label="Content", type="numpy", image_mode="RGB")
-                a_styles = [gr.Image(label=f"Style {i + 1}", type="numpy", image_mode="RGB") for i in range(3)]
-            with gr.Row():
-                a_weights = [gr.Slider(0, 1, value=1.0, step=0.05, label=f"Blend weight {i + 1}") for i in range(3)]
-            with gr.Row():
-                a_preserve = gr.Radio(["none", "luminance", "histogram"], value="none", label="Preserve colour")
-                a_size = gr.Slider(64, 1024, value=512, step=16, label="Size (long side)")
-                a_sw = gr.Slider(
-                    0, 6, value=math.log10(art_default("style_weight")), step=0.25, label="Style weight (10^x)"
-                )
-                a_iter = gr.Slider(1, 500, value=art_default("iterations"), step=1, label="Iterations at full size")
-            with gr.Row():
-                a_run = gr.Button("Stylise", variant="primary")
-                a_stop = gr.Button("Stop")
-            a_status = gr.Textbox(label="Progress", interactive=False)
-            a_out = gr.Image(label="Result", type="numpy", interactive=False)
-            a_file = gr.File(label="Download (PNG with parameters)")
-            a_run.click(
-                errors_as_messages(art),
-                [a_content, *a_styles, *a_weights, a_preserve, a_size, a_sw, a_iter],
-                [a_out, a_status, a_file],
-            )
-            a_stop.click(stop, None, a_status, queue=False)
+            _art_tab(gr, run=errors_as_messages(art), stop=stop)
         with gr.Tab("Video"):
-            with gr.Row():
-                v_clip = gr.Video(label="Clip", sources=["upload"])
-                v_style = gr.Image(label="Style", type="numpy", image_mode="RGB")
-            with gr.Row():
-                v_mode = gr.Radio(["photo", "art"], value="photo", label="Mode")
-                v_preset = gr.Dropdown(["fast", "default"], value="fast", label="Photo preset")
-                v_size = gr.Slider(64, 1280, value=480, step=16, label="Size (long side)")
-                v_frames = gr.Slider(1, 2000, value=60, step=1, label="Frames (from the start)")
-            with gr.Row():
-                v_run = gr.Button("Stylise video", variant="primary")
-                v_stop = gr.Button("Stop")
-            v_status = gr.Textbox(label="Progress", interactive=False)
-            v_preview = gr.Image(label="Latest frame", interactive=False)
-            v_file = gr.File(label="Download video")
-            v_run.click(
-                errors_as_messages(video),
-                [v_clip, v_style, v_mode, v_preset, v_size, v_frames],
-                [v_preview, v_status, v_file],
-            )
-            v_stop.click(stop, None, v_status, queue=False)
+            _video_tab(gr, run=errors_as_messages(video), stop=stop)
     app.queue(default_concurrency_limit=1, max_size=20)
     app.restyle_folder = folder  # type: ignore[attr-defined]
     return app
+
+
+def _photo_tab(
+    gr: Any, *, run: Callable[..., Any], auto: Callable[..., Any], stop: Callable[..., Any], brush: Any
+) -> None:
+    """The Photo tab's layout and events, inside the current ``gr.Tab``."""
+    with gr.Row():
+        p_content = gr.Image(label="Content photo", type="numpy", image_mode="RGB", elem_id="photo-content")
+        p_style = gr.Image(label="Style photo", type="numpy", image_mode="RGB", elem_id="photo-style")
+    with gr.Accordion("Masks (optional): paint regions in the same colours on both images", open=False):
+        with gr.Row():
+            p_cmask = gr.ImageEditor(label="Content mask", type="numpy", brush=brush, elem_id="photo-cmask")
+            p_smask = gr.ImageEditor(label="Style mask", type="numpy", brush=brush, elem_id="photo-smask")
+        with gr.Row():
+            p_auto = gr.Button("Auto masks", elem_id="photo-auto")
+            p_auto_info = gr.Markdown()
+    with gr.Row():
+        p_preset = gr.Dropdown(["default", "fast", "dpst"], value="default", label="Preset")
+        p_size = gr.Slider(64, 1024, value=512, step=16, label="Size (long side)", elem_id="photo-size")
+    with gr.Row():
+        # the weights span orders of magnitude: the sliders set their base-10 logarithm
+        # (they start at the preset's own weights and follow the preset's choice)
+        sw0, pw0, cw0 = preset_sliders("default")
+        p_sw = gr.Slider(0, 6, value=sw0, step=0.25, label="Style weight (10^x)")
+        p_pw = gr.Slider(0, 8, value=pw0, step=0.25, label="Photorealism weight (10^x)")
+        p_cw = gr.Slider(-1, 3, value=cw0, step=0.1, label="Content weight (10^x)")
+    p_preset.change(preset_sliders, p_preset, [p_sw, p_pw, p_cw], queue=False)
+    with gr.Row():
+        p_run = gr.Button("Stylise", variant="primary", elem_id="photo-run")
+        p_stop = gr.Button("Stop", elem_id="photo-stop")
+    p_status = gr.Textbox(label="Progress", interactive=False, elem_id="photo-status")
+    p_out = gr.Image(label="Result", type="numpy", interactive=False, elem_id="photo-result")
+    p_file = gr.File(label="Download (PNG with parameters)", elem_id="photo-file")
+    p_content.change(lambda x: x, p_content, p_cmask, queue=False)
+    p_style.change(lambda x: x, p_style, p_smask, queue=False)
+    p_auto.click(auto, [p_content, p_style], [p_cmask, p_smask, p_auto_info])
+    p_run.click(
+        run,
+        [p_content, p_style, p_cmask, p_smask, p_preset, p_size, p_sw, p_pw, p_cw],
+        [p_out, p_status, p_file],
+    )
+    p_stop.click(stop, None, p_status, queue=False)
+
+
+def _art_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any]) -> None:
+    """The Artistic tab's layout and events, inside the current ``gr.Tab``."""
+    with gr.Row():
+        a_content = gr.Image(label="Content", type="numpy", image_mode="RGB")
+        a_styles = [gr.Image(label=f"Style {i + 1}", type="numpy", image_mode="RGB") for i in range(3)]
+    with gr.Row():
+        a_weights = [gr.Slider(0, 1, value=1.0, step=0.05, label=f"Blend weight {i + 1}") for i in range(3)]
+    with gr.Row():
+        a_preserve = gr.Radio(["none", "luminance", "histogram"], value="none", label="Preserve colour")
+        a_size = gr.Slider(64, 1024, value=512, step=16, label="Size (long side)")
+        a_sw = gr.Slider(0, 6, value=math.log10(art_default("style_weight")), step=0.25, label="Style weight (10^x)")
+        a_iter = gr.Slider(1, 500, value=art_default("iterations"), step=1, label="Iterations at full size")
+    with gr.Row():
+        a_run = gr.Button("Stylise", variant="primary")
+        a_stop = gr.Button("Stop")
+    a_status = gr.Textbox(label="Progress", interactive=False)
+    a_out = gr.Image(label="Result", type="numpy", interactive=False)
+    a_file = gr.File(label="Download (PNG with parameters)")
+    a_run.click(
+        run,
+        [a_content, *a_styles, *a_weights, a_preserve, a_size, a_sw, a_iter],
+        [a_out, a_status, a_file],
+    )
+    a_stop.click(stop, None, a_status, queue=False)
+
+
+def _video_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any]) -> None:
+    """The Video tab's layout and events, inside the current ``gr.Tab``."""
+    with gr.Row():
+        v_clip = gr.Video(label="Clip", sources=["upload"])
+        v_style = gr.Image(label="Style", type="numpy", image_mode="RGB")
+    with gr.Row():
+        v_mode = gr.Radio(["photo", "art"], value="photo", label="Mode")
+        v_preset = gr.Dropdown(["fast", "default"], value="fast", label="Photo preset")
+        v_size = gr.Slider(64, 1280, value=480, step=16, label="Size (long side)")
+        v_frames = gr.Slider(1, 2000, value=60, step=1, label="Frames (from the start)")
+    with gr.Row():
+        v_run = gr.Button("Stylise video", variant="primary")
+        v_stop = gr.Button("Stop")
+    v_status = gr.Textbox(label="Progress", interactive=False)
+    v_preview = gr.Image(label="Latest frame", interactive=False)
+    v_file = gr.File(label="Download video")
+    v_run.click(
+        run,
+        [v_clip, v_style, v_mode, v_preset, v_size, v_frames],
+        [v_preview, v_status, v_file],
+    )
+    v_stop.click(stop, None, v_status, queue=False)
 
 
 def serve(

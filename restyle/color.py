@@ -85,7 +85,16 @@ def rgb_to_lab(image: Tensor) -> Tensor:
 
 
 def ycbcr_to_rgb(image: Tensor) -> Tensor:
-    """Inverse of :func:`rgb_to_ycbcr` (not clamped)."""
+    """Inverse of :func:`rgb_to_ycbcr` (not clamped).
+
+    Shape:
+        - image: :math:`(B, 3, H, W)`; output: same
+
+    Example:
+        >>> rgb = torch.rand(1, 3, 4, 5, dtype=torch.float64)
+        >>> torch.allclose(ycbcr_to_rgb(rgb_to_ycbcr(rgb)), rgb)
+        True
+    """
     _check_rgb(image, "ycbcr_to_rgb")
     return _apply_matrix(image - _CHROMA_OFFSET.to(image).view(1, 3, 1, 1), _YCBCR_TO_RGB)
 
@@ -96,6 +105,10 @@ def luminance(image: Tensor) -> Tensor:
     Shape:
         - image: :math:`(B, 3, H, W)`
         - output: :math:`(B, 3, H, W)`
+
+    Example:
+        >>> luminance(torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1)).flatten()  # pure red
+        tensor([0.2990, 0.2990, 0.2990])
     """
     y = rgb_to_ycbcr(image)[:, :1]
     return y.expand(-1, 3, -1, -1).contiguous()
@@ -105,6 +118,13 @@ def match_luminance(source: Tensor, target: Tensor) -> Tensor:
     """The luminance of ``source`` with its mean and standard deviation moved onto those of
     ``target``'s luminance, as a grey RGB image clamped to [0, 1] (Gatys et al. 2016's
     luminance-only transfer matches the style's luminance to the content's this way).
+
+    Args:
+        source: the image whose luminance is moved (the style, in luminance-only transfer).
+        target: the image whose luminance statistics are taken (the content).
+
+    Returns:
+        The moved luminance, repeated over three channels.
 
     Shape:
         - source: :math:`(1, 3, H, W)`; target: :math:`(1, 3, H', W')`; output like source
@@ -128,7 +148,25 @@ def match_luminance(source: Tensor, target: Tensor) -> Tensor:
 def combine_luminance(luma_from: Tensor, chroma_from: Tensor) -> Tensor:
     """An image with the luminance of ``luma_from`` and the chroma (Cb, Cr) of ``chroma_from``.
 
-    Both must have the same shape; the result is clamped to [0, 1].
+    Both must have the same shape; the result is clamped to [0, 1]. Colour preservation by
+    luminance-only transfer recombines the stylised luminance with the content's chroma this way.
+
+    Args:
+        luma_from: the image whose Y (BT.601 luma) is kept.
+        chroma_from: the image whose Cb and Cr are kept.
+
+    Returns:
+        The combined RGB image.
+
+    Shape:
+        - luma_from, chroma_from: :math:`(B, 3, H, W)`; output: same
+
+    Example:
+        >>> a = 0.4 + 0.2 * torch.rand(1, 3, 4, 4)  # mid greys and
+        >>> b = 0.45 + 0.1 * torch.rand(1, 3, 4, 4)  # weak chroma: in gamut, nothing clamped
+        >>> out = rgb_to_ycbcr(combine_luminance(a, b))
+        >>> torch.allclose(out[:, :1], rgb_to_ycbcr(a)[:, :1], atol=1e-5)
+        True
     """
     if luma_from.shape != chroma_from.shape:
         raise ValueError(f"combine_luminance: shapes differ: {tuple(luma_from.shape)} vs {tuple(chroma_from.shape)}")
@@ -183,6 +221,13 @@ def match_color(
         - source: :math:`(1, 3, H, W)`; target: :math:`(1, 3, H', W')`
         - weights: :math:`(1, 1, H, W)` and :math:`(1, 1, H', W')`
         - output: :math:`(1, 3, H, W)`
+
+    Example:
+        >>> source = 0.4 + 0.2 * torch.rand(1, 3, 32, 32, dtype=torch.float64)
+        >>> target = 0.3 + 0.4 * torch.rand(1, 3, 16, 16, dtype=torch.float64)
+        >>> out = match_color(source, target, eps=1e-12)
+        >>> torch.allclose(out.mean(dim=(2, 3)), target.mean(dim=(2, 3)))
+        True
     """
     _check_rgb(source, "match_color")
     _check_rgb(target, "match_color")

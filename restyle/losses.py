@@ -155,6 +155,13 @@ def masked_gram(features: Tensor, masks: Tensor) -> Tensor:
     ``G_l = (F * m_l)(F * m_l)^T / (C * sum(m_l))``. With a mask of ones this is
     :func:`gram_matrix`. An empty region gives a zero Gram.
 
+    Args:
+        features: feature maps of one image.
+        masks: one weight map per region, in [0, 1], at the features' size.
+
+    Returns:
+        One Gram matrix per region, in float32 whatever the input precision.
+
     Shape:
         - features: :math:`(1, C, H, W)`
         - masks: :math:`(K, H, W)`
@@ -197,10 +204,22 @@ def masked_gram(features: Tensor, masks: Tensor) -> Tensor:
 def gram_loss(features: Tensor, target_gram: Tensor) -> Tensor:
     """Mean squared difference between the Gram of ``features`` and a target Gram.
 
+    Args:
+        features: feature maps.
+        target_gram: the target, normalised as :func:`gram_matrix` normalises.
+
+    Returns:
+        The loss (float32).
+
     Shape:
         - features: :math:`(B, C, H, W)`
         - target_gram: :math:`(B, C, C)` or :math:`(C, C)`
         - output: scalar
+
+    Example:
+        >>> f = torch.ones(1, 2, 3, 3)  # Gram: every entry 0.5
+        >>> gram_loss(f, torch.zeros(2, 2))
+        tensor(0.2500)
     """
     gram = gram_matrix(features)
     return F.mse_loss(gram, target_gram.to(gram.dtype).expand_as(gram))
@@ -209,9 +228,20 @@ def gram_loss(features: Tensor, target_gram: Tensor) -> Tensor:
 def content_loss(features: Tensor, target: Tensor) -> Tensor:
     """Mean squared difference between feature maps (computed in float32).
 
+    Args:
+        features: feature maps.
+        target: the target feature maps, of the same shape.
+
+    Returns:
+        The loss.
+
     Shape:
         - features, target: :math:`(B, C, H, W)`
         - output: scalar
+
+    Example:
+        >>> content_loss(torch.full((1, 2, 2, 2), 3.0), torch.ones(1, 2, 2, 2))
+        tensor(4.)
     """
     _check_features(features, "content_loss")
     if features.shape != target.shape:
@@ -249,6 +279,15 @@ def sliced_wasserstein_loss(points: Tensor, target_sorted: Tensor, directions: T
     point towards the target value of its rank (Risser et al. 2017 use such histogram losses
     against the instabilities of Gram-only style losses).
 
+    Args:
+        points: the point cloud (e.g. a region's L*a*b* colours).
+        target_sorted: the target's projections on ``directions``, sorted along dim 0, one row
+            per point.
+        directions: unit directions to project on, one per column.
+
+    Returns:
+        The mean over directions and ranks of the squared difference of sorted projections.
+
     Shape:
         - points: :math:`(N, D)`; target_sorted: :math:`(N, P)`; directions: :math:`(D, P)`
         - output: scalar
@@ -276,8 +315,19 @@ def sliced_wasserstein_loss(points: Tensor, target_sorted: Tensor, directions: T
 def resample_sorted(values: Tensor, count: int) -> Tensor:
     """Sorted columns resampled to ``count`` evenly spaced quantiles (linear interpolation).
 
+    Args:
+        values: sorted columns (e.g. a style region's sorted projections).
+        count: the number of quantiles (e.g. the number of points they are compared with).
+
+    Returns:
+        The values at ``count`` evenly spaced ranks, first and last kept.
+
     Shape:
         - values: :math:`(M, P)` sorted along dim 0; output: :math:`(count, P)`
+
+    Example:
+        >>> resample_sorted(torch.tensor([[0.0], [1.0], [4.0]]), 5).squeeze(1)
+        tensor([0.0000, 0.5000, 1.0000, 2.5000, 4.0000])
     """
     m = values.shape[0]
     position = torch.linspace(0.0, m - 1, count, dtype=values.dtype, device=values.device)
@@ -362,7 +412,14 @@ class ColorDistributionLoss(nn.Module):
 
 
 class ContentLoss(nn.Module):
-    """:func:`content_loss` against a fixed target."""
+    """:func:`content_loss` against a fixed target.
+
+    Example:
+        >>> target = torch.rand(1, 4, 5, 5)
+        >>> f = torch.rand(1, 4, 5, 5)
+        >>> torch.equal(ContentLoss(target)(f), content_loss(f, target))
+        True
+    """
 
     def __init__(self, target: Tensor) -> None:
         super().__init__()
@@ -373,7 +430,14 @@ class ContentLoss(nn.Module):
 
 
 class GramLoss(nn.Module):
-    """:func:`gram_loss` against a fixed target Gram."""
+    """:func:`gram_loss` against a fixed target Gram.
+
+    Example:
+        >>> target = gram_matrix(torch.rand(1, 4, 5, 5))
+        >>> f = torch.rand(1, 4, 6, 6)
+        >>> torch.equal(GramLoss(target)(f), gram_loss(f, target))
+        True
+    """
 
     def __init__(self, target_gram: Tensor) -> None:
         super().__init__()
@@ -384,7 +448,13 @@ class GramLoss(nn.Module):
 
 
 class TVLoss(nn.Module):
-    """:func:`tv_loss` as a module."""
+    """:func:`tv_loss` as a module.
+
+    Example:
+        >>> image = torch.rand(1, 3, 6, 7)
+        >>> torch.equal(TVLoss()(image), tv_loss(image))
+        True
+    """
 
     def forward(self, image: Tensor) -> Tensor:
         return tv_loss(image)

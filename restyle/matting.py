@@ -183,11 +183,28 @@ def matting_laplacian_sparse(
 ) -> scipy.sparse.csr_matrix:
     """The explicit sparse matting Laplacian (float64), the reference for :class:`MattingLaplacian`.
 
-    Pixels are numbered row-major: index ``y * W + x``.
+    Pixels are numbered row-major: index ``y * W + x``. Memory and time grow with the number of
+    windows times ``(2r+1)^4``: for tests and small images only.
+
+    Args:
+        guide: the guide image, RGB in [0, 1].
+        radius: window radius, as for :class:`MattingLaplacian`.
+        eps: covariance regulariser, as for :class:`MattingLaplacian`.
+
+    Returns:
+        ``L`` as a symmetric CSR matrix.
 
     Shape:
         - guide: :math:`(3, H, W)` or :math:`(1, 3, H, W)`
         - output: :math:`(HW, HW)`
+
+    Example:
+        >>> guide = torch.rand(3, 5, 6, dtype=torch.float64)
+        >>> lap = matting_laplacian_sparse(guide)
+        >>> p = torch.rand(5, 6, dtype=torch.float64)
+        >>> fast = MattingLaplacian(guide).matvec(p).reshape(-1).numpy()
+        >>> bool(np.allclose(lap @ p.reshape(-1).numpy(), fast, rtol=1e-10, atol=1e-12))
+        True
     """
     g = _guide_chw(torch.as_tensor(guide)).double().numpy()
     _, h, w = g.shape
@@ -236,15 +253,34 @@ def photorealism_loss(image: Tensor, laplacian: MattingLaplacian, weight: float 
         laplacian: the content image's :class:`MattingLaplacian`.
         weight: ``lambda``.
 
+    Returns:
+        The loss, in the image's precision.
+
     Shape:
         - image: :math:`(1, 3, H, W)` or :math:`(3, H, W)`
         - output: scalar
+
+    Example:
+        >>> guide = torch.rand(1, 3, 6, 7, dtype=torch.float64)
+        >>> lap = MattingLaplacian(guide)
+        >>> bool(photorealism_loss(guide, lap) < 1e-4)  # the content itself: zero up to eps
+        True
+        >>> bool(photorealism_loss(torch.rand(1, 3, 6, 7, dtype=torch.float64), lap) > 0.1)
+        True
     """
     return weight * _PhotorealismEnergy.apply(image, laplacian)
 
 
 class PhotorealismLoss(nn.Module):
-    """:func:`photorealism_loss` for a fixed guide."""
+    """:func:`photorealism_loss` for a fixed guide.
+
+    Example:
+        >>> guide = torch.rand(1, 3, 6, 7, dtype=torch.float64)
+        >>> image = torch.rand(1, 3, 6, 7, dtype=torch.float64)
+        >>> module = PhotorealismLoss(guide, weight=10.0)
+        >>> torch.equal(module(image), photorealism_loss(image, module.laplacian, 10.0))
+        True
+    """
 
     def __init__(self, guide: Tensor, *, weight: float = 1.0, radius: int = 1, eps: float = 1e-7) -> None:
         super().__init__()

@@ -52,8 +52,26 @@ def _areas(masks: MaskPair) -> Tensor:
 def style_distance(output: Tensor, style: Tensor, masks: MaskPair) -> float:
     """Mean over layers of the area-weighted ``||G_out - G_style||^2 / ||G_style||^2`` per region.
 
+    Args:
+        output: the image scored, RGB in [0, 1].
+        style: the style image.
+        masks: the regions of both (:meth:`MaskPair.whole <restyle.masks.MaskPair.whole>` for none),
+            at the images' sizes; each region's share is its share of the output's area.
+
+    Returns:
+        The distance: 0 when every region's Grams equal the style region's; 1 when the output's
+        Grams are all zero.
+
     Shape:
         - output: :math:`(1, 3, H, W)`; style: :math:`(1, 3, H', W')`; masks at those sizes
+
+    Example:
+        >>> style = torch.rand(1, 3, 32, 32)
+        >>> masks = MaskPair.whole(style.shape, style.shape)
+        >>> style_distance(style, style, masks)
+        0.0
+        >>> style_distance(torch.rand(1, 3, 32, 32), style, masks) > 0
+        True
     """
     enc = encoder(last_layer="relu5_1")
     fo = enc(output.float(), METRIC_LAYERS)
@@ -79,7 +97,31 @@ def _sliced_wasserstein(a: np.ndarray, b: np.ndarray, directions: np.ndarray, qu
 
 def color_distance(output: Tensor, style: Tensor, masks: MaskPair, *, projections: int = 64, seed: int = 0) -> float:
     """Area-weighted sliced Wasserstein-1 distance between the Lab colours of each output region
-    and the matching style region (random directions fixed by ``seed``; Lab units)."""
+    and the matching style region (random directions fixed by ``seed``; Lab units).
+
+    Args:
+        output: the image scored, RGB in [0, 1].
+        style: the style image.
+        masks: the regions of both, at the images' sizes; a pixel is in a region where its mask
+            is above 0.5.
+        projections: number of random directions in Lab space.
+        seed: seed of the directions.
+
+    Returns:
+        The distance in Lab units (0 for the same colours, in any arrangement).
+
+    Shape:
+        - output: :math:`(1, 3, H, W)`; style: :math:`(1, 3, H', W')`; masks at those sizes
+
+    Example:
+        >>> style = torch.rand(1, 3, 8, 8, dtype=torch.float64)
+        >>> shuffled = style.flatten(2)[..., torch.randperm(64)].view(1, 3, 8, 8)
+        >>> masks = MaskPair.whole(style.shape, style.shape)
+        >>> color_distance(shuffled, style, masks)
+        0.0
+        >>> color_distance(style.flip(1), style, masks) > 1  # red and blue swapped
+        True
+    """
     rng = np.random.default_rng(seed)
     directions = rng.normal(size=(projections, 3))
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
@@ -92,19 +134,57 @@ def color_distance(output: Tensor, style: Tensor, masks: MaskPair, *, projection
         sel_s = ms.reshape(-1).numpy() > 0.5
         if w <= 0 or sel_o.sum() < 2 or sel_s.sum() < 2:
             continue
-        total += w * _sliced_wasserstein(lab_o[sel_o], lab_s[sel_s], directions)
+        total += float(w) * _sliced_wasserstein(lab_o[sel_o], lab_s[sel_s], directions)
     return total
 
 
 def photorealism_energy(output: Tensor, content: Tensor, laplacian: MattingLaplacian | None = None) -> float:
-    """``sum_c o_c' L o_c / (3N)`` with ``L`` the content's matting Laplacian (float64)."""
+    """``sum_c o_c' L o_c / (3N)`` with ``L`` the content's matting Laplacian (float64).
+
+    Args:
+        output: the image scored, RGB in [0, 1].
+        content: the content photo, the Laplacian's guide.
+        laplacian: the content's Laplacian, if already built (it is then not rebuilt).
+
+    Returns:
+        The mean energy per colour value: near 0 where the output is locally an affine function
+        of the content's colours.
+
+    Shape:
+        - output, content: :math:`(1, 3, H, W)`
+
+    Example:
+        >>> content = torch.rand(1, 3, 10, 12)
+        >>> photorealism_energy(0.5 * content + 0.1, content) < 1e-6
+        True
+        >>> photorealism_energy(torch.rand(1, 3, 10, 12), content) > 0.01
+        True
+    """
     lap = laplacian or MattingLaplacian(content.double())
     o = output[0].double()
     return float(lap.energy(o)) / o.numel()
 
 
 def structure_similarity(output: Tensor, content: Tensor) -> float:
-    """SSIM between the Sobel edge magnitudes of the content's and the output's luminance."""
+    """SSIM between the Sobel edge magnitudes of the content's and the output's luminance.
+
+    Args:
+        output: the image scored, RGB in [0, 1].
+        content: the content photo, of the same size.
+
+    Returns:
+        The SSIM, at most 1 (the content's edges exactly).
+
+    Shape:
+        - output, content: :math:`(1, 3, H, W)`
+
+    Example:
+        >>> content = torch.rand(1, 3, 16, 16, dtype=torch.float64)
+        >>> structure_similarity(content, content)
+        1.0
+        >>> structure_similarity(torch.rand(1, 3, 16, 16, dtype=torch.float64), content) < 0.5
+        True
+    """
     weights = np.array([0.299, 0.587, 0.114])
     lum_o = np.tensordot(weights, output[0].double().numpy(), axes=1)
     lum_c = np.tensordot(weights, content[0].double().numpy(), axes=1)
@@ -116,6 +196,14 @@ def structure_similarity(output: Tensor, content: Tensor) -> float:
 def adjusted_rand_index(a: np.ndarray, b: np.ndarray, *, ignore: int | None = -1) -> float:
     """Adjusted Rand index of two labelings of the same pixels (1: identical up to renaming,
     about 0: chance agreement). Pixels labelled ``ignore`` in either map are left out.
+
+    Args:
+        a: one label map (any shape).
+        b: another, of the same size.
+        ignore: the label of pixels to leave out (None: keep every pixel).
+
+    Returns:
+        The index (1.0 also when fewer than two pixels are left).
 
     Example:
         >>> adjusted_rand_index(np.array([0, 0, 1, 1]), np.array([5, 5, 2, 2]))
@@ -192,7 +280,25 @@ def matching_accuracy(
 
 def temporal_error(frames: list[torch.Tensor], stylised: list[torch.Tensor]) -> list[float]:
     """Ruder's temporal error per frame pair: ``mean(c * (s_t - warp(s_{t-1}))^2)``, with flow
-    and certainty computed from the original frames (values in [0, 1] units)."""
+    and certainty computed from the original frames (values in [0, 1] units).
+
+    Args:
+        frames: the original frames, in order.
+        stylised: the stylised frames, one per original.
+
+    Returns:
+        One error per pair of consecutive frames (``len(frames) - 1`` values).
+
+    Shape:
+        - each frame: :math:`(1, 3, H, W)`
+
+    Example:
+        >>> frame, look = torch.rand(1, 3, 24, 32), torch.rand(1, 3, 24, 32)
+        >>> temporal_error([frame, frame], [look, look])[0] < 1e-10  # stylised the same twice
+        True
+        >>> temporal_error([frame, frame], [look, torch.rand(1, 3, 24, 32)])[0] > 0.01  # flicker
+        True
+    """
     errors = []
     for t in range(1, len(frames)):
         forward = optical_flow(frames[t - 1], frames[t])

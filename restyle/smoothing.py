@@ -92,6 +92,24 @@ def posterization_refinement(image: Tensor, content: Tensor, *, radius: int = 8,
 
     The content's fine detail (``I`` minus its guided-filtered self) is added back onto the
     stylised image ``J``.
+
+    Args:
+        image: the stylised image ``J``.
+        content: the content photo ``I`` (also the guide of its own filtering).
+        radius: radius of the guided filter (DPST: 8).
+        eps: regulariser of the guided filter (DPST: 0.01).
+
+    Returns:
+        ``K``, not clamped (it may leave [0, 1] slightly).
+
+    Shape:
+        - image, content: :math:`(1, 3, H, W)`; output: same
+
+    Example:
+        >>> content = torch.rand(1, 3, 20, 20)
+        >>> smooth = guided_filter(content, content)
+        >>> torch.allclose(posterization_refinement(smooth, content), content, atol=1e-6)
+        True
     """
     _check_image(image, "posterization_refinement")
     detail = content - guided_filter(content, content, radius=radius, eps=eps)
@@ -111,14 +129,28 @@ def bilateral_filter(
     by spatial distance and by colour distance in ``guide`` (``image`` itself by default).
 
     Args:
+        image: the image to filter.
+        guide: the image whose colours weigh the neighbours (default: ``image``).
         radius: neighbourhood radius in pixels.
         sigma_space: spatial Gaussian sigma (default ``radius / 2``).
         sigma_color: colour Gaussian sigma on [0, 1] colours.
         stride: sample the neighbourhood every ``stride`` pixels (a sparse kernel: the cost falls
             by ``stride^2`` for large radii).
 
+    Returns:
+        The filtered image (weights normalised at the borders, so a flat image stays flat).
+
     Shape:
         - image: :math:`(1, C, H, W)`; guide: :math:`(1, G, H, W)`; output like ``image``
+
+    Example:
+        >>> flat = torch.full((1, 3, 9, 9), 0.3)
+        >>> torch.allclose(bilateral_filter(flat, radius=2), flat)
+        True
+        >>> edge = torch.zeros(1, 1, 9, 9)
+        >>> edge[..., 5:] = 1.0  # a step far above sigma_color stays a step
+        >>> bool((bilateral_filter(edge, radius=2, sigma_color=0.05) - edge).abs().max() < 1e-6)
+        True
     """
     _check_image(image, "bilateral_filter")
     if radius < 0 or stride < 1:
@@ -221,8 +253,29 @@ def matting_smoothing(
     channels at once, warm-started from ``y``. A solve that does not reach ``tol`` warns and
     returns the last iterate (CG lowers the quadratic energy at every step).
 
+    Args:
+        image: the stylised image ``y``.
+        laplacian: the content's :class:`~restyle.matting.MattingLaplacian`, of ``image``'s size.
+        beta: strength: larger is smoother (closer to an affine function of the content).
+        tol: relative residual at which CG stops.
+        max_iterations: CG iterations at most.
+
+    Returns:
+        ``x``, in ``image``'s precision.
+
     Shape:
         - image: :math:`(1, 3, H, W)`; output: same
+
+    Example:
+        >>> content = torch.rand(1, 3, 12, 12, dtype=torch.float64)
+        >>> tinted = 0.5 * content + 0.2  # already an affine function of the content
+        >>> x = matting_smoothing(tinted, MattingLaplacian(content), beta=10.0)
+        >>> bool((x - tinted).abs().max() < 1e-3)
+        True
+        >>> noisy = tinted + 0.1 * torch.randn_like(tinted)
+        >>> lap = MattingLaplacian(content)
+        >>> bool(lap.energy(matting_smoothing(noisy, lap, beta=10.0)) < lap.energy(noisy))
+        True
     """
     _check_image(image, "matting_smoothing")
     dtype = laplacian.dtype

@@ -46,6 +46,13 @@ def _window_sum_1d(x: Tensor, k: int, dim: int) -> Tensor:
 def box_sum_valid(x: Tensor, k: int) -> Tensor:
     """Sum over every complete ``k x k`` window of the last two dimensions.
 
+    Args:
+        x: the values to sum.
+        k: the window's side.
+
+    Returns:
+        One sum per window position.
+
     Shape:
         - x: :math:`(*, H, W)`
         - output: :math:`(*, H - k + 1, W - k + 1)` (empty if the image is smaller than k)
@@ -62,6 +69,13 @@ def box_sum_valid(x: Tensor, k: int) -> Tensor:
 
 def box_sum_adjoint(y: Tensor, k: int) -> Tensor:
     """Transpose of :func:`box_sum_valid`: spread each window's value over its ``k x k`` pixels.
+
+    Args:
+        y: one value per window position.
+        k: the window's side.
+
+    Returns:
+        Each pixel's sum over the windows that contain it.
 
     Shape:
         - y: :math:`(*, H - k + 1, W - k + 1)`

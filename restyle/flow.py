@@ -41,7 +41,13 @@ def optical_flow(source: Tensor, target: Tensor, *, preset: str = "medium") -> T
         preset: DIS preset: "ultrafast", "fast" or "medium".
 
     Returns:
-        The flow ``(1, 2, H, W)`` in pixels (float32).
+        The flow ``(1, 2, H, W)`` in pixels (float32): channel 0 is x, channel 1 is y.
+
+    Example:
+        >>> source = F.interpolate(torch.rand(1, 3, 8, 8), size=(64, 64), mode="bicubic").clamp(0, 1)
+        >>> flow = optical_flow(source, source.roll(2, dims=3))  # everything moves 2 px right
+        >>> round(float(flow[0, 0, 8:-8, 8:-8].median()), 2), round(abs(float(flow[0, 1].median())), 2)
+        (2.0, 0.0)
     """
     import cv2
 
@@ -67,6 +73,14 @@ def optical_flow(source: Tensor, target: Tensor, *, preset: str = "medium") -> T
 
 def warp(image: Tensor, flow: Tensor) -> Tensor:
     """Sample ``image`` at ``p + flow(p)`` (bilinear; outside the image: the nearest border pixel).
+
+    Args:
+        image: the image to warp (e.g. the previous stylised frame).
+        flow: for each pixel of the result, where to read in ``image``, in pixels (x, y); the
+            backward flow, current frame to previous, warps the previous frame into the current.
+
+    Returns:
+        The warped image.
 
     Shape:
         - image: :math:`(1, C, H, W)`
@@ -97,7 +111,13 @@ def warp(image: Tensor, flow: Tensor) -> Tensor:
 
 
 class Warp(nn.Module):
-    """Module form of :func:`warp`."""
+    """Module form of :func:`warp`.
+
+    Example:
+        >>> image, flow = torch.rand(1, 3, 5, 6), torch.randn(1, 2, 5, 6)
+        >>> torch.equal(Warp()(image, flow), warp(image, flow))
+        True
+    """
 
     def forward(self, image: Tensor, flow: Tensor) -> Tensor:
         return warp(image, flow)

@@ -66,6 +66,12 @@ def dpst_labels(image: Tensor, *, tolerance: float = DPST_TOLERANCE) -> tuple[Te
     Shape:
         - image: :math:`(1, 3, H, W)` RGB in [0, 1]
         - labels: :math:`(H, W)`
+
+    Example:
+        >>> mask = torch.tensor([[0.05, 0.0, 0.93], [0.5, 0.5, 0.5], [0.7, 0.2, 0.3]]).T.reshape(1, 3, 1, 3)
+        >>> labels, names = dpst_labels(mask)  # anti-aliased blue, grey, and no DPST colour
+        >>> [names[i] if i >= 0 else None for i in labels[0].tolist()]
+        ['blue', 'grey', None]
     """
     rgb = image[0]
     labels = torch.full(rgb.shape[-2:], -1, dtype=torch.int64)
@@ -127,6 +133,13 @@ def label_map(
 
     Returns:
         ``(labels, names)``: int64 ``(H, W)`` with -1 for unassigned pixels, and the names.
+
+    Example:
+        >>> mask = torch.zeros(1, 3, 4, 4)
+        >>> mask[:, 2, :2] = 1.0  # top half blue, bottom half black
+        >>> labels, names = label_map(mask)
+        >>> [names[i] for i in labels[:, 0].tolist()]
+        ['blue', 'blue', 'black', 'black']
     """
     if palette not in ("auto", "dpst", "colors", "integer"):
         raise RestyleError(f"unknown mask palette {palette!r}: use auto, dpst, colors or integer")
@@ -149,7 +162,14 @@ def label_map(
 
 
 def labels_to_masks(labels: Tensor, count: int) -> Tensor:
-    """One-hot float masks ``(count, H, W)`` from labels (-1 = in no mask)."""
+    """One-hot float masks ``(count, H, W)`` from labels (-1 = in no mask).
+
+    Example:
+        >>> labels_to_masks(torch.tensor([[0, 1, -1]]), 2)
+        tensor([[[1., 0., 0.]],
+        <BLANKLINE>
+                [[0., 1., 0.]]])
+    """
     masks = torch.zeros(count, *labels.shape)
     for index in range(count):
         masks[index] = (labels == index).float()
@@ -208,6 +228,26 @@ def pair_masks(
     Masks may differ in size from their images (they are resized; a different aspect ratio is
     stretched, with a warning). A label in one mask but not in the other is reported and
     ignored; no shared label at all is an error.
+
+    Args:
+        content_mask: the content's mask: a path or an RGB tensor ``(1, 3, H, W)``.
+        style_mask: the style's mask, in the same palette.
+        content_shape: the content image's shape (the content masks are resized to it).
+        style_shape: the style image's shape.
+        palette: how the masks are read (see :func:`label_map`).
+        max_pixels: refuse mask files with more pixels than this.
+
+    Returns:
+        The masks of the shared labels, at the images' sizes.
+
+    Example:
+        >>> content = torch.zeros(1, 3, 4, 4)
+        >>> content[:, 2, :2] = 1.0  # blue over black
+        >>> style = torch.zeros(1, 3, 6, 6)
+        >>> style[:, 2, :, :3] = 1.0  # blue beside black
+        >>> pair = pair_masks(content, style, (8, 8), (6, 6))
+        >>> pair.names, tuple(pair.content.shape), tuple(pair.style.shape)
+        (['blue', 'black'], (2, 8, 8), (2, 6, 6))
     """
     c_labels, c_names = label_map(content_mask, palette=palette, max_pixels=max_pixels, what="content mask")
     s_labels, s_names = label_map(style_mask, palette=palette, max_pixels=max_pixels, what="style mask")
@@ -248,9 +288,23 @@ def masks_for_layers(masks: Tensor, layers: Sequence[str]) -> dict[str, Tensor]:
     and each convolution averages them over its 3x3 window, so a mask value says how much of a
     feature's receptive field lies in the region.
 
+    Args:
+        masks: soft masks at the image's size, one per region.
+        layers: the layers wanted, by name (``relu4_2``).
+
+    Returns:
+        The masks at each wanted layer.
+
     Shape:
         - masks: :math:`(K, H, W)`
         - output: ``{layer: (K, h, w)}`` with ``h, w`` the feature size at that layer
+
+    Example:
+        >>> out = masks_for_layers(torch.ones(2, 37, 50), ["relu1_1", "relu3_1", "relu5_1"])
+        >>> [tuple(m.shape) for m in out.values()]  # VGG-19's feature sizes: floor halving
+        [(2, 37, 50), (2, 9, 12), (2, 2, 3)]
+        >>> all(bool(torch.allclose(m, torch.ones_like(m))) for m in out.values())  # a full mask stays full
+        True
     """
     wanted = set(layers)
     out: dict[str, Tensor] = {}

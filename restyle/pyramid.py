@@ -31,6 +31,15 @@ def pyramid_sizes(long_side: int, *, min_size: int = 128, factor: float = 2.0, e
 
     Sizes shrink by ``factor`` from ``long_side`` while they stay at or above ``min_size``.
 
+    Args:
+        long_side: the last scale's long side (the output's).
+        min_size: the smallest long side a scale may have.
+        factor: the ratio between neighbouring scales.
+        enabled: False gives the last scale alone.
+
+    Returns:
+        The long sides, smallest first.
+
     Example:
         >>> pyramid_sizes(512)
         [128, 256, 512]

@@ -62,7 +62,16 @@ _PACKAGE_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 
 
 def layer_index(name: str) -> int:
-    """Position of a layer in :data:`LAYERS`; a clear error for an unknown name."""
+    """Position of a layer in :data:`LAYERS`; a clear error for an unknown name.
+
+    Example:
+        >>> layer_index("conv1_1"), layer_index("relu1_1"), layer_index("pool1")
+        (0, 1, 4)
+        >>> layer_index("relu6_1")
+        Traceback (most recent call last):
+        ...
+        restyle.errors.RestyleError: unknown VGG-19 layer 'relu6_1': use names like relu4_2 (conv/relu B_C, poolB)
+    """
     try:
         return LAYERS.index(name)
     except ValueError:
@@ -70,12 +79,22 @@ def layer_index(name: str) -> int:
 
 
 def pooling_factor(name: str) -> int:
-    """How many times the spatial size is halved before ``name`` (0 for block 1)."""
+    """How many times the spatial size is halved before ``name`` (0 for block 1).
+
+    Example:
+        >>> pooling_factor("relu1_2"), pooling_factor("relu4_2"), pooling_factor("pool4")
+        (0, 3, 3)
+    """
     return sum(1 for layer in LAYERS[: layer_index(name)] if layer.startswith("pool"))
 
 
 def min_side(layers: Sequence[str]) -> int:
-    """The smallest image side for which every named layer still has at least one pixel."""
+    """The smallest image side for which every named layer still has at least one pixel.
+
+    Example:
+        >>> min_side(["relu1_1", "relu4_2"]), min_side(["relu5_1"])
+        (8, 16)
+    """
     return 2 ** max(pooling_factor(name) for name in layers)
 
 
@@ -250,7 +269,12 @@ class VGG19Encoder(nn.Module):
 
 
 def deepest(layers: Sequence[str]) -> str:
-    """The deepest of some layer names."""
+    """The deepest of some layer names.
+
+    Example:
+        >>> deepest(["relu4_2", "relu1_1", "relu5_1", "relu3_1"])
+        'relu5_1'
+    """
     return LAYERS[max(layer_index(name) for name in layers)]
 
 
@@ -261,6 +285,18 @@ def encoder(*, device: torch.device | str = "cpu", pooling: str = "max", last_la
     """A shared, frozen encoder for a device: built once per process and reused.
 
     An encoder built deeper than ``last_layer`` is reused rather than building another.
+
+    Args:
+        device: where the encoder runs.
+        pooling: "max" (as DPST and the benchmarks) or "avg" (Gatys et al.'s suggestion).
+        last_layer: the deepest layer it must reach.
+
+    Returns:
+        The encoder (:class:`VGG19Encoder`).
+
+    Example:
+        >>> encoder(last_layer="relu3_1") is encoder(last_layer="relu2_1")  # the deeper one serves
+        True
     """
     device = torch.device(device)
     need = layer_index(last_layer)

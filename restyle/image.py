@@ -274,6 +274,12 @@ def resize(image: Tensor, height: int, width: int) -> Tensor:
     Shape:
         - image: :math:`(B, C, H, W)`
         - output: :math:`(B, C, height, width)`
+
+    Example:
+        >>> grey = torch.full((1, 3, 40, 60), 0.5)
+        >>> small = resize(grey, 20, 30)
+        >>> tuple(small.shape), torch.allclose(small, torch.full_like(small, 0.5))
+        ((1, 3, 20, 30), True)
     """
     if image.shape[-2:] == (height, width):
         return image
@@ -282,7 +288,12 @@ def resize(image: Tensor, height: int, width: int) -> Tensor:
 
 
 def scaled_shape(height: int, width: int, long_side: int) -> tuple[int, int]:
-    """The ``(height, width)`` with the given long side and the same aspect ratio (each >= 1)."""
+    """The ``(height, width)`` with the given long side and the same aspect ratio (each >= 1).
+
+    Example:
+        >>> scaled_shape(467, 700, 512), scaled_shape(1000, 10, 50)
+        ((342, 512), (50, 1))
+    """
     scale = long_side / max(height, width)
     return max(1, round(height * scale)), max(1, round(width * scale))
 
@@ -305,7 +316,12 @@ def check_long_side(long_side: int, *, minimum: int = 1) -> int:
 
 
 def resize_long_side(image: Tensor, long_side: int) -> Tensor:
-    """Resize so the longer side is ``long_side`` pixels, keeping the aspect ratio."""
+    """Resize so the longer side is ``long_side`` pixels, keeping the aspect ratio.
+
+    Example:
+        >>> tuple(resize_long_side(torch.rand(1, 3, 30, 40), 20).shape)
+        (1, 3, 15, 20)
+    """
     check_long_side(long_side)
     return resize(image, *scaled_shape(image.shape[-2], image.shape[-1], long_side))
 
@@ -328,7 +344,12 @@ def to_uint8(image: Tensor) -> Tensor:
 
 
 def to_pil(image: Tensor) -> Image.Image:
-    """A ``(1, 3, H, W)`` or ``(3, H, W)`` tensor in [0, 1] as an 8-bit RGB PIL image."""
+    """A ``(1, 3, H, W)`` or ``(3, H, W)`` tensor in [0, 1] as an 8-bit RGB PIL image.
+
+    Example:
+        >>> to_pil(torch.ones(1, 3, 2, 5)).size, to_pil(torch.ones(3, 2, 5)).getpixel((0, 0))
+        ((5, 2), (255, 255, 255))
+    """
     if image.ndim == 4:
         image = image[0]
     return Image.fromarray(to_uint8(image).permute(1, 2, 0).numpy(), "RGB")
@@ -384,6 +405,20 @@ def save_image(
 
     ``metadata`` is stored as JSON: a ``restyle`` text chunk in PNG, the comment in JPEG and the
     ImageDescription tag in TIFF. :func:`read_metadata` reads it back.
+
+    Args:
+        image: a ``(1, 3, H, W)`` tensor in [0, 1] or a PIL image.
+        path: where to write it; the folder must exist.
+        metadata: JSON-serialisable parameters to store with it.
+
+    Returns:
+        The path written.
+
+    Example:
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = save_image(torch.rand(1, 3, 8, 8), Path(folder) / "out.png", metadata={"seed": 7})
+        ...     read_metadata(path)
+        {'seed': 7}
     """
     path = check_writable(path)
     pil = image if isinstance(image, Image.Image) else to_pil(image)

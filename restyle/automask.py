@@ -413,9 +413,26 @@ def match_regions(
     d_pos / median(d_pos)``: ``d_sem`` sums the cosine distances of the regions' mean features
     over ``MATCH_LAYERS``, ``d_pos`` is the squared distance of the regions' centres.
 
+    Args:
+        content: the content's regions.
+        style: the style's sub-styles.
+        spread: how strongly a sub-style already given to much of the content is avoided (0:
+            each region takes its cheapest sub-style).
+        position: weight of the position term against the feature term.
+
     Returns:
         ``(cost, assignment)``: the ``(content regions, sub-styles)`` costs and the sub-style
         index of each content region.
+
+    Example:
+        >>> def regions(semantics, areas, centres):
+        ...     k = len(areas)
+        ...     return Segmentation(np.zeros((1, 1), int), np.zeros((k, 1)), np.array(areas),
+        ...                         np.array(semantics, float), np.array(centres, float))
+        >>> sky_ground = regions([[1, 0], [0, 1]], [0.6, 0.4], [[0.2, 0.5], [0.8, 0.5]])
+        >>> ground_sky = regions([[0, 1], [1, 0]], [0.5, 0.5], [[0.8, 0.5], [0.2, 0.5]])
+        >>> match_regions(sky_ground, ground_sky)[1]  # each region takes its like
+        [1, 0]
     """
     semantic = len(MATCH_LAYERS) - content.semantics @ style.semantics.T
     place = ((content.centres[:, None, :] - style.centres[None]) ** 2).sum(axis=2)
@@ -539,9 +556,27 @@ def resolve_masks(
 ) -> tuple[MaskPair, dict | None]:
     """The masks a transfer uses: given mask files, automatic masks, or one global region.
 
+    Args:
+        content: the content image, at the size the transfer works at.
+        style: the style image.
+        content_mask: the content's mask file, or None.
+        style_mask: the style's mask file, or None (both or neither).
+        auto: find the masks automatically (no mask files then).
+        substyles: the number of sub-styles for ``auto`` (None: chosen by BIC).
+        palette: how mask files are read (see :func:`restyle.masks.label_map`).
+        max_pixels: refuse mask files with more pixels than this.
+        seed: seed of the automatic segmentation.
+        device: where the automatic segmentation's VGG features are computed.
+
     Returns:
         ``(masks, matching)``: the pair at the images' sizes, and the automatic matching as
         plain data (None unless ``auto``).
+
+    Example:
+        >>> options = dict(content_mask=None, style_mask=None, substyles=None, max_pixels=10**6)
+        >>> masks, matching = resolve_masks(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 6, 6), auto=False, **options)
+        >>> masks.names, tuple(masks.style.shape), matching  # no masks: one region, everywhere
+        (['all'], (1, 6, 6), None)
     """
     from restyle.masks import pair_masks
 

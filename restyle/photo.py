@@ -441,8 +441,8 @@ def _scale_objective(
     device: torch.device,
 ) -> Objective:
     """The loss at one scale of the plan: content, style and masks at ``long_side`` px (the
-    style no smaller than the network's deepest layer needs), and, if ``photo`` is on, the
-    content's matting Laplacian at that size, cached in ``laplacians`` by size."""
+    style's long side at least twice the side the deepest layer needs), and, if ``photo`` is
+    on, the content's matting Laplacian at that size, cached in ``laplacians`` by size."""
     shape = scaled_shape(*content.shape[-2:], long_side)
     content_s = resize(content, *shape).to(device)
     style_s = resize(style, *scaled_shape(*style.shape[-2:], max(long_side, min_side(_LAYERS) * 2)))

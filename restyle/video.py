@@ -203,11 +203,11 @@ def _temporal_target(
 
 
 def _check_options(
-    *, mode: str, preset: str, size: int, passes: int, frame_iterations: int, temporal_weight: float | None
+    *, mode: str, preset: str, fast: bool, size: int, passes: int, frame_iterations: int, temporal_weight: float | None
 ) -> float:
     """Check the options that need no file (one-line errors, before any work) and return the
-    temporal weight: the given one, or the default for the mode (the fast photo preset has its
-    own, as its temporal term is a per-pixel ratio)."""
+    temporal weight: the given one, or the default for the mode (the fast photo preset, ``fast``,
+    has its own, as its temporal term is a per-pixel ratio)."""
     from restyle.photo import preset_settings
 
     check_choice(mode, ("art", "photo"), "mode")
@@ -217,7 +217,7 @@ def _check_options(
     check_long_side(size, minimum=MIN_TRANSFER_SIZE)
     if temporal_weight is not None:
         return check_weight(temporal_weight, "temporal-weight")
-    return DEFAULT_TEMPORAL_WEIGHT["fast" if mode == "photo" and preset == "fast" else mode]
+    return DEFAULT_TEMPORAL_WEIGHT["fast" if fast else mode]
 
 
 def _output_is_folder(out: Path) -> bool:
@@ -290,15 +290,16 @@ def stylize_video(
     from restyle.device import resolve_device
     from restyle.photo import stylize_photo
 
+    fast = mode == "photo" and preset == "fast"
     weight = _check_options(
         mode=mode,
         preset=preset,
+        fast=fast,
         size=size,
         passes=passes,
         frame_iterations=frame_iterations,
         temporal_weight=temporal_weight,
     )
-    fast = mode == "photo" and preset == "fast"
     out = Path(output)
     to_folder = _output_is_folder(out)
     info = probe(video, fps=fps)

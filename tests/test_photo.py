@@ -178,6 +178,28 @@ def test_failed_smoothing_keeps_the_unsmoothed_result(pair, monkeypatch):
     assert torch.equal(r.image, unsmoothed.image)
 
 
+def test_style_image_much_smaller_than_the_content(pair, tmp_path):
+    """A 18x24 style (with its 48x64 mask) on a 96x128 content: the Grams are normalised by
+    area, so the style's statistics still apply region by region."""
+    from restyle.metrics import style_distance
+
+    small = Image.open(pair["style"]).resize((24, 18), Image.Resampling.BILINEAR)
+    small.save(tmp_path / "small.png")
+    masks = dict(content_mask=pair["cmask"], style_mask=pair["smask"], size=128, device="cpu")
+    r = stylize_photo(pair["content"], tmp_path / "small.png", iterations=4, **masks)
+    assert r.status == "done" and r.image.shape == (1, 3, 96, 128) and torch.isfinite(r.image).all()
+    assert r.params["mask_labels"] == ["blue", "green"]
+    # the sky takes the small style's blue, the ground its brown
+    top, bottom = r.image[0, :, :40].mean(dim=(1, 2)), r.image[0, :, 56:].mean(dim=(1, 2))
+    assert top[2] > top[0] + 0.2 and bottom[0] > bottom[2] + 0.2
+    half = torch.zeros(96, 128)
+    half[:48] = 1.0
+    regions = MaskPair(torch.stack([half, 1 - half]), torch.stack([half, 1 - half]), ["top", "bottom"])
+    style = load_image(tmp_path / "small.png", size=128)
+    content = load_image(pair["content"], size=128)
+    assert style_distance(r.image, style, regions) < 0.1 * style_distance(content, style, regions)
+
+
 def test_tiny_style_image_is_refused(pair, tmp_path):
     Image.fromarray(smooth_image(10, 12)).save(tmp_path / "tiny.png")
     with pytest.raises(RestyleError, match="style image is too small"):

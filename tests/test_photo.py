@@ -31,16 +31,21 @@ def pair(tmp_path):
     return paths
 
 
+def top_bottom(height: int, width: int) -> MaskPair:
+    """Two regions, the top and the bottom half, the same in content and style."""
+    top = torch.zeros(height, width)
+    top[: height // 2] = 1.0
+    halves = torch.stack([top, 1.0 - top])
+    return MaskPair(halves, halves.clone(), ["top", "bottom"])
+
+
 def test_segment_color_transfer_moves_each_region():
     content = torch.rand(1, 3, 20, 20) * 0.2 + 0.4
     style = torch.zeros(1, 3, 20, 20)
     style[..., :10, :] = torch.tensor([0.1, 0.2, 0.8]).view(1, 3, 1, 1)
     style[..., 10:, :] = torch.tensor([0.7, 0.5, 0.1]).view(1, 3, 1, 1)
     style = style + 0.02 * torch.rand(1, 3, 20, 20)
-    masks = torch.zeros(2, 20, 20)
-    masks[0, :10] = 1
-    masks[1, 10:] = 1
-    out = segment_color_transfer(content, style, MaskPair(masks, masks.clone(), ["top", "bottom"]))
+    out = segment_color_transfer(content, style, top_bottom(20, 20))
     assert torch.allclose(out[..., :10, :].mean(dim=(2, 3)), style[..., :10, :].mean(dim=(2, 3)), atol=0.01)
     assert torch.allclose(out[..., 10:, :].mean(dim=(2, 3)), style[..., 10:, :].mean(dim=(2, 3)), atol=0.01)
 
@@ -79,10 +84,7 @@ def test_default_preset_optimises_a_grid_towards_the_style(pair):
     fast = stylize_photo(pair["content"], pair["style"], preset="fast", smoothing_strength=strength, **masks)
     assert torch.allclose(start.image, fast.image, atol=1e-6)
     # The optimisation moves the result towards the style's Grams, region by region.
-    top = torch.zeros(48, 64)
-    top[:24] = 1.0
-    halves = torch.stack([top, 1.0 - top])
-    regions = MaskPair(halves, halves.clone(), ["top", "bottom"])
+    regions = top_bottom(48, 64)
     style = load_image(pair["style"])
     assert style_distance(r.image, style, regions) < 0.9 * style_distance(fast.image, style, regions)
 
@@ -192,9 +194,7 @@ def test_style_image_much_smaller_than_the_content(pair, tmp_path):
     # the sky takes the small style's blue, the ground its brown
     top, bottom = r.image[0, :, :40].mean(dim=(1, 2)), r.image[0, :, 56:].mean(dim=(1, 2))
     assert top[2] > top[0] + 0.2 and bottom[0] > bottom[2] + 0.2
-    half = torch.zeros(96, 128)
-    half[:48] = 1.0
-    regions = MaskPair(torch.stack([half, 1 - half]), torch.stack([half, 1 - half]), ["top", "bottom"])
+    regions = top_bottom(96, 128)
     style = load_image(tmp_path / "small.png", size=128)
     content = load_image(pair["content"], size=128)
     assert style_distance(r.image, style, regions) < 0.1 * style_distance(content, style, regions)

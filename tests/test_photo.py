@@ -7,6 +7,7 @@ from restyle import photo
 from restyle.errors import RestyleError
 from restyle.image import RestyleWarning, load_image, read_metadata
 from restyle.masks import DPST_COLORS, MaskPair
+from restyle.metrics import style_distance
 from restyle.optim import optimize
 from restyle.photo import PRESETS, png_handoff, segment_color_transfer, stylize_photo
 from restyle.vgg import CAFFE_MEAN_BGR
@@ -68,8 +69,6 @@ def test_fast_preset_with_masks(pair):
 
 
 def test_default_preset_optimises_a_grid_towards_the_style(pair):
-    from restyle.metrics import style_distance
-
     masks = dict(content_mask=pair["cmask"], style_mask=pair["smask"], size=64, device="cpu")
     seen = []
     r = stylize_photo(pair["content"], pair["style"], iterations=6, callback=seen.append, **masks)
@@ -183,8 +182,6 @@ def test_failed_smoothing_keeps_the_unsmoothed_result(pair, monkeypatch):
 def test_style_image_much_smaller_than_the_content(pair, tmp_path):
     """A 18x24 style (with its 48x64 mask) on a 96x128 content: the Grams are normalised by
     area, so the style's statistics still apply region by region."""
-    from restyle.metrics import style_distance
-
     small = Image.open(pair["style"]).resize((24, 18), Image.Resampling.BILINEAR)
     small.save(tmp_path / "small.png")
     masks = dict(content_mask=pair["cmask"], style_mask=pair["smask"], size=128, device="cpu")

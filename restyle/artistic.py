@@ -203,7 +203,7 @@ def stylize(
     iterations: int = 62,
     coarse_iterations: int = 40,
     pyramid: bool = True,
-    min_size: int = 256,
+    min_size: int = 128,
     pyramid_factor: float = 2.0,
     learning_rate: float = 0.02,
     pooling: Literal["max", "avg"] = "max",
@@ -252,7 +252,7 @@ def stylize(
         coarse_iterations: iterations at each smaller pyramid scale.
         pyramid: optimise coarse-to-fine, from min_size up to size, each scale starting from
             the previous result upsampled.
-        min_size: long side of the smallest pyramid scale.
+        min_size: the smallest long side a pyramid scale may have (512 px: 128, 256, 512).
         pyramid_factor: ratio between the long sides of neighbouring pyramid scales.
         learning_rate: Adam's step size (images are on a 0..1 scale).
         pooling: VGG pooling: "max" as trained, or "avg".
@@ -343,6 +343,9 @@ def stylize(
 
     check_size(height, width, [*content_layers, *style_layers], what=f"content at --size {size}")
     smallest = min_side([*content_layers, *style_layers])
+    # Scales from 128 px: the 128-px scale costs about two full-size iterations and, with the
+    # multi-resolution parameterisation, ended 3% lower on DPST pair 8 than starting at 256 px
+    # (benchmarks/RESULTS.md, twentieth session).
     sizes = [
         s
         for s in pyramid_sizes(size, min_size=min_size, factor=pyramid_factor, enabled=pyramid)

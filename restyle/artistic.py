@@ -345,7 +345,7 @@ def stylize(
     smallest = min_side([*content_layers, *style_layers])
     # Scales from 128 px: the 128-px scale costs about two full-size iterations and, with the
     # multi-resolution parameterisation, ended 3% lower on DPST pair 8 than starting at 256 px
-    # (benchmarks/RESULTS.md, twentieth session).
+    # (benchmarks/RESULTS.md, "Pyramid from 128 px").
     sizes = [
         s
         for s in pyramid_sizes(size, min_size=min_size, factor=pyramid_factor, enabled=pyramid)

@@ -252,7 +252,8 @@ def stylize(
         coarse_iterations: iterations at each smaller pyramid scale.
         pyramid: optimise coarse-to-fine, from min_size up to size, each scale starting from
             the previous result upsampled.
-        min_size: the smallest long side a pyramid scale may have (512 px: 128, 256, 512).
+        min_size: the smallest long side a pyramid scale may have (with size 512 the scales are
+            128, 256 and 512 px).
         pyramid_factor: ratio between the long sides of neighbouring pyramid scales.
         learning_rate: Adam's step size (images are on a 0..1 scale).
         pooling: VGG pooling: "max" as trained, or "avg".

@@ -4,9 +4,9 @@ Reference (issue 2): single-scale L-BFGS on the pixels at 512 px long side, 300 
 the content image, float32, content relu4_2, style relu1_1..relu5_1, the default weights. Ours:
 the default settings of ``restyle.stylize``. Both results are scored with the same float32
 objective at 512 px (content + style + TV with the reference's weights), so the comparison is
-the loss each reaches and the time each took. A third row runs the earlier default (a 256 -> 512 px
-pyramid with the pixels as parameters, 50 + 60 iterations) to show what the multi-resolution
-parameterisation buys. Also reports seconds per iteration at several sizes, with and without
+the loss each reaches and the time each took. A third row runs the earlier default (a
+256 -> 512 px pyramid with the pixels as parameters, 50 + 60 iterations) to show what the
+multi-resolution parameterisation buys. Also reports seconds per iteration at several sizes, with and without
 channels_last and bfloat16 autocast, and peak memory.
 
     python benchmarks/art_speed.py ../shared/data/dpst --pairs 3,8,14

@@ -344,9 +344,9 @@ def stylize(
 
     check_size(height, width, [*content_layers, *style_layers], what=f"content at --size {size}")
     smallest = min_side([*content_layers, *style_layers])
-    # Scales from 128 px: the 128-px scale costs about two full-size iterations and, with the
-    # multi-resolution parameterisation, ended 3% lower on DPST pair 8 than starting at 256 px
-    # (benchmarks/RESULTS.md, "Pyramid from 128 px").
+    # Why min_size defaults to 128 px: the 128-px scale costs about two full-size iterations and,
+    # with the multi-resolution parameterisation, ended 3% lower on DPST pair 8 than starting at
+    # 256 px (benchmarks/RESULTS.md, "Pyramid from 128 px").
     sizes = [
         s
         for s in pyramid_sizes(size, min_size=min_size, factor=pyramid_factor, enabled=pyramid)

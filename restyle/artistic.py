@@ -21,7 +21,6 @@ its signature. Deviations from the paper, each on purpose:
 from __future__ import annotations
 
 import math
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from torch import Tensor
 
 from restyle.automask import resolve_global_style, resolve_masks
 from restyle.color import combine_luminance, luminance, match_color, match_luminance
-from restyle.device import resolve_device, use_bf16
+from restyle.device import runtime
 from restyle.errors import RestyleError, check_choice, check_weight
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
@@ -296,13 +295,9 @@ def stylize(
     if len(layer_weights) != len(style_layers):
         raise RestyleError(f"style_layer_weights has {len(layer_weights)} values for {len(style_layers)} style layers")
 
-    dev = resolve_device(device)
-    bf16 = use_bf16(precision, dev)
-    if seed is None:
-        seed = random.randrange(2**31)
-    params["seed"] = seed
-    params["precision_used"] = "bfloat16" if bf16 else "float32"
-    params["device_used"] = str(dev)
+    run = runtime(device=device, precision=precision, seed=seed)
+    dev, bf16, seed = run.device, run.bf16, run.seed
+    params.update(run.recorded())
 
     style_list = _as_list(styles)
     if not style_list:

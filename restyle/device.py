@@ -1,14 +1,16 @@
-"""Choosing the compute device and the precision that is fast on it."""
+"""Choosing the compute device, the precision that is fast on it, and the run's seed."""
 
 from __future__ import annotations
 
 import functools
+import random
+from dataclasses import dataclass
 
 import torch
 
 from restyle.errors import RestyleError, check_choice
 
-__all__ = ["DEVICES", "bf16_is_fast", "resolve_device", "use_bf16"]
+__all__ = ["DEVICES", "Runtime", "bf16_is_fast", "resolve_device", "runtime", "use_bf16"]
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -55,3 +57,38 @@ def use_bf16(precision: str, device: torch.device) -> bool:
     if precision == "auto":
         return bf16_is_fast(device.type)
     return precision == "bfloat16"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where and how a transfer computes.
+
+    Attributes:
+        device: the device it runs on.
+        bf16: whether the encoder runs under bfloat16 autocast.
+        seed: the seed of its random numbers.
+    """
+
+    device: torch.device
+    bf16: bool
+    seed: int
+
+    def recorded(self) -> dict[str, int | str]:
+        """What a result's metadata records: the seed and the device and precision used."""
+        return {
+            "seed": self.seed,
+            "device_used": str(self.device),
+            "precision_used": "bfloat16" if self.bf16 else "float32",
+        }
+
+
+def runtime(*, device: str | torch.device, precision: str, seed: int | None) -> Runtime:
+    """The :class:`Runtime` a transfer's options ask for; a random seed is picked if none is
+    given, so that it can be recorded and the run repeated.
+
+    Example:
+        >>> runtime(device="cpu", precision="float32", seed=7).recorded()
+        {'seed': 7, 'device_used': 'cpu', 'precision_used': 'float32'}
+    """
+    dev = resolve_device(device)
+    return Runtime(dev, use_bf16(precision, dev), random.randrange(2**31) if seed is None else seed)

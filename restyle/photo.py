@@ -21,7 +21,6 @@ Presets:
 
 from __future__ import annotations
 
-import random
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -35,7 +34,7 @@ from restyle.artistic import CONTENT_LAYERS, STYLE_LAYERS, Result
 from restyle.automask import resolve_global_style, resolve_masks
 from restyle.bilateral import BilateralGrid, fit_grid, grid_roughness, grid_size, identity_grid
 from restyle.color import match_color, rgb_to_ycbcr
-from restyle.device import resolve_device, use_bf16
+from restyle.device import runtime
 from restyle.errors import RestyleError, check_choice, check_weight
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
@@ -264,16 +263,9 @@ def stylize_photo(
     check_long_side(size, minimum=MIN_TRANSFER_SIZE)
     global_style = resolve_global_style(global_style, auto=auto_masks)
     params["global_style_used"] = global_style
-    dev = resolve_device(device)
-    bf16 = use_bf16(precision, dev)
-    if seed is None:
-        seed = random.randrange(2**31)
-    params.update(
-        seed=seed,
-        device_used=str(dev),
-        precision_used="bfloat16" if bf16 else "float32",
-        settings={k: v for k, v in vars(settings).items()},
-    )
+    run = runtime(device=device, precision=precision, seed=seed)
+    dev, bf16, seed = run.device, run.bf16, run.seed
+    params.update(run.recorded(), settings={k: v for k, v in vars(settings).items()})
 
     content_full, style_full = _load_pair(content, style, size=size, max_pixels=max_pixels)
     height, width = content_full.shape[-2:]

@@ -89,12 +89,14 @@ def test_smoothing_removes_isolated_regions(scene):
     assert fragments(smooth.labels) <= fragments(rough.labels)
 
 
-def _regions(vectors, centres, areas):
-    """A Segmentation holding only what matching reads: per-layer unit vectors, centres, areas."""
+def _regions(vectors, centres, areas, sky=None):
+    """A Segmentation holding only what matching reads: per-layer unit vectors, centres, areas
+    and shares above the sky border (none by default)."""
     blocks = [np.asarray(v, float) / np.linalg.norm(v) for v in vectors]
     semantics = np.stack([np.concatenate([b, b]) for b in blocks])  # the same block for both layers
     n = len(areas)
-    return Segmentation(np.zeros((2, 2), int), np.zeros((n, 1)), np.asarray(areas), semantics, np.asarray(centres))
+    sky = np.zeros(n) if sky is None else np.asarray(sky, float)
+    return Segmentation(np.zeros((2, 2), int), np.zeros((n, 1)), np.asarray(areas), semantics, np.asarray(centres), sky)
 
 
 def test_match_regions_cost_and_spread():
@@ -118,6 +120,25 @@ def test_match_regions_position_breaks_ties():
     assert assignment == [1, 0]
     place = np.array([[0.49, 0.01], [0.01, 0.49]])
     np.testing.assert_allclose(cost, 1.0 + 0.5 * place / np.median(place))
+
+
+def test_match_regions_sky_term_sends_sky_to_sky():
+    # alike in features and place: only the shares above the sky border tell them apart
+    style = _regions([[1, 0], [1, 0]], [[0.5, 0.5], [0.5, 0.5]], [0.5, 0.5], sky=[1.0, 0.0])
+    content = _regions([[1, 0.2], [1, 0.2]], [[0.5, 0.5], [0.5, 0.5]], [0.5, 0.5], sky=[0.1, 0.8])
+    cost, assignment = match_regions(content, style, spread=0.0, position=0.0, sky=2.0)
+    assert assignment == [1, 0]
+    np.testing.assert_allclose(cost, 1.0 + 2.0 * np.array([[0.9, 0.1], [0.2, 0.8]]))
+    _, without = match_regions(content, style, spread=0.0, position=0.0, sky=0.0)
+    assert without == [0, 0]  # a tie, broken by order
+
+
+def test_segment_records_each_regions_share_above_the_sky_border(scene):
+    _, _, style, s_truth = scene
+    found = segment([style], counts=[2])[0]
+    sky_region = np.bincount(found.labels[s_truth == 0]).argmax()
+    assert found.sky[sky_region] > 0.8 and found.sky[1 - sky_region] < 0.2
+    assert np.all(segment([style], counts=[2], sky=False)[0].sky == 0)
 
 
 def test_flat_image_gives_one_substyle_and_too_many_is_reduced_with_a_warning():
@@ -201,6 +222,9 @@ def test_cli_masks_then_photo_with_those_masks(capsys, tmp_path, scene_files):
     assert "content region 0" in err and out.split() == [
         str(tmp_path / "masks" / n) for n in ("content_mask.png", "style_mask.png", "matching.json")
     ]
+    matching = json.loads((tmp_path / "masks" / "matching.json").read_text())
+    skies = [r["sky"] for r in matching["content_regions"]] + [s["sky"] for s in matching["substyles"]]
+    assert all(0 <= s <= 1 for s in skies) and max(skies) > 0.5  # the scene's sky is found
     code, out, err = run(
         capsys, "photo", content, style, "-o", tmp_path / "o.png", "--preset", "fast", "--quiet", "--device", "cpu",
         "--content-mask", tmp_path / "masks" / "content_mask.png", "--style-mask", tmp_path / "masks" / "style_mask.png",

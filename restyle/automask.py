@@ -11,7 +11,7 @@ these choices of ours:
 3. With a larger weight, whether the superpixel lies above or below the image's sky border
    (:func:`restyle.horizon.sky_mask`: one border from left to right, at one height per column,
    found on coarse features), so that no region mixes sky with what stands under it.
-4. The style's superpixels are clustered by a Gaussian mixture (diagonal covariances); K is
+4. The style's superpixels are clustered by a Gaussian mixture (full covariances); K is
    the one with the lowest BIC unless given. The labels are then smoothed by a Potts model
    over the superpixel adjacency graph (iterated conditional modes, edges weighted by the
    length of the shared border). The content is segmented the same way.
@@ -74,13 +74,15 @@ MAX_SUBSTYLES = len(DPST_COLORS)
 # sky border (0 or 1).
 BLOCK_WEIGHTS = (1.0, 1.0, 0.7, 0.3, 2.0)
 # Least spread a block is scaled by, so that near-constant blocks are not blown up to unit
-# variance: Lab units for colour; positions (in [0, 1]) always have a uniform's spread; an image
-# pair with little sky keeps its sky flag near the weight of one with much.
+# variance: Lab units for colour; positions (in [0, 1]) always have a uniform's spread; the sky
+# flag (0 or 1) is divided by at least 0.3, so that a sliver of sky does not weigh more than a
+# sky that fills half the image.
 BLOCK_FLOORS = (1e-8, 1e-8, 5.0, 0.29, 0.3)
 # Weight in the matching cost of the difference between two regions' shares above the sky border.
 MATCH_SKY = 2.0
 # Long side at which the sky border is found: VGG features this coarse describe a region's
-# texture rather than its details (on the 20 DPST pairs, a border found at 384 px was not tried).
+# texture rather than its details. (The size it was measured at on the DPST pairs; others were
+# not tried.)
 SKY_WORK_SIZE = 192
 FLAT_LAB_STD = 1.0  # an image whose colours vary less than this (Lab units) is one region
 COMPONENTS = 8  # principal components kept per VGG layer

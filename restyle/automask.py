@@ -21,9 +21,10 @@ these choices of ours:
    their shares above the sky border. Each content region goes to
    the sub-style of least cost plus a penalty on the share of the content a sub-style already
    has, so that one sub-style does not take everything; several content regions may share one
-   sub-style. (On the 20 DPST pairs this sends 82% of the content's pixels to a sub-style of
-   the right hand-drawn label, against 71% when matching the clustering descriptors, and 84%
-   for the best matching of the same regions; see benchmarks/automask.py.)
+   sub-style. (On the 20 DPST pairs this sends 83% of the content's pixels, on average, to a
+   sub-style of the right hand-drawn label, against 84% for the best matching of the same
+   regions; see benchmarks/automask.py. Matching the clustering descriptors instead sent 71%,
+   measured before the sky border.)
 
 6. The content masks are feathered by a guided filter on the content (``feather``), so that
    a border the clustering drew across a smooth area blends, while borders on the content's
@@ -544,8 +545,8 @@ def auto_masks(
         feather: radius of the guided filter that softens the content masks along smooth
             areas while keeping them sharp on the content's edges (0: hard masks).
         work_size: long side at which the images are analysed.
-        sky: use each image's sky border (:func:`restyle.horizon.sky_mask`) in the segmentation
-            and the matching, so that sky takes sky's sub-style.
+        sky: find each image's sky border (one border across the image, at one height per
+            column), keep every region to one side of it and match sky to sky.
         seed: seed of the mixture fitting (the result is deterministic for a seed).
 
     Returns:

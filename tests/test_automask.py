@@ -233,6 +233,14 @@ def test_cli_masks_then_photo_with_those_masks(capsys, tmp_path, scene_files):
     assert read_metadata(tmp_path / "o.png")["mask_labels"][:2] == ["blue", "green"]
 
 
+def test_cli_masks_without_the_sky_border(capsys, tmp_path, scene_files):
+    content, style = scene_files
+    code, _, err = run(capsys, "masks", content, style, "-o", tmp_path / "m", "--no-sky", "--device", "cpu")
+    assert code == 0, err
+    matching = json.loads((tmp_path / "m" / "matching.json").read_text())
+    assert all(r["sky"] == 0 for r in matching["content_regions"] + matching["substyles"])
+
+
 @pytest.mark.parametrize("command", ["photo", "art"])
 def test_cli_auto_masks_end_to_end(capsys, tmp_path, scene_files, command):
     content, style = scene_files

@@ -166,7 +166,8 @@ class AutoMasks:
         info = self.summary()
         lines = [f"{len(info['substyles'])} sub-styles in the style image, {self.content.count} content regions:"]
         for r in info["content_regions"]:
-            lines.append(f"  content region {r['region']} ({r['area']:.0%} of the content) -> {r['substyle']}")
+            where = ", mostly sky" if r["sky"] > 0.5 else ""
+            lines.append(f"  content region {r['region']} ({r['area']:.0%} of the content{where}) -> {r['substyle']}")
         return "\n".join(lines)
 
     @property

@@ -3,15 +3,16 @@ crosses it from left to right, at one height per column.
 
 Most photographs that people restyle have a sky over the ground, buildings, trees or water, and
 a style photo usually has one too; the sky should take the sky's style. Clustering by VGG
-features and colour often mixes the two (a bright horizon glow with the ground, a dark night
-sky with dark trees), so :mod:`restyle.automask` uses this split as a layout prior.
+features and colour often mixes the two (a night sky with the dark trees under it, a pale sky
+with a pale house), so :mod:`restyle.automask` uses this split as a layout prior.
 
 The border is found as in GrabCut, but with a shape constraint instead of a free labelling:
 each part's descriptors are modelled by one Gaussian, every column's border height is chosen
 by dynamic programming to minimise the two parts' negative log-likelihoods plus a cost per
 pixel of vertical jump between neighbouring columns, and the two are alternated. Objects that
 stand on the ground (buildings, people, trees) stay below the border, since a column may have
-its border at any height.
+its border at any height. An image without a sky still gets a border: above an object, it
+cuts off the background over it; in a close-up it may mean nothing.
 """
 
 from __future__ import annotations

@@ -225,6 +225,7 @@ def test_cli_masks_then_photo_with_those_masks(capsys, tmp_path, scene_files):
     matching = json.loads((tmp_path / "masks" / "matching.json").read_text())
     skies = [r["sky"] for r in matching["content_regions"]] + [s["sky"] for s in matching["substyles"]]
     assert all(0 <= s <= 1 for s in skies) and max(skies) > 0.5  # the scene's sky is found
+    assert "mostly sky) -> " in err  # and named in the description
     code, out, err = run(
         capsys, "photo", content, style, "-o", tmp_path / "o.png", "--preset", "fast", "--quiet", "--device", "cpu",
         "--content-mask", tmp_path / "masks" / "content_mask.png", "--style-mask", tmp_path / "masks" / "style_mask.png",

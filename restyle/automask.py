@@ -578,7 +578,7 @@ def auto_masks(
         seed=seed,
         device=device,
     )
-    cost, assignment = match_regions(content_seg, style_seg, spread=spread, sky=MATCH_SKY if sky else 0.0)
+    cost, assignment = match_regions(content_seg, style_seg, spread=spread)  # sky shares are 0 without sky
     used = sorted(set(assignment))
     substyle = np.asarray(assignment)[content_seg.labels]  # as AutoMasks.content_substyles
     c_masks = torch.stack([torch.from_numpy(substyle == u) for u in used]).float()

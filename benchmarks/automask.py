@@ -29,23 +29,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dpst import METRIC_SIZE, score
 
 from restyle.automask import auto_masks
 from restyle.image import load_image, save_image
-from restyle.masks import label_map, pair_masks
+from restyle.masks import label_map, pair_masks, resize_labels
 from restyle.matting import MattingLaplacian
 from restyle.metrics import adjusted_rand_index, matching_accuracy
 from restyle.photo import stylize_photo
 
 CONDITIONS = ("auto", "hand", "none")
-
-
-def _at(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    return F.interpolate(torch.from_numpy(labels)[None, None].float(), size=shape, mode="nearest")[0, 0].long().numpy()
 
 
 def _best_accuracy(regions: np.ndarray, style_sub: np.ndarray, hand_c: np.ndarray, hand_s: np.ndarray) -> float:
@@ -96,9 +91,9 @@ def main() -> None:
         hand_c, _ = label_map(cm_path, palette="dpst")
         hand_s, _ = label_map(sm_path, palette="dpst")
         # every label map at its hand mask's size
-        style_sub = _at(found.style.labels, tuple(hand_s.shape))
-        regions = _at(found.content.labels, tuple(hand_c.shape))
-        matched = _at(found.content_substyles, tuple(hand_c.shape))
+        style_sub = resize_labels(found.style.labels, tuple(hand_s.shape))
+        regions = resize_labels(found.content.labels, tuple(hand_c.shape))
+        matched = resize_labels(found.content_substyles, tuple(hand_c.shape))
         row["ari_style"] = adjusted_rand_index(style_sub, hand_s.numpy())
         row["ari_content"] = adjusted_rand_index(regions, hand_c.numpy())
         row["ari_matched"] = adjusted_rand_index(matched, hand_c.numpy())

@@ -54,7 +54,7 @@ from restyle.errors import RestyleError
 from restyle.files import atomic_write
 from restyle.horizon import sky_mask
 from restyle.image import RestyleWarning, resize, save_image, scaled_shape
-from restyle.masks import DPST_COLORS, MaskPair
+from restyle.masks import DPST_COLORS, MaskPair, resize_labels
 from restyle.smoothing import guided_filter
 from restyle.vgg import encoder
 
@@ -348,12 +348,6 @@ def _lab(image: Tensor) -> np.ndarray:
     return rgb2lab(image[0].permute(1, 2, 0).numpy().astype(np.float64)).transpose(2, 0, 1)
 
 
-def _nearest(labels: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """An integer or boolean map resized to ``shape`` by nearest neighbours."""
-    resized = F.interpolate(torch.from_numpy(labels.astype(np.int64))[None, None].float(), size=shape, mode="nearest")
-    return resized[0, 0].long().numpy().astype(labels.dtype)
-
-
 def _sky_masks(images: list[Tensor], device: torch.device) -> list[np.ndarray]:
     """Each image's part above its sky border (:func:`restyle.horizon.sky_mask`), found on its
     colour and ``FEATURE_LAYERS`` features at ``SKY_WORK_SIZE``: ``(h, w)`` bool at that size."""
@@ -409,7 +403,7 @@ def segment(
         lab = _lab(image)
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
         position = np.stack([ys / max(h, w), xs / max(h, w)])
-        above = np.zeros((h, w)) if above is None else _nearest(above, (h, w)).astype(np.float64)
+        above = np.zeros((h, w)) if above is None else resize_labels(above, (h, w)).astype(np.float64)
         flat.append(bool(lab.reshape(3, -1).std(axis=1).max() < FLAT_LAB_STD))
         extra = [lab, position] + ([above[None]] if sky else [])
         per_sp = _block_means(labels, [f.numpy().astype(np.float64) for f in layer_feats] + extra, n)
@@ -444,7 +438,7 @@ def segment(
             [np.average(desc[sp_region == r], axis=0, weights=sizes[sp_region == r]) for r in range(len(order))]
         )
         centres, sky_share = np.split(_block_means(pixel, [layout], len(order))[0], [2], axis=1)
-        full = _nearest(pixel, tuple(image.shape[-2:]))
+        full = resize_labels(pixel, tuple(image.shape[-2:]))
         areas = np.bincount(full.ravel(), minlength=len(order)) / full.size
         semantics = _region_semantics(pixel, len(order), sem)
         out.append(Segmentation(full, region_desc, areas, semantics, centres, sky_share[:, 0], bic))

@@ -39,6 +39,7 @@ __all__ = [
     "labels_to_masks",
     "masks_for_layers",
     "pair_masks",
+    "resize_labels",
 ]
 
 #: DPST's mask colours (RGB in [0, 1]) in DPST's order.
@@ -174,6 +175,18 @@ def labels_to_masks(labels: Tensor, count: int) -> Tensor:
     for index in range(count):
         masks[index] = (labels == index).float()
     return masks
+
+
+def resize_labels(labels: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A label (integer or boolean) map resized to ``shape`` by nearest neighbours: no new labels.
+
+    Example:
+        >>> resize_labels(np.array([[0, 1], [2, 3]]), (2, 4))
+        array([[0, 0, 1, 1],
+               [2, 2, 3, 3]])
+    """
+    resized = F.interpolate(torch.from_numpy(labels.astype(np.int64))[None, None].float(), size=shape, mode="nearest")
+    return resized[0, 0].long().numpy().astype(labels.dtype)
 
 
 def _resize_masks(masks: Tensor, shape: tuple[int, int]) -> Tensor:

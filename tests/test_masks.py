@@ -5,7 +5,7 @@ from PIL import Image
 
 from restyle.errors import RestyleError
 from restyle.image import RestyleWarning
-from restyle.masks import DPST_COLORS, MaskPair, dpst_labels, label_map, masks_for_layers, pair_masks
+from restyle.masks import DPST_COLORS, MaskPair, dpst_labels, label_map, masks_for_layers, pair_masks, resize_labels
 
 
 def two_region_mask(h, w, left, right, blur=True):
@@ -96,3 +96,14 @@ def test_masks_follow_the_network():
 def test_whole_mask_pair():
     pair = MaskPair.whole((1, 3, 5, 6), (1, 3, 7, 8))
     assert pair.names == ["all"] and pair.content.shape == (1, 5, 6) and pair.style.sum() == 56
+
+
+def test_resize_labels_keeps_labels_and_dtype():
+    labels = np.random.default_rng(0).integers(0, 5, size=(7, 9))
+    up = resize_labels(labels, (21, 27))
+    assert up.dtype == labels.dtype and up.shape == (21, 27)
+    assert np.array_equal(up[::3, ::3], labels)  # each pixel becomes a 3x3 block of itself
+    down = resize_labels(up, (7, 9))
+    assert np.array_equal(down, labels)
+    flags = resize_labels(labels > 2, (14, 18))
+    assert flags.dtype == bool and np.array_equal(flags[::2, ::2], labels > 2)

@@ -129,6 +129,21 @@ def main() -> None:
     report(rows, args)
 
 
+def _paired(rows: list[dict[str, object]], metric: str, *, better: str) -> str:
+    """Auto against hand pair by pair (the same photos): on how many pairs auto is better or
+    worse, and the median per-pair ratio auto / hand. The medians above compare two
+    distributions; this compares like with like."""
+    pairs = [(float(r[f"auto_{metric}"]), float(r[f"hand_{metric}"])) for r in rows]
+    lower = sum(a < h for a, h in pairs)
+    higher = sum(a > h for a, h in pairs)
+    wins, losses = (lower, higher) if better == "lower" else (higher, lower)
+    ratio = statistics.median(a / h for a, h in pairs if h != 0) if any(h != 0 for _, h in pairs) else float("nan")
+    return (
+        f"Paired, {metric} ({better} is better): auto better than hand on {wins} pairs, worse on {losses}, "
+        f"equal on {len(pairs) - wins - losses}; median per-pair ratio auto / hand {ratio:.3f}."
+    )
+
+
 def report(rows: list[dict[str, object]], args: argparse.Namespace) -> None:
     def med(key: str) -> float:
         return statistics.median(float(r[key]) for r in rows)
@@ -167,6 +182,9 @@ def report(rows: list[dict[str, object]], args: argparse.Namespace) -> None:
             f"Gram gap closed by auto masks (median none - auto) / (none - hand): {closed:.2f} (target >= 0.5); "
             f"photorealism auto {'<=' if med('auto_photo') <= med('hand_photo') else '>'} hand; "
             f"structure auto {'>=' if med('auto_structure') >= med('hand_structure') else '<'} hand.",
+            "",
+            _paired(rows, "photo", better="lower"),
+            _paired(rows, "structure", better="higher"),
         ]
     text = "\n".join(lines) + "\n"
     (args.out / f"results_{args.preset or 'masks'}.md").write_text(text)

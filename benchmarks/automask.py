@@ -10,7 +10,8 @@ For each pair of a folder in DPST's layout:
   most of its pixels), which separates matching errors from segmentation errors;
 - time of :func:`restyle.automask.auto_masks` at ``--size`` (the target: <= 10 s at 700 px);
 - end result: a photo preset with automatic masks, with the hand masks and with no masks, all
-  scored with the hand masks by the four DPST-benchmark metrics (see benchmarks/dpst.py).
+  scored with the hand masks by the four DPST-benchmark metrics (see benchmarks/dpst.py), as
+  medians per condition and, for photorealism and structure, pair by pair against the hand masks.
 
     python benchmarks/automask.py ../shared/data/dpst --preset default --pairs 1-20
 
@@ -137,7 +138,8 @@ def _paired(rows: list[dict[str, object]], metric: str, *, better: str) -> str:
     lower = sum(a < h for a, h in pairs)
     higher = sum(a > h for a, h in pairs)
     wins, losses = (lower, higher) if better == "lower" else (higher, lower)
-    ratio = statistics.median(a / h for a, h in pairs if h != 0) if any(h != 0 for _, h in pairs) else float("nan")
+    ratios = [a / h for a, h in pairs if h != 0]
+    ratio = statistics.median(ratios) if ratios else float("nan")
     return (
         f"Paired, {metric} ({better} is better): auto better than hand on {wins} pairs, worse on {losses}, "
         f"equal on {len(pairs) - wins - losses}; median per-pair ratio auto / hand {ratio:.3f}."

@@ -372,6 +372,9 @@ def stylize(
             content_masks=None if scaled_masks is None else scaled_masks.content.to(dev),
             style_masks=None if scaled_masks is None else scaled_masks.style.to(dev),
             global_style=global_style if masks is not None else 0.0,
+            style_context=None
+            if scaled_masks is None or scaled_masks.context is None
+            else scaled_masks.context.to(dev),
             style_targets=None if _cache is None or masks is not None else _cache.get(cache_key),
         )
         if _cache is not None and masks is None:

@@ -203,11 +203,14 @@ class MaskPair:
         content: ``(K, H, W)`` at the content image's size.
         style: ``(K, H', W')`` at the style image's size.
         names: the K label names.
+        context: ``(K, H', W')`` at the style's size, or None: the style pixels whose Gram each
+            region's target is blended with when ``global_style > 0`` (None: the whole style).
     """
 
     content: Tensor
     style: Tensor
     names: list[str]
+    context: Tensor | None = None
 
     @staticmethod
     def whole(content_shape: Sequence[int], style_shape: Sequence[int]) -> MaskPair:
@@ -220,6 +223,7 @@ class MaskPair:
             _resize_masks(self.content, tuple(content_shape[-2:])),
             _resize_masks(self.style, tuple(style_shape[-2:])),
             self.names,
+            None if self.context is None else _resize_masks(self.context, tuple(style_shape[-2:])),
         )
 
 

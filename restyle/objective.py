@@ -84,6 +84,9 @@ class Objective:
             ``(1 - g) G_region + g G_whole`` (0: purely region to region, as DPST; 1: the masks
             only decide where the loss is summed). Softens the damage a wrongly matched
             region does (automatic masks).
+        style_context: ``(K, H', W')`` at the style's size: blend each region's target with the
+            Gram of these style pixels instead of the whole style's (``G_whole`` above is then
+            the masked Gram of region ``k``'s context). None: the whole style.
         laplacian: the content's :class:`~restyle.matting.MattingLaplacian`, needed when
             ``photo_weight > 0``.
         color_weight: weight of the colour-distribution term (one style image only).
@@ -112,6 +115,7 @@ class Objective:
         region_weights: Sequence[float] | None = None,
         area_weighted: bool = False,
         global_style: float = 0.0,
+        style_context: Tensor | None = None,
         photo_weight: float = 0.0,
         laplacian: MattingLaplacian | None = None,
         color_weight: float = 0.0,
@@ -130,6 +134,11 @@ class Objective:
             raise ValueError("masks work with exactly one style image")
         if not 0.0 <= global_style <= 1.0:
             raise ValueError(f"global_style must be in [0, 1], not {global_style}")
+        if style_context is not None and (style_masks is None or style_context.shape != style_masks.shape):
+            raise ValueError(
+                f"style_context must have the style masks' shape {None if style_masks is None else tuple(style_masks.shape)}, "
+                f"not {tuple(style_context.shape)}"
+            )
         if photo_weight > 0 and laplacian is None:
             raise ValueError("photo_weight > 0 needs the content's matting Laplacian")
         if color_weight > 0 and len(styles) != 1:
@@ -189,10 +198,12 @@ class Objective:
             for style, masks, share in zip(styles, style_masks_list, blend):
                 style_feats = self.features(style, self.style_layers)
                 layer_masks = masks_for_layers(masks, self.style_layers) if regions else None
+                context = None if style_context is None else masks_for_layers(style_context, self.style_layers)
                 for name in self.style_layers:
                     gram = self._grams(style_feats[name], None if layer_masks is None else layer_masks[name].to(device))
                     if global_style > 0:
-                        gram = (1.0 - global_style) * gram + global_style * gram_matrix(style_feats[name])
+                        whole = self._grams(style_feats[name], None if context is None else context[name].to(device))
+                        gram = (1.0 - global_style) * gram + global_style * whole
                     gram = gram * (share / total)
                     self.style_targets[name] = self.style_targets.get(name, 0) + gram
 

@@ -459,6 +459,7 @@ def _scale_objective(
         region_weights=region_weights,
         area_weighted=settings.area_weighted,
         global_style=global_style,
+        style_context=None if masks_s.context is None else masks_s.context.to(device),
         photo_weight=settings.photo_weight if photo else 0.0,
         laplacian=laplacian,
         color_weight=settings.color_weight,

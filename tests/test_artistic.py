@@ -142,6 +142,52 @@ def test_global_style_blends_region_and_whole_grams(images):
         Objective(c, [s], global_style=1.5, **common)
 
 
+def test_style_context_blends_each_region_with_the_gram_of_its_context(images):
+    content, style = images
+    c, s = load_image(content), load_image(style)
+    h, w = s.shape[-2:]
+    style_masks = torch.zeros(2, h, w)
+    style_masks[0, : h // 2] = 1
+    style_masks[1, h // 2 :] = 1
+    ch, cw = c.shape[-2:]
+    content_masks = torch.zeros(2, ch, cw)
+    content_masks[0, :, : cw // 2] = 1
+    content_masks[1, :, cw // 2 :] = 1
+    common = {
+        "blend": [1],
+        "content_weight": 1,
+        "style_weight": 1,
+        "tv_weight": 0,
+        "content_layers": ["relu1_1"],
+        "style_layers": ["relu1_1"],
+        "style_layer_weights": [1],
+        "content_masks": content_masks,
+        "style_masks": style_masks,
+        "global_style": 0.25,
+    }
+    whole = Objective(c, [s], **common)
+    ones = Objective(c, [s], style_context=torch.ones(2, h, w), **common)
+    assert torch.allclose(ones.style_targets["relu1_1"], whole.style_targets["relu1_1"], rtol=1e-5, atol=1e-7)
+    # region 0 blends with the left third of the style, region 1 with the right two thirds
+    context = torch.zeros(2, h, w)
+    context[0, :, : w // 3] = 1
+    context[1, :, w // 3 :] = 1
+    sided = Objective(c, [s], style_context=context, **common)
+    pure = Objective(c, [s], **{**common, "global_style": 0.0})
+    feats = sided.features(s, ["relu1_1"])["relu1_1"].float()[0]
+    at_layer = masks_for_layers(context, ["relu1_1"])["relu1_1"]  # as the region masks are carried
+    for k in range(2):
+        part = (feats * at_layer[k]).flatten(1)
+        gram = part @ part.T / (feats.shape[0] * at_layer[k].sum())
+        expected = 0.75 * pure.style_targets["relu1_1"][k] + 0.25 * gram
+        assert torch.allclose(sided.style_targets["relu1_1"][k], expected, rtol=1e-4, atol=1e-6)
+    assert not torch.allclose(sided.style_targets["relu1_1"], whole.style_targets["relu1_1"], rtol=1e-2)
+    with pytest.raises(ValueError, match="style_context"):
+        Objective(c, [s], style_context=torch.ones(3, h, w), **common)
+    with pytest.raises(ValueError, match="style_context"):
+        Objective(c, [s], **{**common, "content_masks": None, "style_masks": None}, style_context=context)
+
+
 def test_area_weighted_regions_weigh_each_region_loss_by_its_share_of_the_layer(images):
     # DPST multiplies each region's Gram loss by the mean of its content mask at that layer.
     content, style = images

@@ -19,7 +19,7 @@ from restyle.automask import (
 from restyle.cli import main
 from restyle.errors import RestyleError
 from restyle.image import RestyleWarning, read_metadata
-from restyle.masks import label_map, pair_masks
+from restyle.masks import DPST_COLORS, label_map, pair_masks
 from restyle.metrics import adjusted_rand_index, matching_accuracy
 
 
@@ -139,6 +139,27 @@ def test_segment_records_each_regions_share_above_the_sky_border(scene):
     sky_region = np.bincount(found.labels[s_truth == 0]).argmax()
     assert found.sky[sky_region] > 0.8 and found.sky[1 - sky_region] < 0.2
     assert np.all(segment([style], counts=[2], sky=False)[0].sky == 0)
+
+
+def test_each_region_blends_with_its_own_side_of_the_style_sky_border(scene):
+    content, _, style, s_truth = scene
+    found = auto_masks(content, style, substyles=2)
+    above = found.style.above
+    assert above.shape == s_truth.shape and above.dtype == bool
+    assert np.mean(above == (s_truth == 0)) > 0.9  # the border follows the horizon
+    used = [list(DPST_COLORS).index(name) for name in found.masks.names]
+    assert len(used) == 2 and found.masks.context.shape == found.masks.style.shape
+    for u, context in zip(used, found.masks.context):
+        side = above if found.style.sky[u] > 0.5 else ~above
+        assert torch.equal(context, torch.from_numpy(side).float())
+    assert found.summary()["blend_context"] == "side of the sky border"
+    resized = found.masks.resized((48, 64), (56, 56))
+    assert resized.context.shape == (2, 56, 56)
+    # no border looked for, or one sub-style used: blend with the whole style
+    flat = auto_masks(content, style, substyles=2, sky=False)
+    assert flat.style.above is None and flat.masks.context is None
+    assert flat.summary()["blend_context"] == "whole style"
+    assert auto_masks(content, style, substyles=1).masks.context is None
 
 
 def test_flat_image_gives_one_substyle_and_too_many_is_reduced_with_a_warning():

@@ -230,8 +230,9 @@ def stylize(
         style_mask: region mask of the style image, with the same labels.
         auto_masks: find the masks automatically (see :mod:`restyle.automask`).
         substyles: number of sub-styles for ``auto_masks`` (default: chosen automatically).
-        global_style: share of the whole style image's statistics in each region's style
-            target, 0 to 1 (default: 0 with mask files; 0.5 with ``auto_masks``).
+        global_style: share of the wider style's statistics in each region's style target,
+            0 to 1: the whole style image's, or with ``auto_masks`` the style on the sub-style's
+            side of the sky border (default: 0 with mask files; 0.5 with ``auto_masks``).
         content_weight: weight of the content loss.
         style_weight: weight of the style loss.
         tv_weight: weight of the total-variation (smoothness) loss.

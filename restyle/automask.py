@@ -68,13 +68,13 @@ MATCH_LAYERS = ("relu4_1", "relu5_1")  # region semantics for matching
 # Weights of the matching cost's terms, each scaled by its median over the cost matrix: the
 # cosine distance of the region semantics, and the squared distance of the region centres.
 MATCH_POSITION = 0.5
-# Share of the whole style image's Gram in each region's style target when the masks are
-# automatic (``global_style`` of the transfers). Deviation from DPST, whose hand masks use 0:
-# a region matched to the wrong sub-style is pulled only half as far towards it. The other half
-# is the Gram of the style on the sub-style's side of the sky border (``_side_contexts``): a
-# wrong match mostly stays on its own side, and the whole style's Gram pulled ground regions
-# towards sky statistics. (On the 20 DPST pairs, `default` preset, a probe of this closed 0.52
-# of the Gram gap against 0.47 with the whole style; see benchmarks/RESULTS.md.)
+# Share of a wider Gram in each region's style target when the masks are automatic
+# (``global_style`` of the transfers). Deviation from DPST, whose hand masks use 0: a region
+# matched to the wrong sub-style is pulled only half as far towards it. The wider Gram is the
+# style's on the sub-style's side of the sky border (``_side_contexts``), not the whole style's:
+# a wrong match mostly stays on its own side, and the whole style's Gram pulled ground regions
+# towards sky statistics. (On the 20 DPST pairs, `default` preset, this closes 0.53 of the Gram
+# gap against 0.47 with the whole style; see benchmarks/RESULTS.md.)
 AUTO_GLOBAL_STYLE = 0.5
 #: The most sub-styles: one per DPST colour, so that masks can be written and edited.
 MAX_SUBSTYLES = len(DPST_COLORS)

@@ -226,9 +226,10 @@ def stylize_photo(
         smoothing_strength: beta of the matting smoothing (default preset: 20, fast: 10;
             larger is smoother and more photorealistic).
         region_weights: style weight of each mask region, in the order of the shared labels.
-        global_style: share of the whole style image's statistics in each region's style target,
-            0 to 1 (default: 0 with mask files, as DPST; 0.5 with ``auto_masks``, so that a
-            wrongly matched region is pulled less far towards the wrong sub-style).
+        global_style: share of the wider style's statistics in each region's style target, 0 to
+            1: the whole style image's, or with ``auto_masks`` the style on the sub-style's side
+            of the sky border (default: 0 with mask files, as DPST; 0.5 with ``auto_masks``, so
+            that a wrongly matched region is pulled less far towards the wrong sub-style).
         mask_palette: how masks are read: "auto", "dpst", "colors" or "integer".
         seed: random seed (the noise that the dpst preset starts from); picked and recorded if
             not given.

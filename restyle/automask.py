@@ -407,14 +407,14 @@ def segment(
     feats, semantic = _features(work, torch.device(device))
     skies = _sky_masks(images, torch.device(device)) if sky else [None] * len(images)
     sp_labels, blocks, flat, layouts = [], [], [], []
-    for image, layer_feats, above in zip(work, feats, skies):
+    for image, layer_feats, sky_part in zip(work, feats, skies):
         h, w = image.shape[-2:]
         labels = _superpixels(image, min(superpixels, h * w // 16 or 1))
         n = int(labels.max()) + 1
         lab = _lab(image)
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
         position = np.stack([ys / max(h, w), xs / max(h, w)])
-        above = np.zeros((h, w)) if above is None else resize_labels(above, (h, w)).astype(np.float64)
+        above = np.zeros((h, w)) if sky_part is None else resize_labels(sky_part, (h, w)).astype(np.float64)
         flat.append(bool(lab.reshape(3, -1).std(axis=1).max() < FLAT_LAB_STD))
         extra = [lab, position] + ([above[None]] if sky else [])
         per_sp = _block_means(labels, [f.numpy().astype(np.float64) for f in layer_feats] + extra, n)
@@ -424,7 +424,7 @@ def segment(
     descriptors = _normalise_blocks(blocks)
 
     out = []
-    for image, labels, desc, count, is_flat, sem, layout, above in zip(
+    for image, labels, desc, count, is_flat, sem, layout, sky_part in zip(
         images, sp_labels, descriptors, counts, flat, semantic, layouts, skies
     ):
         n = len(desc)
@@ -452,8 +452,7 @@ def segment(
         full = resize_labels(pixel, tuple(image.shape[-2:]))
         areas = np.bincount(full.ravel(), minlength=len(order)) / full.size
         semantics = _region_semantics(pixel, len(order), sem)
-        if above is not None:
-            above = resize_labels(above, tuple(image.shape[-2:]))
+        above = None if sky_part is None else resize_labels(sky_part, tuple(image.shape[-2:]))
         out.append(Segmentation(full, region_desc, areas, semantics, centres, sky_share[:, 0], bic, above))
     return out
 

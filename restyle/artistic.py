@@ -354,7 +354,7 @@ def stylize(
         device); style targets come from ``_cache`` when it has them."""
         shape = tuple(content_s.shape[-2:])
         styles_s = [_style_at(s, round(long_side * style_scale), smallest).to(dev) for s in style_images]
-        scaled_masks = None if masks is None else masks.resized(shape, styles_s[0].shape)
+        scaled_masks = None if masks is None else masks.resized(shape, styles_s[0].shape).to(dev)
         cache_key = ("style_targets", shape, tuple(tuple(s.shape) for s in styles_s), bf16)
         objective = Objective(
             content_s,
@@ -370,12 +370,10 @@ def stylize(
             bf16=bf16,
             channels_last=channels_last,
             temporal=None if temporal is None else temporal.resized(shape).to(dev),
-            content_masks=None if scaled_masks is None else scaled_masks.content.to(dev),
-            style_masks=None if scaled_masks is None else scaled_masks.style.to(dev),
+            content_masks=None if scaled_masks is None else scaled_masks.content,
+            style_masks=None if scaled_masks is None else scaled_masks.style,
             global_style=global_style if masks is not None else 0.0,
-            style_context=None
-            if scaled_masks is None or scaled_masks.context is None
-            else scaled_masks.context.to(dev),
+            style_context=None if scaled_masks is None else scaled_masks.context,
             style_targets=None if _cache is None or masks is not None else _cache.get(cache_key),
         )
         if _cache is not None and masks is None:

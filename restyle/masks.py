@@ -226,6 +226,15 @@ class MaskPair:
             None if self.context is None else _resize_masks(self.context, tuple(style_shape[-2:])),
         )
 
+    def to(self, device: torch.device | str) -> MaskPair:
+        """The same masks on ``device``."""
+        return MaskPair(
+            self.content.to(device),
+            self.style.to(device),
+            self.names,
+            None if self.context is None else self.context.to(device),
+        )
+
 
 def _aspect_differs(a: Sequence[int], b: Sequence[int]) -> bool:
     return abs(a[-1] / a[-2] - b[-1] / b[-2]) > 0.02 * (b[-1] / b[-2])

@@ -439,7 +439,7 @@ def _scale_objective(
     shape = scaled_shape(*content.shape[-2:], long_side)
     content_s = resize(content, *shape).to(device)
     style_s = resize(style, *scaled_shape(*style.shape[-2:], max(long_side, min_side(_LAYERS) * 2)))
-    masks_s = masks.resized(shape, style_s.shape)
+    masks_s = masks.resized(shape, style_s.shape).to(device)
     laplacian = None
     if photo and settings.photo_weight > 0:
         if long_side not in laplacians:
@@ -455,12 +455,12 @@ def _scale_objective(
         content_layers=CONTENT_LAYERS,
         style_layers=STYLE_LAYERS,
         style_layer_weights=[1.0] * len(STYLE_LAYERS),
-        content_masks=masks_s.content.to(device),
-        style_masks=masks_s.style.to(device),
+        content_masks=masks_s.content,
+        style_masks=masks_s.style,
         region_weights=region_weights,
         area_weighted=settings.area_weighted,
         global_style=global_style,
-        style_context=None if masks_s.context is None else masks_s.context.to(device),
+        style_context=masks_s.context,
         photo_weight=settings.photo_weight if photo else 0.0,
         laplacian=laplacian,
         color_weight=settings.color_weight,

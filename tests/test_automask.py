@@ -153,7 +153,7 @@ def test_each_region_blends_with_its_own_side_of_the_style_sky_border(scene):
         side = above if found.style.sky[u] > 0.5 else ~above
         assert torch.equal(context, torch.from_numpy(side).float())
     assert found.summary()["blend_context"] == "side of the sky border"
-    resized = found.masks.resized((48, 64), (56, 56))
+    resized = found.masks.resized((48, 64), (56, 56)).to("cpu")
     assert resized.context.shape == (2, 56, 56)
     # no border looked for, or one sub-style used: blend with the whole style
     flat = auto_masks(content, style, substyles=2, sky=False)

@@ -167,16 +167,17 @@ def report(rows: list[dict[str, object]], args: argparse.Namespace) -> None:
     if args.preset:
         lines += [
             "",
-            f"End result, preset `{args.preset}`, scored with the hand masks at {METRIC_SIZE} px (medians):",
+            f"End result, preset `{args.preset}`, scored with the hand masks at {METRIC_SIZE} px, medians (means):",
             "",
             "| masks | style (lower) | colour (lower) | photorealism (lower) | structure (higher) | seconds |",
             "|---|---|---|---|---|---|",
         ]
         for c in CONDITIONS:
-            lines.append(
-                f"| {c} | {med(f'{c}_style'):.4f} | {med(f'{c}_color'):.3f} | {med(f'{c}_photo'):.3g} | "
-                f"{med(f'{c}_structure'):.4f} | {med(f'{c}_seconds'):.1f} |"
-            )
+            cells = [
+                f"{med(f'{c}_{key}'):{spec}} ({mean(f'{c}_{key}'):{spec}})"
+                for key, spec in (("style", ".4f"), ("color", ".3f"), ("photo", ".3g"), ("structure", ".4f"))
+            ]
+            lines.append(f"| {c} | {' | '.join(cells)} | {med(f'{c}_seconds'):.1f} |")
         gap = med("none_style") - med("hand_style")
         closed = (med("none_style") - med("auto_style")) / gap if gap else float("nan")
         lines += [

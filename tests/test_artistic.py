@@ -108,7 +108,9 @@ def test_blended_styles_average_grams(images):
         assert torch.allclose(obj.style_targets[name], expected, rtol=1e-5, atol=1e-6)
 
 
-def test_global_style_blends_region_and_whole_grams(images):
+def _two_regions(images):
+    """The test images, each split into two regions (style: left | right halves; content: top /
+    bottom), and the options of an objective with a one-layer masked style loss."""
     content, style = images
     c, s = load_image(content), load_image(style)
     h, w = s.shape[-2:]
@@ -130,6 +132,11 @@ def test_global_style_blends_region_and_whole_grams(images):
         "content_masks": content_masks,
         "style_masks": style_masks,
     }
+    return c, s, common
+
+
+def test_global_style_blends_region_and_whole_grams(images):
+    c, s, common = _two_regions(images)
     mixed = Objective(c, [s], global_style=0.25, **common)
     pure = Objective(c, [s], **common)
     # the whole style's Gram, from the raw features
@@ -143,28 +150,9 @@ def test_global_style_blends_region_and_whole_grams(images):
 
 
 def test_style_context_blends_each_region_with_the_gram_of_its_context(images):
-    content, style = images
-    c, s = load_image(content), load_image(style)
+    c, s, common = _two_regions(images)
+    common["global_style"] = 0.25
     h, w = s.shape[-2:]
-    style_masks = torch.zeros(2, h, w)
-    style_masks[0, : h // 2] = 1
-    style_masks[1, h // 2 :] = 1
-    ch, cw = c.shape[-2:]
-    content_masks = torch.zeros(2, ch, cw)
-    content_masks[0, :, : cw // 2] = 1
-    content_masks[1, :, cw // 2 :] = 1
-    common = {
-        "blend": [1],
-        "content_weight": 1,
-        "style_weight": 1,
-        "tv_weight": 0,
-        "content_layers": ["relu1_1"],
-        "style_layers": ["relu1_1"],
-        "style_layer_weights": [1],
-        "content_masks": content_masks,
-        "style_masks": style_masks,
-        "global_style": 0.25,
-    }
     whole = Objective(c, [s], **common)
     ones = Objective(c, [s], style_context=torch.ones(2, h, w), **common)
     assert torch.allclose(ones.style_targets["relu1_1"], whole.style_targets["relu1_1"], rtol=1e-5, atol=1e-7)

@@ -12,7 +12,8 @@ functions, testable without a browser; :func:`build_app` only lays them out.
   folder; Gradio serves nothing else (uploads are capped at ``max_upload_mb``).
 - Masks are painted on a layer over each image in DPST's colours; unpainted pixels form one
   more region ("white"). The Auto-masks button fills those layers with automatic masks, which
-  can then be edited.
+  can then be edited. Left unedited, they run as automatic masks (``--auto-masks``: blended
+  style targets); edited, as painted masks.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -38,12 +39,18 @@ from restyle.errors import RestyleError
 from restyle.image import DEFAULT_MAX_PIXELS, load_image, save_image, to_pil
 from restyle.masks import DPST_COLORS
 
+if TYPE_CHECKING:
+    from restyle.automask import AutoMasks
+
 __all__ = ["Update", "art_job", "auto_mask_layers", "build_app", "editor_mask", "photo_job", "serve", "video_job"]
 
 #: Brush colours: DPST's palette; white is what is left unpainted.
 BRUSH_COLORS = {name: rgb for name, rgb in DPST_COLORS.items() if name != "white"}
 PREVIEW_SECONDS = 1.0  # at most one preview image per this many seconds
 MASK_LAYER_ALPHA = 140  # automatic masks are shown half-transparent over the photo
+# Pixels this close to a border of the automatic masks may come back from the browser's editor
+# in a blended colour; a mask that differs only there counts as unedited.
+EDGE_TOLERANCE = 2
 
 
 @dataclass
@@ -122,7 +129,8 @@ def editor_mask(value: dict | None, shape: tuple[int, int]) -> np.ndarray | None
 
 def auto_mask_layers(content: np.ndarray | None, style: np.ndarray | None, *, max_pixels: int = DEFAULT_MAX_PIXELS):
     """Editor values for the Auto-masks button: each image with its automatic mask as a layer,
-    and a line describing the matching."""
+    a line describing the matching, and the :class:`~restyle.automask.AutoMasks` found (kept in
+    the session, so that a run with these masks unedited uses them as automatic masks)."""
     from restyle.automask import auto_masks
 
     content = _check_image(content, "content", max_pixels)
@@ -136,7 +144,37 @@ def auto_mask_layers(content: np.ndarray | None, style: np.ndarray | None, *, ma
         {"background": content, "layers": [layers[0]], "composite": None},
         {"background": style, "layers": [layers[1]], "composite": None},
         found.describe().replace("\n", " "),
+        found,
     )
+
+
+def _same_away_from_borders(expected: np.ndarray, painted: np.ndarray) -> bool:
+    """Whether two colour masks ``(H, W, 3)`` agree on every pixel more than ``EDGE_TOLERANCE``
+    pixels (city-block) from a pixel of another colour in ``expected`` (the browser's editor
+    blends colours along edges)."""
+    from scipy.ndimage import binary_dilation
+
+    if expected.shape != painted.shape:
+        return False
+    down = (expected[1:] != expected[:-1]).any(axis=2)
+    across = (expected[:, 1:] != expected[:, :-1]).any(axis=2)
+    near = np.zeros(expected.shape[:2], dtype=bool)  # first: the pixels next to another colour
+    near[1:] |= down
+    near[:-1] |= down
+    near[:, 1:] |= across
+    near[:, :-1] |= across
+    if EDGE_TOLERANCE > 1:
+        near = binary_dilation(near, iterations=EDGE_TOLERANCE - 1)
+    return bool(((expected == painted).all(axis=2) | near).all())
+
+
+def _unedited(found: AutoMasks | None, content_mask: np.ndarray | None, style_mask: np.ndarray | None) -> bool:
+    """Whether the painted masks are still the automatic masks ``found`` (or None), up to the
+    editor's blending along their borders."""
+    if found is None or content_mask is None or style_mask is None:
+        return False
+    content_rgb, style_rgb = found.colour_masks()
+    return _same_away_from_borders(content_rgb, content_mask) and _same_away_from_borders(style_rgb, style_mask)
 
 
 def _run(work: Callable[[Callable[[Any], None]], Any], stop: threading.Event) -> Iterator[tuple[str, Any]]:
@@ -250,11 +288,18 @@ def photo_job(
     style_weight: float | None = None,
     photo_weight: float | None = None,
     content_weight: float | None = None,
+    auto: AutoMasks | None = None,
     stop: threading.Event,
     folder: Path,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Iterator[Update]:
-    """Photorealistic transfer with painted (or no) masks, as a stream of :class:`Update`."""
+    """Photorealistic transfer with painted (or no) masks, as a stream of :class:`Update`.
+
+    ``auto`` is what the Auto-masks button found (:func:`auto_mask_layers`). While the painted
+    masks are still those (up to the editor's blending along borders), the run treats them as automatic masks, as ``restyle photo
+    --auto-masks`` does (each region's style target blended with its side of the style); once
+    edited, they are painted masks like any other (DPST's region-to-region loss).
+    """
     from restyle.photo import stylize_photo
 
     content = _check_image(content, "content", max_pixels)
@@ -263,12 +308,15 @@ def photo_job(
     s_mask = editor_mask(style_editor, style.shape[:2])
     if (c_mask is None) != (s_mask is None):
         raise RestyleError("paint masks on both images, or on neither")
-    mask_files = {}
-    if c_mask is not None:
+    mask_options: dict[str, Any] = {}
+    if _unedited(auto, c_mask, s_mask):
+        # the masks the user saw, not a new segmentation at the working size
+        mask_options = {"auto_masks": True, "_cache": {"masks": (auto.masks, auto.summary())}}
+    elif c_mask is not None:
         for key, mask in (("content_mask", c_mask), ("style_mask", s_mask)):
             path = folder / f"{key}-{uuid.uuid4().hex[:8]}.png"
             save_image(load_image(mask), path)
-            mask_files[key] = str(path)
+            mask_options[key] = str(path)
 
     def work(callback: Callable[[Any], None]) -> Any:
         return stylize_photo(
@@ -282,7 +330,7 @@ def photo_job(
             mask_palette="dpst",
             max_pixels=max_pixels,
             callback=callback,
-            **mask_files,
+            **mask_options,
         )
 
     yield from _image_job(work, stop, folder, "photo")
@@ -405,10 +453,10 @@ def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = Non
         handler.__annotations__["request"] = gr.Request
         return handler
 
-    def photo(content, style, c_edit, s_edit, preset, size, sw, pw, cw, *, stop):
+    def photo(content, style, c_edit, s_edit, found, preset, size, sw, pw, cw, *, stop):
         return photo_job(
             content, style, c_edit, s_edit, preset=preset, size=size, **slider_weights(preset, sw, pw, cw),
-            stop=stop, folder=folder, max_pixels=max_pixels,
+            auto=found, stop=stop, folder=folder, max_pixels=max_pixels,
         )  # fmt: skip
 
     def art(content, s1, s2, s3, w1, w2, w3, preserve, size, sw, iterations, *, stop):
@@ -460,7 +508,8 @@ def _photo_tab(
             p_smask = gr.ImageEditor(label="Style mask", type="numpy", brush=brush, elem_id="photo-smask")
         with gr.Row():
             p_auto = gr.Button("Auto masks", elem_id="photo-auto")
-            p_auto_info = gr.Markdown()
+            p_auto_info = gr.Markdown(elem_id="photo-auto-info")
+            p_auto_found = gr.State(None)  # what the button found, for a run with its masks unedited
     with gr.Row():
         p_preset = gr.Dropdown(["default", "fast", "dpst"], value="default", label="Preset")
         p_size = gr.Slider(64, 1024, value=512, step=16, label="Size (long side)", elem_id="photo-size")
@@ -480,10 +529,10 @@ def _photo_tab(
     p_file = gr.File(label="Download (PNG with parameters)", elem_id="photo-file")
     p_content.change(lambda x: x, p_content, p_cmask, queue=False)
     p_style.change(lambda x: x, p_style, p_smask, queue=False)
-    p_auto.click(auto, [p_content, p_style], [p_cmask, p_smask, p_auto_info])
+    p_auto.click(auto, [p_content, p_style], [p_cmask, p_smask, p_auto_info, p_auto_found])
     p_run.click(
         run,
-        [p_content, p_style, p_cmask, p_smask, p_preset, p_size, p_sw, p_pw, p_cw],
+        [p_content, p_style, p_cmask, p_smask, p_auto_found, p_preset, p_size, p_sw, p_pw, p_cw],
         [p_out, p_status, p_file],
     )
     p_stop.click(stop, None, p_status, queue=False)

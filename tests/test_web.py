@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from restyle.automask import AUTO_GLOBAL_STYLE
 from restyle.errors import RestyleError
-from restyle.image import read_metadata
+from restyle.image import RestyleWarning, read_metadata
 from restyle.masks import DPST_COLORS
 from restyle.photo import PRESETS
 from restyle.web import (
@@ -154,7 +155,7 @@ def test_auto_mask_layers_feed_back_as_masks(images):
     from restyle.image import load_image
 
     content, style = images
-    c_edit, s_edit, info = auto_mask_layers(content, style)
+    c_edit, s_edit, info, _ = auto_mask_layers(content, style)
     assert "content region" in info
     assert c_edit["background"].shape == content.shape and c_edit["layers"][0].shape == (48, 64, 4)
     found = auto_masks(load_image(content), load_image(style))  # deterministic: the same masks
@@ -162,6 +163,55 @@ def test_auto_mask_layers_feed_back_as_masks(images):
     expected = palette[np.asarray(found.assignment)[found.content.labels]]
     assert np.array_equal(editor_mask(c_edit, content.shape[:2]), expected)
     assert np.array_equal(editor_mask(s_edit, style.shape[:2]), palette[found.style.labels])
+
+
+def test_photo_job_runs_unedited_auto_masks_as_automatic_and_edited_ones_as_painted(tmp_path, images):
+    content, style = images
+    c_edit, s_edit, _, found = auto_mask_layers(content, style)
+    assert found.masks.names  # what the button found, kept for the run
+
+    def run(c_layers):
+        job = photo_job(
+            content,
+            style,
+            c_layers,
+            s_edit,
+            preset="fast",
+            size=48,
+            auto=found,
+            stop=threading.Event(),
+            folder=tmp_path,
+        )
+        return read_metadata(collect(job)[-1].file)
+
+    meta = run(c_edit)
+    assert meta["auto_masks"] is True and meta["global_style_used"] == AUTO_GLOBAL_STYLE
+    assert meta["auto_masks_matching"]["content_regions"] and not list(tmp_path.glob("content_mask-*"))
+    # one corner repainted in another used sub-style's colour: now painted masks
+    edited = c_edit["layers"][0].copy()
+    corner = tuple(edited[0, 0, :3])
+    used = [(np.array(DPST_COLORS[name]) * 255).astype(np.uint8) for name in found.masks.names]
+    other = next(colour for colour in used if tuple(colour) != corner)
+    edited[:8, :8, :3] = other
+    with pytest.warns(RestyleWarning, match="in the style mask only"):  # a sub-style no content took
+        meta = run({**c_edit, "layers": [edited]})
+    assert meta["auto_masks"] is False and meta["global_style_used"] == 0.0
+    assert sorted(meta["mask_labels"]) == sorted(found.masks.names)
+    assert list(tmp_path.glob("content_mask-*"))
+
+
+def test_masks_count_as_unedited_up_to_blended_borders():
+    from restyle.web import EDGE_TOLERANCE, _same_away_from_borders
+
+    blue, green, lightblue = (0, 0, 255), (0, 255, 0), (0, 255, 255)
+    expected = np.zeros((20, 30, 3), np.uint8)
+    expected[:, :15], expected[:, 15:] = blue, green
+    painted = expected.copy()
+    painted[:, 15 - EDGE_TOLERANCE : 15 + EDGE_TOLERANCE] = lightblue  # the editor's blended edge
+    assert _same_away_from_borders(expected, painted)
+    painted[10, 15 + EDGE_TOLERANCE] = lightblue  # one pixel further out: an edit
+    assert not _same_away_from_borders(expected, painted)
+    assert not _same_away_from_borders(expected, expected[:, :29])
 
 
 def test_video_job_yields_frames_then_the_file(tmp_path, images, monkeypatch):
@@ -274,6 +324,23 @@ def test_browser_photo_transfer_end_to_end(server, tmp_path):
         assert meta["restyle_web"] == "photo" and meta["size"] == 64
         with Image.open(path) as img:
             assert img.size == (64, 48)
+        # automatic masks: found by the button, shown, and used as automatic masks when unedited
+        page.get_by_text("Masks (optional)", exact=False).first.click()  # open the accordion
+        page.locator("#photo-auto").click()
+        page.get_by_text("content region", exact=False).first.wait_for(timeout=60_000)
+        first = page.locator("#photo-file a").first.get_attribute("href")
+        page.locator("#photo-run").click()
+        deadline = time.time() + 240
+        while time.time() < deadline:  # a new result file, once the run is done
+            done = page.locator("#photo-status textarea").input_value().startswith("done")
+            links = page.locator("#photo-file a")
+            if done and links.count() and links.first.get_attribute("href") != first:
+                break
+            time.sleep(0.1)
+        with page.expect_download() as info:
+            page.locator("#photo-file a").first.click()
+        info.value.save_as(path)
+        assert read_metadata(path)["auto_masks"] is True
         # an oversize upload is refused with a message
         page.locator("#photo-content input[type=file]").set_input_files(str(big))
         page.get_by_text("maximum allowed size", exact=False).first.wait_for(timeout=30_000)

@@ -135,9 +135,9 @@ class Objective:
         if not 0.0 <= global_style <= 1.0:
             raise ValueError(f"global_style must be in [0, 1], not {global_style}")
         if style_context is not None and (style_masks is None or style_context.shape != style_masks.shape):
+            expected = None if style_masks is None else tuple(style_masks.shape)
             raise ValueError(
-                f"style_context must have the style masks' shape {None if style_masks is None else tuple(style_masks.shape)}, "
-                f"not {tuple(style_context.shape)}"
+                f"style_context must have the style masks' shape {expected}, not {tuple(style_context.shape)}"
             )
         if photo_weight > 0 and laplacian is None:
             raise ValueError("photo_weight > 0 needs the content's matting Laplacian")

@@ -296,9 +296,10 @@ def photo_job(
     """Photorealistic transfer with painted (or no) masks, as a stream of :class:`Update`.
 
     ``auto`` is what the Auto-masks button found (:func:`auto_mask_layers`). While the painted
-    masks are still those (up to the editor's blending along borders), the run treats them as automatic masks, as ``restyle photo
-    --auto-masks`` does (each region's style target blended with its side of the style); once
-    edited, they are painted masks like any other (DPST's region-to-region loss).
+    masks are still those (up to the editor's blending along borders), the run treats them as
+    automatic masks, as ``restyle photo --auto-masks`` does (each region's style target blended
+    with its side of the style); once edited, they are painted masks like any other (DPST's
+    region-to-region loss).
     """
     from restyle.photo import stylize_photo
 

@@ -200,19 +200,24 @@ Run the same command again after a stop: finished frames are taken from the work
 
 
 class _FrameBar:
-    """A tqdm bar over frames: frames done, seconds per frame, ETA."""
+    """A tqdm bar over frames: frames done, seconds per frame, ETA.
+
+    It is on screen from the start: the first frame, stylised in full, is the longest, and its
+    time belongs in the bar's rate and ETA."""
 
     def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
         self.bar: Any = None
-
-    def __call__(self, progress: Any) -> None:
-        if self.quiet:
-            return
-        if self.bar is None:
+        if not quiet:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=progress.total, unit="frame", dynamic_ncols=True, file=sys.stderr)
+            self.bar = tqdm(unit="frame", desc="first frame, stylised in full", dynamic_ncols=True, file=sys.stderr)
+
+    def __call__(self, progress: Any) -> None:
+        if self.bar is None:
+            return
+        if self.bar.total != progress.total:
+            self.bar.total = progress.total
+            self.bar.set_description_str("", refresh=False)
         self.bar.set_postfix_str("resumed" if progress.resumed else f"{progress.seconds:.1f} s/frame", refresh=False)
         self.bar.update(progress.index + 1 - self.bar.n)
 

@@ -10,12 +10,12 @@ import torch
 from PIL import Image
 
 import restyle.video
-from restyle.cli import main
+from restyle.cli import _FrameBar, main
 from restyle.clip import frame_shape, probe, read_frames
 from restyle.errors import RestyleError
 from restyle.image import RestyleWarning, load_image
 from restyle.metrics import temporal_error
-from restyle.video import _frame_options, _temporal_target, stylize_video
+from restyle.video import FrameProgress, _frame_options, _temporal_target, stylize_video
 
 from .conftest import stripes_image
 
@@ -71,6 +71,23 @@ def test_cli_photo_fast_keeps_fps_frames_and_audio(capsys, tmp_path, clips):
     assert len(list(read_frames(info, shape=(42, 64)))) == 8
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary files left
     assert len(list((tmp_path / "out.mp4.work").glob("0*.png"))) == 8
+
+
+def test_frame_bar_is_on_screen_before_the_first_frame_finishes(capsys):
+    bar = _FrameBar(quiet=False)
+    assert "first frame, stylised in full" in capsys.readouterr().err  # shown at once
+    started = bar.bar.start_t
+    image = torch.zeros(1, 3, 4, 4)
+    bar(FrameProgress(index=0, total=3, resumed=False, seconds=2.5, elapsed=2.5, eta=5.0, image=image))
+    bar(FrameProgress(index=1, total=3, resumed=True, seconds=0.0, elapsed=2.6, eta=2.5, image=image))
+    assert (bar.bar.n, bar.bar.total, bar.bar.start_t) == (2, 3, started)  # timed from the start
+    bar.close()
+    err = capsys.readouterr().err
+    assert "2/3" in err and "resumed" in err and "first frame" not in err.splitlines()[-1]
+    quiet = _FrameBar(quiet=True)
+    quiet(FrameProgress(index=0, total=3, resumed=False, seconds=1.0, elapsed=1.0, eta=2.0, image=image))
+    quiet.close()
+    assert capsys.readouterr().err == ""
 
 
 def test_silent_clip_and_frame_range(capsys, tmp_path, clips):

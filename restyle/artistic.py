@@ -165,13 +165,13 @@ def _check_options(params: dict[str, Any]) -> None:
     """One-line errors for the options of :func:`stylize` that are checked on their own."""
     check_long_side(params["size"], minimum=MIN_TRANSFER_SIZE)
     check_choice(params["optimizer"], OPTIMIZERS, "optimizer")
-    check_choice(params["preserve_color"], ("none", "luminance", "histogram"), "preserve_color")
+    check_choice(params["preserve_color"], ("none", "luminance", "histogram"), "preserve-color")
     check_choice(params["parameterization"], ("multires", "pixels"), "parameterization")
     check_choice(params["pooling"], ("max", "avg"), "pooling")
     if params["iterations"] < 1 or params["coarse_iterations"] < 0:
-        raise RestyleError("iterations must be at least 1 (and coarse_iterations at least 0)")
+        raise RestyleError("iterations must be at least 1 (and coarse-iterations at least 0)")
     if not params["style_scale"] > 0:
-        raise RestyleError(f"style_scale must be above 0, not {params['style_scale']}")
+        raise RestyleError(f"style-scale must be above 0, not {params['style_scale']}")
     for name in ("content_weight", "style_weight", "tv_weight"):
         check_weight(params[name], name.replace("_", "-"))
 
@@ -294,7 +294,7 @@ def stylize(
         [1.0] * len(style_layers) if style_layer_weights is None else [float(w) for w in style_layer_weights]
     )
     if len(layer_weights) != len(style_layers):
-        raise RestyleError(f"style_layer_weights has {len(layer_weights)} values for {len(style_layers)} style layers")
+        raise RestyleError(f"style-layer-weights has {len(layer_weights)} values for {len(style_layers)} style layers")
 
     run = runtime(device=device, precision=precision, seed=seed)
     dev, bf16, seed = run.device, run.bf16, run.seed
@@ -305,7 +305,7 @@ def stylize(
         raise RestyleError("at least one style image is needed")
     blend = [1.0] * len(style_list) if style_blend is None else [float(w) for w in style_blend]
     if len(blend) != len(style_list) or any(w < 0 for w in blend) or sum(blend) <= 0:
-        raise RestyleError(f"style_blend needs {len(style_list)} non-negative weights with a positive sum, got {blend}")
+        raise RestyleError(f"style-blend needs {len(style_list)} non-negative weights with a positive sum, got {blend}")
 
     content_full = load_image(content, size=size, max_pixels=max_pixels, what="content")
     style_images = [load_image(s, max_pixels=max_pixels, what=f"style {i + 1}") for i, s in enumerate(style_list)]

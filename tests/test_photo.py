@@ -149,7 +149,7 @@ def test_png_handoff_clips_and_quantises():
         ({"photo_weight": -1.0}, "finite number >= 0"),
         ({"size": 12}, "at least 16"),
         ({"smoothing": "blur"}, "smoothing"),
-        ({"region_weights": [1, 2, 3]}, "region_weights"),
+        ({"region_weights": [1, 2, 3]}, "region-weights has"),
         ({"global_style": 1.5}, "global-style"),
         ({"precision": "fp8"}, "unknown precision 'fp8'"),
         ({"iterations": -1}, "iterations must be at least 0"),

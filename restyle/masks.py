@@ -93,8 +93,14 @@ def _palette_labels(image: Tensor, *, min_fraction: float) -> tuple[Tensor, list
         keep = colours[np.argsort(counts)[-1:]]
     dist = ((arr[:, None, :].astype(np.int32) - keep[None].astype(np.int32)) ** 2).sum(axis=2)
     labels = torch.from_numpy(dist.argmin(axis=1).reshape(image.shape[-2:])).long()
-    names = ["#{:02x}{:02x}{:02x}".format(*map(int, c)) for c in keep]
-    return labels, names
+    # A colour of DPST's palette keeps its DPST name, so that a mask in DPST's colours plus
+    # another colour still pairs with a mask in DPST's colours; colours one name covers merge.
+    dpst, dpst_names = dpst_labels(torch.from_numpy(keep.T / 255.0).reshape(1, 3, 1, -1))
+    names = [
+        dpst_names[d] if d >= 0 else "#{:02x}{:02x}{:02x}".format(*map(int, c)) for d, c in zip(dpst[0].tolist(), keep)
+    ]
+    unique = list(dict.fromkeys(names))
+    return torch.tensor([unique.index(n) for n in names])[labels], unique
 
 
 def _integer_labels(path: str | os.PathLike) -> tuple[Tensor, list[str]] | None:

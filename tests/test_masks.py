@@ -60,6 +60,21 @@ def test_pair_reports_and_ignores_unshared_labels(tmp_path):
     assert pair.content.shape == (1, 8, 20) and pair.style.shape == (1, 8, 20)
 
 
+def test_dpst_colours_keep_their_names_beside_a_foreign_colour(tmp_path):
+    # half orange (no DPST colour), so the content mask is read as general colours; its blue
+    # must still pair with the style mask's blue, and near-blue shades merge into it
+    arr = two_region_mask(8, 20, "blue", "blue", blur=False)
+    arr[:, 10:] = [255, 128, 0]
+    arr[:, 9] = [10, 5, 245]  # another shade of DPST's blue
+    content = save(tmp_path, "c.png", arr)
+    labels, names = label_map(content, min_fraction=0.01)
+    assert names == ["blue", "#ff8000"] and (labels[:, :10] == 0).all() and (labels[:, 10:] == 1).all()
+    style = save(tmp_path, "s.png", two_region_mask(6, 6, "blue", "blue", blur=False))
+    with pytest.warns(RestyleWarning, match="content mask only: #ff8000"):
+        pair = pair_masks(content, style, (8, 20), (6, 6))
+    assert pair.names == ["blue"] and pair.content[0, :, :10].min() == 1 and pair.content[0, :, 10:].max() == 0
+
+
 def test_no_shared_label_and_unknown_colour_are_errors(tmp_path):
     content = save(tmp_path, "c.png", two_region_mask(8, 8, "blue", "blue", blur=False))
     style = save(tmp_path, "s.png", two_region_mask(8, 8, "red", "red", blur=False))

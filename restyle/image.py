@@ -86,11 +86,14 @@ def _warn(message: str) -> None:
 
 @contextlib.contextmanager
 def _pil_pixel_limit(limit: int) -> Iterator[None]:
-    # We enforce our own limit (with a clear message), so PIL's own bomb check must not fire first.
+    # We enforce our own limit (with a clear message), so PIL's own bomb check must not fire
+    # first, nor its warning print beside our error.
     old = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = max(limit * _DOWNSCALE_ALLOWANCE, old or 0)
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            yield
     finally:
         Image.MAX_IMAGE_PIXELS = old
 

@@ -1,6 +1,7 @@
 import io
 import os
 import struct
+import warnings
 import zlib
 from pathlib import Path
 
@@ -178,6 +179,16 @@ def test_decompression_bomb_refused_without_decoding(tmp_path):
         load_image(path)
     with pytest.raises(RestyleError, match="max-pixels|decompression bomb"):
         load_image(path, size=512)  # far over the limit: refused even when downscaling
+
+
+def test_over_the_limit_is_one_error_without_pils_own_warning(tmp_path):
+    path = tmp_path / "big.png"
+    path.write_bytes(_png_with_header(20_000, 15_000))  # in PIL's warning band at our limit
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(RestyleError, match="over the --max-pixels limit"):
+            load_image(path)
+    assert caught == []
 
 
 def test_zero_size_image(tmp_path):

@@ -598,6 +598,10 @@ def serve(
     block: bool = True,
 ) -> Any:
     """Start the web UI. Returns the app (when ``block`` is False, the server runs in a thread)."""
+    if not 0 < port < 65536:
+        raise RestyleError(f"--port must be between 1 and 65535, not {port}")
+    if max_upload_mb < 1:
+        raise RestyleError(f"--max-upload-mb must be at least 1, not {max_upload_mb}")
     folder = Path(tempfile.mkdtemp(prefix="restyle-web-"))
     # Gradio keeps uploads and results under GRADIO_TEMP_DIR and serves only from there.
     os.environ["GRADIO_TEMP_DIR"] = str(folder / "gradio")

@@ -247,6 +247,27 @@ def _free_port() -> int:
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--port", "99999"], "--port must be between 1 and 65535, not 99999"),
+        (["--port", "0"], "--port must be between 1 and 65535"),
+        (["--max-upload-mb", "0"], "--max-upload-mb must be at least 1"),
+        (["--port", "in use"], "cannot start the server on 127.0.0.1:"),
+    ],
+)
+def test_serve_errors_are_one_line(capsys, argv, message):
+    from restyle.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        argv = [str(taken.getsockname()[1]) if a == "in use" else a for a in argv]
+        code = main(["serve", *argv])
+    err = capsys.readouterr().err
+    assert code != 0 and message in err and len(err.strip().splitlines()) == 1, err
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     port = _free_port()

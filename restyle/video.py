@@ -203,7 +203,15 @@ def _temporal_target(
 
 
 def _check_options(
-    *, mode: str, preset: str, fast: bool, size: int, passes: int, frame_iterations: int, temporal_weight: float | None
+    *,
+    mode: str,
+    preset: str,
+    fast: bool,
+    size: int,
+    passes: int,
+    frame_iterations: int,
+    temporal_weight: float | None,
+    fps: float,
 ) -> float:
     """Check the options that need no file (one-line errors, before any work) and return the
     temporal weight: the given one, or the default for the mode (the fast photo preset, ``fast``,
@@ -214,6 +222,8 @@ def _check_options(
     preset_settings(preset)
     if passes < 1 or frame_iterations < 1:
         raise RestyleError("passes and frame-iterations must be at least 1")
+    if not (math.isfinite(fps) and fps > 0):  # checked for video files too, though they keep their own
+        raise RestyleError(f"fps must be a positive number, not {fps}")
     check_long_side(size, minimum=MIN_TRANSFER_SIZE)
     if temporal_weight is not None:
         return check_weight(temporal_weight, "temporal-weight")
@@ -299,6 +309,7 @@ def stylize_video(
         passes=passes,
         frame_iterations=frame_iterations,
         temporal_weight=temporal_weight,
+        fps=fps,
     )
     out = Path(output)
     to_folder = _output_is_folder(out)

@@ -327,6 +327,8 @@ def test_large_source_is_downscaled_with_a_warning(tmp_path, clips, monkeypatch)
         (lambda t, c: c["audio"], ["--frames", "a:b"], "START:END"),
         (lambda t, c: c["audio"], ["--mode", "photo", "--passes", "0"], "at least 1"),
         (lambda t, c: c["audio"], ["--temporal-weight", "-1"], "temporal-weight"),
+        (lambda t, c: c["audio"], ["--fps", "0"], "fps must be a positive number"),
+        (lambda t, c: t / "empty", ["--fps", "nan"], "fps must be a positive number"),
         (lambda t, c: t / "empty", [], "holds no images"),
     ],
 )

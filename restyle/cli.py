@@ -444,6 +444,12 @@ def _on_sigint(signum: int, frame: Any) -> None:
     print("restyle: stopping after this step (Ctrl-C again to quit now)", file=sys.stderr)
 
 
+def _out_of_memory(exc: RuntimeError) -> bool:
+    """Whether PyTorch raised ``exc`` for want of memory (CPU or GPU)."""
+    text = str(exc).lower()
+    return "out of memory" in text or "can't allocate memory" in text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     import signal
@@ -469,6 +475,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("restyle: interrupted before any result; nothing written", file=sys.stderr)
         return EXIT_INTERRUPTED
     except MemoryError:
+        print("restyle: error: out of memory; try a smaller --size", file=sys.stderr)
+        return EXIT_ERROR
+    except RuntimeError as exc:  # PyTorch reports a failed allocation as a RuntimeError
+        if not _out_of_memory(exc):
+            raise
         print("restyle: error: out of memory; try a smaller --size", file=sys.stderr)
         return EXIT_ERROR
     finally:

@@ -229,7 +229,7 @@ def load_image(
         size: if given, resize so that the long side is ``size`` pixels.
         max_pixels: refuse files larger than this (decompression bombs), unless ``size`` asks
             for a smaller image anyway, in which case up to 4x this is read and downscaled with
-            a warning.
+            a warning; refuse a ``size`` that would make the image larger than this.
         what: how to name the image in error messages.
 
     Returns:
@@ -267,6 +267,12 @@ def load_image(
     if tensor.shape[-1] == 0 or tensor.shape[-2] == 0:
         raise RestyleError(f"{what}: the image has zero size")
     if size is not None:
+        height, width = scaled_shape(tensor.shape[-2], tensor.shape[-1], check_long_side(size))
+        if height * width > max_pixels:
+            raise RestyleError(
+                f"{what}: --size {size} would make it {width}x{height} ({height * width / 1e6:.1f} MP), over the "
+                f"--max-pixels limit of {max_pixels / 1e6:.1f} MP; use a smaller --size"
+            )
         tensor = resize_long_side(tensor, size)
     return tensor.contiguous()
 

@@ -1,3 +1,4 @@
+import functools
 import inspect
 import os
 import signal
@@ -186,3 +187,38 @@ def test_ctrl_c_saves_best_iterate_and_exits_130(tmp_path, content_png, style_pn
     assert Image.open(out).size == (64, 48)
     assert read_metadata(out)["iterations"] == 100000
     assert not [p for p in Path(tmp_path).iterdir() if p.name.endswith(".part")]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 120000000000 bytes"),
+        RuntimeError("CUDA out of memory. Tried to allocate 20.00 GiB"),
+        MemoryError(),
+    ],
+)
+def test_out_of_memory_is_one_line(capsys, monkeypatch, tmp_path, content_png, style_png, error):
+    @functools.wraps(stylize)  # the CLI's flags come from its signature
+    def exhausted(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr("restyle.artistic.stylize", exhausted)
+    code, _, err = run(capsys, "art", content_png, style_png, "-o", tmp_path / "o.png", *TINY)
+    assert code == 1 and err == "restyle: error: out of memory; try a smaller --size\n"
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_other_runtime_errors_are_not_called_out_of_memory(monkeypatch, tmp_path, content_png, style_png):
+    @functools.wraps(stylize)
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("restyle.artistic.stylize", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["art", str(content_png), str(style_png), "-o", str(tmp_path / "o.png"), *TINY])
+
+
+def test_size_over_max_pixels_is_refused_before_any_work(capsys, tmp_path, content_png, style_png):
+    code, _, err = run(capsys, "photo", content_png, style_png, "-o", tmp_path / "o.png", "--size", "100000")
+    assert code == 1 and err.count("\n") == 1
+    assert "content: --size 100000 would make it 100000x75000 (7500.0 MP)" in err and "use a smaller --size" in err

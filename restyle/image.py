@@ -33,6 +33,7 @@ __all__ = [
     "RestyleWarning",
     "check_long_side",
     "check_output_folder",
+    "check_work_size",
     "check_writable",
     "load_image",
     "read_metadata",
@@ -267,12 +268,7 @@ def load_image(
     if tensor.shape[-1] == 0 or tensor.shape[-2] == 0:
         raise RestyleError(f"{what}: the image has zero size")
     if size is not None:
-        height, width = scaled_shape(tensor.shape[-2], tensor.shape[-1], check_long_side(size))
-        if height * width > max_pixels:
-            raise RestyleError(
-                f"{what}: --size {size} would make it {width}x{height} ({height * width / 1e6:.1f} MP), over the "
-                f"--max-pixels limit of {max_pixels / 1e6:.1f} MP; use a smaller --size"
-            )
+        check_work_size(scaled_shape(tensor.shape[-2], tensor.shape[-1], check_long_side(size)), size, max_pixels, what)
         tensor = resize_long_side(tensor, size)
     return tensor.contiguous()
 
@@ -322,6 +318,25 @@ def check_long_side(long_side: int, *, minimum: int = 1) -> int:
     if long_side < minimum:
         raise RestyleError(f"size must be at least {minimum} pixel{'s' if minimum > 1 else ''}, not {long_side}")
     return long_side
+
+
+def check_work_size(shape: tuple[int, int], size: int, max_pixels: int, what: str) -> None:
+    """Raise a one-line :class:`RestyleError` if ``--size`` makes an image of ``shape``
+    ``(H, W)`` with more than ``max_pixels`` pixels, before any memory is spent on it.
+
+    Example:
+        >>> check_work_size((3000, 4000), 4000, 50_000_000, "content")
+        >>> check_work_size((30000, 40000), 40000, 50_000_000, "content")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        restyle.errors.RestyleError: content: --size 40000 would make it 40000x30000 (1200.0 MP), over the ...
+    """
+    height, width = shape
+    if height * width > max_pixels:
+        raise RestyleError(
+            f"{what}: --size {size} would make it {width}x{height} ({height * width / 1e6:.1f} MP), over the "
+            f"--max-pixels limit of {max_pixels / 1e6:.1f} MP; use a smaller --size"
+        )
 
 
 def resize_long_side(image: Tensor, long_side: int) -> Tensor:

@@ -54,9 +54,11 @@ from restyle.errors import RestyleError, check_choice, check_weight
 from restyle.files import atomic_write
 from restyle.flow import certainty, optical_flow, warp
 from restyle.image import (
+    DEFAULT_MAX_PIXELS,
     RestyleWarning,
     check_long_side,
     check_output_folder,
+    check_work_size,
     load_image,
     to_pil,
 )
@@ -314,6 +316,8 @@ def stylize_video(
     out = Path(output)
     to_folder = _output_is_folder(out)
     info = probe(video, fps=fps)
+    shape = frame_shape(info, size)
+    check_work_size(shape, size, DEFAULT_MAX_PIXELS, "the frames")
     if info.size[0] * info.size[1] > LARGE_SOURCE_PIXELS:
         warnings.warn(
             f"the video is {info.size[0]}x{info.size[1]}; decoding it is slow. It is downscaled to --size {size}",
@@ -341,7 +345,7 @@ def stylize_video(
     }
     work = _WorkFolder(Path(work_dir) if work_dir else out.with_name(out.name + ".work"), settings)
 
-    contents = [frame_to_tensor(f) for f in read_frames(info, shape=frame_shape(info, size), start=start, end=end)]
+    contents = [frame_to_tensor(f) for f in read_frames(info, shape=shape, start=start, end=end)]
     if not contents:
         raise RestyleError(f"{info.path}: no frames in the range {frames or 'all'}")
     total = len(contents)

@@ -328,6 +328,7 @@ def test_large_source_is_downscaled_with_a_warning(tmp_path, clips, monkeypatch)
         (lambda t, c: c["audio"], ["--mode", "photo", "--passes", "0"], "at least 1"),
         (lambda t, c: c["audio"], ["--temporal-weight", "-1"], "temporal-weight"),
         (lambda t, c: c["audio"], ["--fps", "0"], "fps must be a positive number"),
+        (lambda t, c: c["audio"], ["--size", "100000"], "the frames: --size 100000 would make it 100000x"),
         (lambda t, c: t / "empty", ["--fps", "nan"], "fps must be a positive number"),
         (lambda t, c: t / "empty", [], "holds no images"),
     ],

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from restyle import __version__
-from restyle.errors import RestyleError
+from restyle.errors import OUT_OF_MEMORY, RestyleError, is_out_of_memory
 from restyle.image import check_writable, save_image
 from restyle.signature import add_signature_flags, signature_kwargs, split
 
@@ -444,12 +444,6 @@ def _on_sigint(signum: int, frame: Any) -> None:
     print("restyle: stopping after this step (Ctrl-C again to quit now)", file=sys.stderr)
 
 
-def _out_of_memory(exc: RuntimeError) -> bool:
-    """Whether PyTorch raised ``exc`` for want of memory (CPU or GPU)."""
-    text = str(exc).lower()
-    return "out of memory" in text or "can't allocate memory" in text
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     import signal
@@ -474,13 +468,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("restyle: interrupted before any result; nothing written", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except MemoryError:
-        print("restyle: error: out of memory; try a smaller --size", file=sys.stderr)
-        return EXIT_ERROR
-    except RuntimeError as exc:  # PyTorch reports a failed allocation as a RuntimeError
-        if not _out_of_memory(exc):
+    except (MemoryError, RuntimeError) as exc:  # PyTorch reports a failed allocation as a RuntimeError
+        if not is_out_of_memory(exc):
             raise
-        print("restyle: error: out of memory; try a smaller --size", file=sys.stderr)
+        print(f"restyle: error: {OUT_OF_MEMORY}", file=sys.stderr)
         return EXIT_ERROR
     finally:
         STOP.clear()

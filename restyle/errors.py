@@ -16,6 +16,26 @@ class RestyleError(Exception):
     """
 
 
+#: What the CLI and the web UI say when memory runs out.
+OUT_OF_MEMORY = "out of memory; try a smaller --size"
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` reports memory running out: Python's ``MemoryError``, or PyTorch's
+    failed allocation on the CPU or a GPU (a ``RuntimeError``).
+
+    Example:
+        >>> is_out_of_memory(RuntimeError("DefaultCPUAllocator: can't allocate memory: ..."))
+        True
+        >>> is_out_of_memory(RuntimeError("shape mismatch"))
+        False
+    """
+    if isinstance(exc, MemoryError):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
 def check_choice(value: str, choices: Iterable[str], what: str) -> str:
     """``value`` if it is one of ``choices``; otherwise a :class:`RestyleError` naming them.
 

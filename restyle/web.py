@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from restyle.errors import RestyleError
+from restyle.errors import OUT_OF_MEMORY, RestyleError, is_out_of_memory
 from restyle.image import DEFAULT_MAX_PIXELS, load_image, save_image, to_pil
 from restyle.masks import DPST_COLORS
 
@@ -195,6 +195,9 @@ def _run(work: Callable[[Callable[[Any], None]], Any], stop: threading.Event) ->
         except KeyboardInterrupt:
             updates.put(("error", "stopped"))
         except Exception as exc:  # a bug, not a user error: log it, show one line
+            if is_out_of_memory(exc):
+                updates.put(("error", OUT_OF_MEMORY.replace("--size", "size")))
+                return
             traceback.print_exc()
             updates.put(("error", f"internal error: {type(exc).__name__}: {exc}"))
 

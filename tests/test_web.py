@@ -20,6 +20,7 @@ from restyle.masks import DPST_COLORS
 from restyle.photo import PRESETS
 from restyle.web import (
     Update,
+    _run,
     art_job,
     auto_mask_layers,
     editor_mask,
@@ -245,6 +246,24 @@ def _free_port() -> int:
 
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.mark.parametrize(
+    ("error", "shown"),
+    [
+        (RuntimeError("DefaultCPUAllocator: can't allocate memory"), "out of memory; try a smaller size"),
+        (MemoryError(), "out of memory; try a smaller size"),
+        (RestyleError("style: no such file"), "style: no such file"),
+        (ValueError("a bug"), "internal error: ValueError: a bug"),
+    ],
+)
+def test_job_errors_are_one_line(capsys, error, shown):
+    def work(callback):
+        callback("an iterate")
+        raise error
+
+    assert list(_run(work, threading.Event())) == [("iterate", "an iterate"), ("error", shown)]
+    assert ("Traceback" in capsys.readouterr().err) == isinstance(error, ValueError)  # only bugs are logged
 
 
 @pytest.mark.parametrize(

@@ -127,15 +127,22 @@ def editor_mask(value: dict | None, shape: tuple[int, int]) -> np.ndarray | None
     return mask if painted else None
 
 
-def auto_mask_layers(content: np.ndarray | None, style: np.ndarray | None, *, max_pixels: int = DEFAULT_MAX_PIXELS):
+def auto_mask_layers(
+    content: np.ndarray | None,
+    style: np.ndarray | None,
+    *,
+    substyles: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+):
     """Editor values for the Auto-masks button: each image with its automatic mask as a layer,
     a line describing the matching, and the :class:`~restyle.automask.AutoMasks` found (kept in
-    the session, so that a run with these masks unedited uses them as automatic masks)."""
+    the session, so that a run with these masks unedited uses them as automatic masks).
+    ``substyles`` is the number of sub-styles (None: chosen automatically)."""
     from restyle.automask import auto_masks
 
     content = _check_image(content, "content", max_pixels)
     style = _check_image(style, "style", max_pixels)
-    found = auto_masks(load_image(content), load_image(style))
+    found = auto_masks(load_image(content), load_image(style), substyles=substyles)
     layers = []
     for rgb in found.colour_masks():
         alpha = np.full((*rgb.shape[:2], 1), MASK_LAYER_ALPHA, dtype=np.uint8)
@@ -475,9 +482,10 @@ def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = Non
             max_pixels=max_pixels,
         )  # fmt: skip
 
-    def auto(content, style):
+    def auto(content, style, substyles):
         try:
-            return auto_mask_layers(content, style, max_pixels=max_pixels)
+            count = None if substyles == "auto" else int(substyles)
+            return auto_mask_layers(content, style, substyles=count, max_pixels=max_pixels)
         except RestyleError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
@@ -512,6 +520,9 @@ def _photo_tab(
             p_smask = gr.ImageEditor(label="Style mask", type="numpy", brush=brush, elem_id="photo-smask")
         with gr.Row():
             p_auto = gr.Button("Auto masks", elem_id="photo-auto")
+            p_substyles = gr.Dropdown(
+                ["auto", *map(str, range(1, len(DPST_COLORS) + 1))], value="auto", label="Sub-styles", min_width=80
+            )
             p_auto_info = gr.Markdown(elem_id="photo-auto-info")
             p_auto_found = gr.State(None)  # what the button found, for a run with its masks unedited
     with gr.Row():
@@ -533,7 +544,7 @@ def _photo_tab(
     p_file = gr.File(label="Download (PNG with parameters)", elem_id="photo-file")
     p_content.change(lambda x: x, p_content, p_cmask, queue=False)
     p_style.change(lambda x: x, p_style, p_smask, queue=False)
-    p_auto.click(auto, [p_content, p_style], [p_cmask, p_smask, p_auto_info, p_auto_found])
+    p_auto.click(auto, [p_content, p_style, p_substyles], [p_cmask, p_smask, p_auto_info, p_auto_found])
     p_run.click(
         run,
         [p_content, p_style, p_cmask, p_smask, p_auto_found, p_preset, p_size, p_sw, p_pw, p_cw],

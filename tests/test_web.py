@@ -166,6 +166,16 @@ def test_auto_mask_layers_feed_back_as_masks(images):
     assert np.array_equal(editor_mask(s_edit, style.shape[:2]), palette[found.style.labels])
 
 
+def test_auto_mask_layers_take_a_number_of_substyles(images):
+    content, style = images
+    for count in (1, 3):
+        _, s_edit, _, found = auto_mask_layers(content, style, substyles=count)
+        assert found.style.count == count
+        assert len(np.unique(editor_mask(s_edit, style.shape[:2]).reshape(-1, 3), axis=0)) == count
+    with pytest.raises(RestyleError, match="substyles must be at least 1"):
+        auto_mask_layers(content, style, substyles=0)
+
+
 def test_photo_job_runs_unedited_auto_masks_as_automatic_and_edited_ones_as_painted(tmp_path, images):
     content, style = images
     c_edit, s_edit, _, found = auto_mask_layers(content, style)

@@ -212,22 +212,26 @@ def _warn(message: str) -> None:
     warnings.warn(message, RestyleWarning, stacklevel=3)
 
 
-def _features(images: list[Tensor], device: torch.device) -> tuple[list[list[Tensor]], list[list[Tensor]]]:
+def _features(
+    images: list[Tensor], device: torch.device, *, semantic_layers: bool = True
+) -> tuple[list[list[Tensor]], list[list[Tensor]]]:
     """VGG features of each image (at its work size).
 
     Returns:
         ``(projected, semantic)``: per image, the ``FEATURE_LAYERS`` features projected on a
         principal basis shared by all images and upsampled to the image's size, ``(C', H, W)``
-        per layer; and the ``MATCH_LAYERS`` features as they are, ``(C, h, w)`` per layer.
+        per layer; and the ``MATCH_LAYERS`` features as they are, ``(C, h, w)`` per layer
+        (empty lists without ``semantic_layers``, and the network run only as deep as needed).
     """
-    layers = tuple(dict.fromkeys(FEATURE_LAYERS + MATCH_LAYERS))
+    deep = MATCH_LAYERS if semantic_layers else ()
+    layers = tuple(dict.fromkeys(FEATURE_LAYERS + deep))
     enc = encoder(device=device, last_layer=layers[-1])
     raw, semantic = [], []
     with torch.no_grad():
         for image in images:
             feats = enc(image.to(device), layers)
             raw.append([feats[name][0].float().cpu() for name in FEATURE_LAYERS])
-            semantic.append([feats[name][0].float().cpu() for name in MATCH_LAYERS])
+            semantic.append([feats[name][0].float().cpu() for name in deep])
     out: list[list[Tensor]] = [[] for _ in images]
     for layer in range(len(FEATURE_LAYERS)):
         flat = torch.cat([r[layer].flatten(1).T for r in raw])  # (pixels of all images, C)
@@ -363,7 +367,7 @@ def _sky_masks(images: list[Tensor], device: torch.device) -> list[np.ndarray]:
     """Each image's part above its sky border (:func:`restyle.horizon.sky_mask`), found on its
     colour and ``FEATURE_LAYERS`` features at ``SKY_WORK_SIZE``: ``(h, w)`` bool at that size."""
     small = [_prepare(image, SKY_WORK_SIZE) for image in images]
-    feats, _ = _features(small, device)
+    feats, _ = _features(small, device, semantic_layers=False)
     return [
         sky_mask(np.concatenate([_lab(image)] + [f.numpy().astype(np.float64) for f in layer_feats]))
         for image, layer_feats in zip(small, feats)

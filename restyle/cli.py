@@ -8,6 +8,7 @@ Every error a user can cause is reported as one line on stderr with a non-zero e
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -271,6 +272,9 @@ def _run_smooth(args: argparse.Namespace) -> int:
     for name, value in (("radius", args.radius), ("stride", args.stride)):
         if value is not None and value < 1:
             raise RestyleError(f"--{name} must be at least 1, not {value}")
+    for name, value in (("eps", args.eps), ("edge", args.edge), ("beta", args.beta)):
+        if not (math.isfinite(value) and value > 0):  # each divides or regularises: 0 is singular
+            raise RestyleError(f"--{name} must be a positive number, not {value}")
     output = check_writable(args.output)
     image = load_image(args.image, max_pixels=args.max_pixels, what="image")
     guide = image

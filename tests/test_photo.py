@@ -270,4 +270,8 @@ def test_cli_smooth(pair, tmp_path, capsys):
         bad = ["smooth", str(pair["style"]), "--content", str(pair["content"]), "--method", method, "--radius", "-1"]
         assert main([*bad, "-o", str(tmp_path / "y.png")]) == 1
         assert "--radius must be at least 1" in capsys.readouterr().err
+    for flag, value in (("--eps", "0"), ("--eps", "-1"), ("--edge", "nan"), ("--beta", "0")):
+        bad = ["smooth", str(pair["style"]), "--content", str(pair["content"]), "--method", "guided", flag, value]
+        assert main([*bad, "-o", str(tmp_path / "y.png")]) == 1
+        assert f"{flag} must be a positive number, not {float(value)}" in capsys.readouterr().err
     assert not (tmp_path / "y.png").exists()

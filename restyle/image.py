@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ __all__ = [
     "SAMPLES",
     "ImageLike",
     "RestyleWarning",
+    "aspect_differs",
     "check_long_side",
     "check_output_folder",
     "check_work_size",
@@ -337,6 +338,17 @@ def check_work_size(shape: tuple[int, int], size: int, max_pixels: int, what: st
             f"{what}: --size {size} would make it {width}x{height} ({height * width / 1e6:.1f} MP), over the "
             f"--max-pixels limit of {max_pixels / 1e6:.1f} MP; use a smaller --size"
         )
+
+
+def aspect_differs(a: Sequence[int], b: Sequence[int]) -> bool:
+    """Whether two shapes (``(..., H, W)``) differ in aspect ratio by more than 2%: resizing one
+    to the other would visibly stretch it.
+
+    Example:
+        >>> aspect_differs((480, 640), (600, 800)), aspect_differs((480, 640), (640, 480))
+        (False, True)
+    """
+    return abs(a[-1] / a[-2] - b[-1] / b[-2]) > 0.02 * (b[-1] / b[-2])
 
 
 def resize_long_side(image: Tensor, long_side: int) -> Tensor:

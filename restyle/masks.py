@@ -28,7 +28,7 @@ from PIL import Image
 from torch import Tensor
 
 from restyle.errors import RestyleError
-from restyle.image import DEFAULT_MAX_PIXELS, RestyleWarning, load_image, to_uint8
+from restyle.image import DEFAULT_MAX_PIXELS, RestyleWarning, aspect_differs, load_image, to_uint8
 from restyle.vgg import LAYERS, layer_index
 
 __all__ = [
@@ -242,10 +242,6 @@ class MaskPair:
         )
 
 
-def _aspect_differs(a: Sequence[int], b: Sequence[int]) -> bool:
-    return abs(a[-1] / a[-2] - b[-1] / b[-2]) > 0.02 * (b[-1] / b[-2])
-
-
 def pair_masks(
     content_mask: str | os.PathLike | Tensor,
     style_mask: str | os.PathLike | Tensor,
@@ -284,7 +280,7 @@ def pair_masks(
     c_labels, c_names = label_map(content_mask, palette=palette, max_pixels=max_pixels, what="content mask")
     s_labels, s_names = label_map(style_mask, palette=palette, max_pixels=max_pixels, what="style mask")
     for labels, shape, what in ((c_labels, content_shape, "content"), (s_labels, style_shape, "style")):
-        if _aspect_differs(labels.shape, shape):
+        if aspect_differs(labels.shape, shape):
             warnings.warn(
                 f"the {what} mask is {labels.shape[1]}x{labels.shape[0]} but its image is "
                 f"{shape[-1]}x{shape[-2]}: a different aspect ratio; stretching it",

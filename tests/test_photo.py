@@ -270,6 +270,10 @@ def test_cli_smooth(pair, tmp_path, capsys):
         bad = ["smooth", str(pair["style"]), "--content", str(pair["content"]), "--method", method, "--radius", "-1"]
         assert main([*bad, "-o", str(tmp_path / "y.png")]) == 1
         assert "--radius must be at least 1" in capsys.readouterr().err
+    wide = tmp_path / "wide.png"
+    Image.fromarray(np.zeros((16, 64, 3), dtype=np.uint8)).save(wide)
+    assert main(["smooth", str(pair["style"]), "--content", str(wide), "--method", "guided", "-o", str(sparse)]) == 0
+    assert "the content is 64x16 but the image is 64x48: a different aspect ratio" in capsys.readouterr().err
     for flag, value in (("--eps", "0"), ("--eps", "-1"), ("--edge", "nan"), ("--beta", "0")):
         bad = ["smooth", str(pair["style"]), "--content", str(pair["content"]), "--method", "guided", flag, value]
         assert main([*bad, "-o", str(tmp_path / "y.png")]) == 1

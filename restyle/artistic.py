@@ -38,6 +38,7 @@ from restyle.image import (
     DEFAULT_MAX_PIXELS,
     ImageLike,
     check_long_side,
+    check_work_size,
     load_image,
     resize,
     save_image,
@@ -309,6 +310,11 @@ def stylize(
 
     content_full = load_image(content, size=size, max_pixels=max_pixels, what="content")
     style_images = [load_image(s, max_pixels=max_pixels, what=f"style {i + 1}") for i, s in enumerate(style_list)]
+    for index, style_image in enumerate(style_images):  # the largest the style gets, at the full size
+        shape = scaled_shape(*style_image.shape[-2:], max(1, round(size * style_scale)))
+        check_work_size(
+            shape, max_pixels=max_pixels, what=f"style {index + 1}", option="--style-scale", value=style_scale
+        )
     target_content, style_images = _color_targets(preserve_color, content_full, style_images)
 
     masks = _masks(

@@ -269,7 +269,8 @@ def load_image(
     if tensor.shape[-1] == 0 or tensor.shape[-2] == 0:
         raise RestyleError(f"{what}: the image has zero size")
     if size is not None:
-        check_work_size(scaled_shape(tensor.shape[-2], tensor.shape[-1], check_long_side(size)), size, max_pixels, what)
+        shape = scaled_shape(tensor.shape[-2], tensor.shape[-1], check_long_side(size))
+        check_work_size(shape, max_pixels=max_pixels, what=what, value=size)
         tensor = resize_long_side(tensor, size)
     return tensor.contiguous()
 
@@ -321,13 +322,16 @@ def check_long_side(long_side: int, *, minimum: int = 1) -> int:
     return long_side
 
 
-def check_work_size(shape: tuple[int, int], size: int, max_pixels: int, what: str) -> None:
-    """Raise a one-line :class:`RestyleError` if ``--size`` makes an image of ``shape``
-    ``(H, W)`` with more than ``max_pixels`` pixels, before any memory is spent on it.
+def check_work_size(
+    shape: tuple[int, int], *, max_pixels: int, what: str, option: str = "--size", value: float | None = None
+) -> None:
+    """Raise a one-line :class:`RestyleError` if ``option`` (``--size`` unless said) at ``value``
+    makes an image of ``shape`` ``(H, W)`` with more than ``max_pixels`` pixels, before any
+    memory is spent on it.
 
     Example:
-        >>> check_work_size((3000, 4000), 4000, 50_000_000, "content")
-        >>> check_work_size((30000, 40000), 40000, 50_000_000, "content")  # doctest: +ELLIPSIS
+        >>> check_work_size((3000, 4000), max_pixels=50_000_000, what="content", value=4000)
+        >>> check_work_size((30000, 40000), max_pixels=50_000_000, what="content", value=40000)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
         restyle.errors.RestyleError: content: --size 40000 would make it 40000x30000 (1200.0 MP), over the ...
@@ -335,8 +339,8 @@ def check_work_size(shape: tuple[int, int], size: int, max_pixels: int, what: st
     height, width = shape
     if height * width > max_pixels:
         raise RestyleError(
-            f"{what}: --size {size} would make it {width}x{height} ({height * width / 1e6:.1f} MP), over the "
-            f"--max-pixels limit of {max_pixels / 1e6:.1f} MP; use a smaller --size"
+            f"{what}: {option} {value} would make it {width}x{height} ({height * width / 1e6:.1f} MP), over the "
+            f"--max-pixels limit of {max_pixels / 1e6:.1f} MP; use a smaller {option}"
         )
 
 

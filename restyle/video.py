@@ -317,7 +317,7 @@ def stylize_video(
     to_folder = _output_is_folder(out)
     info = probe(video, fps=fps)
     shape = frame_shape(info, size)
-    check_work_size(shape, size, DEFAULT_MAX_PIXELS, "the frames")
+    check_work_size(shape, max_pixels=DEFAULT_MAX_PIXELS, what="the frames", value=size)
     if info.size[0] * info.size[1] > LARGE_SOURCE_PIXELS:
         warnings.warn(
             f"the video is {info.size[0]}x{info.size[1]}; decoding it is slow. It is downscaled to --size {size}",

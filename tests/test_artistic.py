@@ -332,6 +332,7 @@ def test_nonfinite_is_reported(images):
         ({"device": "tpu"}, "unknown device"),
         ({"precision": "fp8"}, "precision"),
         ({"style_scale": 0}, "style-scale must"),
+        ({"style_scale": 1000}, "style 1: --style-scale 1000 would make it"),
         ({"iterations": 0}, "iterations must be at least 1"),
         ({"coarse_iterations": -1}, "coarse-iterations at least 0"),
         ({"init": "/nonexistent.png"}, "no such file"),

@@ -171,6 +171,8 @@ def _check_options(params: dict[str, Any]) -> None:
     check_choice(params["pooling"], ("max", "avg"), "pooling")
     if params["iterations"] < 1 or params["coarse_iterations"] < 0:
         raise RestyleError("iterations must be at least 1 (and coarse-iterations at least 0)")
+    if not (math.isfinite(params["learning_rate"]) and params["learning_rate"] > 0):
+        raise RestyleError(f"learning-rate must be a positive number, not {params['learning_rate']}")
     if not params["style_scale"] > 0:
         raise RestyleError(f"style-scale must be above 0, not {params['style_scale']}")
     for name in ("content_weight", "style_weight", "tv_weight"):

@@ -91,4 +91,6 @@ def runtime(*, device: str | torch.device, precision: str, seed: int | None) -> 
         {'seed': 7, 'device_used': 'cpu', 'precision_used': 'float32'}
     """
     dev = resolve_device(device)
+    if seed is not None and not 0 <= seed < 2**63:  # what torch's generators take
+        raise RestyleError(f"seed must be between 0 and 2^63 - 1, not {seed}")
     return Runtime(dev, use_bf16(precision, dev), random.randrange(2**31) if seed is None else seed)

@@ -262,6 +262,8 @@ def stylize_photo(
         smoothing_strength=smoothing_strength,
     )
     check_long_side(size, minimum=MIN_TRANSFER_SIZE)
+    for weight in region_weights or ():  # their number is checked once the masks are known
+        check_weight(weight, "each of region-weights")
     global_style = resolve_global_style(global_style, auto=auto_masks)
     params["global_style_used"] = global_style
     run = runtime(device=device, precision=precision, seed=seed)

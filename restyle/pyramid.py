@@ -49,8 +49,10 @@ def pyramid_sizes(long_side: int, *, min_size: int = 128, factor: float = 2.0, e
         [100]
     """
     check_long_side(long_side)
-    if factor <= 1:
+    if not factor > 1:
         raise RestyleError(f"pyramid factor must be above 1, not {factor}")
+    if min_size < 1:  # a pyramid down to 0 px would never end
+        raise RestyleError(f"min-size must be at least 1, not {min_size}")
     sizes = [long_side]
     while enabled and round(sizes[0] / factor) >= min_size:
         sizes.insert(0, round(sizes[0] / factor))

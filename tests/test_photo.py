@@ -150,6 +150,8 @@ def test_png_handoff_clips_and_quantises():
         ({"size": 12}, "at least 16"),
         ({"smoothing": "blur"}, "smoothing"),
         ({"region_weights": [1, 2, 3]}, "region-weights has"),
+        ({"region_weights": [float("nan")]}, "each of region-weights must be a finite number >= 0, not nan"),
+        ({"region_weights": [-1.0]}, "each of region-weights must be a finite"),
         ({"global_style": 1.5}, "global-style"),
         ({"precision": "fp8"}, "unknown precision 'fp8'"),
         ({"iterations": -1}, "iterations must be at least 0"),

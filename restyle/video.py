@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import time
 import warnings
 from collections.abc import Callable
@@ -87,24 +88,38 @@ class FrameProgress:
 
 
 class _WorkFolder:
-    """Stylised frames on disk, named by frame number, plus the settings they were made with."""
+    """Stylised frames on disk, named by frame number, plus the settings they were made with.
+
+    A context manager: on an error it removes the folder if it made it and no frame was finished.
+    A folder that holds no frames takes new settings."""
 
     def __init__(self, folder: Path, settings: dict[str, Any]) -> None:
         self.folder = folder
+        self.created = not folder.exists()
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise RestyleError(f"cannot create the work folder {folder}: {exc.strerror}") from None
         settings_path = folder / "settings.json"
         text = json.dumps(settings, sort_keys=True, default=str)
-        if settings_path.exists():
-            if settings_path.read_text() != text:
-                raise RestyleError(
-                    f"the work folder {folder} holds frames made with other settings; "
-                    "remove it or give another --work-dir"
-                )
-        else:
-            atomic_write(settings_path, lambda handle: handle.write(text.encode()))
+        if settings_path.exists() and settings_path.read_text() == text:
+            return
+        if settings_path.exists() and self._has_frames():
+            raise RestyleError(
+                f"the work folder {folder} holds frames made with other settings; remove it or give another --work-dir"
+            )
+        atomic_write(settings_path, lambda handle: handle.write(text.encode()))  # new, or held no frames
+
+    def _has_frames(self) -> bool:
+        return any(self.folder.glob("*.png"))
+
+    def __enter__(self) -> _WorkFolder:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        """On an error, remove the folder if this run made it and finished no frame in it."""
+        if kind is not None and self.created and not self._has_frames():
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def path(self, index: int, stage: int = 0) -> Path:
         return self.folder / (f"{index:06d}.png" if stage == 0 else f"pass{stage}_{index:06d}.png")
@@ -343,113 +358,113 @@ def stylize_video(
         "content_weight": content_weight,
         "seed": seed,
     }
-    work = _WorkFolder(Path(work_dir) if work_dir else out.with_name(out.name + ".work"), settings)
+    # an error or Ctrl-C before the first frame is finished leaves no work folder behind
+    with _WorkFolder(Path(work_dir) if work_dir else out.with_name(out.name + ".work"), settings) as work:
+        contents = [frame_to_tensor(f) for f in read_frames(info, shape=shape, start=start, end=end)]
+        if not contents:
+            raise RestyleError(f"{info.path}: no frames in the range {frames or 'all'}")
+        total = len(contents)
+        height, width = contents[0].shape[-2:]
+        flows: dict[tuple[int, int], torch.Tensor] = {}
+        targets: dict = {}  # style Grams, computed once for all frames
+        # L-BFGS pairs carried from frame to frame: each frame's loss is nearly the
+        # previous one's, so its few iterations all take curvature-scaled steps. Not for the
+        # per-frame baseline (weight 0), whose frames stay independent.
+        memory = LbfgsMemory() if weight > 0 else None
 
-    contents = [frame_to_tensor(f) for f in read_frames(info, shape=shape, start=start, end=end)]
-    if not contents:
-        raise RestyleError(f"{info.path}: no frames in the range {frames or 'all'}")
-    total = len(contents)
-    height, width = contents[0].shape[-2:]
-    flows: dict[tuple[int, int], torch.Tensor] = {}
-    targets: dict = {}  # style Grams, computed once for all frames
-    # L-BFGS pairs carried from frame to frame: each frame's loss is nearly the
-    # previous one's, so its few iterations all take curvature-scaled steps. Not for the
-    # per-frame baseline (weight 0), whose frames stay independent.
-    memory = LbfgsMemory() if weight > 0 else None
+        def flow(a: int, b: int) -> torch.Tensor:
+            if (a, b) not in flows:
+                flows[(a, b)] = optical_flow(contents[a], contents[b])
+            return flows[(a, b)]
 
-    def flow(a: int, b: int) -> torch.Tensor:
-        if (a, b) not in flows:
-            flows[(a, b)] = optical_flow(contents[a], contents[b])
-        return flows[(a, b)]
-
-    # the image pipeline's options: for a frame stylised in full (True) and for a later one
-    frame_options = {
-        first: _frame_options(
-            mode=mode,
-            preset=preset,
-            first=first,
-            size=size,
-            seed=seed,
-            device=device,
-            iterations=iterations,
-            frame_iterations=frame_iterations,
-            style_weight=style_weight,
-            content_weight=content_weight,
-        )
-        for first in (True, False)
-    }
-
-    def run(content: torch.Tensor, first: bool, temporal: tuple[torch.Tensor, Temporal] | None) -> torch.Tensor:
-        opts = frame_options[first]
-        if mode == "art":
-            result = stylize(content, style_image, _temporal=temporal, _cache=targets, _memory=memory, **opts)
-        else:
-            result = stylize_photo(
-                content, style_image, _temporal=None if fast else temporal, _memory=None if fast else memory, **opts
+        # the image pipeline's options: for a frame stylised in full (True) and for a later one
+        frame_options = {
+            first: _frame_options(
+                mode=mode,
+                preset=preset,
+                first=first,
+                size=size,
+                seed=seed,
+                device=device,
+                iterations=iterations,
+                frame_iterations=frame_iterations,
+                style_weight=style_weight,
+                content_weight=content_weight,
             )
-        if result.status == "interrupted":
-            raise KeyboardInterrupt
-        if fast and temporal is not None:
-            return _blend(result.image, temporal[1].target, temporal[1].certainty, temporal[1].weight)
-        return result.image
+            for first in (True, False)
+        }
 
-    started = time.perf_counter()
-    computed = 0
-    results: dict[int, torch.Tensor] = {}
-    for stage in range(passes):
-        step = 1 if stage % 2 == 0 else -1
-        order = range(total) if step == 1 else range(total - 1, -1, -1)
-        previous_pass = results
-        results = {}
-        for position, t in enumerate(order):
-            if STOP.is_set():  # Ctrl-C in the CLI: the frames done so far stay in the work folder
-                raise KeyboardInterrupt
-            frame_start = time.perf_counter()
-            cached = work.load(start + t, stage)
-            resumed = cached is not None
-            if cached is not None:
-                image = cached
+        def run(content: torch.Tensor, first: bool, temporal: tuple[torch.Tensor, Temporal] | None) -> torch.Tensor:
+            opts = frame_options[first]
+            if mode == "art":
+                result = stylize(content, style_image, _temporal=temporal, _cache=targets, _memory=memory, **opts)
             else:
-                warped = (
-                    _temporal_target(t, results, step, flow=flow, long_term=long_term, weight=weight)
-                    if weight > 0
-                    else None
+                result = stylize_photo(
+                    content, style_image, _temporal=None if fast else temporal, _memory=None if fast else memory, **opts
                 )
-                if warped is None and stage == 0:
-                    # the first frame, or the per-frame baseline: stylised in full, from scratch
-                    image = run(contents[t], True, None)
-                elif warped is None:
-                    image = previous_pass[t]  # nothing behind it in this pass's direction
-                else:
-                    start_image, temporal = warped
-                    if stage > 0:
-                        # multi-pass: start from this frame's last result blended with its warped
-                        # neighbour where that can be trusted (Ruder et al., section 3.4)
-                        start_image = _blend(previous_pass[t], temporal.target, temporal.certainty, 1.0)
-                    image = run(contents[t], False, (start_image, temporal))
-                work.save(start + t, image, stage)
-                computed += 1
-            results[t] = image
-            elapsed = time.perf_counter() - started
-            done_count = stage * total + position + 1
-            remaining = passes * total - done_count
-            per_frame = elapsed / max(computed, 1)
-            if callback is not None:
-                callback(
-                    FrameProgress(
-                        index=done_count - 1,
-                        total=passes * total,
-                        resumed=resumed,
-                        seconds=time.perf_counter() - frame_start,
-                        elapsed=elapsed,
-                        eta=per_frame * remaining if computed else math.nan,
-                        image=image,
-                    )
-                )
+            if result.status == "interrupted":
+                raise KeyboardInterrupt
+            if fast and temporal is not None:
+                return _blend(result.image, temporal[1].target, temporal[1].certainty, temporal[1].weight)
+            return result.image
 
-    paths = [work.path(start + t, passes - 1) for t in range(total)]
-    if to_folder:
-        write_frame_folder(paths, out)
-    else:
-        write_video(paths, out, info, start, total, (width, height))
-    return out
+        started = time.perf_counter()
+        computed = 0
+        results: dict[int, torch.Tensor] = {}
+        for stage in range(passes):
+            step = 1 if stage % 2 == 0 else -1
+            order = range(total) if step == 1 else range(total - 1, -1, -1)
+            previous_pass = results
+            results = {}
+            for position, t in enumerate(order):
+                if STOP.is_set():  # Ctrl-C in the CLI: the frames done so far stay in the work folder
+                    raise KeyboardInterrupt
+                frame_start = time.perf_counter()
+                cached = work.load(start + t, stage)
+                resumed = cached is not None
+                if cached is not None:
+                    image = cached
+                else:
+                    warped = (
+                        _temporal_target(t, results, step, flow=flow, long_term=long_term, weight=weight)
+                        if weight > 0
+                        else None
+                    )
+                    if warped is None and stage == 0:
+                        # the first frame, or the per-frame baseline: stylised in full, from scratch
+                        image = run(contents[t], True, None)
+                    elif warped is None:
+                        image = previous_pass[t]  # nothing behind it in this pass's direction
+                    else:
+                        start_image, temporal = warped
+                        if stage > 0:
+                            # multi-pass: start from this frame's last result blended with its warped
+                            # neighbour where that can be trusted (Ruder et al., section 3.4)
+                            start_image = _blend(previous_pass[t], temporal.target, temporal.certainty, 1.0)
+                        image = run(contents[t], False, (start_image, temporal))
+                    work.save(start + t, image, stage)
+                    computed += 1
+                results[t] = image
+                elapsed = time.perf_counter() - started
+                done_count = stage * total + position + 1
+                remaining = passes * total - done_count
+                per_frame = elapsed / max(computed, 1)
+                if callback is not None:
+                    callback(
+                        FrameProgress(
+                            index=done_count - 1,
+                            total=passes * total,
+                            resumed=resumed,
+                            seconds=time.perf_counter() - frame_start,
+                            elapsed=elapsed,
+                            eta=per_frame * remaining if computed else math.nan,
+                            image=image,
+                        )
+                    )
+
+        paths = [work.path(start + t, passes - 1) for t in range(total)]
+        if to_folder:
+            write_frame_folder(paths, out)
+        else:
+            write_video(paths, out, info, start, total, (width, height))
+        return out

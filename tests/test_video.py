@@ -328,6 +328,7 @@ def test_large_source_is_downscaled_with_a_warning(tmp_path, clips, monkeypatch)
         (lambda t, c: c["audio"], ["--mode", "photo", "--passes", "0"], "at least 1"),
         (lambda t, c: c["audio"], ["--temporal-weight", "-1"], "temporal-weight"),
         (lambda t, c: c["audio"], ["--fps", "0"], "fps must be a positive number"),
+        (lambda t, c: c["audio"], ["--seed", "-3"], "seed must be between 0"),  # found at the first frame
         (lambda t, c: c["audio"], ["--size", "100000"], "the frames: --size 100000 would make it 100000x"),
         (lambda t, c: t / "empty", ["--fps", "nan"], "fps must be a positive number"),
         (lambda t, c: t / "empty", [], "holds no images"),
@@ -340,6 +341,23 @@ def test_bad_input_is_one_line(capsys, tmp_path, clips, make, extra, message):
     assert code == 1, err
     assert err.count("\n") == 1 and err.startswith("restyle: error: ") and message in err, err
     assert not (tmp_path / "o.mp4").exists()
+    assert not (tmp_path / "o.mp4.work").exists()  # no frame was finished: no work folder left
+
+
+def test_a_work_folder_without_frames_takes_new_settings(capsys, tmp_path, clips):
+    work = tmp_path / "o.mp4.work"
+    work.mkdir()
+    (work / "settings.json").write_text('{"from": "a run stopped before its first frame"}')
+    code, _, err = run(
+        capsys, "video", clips["audio"], clips["style"], "-o", tmp_path / "o.mp4", *FAST, "--frames", "0:2"
+    )
+    assert code == 0, err
+    assert len(list(work.glob("0*.png"))) == 2 and "a run stopped" not in (work / "settings.json").read_text()
+    (work / "settings.json").write_text('{"other": "settings"}')  # now with frames: refused
+    code, _, err = run(
+        capsys, "video", clips["audio"], clips["style"], "-o", tmp_path / "o.mp4", *FAST, "--frames", "0:2"
+    )
+    assert code == 1 and "holds frames made with other settings" in err
 
 
 def test_bad_output(capsys, tmp_path, clips):

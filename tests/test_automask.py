@@ -305,6 +305,22 @@ def test_cli_mask_option_errors(capsys, tmp_path, scene_files, command, argv, me
     assert not (tmp_path / "o.png").exists()
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--feather", "-1"], "feather must be at least 0, not -1"),
+        (["--spread", "nan"], "spread must be a finite number >= 0, not nan"),
+        (["--smoothness", "-2"], "smoothness must be a finite number >= 0"),
+        (["--substyles", "0"], "substyles must be at least 1"),
+    ],
+)
+def test_cli_masks_option_errors(capsys, tmp_path, scene_files, argv, message):
+    content, style = scene_files
+    code, _, err = run(capsys, "masks", content, style, "-o", tmp_path / "m", "--device", "cpu", *argv)
+    assert code == 1 and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "m").exists()
+
+
 def test_cli_masks_bad_output(capsys, tmp_path, scene_files):
     content, style = scene_files
     (tmp_path / "file").write_text("x")

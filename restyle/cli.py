@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from restyle import __version__
-from restyle.errors import OUT_OF_MEMORY, RestyleError, is_out_of_memory
+from restyle.errors import OUT_OF_MEMORY, RestyleError, check_weight, is_out_of_memory
 from restyle.image import check_writable, save_image
 from restyle.signature import add_signature_flags, signature_kwargs, split
 
@@ -46,6 +46,8 @@ class _Progress:
     """A tqdm bar over all iterations of a run, plus ``--save-every`` snapshots."""
 
     def __init__(self, output: Path, save_every: int, quiet: bool) -> None:
+        if save_every < 0:
+            raise RestyleError(f"--save-every must be at least 0 (0: no snapshots), not {save_every}")
         self.output = output
         self.save_every = save_every
         self.quiet = quiet
@@ -132,6 +134,10 @@ def _run_photo(args: argparse.Namespace, names: Sequence[str]) -> int:
     output = check_writable(args.output)
     kwargs = signature_kwargs(args, names)
     grid = {k: kwargs.pop(k) or [None] for k in SWEEP_OPTIONS}
+    for name, values in grid.items():  # every value of a sweep is checked before the first run
+        for value in values:
+            if value is not None:
+                check_weight(value, name.replace("_", "-"))
     extra = {"command": "photo", "content": str(args.content), "style": str(args.style)}
     combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     if len(combos) == 1:

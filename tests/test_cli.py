@@ -111,6 +111,7 @@ def test_version_and_help(capsys):
         (lambda t, c, s: [c, s, "-o", t / "o.png", "--style-layers", "relu7_1"], "unknown VGG-19 layer"),
         (lambda t, c, s: [c, s, "-o", t / "o.png", "--max-pixels", "100"], "max-pixels"),
         (lambda t, c, s: [c, s, "-o", t / "o.png", "--size", "10"], "at least 16"),
+        (lambda t, c, s: [c, s, "-o", t / "o.png", "--save-every", "-1"], "--save-every must be at least 0"),
     ],
 )
 def test_user_errors_are_one_line(capsys, tmp_path, content_png, style_png, make_args, message):

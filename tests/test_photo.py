@@ -205,6 +205,15 @@ def test_tiny_style_image_is_refused(pair, tmp_path):
         stylize_photo(pair["content"], tmp_path / "tiny.png", size=64, device="cpu", preset="fast")
 
 
+def test_cli_sweep_checks_every_value_before_the_first_run(pair, tmp_path, capsys):
+    from restyle.cli import main
+
+    args = ["photo", str(pair["content"]), str(pair["style"]), "-o", str(tmp_path / "out.png"), "--quiet"]
+    assert main([*args, "--preset", "fast", "--size", "64", "--style-weight", "10,nan"]) == 1
+    assert "style-weight must be a finite number >= 0, not nan" in capsys.readouterr().err
+    assert not list(tmp_path.glob("out*"))  # not even the first combination's result
+
+
 def test_cli_photo_and_sweep_contact_sheet(pair, tmp_path, capsys):
     from restyle.cli import main
 

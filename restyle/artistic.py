@@ -298,6 +298,8 @@ def stylize(
     )
     if len(layer_weights) != len(style_layers):
         raise RestyleError(f"style-layer-weights has {len(layer_weights)} values for {len(style_layers)} style layers")
+    for weight in layer_weights:
+        check_weight(weight, "each of style-layer-weights")
 
     run = runtime(device=device, precision=precision, seed=seed)
     dev, bf16, seed = run.device, run.bf16, run.seed

@@ -325,6 +325,7 @@ def test_nonfinite_is_reported(images):
         ({"style_layers": ["relu9_9"]}, "unknown VGG-19 layer"),
         ({"style_layers": []}, "at least one layer"),
         ({"style_layer_weights": [1, 2]}, "style-layer-weights has"),
+        ({"style_layers": ["relu1_1"], "style_layer_weights": [-1]}, "each of style-layer-weights must be a finite"),
         ({"style_blend": [1, 2]}, "style-blend needs"),
         ({"optimizer": "sgd"}, "unknown optimizer"),
         ({"parameterization": "fourier"}, "parameterization"),

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -5,7 +7,7 @@ from PIL import Image
 
 from restyle import RestyleError, stylize
 from restyle.color import rgb_to_ycbcr
-from restyle.image import load_image
+from restyle.image import RestyleWarning, load_image
 from restyle.losses import gram_matrix, masked_gram
 from restyle.masks import masks_for_layers
 from restyle.objective import Objective
@@ -303,9 +305,14 @@ def test_preserve_color_histogram_runs_and_stays_closer_in_colour(images):
 def test_adam_and_init_image(tmp_path, images):
     content, style = images
     init = tmp_path / "init.png"
-    Image.fromarray(np.full((10, 10, 3), 128, np.uint8)).save(init)
-    r = stylize(content, style, **FAST, optimizer="adam", init=str(init))
+    Image.fromarray(np.full((9, 12, 3), 128, np.uint8)).save(init)  # the content's 3:4
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = stylize(content, style, **FAST, optimizer="adam", init=str(init))
     assert r.status == "done" and len(r.history) == FAST["iterations"]
+    Image.fromarray(np.full((10, 10, 3), 128, np.uint8)).save(init)
+    with pytest.warns(RestyleWarning, match="the init image is 10x10 but the content is 48x36: a different aspect"):
+        stylize(content, style, **FAST, init=str(init))
 
 
 def test_nonfinite_is_reported(images):

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,14 +37,13 @@ from restyle.errors import RestyleError, check_choice, check_weight
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
     ImageLike,
-    RestyleWarning,
-    aspect_differs,
     check_long_side,
     check_work_size,
     load_image,
     resize,
     save_image,
     scaled_shape,
+    warn_if_stretched,
 )
 from restyle.masks import MaskPair
 from restyle.objective import Objective, Temporal
@@ -126,13 +124,7 @@ def _start_image(init: str, content: Tensor, *, generator: torch.Generator, max_
     if init == "noise":
         return (0.5 + 0.1 * torch.randn(content.shape, generator=generator)).clamp(0, 1)
     image = load_image(init, max_pixels=max_pixels, what="init image")
-    if aspect_differs(image.shape, content.shape):
-        warnings.warn(
-            f"the init image is {image.shape[-1]}x{image.shape[-2]} but the content is "
-            f"{content.shape[-1]}x{content.shape[-2]}: a different aspect ratio; stretching it",
-            RestyleWarning,
-            stacklevel=3,
-        )
+    warn_if_stretched(image.shape, content.shape, "the init image", "the content")
     return luminance(image) if grey else image
 
 

@@ -272,7 +272,7 @@ SMOOTH_EXAMPLES = """examples:
 
 def _run_smooth(args: argparse.Namespace) -> int:
     from restyle import smoothing
-    from restyle.image import RestyleWarning, aspect_differs, load_image, resize
+    from restyle.image import load_image, resize, warn_if_stretched
     from restyle.matting import MattingLaplacian
 
     for name, value in (("radius", args.radius), ("stride", args.stride)):
@@ -286,13 +286,7 @@ def _run_smooth(args: argparse.Namespace) -> int:
     guide = image
     if args.content is not None:
         content = load_image(args.content, max_pixels=args.max_pixels, what="content")
-        if aspect_differs(content.shape, image.shape):
-            warnings.warn(
-                f"the content is {content.shape[-1]}x{content.shape[-2]} but the image is "
-                f"{image.shape[-1]}x{image.shape[-2]}: a different aspect ratio; stretching it",
-                RestyleWarning,
-                stacklevel=2,
-            )
+        warn_if_stretched(content.shape, image.shape, "the content", "the image")
         guide = resize(content, *image.shape[-2:])
     elif args.method in ("affine", "matting", "posterize"):
         raise RestyleError(f"--method {args.method} needs --content (the photo whose edges to follow)")

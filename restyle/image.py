@@ -31,7 +31,6 @@ __all__ = [
     "SAMPLES",
     "ImageLike",
     "RestyleWarning",
-    "aspect_differs",
     "check_long_side",
     "check_output_folder",
     "check_work_size",
@@ -44,6 +43,7 @@ __all__ = [
     "save_image",
     "to_pil",
     "to_uint8",
+    "warn_if_stretched",
 ]
 
 #: Default limit on the pixels of an input image (about 8000 x 6000).
@@ -344,15 +344,26 @@ def check_work_size(
         )
 
 
-def aspect_differs(a: Sequence[int], b: Sequence[int]) -> bool:
-    """Whether two shapes (``(..., H, W)``) differ in aspect ratio by more than 2%: resizing one
-    to the other would visibly stretch it.
+def warn_if_stretched(shape: Sequence[int], target: Sequence[int], what: str, target_what: str) -> None:
+    """Warn that ``what``, of ``shape`` (``(..., H, W)``), will be stretched to ``target``'s
+    aspect ratio, if the two differ by more than 2%.
 
     Example:
-        >>> aspect_differs((480, 640), (600, 800)), aspect_differs((480, 640), (640, 480))
-        (False, True)
+        >>> warn_if_stretched((480, 640), (600, 800), "the mask", "its image")  # the same 4:3: silent
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     warn_if_stretched((640, 480), (600, 800), "the mask", "its image")
+        >>> str(caught[0].message)
+        'the mask is 480x640 but its image is 800x600: a different aspect ratio; stretching it'
     """
-    return abs(a[-1] / a[-2] - b[-1] / b[-2]) > 0.02 * (b[-1] / b[-2])
+    if abs(shape[-1] / shape[-2] - target[-1] / target[-2]) > 0.02 * (target[-1] / target[-2]):
+        warnings.warn(
+            f"{what} is {shape[-1]}x{shape[-2]} but {target_what} is {target[-1]}x{target[-2]}: "
+            "a different aspect ratio; stretching it",
+            RestyleWarning,
+            stacklevel=3,
+        )
 
 
 def resize_long_side(image: Tensor, long_side: int) -> Tensor:

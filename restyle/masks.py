@@ -28,7 +28,7 @@ from PIL import Image
 from torch import Tensor
 
 from restyle.errors import RestyleError
-from restyle.image import DEFAULT_MAX_PIXELS, RestyleWarning, aspect_differs, load_image, to_uint8
+from restyle.image import DEFAULT_MAX_PIXELS, RestyleWarning, load_image, to_uint8, warn_if_stretched
 from restyle.vgg import LAYERS, layer_index
 
 __all__ = [
@@ -280,13 +280,7 @@ def pair_masks(
     c_labels, c_names = label_map(content_mask, palette=palette, max_pixels=max_pixels, what="content mask")
     s_labels, s_names = label_map(style_mask, palette=palette, max_pixels=max_pixels, what="style mask")
     for labels, shape, what in ((c_labels, content_shape, "content"), (s_labels, style_shape, "style")):
-        if aspect_differs(labels.shape, shape):
-            warnings.warn(
-                f"the {what} mask is {labels.shape[1]}x{labels.shape[0]} but its image is "
-                f"{shape[-1]}x{shape[-2]}: a different aspect ratio; stretching it",
-                RestyleWarning,
-                stacklevel=2,
-            )
+        warn_if_stretched(labels.shape, shape, f"the {what} mask", "its image")
     c_present = {c_names[i] for i in torch.unique(c_labels).tolist() if i >= 0}
     s_present = {s_names[i] for i in torch.unique(s_labels).tolist() if i >= 0}
     shared = [name for name in c_names if name in c_present and name in s_present]

@@ -33,7 +33,7 @@ from torch import Tensor
 from restyle.automask import resolve_global_style, resolve_masks
 from restyle.color import combine_luminance, luminance, match_color, match_luminance
 from restyle.device import runtime
-from restyle.errors import RestyleError, check_choice, check_weight
+from restyle.errors import RestyleError, check_choice, check_positive, check_weight
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
     ImageLike,
@@ -173,8 +173,7 @@ def _check_options(params: dict[str, Any]) -> None:
     check_choice(params["pooling"], ("max", "avg"), "pooling")
     if params["iterations"] < 1 or params["coarse_iterations"] < 0:
         raise RestyleError("iterations must be at least 1 (and coarse-iterations at least 0)")
-    if not (math.isfinite(params["learning_rate"]) and params["learning_rate"] > 0):
-        raise RestyleError(f"learning-rate must be a positive number, not {params['learning_rate']}")
+    check_positive(params["learning_rate"], "learning-rate")
     if not params["style_scale"] > 0:
         raise RestyleError(f"style-scale must be above 0, not {params['style_scale']}")
     for name in ("content_weight", "style_weight", "tv_weight"):

@@ -8,7 +8,6 @@ Every error a user can cause is reported as one line on stderr with a non-zero e
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from restyle import __version__
-from restyle.errors import OUT_OF_MEMORY, RestyleError, check_weight, is_out_of_memory
+from restyle.errors import OUT_OF_MEMORY, RestyleError, check_positive, check_weight, is_out_of_memory
 from restyle.image import check_writable, save_image
 from restyle.signature import add_signature_flags, signature_kwargs, split
 
@@ -279,8 +278,7 @@ def _run_smooth(args: argparse.Namespace) -> int:
         if value is not None and value < 1:
             raise RestyleError(f"--{name} must be at least 1, not {value}")
     for name, value in (("eps", args.eps), ("edge", args.edge), ("beta", args.beta)):
-        if not (math.isfinite(value) and value > 0):  # each divides or regularises: 0 is singular
-            raise RestyleError(f"--{name} must be a positive number, not {value}")
+        check_positive(value, f"--{name}")  # each divides or regularises: 0 is singular
     output = check_writable(args.output)
     image = load_image(args.image, max_pixels=args.max_pixels, what="image")
     guide = image

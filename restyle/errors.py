@@ -6,6 +6,7 @@ without a traceback; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 
@@ -68,3 +69,20 @@ def check_weight(value: float, name: str) -> float:
     if not (value >= 0 and value < float("inf")):
         raise RestyleError(f"{name} must be a finite number >= 0, not {value}")
     return value
+
+
+def check_positive(value: float, name: str) -> float:
+    """``value`` as a float if it is finite and > 0 (a step, a rate, a regulariser: 0 is
+    degenerate); otherwise a :class:`RestyleError`.
+
+    Example:
+        >>> check_positive(0.02, "learning-rate")
+        0.02
+        >>> check_positive(0, "fps")
+        Traceback (most recent call last):
+        ...
+        restyle.errors.RestyleError: fps must be a positive number, not 0
+    """
+    if not (math.isfinite(value) and value > 0):
+        raise RestyleError(f"{name} must be a positive number, not {value}")
+    return float(value)

@@ -51,7 +51,7 @@ from restyle.clip import (
     write_frame_folder,
     write_video,
 )
-from restyle.errors import RestyleError, check_choice, check_weight
+from restyle.errors import RestyleError, check_choice, check_positive, check_weight
 from restyle.files import atomic_write
 from restyle.flow import certainty, optical_flow, warp
 from restyle.image import (
@@ -239,8 +239,7 @@ def _check_options(
     preset_settings(preset)
     if passes < 1 or frame_iterations < 1:
         raise RestyleError("passes and frame-iterations must be at least 1")
-    if not (math.isfinite(fps) and fps > 0):  # checked for video files too, though they keep their own
-        raise RestyleError(f"fps must be a positive number, not {fps}")
+    check_positive(fps, "fps")  # checked for video files too, though they keep their own
     check_long_side(size, minimum=MIN_TRANSFER_SIZE)
     if temporal_weight is not None:
         return check_weight(temporal_weight, "temporal-weight")

@@ -271,7 +271,7 @@ def load_image(
     if size is not None:
         shape = scaled_shape(tensor.shape[-2], tensor.shape[-1], check_long_side(size))
         check_work_size(shape, max_pixels=max_pixels, what=what, value=size)
-        tensor = resize_long_side(tensor, size)
+        tensor = resize(tensor, *shape)
     return tensor.contiguous()
 
 
@@ -323,7 +323,7 @@ def check_long_side(long_side: int, *, minimum: int = 1) -> int:
 
 
 def check_work_size(
-    shape: tuple[int, int], *, max_pixels: int, what: str, option: str = "--size", value: float | None = None
+    shape: tuple[int, int], *, max_pixels: int, what: str, value: float, option: str = "--size"
 ) -> None:
     """Raise a one-line :class:`RestyleError` if ``option`` (``--size`` unless said) at ``value``
     makes an image of ``shape`` ``(H, W)`` with more than ``max_pixels`` pixels, before any

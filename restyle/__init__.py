@@ -18,6 +18,7 @@ from restyle.artistic import Result, stylize
 from restyle.errors import RestyleError
 from restyle.image import load_image, read_metadata, save_image
 from restyle.optim import Iterate, Record
+from restyle.photo import stylize_photo
 
 __all__ = [
     "Iterate",

@@ -30,7 +30,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from restyle.automask import resolve_global_style, resolve_masks
+from restyle.automask import AutoMasks, resolve_global_style, resolve_masks
 from restyle.color import combine_luminance, luminance, match_color, match_luminance
 from restyle.device import runtime
 from restyle.errors import RestyleError, check_choice, check_positive, check_weight
@@ -135,7 +135,7 @@ def _masks(
     *,
     content_mask: str | None,
     style_mask: str | None,
-    auto: bool,
+    auto: bool | AutoMasks,
     substyles: int | None,
     max_pixels: int,
     device: torch.device,
@@ -189,7 +189,7 @@ def stylize(
     style_scale: float = 1.0,
     content_mask: str | None = None,
     style_mask: str | None = None,
-    auto_masks: bool = False,
+    auto_masks: bool | AutoMasks = False,
     substyles: int | None = None,
     global_style: float | None = None,
     content_weight: float = 5.0,
@@ -232,7 +232,8 @@ def stylize(
             ``restyle photo``); each region takes the style of the same region of the style
             image. One style image only.
         style_mask: region mask of the style image, with the same labels.
-        auto_masks: find the masks automatically (see :mod:`restyle.automask`).
+        auto_masks: find the masks automatically (see :mod:`restyle.automask`). From Python,
+            masks found before by :func:`~restyle.automask.auto_masks` may be given instead.
         substyles: number of sub-styles for ``auto_masks`` (default: chosen automatically).
         global_style: share of the wider style's statistics in each region's style target,
             0 to 1: the whole style image's, or with ``auto_masks`` the style on the sub-style's
@@ -290,8 +291,9 @@ def stylize(
         for name, value in locals().items()
         if name not in ("content", "styles", "callback", "_temporal", "_cache", "_memory")
     }
+    params["auto_masks"] = bool(auto_masks)  # found masks are recorded as their matching
     _check_options(params)
-    global_style = resolve_global_style(global_style, auto=auto_masks)
+    global_style = resolve_global_style(global_style, auto=bool(auto_masks))
     content_layers = _check_layers(content_layers, "content_layers")
     style_layers = _check_layers(style_layers, "style_layers")
     layer_weights = (

@@ -631,7 +631,7 @@ def resolve_masks(
     *,
     content_mask: str | os.PathLike | None,
     style_mask: str | os.PathLike | None,
-    auto: bool,
+    auto: bool | AutoMasks,
     substyles: int | None,
     palette: str = "auto",
     max_pixels: int,
@@ -645,7 +645,8 @@ def resolve_masks(
         style: the style image.
         content_mask: the content's mask file, or None.
         style_mask: the style's mask file, or None (both or neither).
-        auto: find the masks automatically (no mask files then).
+        auto: find the masks automatically (no mask files then), or the automatic masks
+            already found (:func:`auto_masks`), to be used as they are.
         substyles: the number of sub-styles for ``auto`` (None: chosen by BIC).
         palette: how mask files are read (see :func:`restyle.masks.label_map`).
         max_pixels: refuse mask files with more pixels than this.
@@ -670,9 +671,13 @@ def resolve_masks(
         raise RestyleError("--auto-masks finds masks itself: leave out --content-mask and --style-mask")
     if substyles is not None and not auto:
         raise RestyleError("--substyles needs --auto-masks")
+    if substyles is not None and isinstance(auto, AutoMasks):
+        raise RestyleError("substyles applies when masks are found, not to masks already found")
     if content_mask is not None:
         pair = pair_masks(content_mask, style_mask, content.shape, style.shape, palette=palette, max_pixels=max_pixels)
         return pair, None
+    if isinstance(auto, AutoMasks):  # found before, perhaps at another size
+        return auto.masks.resized(content.shape, style.shape), auto.summary()
     if auto:
         found = auto_masks(content, style, substyles=substyles, seed=seed, device=device)
         return found.masks, found.summary()

@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 
 from restyle.artistic import CONTENT_LAYERS, STYLE_LAYERS, Result
-from restyle.automask import resolve_global_style, resolve_masks
+from restyle.automask import AutoMasks, resolve_global_style, resolve_masks
 from restyle.bilateral import BilateralGrid, fit_grid, grid_roughness, grid_size, identity_grid
 from restyle.color import match_color, rgb_to_ycbcr
 from restyle.device import runtime
@@ -170,7 +170,7 @@ def stylize_photo(
     *,
     content_mask: str | None = None,
     style_mask: str | None = None,
-    auto_masks: bool = False,
+    auto_masks: bool | AutoMasks = False,
     substyles: int | None = None,
     preset: Literal["default", "dpst", "fast"] = "default",
     size: int = 512,
@@ -204,7 +204,8 @@ def stylize_photo(
             image, or an integer label image); regions take the style of the same label.
         style_mask: semantic mask of the style, with the same labels.
         auto_masks: find the masks automatically (sub-styles of the style image matched to
-            regions of the content; see :mod:`restyle.automask`).
+            regions of the content; see :mod:`restyle.automask`). From Python, masks found
+            before by :func:`~restyle.automask.auto_masks` (and looked at) may be given instead.
         substyles: number of sub-styles for ``auto_masks`` (default: chosen automatically).
         preset: "default" (fast, one stage), "dpst" (Luan et al.'s two-stage pipeline), or
             "fast" (colour transfer and smoothing only, no optimisation).
@@ -249,6 +250,7 @@ def stylize_photo(
     params = {
         n: v for n, v in locals().items() if n not in ("content", "style", "callback", "_cache", "_temporal", "_memory")
     }
+    params["auto_masks"] = bool(auto_masks)  # found masks are recorded as their matching, below
     settings = _settings(
         preset,
         iterations=iterations,
@@ -264,7 +266,7 @@ def stylize_photo(
     check_long_side(size, minimum=MIN_TRANSFER_SIZE)
     for weight in region_weights or ():  # their number is checked once the masks are known
         check_weight(weight, "each of region-weights")
-    global_style = resolve_global_style(global_style, auto=auto_masks)
+    global_style = resolve_global_style(global_style, auto=bool(auto_masks))
     params["global_style_used"] = global_style
     run = runtime(device=device, precision=precision, seed=seed)
     dev, bf16, seed = run.device, run.bf16, run.seed

@@ -59,11 +59,12 @@ def split(kind: Callable[[str], Any]) -> Callable[[str], list[Any]]:
 
 
 def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
+    """``X | None`` -> ``(X, True)``. A union of several types is a flag of its first type; the
+    others are what the Python API accepts besides (``bool | AutoMasks`` is a ``bool`` flag)."""
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(args) == 1:
-            return args[0], True
+        args = typing.get_args(annotation)
+        return next(a for a in args if a is not type(None)), type(None) in args
     return annotation, False
 
 

@@ -322,7 +322,7 @@ def photo_job(
     mask_options: dict[str, Any] = {}
     if _unedited(auto, c_mask, s_mask):
         # the masks the user saw, not a new segmentation at the working size
-        mask_options = {"auto_masks": True, "_cache": {"masks": (auto.masks, auto.summary())}}
+        mask_options = {"auto_masks": auto}
     elif c_mask is not None:
         for key, mask in (("content_mask", c_mask), ("style_mask", s_mask)):
             path = folder / f"{key}-{uuid.uuid4().hex[:8]}.png"

@@ -14,6 +14,7 @@ from restyle.automask import (
     auto_masks,
     match_regions,
     resolve_global_style,
+    resolve_masks,
     segment,
 )
 from restyle.cli import main
@@ -326,6 +327,37 @@ def test_cli_masks_bad_output(capsys, tmp_path, scene_files):
     (tmp_path / "file").write_text("x")
     code, _, err = run(capsys, "masks", content, style, "-o", tmp_path / "file" / "sub", "--device", "cpu")
     assert code == 1 and err.startswith("restyle: error: cannot create")
+
+
+@pytest.mark.parametrize("entry", ["photo", "art"])
+def test_masks_found_before_are_used_as_they_are(scene, monkeypatch, entry):
+    """``auto_masks=`` an :class:`AutoMasks`: no new segmentation; the transfer records the
+    given matching and blends the style targets as for automatic masks."""
+    import restyle.automask
+    from restyle import stylize
+    from restyle.photo import stylize_photo
+
+    content, _, style, _ = scene
+    found = auto_masks(content, style)
+    masks, matching = resolve_masks(
+        content[..., ::2, ::2], style, content_mask=None, style_mask=None, auto=found, substyles=None, max_pixels=10**6
+    )
+    assert matching == found.summary() and masks.names == found.masks.names
+    assert masks.content.shape[-2:] == (48, 64) and masks.style.shape == found.masks.style.shape
+    assert torch.allclose(masks.content.sum(0), torch.ones(48, 64), atol=1e-4)  # still a partition
+
+    def no_segmentation(*args, **kwargs):
+        raise AssertionError("segmented again")
+
+    monkeypatch.setattr(restyle.automask, "auto_masks", no_segmentation)
+    run = stylize_photo if entry == "photo" else stylize
+    options = {"preset": "fast"} if entry == "photo" else {"iterations": 1, "pyramid": False}
+    result = run(content, style, auto_masks=found, size=64, device="cpu", **options)
+    assert result.params["auto_masks"] is True and result.params["auto_masks_matching"] == found.summary()
+    assert result.params["global_style_used"] == AUTO_GLOBAL_STYLE
+    assert result.params["mask_labels"] == found.masks.names
+    with pytest.raises(RestyleError, match="not to masks already found"):
+        run(content, style, auto_masks=found, substyles=2, size=64, device="cpu", **options)
 
 
 def test_art_masks_must_have_one_style(tmp_path, scene):

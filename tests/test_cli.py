@@ -48,6 +48,26 @@ def test_flags_come_from_the_api_signature():
     assert flags["preserve_color"].choices == ("none", "luminance", "histogram")
 
 
+def test_a_union_is_a_flag_of_its_first_type():
+    """``bool | AutoMasks``: an on/off flag on the command line, found masks from Python."""
+    import argparse
+
+    from restyle.automask import AutoMasks
+    from restyle.signature import add_signature_flags
+
+    def entry(*, auto: bool | AutoMasks = False, size: int | None = None, name: str = "x") -> None:
+        """Args:
+        auto: on or off.
+        size: a size.
+        name: a name.
+        """
+
+    parser = argparse.ArgumentParser()
+    assert add_signature_flags(parser, entry) == ["auto", "size", "name"]
+    assert vars(parser.parse_args(["--auto", "--size", "3"])) == {"auto": True, "size": 3, "name": "x"}
+    assert vars(parser.parse_args([])) == {"auto": False, "size": None, "name": "x"}
+
+
 def test_help_shows_no_docstring_markup():
     assert plain_help("see :mod:`restyle.automask` and :func:`~restyle.optim.optimize`") == (
         "see restyle.automask and optimize"

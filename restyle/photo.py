@@ -90,6 +90,9 @@ class Preset:
     coarsest: float = 0.25  # the pyramid's smallest scale, as a share of the work size (>= 128 px)
     smoothing: str = "matting"
     smoothing_strength: float = 1e-2
+    # smoothing_strength with automatic masks (None: the same). Automatic borders are less exact
+    # than painted ones, and a stronger smoothing hides a border drawn across a smooth area.
+    auto_smoothing_strength: float | None = None
     # eps of the smoothing's Laplacian. Deviation: DPST's 1e-7 makes the float32 operator
     # inexact on flat windows (the conjugate gradients can break down); 1e-5 never did on the
     # DPST pairs and scored better on photorealism and structure (benchmarks/RESULTS.md).
@@ -118,6 +121,7 @@ PRESETS: dict[str, Preset] = {
         stages=((20, True),),
         coarse_iterations=40,
         smoothing_strength=20.0,
+        auto_smoothing_strength=40.0,
     ),
     # Deviations from DPST: bfloat16 encoder where the CPU runs it natively; the result is the best
     # iterate of stage 2, not its last evaluation; our L-BFGS retries a step that blows the loss
@@ -224,8 +228,8 @@ def stylize_photo(
             default preset runs 40 at 256 px, then these at 512 px).
         smoothing: post-process: "matting" (closed-form matting smoothing), "affine" (DPST's
             smooth local affine), "none", or the preset's choice.
-        smoothing_strength: beta of the matting smoothing (default preset: 20, fast: 10;
-            larger is smoother and more photorealistic).
+        smoothing_strength: beta of the matting smoothing (default preset: 20, or 40 with
+            ``auto_masks``; fast: 10; larger is smoother and more photorealistic).
         region_weights: style weight of each mask region, in the order of the shared labels.
         global_style: share of the wider style's statistics in each region's style target, 0 to
             1: the whole style image's, or with ``auto_masks`` the style on the sub-style's side
@@ -255,6 +259,7 @@ def stylize_photo(
         preset,
         iterations=iterations,
         smoothing=smoothing,
+        auto_masks=bool(auto_masks),
         style_weight=style_weight,
         photo_weight=photo_weight,
         content_weight=content_weight,
@@ -479,10 +484,16 @@ def preset_settings(name: str) -> Preset:
     return PRESETS[check_choice(name, PRESETS, "preset")]
 
 
-def _settings(preset: str, *, iterations: int | None, smoothing: str, **overrides: float | None) -> Preset:
-    """The preset's settings with the caller's overrides, each checked (one-line errors)."""
+def _settings(
+    preset: str, *, iterations: int | None, smoothing: str, auto_masks: bool, **overrides: float | None
+) -> Preset:
+    """The preset's settings with the caller's overrides, each checked (one-line errors), and
+    with ``auto_masks`` the preset's smoothing strength for automatic masks."""
+    settings = preset_settings(preset)
+    if auto_masks and settings.auto_smoothing_strength is not None:
+        settings = replace(settings, smoothing_strength=settings.auto_smoothing_strength)
     settings = replace(
-        preset_settings(preset),
+        settings,
         **{k: check_weight(v, k.replace("_", "-")) for k, v in overrides.items() if v is not None},
     )
     if iterations is not None:

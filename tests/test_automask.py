@@ -360,6 +360,24 @@ def test_masks_found_before_are_used_as_they_are(scene, monkeypatch, entry):
         run(content, style, auto_masks=found, substyles=2, size=64, device="cpu", **options)
 
 
+def test_the_default_preset_smooths_more_with_automatic_masks(scene):
+    from restyle.photo import PRESETS, stylize_photo
+
+    content, _, style, _ = scene
+    found = auto_masks(content, style)
+    default = PRESETS["default"]
+    assert default.auto_smoothing_strength > default.smoothing_strength
+
+    def strength(**options):
+        result = stylize_photo(content, style, size=64, iterations=0, device="cpu", **options)
+        return result.params["settings"]["smoothing_strength"]
+
+    assert strength(auto_masks=found) == default.auto_smoothing_strength
+    assert strength() == default.smoothing_strength
+    assert strength(auto_masks=found, smoothing_strength=5.0) == 5.0  # the caller's value wins
+    assert strength(auto_masks=found, preset="fast") == PRESETS["fast"].smoothing_strength
+
+
 def test_art_masks_must_have_one_style(tmp_path, scene):
     from restyle import stylize
 

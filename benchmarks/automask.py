@@ -109,7 +109,7 @@ def main() -> None:
                 hand = pair_masks(cm_path, sm_path, small_c.shape, small_s.shape)
             laplacian = MattingLaplacian(small_c.double())
             options = {
-                "auto": {"auto_masks": True},
+                "auto": {"auto_masks": found},  # the masks scored above
                 "hand": {"content_mask": str(cm_path), "style_mask": str(sm_path)},
                 "none": {},
             }

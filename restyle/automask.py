@@ -56,7 +56,7 @@ from torch import Tensor
 from restyle.errors import RestyleError, check_weight
 from restyle.files import atomic_write
 from restyle.horizon import sky_mask
-from restyle.image import RestyleWarning, resize, save_image, scaled_shape
+from restyle.image import RestyleWarning, resize, save_image, scaled_shape, warn_if_stretched
 from restyle.masks import DPST_COLORS, MaskPair, resize_labels
 from restyle.smoothing import guided_filter
 from restyle.vgg import encoder
@@ -677,6 +677,8 @@ def resolve_masks(
         pair = pair_masks(content_mask, style_mask, content.shape, style.shape, palette=palette, max_pixels=max_pixels)
         return pair, None
     if isinstance(auto, AutoMasks):  # found before, perhaps at another size
+        warn_if_stretched(auto.masks.content.shape, content.shape, "the found content masks", "the content")
+        warn_if_stretched(auto.masks.style.shape, style.shape, "the found style masks", "the style image")
         return auto.masks.resized(content.shape, style.shape), auto.summary()
     if auto:
         found = auto_masks(content, style, substyles=substyles, seed=seed, device=device)

@@ -53,7 +53,7 @@ from skimage.color import rgb2lab
 from skimage.segmentation import slic
 from torch import Tensor
 
-from restyle.errors import RestyleError, check_weight
+from restyle.errors import RestyleError, check_at_least, check_weight
 from restyle.files import atomic_write
 from restyle.horizon import sky_mask
 from restyle.image import RestyleWarning, resize, save_image, scaled_shape, warn_if_stretched
@@ -583,12 +583,11 @@ def auto_masks(
         (torch.Size([64, 96]), torch.Size([80, 80]))
     """
     for value, name in ((substyles, "substyles"), (content_regions, "content_regions")):
-        if value is not None and value < 1:
-            raise RestyleError(f"{name} must be at least 1, not {value}")
+        if value is not None:
+            check_at_least(value, 1, name)
     check_weight(spread, "spread")
     check_weight(smoothness, "smoothness")
-    if feather < 0:
-        raise RestyleError(f"feather must be at least 0, not {feather}")
+    check_at_least(feather, 0, "feather")
     if substyles is not None and substyles > MAX_SUBSTYLES:
         _warn(f"at most {MAX_SUBSTYLES} sub-styles are supported (one per mask colour); using {MAX_SUBSTYLES}")
         substyles = MAX_SUBSTYLES

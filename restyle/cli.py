@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from restyle import __version__
-from restyle.errors import OUT_OF_MEMORY, RestyleError, check_positive, check_weight, is_out_of_memory
+from restyle.errors import (
+    OUT_OF_MEMORY,
+    RestyleError,
+    check_at_least,
+    check_positive,
+    check_weight,
+    is_out_of_memory,
+)
 from restyle.image import check_writable, save_image
 from restyle.signature import add_signature_flags, signature_kwargs, split
 
@@ -275,8 +282,8 @@ def _run_smooth(args: argparse.Namespace) -> int:
     from restyle.matting import MattingLaplacian
 
     for name, value in (("radius", args.radius), ("stride", args.stride)):
-        if value is not None and value < 1:
-            raise RestyleError(f"--{name} must be at least 1, not {value}")
+        if value is not None:
+            check_at_least(value, 1, f"--{name}")
     for name, value in (("eps", args.eps), ("edge", args.edge), ("beta", args.beta)):
         check_positive(value, f"--{name}")  # each divides or regularises: 0 is singular
     output = check_writable(args.output)

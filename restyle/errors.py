@@ -71,6 +71,23 @@ def check_weight(value: float, name: str) -> float:
     return value
 
 
+def check_at_least(value: int, minimum: int, name: str) -> int:
+    """``value`` if it is at least ``minimum`` (a count, a size, a radius); otherwise a
+    :class:`RestyleError`.
+
+    Example:
+        >>> check_at_least(3, 1, "levels")
+        3
+        >>> check_at_least(0, 1, "--radius")
+        Traceback (most recent call last):
+        ...
+        restyle.errors.RestyleError: --radius must be at least 1, not 0
+    """
+    if value < minimum:
+        raise RestyleError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
 def check_positive(value: float, name: str) -> float:
     """``value`` as a float if it is finite and > 0 (a step, a rate, a regulariser: 0 is
     degenerate); otherwise a :class:`RestyleError`.

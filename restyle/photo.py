@@ -35,7 +35,7 @@ from restyle.automask import AutoMasks, resolve_global_style, resolve_masks
 from restyle.bilateral import BilateralGrid, fit_grid, grid_roughness, grid_size, identity_grid
 from restyle.color import match_color, rgb_to_ycbcr
 from restyle.device import runtime
-from restyle.errors import RestyleError, check_choice, check_weight
+from restyle.errors import RestyleError, check_at_least, check_choice, check_weight
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
     ImageLike,
@@ -498,8 +498,7 @@ def _settings(
         **{k: check_weight(v, k.replace("_", "-")) for k, v in overrides.items() if v is not None},
     )
     if iterations is not None:
-        if iterations < 0:
-            raise RestyleError(f"iterations must be at least 0, not {iterations}")
+        check_at_least(iterations, 0, "iterations")
         settings = replace(settings, stages=tuple((iterations, photo) for _, photo in settings.stages))
     if smoothing != "preset":
         check_choice(smoothing, ("preset", "matting", "affine", "none"), "smoothing")

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from restyle.errors import RestyleError
+from restyle.errors import RestyleError, check_at_least
 from restyle.image import check_long_side
 
 __all__ = ["LevelImage", "compose_levels", "level_count", "level_shapes", "pyramid_sizes"]
@@ -51,8 +51,7 @@ def pyramid_sizes(long_side: int, *, min_size: int = 128, factor: float = 2.0, e
     check_long_side(long_side)
     if not factor > 1:
         raise RestyleError(f"pyramid factor must be above 1, not {factor}")
-    if min_size < 1:  # a pyramid down to 0 px would never end
-        raise RestyleError(f"min-size must be at least 1, not {min_size}")
+    check_at_least(min_size, 1, "min-size")  # a pyramid down to 0 px would never end
     sizes = [long_side]
     while enabled and round(sizes[0] / factor) >= min_size:
         sizes.insert(0, round(sizes[0] / factor))
@@ -87,8 +86,7 @@ def level_shapes(height: int, width: int, levels: int) -> list[tuple[int, int]]:
         >>> level_shapes(5, 8, 3)
         [(5, 8), (3, 4), (2, 2)]
     """
-    if levels < 1:
-        raise RestyleError(f"levels must be at least 1, not {levels}")
+    check_at_least(levels, 1, "levels")
     return [(-(-height // 2**k), -(-width // 2**k)) for k in range(levels)]
 
 

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from restyle.errors import OUT_OF_MEMORY, RestyleError, is_out_of_memory
+from restyle.errors import OUT_OF_MEMORY, RestyleError, check_at_least, is_out_of_memory
 from restyle.image import DEFAULT_MAX_PIXELS, load_image, save_image, to_pil
 from restyle.masks import DPST_COLORS
 
@@ -614,8 +614,7 @@ def serve(
     """Start the web UI. Returns the app (when ``block`` is False, the server runs in a thread)."""
     if not 0 < port < 65536:
         raise RestyleError(f"--port must be between 1 and 65535, not {port}")
-    if max_upload_mb < 1:
-        raise RestyleError(f"--max-upload-mb must be at least 1, not {max_upload_mb}")
+    check_at_least(max_upload_mb, 1, "--max-upload-mb")
     folder = Path(tempfile.mkdtemp(prefix="restyle-web-"))
     # Gradio keeps uploads and results under GRADIO_TEMP_DIR and serves only from there.
     os.environ["GRADIO_TEMP_DIR"] = str(folder / "gradio")

@@ -20,15 +20,19 @@ Deviations from the paper, named:
   rule that a pixel takes the nearest of them it can trust.
 
 Frames are kept in a work folder (one PNG per stylised frame, written atomically, with a
-settings file); running the same command again continues where it stopped. The output video
-is encoded to a temporary file and renamed, so it is complete or absent.
+settings file) while the clip is stylised; a run that stops leaves them there, and running the
+same command again continues where it stopped. Once the output is written the folder is
+removed, unless ``keep_frames`` (to extend the clip later without redoing its frames). The
+output video is encoded to a temporary file and renamed, so it is complete or absent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import re
 import shutil
 import time
 import warnings
@@ -87,6 +91,10 @@ class FrameProgress:
     image: torch.Tensor
 
 
+#: The names :meth:`_WorkFolder.path` gives frames: ``000012.png``, ``pass1_000012.png``.
+_FRAME_NAME = re.compile(r"(pass\d+_)?\d{6}\.png")
+
+
 class _WorkFolder:
     """Stylised frames on disk, named by frame number, plus the settings they were made with.
 
@@ -120,6 +128,15 @@ class _WorkFolder:
         """On an error, remove the folder if this run made it and finished no frame in it."""
         if kind is not None and self.created and not self._has_frames():
             shutil.rmtree(self.folder, ignore_errors=True)
+
+    def remove(self) -> None:
+        """Delete the frames and the settings file, and the folder if nothing else is in it (a
+        ``--work-dir`` may be a folder that holds other files: those stay)."""
+        for path in [self.folder / "settings.json", *self.folder.glob("*.png")]:
+            if path.name == "settings.json" or _FRAME_NAME.fullmatch(path.name):
+                path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # not empty: the user's own files stay
+            self.folder.rmdir()
 
     def path(self, index: int, stage: int = 0) -> Path:
         return self.folder / (f"{index:06d}.png" if stage == 0 else f"pass{stage}_{index:06d}.png")
@@ -277,6 +294,7 @@ def stylize_video(
     content_weight: float | None = None,
     fps: float = 25.0,
     work_dir: str | None = None,
+    keep_frames: bool = False,
     seed: int = 0,
     device: str = "auto",
     callback: Callable[[FrameProgress], None] | None = None,
@@ -305,6 +323,9 @@ def stylize_video(
         fps: frame rate of a folder of frames (video files keep their own).
         work_dir: folder for finished frames, so that a stopped run continues (default: next
             to the output, OUTPUT.work).
+        keep_frames: keep the work folder's frames once the output is written (to extend the
+            clip with a later END, or re-encode, without redoing them); by default it is
+            removed then.
         seed: random seed.
         device: "auto", "cpu", "cuda" or "mps".
         callback: called after every frame with a :class:`FrameProgress`.
@@ -357,8 +378,11 @@ def stylize_video(
         "content_weight": content_weight,
         "seed": seed,
     }
+    folder = Path(work_dir) if work_dir else out.with_name(out.name + ".work")
+    if folder.resolve() == out.resolve():  # the frames written out would be taken for work frames
+        raise RestyleError(f"the work folder {folder} is the output itself; give another --work-dir")
     # an error or Ctrl-C before the first frame is finished leaves no work folder behind
-    with _WorkFolder(Path(work_dir) if work_dir else out.with_name(out.name + ".work"), settings) as work:
+    with _WorkFolder(folder, settings) as work:
         contents = [frame_to_tensor(f) for f in read_frames(info, shape=shape, start=start, end=end)]
         if not contents:
             raise RestyleError(f"{info.path}: no frames in the range {frames or 'all'}")
@@ -466,4 +490,6 @@ def stylize_video(
             write_frame_folder(paths, out)
         else:
             write_video(paths, out, info, start, total, (width, height))
+        if not keep_frames:
+            work.remove()
         return out

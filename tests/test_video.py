@@ -70,7 +70,7 @@ def test_cli_photo_fast_keeps_fps_frames_and_audio(capsys, tmp_path, clips):
     assert info.fps == 10 and info.audio and info.size == (64, 42)
     assert len(list(read_frames(info, shape=(42, 64)))) == 8
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary files left
-    assert len(list((tmp_path / "out.mp4.work").glob("0*.png"))) == 8
+    assert not (tmp_path / "out.mp4.work").exists()  # the frames are removed once the video is written
 
 
 def test_frame_bar_is_on_screen_before_the_first_frame_finishes(capsys):
@@ -237,7 +237,7 @@ def test_photo_default_frames_skip_the_pyramid_and_share_memory(tmp_path, clips,
 def test_long_term_and_multi_pass_run(tmp_path, clips):
     out = stylize_video(
         clips["audio"], clips["style"], output=tmp_path / "o", mode="photo", preset="fast", size=48,
-        long_term=True, passes=2, device="cpu",
+        long_term=True, passes=2, keep_frames=True, device="cpu",
     )  # fmt: skip
     assert len(list(out.glob("*.png"))) == 8
     assert len(list((tmp_path / "o.work").glob("pass1_*.png"))) == 8
@@ -281,11 +281,33 @@ def test_resume_after_ctrl_c(capsys, tmp_path, clips, monkeypatch):
     )  # fmt: skip
     assert resumed == [True, True] + [False] * 6
     assert probe(out).fps == 10
+    assert not (tmp_path / "out.mp4.work").exists()  # written: the frames are no longer needed
+
+
+def test_kept_frames_extend_the_clip_and_only_our_files_are_removed(tmp_path, clips):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "notes.txt").write_text("the user's own file")
+    (work / "123.png").write_bytes(b"not a frame of ours")
+    options = {"mode": "photo", "preset": "fast", "size": 48, "work_dir": str(work), "device": "cpu"}
+    stylize_video(clips["audio"], clips["style"], output=tmp_path / "a.mp4", frames="0:3", keep_frames=True, **options)
+    assert len(list(work.glob("00*.png"))) == 3 and (work / "settings.json").exists()
+    resumed = []
+    out = stylize_video(
+        clips["audio"], clips["style"], output=tmp_path / "b.mp4", frames="0:5",
+        callback=lambda p: resumed.append(p.resumed), **options,
+    )  # fmt: skip
+    assert resumed == [True] * 3 + [False] * 2  # the kept frames were reused, not redone
+    assert len(list(read_frames(probe(out), shape=(32, 48)))) == 5
+    assert sorted(p.name for p in work.iterdir()) == ["123.png", "notes.txt"]  # ours removed, the rest kept
 
 
 def test_other_settings_in_the_work_folder_are_refused(tmp_path, clips):
     out = tmp_path / "o"
-    stylize_video(clips["silent"], clips["style"], output=out, mode="photo", size=48, frames="0:2", device="cpu")
+    stylize_video(
+        clips["silent"], clips["style"], output=out, mode="photo", size=48, frames="0:2", keep_frames=True,
+        device="cpu",
+    )  # fmt: skip
     with pytest.raises(RestyleError, match="other settings"):
         stylize_video(clips["silent"], clips["style"], output=out, mode="photo", size=64, frames="0:2", device="cpu")
 
@@ -344,13 +366,21 @@ def test_bad_input_is_one_line(capsys, tmp_path, clips, make, extra, message):
     assert not (tmp_path / "o.mp4.work").exists()  # no frame was finished: no work folder left
 
 
+def test_a_work_dir_that_is_the_output_is_refused(capsys, tmp_path, clips):
+    out = tmp_path / "frames"
+    code, _, err = run(capsys, "video", clips["audio"], clips["style"], "-o", out, "--work-dir", out, *FAST)
+    assert code == 1 and err.count("\n") == 1 and "is the output itself; give another --work-dir" in err, err
+    assert not out.exists()
+
+
 def test_a_work_folder_without_frames_takes_new_settings(capsys, tmp_path, clips):
     work = tmp_path / "o.mp4.work"
     work.mkdir()
     (work / "settings.json").write_text('{"from": "a run stopped before its first frame"}')
     code, _, err = run(
-        capsys, "video", clips["audio"], clips["style"], "-o", tmp_path / "o.mp4", *FAST, "--frames", "0:2"
-    )
+        capsys, "video", clips["audio"], clips["style"], "-o", tmp_path / "o.mp4", *FAST, "--frames", "0:2",
+        "--keep-frames",
+    )  # fmt: skip
     assert code == 0, err
     assert len(list(work.glob("0*.png"))) == 2 and "a run stopped" not in (work / "settings.json").read_text()
     (work / "settings.json").write_text('{"other": "settings"}')  # now with frames: refused

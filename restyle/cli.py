@@ -79,7 +79,7 @@ class _Progress:
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--output", required=True, type=Path, help="output image (.png, .jpg or .tif)")
+    parser.add_argument("-o", "--output", required=True, type=Path, help="output image (.png, .jpg, .tif or .webp)")
     parser.add_argument(
         "--save-every",
         type=int,

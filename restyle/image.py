@@ -51,7 +51,14 @@ DEFAULT_MAX_PIXELS = 50_000_000
 #: An image may exceed --max-pixels by up to this factor when it is downscaled while reading.
 _DOWNSCALE_ALLOWANCE = 4
 
-WRITABLE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}
+WRITABLE_SUFFIXES = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".webp": "WEBP",
+}
 
 ImageLike = str | os.PathLike | Image.Image | np.ndarray | Tensor
 
@@ -414,7 +421,7 @@ def check_writable(path: str | os.PathLike) -> Path:
     """
     path = Path(path)
     if path.suffix.lower() not in WRITABLE_SUFFIXES:
-        raise RestyleError(f"{path}: unsupported output type {path.suffix or '(none)'}; use .png, .jpg or .tif")
+        raise RestyleError(f"{path}: unsupported output type {path.suffix or '(none)'}; use .png, .jpg, .tif or .webp")
     if path.is_dir():
         raise RestyleError(f"{path}: is a folder")
     check_output_folder(path)
@@ -452,10 +459,11 @@ def _json_default(value: Any) -> Any:
 def save_image(
     image: Tensor | Image.Image, path: str | os.PathLike, *, metadata: Mapping[str, Any] | None = None
 ) -> Path:
-    """Write an image atomically; the format follows the suffix (PNG, JPEG or TIFF).
+    """Write an image atomically; the format follows the suffix (PNG, JPEG, TIFF or WebP;
+    WebP lossless, as PNG: its lossy mode halves the chroma resolution).
 
-    ``metadata`` is stored as JSON: a ``restyle`` text chunk in PNG, the comment in JPEG and the
-    ImageDescription tag in TIFF. :func:`read_metadata` reads it back.
+    ``metadata`` is stored as JSON: a ``restyle`` text chunk in PNG, the comment in JPEG, the
+    ImageDescription tag in TIFF and in WebP's EXIF. :func:`read_metadata` reads it back.
 
     Args:
         image: a ``(1, 3, H, W)`` tensor in [0, 1] or a PIL image.
@@ -491,6 +499,12 @@ def save_image(
         tags = TiffImagePlugin.ImageFileDirectory_v2()
         tags[270] = text
         kwargs["tiffinfo"] = tags
+    elif fmt == "WEBP":
+        kwargs["lossless"] = True
+        if text:
+            exif = Image.Exif()
+            exif[270] = text  # ASCII: json.dumps escapes other characters
+            kwargs["exif"] = exif
     atomic_write(path, lambda handle: pil.save(handle, format=fmt, **kwargs))
     return path
 
@@ -499,8 +513,8 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """The parameters :func:`save_image` stored in an image, or ``{}`` if there are none."""
     with Image.open(path) as img:
         text = img.info.get("restyle") or img.info.get("comment")
-        if text is None and img.format == "TIFF":
-            text = getattr(img, "tag_v2", {}).get(270)
+        if text is None and img.format in ("TIFF", "WEBP"):
+            text = img.getexif().get(270)  # ImageDescription
     if isinstance(text, bytes):
         text = text.decode(errors="replace")
     try:

@@ -213,7 +213,7 @@ def test_over_max_pixels_error_or_downscale_with_warning(tmp_path, rgb):
 # --- writing ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("suffix", [".png", ".jpg", ".tif"])
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".tif", ".webp"])
 def test_save_formats_with_metadata(tmp_path, suffix):
     image = load_image(smooth_image(8, 12))
     params = {"seed": 3, "style_weight": 100.0, "layers": ["relu1_1"]}
@@ -226,6 +226,12 @@ def test_save_formats_with_metadata(tmp_path, suffix):
     else:
         assert torch.allclose(back, image, atol=1 / 255)
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary files left
+
+
+def test_webp_output_is_lossless(tmp_path, rgb):
+    image = torch.from_numpy(rgb / 255.0).permute(2, 0, 1)[None].float()
+    path = save_image(image, tmp_path / "out.webp")
+    assert_close_to(load_image(path), rgb, atol=1e-6)  # lossy WebP would smear the chroma
 
 
 def test_unwritable_output_is_caught_before_work(tmp_path):

@@ -106,7 +106,7 @@ def _finish(result: Any, output: Path, extra: dict[str, Any]) -> int:
 def _run_art(args: argparse.Namespace, names: Sequence[str]) -> int:
     from restyle.artistic import stylize
 
-    output = check_writable(args.output)
+    output = check_writable(args.output, inputs=[args.content, *args.styles, args.content_mask, args.style_mask])
     progress = _Progress(output, args.save_every, args.quiet)
     try:
         result = stylize(args.content, args.styles, callback=progress, **signature_kwargs(args, names))
@@ -137,7 +137,7 @@ def _run_photo(args: argparse.Namespace, names: Sequence[str]) -> int:
 
     from restyle.photo import stylize_photo
 
-    output = check_writable(args.output)
+    output = check_writable(args.output, inputs=[args.content, args.style, args.content_mask, args.style_mask])
     kwargs = signature_kwargs(args, names)
     grid = {k: kwargs.pop(k) or [None] for k in SWEEP_OPTIONS}
     for name, values in grid.items():  # every value of a sweep is checked before the first run
@@ -286,7 +286,7 @@ def _run_smooth(args: argparse.Namespace) -> int:
             check_at_least(value, 1, f"--{name}")
     for name, value in (("eps", args.eps), ("edge", args.edge), ("beta", args.beta)):
         check_positive(value, f"--{name}")  # each divides or regularises: 0 is singular
-    output = check_writable(args.output)
+    output = check_writable(args.output, inputs=[args.content])  # smoothing IMAGE in place is allowed
     image = load_image(args.image, max_pixels=args.max_pixels, what="image")
     guide = image
     if args.content is not None:

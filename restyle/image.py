@@ -413,13 +413,19 @@ def to_pil(image: Tensor) -> Image.Image:
     return Image.fromarray(to_uint8(image).permute(1, 2, 0).numpy(), "RGB")
 
 
-def check_writable(path: str | os.PathLike) -> Path:
-    """Fail now, before any computation, if ``path`` cannot be written as an image.
+def check_writable(path: str | os.PathLike, *, inputs: Sequence[object] = ()) -> Path:
+    """Fail now, before any computation, if ``path`` cannot be written as an image, or is one
+    of ``inputs`` (a swapped argument would replace the user's photo; other inputs, such as
+    ``sample:`` names or tensors, are skipped).
 
     Returns:
         The path, with a supported suffix checked.
     """
     path = Path(path)
+    for source in inputs:
+        readable = isinstance(source, (str, os.PathLike)) and Path(source).exists()
+        if readable and path.exists() and os.path.samefile(path, source):
+            raise RestyleError(f"{path}: is an input of this run; give another output, so that it is not replaced")
     if path.suffix.lower() not in WRITABLE_SUFFIXES:
         raise RestyleError(f"{path}: unsupported output type {path.suffix or '(none)'}; use .png, .jpg, .tif or .webp")
     if path.is_dir():

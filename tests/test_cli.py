@@ -146,9 +146,33 @@ def test_user_errors_are_one_line(capsys, tmp_path, content_png, style_png, make
 def test_unwritable_output_fails_before_any_work(capsys, tmp_path, content_png, style_png, monkeypatch):
     import restyle.artistic
 
-    monkeypatch.setattr(restyle.artistic, "stylize", lambda *a, **k: pytest.fail("computed anyway"))
+    monkeypatch.setattr(restyle.artistic, "optimize", lambda *a, **k: pytest.fail("computed anyway"))
     code, _, stderr = run(capsys, "art", content_png, style_png, "-o", "/proc/out.png")
     assert code == 1 and "not writable" in stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "replaced"),
+    [
+        (["art", "{c}", "{s}", *TINY], "{c}"),
+        (["art", "{c}", "{s}", *TINY], "{s}"),
+        (["photo", "{c}", "{s}", "--preset", "fast", "--size", "64", "--quiet"], "{c}"),
+        (["smooth", "{s}", "--content", "{c}", "--method", "guided"], "{c}"),
+    ],
+)
+def test_an_output_that_is_an_input_is_refused(capsys, content_png, style_png, command, replaced):
+    paths = {"{c}": str(content_png), "{s}": str(style_png)}
+    before = Path(paths[replaced]).read_bytes()
+    code, _, stderr = run(capsys, *[paths.get(a, a) for a in command], "-o", paths[replaced])
+    assert code == 1 and stderr.count("\n") == 1 and "is an input of this run" in stderr, stderr
+    assert Path(paths[replaced]).read_bytes() == before
+
+
+def test_smooth_may_replace_its_own_image(capsys, tmp_path, content_png):
+    image = tmp_path / "image.png"
+    image.write_bytes(content_png.read_bytes())
+    code, _, stderr = run(capsys, "smooth", image, "--method", "guided", "--content", content_png, "-o", image)
+    assert code == 0, stderr
 
 
 def test_nonfinite_saves_last_good_iterate_and_says_so(capsys, tmp_path, content_png, style_png):

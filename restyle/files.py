@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 from restyle.errors import RestyleError
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "check_not_an_input"]
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
@@ -46,3 +46,24 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
             raise RestyleError(f"{path}: cannot write: {exc.strerror or exc}") from None
         raise
     return path
+
+
+def check_not_an_input(output: str | os.PathLike, inputs: Sequence[object]) -> None:
+    """Refuse an output that is one of the run's inputs (the same file or folder): a swapped
+    argument would replace the user's photo or clip. Inputs that are not existing paths
+    (``sample:`` names, tensors, None) are skipped.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> photo = pathlib.Path(tempfile.mkdtemp()) / "photo.png"
+        >>> _ = photo.write_bytes(b"...")
+        >>> check_not_an_input(photo.with_name("out.png"), [photo, None, "sample:coffee"])
+        >>> check_not_an_input(photo, [photo])
+        Traceback (most recent call last):
+        restyle.errors.RestyleError: ...photo.png: is an input of this run; give another output, so that it is not replaced
+    """
+    output = Path(output)
+    for source in inputs:
+        readable = isinstance(source, (str, os.PathLike)) and Path(source).exists()
+        if readable and output.exists() and os.path.samefile(output, source):
+            raise RestyleError(f"{output}: is an input of this run; give another output, so that it is not replaced")

@@ -24,7 +24,7 @@ from PIL import Image, ImageFile, ImageOps, PngImagePlugin, TiffImagePlugin
 from torch import Tensor
 
 from restyle.errors import RestyleError
-from restyle.files import atomic_write
+from restyle.files import atomic_write, check_not_an_input
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -415,17 +415,13 @@ def to_pil(image: Tensor) -> Image.Image:
 
 def check_writable(path: str | os.PathLike, *, inputs: Sequence[object] = ()) -> Path:
     """Fail now, before any computation, if ``path`` cannot be written as an image, or is one
-    of ``inputs`` (a swapped argument would replace the user's photo; other inputs, such as
-    ``sample:`` names or tensors, are skipped).
+    of ``inputs`` (see :func:`~restyle.files.check_not_an_input`).
 
     Returns:
         The path, with a supported suffix checked.
     """
     path = Path(path)
-    for source in inputs:
-        readable = isinstance(source, (str, os.PathLike)) and Path(source).exists()
-        if readable and path.exists() and os.path.samefile(path, source):
-            raise RestyleError(f"{path}: is an input of this run; give another output, so that it is not replaced")
+    check_not_an_input(path, inputs)
     if path.suffix.lower() not in WRITABLE_SUFFIXES:
         raise RestyleError(f"{path}: unsupported output type {path.suffix or '(none)'}; use .png, .jpg, .tif or .webp")
     if path.is_dir():

@@ -56,7 +56,7 @@ from restyle.clip import (
     write_video,
 )
 from restyle.errors import RestyleError, check_choice, check_positive, check_weight
-from restyle.files import atomic_write
+from restyle.files import atomic_write, check_not_an_input
 from restyle.flow import certainty, optical_flow, warp
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
@@ -349,6 +349,7 @@ def stylize_video(
         fps=fps,
     )
     out = Path(output)
+    check_not_an_input(out, [video, style])  # e.g. a folder of frames written into itself
     to_folder = _output_is_folder(out)
     info = probe(video, fps=fps)
     shape = frame_shape(info, size)

@@ -373,6 +373,18 @@ def test_a_work_dir_that_is_the_output_is_refused(capsys, tmp_path, clips):
     assert not out.exists()
 
 
+def test_an_output_that_is_the_input_is_refused(capsys, tmp_path, clips):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i, f in enumerate(read_frames(probe(clips["audio"]), shape=(40, 60), end=2)):
+        Image.fromarray(f).save(frames / f"f{i:03d}.png")
+    for source, out in ((frames, frames), (clips["audio"], clips["audio"])):
+        before = sorted(p.name for p in frames.iterdir()), clips["audio"].read_bytes()
+        code, _, err = run(capsys, "video", source, clips["style"], "-o", out, *FAST)
+        assert code == 1 and err.count("\n") == 1 and "is an input of this run" in err, err
+        assert (sorted(p.name for p in frames.iterdir()), clips["audio"].read_bytes()) == before
+
+
 def test_a_work_folder_without_frames_takes_new_settings(capsys, tmp_path, clips):
     work = tmp_path / "o.mp4.work"
     work.mkdir()

@@ -51,7 +51,7 @@ from restyle.matting import MattingLaplacian
 from restyle.objective import Objective, Temporal
 from restyle.optim import Iterate, LbfgsMemory, Record, optimize
 from restyle.pyramid import pyramid_sizes
-from restyle.smoothing import local_affine_smoothing, matting_smoothing
+from restyle.smoothing import guided_upsample, local_affine_smoothing, matting_smoothing
 from restyle.vgg import CAFFE_MEAN_BGR, MIN_TRANSFER_SIZE, check_size, min_side
 
 # Every layer a photo transfer reads.
@@ -179,6 +179,7 @@ def stylize_photo(
     substyles: int | None = None,
     preset: Literal["default", "dpst", "fast"] = "default",
     size: int = 512,
+    full_resolution: bool = False,
     style_weight: float | None = None,
     photo_weight: float | None = None,
     content_weight: float | None = None,
@@ -214,7 +215,11 @@ def stylize_photo(
         substyles: number of sub-styles for ``auto_masks`` (default: chosen automatically).
         preset: "default" (fast, one stage), "dpst" (Luan et al.'s two-stage pipeline), or
             "fast" (colour transfer and smoothing only, no optimisation).
-        size: long side of the result in pixels.
+        size: long side of the result in pixels (the size the transfer works at).
+        full_resolution: deliver the result at the content photo's own size: the result at
+            ``size`` is carried up by guided upsampling (its local affine colour maps of the
+            content applied to the full-size photo; :func:`~restyle.smoothing.guided_upsample`),
+            which takes seconds even at 24 MP. Not after an interruption.
         style_weight: weight of the style loss (preset's default: 100).
         photo_weight: lambda, weight of the photorealism (matting) term (default: 1e4).
         content_weight: weight of the content loss (default preset: 20; dpst: 5).
@@ -278,6 +283,8 @@ def stylize_photo(
     dev, bf16, seed = run.device, run.bf16, run.seed
     params.update(run.recorded(), settings={k: v for k, v in vars(settings).items()})
 
+    # loaded first, so that a photo over --max-pixels fails at once rather than after the work
+    original = load_image(content, max_pixels=max_pixels, what="content") if full_resolution else None
     content_full, style_full = _load_pair(content, style, size=size, max_pixels=max_pixels)
     height, width = content_full.shape[-2:]
     masks, matching = _sweep_masks(
@@ -395,6 +402,11 @@ def stylize_photo(
     unsmoothed = None
     if status != "interrupted" and settings.smoothing != "none" and (plan or not grid_mode):
         unsmoothed, result = result.clamp(0, 1), smooth(result)
+    if original is not None and status != "interrupted" and original.shape != result.shape:
+        if original.shape[-2] * original.shape[-1] > height * width:
+            result = guided_upsample(result.clamp(0, 1), content_full, original)
+        else:  # a photo smaller than --size: back to its own size
+            result = resize(result.clamp(0, 1), *original.shape[-2:])
     return Result(
         image=result.clamp(0, 1),
         history=history,

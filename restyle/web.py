@@ -295,6 +295,7 @@ def photo_job(
     *,
     preset: str = "default",
     size: int = 512,
+    full_resolution: bool = False,
     style_weight: float | None = None,
     photo_weight: float | None = None,
     content_weight: float | None = None,
@@ -335,6 +336,7 @@ def photo_job(
             style,
             preset=preset,
             size=int(size),
+            full_resolution=bool(full_resolution),
             style_weight=style_weight,
             photo_weight=photo_weight,
             content_weight=content_weight,
@@ -464,10 +466,10 @@ def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = Non
         handler.__annotations__["request"] = gr.Request
         return handler
 
-    def photo(content, style, c_edit, s_edit, found, preset, size, sw, pw, cw, *, stop):
+    def photo(content, style, c_edit, s_edit, found, preset, size, full, sw, pw, cw, *, stop):
         return photo_job(
-            content, style, c_edit, s_edit, preset=preset, size=size, **slider_weights(preset, sw, pw, cw),
-            auto=found, stop=stop, folder=folder, max_pixels=max_pixels,
+            content, style, c_edit, s_edit, preset=preset, size=size, full_resolution=full,
+            **slider_weights(preset, sw, pw, cw), auto=found, stop=stop, folder=folder, max_pixels=max_pixels,
         )  # fmt: skip
 
     def art(content, s1, s2, s3, w1, w2, w3, preserve, size, sw, iterations, *, stop):
@@ -528,6 +530,7 @@ def _photo_tab(
     with gr.Row():
         p_preset = gr.Dropdown(["default", "fast", "dpst"], value="default", label="Preset")
         p_size = gr.Slider(64, 1024, value=512, step=16, label="Size (long side)", elem_id="photo-size")
+        p_full = gr.Checkbox(False, label="Full resolution (the result carried up to the photo's size)")
     with gr.Row():
         # the weights span orders of magnitude: the sliders set their base-10 logarithm
         # (they start at the preset's own weights and follow the preset's choice)
@@ -547,7 +550,7 @@ def _photo_tab(
     p_auto.click(auto, [p_content, p_style, p_substyles], [p_cmask, p_smask, p_auto_info, p_auto_found])
     p_run.click(
         run,
-        [p_content, p_style, p_cmask, p_smask, p_auto_found, p_preset, p_size, p_sw, p_pw, p_cw],
+        [p_content, p_style, p_cmask, p_smask, p_auto_found, p_preset, p_size, p_full, p_sw, p_pw, p_cw],
         [p_out, p_status, p_file],
     )
     p_stop.click(stop, None, p_status, queue=False)

@@ -10,6 +10,7 @@ from restyle.masks import DPST_COLORS, MaskPair
 from restyle.metrics import style_distance
 from restyle.optim import optimize
 from restyle.photo import PRESETS, png_handoff, segment_color_transfer, stylize_photo
+from restyle.smoothing import guided_upsample
 from restyle.vgg import CAFFE_MEAN_BGR
 
 from .conftest import smooth_image
@@ -66,6 +67,32 @@ def test_fast_preset_with_masks(pair):
     # the sky region takes the sky's blue, the ground the ground's brown
     assert r.image[0, 2, :20].mean() > r.image[0, 0, :20].mean()
     assert abs(float(r.image[0, :, 28:].mean(dim=(1, 2))[0] - style[0, 0, 28:].mean())) < 0.08
+
+
+def test_full_resolution_carries_the_result_up_to_the_photo(pair, tmp_path):
+    masks = dict(content_mask=pair["cmask"], style_mask=pair["smask"], preset="fast", device="cpu")
+    small = stylize_photo(pair["content"], pair["style"], size=32, **masks)
+    full = stylize_photo(pair["content"], pair["style"], size=32, full_resolution=True, **masks)
+    assert small.image.shape == (1, 3, 24, 32) and full.image.shape == (1, 3, 48, 64)
+    assert full.params["full_resolution"] is True
+    content = load_image(pair["content"])
+    expected = guided_upsample(small.image, load_image(pair["content"], size=32), content).clamp(0, 1)
+    assert torch.allclose(full.image, expected, atol=1e-6)
+    # a photo smaller than --size comes back at its own size
+    bigger = stylize_photo(pair["content"], pair["style"], size=96, full_resolution=True, **masks)
+    assert bigger.image.shape == (1, 3, 48, 64)
+
+
+def test_full_resolution_refuses_a_photo_over_max_pixels_before_any_work(pair, tmp_path, monkeypatch):
+    style = tmp_path / "small_style.png"
+    Image.open(pair["style"]).resize((32, 24)).save(style)  # 768 pixels: under the limit
+    options = {"size": 32, "max_pixels": 2000, "preset": "fast", "device": "cpu"}  # the content has 3072
+    monkeypatch.setattr(photo, "segment_color_transfer", lambda *a, **k: pytest.fail("computed anyway"))
+    # without it: downscaled while reading, as --size asks for a smaller image anyway
+    with pytest.warns(RestyleWarning, match="max-pixels"), pytest.raises(pytest.fail.Exception, match="computed"):
+        stylize_photo(pair["content"], style, **options)
+    with pytest.raises(RestyleError, match="max-pixels"):
+        stylize_photo(pair["content"], style, full_resolution=True, **options)
 
 
 def test_default_preset_optimises_a_grid_towards_the_style(pair):
@@ -254,6 +281,17 @@ def test_cli_photo_and_sweep_contact_sheet(pair, tmp_path, capsys):
     meta = read_metadata(tmp_path / "out_sw10_pw10000.png")
     assert meta["sweep"] == {"style_weight": 10.0, "photo_weight": 10000.0} and meta["command"] == "photo"
     assert Image.open(tmp_path / "out_sheet.png").size[0] > 2 * 64
+
+
+def test_cli_photo_full_resolution(pair, tmp_path, capsys):
+    from restyle.cli import main
+
+    out = tmp_path / "out.png"
+    args = ["photo", str(pair["content"]), str(pair["style"]), "-o", str(out), "--size", "32", "--quiet"]
+    assert main([*args, "--iterations", "1", "--full-resolution", "--device", "cpu"]) == 0, capsys.readouterr().err
+    assert Image.open(out).size == (64, 48)  # the photo's own size, worked at 32 px
+    meta = read_metadata(out)
+    assert meta["full_resolution"] is True and meta["size"] == 32
 
 
 def test_cli_smooth(pair, tmp_path, capsys):

@@ -10,6 +10,7 @@ from restyle.matting import MattingLaplacian, matting_laplacian_sparse
 from restyle.smoothing import (
     bilateral_filter,
     guided_filter,
+    guided_upsample,
     local_affine_smoothing,
     matting_smoothing,
     posterization_refinement,
@@ -53,6 +54,40 @@ def test_guided_filter_keeps_the_guide_and_smooths_flat_noise():
     flat = torch.full((1, 3, 16, 16), 0.5, dtype=torch.float64)
     noisy = flat + 0.05 * torch.randn(1, 3, 16, 16, dtype=torch.float64)
     assert guided_filter(flat, noisy, radius=3).std() < 0.3 * noisy.std()
+
+
+def test_guided_upsample_at_the_same_size_is_the_guided_filter():
+    g = torch.Generator().manual_seed(1)
+    guide = torch.rand(1, 3, 9, 8, dtype=torch.float64, generator=g)
+    p = torch.rand(1, 2, 9, 8, dtype=torch.float64, generator=g)
+    ours = guided_upsample(p, guide, guide, radius=2, eps=0.01)
+    assert ours.shape == p.shape and ours.dtype == p.dtype
+    for c in range(2):  # against the pixel-by-pixel filter, one channel at a time
+        assert torch.allclose(ours[0, c], brute_guided_filter(guide, p[:, c : c + 1], 2, 0.01), atol=1e-9)
+
+
+def test_guided_upsample_recovers_a_colour_grade_and_the_detail_bicubic_loses():
+    g = torch.Generator().manual_seed(2)
+    full = torch.rand(1, 3, 48, 64, dtype=torch.float64, generator=g)  # all detail: the worst case for bicubic
+    grade = torch.tensor([[0.6, 0.3, 0.0], [0.1, 0.5, 0.2], [0.0, 0.2, 0.9]], dtype=torch.float64)
+    graded_full = torch.einsum("ij,bjhw->bihw", grade, full) + 0.05
+    small = torch.nn.functional.interpolate(full, size=(12, 16), mode="area")
+    graded_small = torch.einsum("ij,bjhw->bihw", grade, small) + 0.05
+    up = guided_upsample(graded_small, small, full, radius=1, eps=1e-10)
+    assert up.shape == (1, 3, 48, 64)
+    assert torch.allclose(up, graded_full, atol=1e-5)  # the grade is affine in the guide: exact
+    bicubic = torch.nn.functional.interpolate(graded_small, size=(48, 64), mode="bicubic", align_corners=False)
+    assert (bicubic - graded_full).abs().mean() > 0.05
+
+
+def test_guided_upsample_checks_its_inputs():
+    image = torch.rand(1, 3, 8, 8)
+    with pytest.raises(ValueError, match="guide of the image's size"):
+        guided_upsample(image, torch.rand(1, 3, 4, 4), torch.rand(1, 3, 16, 16))
+    with pytest.raises(ValueError, match="RGB guides"):
+        guided_upsample(image, torch.rand(1, 1, 8, 8), torch.rand(1, 1, 16, 16))
+    with pytest.raises(ValueError, match="single image"):
+        guided_upsample(image[0], image, torch.rand(1, 3, 16, 16))
 
 
 def test_posterization_refinement_formula():

@@ -83,6 +83,23 @@ def test_photo_job_streams_previews_and_a_png_with_parameters(tmp_path, images, 
     assert meta["restyle_web"] == "photo" and meta["preset"] == "default" and meta["size"] == 48
 
 
+def test_photo_job_full_resolution(tmp_path, images):
+    content, style = images
+    job = photo_job(
+        content,
+        style,
+        None,
+        None,
+        preset="fast",
+        size=32,
+        full_resolution=True,
+        stop=threading.Event(),
+        folder=tmp_path,
+    )
+    final = collect(job)[-1]
+    assert final.image.shape == (48, 64, 3) and read_metadata(final.file)["full_resolution"] is True
+
+
 def test_photo_job_with_painted_masks(tmp_path, images):
     content, style = images
     c_edit = {"layers": [rgba_layer((48, 64), (0, 20, 0, 64), (0, 0, 255))]}

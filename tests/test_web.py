@@ -85,18 +85,8 @@ def test_photo_job_streams_previews_and_a_png_with_parameters(tmp_path, images, 
 
 def test_photo_job_full_resolution(tmp_path, images):
     content, style = images
-    job = photo_job(
-        content,
-        style,
-        None,
-        None,
-        preset="fast",
-        size=32,
-        full_resolution=True,
-        stop=threading.Event(),
-        folder=tmp_path,
-    )
-    final = collect(job)[-1]
+    options = {"preset": "fast", "size": 32, "full_resolution": True, "stop": threading.Event(), "folder": tmp_path}
+    final = collect(photo_job(content, style, None, None, **options))[-1]
     assert final.image.shape == (48, 64, 3) and read_metadata(final.file)["full_resolution"] is True
 
 

@@ -273,6 +273,7 @@ SMOOTH_EXAMPLES = """examples:
   restyle smooth stylised.png --content photo.jpg --method affine -o smooth.png
   restyle smooth stylised.png --content photo.jpg --method posterize -o refined.png
   restyle smooth photo.jpg --method guided --radius 4 --eps 1e-3 -o soft.png
+  restyle smooth small_result.png --content photo.jpg --method upsample -o full_size.png
 """
 
 
@@ -284,6 +285,8 @@ def _run_smooth(args: argparse.Namespace) -> int:
     for name, value in (("radius", args.radius), ("stride", args.stride)):
         if value is not None:
             check_at_least(value, 1, f"--{name}")
+    if args.eps is None:
+        args.eps = 1e-5 if args.method == "upsample" else 0.01
     for name, value in (("eps", args.eps), ("edge", args.edge), ("beta", args.beta)):
         check_positive(value, f"--{name}")  # each divides or regularises: 0 is singular
     output = check_writable(args.output, inputs=[args.content])  # smoothing IMAGE in place is allowed
@@ -293,7 +296,7 @@ def _run_smooth(args: argparse.Namespace) -> int:
         content = load_image(args.content, max_pixels=args.max_pixels, what="content")
         warn_if_stretched(content.shape, image.shape, "the content", "the image")
         guide = resize(content, *image.shape[-2:])
-    elif args.method in ("affine", "matting", "posterize"):
+    elif args.method in ("affine", "matting", "posterize", "upsample"):
         raise RestyleError(f"--method {args.method} needs --content (the photo whose edges to follow)")
     if args.method == "affine":
         out = smoothing.local_affine_smoothing(
@@ -303,6 +306,8 @@ def _run_smooth(args: argparse.Namespace) -> int:
         out = smoothing.matting_smoothing(image, MattingLaplacian(guide), beta=args.beta)
     elif args.method == "guided":
         out = smoothing.guided_filter(guide, image, radius=args.radius or 8, eps=args.eps).clamp(0, 1)
+    elif args.method == "upsample":  # IMAGE carried up to the content's own size
+        out = smoothing.guided_upsample(image, guide, content, radius=args.radius or 1, eps=args.eps).clamp(0, 1)
     elif args.method == "posterize":
         out = smoothing.posterization_refinement(image, guide, radius=args.radius or 8, eps=args.eps)
     else:
@@ -429,9 +434,18 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
     smooth.add_argument("image", help="image to process")
     smooth.add_argument("--content", help="the photo whose edges to follow (the guide)")
     smooth.add_argument("-o", "--output", required=True, type=Path)
-    smooth.add_argument("--method", choices=("affine", "matting", "guided", "posterize", "bilateral"), default="affine")
+    smooth.add_argument(
+        "--method",
+        choices=("affine", "matting", "guided", "posterize", "bilateral", "upsample"),
+        default="affine",
+        help="affine (DPST's smooth local affine), matting (closed-form matting smoothing), guided (guided filter), "
+        "posterize (DPST's detail refinement), bilateral, or upsample (carry IMAGE up to the size of --content, "
+        "a photo it is a photorealistic result of, by guided upsampling); default: affine",
+    )
     smooth.add_argument("--radius", type=int, default=None, help="filter radius, at least 1 (default: the method's)")
-    smooth.add_argument("--eps", type=float, default=0.01, help="guided filter regulariser (default: 0.01)")
+    smooth.add_argument(
+        "--eps", type=float, default=None, help="guided filter regulariser (default: 0.01; upsample: 1e-5)"
+    )
     smooth.add_argument(
         "--edge",
         type=float,

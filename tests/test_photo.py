@@ -294,6 +294,23 @@ def test_cli_photo_full_resolution(pair, tmp_path, capsys):
     assert meta["full_resolution"] is True and meta["size"] == 32
 
 
+def test_cli_smooth_upsample(pair, tmp_path, capsys):
+    from restyle.cli import main
+    from restyle.image import resize, save_image
+
+    content = load_image(pair["content"])
+    small = stylize_photo(pair["content"], pair["style"], size=32, preset="fast", device="cpu").image
+    save_image(small, tmp_path / "small.png")
+    out = tmp_path / "up.png"
+    args = ["smooth", str(tmp_path / "small.png"), "--content", str(pair["content"]), "--method", "upsample"]
+    assert main([*args, "-o", str(out)]) == 0, capsys.readouterr().err
+    expected = guided_upsample(load_image(tmp_path / "small.png"), resize(content, 24, 32), content).clamp(0, 1)
+    assert torch.allclose(load_image(out), expected, atol=1 / 255)  # at the photo's size: 64x48
+    assert read_metadata(out)["eps"] == 1e-5
+    assert main(["smooth", str(tmp_path / "small.png"), "--method", "upsample", "-o", str(out)]) == 1
+    assert "--method upsample needs --content" in capsys.readouterr().err
+
+
 def test_cli_smooth(pair, tmp_path, capsys):
     from restyle.cli import main
 

@@ -9,6 +9,7 @@ Everything a user hands in (a path, a PIL image, a numpy array, a tensor) goes t
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import tempfile
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageFile, ImageOps, PngImagePlugin, TiffImagePlugin
+from PIL import Image, ImageCms, ImageFile, ImageOps, PngImagePlugin, TiffImagePlugin
 from torch import Tensor
 
 from restyle.errors import RestyleError
@@ -107,8 +108,30 @@ def _pil_pixel_limit(limit: int) -> Iterator[None]:
         Image.MAX_IMAGE_PIXELS = old
 
 
-def _pil_to_array(img: Image.Image) -> np.ndarray:
-    """Any PIL mode to float32 RGB in [0, 1], compositing transparency on white."""
+def _to_srgb(img: Image.Image, what: str) -> Image.Image:
+    """Colours in the image's embedded ICC profile (Display P3, Adobe RGB, a CMYK press
+    profile) converted to sRGB, which the network was trained on and which every output is
+    read as. Untagged and sRGB-tagged images are left as they are; so are grey ones (their
+    profile changes only the tone curve)."""
+    icc = img.info.get("icc_profile")
+    if not icc or img.mode not in ("RGB", "RGBA", "CMYK"):
+        return img
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if ImageCms.getProfileDescription(source).strip().lower().startswith("srgb"):
+            return img
+        srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+        return ImageCms.profileToProfile(img, source, srgb, outputMode="RGBA" if img.mode == "RGBA" else "RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        _warn(f"{what}: its colour profile cannot be read; taking its colours as sRGB")
+        return img
+
+
+def _pil_to_array(img: Image.Image, what: str = "image", *, icc: bool = True) -> np.ndarray:
+    """Any PIL mode to float32 RGB in [0, 1], in sRGB if ``icc`` (see :func:`_to_srgb`),
+    compositing transparency on white."""
+    if icc:
+        img = _to_srgb(img, what)
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
         arr = np.asarray(img, dtype=np.float32) / 65535.0
@@ -167,7 +190,7 @@ def _read_tiff_deep(path: Path) -> np.ndarray | None:
     return _array_to_rgb(np.asarray(arr), what=str(path))
 
 
-def _read_file(path: Path, *, size: int | None, max_pixels: int) -> np.ndarray:
+def _read_file(path: Path, *, size: int | None, max_pixels: int, icc: bool = True) -> np.ndarray:
     if not path.exists():
         raise RestyleError(f"{path}: no such file")
     if path.is_dir():
@@ -203,7 +226,7 @@ def _read_file(path: Path, *, size: int | None, max_pixels: int) -> np.ndarray:
                     return deep
             try:
                 img.load()
-                return _pil_to_array(ImageOps.exif_transpose(img))
+                return _pil_to_array(ImageOps.exif_transpose(img), what=str(path), icc=icc)
             except Image.DecompressionBombError:
                 raise RestyleError(f"{path}: refused as a decompression bomb") from None
             except (OSError, SyntaxError, ValueError) as exc:
@@ -225,11 +248,13 @@ def load_image(
     size: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     what: str = "image",
+    icc: bool = True,
 ) -> Tensor:
     """Read an image from a path, PIL image, numpy array or tensor, as RGB in [0, 1].
 
     Paths may be PNG, JPEG, WebP, TIFF (8 or 16 bit), BMP or GIF; grayscale, palette, CMYK and
-    RGBA images are converted (transparency composited on white); EXIF orientation is applied.
+    RGBA images are converted (transparency composited on white); EXIF orientation is applied;
+    colours in an embedded ICC profile (Display P3, Adobe RGB) are converted to sRGB.
 
     Args:
         source: the image: a path, ``sample:NAME`` for a built-in photo, or an in-memory
@@ -240,6 +265,8 @@ def load_image(
             for a smaller image anyway, in which case up to 4x this is read and downscaled with
             a warning; refuse a ``size`` that would make the image larger than this.
         what: how to name the image in error messages.
+        icc: convert colours in an embedded ICC profile to sRGB. False for label images
+            (masks), whose colours name regions and must be read as stored.
 
     Returns:
         A float32 tensor on the CPU.
@@ -254,10 +281,10 @@ def load_image(
     if isinstance(source, str) and source.startswith(SAMPLE_PREFIX):
         source = sample_path(source[len(SAMPLE_PREFIX) :])
     if isinstance(source, (str, os.PathLike)):
-        arr = _read_file(Path(source), size=size, max_pixels=max_pixels)
+        arr = _read_file(Path(source), size=size, max_pixels=max_pixels, icc=icc)
         tensor = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)[None]
     elif isinstance(source, Image.Image):
-        tensor = torch.from_numpy(_pil_to_array(source)).permute(2, 0, 1)[None]
+        tensor = torch.from_numpy(_pil_to_array(source, what, icc=icc)).permute(2, 0, 1)[None]
     elif isinstance(source, np.ndarray):
         tensor = torch.from_numpy(_array_to_rgb(source, what=what)).permute(2, 0, 1)[None]
     elif isinstance(source, Tensor):

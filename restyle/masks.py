@@ -156,7 +156,9 @@ def label_map(
             return found
         if palette == "integer":
             raise RestyleError(f"{what} {source}: not an integer label image (grayscale or palette, <= 64 values)")
-    image = source if isinstance(source, Tensor) else load_image(source, max_pixels=max_pixels, what=what)
+    # icc=False: a mask's colours name its regions (a mask painted in an Adobe RGB document
+    # keeps DPST's pure colours as stored)
+    image = source if isinstance(source, Tensor) else load_image(source, max_pixels=max_pixels, what=what, icc=False)
     if palette == "colors":
         return _palette_labels(image, min_fraction=min_fraction)
     labels, names = dpst_labels(image)

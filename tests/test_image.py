@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageCms
 
 from restyle.errors import RestyleError
 from restyle.image import (
@@ -43,6 +43,48 @@ def test_lossless_formats_round_trip(tmp_path, rgb, suffix):
     kwargs = {"lossless": True} if suffix == ".webp" else {}
     Image.fromarray(rgb).save(path, **kwargs)
     assert_close_to(load_image(path), rgb, atol=1e-6)
+
+
+def adobe_rgb_to_srgb(rgb: np.ndarray) -> np.ndarray:
+    """Adobe RGB (1998) 8-bit values to sRGB in [0, 1], written out from the two standards
+    (both D65; their matrices to and from XYZ), independently of littleCMS."""
+    to_xyz = np.array(
+        [[0.5767309, 0.1855540, 0.1881852], [0.2973769, 0.6273491, 0.0752741], [0.0270343, 0.0706872, 0.9911085]]
+    )
+    from_xyz = np.array(
+        [[3.2404542, -1.5371385, -0.4985314], [-0.9692660, 1.8760108, 0.0415560], [0.0556434, -0.2040259, 1.0572252]]
+    )
+    linear = (rgb / 255.0) ** (563 / 256)
+    srgb_linear = np.clip(linear @ (from_xyz @ to_xyz).T, 0.0, 1.0)
+    return np.where(srgb_linear <= 0.0031308, 12.92 * srgb_linear, 1.055 * srgb_linear ** (1 / 2.4) - 0.055)
+
+
+def test_an_adobe_rgb_photo_is_converted_to_srgb():
+    path = sample_path("rocket")  # scikit-image's rocket.jpg carries an Adobe RGB (1998) profile
+    with Image.open(path) as img:
+        assert "Adobe RGB" in ImageCms.getProfileDescription(
+            ImageCms.ImageCmsProfile(io.BytesIO(img.info["icc_profile"]))
+        )
+        raw = np.asarray(img.convert("RGB"), dtype=np.float64)
+    ours = load_image(path)[0].permute(1, 2, 0).numpy()
+    error = np.abs(ours - adobe_rgb_to_srgb(raw))
+    assert error.mean() < 0.5 / 255 and np.quantile(error, 0.999) < 2 / 255
+    assert np.abs(ours - raw / 255).mean() > 5 / 255  # the conversion did change the colours
+
+
+def test_srgb_tagged_and_untagged_images_are_read_as_they_are(tmp_path, rgb):
+    with Image.open(sample_path("astronaut")) as img:  # tagged sRGB IEC61966-2.1
+        assert "sRGB" in ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(img.info["icc_profile"])))
+        raw = np.asarray(img.convert("RGB"))
+    assert torch.equal(load_image(sample_path("astronaut")), load_image(raw))
+
+
+def test_an_unreadable_colour_profile_warns_and_reads_the_pixels(tmp_path, rgb):
+    path = tmp_path / "odd.png"
+    Image.fromarray(rgb).save(path, icc_profile=b"not a profile at all")
+    with pytest.warns(RestyleWarning, match="colour profile cannot be read"):
+        out = load_image(path)
+    assert_close_to(out, rgb, atol=1e-6)
 
 
 def test_jpeg(tmp_path, rgb):

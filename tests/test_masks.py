@@ -122,3 +122,20 @@ def test_resize_labels_keeps_labels_and_dtype():
     assert np.array_equal(down, labels)
     flags = resize_labels(labels > 2, (14, 18))
     assert flags.dtype == bool and np.array_equal(flags[::2, ::2], labels > 2)
+
+
+def test_mask_colours_are_read_as_stored_whatever_their_colour_profile(tmp_path):
+    from restyle.image import load_image, sample_path
+
+    with Image.open(sample_path("rocket")) as img:
+        adobe = img.info["icc_profile"]  # an Adobe RGB (1998) profile, as a mask painted in such a document has
+    mask = np.zeros((8, 8, 3), dtype=np.uint8)
+    mask[:4] = (100, 150, 50)
+    mask[4:] = (200, 60, 90)
+    Image.fromarray(mask).save(tmp_path / "tagged.png", icc_profile=adobe)
+    Image.fromarray(mask).save(tmp_path / "plain.png")
+    tagged = label_map(tmp_path / "tagged.png", palette="colors")
+    plain = label_map(tmp_path / "plain.png", palette="colors")
+    assert tagged[1] == plain[1] == ["#649632", "#c83c5a"] and torch.equal(tagged[0], plain[0])
+    # a photo with that profile is converted: the same colours would no longer match
+    assert (load_image(tmp_path / "tagged.png") - load_image(tmp_path / "plain.png")).abs().max() > 10 / 255

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import PIL.Image
 import torch
 
 from restyle.errors import OUT_OF_MEMORY, RestyleError, check_at_least, is_out_of_memory
@@ -51,6 +52,11 @@ MASK_LAYER_ALPHA = 140  # automatic masks are shown half-transparent over the ph
 # Pixels this close to a border of the automatic masks may come back from the browser's editor
 # in a blended colour; a mask that differs only there counts as unedited.
 EDGE_TOLERANCE = 2
+
+
+#: An uploaded image as the handlers receive it: a PIL image from the UI (keeping the file's
+#: colour profile), or an array from Python.
+Upload = np.ndarray | PIL.Image.Image | None
 
 
 @dataclass
@@ -83,15 +89,21 @@ def _to_array(image: torch.Tensor) -> np.ndarray:
     return np.asarray(to_pil(image))
 
 
-def _check_image(image: np.ndarray | None, what: str, max_pixels: int) -> np.ndarray:
+def _check_image(image: Upload, what: str, max_pixels: int) -> np.ndarray:
+    """An upload as an RGB array, after the checks. Uploads arrive as PIL images, which keep
+    the file's colour profile: ``load_image`` converts their colours to sRGB."""
     if image is None:
         raise RestyleError(f"upload a {what} image first")
-    if image.ndim not in (2, 3) or image.shape[0] < 1 or image.shape[1] < 1:
+    if isinstance(image, PIL.Image.Image):
+        width, height = image.size
+    elif image.ndim in (2, 3):
+        height, width = image.shape[:2]
+    else:
+        height = width = 0
+    if height < 1 or width < 1:
         raise RestyleError(f"the {what} image is empty")
-    if image.shape[0] * image.shape[1] > max_pixels:
-        raise RestyleError(
-            f"the {what} image has {image.shape[1]}x{image.shape[0]} pixels, more than the limit of {max_pixels:,}"
-        )
+    if height * width > max_pixels:
+        raise RestyleError(f"the {what} image has {width}x{height} pixels, more than the limit of {max_pixels:,}")
     # uploads may be grey or RGBA: restyle.image converts them (RGBA composited on white)
     return _to_array(load_image(image, what=f"the {what} image"))
 
@@ -128,8 +140,8 @@ def editor_mask(value: dict | None, shape: tuple[int, int]) -> np.ndarray | None
 
 
 def auto_mask_layers(
-    content: np.ndarray | None,
-    style: np.ndarray | None,
+    content: Upload,
+    style: Upload,
     *,
     substyles: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -288,8 +300,8 @@ def art_default(name: str) -> Any:
 
 
 def photo_job(
-    content: np.ndarray | None,
-    style: np.ndarray | None,
+    content: Upload,
+    style: Upload,
     content_editor: dict | None,
     style_editor: dict | None,
     *,
@@ -350,8 +362,8 @@ def photo_job(
 
 
 def art_job(
-    content: np.ndarray | None,
-    styles: list[np.ndarray | None],
+    content: Upload,
+    styles: list[Upload],
     blend: list[float],
     *,
     preserve_color: str = "none",
@@ -391,7 +403,7 @@ def art_job(
 
 def video_job(
     video: str | None,
-    style: np.ndarray | None,
+    style: Upload,
     *,
     mode: str = "photo",
     preset: str = "fast",
@@ -514,8 +526,8 @@ def _photo_tab(
 ) -> None:
     """The Photo tab's layout and events, inside the current ``gr.Tab``."""
     with gr.Row():
-        p_content = gr.Image(label="Content photo", type="numpy", image_mode="RGB", elem_id="photo-content")
-        p_style = gr.Image(label="Style photo", type="numpy", image_mode="RGB", elem_id="photo-style")
+        p_content = gr.Image(label="Content photo", type="pil", image_mode="RGB", elem_id="photo-content")
+        p_style = gr.Image(label="Style photo", type="pil", image_mode="RGB", elem_id="photo-style")
     with gr.Accordion("Masks (optional): paint regions in the same colours on both images", open=False):
         with gr.Row():
             p_cmask = gr.ImageEditor(label="Content mask", type="numpy", brush=brush, elem_id="photo-cmask")
@@ -559,8 +571,8 @@ def _photo_tab(
 def _art_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any]) -> None:
     """The Artistic tab's layout and events, inside the current ``gr.Tab``."""
     with gr.Row():
-        a_content = gr.Image(label="Content", type="numpy", image_mode="RGB")
-        a_styles = [gr.Image(label=f"Style {i + 1}", type="numpy", image_mode="RGB") for i in range(3)]
+        a_content = gr.Image(label="Content", type="pil", image_mode="RGB")
+        a_styles = [gr.Image(label=f"Style {i + 1}", type="pil", image_mode="RGB") for i in range(3)]
     with gr.Row():
         a_weights = [gr.Slider(0, 1, value=1.0, step=0.05, label=f"Blend weight {i + 1}") for i in range(3)]
     with gr.Row():
@@ -586,7 +598,7 @@ def _video_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any]) ->
     """The Video tab's layout and events, inside the current ``gr.Tab``."""
     with gr.Row():
         v_clip = gr.Video(label="Clip", sources=["upload"])
-        v_style = gr.Image(label="Style", type="numpy", image_mode="RGB")
+        v_style = gr.Image(label="Style", type="pil", image_mode="RGB")
     with gr.Row():
         v_mode = gr.Radio(["photo", "art"], value="photo", label="Mode")
         v_preset = gr.Dropdown(["fast", "default"], value="fast", label="Photo preset")

@@ -90,6 +90,22 @@ def test_photo_job_full_resolution(tmp_path, images):
     assert final.image.shape == (48, 64, 3) and read_metadata(final.file)["full_resolution"] is True
 
 
+def test_uploads_in_another_colour_profile_are_converted_to_srgb(tmp_path):
+    from PIL import Image
+
+    from restyle.image import load_image, sample_path
+    from restyle.web import _check_image
+
+    with Image.open(sample_path("rocket")) as upload:  # an Adobe RGB photo, as Gradio hands it over
+        upload = upload.convert("RGB")
+        raw = np.asarray(upload)
+        ours = _check_image(upload, "content", 10**8)
+    expected = (load_image(sample_path("rocket"))[0].permute(1, 2, 0).numpy() * 255).round()
+    assert np.array_equal(ours, expected.astype(np.uint8)) and not np.array_equal(ours, raw)
+    with pytest.raises(RestyleError, match="more than the limit"):
+        _check_image(Image.new("RGB", (40, 30)), "content", 1000)
+
+
 def test_photo_job_with_painted_masks(tmp_path, images):
     content, style = images
     c_edit = {"layers": [rgba_layer((48, 64), (0, 20, 0, 64), (0, 0, 255))]}

@@ -12,7 +12,7 @@ import logging
 import os
 import subprocess
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,10 +172,11 @@ def check_video_suffix(output: Path, *, folder_allowed: bool = False) -> None:
 
 
 def write_video(
-    frame_paths: list[Path], output: Path, info: VideoInfo, start: int, frames: int, size: tuple[int, int]
+    images: Iterable[np.ndarray], output: Path, info: VideoInfo, start: int, frames: int, size: tuple[int, int]
 ) -> None:
-    """Encode PNG frames to ``output`` (atomically) at the source's frame rate, copying the
-    source's audio for the same span (frames ``start`` to ``start + frames``)."""
+    """Encode uint8 ``(H, W, 3)`` frames of ``size`` ``(W, H)`` to ``output`` (atomically) at
+    the source's frame rate, copying the source's audio for the same span (frames ``start`` to
+    ``start + frames``)."""
     import imageio_ffmpeg
 
     check_video_suffix(output)
@@ -192,9 +193,8 @@ def write_video(
             ffmpeg_log_level="error",
         )
         writer.send(None)
-        for path in frame_paths:
-            with Image.open(path) as img:
-                writer.send(np.ascontiguousarray(np.asarray(img.convert("RGB"))))
+        for image in images:
+            writer.send(np.ascontiguousarray(image))
         writer.close()
         if info.audio:
             exe = imageio_ffmpeg.get_ffmpeg_exe()
@@ -222,12 +222,13 @@ def write_video(
                 tmp.unlink()
 
 
-def write_frame_folder(frame_paths: list[Path], output: Path) -> None:
-    """Copy PNG frames into ``output`` (made if missing) as ``000000.png``, ``000001.png``, ..."""
+def write_frame_folder(images: Iterable[np.ndarray], output: Path) -> None:
+    """Write uint8 ``(H, W, 3)`` frames into ``output`` (made if missing) as ``000000.png``,
+    ``000001.png``, ..."""
     try:
         output.mkdir(parents=True, exist_ok=True)
-        for index, path in enumerate(frame_paths):
-            target = output / f"{index:06d}.png"
-            atomic_write(target, lambda handle, p=path: handle.write(p.read_bytes()))
+        for index, image in enumerate(images):
+            pil = Image.fromarray(image)
+            atomic_write(output / f"{index:06d}.png", lambda handle, pil=pil: pil.save(handle, format="PNG"))
     except OSError as exc:
         raise RestyleError(f"{output}: cannot write frames: {exc.strerror or exc}") from None

@@ -36,7 +36,7 @@ import re
 import shutil
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -46,6 +46,7 @@ import torch
 from PIL import Image
 
 from restyle.clip import (
+    VideoInfo,
     check_video_suffix,
     frame_shape,
     frame_to_tensor,
@@ -65,10 +66,13 @@ from restyle.image import (
     check_output_folder,
     check_work_size,
     load_image,
+    resize,
     to_pil,
+    to_uint8,
 )
 from restyle.objective import Temporal
 from restyle.optim import STOP, LbfgsMemory
+from restyle.smoothing import guided_upsample
 from restyle.vgg import MIN_TRANSFER_SIZE
 
 __all__ = ["FrameProgress", "stylize_video"]
@@ -147,7 +151,7 @@ class _WorkFolder:
             return None
         try:
             with Image.open(path) as img:
-                return frame_to_tensor(np.asarray(img.convert("RGB")))
+                return frame_to_tensor(np.array(img.convert("RGB")))  # writable, as torch wants
         except OSError:
             return None  # unreadable (should not happen: frames are written atomically): redo it
 
@@ -157,6 +161,27 @@ class _WorkFolder:
             atomic_write(self.path(index, stage), lambda handle: pil.save(handle, format="PNG"))
         except RestyleError as exc:
             raise RestyleError(f"{exc}; the frames finished so far are kept in {self.folder}") from None
+
+
+def _finished_frames(
+    work: _WorkFolder, stage: int, contents: list[torch.Tensor], info: VideoInfo, start: int, shape: tuple[int, int]
+) -> Iterator[np.ndarray]:
+    """The stylised frames of the last stage as uint8 arrays of ``shape``. A larger shape is
+    reached by guided upsampling of each frame, guided by its source frame decoded at that size
+    (one frame at a time: a clip at its source size need not fit in memory)."""
+    small = tuple(contents[0].shape[-2:])
+    sources = read_frames(info, shape=shape, start=start, end=start + len(contents)) if shape != small else None
+    for index, content in enumerate(contents):
+        frame = work.load(start + index, stage)
+        if frame is None:
+            raise RestyleError(f"{work.path(start + index, stage)}: a finished frame has gone missing; run again")
+        if sources is not None:
+            source = frame_to_tensor(next(sources))
+            if shape[0] * shape[1] > small[0] * small[1]:
+                frame = guided_upsample(frame, content, source)
+            else:  # a source smaller than --size: back down to its own size
+                frame = resize(frame, *shape)
+        yield to_uint8(frame[0]).permute(1, 2, 0).numpy()
 
 
 def _blend(own: torch.Tensor, warped: torch.Tensor, c: torch.Tensor, weight: float) -> torch.Tensor:
@@ -242,6 +267,7 @@ def _check_options(
     preset: str,
     fast: bool,
     size: int,
+    full_resolution: bool,
     passes: int,
     frame_iterations: int,
     temporal_weight: float | None,
@@ -254,6 +280,10 @@ def _check_options(
 
     check_choice(mode, ("art", "photo"), "mode")
     preset_settings(preset)
+    if full_resolution and mode != "photo":
+        raise RestyleError(
+            "full-resolution is for --mode photo: a painted frame's brush strokes cannot be carried up by its photo"
+        )
     if passes < 1 or frame_iterations < 1:
         raise RestyleError("passes and frame-iterations must be at least 1")
     check_positive(fps, "fps")  # checked for video files too, though they keep their own
@@ -284,6 +314,7 @@ def stylize_video(
     mode: Literal["art", "photo"] = "art",
     preset: Literal["default", "dpst", "fast"] = "fast",
     size: int = 640,
+    full_resolution: bool = False,
     frames: str | None = None,
     temporal_weight: float | None = None,
     long_term: bool = False,
@@ -308,7 +339,10 @@ def stylize_video(
         mode: "art" (artistic) or "photo" (photorealistic).
         preset: photo mode's preset (see ``restyle photo``); ``fast`` runs in well under a
             second per frame.
-        size: long side of the output frames in pixels.
+        size: long side of the frames stylised, in pixels (and of the output's).
+        full_resolution: photo mode: deliver the output at the source's own size; each
+            stylised frame is carried up by guided upsampling, guided by its source frame
+            (see :func:`restyle.smoothing.guided_upsample`).
         frames: the frames to stylise, as START:END (0-based, END exclusive).
         temporal_weight: weight of the temporal loss; 0 stylises every frame independently
             (the baseline); default: 1000 for optimised modes, 4 for the fast photo preset
@@ -343,6 +377,7 @@ def stylize_video(
         preset=preset,
         fast=fast,
         size=size,
+        full_resolution=full_resolution,
         passes=passes,
         frame_iterations=frame_iterations,
         temporal_weight=temporal_weight,
@@ -354,6 +389,9 @@ def stylize_video(
     info = probe(video, fps=fps)
     shape = frame_shape(info, size)
     check_work_size(shape, max_pixels=DEFAULT_MAX_PIXELS, what="the frames", value=size)
+    source_shape = frame_shape(info, max(info.size)) if full_resolution else None  # of the output
+    if source_shape is not None:
+        check_work_size(source_shape, max_pixels=DEFAULT_MAX_PIXELS, what="the source frames", value=max(info.size))
     if info.size[0] * info.size[1] > LARGE_SOURCE_PIXELS:
         warnings.warn(
             f"the video is {info.size[0]}x{info.size[1]}; decoding it is slow. It is downscaled to --size {size}",
@@ -486,11 +524,12 @@ def stylize_video(
                         )
                     )
 
-        paths = [work.path(start + t, passes - 1) for t in range(total)]
+        out_height, out_width = source_shape or (height, width)
+        frames = _finished_frames(work, passes - 1, contents, info, start, (out_height, out_width))
         if to_folder:
-            write_frame_folder(paths, out)
+            write_frame_folder(frames, out)
         else:
-            write_video(paths, out, info, start, total, (width, height))
+            write_video(frames, out, info, start, total, (out_width, out_height))
         if not keep_frames:
             work.remove()
         return out

@@ -11,7 +11,7 @@ from PIL import Image
 
 import restyle.video
 from restyle.cli import _FrameBar, main
-from restyle.clip import frame_shape, probe, read_frames
+from restyle.clip import frame_shape, frame_to_tensor, probe, read_frames
 from restyle.errors import RestyleError
 from restyle.image import RestyleWarning, load_image
 from restyle.metrics import temporal_error
@@ -71,6 +71,35 @@ def test_cli_photo_fast_keeps_fps_frames_and_audio(capsys, tmp_path, clips):
     assert len(list(read_frames(info, shape=(42, 64)))) == 8
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary files left
     assert not (tmp_path / "out.mp4.work").exists()  # the frames are removed once the video is written
+
+
+def test_full_resolution_carries_each_frame_up_to_the_source(capsys, tmp_path, clips):
+    from restyle.image import to_uint8
+    from restyle.smoothing import guided_upsample
+
+    options = {"mode": "photo", "preset": "fast", "size": 64, "keep_frames": True, "device": "cpu"}
+    small = stylize_video(clips["audio"], clips["style"], output=tmp_path / "small", **options)
+    resumed = []
+    full = stylize_video(
+        clips["audio"], clips["style"], output=tmp_path / "full", work_dir=str(tmp_path / "small.work"),
+        full_resolution=True, callback=lambda p: resumed.append(p.resumed), **options,
+    )  # fmt: skip
+    assert resumed == [True] * 8  # the frames stylised before are carried up, not redone
+    info = probe(clips["audio"])
+    sources = list(read_frames(info, shape=(64, 96)))
+    contents = list(read_frames(info, shape=(42, 64)))
+    for index in (0, 7):
+        ours = np.asarray(Image.open(full / f"{index:06d}.png"))
+        stylised = np.array(Image.open(small / f"{index:06d}.png"))
+        expected = guided_upsample(*(frame_to_tensor(f) for f in (stylised, contents[index], sources[index])))
+        assert ours.shape == (64, 96, 3)
+        assert np.abs(ours.astype(int) - to_uint8(expected[0]).permute(1, 2, 0).numpy()).max() <= 1
+    code, _, err = run(
+        capsys, "video", clips["audio"], clips["style"], "-o", tmp_path / "o.mp4", *FAST, "--full-resolution"
+    )
+    assert code == 0, err
+    out = probe(tmp_path / "o.mp4")
+    assert out.size == (96, 64) and out.audio and len(list(read_frames(out, shape=(64, 96)))) == 8
 
 
 def test_frame_bar_is_on_screen_before_the_first_frame_finishes(capsys):
@@ -354,6 +383,7 @@ def test_large_source_is_downscaled_with_a_warning(tmp_path, clips, monkeypatch)
         (lambda t, c: c["audio"], ["--size", "100000"], "the frames: --size 100000 would make it 100000x"),
         (lambda t, c: t / "empty", ["--fps", "nan"], "fps must be a positive number"),
         (lambda t, c: t / "empty", [], "holds no images"),
+        (lambda t, c: c["audio"], ["--mode", "art", "--full-resolution"], "full-resolution is for --mode photo"),
     ],
 )
 def test_bad_input_is_one_line(capsys, tmp_path, clips, make, extra, message):

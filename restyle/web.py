@@ -408,6 +408,7 @@ def video_job(
     mode: str = "photo",
     preset: str = "fast",
     size: int = 480,
+    full_resolution: bool = False,
     max_frames: int = 60,
     stop: threading.Event,
     folder: Path,
@@ -432,6 +433,7 @@ def video_job(
             mode=mode,
             preset=preset,
             size=int(size),
+            full_resolution=bool(full_resolution),
             frames=f"0:{int(max_frames)}",
             callback=callback,
         )
@@ -490,10 +492,10 @@ def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = Non
             iterations=iterations, stop=stop, folder=folder, max_pixels=max_pixels,
         )  # fmt: skip
 
-    def video(clip, style, mode, preset, size, frames, *, stop):
+    def video(clip, style, mode, preset, size, full, frames, *, stop):
         return video_job(
-            clip, style, mode=mode, preset=preset, size=size, max_frames=frames, stop=stop, folder=folder,
-            max_pixels=max_pixels,
+            clip, style, mode=mode, preset=preset, size=size, full_resolution=full, max_frames=frames, stop=stop,
+            folder=folder, max_pixels=max_pixels,
         )  # fmt: skip
 
     def auto(content, style, substyles):
@@ -603,6 +605,7 @@ def _video_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any]) ->
         v_mode = gr.Radio(["photo", "art"], value="photo", label="Mode")
         v_preset = gr.Dropdown(["fast", "default"], value="fast", label="Photo preset")
         v_size = gr.Slider(64, 1280, value=480, step=16, label="Size (long side)")
+        v_full = gr.Checkbox(False, label="Full resolution (photo mode: the clip's own size)")
         v_frames = gr.Slider(1, 2000, value=60, step=1, label="Frames (from the start)")
     with gr.Row():
         v_run = gr.Button("Stylise video", variant="primary")
@@ -612,7 +615,7 @@ def _video_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any]) ->
     v_file = gr.File(label="Download video")
     v_run.click(
         run,
-        [v_clip, v_style, v_mode, v_preset, v_size, v_frames],
+        [v_clip, v_style, v_mode, v_preset, v_size, v_full, v_frames],
         [v_preview, v_status, v_file],
     )
     v_stop.click(stop, None, v_status, queue=False)

@@ -251,6 +251,8 @@ def test_masks_count_as_unedited_up_to_blended_borders():
 def test_video_job_yields_frames_then_the_file(tmp_path, images, monkeypatch):
     import imageio_ffmpeg
 
+    from restyle.clip import probe
+
     monkeypatch.setattr("restyle.web.PREVIEW_SECONDS", 0.0)
     clip = tmp_path / "clip.mp4"
     subprocess.run(
@@ -261,6 +263,9 @@ def test_video_job_yields_frames_then_the_file(tmp_path, images, monkeypatch):
     updates = collect(video_job(str(clip), images[1], size=48, stop=threading.Event(), folder=tmp_path))
     assert "frame 1/4" in updates[0].status
     assert updates[-1].file.endswith(".mp4") and Path(updates[-1].file).exists()
+    options = {"size": 32, "full_resolution": True, "stop": threading.Event(), "folder": tmp_path}
+    full = collect(video_job(str(clip), images[1], **options))[-1].file
+    assert probe(full).size == (64, 48)  # worked at 32 px, delivered at the clip's own size
     with pytest.raises(RestyleError, match="upload a video"):
         collect(video_job(None, images[1], stop=threading.Event(), folder=tmp_path))
 

@@ -8,11 +8,13 @@ and each frame of a folder is written to a temporary file and renamed.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
+import re
 import subprocess
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,8 +23,7 @@ import torch
 from PIL import Image
 
 from restyle.errors import RestyleError
-from restyle.files import atomic_write
-from restyle.image import RestyleWarning, load_image, scaled_shape, to_uint8
+from restyle.image import RestyleWarning, load_image, save_image, scaled_shape, to_uint8
 
 __all__ = [
     "VIDEO_SUFFIXES",
@@ -33,6 +34,7 @@ __all__ = [
     "parse_frame_range",
     "probe",
     "read_frames",
+    "read_video_metadata",
     "write_frame_folder",
     "write_video",
 ]
@@ -172,14 +174,23 @@ def check_video_suffix(output: Path, *, folder_allowed: bool = False) -> None:
 
 
 def write_video(
-    images: Iterable[np.ndarray], output: Path, info: VideoInfo, start: int, frames: int, size: tuple[int, int]
+    images: Iterable[np.ndarray],
+    output: Path,
+    info: VideoInfo,
+    start: int,
+    frames: int,
+    size: tuple[int, int],
+    *,
+    metadata: Mapping[str, object] | None = None,
 ) -> None:
     """Encode uint8 ``(H, W, 3)`` frames of ``size`` ``(W, H)`` to ``output`` (atomically) at
     the source's frame rate, copying the source's audio for the same span (frames ``start`` to
-    ``start + frames``)."""
+    ``start + frames``). ``metadata`` is stored as JSON in the container's ``comment`` tag
+    (:func:`read_video_metadata` reads it back)."""
     import imageio_ffmpeg
 
     check_video_suffix(output)
+    tag = ["-metadata", "comment=" + json.dumps(dict(metadata), sort_keys=True, default=str)] if metadata else []
     tmp_video = output.with_name(f".{output.name}.video{output.suffix}")
     tmp_final = output.with_name(f".{output.name}.part{output.suffix}")
     width, height = size
@@ -191,6 +202,7 @@ def write_video(
             quality=8,
             macro_block_size=2,
             ffmpeg_log_level="error",
+            output_params=tag,
         )
         writer.send(None)
         for image in images:
@@ -200,7 +212,7 @@ def write_video(
             exe = imageio_ffmpeg.get_ffmpeg_exe()
             command = [exe, "-y", "-loglevel", "error", "-i", str(tmp_video)]
             command += ["-ss", f"{start / info.fps:.6f}", "-t", f"{frames / info.fps:.6f}", "-i", str(info.path)]
-            command += ["-map", "0:v", "-map", "1:a?", "-c:v", "copy", "-c:a", "aac", "-shortest", str(tmp_final)]
+            command += ["-map", "0:v", "-map", "1:a?", "-c:v", "copy", "-c:a", "aac", "-shortest", *tag, str(tmp_final)]
             done = subprocess.run(command, capture_output=True, text=True, check=False)
             if done.returncode != 0:
                 warnings.warn(
@@ -222,13 +234,31 @@ def write_video(
                 tmp.unlink()
 
 
-def write_frame_folder(images: Iterable[np.ndarray], output: Path) -> None:
+def write_frame_folder(
+    images: Iterable[np.ndarray], output: Path, *, metadata: Mapping[str, object] | None = None
+) -> None:
     """Write uint8 ``(H, W, 3)`` frames into ``output`` (made if missing) as ``000000.png``,
-    ``000001.png``, ..."""
+    ``000001.png``, ..., each carrying ``metadata`` as :func:`~restyle.image.save_image` does."""
     try:
         output.mkdir(parents=True, exist_ok=True)
         for index, image in enumerate(images):
-            pil = Image.fromarray(image)
-            atomic_write(output / f"{index:06d}.png", lambda handle, pil=pil: pil.save(handle, format="PNG"))
+            save_image(Image.fromarray(image), output / f"{index:06d}.png", metadata=metadata)
     except OSError as exc:
         raise RestyleError(f"{output}: cannot write frames: {exc.strerror or exc}") from None
+
+
+def read_video_metadata(path: str | os.PathLike) -> dict[str, object]:
+    """The parameters :func:`write_video` stored in a video's ``comment`` tag, or ``{}``."""
+    import imageio_ffmpeg
+
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", str(path), "-f", "ffmetadata", "-"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    for line in done.stdout.splitlines():
+        if line.lower().startswith("comment="):  # Matroska stores it as COMMENT
+            text = re.sub(r"\\(.)", r"\1", line[len("comment=") :])  # ffmetadata escapes =;#\ with a backslash
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError:
+                return {}
+            return value if isinstance(value, dict) else {}
+    return {}

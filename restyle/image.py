@@ -539,7 +539,12 @@ def save_image(
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
-    """The parameters :func:`save_image` stored in an image, or ``{}`` if there are none."""
+    """The parameters :func:`save_image` stored in an image (or ``restyle video`` in a video),
+    or ``{}`` if there are none."""
+    from restyle.clip import VIDEO_SUFFIXES, read_video_metadata  # clip reads frames through this module
+
+    if Path(path).suffix.lower() in VIDEO_SUFFIXES:
+        return read_video_metadata(path)
     with Image.open(path) as img:
         text = img.info.get("restyle") or img.info.get("comment")
         if text is None and img.format in ("TIFF", "WEBP"):

@@ -367,6 +367,7 @@ def stylize_video(
     Returns:
         The path of the output video or folder.
     """
+    from restyle import __version__
     from restyle.artistic import stylize
     from restyle.device import resolve_device
     from restyle.photo import stylize_photo
@@ -526,10 +527,16 @@ def stylize_video(
 
         out_height, out_width = source_shape or (height, width)
         frames = _finished_frames(work, passes - 1, contents, info, start, (out_height, out_width))
+        recorded = {
+            **settings,
+            "frames": f"{start}:{start + total}",
+            "full_resolution": full_resolution,
+            "restyle_version": __version__,
+        }
         if to_folder:
-            write_frame_folder(frames, out)
+            write_frame_folder(frames, out, metadata=recorded)
         else:
-            write_video(frames, out, info, start, total, (out_width, out_height))
+            write_video(frames, out, info, start, total, (out_width, out_height), metadata=recorded)
         if not keep_frames:
             work.remove()
         return out

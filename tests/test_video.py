@@ -10,10 +10,11 @@ import torch
 from PIL import Image
 
 import restyle.video
+from restyle import __version__
 from restyle.cli import _FrameBar, main
 from restyle.clip import frame_shape, frame_to_tensor, probe, read_frames
 from restyle.errors import RestyleError
-from restyle.image import RestyleWarning, load_image
+from restyle.image import RestyleWarning, load_image, read_metadata
 from restyle.metrics import temporal_error
 from restyle.video import FrameProgress, _frame_options, _temporal_target, stylize_video
 
@@ -71,6 +72,9 @@ def test_cli_photo_fast_keeps_fps_frames_and_audio(capsys, tmp_path, clips):
     assert len(list(read_frames(info, shape=(42, 64)))) == 8
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary files left
     assert not (tmp_path / "out.mp4.work").exists()  # the frames are removed once the video is written
+    meta = read_metadata(out)  # the parameters, in the container's comment tag
+    assert meta["mode"] == "photo" and meta["preset"] == "fast" and meta["size"] == 64 and meta["frames"] == "0:8"
+    assert meta["style"] == str(clips["style"].resolve()) and meta["restyle_version"] == __version__
 
 
 def test_full_resolution_carries_each_frame_up_to_the_source(capsys, tmp_path, clips):
@@ -85,6 +89,7 @@ def test_full_resolution_carries_each_frame_up_to_the_source(capsys, tmp_path, c
         full_resolution=True, callback=lambda p: resumed.append(p.resumed), **options,
     )  # fmt: skip
     assert resumed == [True] * 8  # the frames stylised before are carried up, not redone
+    assert read_metadata(full / "000003.png")["full_resolution"] is True  # each frame carries the parameters
     info = probe(clips["audio"])
     sources = list(read_frames(info, shape=(64, 96)))
     contents = list(read_frames(info, shape=(42, 64)))
@@ -100,6 +105,18 @@ def test_full_resolution_carries_each_frame_up_to_the_source(capsys, tmp_path, c
     assert code == 0, err
     out = probe(tmp_path / "o.mp4")
     assert out.size == (96, 64) and out.audio and len(list(read_frames(out, shape=(64, 96)))) == 8
+
+
+def test_video_metadata_round_trips_characters_ffmpeg_escapes(tmp_path, clips):
+    from restyle.clip import read_video_metadata, write_video
+
+    info = probe(clips["silent"])
+    frames = list(read_frames(info, shape=(60, 80)))
+    meta = {"style": "C:\\my; style=#1.png", "size": 64, "weights": [1.5, 2]}
+    write_video(frames, tmp_path / "o.mkv", info, 0, len(frames), (80, 60), metadata=meta)
+    assert read_video_metadata(tmp_path / "o.mkv") == meta == read_metadata(tmp_path / "o.mkv")
+    write_video(frames, tmp_path / "plain.mp4", info, 0, len(frames), (80, 60))
+    assert read_metadata(tmp_path / "plain.mp4") == {}
 
 
 def test_frame_bar_is_on_screen_before_the_first_frame_finishes(capsys):

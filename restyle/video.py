@@ -339,7 +339,8 @@ def stylize_video(
         mode: "art" (artistic) or "photo" (photorealistic).
         preset: photo mode's preset (see ``restyle photo``); ``fast`` runs in well under a
             second per frame.
-        size: long side of the frames stylised, in pixels (and of the output's).
+        size: long side of the frames stylised, in pixels (the output's too, unless
+            ``full_resolution``).
         full_resolution: photo mode: deliver the output at the source's own size; each
             stylised frame is carried up by guided upsampling, guided by its source frame
             (see :func:`restyle.smoothing.guided_upsample`).

@@ -9,6 +9,7 @@ Everything a user hands in (a path, a PIL image, a numpy array, a tensor) goes t
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
@@ -108,6 +109,12 @@ def _pil_pixel_limit(limit: int) -> Iterator[None]:
         Image.MAX_IMAGE_PIXELS = old
 
 
+@functools.cache
+def _srgb_profile() -> bytes:
+    """littleCMS's built-in sRGB profile, as bytes."""
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
 def _to_srgb(img: Image.Image, what: str) -> Image.Image:
     """Colours in the image's embedded ICC profile (Display P3, Adobe RGB, a CMYK press
     profile) converted to sRGB, which the network was trained on and which every output is
@@ -120,7 +127,7 @@ def _to_srgb(img: Image.Image, what: str) -> Image.Image:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         if ImageCms.getProfileDescription(source).strip().lower().startswith("srgb"):
             return img
-        srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+        srgb = ImageCms.ImageCmsProfile(io.BytesIO(_srgb_profile()))
         return ImageCms.profileToProfile(img, source, srgb, outputMode="RGBA" if img.mode == "RGBA" else "RGB")
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         _warn(f"{what}: its colour profile cannot be read; taking its colours as sRGB")
@@ -492,7 +499,9 @@ def save_image(
     WebP lossless, as PNG: its lossy mode halves the chroma resolution).
 
     ``metadata`` is stored as JSON: a ``restyle`` text chunk in PNG, the comment in JPEG, the
-    ImageDescription tag in TIFF and in WebP's EXIF. :func:`read_metadata` reads it back.
+    ImageDescription tag in TIFF and in WebP's EXIF. :func:`read_metadata` reads it back. Every
+    file is tagged sRGB (a 588-byte ICC profile), so that colour-managed editors whose working
+    space is another do not misread it.
 
     Args:
         image: a ``(1, 3, H, W)`` tensor in [0, 1] or a PIL image.
@@ -512,7 +521,7 @@ def save_image(
     pil = image if isinstance(image, Image.Image) else to_pil(image)
     fmt = WRITABLE_SUFFIXES[path.suffix.lower()]
     text = json.dumps(dict(metadata), default=_json_default, sort_keys=True) if metadata else None
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"icc_profile": _srgb_profile()}
     if fmt == "PNG":
         info = PngImagePlugin.PngInfo()
         info.add_text("Software", "restyle")

@@ -268,6 +268,10 @@ def test_save_formats_with_metadata(tmp_path, suffix):
     else:
         assert torch.allclose(back, image, atol=1 / 255)
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary files left
+    with Image.open(path) as img:  # tagged sRGB, for colour-managed editors
+        assert ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(img.info["icc_profile"]))).startswith(
+            "sRGB"
+        )
 
 
 def test_webp_output_is_lossless(tmp_path, rgb):

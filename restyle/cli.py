@@ -23,7 +23,7 @@ from restyle.errors import (
     check_weight,
     is_out_of_memory,
 )
-from restyle.image import check_writable, save_image
+from restyle.image import camera_exif, check_writable, save_image
 from restyle.signature import add_signature_flags, signature_kwargs, split
 
 EXIT_ERROR = 1
@@ -92,7 +92,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 def _finish(result: Any, output: Path, extra: dict[str, Any]) -> int:
     params = {"restyle_version": __version__, **extra, **result.params}
-    save_image(result.image, output, metadata=params)
+    # the content photo's EXIF (camera, date taken) travels with its result, for photo libraries
+    save_image(result.image, output, metadata=params, exif=camera_exif(extra["content"]))
     if result.status == "interrupted":
         print(f"restyle: {result.message}; saved {output}", file=sys.stderr)
         return EXIT_INTERRUPTED

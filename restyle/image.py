@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageCms, ImageFile, ImageOps, PngImagePlugin, TiffImagePlugin
+from PIL import Image, ImageCms, ImageFile, ImageOps, PngImagePlugin
 from torch import Tensor
 
 from restyle.errors import RestyleError
@@ -33,6 +33,7 @@ __all__ = [
     "SAMPLES",
     "ImageLike",
     "RestyleWarning",
+    "camera_exif",
     "check_long_side",
     "check_output_folder",
     "check_work_size",
@@ -493,7 +494,11 @@ def _json_default(value: Any) -> Any:
 
 
 def save_image(
-    image: Tensor | Image.Image, path: str | os.PathLike, *, metadata: Mapping[str, Any] | None = None
+    image: Tensor | Image.Image,
+    path: str | os.PathLike,
+    *,
+    metadata: Mapping[str, Any] | None = None,
+    exif: bytes | None = None,
 ) -> Path:
     """Write an image atomically; the format follows the suffix (PNG, JPEG, TIFF or WebP;
     WebP lossless, as PNG: its lossy mode halves the chroma resolution).
@@ -507,6 +512,7 @@ def save_image(
         image: a ``(1, 3, H, W)`` tensor in [0, 1] or a PIL image.
         path: where to write it; the folder must exist.
         metadata: JSON-serialisable parameters to store with it.
+        exif: EXIF to store with it (see :func:`camera_exif`).
 
     Returns:
         The path written.
@@ -522,6 +528,13 @@ def save_image(
     fmt = WRITABLE_SUFFIXES[path.suffix.lower()]
     text = json.dumps(dict(metadata), default=_json_default, sort_keys=True) if metadata else None
     kwargs: dict[str, Any] = {"icc_profile": _srgb_profile()}
+    tags = Image.Exif()
+    if exif:
+        tags.load(exif)
+    if fmt in ("TIFF", "WEBP") and text:
+        tags[270] = text  # ASCII (json.dumps escapes other characters); TIFF's ImageDescription
+    if len(tags):
+        kwargs["exif"] = tags
     if fmt == "PNG":
         info = PngImagePlugin.PngInfo()
         info.add_text("Software", "restyle")
@@ -533,18 +546,35 @@ def save_image(
         kwargs["subsampling"] = 0  # 4:4:4: stylised detail is often in the colours
         if text:
             kwargs["comment"] = text.encode()
-    elif fmt == "TIFF" and text:
-        tags = TiffImagePlugin.ImageFileDirectory_v2()
-        tags[270] = text
-        kwargs["tiffinfo"] = tags
     elif fmt == "WEBP":
         kwargs["lossless"] = True
-        if text:
-            exif = Image.Exif()
-            exif[270] = text  # ASCII: json.dumps escapes other characters
-            kwargs["exif"] = exif
     atomic_write(path, lambda handle: pil.save(handle, format=fmt, **kwargs))
     return path
+
+
+def camera_exif(source: object) -> bytes | None:
+    """A photo file's EXIF (camera, lens, exposure, date taken, ...), to store with its
+    stylised result: the orientation set to upright (:func:`load_image` turns the pixels) and
+    the original pixel size dropped. None for anything but a readable file with EXIF.
+
+    Example:
+        >>> camera_exif(np.zeros((2, 2, 3))) is None
+        True
+    """
+    if not isinstance(source, (str, os.PathLike)) or str(source).startswith(SAMPLE_PREFIX):
+        return None
+    try:
+        with Image.open(source) as img:
+            exif = img.getexif()
+            if not exif:
+                return None
+            exif[0x0112] = 1  # Orientation: upright
+            details = exif.get_ifd(0x8769)  # the Exif IFD
+            for tag in (0xA002, 0xA003):  # PixelXDimension, PixelYDimension
+                details.pop(tag, None)
+            return exif.tobytes()
+    except Exception:  # unreadable EXIF is not worth failing a finished result for
+        return None
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:

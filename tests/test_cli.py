@@ -37,6 +37,19 @@ def test_art_end_to_end_with_metadata(capsys, tmp_path, content_png, style_png):
     assert meta["iterations"] == 3 and meta["pyramid"] is False
 
 
+def test_the_content_photos_exif_travels_with_the_result(capsys, tmp_path, content_png, style_png):
+    photo = tmp_path / "camera.jpg"
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0112] = "Canon", 3  # shown turned by 180 degrees
+    Image.open(content_png).save(photo, exif=exif)
+    out = tmp_path / "out.jpg"
+    code, _, stderr = run(capsys, "art", photo, style_png, "-o", out, *TINY)
+    assert code == 0, stderr
+    with Image.open(out) as img:
+        assert img.getexif()[0x010F] == "Canon" and img.getexif()[0x0112] == 1
+    assert read_metadata(out)["content"] == str(photo)
+
+
 def test_flags_come_from_the_api_signature():
     parser, _ = build_parser()
     art = parser._subparsers._group_actions[0].choices["art"]

@@ -13,6 +13,7 @@ from PIL import Image, ImageCms
 from restyle.errors import RestyleError
 from restyle.image import (
     RestyleWarning,
+    camera_exif,
     check_writable,
     load_image,
     read_metadata,
@@ -272,6 +273,33 @@ def test_save_formats_with_metadata(tmp_path, suffix):
         assert ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(img.info["icc_profile"]))).startswith(
             "sRGB"
         )
+
+
+def camera_jpeg(path, rgb):
+    """A JPEG as a camera writes it: make, model, date taken, pixel size, turned by EXIF."""
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110], exif[0x0112] = "Canon", "EOS R5", 6
+    details = exif.get_ifd(0x8769)
+    details[0x9003], details[0xA002], details[0xA003] = "2024:05:01 10:20:30", rgb.shape[1], rgb.shape[0]
+    Image.fromarray(rgb).save(path, exif=exif, quality=95)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".tif", ".webp"])
+def test_a_photos_exif_travels_with_its_result_upright(tmp_path, rgb, suffix):
+    photo = camera_jpeg(tmp_path / "camera.jpg", rgb)
+    upright = load_image(photo)
+    assert upright.shape[-2:] == (rgb.shape[1], rgb.shape[0])  # turned by its orientation
+    params = {"seed": 1, "note": "ünïcode"}
+    path = save_image(upright, tmp_path / f"out{suffix}", metadata=params, exif=camera_exif(photo))
+    assert read_metadata(path) == params
+    with Image.open(path) as img:
+        exif = img.getexif()
+        details = exif.get_ifd(0x8769)
+    assert (exif[0x010F], exif[0x0110], exif[0x0112]) == ("Canon", "EOS R5", 1)
+    assert details[0x9003] == "2024:05:01 10:20:30" and 0xA002 not in details and 0xA003 not in details
+    assert load_image(path).shape == upright.shape  # not turned a second time
+    assert camera_exif(tmp_path / f"out{suffix}") is not None and camera_exif("sample:coffee") is None
 
 
 def test_webp_output_is_lossless(tmp_path, rgb):

@@ -8,6 +8,7 @@ Every error a user can cause is reported as one line on stderr with a non-zero e
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -462,7 +463,32 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
     smooth.add_argument("--beta", type=float, default=1e-2, help="matting smoothing strength (default: 0.01)")
     smooth.add_argument("--max-pixels", type=int, default=50_000_000)
     runners["smooth"] = _run_smooth
+
+    info = sub.add_parser(
+        "info",
+        help="print the parameters a result was made with",
+        description="Print the parameters (and seed) stored in a restyle result: an image or a video.",
+    )
+    info.add_argument("path", help="a restyle output (image or video)")
+    runners["info"] = _run_info
     return parser, runners
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    """Print the parameters a result was made with (an image's or a video's metadata)."""
+    from restyle.image import read_metadata
+
+    path = Path(args.path)
+    if not path.is_file():
+        raise RestyleError(f"{path}: no such file")
+    try:
+        meta = read_metadata(path)
+    except (OSError, SyntaxError, ValueError):
+        raise RestyleError(f"{path}: not an image or video restyle can read") from None
+    if not meta:
+        raise RestyleError(f"{path}: holds no restyle parameters (not a restyle result?)")
+    print(json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False))
+    return 0
 
 
 def _on_sigint(signum: int, frame: Any) -> None:

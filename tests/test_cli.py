@@ -50,6 +50,24 @@ def test_the_content_photos_exif_travels_with_the_result(capsys, tmp_path, conte
     assert read_metadata(out)["content"] == str(photo)
 
 
+def test_info_prints_a_results_parameters(capsys, tmp_path, content_png, style_png):
+    import json
+
+    out = tmp_path / "out.webp"
+    assert run(capsys, "art", content_png, style_png, "-o", out, *TINY, "--seed", 5)[0] == 0
+    code, stdout, _ = run(capsys, "info", out)
+    assert code == 0 and json.loads(stdout) == read_metadata(out) and json.loads(stdout)["seed"] == 5
+    for path, message in (
+        (tmp_path / "missing.png", "no such file"),
+        (content_png, "holds no restyle parameters"),
+        (tmp_path / "junk.png", "not an image or video"),
+    ):
+        if path.name == "junk.png":
+            path.write_bytes(b"junk")
+        code, _, stderr = run(capsys, "info", path)
+        assert code == 1 and stderr.count("\n") == 1 and message in stderr, stderr
+
+
 def test_flags_come_from_the_api_signature():
     parser, _ = build_parser()
     art = parser._subparsers._group_actions[0].choices["art"]

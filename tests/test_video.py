@@ -105,6 +105,8 @@ def test_full_resolution_carries_each_frame_up_to_the_source(capsys, tmp_path, c
     assert code == 0, err
     out = probe(tmp_path / "o.mp4")
     assert out.size == (96, 64) and out.audio and len(list(read_frames(out, shape=(64, 96)))) == 8
+    code, stdout, _ = run(capsys, "info", tmp_path / "o.mp4")
+    assert code == 0 and '"full_resolution": true' in stdout
 
 
 def test_video_metadata_round_trips_characters_ffmpeg_escapes(tmp_path, clips):

@@ -553,28 +553,36 @@ def save_image(
 
 
 def camera_exif(source: object) -> bytes | None:
-    """A photo file's EXIF (camera, lens, exposure, date taken, ...), to store with its
-    stylised result: the orientation set to upright (:func:`load_image` turns the pixels) and
-    the original pixel size dropped. None for anything but a readable file with EXIF.
+    """A photo's EXIF (camera, lens, exposure, date taken, ...), to store with its stylised
+    result: the orientation set to upright (:func:`load_image` turns the pixels) and the
+    original pixel size dropped. ``source`` is a file path or a PIL image; None for anything
+    else, or without EXIF.
 
     Example:
         >>> camera_exif(np.zeros((2, 2, 3))) is None
         True
     """
-    if not isinstance(source, (str, os.PathLike)) or str(source).startswith(SAMPLE_PREFIX):
-        return None
     try:
-        with Image.open(source) as img:
-            exif = img.getexif()
-            if not exif:
-                return None
-            exif[0x0112] = 1  # Orientation: upright
-            details = exif.get_ifd(0x8769)  # the Exif IFD
-            for tag in (0xA002, 0xA003):  # PixelXDimension, PixelYDimension
-                details.pop(tag, None)
-            return exif.tobytes()
+        if isinstance(source, Image.Image):
+            exif = Image.Exif()
+            exif.load(source.getexif().tobytes())  # a copy: the caller's image keeps its own
+            return _upright_exif(exif)
+        if isinstance(source, (str, os.PathLike)) and not str(source).startswith(SAMPLE_PREFIX):
+            with Image.open(source) as img:
+                return _upright_exif(img.getexif())
     except Exception:  # unreadable EXIF is not worth failing a finished result for
         return None
+    return None
+
+
+def _upright_exif(exif: Image.Exif) -> bytes | None:
+    if not exif:
+        return None
+    exif[0x0112] = 1  # Orientation: upright
+    details = exif.get_ifd(0x8769)  # the Exif IFD
+    for tag in (0xA002, 0xA003):  # PixelXDimension, PixelYDimension
+        details.pop(tag, None)
+    return exif.tobytes()
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:

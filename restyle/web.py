@@ -37,7 +37,7 @@ import PIL.Image
 import torch
 
 from restyle.errors import OUT_OF_MEMORY, RestyleError, check_at_least, is_out_of_memory
-from restyle.image import DEFAULT_MAX_PIXELS, load_image, save_image, to_pil
+from restyle.image import DEFAULT_MAX_PIXELS, camera_exif, load_image, save_image, to_pil
 from restyle.masks import DPST_COLORS
 
 if TYPE_CHECKING:
@@ -239,7 +239,12 @@ def _eta(it: Any) -> str:
 
 
 def _image_job(
-    work: Callable[[Callable[[Any], None]], Any], stop: threading.Event, folder: Path, name: str
+    work: Callable[[Callable[[Any], None]], Any],
+    stop: threading.Event,
+    folder: Path,
+    name: str,
+    *,
+    exif: bytes | None = None,
 ) -> Iterator[Update]:
     stop.clear()
     last = 0.0
@@ -257,7 +262,7 @@ def _image_job(
         else:
             result = value
             path = folder / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}.png"
-            save_image(result.image, path, metadata={"restyle_web": name, **result.params})
+            save_image(result.image, path, metadata={"restyle_web": name, **result.params}, exif=exif)
             seconds = time.perf_counter() - started
             note = "stopped early: best result so far" if result.status == "interrupted" else "done"
             yield Update(_to_array(result.image), f"{note} in {seconds:.0f} s", str(path))
@@ -326,6 +331,7 @@ def photo_job(
     """
     from restyle.photo import stylize_photo
 
+    exif = camera_exif(content)  # the upload's camera and date, for the download
     content = _check_image(content, "content", max_pixels)
     style = _check_image(style, "style", max_pixels)
     c_mask = editor_mask(content_editor, content.shape[:2])
@@ -358,7 +364,7 @@ def photo_job(
             **mask_options,
         )
 
-    yield from _image_job(work, stop, folder, "photo")
+    yield from _image_job(work, stop, folder, "photo", exif=exif)
 
 
 def art_job(
@@ -377,6 +383,7 @@ def art_job(
     """Artistic transfer with one or more styles, as a stream of :class:`Update`."""
     from restyle.artistic import stylize
 
+    exif = camera_exif(content)
     content = _check_image(content, "content", max_pixels)
     chosen = [(s, w) for s, w in zip(styles, blend) if s is not None]
     if not chosen:
@@ -398,7 +405,7 @@ def art_job(
             **{name: value for name, value in chosen_options.items() if value is not None},
         )
 
-    yield from _image_job(work, stop, folder, "art")
+    yield from _image_job(work, stop, folder, "art", exif=exif)
 
 
 def video_job(

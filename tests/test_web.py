@@ -106,6 +106,20 @@ def test_uploads_in_another_colour_profile_are_converted_to_srgb(tmp_path):
         _check_image(Image.new("RGB", (40, 30)), "content", 1000)
 
 
+def test_a_downloaded_result_keeps_the_uploads_camera_exif(tmp_path, images):
+    from PIL import Image
+
+    content, style = images
+    upload = Image.fromarray(content)
+    upload.getexif()[0x010F] = "Canon"  # as Gradio hands over a camera JPEG: EXIF in the image's info
+    upload.info["exif"] = upload.getexif().tobytes()
+    options = {"preset": "fast", "size": 32, "stop": threading.Event(), "folder": tmp_path}
+    final = collect(photo_job(upload, style, None, None, **options))[-1]
+    with Image.open(final.file) as img:
+        assert img.getexif()[0x010F] == "Canon" and img.getexif()[0x0112] == 1
+    assert upload.getexif().get(0x0112) is None  # the upload itself is left as it was
+
+
 def test_photo_job_with_painted_masks(tmp_path, images):
     content, style = images
     c_edit = {"layers": [rgba_layer((48, 64), (0, 20, 0, 64), (0, 0, 255))]}

@@ -184,6 +184,77 @@ def _finished_frames(
         yield to_uint8(frame[0]).permute(1, 2, 0).numpy()
 
 
+def _stylise_passes(
+    work: _WorkFolder,
+    contents: list[torch.Tensor],
+    start: int,
+    passes: int,
+    run: Callable[[torch.Tensor, bool, tuple[torch.Tensor, Temporal] | None], torch.Tensor],
+    flow: Callable[[int, int], torch.Tensor],
+    *,
+    long_term: bool,
+    weight: float,
+    callback: Callable[[FrameProgress], None] | None,
+) -> None:
+    """Stylise every frame, pass after pass (each pass in the other direction), into the work
+    folder; frames already there are taken as they are (a resumed run). ``run(content, first,
+    temporal)`` stylises one frame; ``flow(a, b)`` is the flow between frames ``a`` and ``b``."""
+    total = len(contents)
+    started = time.perf_counter()
+    computed = 0
+    results: dict[int, torch.Tensor] = {}
+    for stage in range(passes):
+        step = 1 if stage % 2 == 0 else -1
+        order = range(total) if step == 1 else range(total - 1, -1, -1)
+        previous_pass = results
+        results = {}
+        for position, t in enumerate(order):
+            if STOP.is_set():  # Ctrl-C in the CLI: the frames done so far stay in the work folder
+                raise KeyboardInterrupt
+            frame_start = time.perf_counter()
+            cached = work.load(start + t, stage)
+            resumed = cached is not None
+            if cached is not None:
+                image = cached
+            else:
+                warped = (
+                    _temporal_target(t, results, step, flow=flow, long_term=long_term, weight=weight)
+                    if weight > 0
+                    else None
+                )
+                if warped is None and stage == 0:
+                    # the first frame, or the per-frame baseline: stylised in full, from scratch
+                    image = run(contents[t], True, None)
+                elif warped is None:
+                    image = previous_pass[t]  # nothing behind it in this pass's direction
+                else:
+                    start_image, temporal = warped
+                    if stage > 0:
+                        # multi-pass: start from this frame's last result blended with its warped
+                        # neighbour where that can be trusted (Ruder et al., section 3.4)
+                        start_image = _blend(previous_pass[t], temporal.target, temporal.certainty, 1.0)
+                    image = run(contents[t], False, (start_image, temporal))
+                work.save(start + t, image, stage)
+                computed += 1
+            results[t] = image
+            elapsed = time.perf_counter() - started
+            done_count = stage * total + position + 1
+            remaining = passes * total - done_count
+            per_frame = elapsed / max(computed, 1)
+            if callback is not None:
+                callback(
+                    FrameProgress(
+                        index=done_count - 1,
+                        total=passes * total,
+                        resumed=resumed,
+                        seconds=time.perf_counter() - frame_start,
+                        elapsed=elapsed,
+                        eta=per_frame * remaining if computed else math.nan,
+                        image=image,
+                    )
+                )
+
+
 def _blend(own: torch.Tensor, warped: torch.Tensor, c: torch.Tensor, weight: float) -> torch.Tensor:
     """Closed-form minimiser of ``|x - own|^2 + weight * c * |x - warped|^2`` per pixel."""
     return (own + weight * c * warped) / (1 + weight * c)
@@ -472,59 +543,7 @@ def stylize_video(
                 return _blend(result.image, temporal[1].target, temporal[1].certainty, temporal[1].weight)
             return result.image
 
-        started = time.perf_counter()
-        computed = 0
-        results: dict[int, torch.Tensor] = {}
-        for stage in range(passes):
-            step = 1 if stage % 2 == 0 else -1
-            order = range(total) if step == 1 else range(total - 1, -1, -1)
-            previous_pass = results
-            results = {}
-            for position, t in enumerate(order):
-                if STOP.is_set():  # Ctrl-C in the CLI: the frames done so far stay in the work folder
-                    raise KeyboardInterrupt
-                frame_start = time.perf_counter()
-                cached = work.load(start + t, stage)
-                resumed = cached is not None
-                if cached is not None:
-                    image = cached
-                else:
-                    warped = (
-                        _temporal_target(t, results, step, flow=flow, long_term=long_term, weight=weight)
-                        if weight > 0
-                        else None
-                    )
-                    if warped is None and stage == 0:
-                        # the first frame, or the per-frame baseline: stylised in full, from scratch
-                        image = run(contents[t], True, None)
-                    elif warped is None:
-                        image = previous_pass[t]  # nothing behind it in this pass's direction
-                    else:
-                        start_image, temporal = warped
-                        if stage > 0:
-                            # multi-pass: start from this frame's last result blended with its warped
-                            # neighbour where that can be trusted (Ruder et al., section 3.4)
-                            start_image = _blend(previous_pass[t], temporal.target, temporal.certainty, 1.0)
-                        image = run(contents[t], False, (start_image, temporal))
-                    work.save(start + t, image, stage)
-                    computed += 1
-                results[t] = image
-                elapsed = time.perf_counter() - started
-                done_count = stage * total + position + 1
-                remaining = passes * total - done_count
-                per_frame = elapsed / max(computed, 1)
-                if callback is not None:
-                    callback(
-                        FrameProgress(
-                            index=done_count - 1,
-                            total=passes * total,
-                            resumed=resumed,
-                            seconds=time.perf_counter() - frame_start,
-                            elapsed=elapsed,
-                            eta=per_frame * remaining if computed else math.nan,
-                            image=image,
-                        )
-                    )
+        _stylise_passes(work, contents, start, passes, run, flow, long_term=long_term, weight=weight, callback=callback)
 
         out_height, out_width = source_shape or (height, width)
         frames = _finished_frames(work, passes - 1, contents, info, start, (out_height, out_width))

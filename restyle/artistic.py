@@ -78,9 +78,10 @@ class Result:
     message: str = ""
     unsmoothed: Tensor | None = None
 
-    def save(self, path: str | Path) -> Path:
-        """Write the image atomically with its parameters as metadata."""
-        return save_image(self.image, path, metadata=self.params)
+    def save(self, path: str | Path, *, exif: bytes | None = None) -> Path:
+        """Write the image atomically with its parameters as metadata, and ``exif`` (e.g. the
+        content photo's: :func:`~restyle.image.camera_exif`)."""
+        return save_image(self.image, path, metadata=self.params, exif=exif)
 
 
 def _as_list(value: Any) -> list[Any]:

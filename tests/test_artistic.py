@@ -31,6 +31,22 @@ def test_optimisation_lowers_the_loss(images):
     assert result.image.min() >= 0 and result.image.max() <= 1
 
 
+def test_result_save_writes_parameters_and_a_photos_exif(tmp_path, images):
+    from restyle.image import camera_exif, read_metadata
+
+    content, style = images
+    photo = tmp_path / "photo.jpg"
+    exif = Image.Exif()
+    exif[0x010F] = "Nikon"
+    Image.fromarray(content).save(photo, exif=exif)
+    result = stylize(photo, style, **{**FAST, "iterations": 2}, seed=3)
+    path = result.save(tmp_path / "out.jpg", exif=camera_exif(photo))
+    assert read_metadata(path)["seed"] == 3 and read_metadata(path)["iterations"] == 2
+    with Image.open(path) as img:
+        assert img.getexif()[0x010F] == "Nikon"
+    assert Image.open(result.save(tmp_path / "plain.png")).getexif().get(0x010F) is None
+
+
 def test_both_parameterizations_lower_the_loss_and_stay_in_range(images):
     content, style = images
     finals = {}

@@ -89,6 +89,11 @@ def main() -> None:
     parser.add_argument("data", type=Path, nargs="?", default=Path("../shared/data/dpst"))
     parser.add_argument("--presets", default="default,fast")
     parser.add_argument("--size", type=int, default=700, help="long side the presets run at")
+    parser.add_argument(
+        "--full-resolution",
+        action="store_true",
+        help="carry each result up to the photo's own size (stylize_photo(full_resolution=True))",
+    )
     parser.add_argument("--pairs", default="1-20", help="e.g. 1-20 or 3,8,14")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/dpst"))
     parser.add_argument("--records", type=Path, help="where each finished pair's rows are kept (default: --out)")
@@ -110,7 +115,7 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, object]] = []
     for n in pairs:
-        done = _done_rows(records / f"rows_{n}.json", presets, args.size, args.seed) if args.resume else None
+        done = _done_rows(records / f"rows_{n}.json", presets, args) if args.resume else None
         if done is not None:
             rows += done
             print(f"pair {n}: taken from {records / f'rows_{n}.json'}", flush=True)
@@ -141,6 +146,7 @@ def main() -> None:
                     style_mask=str(paths["smask"]),
                     preset=preset,
                     size=args.size,
+                    full_resolution=args.full_resolution,
                     seed=args.seed,
                 )
                 timing[preset] = (time.perf_counter() - t, mem.peak / 2**30)
@@ -161,6 +167,7 @@ def main() -> None:
             print(", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
         record = {
             "size": args.size,
+            "full_resolution": args.full_resolution,
             "seed": args.seed,
             "settings": _settings(presets),
             "commit": commit,
@@ -172,15 +179,20 @@ def main() -> None:
     write_reports(rows, presets, pairs, args)
 
 
-def _done_rows(path: Path, presets: list[str], size: int, seed: int) -> list[dict[str, object]] | None:
-    """A finished pair's rows from an earlier run, if it ran these presets at this size and seed
-    with the presets' current settings (a record from before a preset changed is run again; changes
-    to code that the settings do not name are not seen)."""
+def _done_rows(path: Path, presets: list[str], args: argparse.Namespace) -> list[dict[str, object]] | None:
+    """A finished pair's rows from an earlier run, if it ran these presets at this size, seed and
+    resolution with the presets' current settings (a record from before a preset changed is run
+    again; changes to code that the settings do not name are not seen)."""
     if not path.exists():
         return None
     saved = json.loads(path.read_text())
     methods = {str(r["method"]) for r in saved["rows"]}
-    if saved["size"] != size or saved.get("seed", 0) != seed or not set(presets) <= methods:
+    same_run = (saved["size"], saved.get("seed", 0), saved.get("full_resolution", False)) == (
+        args.size,
+        args.seed,
+        args.full_resolution,
+    )
+    if not same_run or not set(presets) <= methods:
         return None
     kept, current = saved.get("settings", {}), _settings(presets)
     if any(kept.get(p) != current[p] for p in presets):

@@ -195,6 +195,7 @@ def stylize_photo(
     seed: int | None = None,
     device: str = "auto",
     precision: Literal["auto", "float32", "bfloat16"] = "auto",
+    channels_last: bool = True,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     callback: Callable[[Iterate], None] | None = None,
     _cache: dict | None = None,
@@ -246,6 +247,9 @@ def stylize_photo(
             not given.
         device: "auto" (CUDA, then MPS, then CPU), "cpu", "cuda" or "mps".
         precision: encoder precision: "auto" uses bfloat16 where the hardware runs it natively.
+        channels_last: run the encoder on channels-last tensors: the same result up to the
+            rounding of masked bfloat16 Grams, and on a CPU with AMX 15-22% faster per pair
+            (DPST pairs 2, 8 and 14 at 700 px; no difference on one with AVX-512 BF16 only).
         max_pixels: refuse input images with more pixels than this.
         callback: called after every iteration with an :class:`~restyle.optim.Iterate`.
         _cache: a dict shared by the calls of a weight sweep (one content, one style): the
@@ -360,6 +364,7 @@ def stylize_photo(
             region_weights=region_weights,
             global_style=global_style,
             bf16=bf16,
+            channels_last=channels_last,
             temporal=temporal,
             device=dev,
         )
@@ -452,6 +457,7 @@ def _scale_objective(
     region_weights: Sequence[float] | None,
     global_style: float,
     bf16: bool,
+    channels_last: bool,
     temporal: Temporal | None,
     device: torch.device,
 ) -> Objective:
@@ -487,6 +493,7 @@ def _scale_objective(
         laplacian=laplacian,
         color_weight=settings.color_weight,
         bf16=bf16,
+        channels_last=channels_last,
         temporal=None if temporal is None else temporal.resized(shape).to(device),
     )
 

@@ -115,6 +115,29 @@ def test_default_preset_optimises_a_grid_towards_the_style(pair):
     assert style_distance(r.image, style, regions) < 0.9 * style_distance(fast.image, style, regions)
 
 
+def test_channels_last_reaches_the_encoder_and_changes_only_the_speed(pair, monkeypatch):
+    # The photo presets run the encoder channels-last by default (faster on AMX CPUs); the
+    # contiguous layout must give the same result (float32: only the summation order differs).
+    layouts = []
+    real = photo.Objective
+
+    def spy(*args, **kwargs):
+        layouts.append(kwargs["channels_last"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(photo, "Objective", spy)
+    opts = dict(content_mask=pair["cmask"], style_mask=pair["smask"], size=64, device="cpu", iterations=4)
+    last = stylize_photo(pair["content"], pair["style"], precision="float32", **opts)
+    assert layouts and all(layouts) and last.params["channels_last"] is True
+    layouts.clear()
+    plain = stylize_photo(pair["content"], pair["style"], precision="float32", channels_last=False, **opts)
+    assert layouts and not any(layouts)
+    # Every evaluation agrees; L-BFGS carries the last digits' difference into the pixels.
+    for a, b in zip(last.history, plain.history, strict=True):
+        assert a.losses["total"] == pytest.approx(b.losses["total"], rel=1e-4)
+    assert torch.allclose(last.image, plain.image, atol=1e-2)
+
+
 def test_grid_smoothness_keeps_the_grid_near_one_transform(pair):
     opts = dict(content_mask=pair["cmask"], style_mask=pair["smask"], size=64, device="cpu", iterations=6)
     start = stylize_photo(pair["content"], pair["style"], **{**opts, "iterations": 0}).image

@@ -12,12 +12,17 @@ channels_last and bfloat16 autocast, and peak memory.
     python benchmarks/art_speed.py ../shared/data/dpst --pairs 3,8,14
     python benchmarks/art_speed.py --timing-only
     python benchmarks/art_speed.py ../shared/data/dpst --no-timing
+    python benchmarks/art_speed.py ../shared/data/dpst --no-timing --iterations 80,100,120
+
+``--iterations`` also runs the default with other full-size iteration counts (after the
+default, in the same process), to show how loss and time trade on this machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import platform
 import resource
 import sys
 import time
@@ -63,7 +68,20 @@ def peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
-def run_pair(content: Path, style: Path, reference_iterations: int) -> dict[str, object]:
+def cpu_description() -> str:
+    """The CPU's model name and its bfloat16 instruction sets, as the kernel reports them: the
+    time ratio depends on them (AMX runs the bfloat16 encoder several times faster than float32)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown"
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "")
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    bf16 = [flag for flag in ("avx512_bf16", "amx_bf16") if flag in flags]
+    return f"{model} ({', '.join(bf16) or 'no bfloat16 instructions'})"
+
+
+def run_pair(content: Path, style: Path, reference_iterations: int, sweep: tuple[int, ...] = ()) -> dict[str, object]:
     row: dict[str, object] = {"pair": content.stem}
     t = time.perf_counter()
     ref = stylize(
@@ -101,6 +119,21 @@ def run_pair(content: Path, style: Path, reference_iterations: int) -> dict[str,
     )
     row["pixels_s"] = time.perf_counter() - t
     row["pixels_loss"] = score(pixels.image, content, style)
+    row["sweep"] = []
+    for iterations in sweep:
+        t = time.perf_counter()
+        other = stylize(content, style, size=SIZE, seed=0, device="cpu", iterations=iterations)
+        seconds = time.perf_counter() - t
+        loss = score(other.image, content, style)
+        row["sweep"].append(
+            {
+                "iterations": iterations,
+                "s": seconds,
+                "loss": loss,
+                "time_ratio": row["reference_s"] / seconds,
+                "loss_ratio": loss["total"] / row["reference_loss"]["total"],
+            }
+        )
     return row
 
 
@@ -121,10 +154,19 @@ def main() -> None:
     parser.add_argument("--reference-iterations", type=int, default=300)
     parser.add_argument("--timing-only", action="store_true")
     parser.add_argument("--no-timing", action="store_true", help="skip the seconds-per-iteration table")
+    parser.add_argument(
+        "--iterations", default="", help="also run the default with these full-size iteration counts, e.g. 80,100"
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/art_speed.json"))
     args = parser.parse_args()
     torch.set_num_threads(2)
-    report: dict[str, object] = {"date": time.strftime("%Y-%m-%d"), "command": " ".join(sys.argv)}
+    report: dict[str, object] = {
+        "date": time.strftime("%Y-%m-%d"),
+        "command": " ".join(sys.argv),
+        "cpu": cpu_description(),
+    }
+    print(report["cpu"], flush=True)
+    sweep = tuple(int(n) for n in args.iterations.split(",") if n.strip())
 
     timing = []
     for long_side in () if args.no_timing else (256, 512, 1024):
@@ -139,7 +181,7 @@ def main() -> None:
         rows = []
         for n in args.pairs.split(","):
             content, style = args.data / "input" / f"in{n}.png", args.data / "style" / f"tar{n}.png"
-            row = run_pair(content, style, args.reference_iterations)
+            row = run_pair(content, style, args.reference_iterations, sweep)
             rows.append(row)
             print(json.dumps(row), flush=True)
         report["pairs"] = rows

@@ -81,57 +81,44 @@ def cpu_description() -> str:
     return f"{model} ({', '.join(bf16) or 'no bfloat16 instructions'})"
 
 
+def timed_run(content: Path, style: Path, **options: object) -> tuple[float, dict[str, float]]:
+    """Seconds of ``stylize(content, style, size=512, seed=0, device="cpu", **options)`` and
+    the score of its result (the scoring is not timed)."""
+    t = time.perf_counter()
+    result = stylize(content, style, size=SIZE, seed=0, device="cpu", **options)
+    seconds = time.perf_counter() - t
+    return seconds, score(result.image, content, style)
+
+
 def run_pair(content: Path, style: Path, reference_iterations: int, sweep: tuple[int, ...] = ()) -> dict[str, object]:
     row: dict[str, object] = {"pair": content.stem}
-    t = time.perf_counter()
-    ref = stylize(
+    row["reference_s"], row["reference_loss"] = timed_run(
         content,
         style,
-        size=SIZE,
         pyramid=False,
         iterations=reference_iterations,
         parameterization="pixels",
         precision="float32",
         channels_last=False,  # the reference as first measured (float32 is as fast either way)
-        seed=0,
-        device="cpu",
     )
-    row["reference_s"] = time.perf_counter() - t
-    row["reference_loss"] = score(ref.image, content, style)
-    t = time.perf_counter()
-    ours = stylize(content, style, size=SIZE, seed=0, device="cpu")
-    row["ours_s"] = time.perf_counter() - t
-    row["ours_loss"] = score(ours.image, content, style)
-    row["time_ratio"] = row["reference_s"] / row["ours_s"]
-    row["loss_ratio"] = row["ours_loss"]["total"] / row["reference_loss"]["total"]
+    reference_s, reference_total = row["reference_s"], row["reference_loss"]["total"]
+    row["ours_s"], row["ours_loss"] = timed_run(content, style)
+    row["time_ratio"] = reference_s / row["ours_s"]
+    row["loss_ratio"] = row["ours_loss"]["total"] / reference_total
     # The default of 2026-11-22 morning: pyramid 256 -> 512 px, pixels as the parameters.
-    t = time.perf_counter()
-    pixels = stylize(
-        content,
-        style,
-        size=SIZE,
-        seed=0,
-        device="cpu",
-        parameterization="pixels",
-        iterations=60,
-        coarse_iterations=50,
-        min_size=256,
+    row["pixels_s"], row["pixels_loss"] = timed_run(
+        content, style, parameterization="pixels", iterations=60, coarse_iterations=50, min_size=256
     )
-    row["pixels_s"] = time.perf_counter() - t
-    row["pixels_loss"] = score(pixels.image, content, style)
     row["sweep"] = []
     for iterations in sweep:
-        t = time.perf_counter()
-        other = stylize(content, style, size=SIZE, seed=0, device="cpu", iterations=iterations)
-        seconds = time.perf_counter() - t
-        loss = score(other.image, content, style)
+        seconds, loss = timed_run(content, style, iterations=iterations)
         row["sweep"].append(
             {
                 "iterations": iterations,
                 "s": seconds,
                 "loss": loss,
-                "time_ratio": row["reference_s"] / seconds,
-                "loss_ratio": loss["total"] / row["reference_loss"]["total"],
+                "time_ratio": reference_s / seconds,
+                "loss_ratio": loss["total"] / reference_total,
             }
         )
     return row

@@ -117,10 +117,10 @@ def guided_upsample(image: Tensor, guide: Tensor, guide_full: Tensor, *, radius:
         - output: :math:`(1, C, H, W)`
 
     Example:
-        >>> full = torch.rand(1, 3, 40, 60)
+        >>> full = torch.rand(1, 3, 40, 60, generator=torch.Generator().manual_seed(0))
         >>> small = F.interpolate(full, size=(20, 30), mode="area")
         >>> graded = 0.5 * small + 0.2  # a colour grade: affine in the guide
-        >>> torch.allclose(guided_upsample(graded, small, full, eps=1e-8), 0.5 * full + 0.2, atol=1e-4)
+        >>> torch.allclose(guided_upsample(graded, small, full, radius=2, eps=1e-8), 0.5 * full + 0.2, atol=1e-4)
         True
     """
     for x in (image, guide, guide_full):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
+from restyle.allocator import keep_freed_memory
 from restyle.errors import RestyleError, check_choice
 
 __all__ = ["DEVICES", "Runtime", "bf16_is_fast", "resolve_device", "runtime", "use_bf16"]
@@ -84,13 +85,16 @@ class Runtime:
 
 def runtime(*, device: str | torch.device, precision: str, seed: int | None) -> Runtime:
     """The :class:`Runtime` a transfer's options ask for; a random seed is picked if none is
-    given, so that it can be recorded and the run repeated.
+    given, so that it can be recorded and the run repeated. On the CPU it also makes ``malloc``
+    keep freed memory for reuse (:func:`restyle.allocator.keep_freed_memory`).
 
     Example:
         >>> runtime(device="cpu", precision="float32", seed=7).recorded()
         {'seed': 7, 'device_used': 'cpu', 'precision_used': 'float32'}
     """
     dev = resolve_device(device)
+    if dev.type == "cpu":
+        keep_freed_memory()  # large CPU tensors then reuse freed pages (restyle.allocator)
     if seed is not None and not 0 <= seed < 2**63:  # what torch's generators take
         raise RestyleError(f"seed must be between 0 and 2^63 - 1, not {seed}")
     return Runtime(dev, use_bf16(precision, dev), random.randrange(2**31) if seed is None else seed)

@@ -1,0 +1,75 @@
+"""The C allocator keeps freed memory (restyle.allocator), measured by page faults.
+
+Each case runs in its own Python process: the policy is process-wide and cannot be undone.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from restyle.allocator import ENV_KEEP
+
+GLIBC = sys.platform.startswith("linux") and os.confstr("CS_GNU_LIBC_VERSION") is not None
+pytestmark = pytest.mark.skipif(not GLIBC, reason="the policy applies to glibc's malloc only")
+
+CYCLES = 10
+BLOCK_PAGES = 64 * 2**20 // os.sysconf("SC_PAGE_SIZE")  # a 64 MiB tensor
+
+# Allocate, touch and free a 64 MiB tensor CYCLES times after one warm-up cycle; print what
+# `setup` returned and the page faults of the measured cycles.
+SCRIPT = """
+import resource, sys, torch
+{setup_imports}
+applied = {setup}
+def cycle():
+    torch.empty({floats}).fill_(1.0)
+cycle()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range({cycles}):
+    cycle()
+print(applied, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+def faults(setup: str, setup_imports: str = "", *, keep: str | None = None) -> tuple[str, int]:
+    env = {k: v for k, v in os.environ.items() if k != ENV_KEEP}
+    if keep is not None:
+        env[ENV_KEEP] = keep
+    code = SCRIPT.format(setup_imports=setup_imports, setup=setup, floats=16 * 2**20, cycles=CYCLES)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    applied, count = out.stdout.split()
+    return applied, int(count)
+
+
+@pytest.fixture(scope="module")
+def default_faults() -> int:
+    _, count = faults("None")
+    if count < CYCLES * BLOCK_PAGES // 2:
+        pytest.skip(f"malloc here does not fault large blocks in afresh ({count} faults): nothing to measure")
+    return count
+
+
+def test_freed_blocks_are_reused_without_page_faults(default_faults: int) -> None:
+    applied, count = faults("keep_freed_memory()", "from restyle.allocator import keep_freed_memory")
+    assert applied == "True"
+    # By default every cycle faults its 64 MiB in again; kept, at most one cycle's worth.
+    assert default_faults >= CYCLES * BLOCK_PAGES // 2
+    assert count <= BLOCK_PAGES + 100
+
+
+def test_a_cpu_runtime_applies_the_policy(default_faults: int) -> None:
+    applied, count = faults(
+        'runtime(device="cpu", precision="float32", seed=0).seed', "from restyle.device import runtime"
+    )
+    assert applied == "0"
+    assert count <= BLOCK_PAGES + 100
+
+
+def test_the_environment_variable_turns_the_policy_off(default_faults: int) -> None:
+    applied, count = faults("keep_freed_memory()", "from restyle.allocator import keep_freed_memory", keep="0")
+    assert applied == "False"
+    assert count >= CYCLES * BLOCK_PAGES // 2

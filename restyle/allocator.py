@@ -5,12 +5,12 @@ its mmap threshold (128 KiB, raised as large blocks are freed, but never above 3
 fresh pages from the kernel and hands them back on ``free``; it also trims free memory from the
 top of its heap. A style transfer allocates and frees the same large activations and gradients
 at every evaluation, so each evaluation's big tensors are new pages that the kernel must fault
-in and zero: about 2 million page faults in a default 512 px art run, 10% of its time, and
-40% of an evaluation's at 1024 px (``benchmarks/RESULTS.md``).
+in and zero: about 2 million page faults in a default 512 px art run, 8-16% of its time, and
+a third of a 1024 px run's (``benchmarks/RESULTS.md``).
 
 :func:`keep_freed_memory` tells glibc to serve every block from its heap and to keep freed
 memory for reuse. The price: the process keeps its peak memory until it exits (measured: peak
-RSS the same at 512 px, 1.5 -> 1.8 GiB at 1024 px). It is process-wide, applied once by
+RSS 0.02 GiB higher at 512 px, 3.56 -> 3.71 GiB for a 1024 px art run). It is process-wide, applied once by
 :func:`restyle.device.runtime` for CPU runs; set ``RESTYLE_KEEP_FREED_MEMORY=0`` to leave
 ``malloc`` as it was (a long-lived process that wants memory back between jobs). Elsewhere than
 glibc (macOS, Windows, musl) it does nothing.

@@ -34,6 +34,7 @@ from restyle.automask import AutoMasks, resolve_global_style, resolve_masks
 from restyle.color import combine_luminance, luminance, match_color, match_luminance
 from restyle.device import runtime
 from restyle.errors import RestyleError, check_choice, check_positive, check_weight
+from restyle.footprint import art_bytes, check_memory, lbfgs_pairs
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
     ImageLike,
@@ -163,6 +164,28 @@ def _masks(
     if matching is not None:
         params["auto_masks_matching"] = matching
     return masks
+
+
+def _check_memory(
+    content: Tensor, styles: list[Tensor], params: dict[str, Any], *, bf16: bool, device: torch.device
+) -> None:
+    """Stop before the work if the run would not fit in memory (:mod:`restyle.footprint`)."""
+    height, width = content.shape[-2:]
+
+    def needed(long_side: int) -> int:
+        h, w = scaled_shape(height, width, long_side)
+        style_sides = [max(1, round(long_side * params["style_scale"]))] * len(styles)
+        style_pixels = max(math.prod(scaled_shape(*s.shape[-2:], n)) for s, n in zip(styles, style_sides))
+        return art_bytes(
+            h * w,
+            style_pixels=style_pixels,
+            parameters_per_pixel=4.0 if params["parameterization"] == "multires" else 3.0,
+            pairs=lbfgs_pairs(params["optimizer"], params["iterations"]),
+            float32=not bf16,
+            auto_masks=bool(params["auto_masks"]),
+        )
+
+    check_memory(needed, params["size"], device=device, what="an art run")
 
 
 def _check_options(params: dict[str, Any]) -> None:
@@ -323,6 +346,7 @@ def stylize(
         check_work_size(
             shape, max_pixels=max_pixels, what=f"style {index + 1}", option="--style-scale", value=style_scale
         )
+    _check_memory(content_full, style_images, params, bf16=bf16, device=dev)
     target_content, style_images = _color_targets(preserve_color, content_full, style_images)
 
     masks = _masks(

@@ -36,6 +36,7 @@ from restyle.bilateral import BilateralGrid, fit_grid, grid_roughness, grid_size
 from restyle.color import match_color, rgb_to_ycbcr
 from restyle.device import runtime
 from restyle.errors import RestyleError, check_at_least, check_choice, check_weight
+from restyle.footprint import check_memory, photo_bytes
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
     ImageLike,
@@ -291,6 +292,7 @@ def stylize_photo(
     original = load_image(content, max_pixels=max_pixels, what="content") if full_resolution else None
     content_full, style_full = _load_pair(content, style, size=size, max_pixels=max_pixels)
     height, width = content_full.shape[-2:]
+    _check_memory(settings, content_full, style_full, original, auto_masks=bool(auto_masks), device=dev)
     masks, matching = _sweep_masks(
         content_full,
         style_full,
@@ -420,6 +422,40 @@ def stylize_photo(
         message=message,
         unsmoothed=unsmoothed,
     )
+
+
+def _check_memory(
+    settings: Preset,
+    content: Tensor,
+    style: Tensor,
+    original: Tensor | None,
+    *,
+    auto_masks: bool,
+    device: torch.device,
+) -> None:
+    """Stop before the work if the run would not fit in memory (:mod:`restyle.footprint`)."""
+    height, width = content.shape[-2:]
+    size = max(height, width)
+    grid = settings.parameterization == "grid"
+
+    def needed(long_side: int) -> int:
+        h, w = scaled_shape(height, width, long_side)
+        work = min(long_side, settings.work_size or long_side) if grid else long_side
+        wh, ww = scaled_shape(height, width, work)
+        sh, sw = (
+            style.shape[-2:] if max(style.shape[-2:]) <= 2 * long_side else scaled_shape(*style.shape[-2:], long_side)
+        )
+        return photo_bytes(
+            wh * ww if settings.stages else 0,
+            h * w,
+            style_pixels=sh * sw,
+            grid=grid,
+            pairs=min(max((n for n, _ in settings.stages), default=0), 100),
+            original_pixels=0 if original is None else original.shape[-2] * original.shape[-1],
+            auto_masks=auto_masks,
+        )
+
+    check_memory(needed, size, device=device, what="a photo run")
 
 
 def _load_pair(content: ImageLike, style: ImageLike, *, size: int, max_pixels: int) -> tuple[Tensor, Tensor]:

@@ -174,8 +174,8 @@ def _check_memory(
 
     def needed(long_side: int) -> int:
         h, w = scaled_shape(height, width, long_side)
-        style_sides = [max(1, round(long_side * params["style_scale"]))] * len(styles)
-        style_pixels = max(math.prod(scaled_shape(*s.shape[-2:], n)) for s, n in zip(styles, style_sides))
+        style_side = max(1, round(long_side * params["style_scale"]))  # as at the full-size scale
+        style_pixels = max(math.prod(scaled_shape(*s.shape[-2:], style_side)) for s in styles)
         return art_bytes(
             h * w,
             style_pixels=style_pixels,

@@ -36,7 +36,7 @@ from restyle.bilateral import BilateralGrid, fit_grid, grid_roughness, grid_size
 from restyle.color import match_color, rgb_to_ycbcr
 from restyle.device import runtime
 from restyle.errors import RestyleError, check_at_least, check_choice, check_weight
-from restyle.footprint import check_memory, photo_bytes
+from restyle.footprint import check_memory, lbfgs_pairs, photo_bytes
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
     ImageLike,
@@ -442,7 +442,7 @@ def _check_memory(
         h, w = scaled_shape(height, width, long_side)
         work = min(long_side, settings.work_size or long_side) if grid else long_side
         wh, ww = scaled_shape(height, width, work)
-        sh, sw = (
+        sh, sw = (  # as _load_pair brings the style down
             style.shape[-2:] if max(style.shape[-2:]) <= 2 * long_side else scaled_shape(*style.shape[-2:], long_side)
         )
         return photo_bytes(
@@ -450,7 +450,7 @@ def _check_memory(
             h * w,
             style_pixels=sh * sw,
             grid=grid,
-            pairs=min(max((n for n, _ in settings.stages), default=0), 100),
+            pairs=lbfgs_pairs("lbfgs", max((n for n, _ in settings.stages), default=0)),
             original_pixels=0 if original is None else original.shape[-2] * original.shape[-1],
             auto_masks=auto_masks,
         )

@@ -139,3 +139,66 @@ def test_mask_colours_are_read_as_stored_whatever_their_colour_profile(tmp_path)
     assert tagged[1] == plain[1] == ["#649632", "#c83c5a"] and torch.equal(tagged[0], plain[0])
     # a photo with that profile is converted: the same colours would no longer match
     assert (load_image(tmp_path / "tagged.png") - load_image(tmp_path / "plain.png")).abs().max() > 10 / 255
+
+
+def jpeg_copy(tmp_path, name, arr, quality):
+    path = tmp_path / name
+    Image.fromarray(arr).save(path, quality=quality)
+    return path
+
+
+def test_a_photo_given_as_a_mask_is_a_clear_error(tmp_path):
+    from skimage import data
+
+    photo = save(tmp_path, "photo.png", data.astronaut())
+    for palette in ("auto", "colors"):
+        with pytest.raises(RestyleError, match=r"photo.png: does not look like a mask: only \d+% of its neighbouring"):
+            label_map(photo, palette=palette, what="content mask")
+    mask = save(tmp_path, "mask.png", two_region_mask(40, 40, "blue", "green"))
+    with pytest.raises(RestyleError, match="content mask .*photo.png: does not look like a mask"):
+        pair_masks(photo, mask, (40, 40), (40, 40))
+
+
+@pytest.mark.parametrize("colours", [("blue", "red"), ((12, 200, 90), (250, 130, 7))])
+def test_masks_saved_as_jpeg_read_as_their_png(tmp_path, colours):
+    arr = np.zeros((64, 96, 3), dtype=np.uint8)
+    for index, colour in enumerate(colours):
+        rgb = np.array(DPST_COLORS[colour]) * 255 if isinstance(colour, str) else np.array(colour)
+        arr[:, index * 48 : (index + 1) * 48] = rgb.round().astype(np.uint8)
+    arr[20:40, 30:60] = arr[0, 0]  # a block of the first colour reaching into the second
+    png_labels, _ = label_map(save(tmp_path, "m.png", arr))
+    jpg_labels, jpg_names = label_map(jpeg_copy(tmp_path, "m.jpg", arr, quality=50))
+    # JPEG shifts a colour by a level or two, so a general colour's name may change: each JPEG
+    # label stands for the PNG label it overlaps most
+    overlap = {j: torch.mode(png_labels[jpg_labels == j]).values.item() for j in torch.unique(jpg_labels).tolist()}
+    assert (jpg_labels.clone().apply_(overlap.get) == png_labels).float().mean() > 0.95
+    if isinstance(colours[0], str):  # DPST's colours keep their names (border blends aside)
+        counts = torch.bincount(jpg_labels[jpg_labels >= 0].flatten(), minlength=len(jpg_names))
+        big = [jpg_names[j] for j in overlap if j >= 0 and counts[j] > 0.01 * jpg_labels.numel()]
+        assert sorted(big) == sorted(colours)
+
+
+def test_each_pixel_takes_the_nearest_frequent_colour(tmp_path):
+    rng = np.random.default_rng(3)
+    palette = np.array([[200, 30, 30], [30, 200, 30], [30, 30, 200], [150, 150, 40]], dtype=np.uint8)
+    arr = palette[np.repeat(np.arange(4), 16)[None].repeat(64, axis=0)]  # four flat stripes
+    noisy = rng.random((64, 64)) < 0.05  # rare colours scattered over them
+    arr[noisy] = rng.integers(0, 256, (int(noisy.sum()), 3), dtype=np.uint8)
+    labels, names = label_map(save(tmp_path, "m.png", arr), palette="colors", min_fraction=0.05)
+    order = [names.index("#{:02x}{:02x}{:02x}".format(*c)) for c in palette]
+    nearest = ((arr[:, :, None, :].astype(int) - palette[None, None].astype(int)) ** 2).sum(-1).argmin(-1)
+    assert torch.equal(labels, torch.tensor(order)[torch.from_numpy(nearest)])
+
+
+def test_long_label_lists_are_cut_short_in_messages(tmp_path):
+    def stripes(offset):
+        arr = np.zeros((10, 150, 3), dtype=np.uint8)
+        for index in range(15):
+            arr[:, index * 10 : (index + 1) * 10] = [offset + 10 * index, 77, 201]
+        return arr
+
+    content, style = save(tmp_path, "c.png", stripes(0)), save(tmp_path, "s.png", stripes(5))
+    with pytest.raises(
+        RestyleError, match=r"share no label \(content: #004dc9, .* and 5 more; style: .* and 5 more\)$"
+    ):
+        pair_masks(content, style, (10, 150), (10, 150))

@@ -368,3 +368,14 @@ def test_cli_smooth(pair, tmp_path, capsys):
         assert main([*bad, "-o", str(tmp_path / "y.png")]) == 1
         assert f"{flag} must be a positive number, not {float(value)}" in capsys.readouterr().err
     assert not (tmp_path / "y.png").exists()
+
+
+def test_cli_a_photo_given_as_a_mask_is_one_line_before_any_work(pair, tmp_path, capsys):
+    from restyle.cli import main
+
+    out = tmp_path / "out.png"
+    args = ["photo", str(pair["content"]), str(pair["style"]), "-o", str(out), "--size", "64", "--quiet"]
+    assert main([*args, "--content-mask", str(pair["content"]), "--style-mask", str(pair["smask"])]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"restyle: error: content mask {pair['content']}: does not look like a mask")
+    assert err.count("\n") == 1 and not out.exists()

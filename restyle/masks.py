@@ -314,11 +314,12 @@ def pair_masks(
     """
     c_labels, c_names = label_map(content_mask, palette=palette, max_pixels=max_pixels, what="content mask")
     s_labels, s_names = label_map(style_mask, palette=palette, max_pixels=max_pixels, what="style mask")
+    c_names = _match_colours(c_names, s_names)
     for labels, shape, what in ((c_labels, content_shape, "content"), (s_labels, style_shape, "style")):
         warn_if_stretched(labels.shape, shape, f"the {what} mask", "its image")
     c_present = {c_names[i] for i in torch.unique(c_labels).tolist() if i >= 0}
     s_present = {s_names[i] for i in torch.unique(s_labels).tolist() if i >= 0}
-    shared = [name for name in c_names if name in c_present and name in s_present]
+    shared = list(dict.fromkeys(name for name in c_names if name in c_present and name in s_present))
     only_content = sorted(c_present - s_present)
     only_style = sorted(s_present - c_present)
     if shared and (only_content or only_style):
@@ -336,6 +337,37 @@ def pair_masks(
     c_masks = labels_to_masks(_relabel(c_labels, c_names, shared), len(shared))
     s_masks = labels_to_masks(_relabel(s_labels, s_names, shared), len(shared))
     return MaskPair(c_masks, s_masks, shared).resized(content_shape, style_shape)
+
+
+def _match_colours(names: list[str], others: list[str], tolerance: float = DPST_TOLERANCE) -> list[str]:
+    """``names`` with each colour label (``#rrggbb``) that ``others`` lacks renamed to the
+    nearest colour label of ``others`` within ``tolerance`` per channel (as DPST matches its
+    colours), if there is one. The same colour saved twice rarely comes back exactly: a mask
+    saved as JPEG shifts it by a few levels.
+
+    Example:
+        >>> _match_colours(["#0dc95b", "#fa8207", "blue"], ["#0cc85a", "#123456"])
+        ['#0cc85a', '#fa8207', 'blue']
+    """
+
+    def rgb(name: str) -> np.ndarray | None:
+        if len(name) != 7 or not name.startswith("#"):
+            return None
+        return np.array([int(name[i : i + 2], 16) for i in (1, 3, 5)])
+
+    candidates = [(other, rgb(other)) for other in others if rgb(other) is not None]
+    matched = []
+    for name in names:
+        colour = rgb(name)
+        if colour is not None and name not in others:
+            near = [
+                (np.abs(c - colour).max(), other)
+                for other, c in candidates
+                if np.abs(c - colour).max() <= tolerance * 255
+            ]
+            name = min(near)[1] if near else name
+        matched.append(name)
+    return matched
 
 
 def _relabel(labels: Tensor, names: list[str], kept: list[str]) -> Tensor:

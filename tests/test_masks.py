@@ -191,14 +191,36 @@ def test_each_pixel_takes_the_nearest_frequent_colour(tmp_path):
 
 
 def test_long_label_lists_are_cut_short_in_messages(tmp_path):
-    def stripes(offset):
+    def stripes(green):
         arr = np.zeros((10, 150, 3), dtype=np.uint8)
         for index in range(15):
-            arr[:, index * 10 : (index + 1) * 10] = [offset + 10 * index, 77, 201]
+            arr[:, index * 10 : (index + 1) * 10] = [10 * index, green, 201]
         return arr
 
-    content, style = save(tmp_path, "c.png", stripes(0)), save(tmp_path, "s.png", stripes(5))
+    content, style = save(tmp_path, "c.png", stripes(77)), save(tmp_path, "s.png", stripes(177))
     with pytest.raises(
         RestyleError, match=r"share no label \(content: #004dc9, .* and 5 more; style: .* and 5 more\)$"
     ):
         pair_masks(content, style, (10, 150), (10, 150))
+
+
+def test_colours_a_few_levels_apart_pair_as_dpsts_colours_do(tmp_path):
+    """A mask saved as JPEG comes back with its colours shifted by a few levels; its regions
+    still pair with the PNG mask's (within DPST's +-0.1), and colours further apart do not."""
+    arr = np.zeros((40, 60, 3), dtype=np.uint8)
+    arr[:, :30], arr[:, 30:] = [12, 200, 90], [250, 130, 7]
+    shifted = arr.copy()
+    shifted[:, :30], shifted[:, 30:] = [20, 190, 95], [150, 130, 7]  # 10 levels off; 100 levels off
+    with pytest.warns(RestyleWarning, match="content mask only: #96820[78]; in the style mask only: #fa8207"):
+        pair = pair_masks(save(tmp_path, "c.png", shifted), save(tmp_path, "s.png", arr), (40, 60), (40, 60))
+    assert pair.names == ["#0cc85a"] and pair.content[0, :, :30].min() == 1 and pair.content[0, :, 30:].max() == 0
+
+
+def test_two_content_colours_near_one_style_colour_make_one_region(tmp_path):
+    arr = np.zeros((40, 60, 3), dtype=np.uint8)
+    arr[:, :20], arr[:, 20:40], arr[:, 40:] = [12, 200, 90], [16, 196, 94], [250, 130, 7]
+    style = np.zeros((40, 60, 3), dtype=np.uint8)
+    style[:, :30], style[:, 30:] = [12, 200, 90], [250, 130, 7]
+    pair = pair_masks(save(tmp_path, "c.png", arr), save(tmp_path, "s.png", style), (40, 60), (40, 60))
+    assert pair.names == ["#0cc85a", "#fa8207"]
+    assert pair.content[0, :, :40].min() == 1 and pair.content[0, :, 40:].max() == 0

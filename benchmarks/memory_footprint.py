@@ -1,8 +1,10 @@
 """Memory a run needs: each run's estimate (``restyle.footprint``, as the run computes it before
-it starts) against the peak resident memory of a fresh process doing the run, on DPST pair 8.
+it starts) against the peak resident memory of a fresh process doing the run, on DPST pair 8
+(``restyle smooth``: its content photo, resized, smoothed along itself).
 
     python benchmarks/memory_footprint.py ../shared/data/dpst
     python benchmarks/memory_footprint.py ../shared/data/dpst --quick   # sizes up to 1024 px
+    python benchmarks/memory_footprint.py ../shared/data/dpst --only smooth
 
 Each row is its own process (the peak of a process is what the kernel's out-of-memory killer
 looks at), on the CPU. Iteration counts are small where the peak does not depend on them (the
@@ -27,18 +29,34 @@ from restyle import footprint
 options = json.loads(sys.argv[1])
 mode = options.pop("mode")
 estimates = []
+check_memory = footprint.check_memory
 
 def recording(needed, size, **kwargs):
     estimates.append(needed(size))
-    return footprint.check_memory(needed, size, **kwargs)
+    return check_memory(needed, size, **kwargs)
 
-restyle.artistic.check_memory = restyle.photo.check_memory = recording
+restyle.artistic.check_memory = restyle.photo.check_memory = footprint.check_memory = recording
 if mode == "art":
-    result = restyle.artistic.stylize(seed=0, device="cpu", **options)
-else:
-    result = restyle.photo.stylize_photo(seed=0, device="cpu", **options)
+    shape = restyle.artistic.stylize(seed=0, device="cpu", **options).image.shape[-2:]
+elif mode == "photo":
+    shape = restyle.photo.stylize_photo(seed=0, device="cpu", **options).image.shape[-2:]
+else:  # restyle smooth through the CLI, on the content resized to the size
+    import tempfile
+    from pathlib import Path
+    from PIL import Image
+    from restyle.cli import main
+    from restyle.image import scaled_shape
+
+    folder = Path(tempfile.mkdtemp())
+    with Image.open(options["content"]) as photo:
+        height, width = scaled_shape(photo.height, photo.width, options["size"])
+        photo.convert("RGB").resize((width, height), Image.BICUBIC).save(folder / "in.png")
+    out = folder / "out.png"
+    argv = ["smooth", str(folder / "in.png"), "--content", str(folder / "in.png"), "--method", options["method"]]
+    assert main([*argv, "-o", str(out)]) == 0
+    shape = (height, width)
 print(json.dumps({
-    "shape": list(result.image.shape[-2:]),
+    "shape": list(shape),
     "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     "estimate": estimates[0],
 }))
@@ -70,6 +88,11 @@ def runs(data: Path, quick: bool) -> list[tuple[str, dict[str, object]]]:
         for s in sizes
         if s <= 1024
     ]
+    for side in (1500, 2121) if not quick else (1500,):
+        for method in ("affine", "matting", "posterize", "guided", "bilateral"):
+            rows.append(
+                (f"smooth --method {method}", {"mode": "smooth", "size": side, "method": method, "content": content})
+            )
     return rows
 
 
@@ -84,12 +107,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", type=Path, help="the DPST examples folder (../shared/data/dpst)")
     parser.add_argument("--quick", action="store_true", help="sizes up to 1024 px only")
+    parser.add_argument("--only", choices=("art", "photo", "smooth"), help="only the rows of one mode")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/memory_footprint.json"))
     args = parser.parse_args()
     table = []
     print("| run | --size | result | peak GiB | estimate GiB | estimate / peak |")
     print("|---|---|---|---|---|---|")
     for label, options in runs(args.data, args.quick):
+        if args.only and options["mode"] != args.only:
+            continue
         row = {"run": label, "options": options, **measure(dict(options))}
         table.append(row)
         height, width = row["shape"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -24,7 +25,7 @@ from restyle.errors import (
     check_weight,
     is_out_of_memory,
 )
-from restyle.image import camera_exif, check_writable, save_image
+from restyle.image import camera_exif, check_writable, save_image, scaled_shape
 from restyle.signature import add_signature_flags, signature_kwargs, split
 
 EXIT_ERROR = 1
@@ -279,6 +280,21 @@ SMOOTH_EXAMPLES = """examples:
 """
 
 
+def _check_smoothing_memory(method: str, shape: Sequence[int]) -> None:
+    """Stop before ``restyle smooth`` works on an image too large for the memory."""
+    import torch
+
+    from restyle.footprint import check_memory, smoothing_bytes
+
+    height, width = shape
+
+    def needed(long_side: int) -> int:
+        return smoothing_bytes(method, math.prod(scaled_shape(height, width, long_side)))
+
+    what = f"--method {method} on a {width}x{height} image"
+    check_memory(needed, max(height, width), device=torch.device("cpu"), what=what, option=None)
+
+
 def _run_smooth(args: argparse.Namespace) -> int:
     from restyle import smoothing
     from restyle.image import load_image, resize, warn_if_stretched
@@ -300,6 +316,7 @@ def _run_smooth(args: argparse.Namespace) -> int:
         guide = resize(content, *image.shape[-2:])
     elif args.method in ("affine", "matting", "posterize", "upsample"):
         raise RestyleError(f"--method {args.method} needs --content (the photo whose edges to follow)")
+    _check_smoothing_memory(args.method, (content if args.method == "upsample" else image).shape[-2:])
     if args.method == "affine":
         out = smoothing.local_affine_smoothing(
             image, guide, filter_radius=args.radius or 15, filter_edge=args.edge, stride=args.stride

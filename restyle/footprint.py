@@ -34,6 +34,7 @@ __all__ = [
     "largest_size",
     "lbfgs_pairs",
     "photo_bytes",
+    "smoothing_bytes",
 ]
 
 GIB = 2**30
@@ -55,6 +56,10 @@ PAIR = 11.0
 PHOTO_GRID, PHOTO_PIXELS, PHOTO_SMOOTHING = 3500, 2900, 1000
 #: Guided upsampling to the photo's own size (``--full-resolution``), per pixel of the photo.
 FULL_RESOLUTION = 50
+#: ``restyle smooth`` per pixel of the image (``upsample``: of the photo it is carried up to),
+#: measured at 1.5 and 3 MP (bilateral: 56 to 166 in two runs; 120 here); its base is
+#: :data:`BASE_WITHOUT_NETWORK`.
+SMOOTHING = {"affine": 665, "matting": 875, "posterize": 745, "guided": 705, "bilateral": 120, "upsample": 50}
 #: Finding automatic masks (at a fixed 384 px): what the peak grew by with them (0.24 GiB, photo
 #: default preset at 512 px), not all of it given back to the optimisation after.
 AUTO_MASKS = int(0.25 * GIB)
@@ -141,6 +146,16 @@ def photo_bytes(
     )
     base = BASE if work_pixels or auto_masks else BASE_WITHOUT_NETWORK
     return int(base + phases + (AUTO_MASKS if auto_masks else 0))
+
+
+def smoothing_bytes(method: str, pixels: int) -> int:
+    """Estimated peak memory of ``restyle smooth --method METHOD`` on an image of ``pixels``.
+
+    Example:
+        >>> round(smoothing_bytes("matting", 6000 * 4000) / GIB, 1)
+        19.8
+    """
+    return int(BASE_WITHOUT_NETWORK + SMOOTHING[method] * pixels)
 
 
 def _read_int(path: Path) -> int | None:
@@ -244,7 +259,7 @@ def check_memory(
     *,
     device: torch.device,
     what: str,
-    option: str = "--size",
+    option: str | None = "--size",
     available: int | None = None,
 ) -> None:
     """Raise a one-line :class:`RestyleError` before a CPU run that would not fit in memory.
@@ -256,7 +271,8 @@ def check_memory(
         device: where the run computes; only CPU runs are checked (a GPU's own out-of-memory
             error is caught and reported as it happens).
         what: the run, for the message ("an art run").
-        option: the option that sets ``size``.
+        option: the option that sets ``size``; None when no option does (the message then
+            asks for a smaller image).
         available: bytes available (default: :func:`available_bytes`).
 
     Example:
@@ -275,8 +291,14 @@ def check_memory(
     if estimate <= available:
         return
     largest = largest_size(needed, available, size, smallest=1)
-    advice = f"use {option} {largest} or less" if largest else "free some memory"
+    subject = f"{what} at {option} {size}" if option else what
+    if not largest:
+        advice = "free some memory"
+    elif option:
+        advice = f"use {option} {largest} or less"
+    else:
+        advice = f"use an image of at most {largest} px on its long side"
     raise RestyleError(
-        f"{what} at {option} {size} needs about {estimate / GIB:.1f} GiB of memory, and {available / GIB:.1f} GiB is "
-        f"available; {advice} ({_CHECK_VARIABLE}=0 runs it anyway)"
+        f"{subject} needs about {estimate / GIB:.1f} GiB of memory, and {available / GIB:.1f} GiB is available; "
+        f"{advice} ({_CHECK_VARIABLE}=0 runs it anyway)"
     )

@@ -18,6 +18,7 @@ from restyle.footprint import (
     largest_size,
     lbfgs_pairs,
     photo_bytes,
+    smoothing_bytes,
 )
 
 CPU = torch.device("cpu")
@@ -177,3 +178,21 @@ def test_the_cli_stops_a_run_that_cannot_fit_before_any_work_and_writes_nothing(
         f"restyle: error: a{'n' if command[0] == 'art' else ''} {command[0]} run at --size 64 needs about"
     )
     assert err.count("\n") == 1
+
+
+def test_without_an_option_the_message_asks_for_a_smaller_image():
+    with pytest.raises(RestyleError) as caught:
+        check_memory(lambda side: side * side * 1024, 1000, device=CPU, what="--method x", option=None, available=2**28)
+    assert str(caught.value).startswith("--method x needs about 1.0 GiB of memory, and 0.2 GiB is available; ")
+    assert "use an image of at most 512 px on its long side" in str(caught.value)
+
+
+def test_smooth_stops_before_the_work_on_an_image_too_large_for_the_memory(capsys, monkeypatch, tmp_path, content_png):
+    monkeypatch.setattr(footprint, "available_bytes", lambda: smoothing_bytes("matting", 40 * 30))
+    out = tmp_path / "out.png"
+    args = ["smooth", str(content_png), "--content", str(content_png), "-o", str(out)]
+    assert main([*args, "--method", "matting"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("restyle: error: --method matting on a 64x48 image needs about") and err.count("\n") == 1
+    assert "use an image of at most 40 px on its long side" in err and not out.exists()
+    assert main([*args, "--method", "bilateral"]) == 0  # a cheaper method fits

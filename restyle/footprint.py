@@ -8,8 +8,9 @@ the work starts, and one that cannot fit stops with a one-line error naming the 
 estimate).
 
 The estimate is a sum of measured terms: the peak resident memory of fresh processes on the
-CPU (bfloat16 encoder, channels-last), fitted over sizes 256 to 1536 px (benchmarks/RESULTS.md,
-"Memory a run needs"). A run's peak is the larger of its phases (computing the style targets,
+CPU (bfloat16 encoder, channels-last), fitted on runs of 256 to 2048 px and checked against
+others (``benchmarks/memory_footprint.py``; benchmarks/RESULTS.md, "Memory a run needs").
+``restyle smooth`` checks its own estimate the same way. A run's peak is the larger of its phases (computing the style targets,
 optimising, post-processing), because the allocator reuses the memory one phase frees for the
 next; automatic masks add to it.
 """
@@ -23,6 +24,7 @@ from pathlib import Path
 import torch
 
 from restyle.errors import RestyleError
+from restyle.optim import HISTORY_SIZE
 
 __all__ = [
     "BASE",
@@ -67,7 +69,7 @@ AUTO_MASKS = int(0.25 * GIB)
 _CHECK_VARIABLE = "RESTYLE_MEMORY_CHECK"
 
 
-def lbfgs_pairs(optimizer: str, iterations: int, history_size: int = 100) -> int:
+def lbfgs_pairs(optimizer: str, iterations: int, history_size: int = HISTORY_SIZE) -> int:
     """The most curvature pairs the optimiser holds at once (Adam's two moment buffers count as
     one pair).
 

@@ -23,9 +23,11 @@ from restyle.errors import check_choice
 #: KeyboardInterrupt raised wherever the signal lands, which library code may swallow.
 STOP = threading.Event()
 
-__all__ = ["OPTIMIZERS", "Iterate", "LbfgsMemory", "Outcome", "Record", "optimize"]
+__all__ = ["HISTORY_SIZE", "OPTIMIZERS", "Iterate", "LbfgsMemory", "Outcome", "Record", "optimize"]
 
 OPTIMIZERS = ("lbfgs", "adam")
+#: L-BFGS's memory: the most curvature pairs it keeps.
+HISTORY_SIZE = 100
 
 #: ``loss_fn(image) -> (total, {name: value})``
 LossFn = Callable[[Tensor], tuple[Tensor, dict[str, Tensor]]]
@@ -161,7 +163,7 @@ def optimize(
     iterations: int,
     optimizer: str = "lbfgs",
     learning_rate: float = 0.02,
-    history_size: int = 100,
+    history_size: int = HISTORY_SIZE,
     memory: LbfgsMemory | None = None,
     blocks: Sequence[int] | None = None,
     bounds: tuple[float, float] | None = (0.0, 1.0),

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import subprocess
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
@@ -201,13 +202,16 @@ def write_video(
             fps=info.fps,
             quality=8,
             macro_block_size=2,
-            ffmpeg_log_level="error",
+            ffmpeg_log_level="quiet",  # a failed write is found by _check_encoded and said in one line
             output_params=tag,
         )
         writer.send(None)
+        sent = 0
         for image in images:
             writer.send(np.ascontiguousarray(image))
+            sent += 1
         writer.close()
+        _check_encoded(tmp_video, sent, exact=True)
         if info.audio:
             exe = imageio_ffmpeg.get_ffmpeg_exe()
             command = [exe, "-y", "-loglevel", "error", "-i", str(tmp_video)]
@@ -223,6 +227,7 @@ def write_video(
                 os.replace(tmp_video, tmp_final)
         else:
             os.replace(tmp_video, tmp_final)
+        _check_encoded(tmp_final, sent, exact=False)  # -shortest may trim a frame to the audio
         os.replace(tmp_final, output)
     except OSError as exc:
         raise RestyleError(f"{output}: cannot write the video: {exc.strerror or exc}") from None
@@ -232,6 +237,21 @@ def write_video(
         for tmp in (tmp_video, tmp_final):
             with contextlib.suppress(OSError):
                 tmp.unlink()
+
+
+def _check_encoded(path: Path, frames: int, *, exact: bool) -> None:
+    """Raise RuntimeError unless ffmpeg decodes ``path`` to ``frames`` frames (``exact``) or to
+    at least one. ffmpeg can fail to write a file and still exit cleanly: on a full disk it left
+    an empty MP4, which the audio step then reported as a missing audio track."""
+    import imageio_ffmpeg
+
+    try:
+        found, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
+    except RuntimeError:
+        found = 0
+    if (found != frames) if exact else (found < 1 <= frames):
+        free = shutil.disk_usage(path.parent).free / 2**20
+        raise RuntimeError(f"the written video has {found} of {frames} frames; {free:.1f} MB free on its disk")
 
 
 def write_frame_folder(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import secrets
 from collections.abc import Callable, Sequence
@@ -19,6 +20,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
 
     A failure or Ctrl-C inside ``write`` removes the temporary file and leaves any old
     ``path`` untouched. An OSError becomes a one-line :class:`RestyleError`.
+
+    ``write`` writes to memory, and the bytes go to the file in one checked write, then to the
+    disk (``fsync``) before the rename. Pillow writes some formats straight to a file's
+    descriptor and takes a short write for a whole one: on a full disk it left a truncated
+    JPEG behind, reported as saved.
 
     Example:
         >>> import tempfile, pathlib
@@ -37,7 +43,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
         raise RestyleError(f"{path}: cannot write: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
-            write(handle)
+            buffer = io.BytesIO()
+            write(buffer)
+            handle.write(buffer.getbuffer())  # a buffered write: short writes retried, errors raised
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(OSError):

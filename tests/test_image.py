@@ -342,6 +342,26 @@ def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]  # temp file removed
 
 
+@pytest.mark.parametrize("name", ["out.jpg", "out.png", "out.tif", "out.webp"])
+def test_a_full_disk_is_a_one_line_error_and_leaves_no_file(tmp_path, monkeypatch, name):
+    """Every byte goes through the file object's checked writes: Pillow given a real file
+    writes JPEGs straight to its descriptor and took a short write on a full disk for a whole
+    one, leaving a truncated file reported as saved."""
+    import errno
+    import io
+
+    import restyle.files
+
+    class FullDisk(io.FileIO):
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(restyle.files.os, "fdopen", lambda fd, mode: FullDisk(fd, "wb"))
+    with pytest.raises(RestyleError, match=f"{name}: cannot write: No space left on device"):
+        save_image(load_image(smooth_image(32, 32)), tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_saved_files_get_the_umask_mode_not_the_temp_files_0600(tmp_path):
     old = os.umask(0o027)
     try:

@@ -3,6 +3,7 @@
 import dataclasses
 import itertools
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -119,6 +120,37 @@ def test_video_metadata_round_trips_characters_ffmpeg_escapes(tmp_path, clips):
     assert read_video_metadata(tmp_path / "o.mkv") == meta == read_metadata(tmp_path / "o.mkv")
     write_video(frames, tmp_path / "plain.mp4", info, 0, len(frames), (80, 60))
     assert read_metadata(tmp_path / "plain.mp4") == {}
+
+
+@pytest.mark.parametrize("clip", ["silent", "audio"])
+def test_an_encoder_that_writes_nothing_is_an_error_not_an_empty_video(tmp_path, clips, monkeypatch, clip):
+    """On a full disk ffmpeg wrote an empty MP4 and exited cleanly; the audio step then said the
+    audio could not be copied and the empty file became the result."""
+    import imageio_ffmpeg
+
+    from restyle.clip import write_video
+
+    info = probe(clips[clip])
+    frames = list(read_frames(info, shape=(60, 80)))
+    real = imageio_ffmpeg.write_frames
+
+    def truncating(path, *args, **kwargs):  # encodes as usual, then the file is cut to nothing
+        gen = real(path, *args, **kwargs)
+        gen.send(None)
+        try:
+            while True:
+                gen.send((yield))
+        except GeneratorExit:
+            gen.close()
+            Path(path).write_bytes(b"")
+
+    monkeypatch.setattr(imageio_ffmpeg, "write_frames", truncating)
+    out = tmp_path / "o.mp4"
+    with pytest.raises(
+        RestyleError, match=rf"o.mp4: encoding failed \(the written video has 0 of {len(frames)} frames;"
+    ):
+        write_video(frames, out, info, 0, len(frames), (80, 60))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_frame_bar_is_on_screen_before_the_first_frame_finishes(capsys):

@@ -218,7 +218,9 @@ def write_video(
             command += ["-ss", f"{start / info.fps:.6f}", "-t", f"{frames / info.fps:.6f}", "-i", str(info.path)]
             command += ["-map", "0:v", "-map", "1:a?", "-c:v", "copy", "-c:a", "aac", "-shortest", *tag, str(tmp_final)]
             done = subprocess.run(command, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
+            if done.returncode == 0:
+                _check_encoded(tmp_final, sent, exact=False)  # -shortest may trim a frame to the audio
+            else:
                 warnings.warn(
                     f"could not copy the audio track ({done.stderr.strip()[:200]}); writing the video without it",
                     RestyleWarning,
@@ -226,8 +228,7 @@ def write_video(
                 )
                 os.replace(tmp_video, tmp_final)
         else:
-            os.replace(tmp_video, tmp_final)
-        _check_encoded(tmp_final, sent, exact=False)  # -shortest may trim a frame to the audio
+            os.replace(tmp_video, tmp_final)  # checked above
         os.replace(tmp_final, output)
     except OSError as exc:
         raise RestyleError(f"{output}: cannot write the video: {exc.strerror or exc}") from None

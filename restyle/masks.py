@@ -355,16 +355,13 @@ def _match_colours(names: list[str], others: list[str], tolerance: float = DPST_
             return None
         return np.array([int(name[i : i + 2], 16) for i in (1, 3, 5)])
 
-    candidates = [(other, rgb(other)) for other in others if rgb(other) is not None]
+    candidates = [(other, c) for other in others if (c := rgb(other)) is not None]
     matched = []
     for name in names:
         colour = rgb(name)
         if colour is not None and name not in others:
-            near = [
-                (np.abs(c - colour).max(), other)
-                for other, c in candidates
-                if np.abs(c - colour).max() <= tolerance * 255
-            ]
+            distances = [(int(np.abs(c - colour).max()), other) for other, c in candidates]
+            near = [pair for pair in distances if pair[0] <= tolerance * 255]
             name = min(near)[1] if near else name
         matched.append(name)
     return matched

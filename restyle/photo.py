@@ -333,7 +333,7 @@ def stylize_photo(
     if _temporal is not None:
         image, temporal = _temporal
 
-    work = min(size, settings.work_size or size) if grid_mode else size
+    work = _work_size(settings, size)
     # A video frame (``_temporal``) starts from the previous stylised frame warped into it:
     # already stylised, so it skips the coarse scales (as art mode does).
     plan = _plan(settings, (height, width), work, smallest=min_side(_LAYERS), coarse=temporal is None)
@@ -440,11 +440,8 @@ def _check_memory(
 
     def needed(long_side: int) -> int:
         h, w = scaled_shape(height, width, long_side)
-        work = min(long_side, settings.work_size or long_side) if grid else long_side
-        wh, ww = scaled_shape(height, width, work)
-        sh, sw = (  # as _load_pair brings the style down
-            style.shape[-2:] if max(style.shape[-2:]) <= 2 * long_side else scaled_shape(*style.shape[-2:], long_side)
-        )
+        wh, ww = scaled_shape(height, width, _work_size(settings, long_side))
+        sh, sw = _style_shape(style.shape[-2:], long_side)
         return photo_bytes(
             wh * ww if settings.stages else 0,
             h * w,
@@ -458,14 +455,26 @@ def _check_memory(
     check_memory(needed, size, device=device, what="a photo run")
 
 
+def _work_size(settings: Preset, size: int) -> int:
+    """The long side the optimisation works at: the grid preset's work size at most."""
+    return min(size, settings.work_size or size) if settings.parameterization == "grid" else size
+
+
+def _style_shape(shape: Sequence[int], size: int) -> tuple[int, int]:
+    """The style image's working shape: its own, or brought down to ``size`` if over twice that."""
+    height, width = shape
+    return scaled_shape(height, width, size) if max(height, width) > 2 * size else (height, width)
+
+
 def _load_pair(content: ImageLike, style: ImageLike, *, size: int, max_pixels: int) -> tuple[Tensor, Tensor]:
     """The content at ``size`` and the style image (brought down to ``size`` if it is over
     twice that), each checked to be large enough for the network's layers."""
     content_full = load_image(content, size=size, max_pixels=max_pixels, what="content")
     check_size(*content_full.shape[-2:], _LAYERS, what="content")
     style_full = load_image(style, max_pixels=max_pixels, what="style")
-    if max(style_full.shape[-2:]) > 2 * size:
-        style_full = resize(style_full, *scaled_shape(*style_full.shape[-2:], size))
+    shape = _style_shape(style_full.shape[-2:], size)
+    if shape != tuple(style_full.shape[-2:]):
+        style_full = resize(style_full, *shape)
     check_size(*style_full.shape[-2:], _LAYERS, what="style image")
     return content_full, style_full
 

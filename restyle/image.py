@@ -92,6 +92,16 @@ class RestyleWarning(UserWarning):
     """Something the user should know about that did not stop the work."""
 
 
+def _megapixels(pixels: int) -> str:
+    """A pixel count for a message: megapixels, or the count itself below 0.1 MP.
+
+    Example:
+        >>> _megapixels(24_000_000), _megapixels(9216)
+        ('24.0 MP', '9216 pixels')
+    """
+    return f"{pixels / 1e6:.1f} MP" if pixels >= 100_000 else f"{pixels} pixels"
+
+
 def _warn(message: str) -> None:
     warnings.warn(message, RestyleWarning, stacklevel=3)
 
@@ -218,12 +228,12 @@ def _read_file(path: Path, *, size: int | None, max_pixels: int, icc: bool = Tru
                 raise RestyleError(f"{path}: the image has zero size ({width}x{height})")
             pixels = width * height
             if pixels > max_pixels:
-                megapixels = f"{pixels / 1e6:.1f} MP"
+                megapixels = _megapixels(pixels)
                 allowed = size is not None and size < max(width, height)
                 if not allowed or pixels > _DOWNSCALE_ALLOWANCE * max_pixels:
                     raise RestyleError(
                         f"{path}: {width}x{height} ({megapixels}) is over the --max-pixels limit of "
-                        f"{max_pixels / 1e6:.1f} MP; pass a larger --max-pixels if you trust this file"
+                        f"{_megapixels(max_pixels)}; pass a larger --max-pixels if you trust this file"
                     )
                 _warn(f"{path}: {width}x{height} ({megapixels}) is over --max-pixels; downscaling while reading")
                 if img.format == "JPEG" and size is not None:

@@ -246,7 +246,7 @@ def test_zero_size_image(tmp_path):
 def test_over_max_pixels_error_or_downscale_with_warning(tmp_path, rgb):
     path = tmp_path / "big.png"
     Image.fromarray(rgb).save(path)  # 600 pixels
-    with pytest.raises(RestyleError, match="over the --max-pixels limit"):
+    with pytest.raises(RestyleError, match=r"\(600 pixels\) is over the --max-pixels limit of 500 pixels"):
         load_image(path, max_pixels=500)
     with pytest.warns(RestyleWarning, match="downscaling"):
         out = load_image(path, max_pixels=500, size=15)

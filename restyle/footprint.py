@@ -83,9 +83,9 @@ def lbfgs_pairs(optimizer: str, iterations: int, history_size: int = HISTORY_SIZ
 def art_bytes(
     pixels: int,
     *,
+    pairs: int,
     style_pixels: int = 0,
     parameters_per_pixel: float = 4.0,
-    pairs: int = 62,
     float32: bool = False,
     auto_masks: bool = False,
 ) -> int:
@@ -101,7 +101,7 @@ def art_bytes(
         auto_masks: automatic masks are found first.
 
     Example:
-        >>> round(art_bytes(512 * 339) / GIB, 2)  # the default at --size 512
+        >>> round(art_bytes(512 * 339, pairs=62) / GIB, 2)  # the default at --size 512
         1.25
     """
     encoder = ENCODER_F32 if float32 else ENCODER_BF16

@@ -198,8 +198,7 @@ def _check_options(params: dict[str, Any]) -> None:
     if params["iterations"] < 1 or params["coarse_iterations"] < 0:
         raise RestyleError("iterations must be at least 1 (and coarse-iterations at least 0)")
     check_positive(params["learning_rate"], "learning-rate")
-    if not params["style_scale"] > 0:
-        raise RestyleError(f"style-scale must be above 0, not {params['style_scale']}")
+    check_positive(params["style_scale"], "style-scale")
     for name in ("content_weight", "style_weight", "tv_weight"):
         check_weight(params[name], name.replace("_", "-"))
 

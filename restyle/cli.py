@@ -316,6 +316,11 @@ def _run_smooth(args: argparse.Namespace) -> int:
         guide = resize(content, *image.shape[-2:])
     elif args.method in ("affine", "matting", "posterize", "upsample"):
         raise RestyleError(f"--method {args.method} needs --content (the photo whose edges to follow)")
+    height, width = image.shape[-2:]
+    if args.radius is not None and args.radius > max(height, width):  # a wider window changes nothing, slowly
+        raise RestyleError(
+            f"--radius {args.radius} is wider than the image ({width}x{height}); use at most {max(height, width)}"
+        )
     _check_smoothing_memory(args.method, (content if args.method == "upsample" else image).shape[-2:])
     if args.method == "affine":
         out = smoothing.local_affine_smoothing(

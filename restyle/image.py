@@ -92,6 +92,10 @@ class RestyleWarning(UserWarning):
     """Something the user should know about that did not stop the work."""
 
 
+#: A side no image has; a size or scale beyond it is reported without its pixel count.
+_ABSURD_SIDE = 10_000_000
+
+
 def _megapixels(pixels: int) -> str:
     """A pixel count for a message: megapixels, or the count itself below 0.1 MP.
 
@@ -390,9 +394,13 @@ def check_work_size(
     """
     height, width = shape
     if height * width > max_pixels:
+        if max(height, width) < _ABSURD_SIDE:
+            made = f"{width}x{height} ({_megapixels(height * width)})"
+        else:  # e.g. --style-scale 1e300: no float holds the pixel count
+            made = f"over {_ABSURD_SIDE:,} px on a side"
         raise RestyleError(
-            f"{what}: {option} {value} would make it {width}x{height} ({height * width / 1e6:.1f} MP), over the "
-            f"--max-pixels limit of {max_pixels / 1e6:.1f} MP; use a smaller {option}"
+            f"{what}: {option} {value} would make it {made}, over the --max-pixels limit of "
+            f"{_megapixels(max_pixels)}; use a smaller {option}"
         )
 
 
@@ -534,6 +542,8 @@ def save_image(
         {'seed': 7}
     """
     path = check_writable(path)
+    if isinstance(image, Tensor) and not bool(torch.isfinite(image).all()):  # would be written as black
+        raise RestyleError(f"{path}: not written: the image has NaN or infinite values (a numerical failure)")
     pil = image if isinstance(image, Image.Image) else to_pil(image)
     fmt = WRITABLE_SUFFIXES[path.suffix.lower()]
     text = json.dumps(dict(metadata), default=_json_default, sort_keys=True) if metadata else None

@@ -7,6 +7,7 @@ is usable on any image, not only on style transfer results.
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import torch
@@ -170,6 +171,24 @@ def posterization_refinement(image: Tensor, content: Tensor, *, radius: int = 8,
     return (image + detail).clamp(0.0, 1.0)
 
 
+def _gaussian_scale(sigma: float) -> float:
+    """``1 / (2 sigma^2)``, the factor of a Gaussian weight ``exp(-d^2 / (2 sigma^2))``, kept
+    finite in float32: at most 1e30 (a tiny sigma: only equal values weigh; 0 x 1e30 is still 0,
+    where 0 / 0 would be NaN), and 0 for a sigma whose square overflows (every value weighs alike).
+
+    Example:
+        >>> _gaussian_scale(0.5), _gaussian_scale(1e-300), _gaussian_scale(1e300)
+        (2.0, 1e+30, 0.0)
+    """
+    square = float(sigma) * float(sigma)  # inf for a huge sigma (``**`` would raise), then 0.5 / inf = 0
+    if square == 0.0:
+        return _LARGEST_GAUSSIAN_SCALE
+    return min(0.5 / square, _LARGEST_GAUSSIAN_SCALE)
+
+
+_LARGEST_GAUSSIAN_SCALE = 1e30
+
+
 def bilateral_filter(
     image: Tensor,
     guide: Tensor | None = None,
@@ -210,7 +229,10 @@ def bilateral_filter(
     if radius < 0 or stride < 1:
         raise ValueError(f"bilateral_filter: radius must be >= 0 and stride >= 1, got {radius} and {stride}")
     guide = image if guide is None else guide
+    if not (math.isfinite(sigma_color) and sigma_color > 0):
+        raise ValueError(f"bilateral_filter: sigma_color must be a positive number, got {sigma_color}")
     sigma_space = sigma_space or max(radius / 2.0, 0.5)
+    colour_scale, space_scale = _gaussian_scale(sigma_color), _gaussian_scale(sigma_space)
     h, w = image.shape[-2:]
     pad = (radius, radius, radius, radius)
     padded = F.pad(image, pad, mode="replicate")
@@ -224,7 +246,7 @@ def bilateral_filter(
             shifted = padded[..., radius + dy : radius + dy + h, radius + dx : radius + dx + w]
             shifted_guide = padded_guide[..., radius + dy : radius + dy + h, radius + dx : radius + dx + w]
             colour = (shifted_guide - guide).pow(2).sum(dim=1, keepdim=True)
-            weight = torch.exp(-colour / (2 * sigma_color**2) - (dy * dy + dx * dx) / (2 * sigma_space**2))
+            weight = torch.exp(-colour * colour_scale - (dy * dy + dx * dx) * space_scale)
             num += weight * shifted
             den += weight
     return num / den

@@ -163,6 +163,9 @@ def test_version_and_help(capsys):
         (lambda t, c, s: [c, s, "-o", t / "o.png", "--max-pixels", "100"], "max-pixels"),
         (lambda t, c, s: [c, s, "-o", t / "o.png", "--size", "10"], "at least 16"),
         (lambda t, c, s: [c, s, "-o", t / "o.png", "--save-every", "-1"], "--save-every must be at least 0"),
+        (lambda t, c, s: [c, s, "-o", t / "o.png", "--style-scale", "inf"], "style-scale must be a positive number"),
+        (lambda t, c, s: [c, s, "-o", t / "o.png", "--style-scale", "1e300"], "over 10,000,000 px on a side"),
+        (lambda t, c, s: [c, s, "-o", t / "o.png", "--size", "9" * 23], "over 10,000,000 px on a side"),
     ],
 )
 def test_user_errors_are_one_line(capsys, tmp_path, content_png, style_png, make_args, message):
@@ -172,6 +175,13 @@ def test_user_errors_are_one_line(capsys, tmp_path, content_png, style_png, make
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("restyle: error: ") and message in lines[0]
     assert not list(tmp_path.glob("o.*"))
+
+
+@pytest.mark.parametrize("work_size", ["8", "9" * 23])
+def test_masks_work_size_out_of_range_is_one_line(capsys, tmp_path, content_png, style_png, work_size):
+    code, _, stderr = run(capsys, "masks", content_png, style_png, "-o", tmp_path / "m", "--work-size", work_size)
+    assert code == 1 and stderr == f"restyle: error: work-size must be between 16 and 2048, not {work_size}\n"
+    assert not (tmp_path / "m").exists()
 
 
 def test_unwritable_output_fails_before_any_work(capsys, tmp_path, content_png, style_png, monkeypatch):

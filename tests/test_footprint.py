@@ -123,7 +123,9 @@ def test_the_estimates_grow_with_what_a_run_holds():
     assert art_bytes(pixels, pairs=100) > default > art_bytes(pixels, pairs=2)
     assert art_bytes(pixels, pairs=62, float32=True) > default
     assert art_bytes(pixels, pairs=62, parameters_per_pixel=3.0) < default
-    assert art_bytes(64 * 64, pairs=62, style_pixels=4096 * 4096) > art_bytes(64 * 64, pairs=62)  # the style's pass is the peak
+    assert art_bytes(64 * 64, pairs=62, style_pixels=4096 * 4096) > art_bytes(
+        64 * 64, pairs=62
+    )  # the style's pass is the peak
     assert lbfgs_pairs("lbfgs", 5) == 5 and lbfgs_pairs("lbfgs", 500, history_size=50) == 50
     assert photo_bytes(pixels, pixels, grid=False, pairs=100) > photo_bytes(pixels, pixels)
     assert photo_bytes(0, 4 * pixels) > photo_bytes(0, pixels)  # the fast preset: smoothing only

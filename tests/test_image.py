@@ -327,6 +327,15 @@ def test_unwritable_output_is_caught_before_work(tmp_path):
         locked.chmod(0o700)
 
 
+def test_a_non_finite_image_is_not_written(tmp_path):
+    target = tmp_path / "out.png"
+    image = torch.rand(1, 3, 8, 8)
+    image[0, 1, 2, 3] = float("nan")  # to_pil would have written it as black
+    with pytest.raises(RestyleError, match="not written: the image has NaN or infinite values"):
+        save_image(image, target)
+    assert not target.exists()
+
+
 def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
     image = load_image(smooth_image(8, 8))
     target = tmp_path / "out.png"

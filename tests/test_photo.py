@@ -359,6 +359,12 @@ def test_cli_smooth(pair, tmp_path, capsys):
         bad = ["smooth", str(pair["style"]), "--content", str(pair["content"]), "--method", method, "--radius", "-1"]
         assert main([*bad, "-o", str(tmp_path / "y.png")]) == 1
         assert "--radius must be at least 1" in capsys.readouterr().err
+        # wider than the image: refused (a radius of 1000 ran the bilateral loop for minutes;
+        # one past int64 was a traceback)
+        for radius in ("65", str(10**23)):
+            assert main([*bad[:-1], radius, "-o", str(tmp_path / "y.png")]) == 1
+            assert f"--radius {radius} is wider than the image (64x48); use at most 64" in capsys.readouterr().err
+    assert main([*bad[:-1], "64", "-o", str(tmp_path / "r64.png")]) == 0
     wide = tmp_path / "wide.png"
     Image.fromarray(np.zeros((16, 64, 3), dtype=np.uint8)).save(wide)
     assert main(["smooth", str(pair["style"]), "--content", str(wide), "--method", "guided", "-o", str(sparse)]) == 0

@@ -115,6 +115,18 @@ def test_bilateral_with_wide_colour_sigma_is_a_gaussian_blur():
     assert torch.allclose(out, expected, atol=1e-9)
 
 
+def test_bilateral_with_extreme_colour_sigmas_stays_finite():
+    # sigma^2 underflowing to 0 gave 0 / 0 = NaN weights (a black image once saved), and a sigma
+    # whose square overflows raised OverflowError
+    x = torch.rand(1, 3, 10, 10)
+    assert torch.allclose(bilateral_filter(x, radius=2, sigma_color=1e-300), x, atol=1e-6)  # only equal colours weigh
+    blur = bilateral_filter(x, radius=2, sigma_color=1e300)
+    assert torch.allclose(blur, bilateral_filter(x, torch.zeros(1, 1, 10, 10), radius=2), atol=1e-6)  # colour-blind
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="sigma_color must be a positive number"):
+            bilateral_filter(x, sigma_color=bad)
+
+
 def test_bilateral_keeps_edges():
     x = torch.zeros(1, 1, 8, 8)
     x[..., 4:] = 1.0

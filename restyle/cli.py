@@ -156,8 +156,12 @@ def _run_photo(args: argparse.Namespace, names: Sequence[str]) -> int:
         finally:
             progress.close()
         return _finish(result, output, extra)
+    from restyle.photo import preset_settings
     from restyle.sheet import contact_sheet
 
+    if not preset_settings(args.preset).stages:
+        swept = ", ".join(f"--{k.replace('_', '-')}" for k in SWEEP_OPTIONS if len(grid[k]) > 1)
+        raise RestyleError(f"preset {args.preset} runs no optimisation, so a sweep of {swept} would give equal images")
     cache: dict[str, Any] = {}
     results = {}
     for combo in combos:

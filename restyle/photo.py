@@ -567,6 +567,18 @@ def _settings(
     if smoothing != "preset":
         check_choice(smoothing, ("preset", "matting", "affine", "none"), "smoothing")
         settings = replace(settings, smoothing=smoothing)
+    given = [k for k, v in overrides.items() if v is not None] + (["iterations"] if iterations is not None else [])
+    unused = [k for k in given if k != "smoothing_strength"] if not settings.stages else []
+    if not unused and settings.parameterization != "grid" and "grid_smoothness" in given:
+        unused = ["grid_smoothness"]  # a penalty on the grid, which only the default preset optimises
+    if unused:
+        names = ", ".join(k.replace("_", "-") for k in unused)
+        why = "it runs no optimisation" if not settings.stages else "it optimises pixels, not a grid"
+        warnings.warn(
+            f"{names} {'has' if len(unused) == 1 else 'have'} no effect with preset {preset}: {why}",
+            RestyleWarning,
+            stacklevel=3,
+        )
     return settings
 
 

@@ -54,7 +54,12 @@ def pyramid_sizes(long_side: int, *, min_size: int = 128, factor: float = 2.0, e
     check_at_least(min_size, 1, "min-size")  # a pyramid down to 0 px would never end
     sizes = [long_side]
     while enabled and round(sizes[0] / factor) >= min_size:
-        sizes.insert(0, round(sizes[0] / factor))
+        smaller = round(sizes[0] / factor)
+        if smaller == sizes[0]:  # the loop would never end
+            raise RestyleError(
+                f"pyramid factor {factor} is too close to 1: the scale below {sizes[0]} px would be {smaller} px too"
+            )
+        sizes.insert(0, smaller)
     return sizes
 
 

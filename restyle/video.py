@@ -276,17 +276,17 @@ def _frame_options(
     """The image pipeline's options for one frame: the first frame of a pass is stylised in
     full; later ones take ``frame_iterations`` full-size steps from their warped start."""
     options: dict[str, Any] = {"size": size, "seed": seed, "device": device}
+    if mode == "photo" and preset == "fast":  # no optimisation: no weights or iterations to pass
+        # Without masks the fast preset's colour transfer is one affine map of the content's
+        # colours: already photorealistic, so the per-frame matting smoothing (seconds per
+        # frame) is skipped; it changed pixels by 0.004 on average.
+        return {**options, "preset": preset, "smoothing": "none"}
     if style_weight is not None:
         options["style_weight"] = style_weight
     if content_weight is not None:
         options["content_weight"] = content_weight
     if mode == "photo":
         options["preset"] = preset
-        if preset == "fast":
-            # Without masks the fast preset's colour transfer is one affine map of the
-            # content's colours: already photorealistic, so the per-frame matting smoothing
-            # (seconds per frame) is skipped; it changed pixels by 0.004 on average.
-            options["smoothing"] = "none"
     if first:
         if iterations is not None:
             options["iterations"] = iterations
@@ -343,10 +343,12 @@ def _check_options(
     frame_iterations: int,
     temporal_weight: float | None,
     fps: float,
+    unused_if_fast: dict[str, Any],
 ) -> float:
     """Check the options that need no file (one-line errors, before any work) and return the
     temporal weight: the given one, or the default for the mode (the fast photo preset, ``fast``,
-    has its own, as its temporal term is a per-pixel ratio)."""
+    has its own, as its temporal term is a per-pixel ratio). Warns once of any of
+    ``unused_if_fast`` (name: value) given for the fast preset, which runs no optimisation."""
     from restyle.photo import preset_settings
 
     check_choice(mode, ("art", "photo"), "mode")
@@ -359,6 +361,14 @@ def _check_options(
         raise RestyleError("passes and frame-iterations must be at least 1")
     check_positive(fps, "fps")  # checked for video files too, though they keep their own
     check_long_side(size, minimum=MIN_TRANSFER_SIZE)
+    unused = [name for name, value in unused_if_fast.items() if value is not None] if fast else []
+    if unused:
+        warnings.warn(
+            f"{', '.join(unused)} {'has' if len(unused) == 1 else 'have'} no effect with preset fast: "
+            "it runs no optimisation",
+            RestyleWarning,
+            stacklevel=3,
+        )
     if temporal_weight is not None:
         return check_weight(temporal_weight, "temporal-weight")
     return DEFAULT_TEMPORAL_WEIGHT["fast" if fast else mode]
@@ -455,6 +465,7 @@ def stylize_video(
         frame_iterations=frame_iterations,
         temporal_weight=temporal_weight,
         fps=fps,
+        unused_if_fast={"style-weight": style_weight, "content-weight": content_weight, "iterations": iterations},
     )
     out = Path(output)
     check_not_an_input(out, [video, style])  # e.g. a folder of frames written into itself

@@ -364,6 +364,8 @@ def test_nonfinite_is_reported(images):
         ({"style_scale": float("nan")}, "style-scale must be a positive number, not nan"),
         ({"style_scale": 1e300}, "--style-scale 1e.300 would make it over 10,000,000 px on a side"),
         ({"learning_rate": -1.0, "optimizer": "adam"}, "learning-rate must be a positive number"),
+        ({"learning_rate": 1e300, "optimizer": "adam"}, "learning-rate must be at most 1"),
+        ({"pyramid": True, "pyramid_factor": 1.0001, "min_size": 16}, "the scale below 48 px would be 48 px too"),
         ({"min_size": 0}, "min-size must be at least 1"),
         ({"seed": 2**64}, "seed must be between 0 and 2"),
         ({"seed": -1}, "seed must be between 0 and 2"),

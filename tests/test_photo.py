@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -262,6 +264,43 @@ def test_cli_sweep_checks_every_value_before_the_first_run(pair, tmp_path, capsy
     assert main([*args, "--preset", "fast", "--size", "64", "--style-weight", "10,nan"]) == 1
     assert "style-weight must be a finite number >= 0, not nan" in capsys.readouterr().err
     assert not list(tmp_path.glob("out*"))  # not even the first combination's result
+
+
+def test_cli_refuses_a_sweep_with_the_fast_preset(pair, tmp_path, capsys):
+    from restyle.cli import main
+
+    args = ["photo", str(pair["content"]), str(pair["style"]), "-o", str(tmp_path / "out.png"), "--quiet"]
+    assert main([*args, "--preset", "fast", "--size", "64", "--photo-weight", "1,10"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        err
+        == "restyle: error: preset fast runs no optimisation, so a sweep of --photo-weight would give equal images\n"
+    )
+    assert not list(tmp_path.glob("out*"))
+
+
+@pytest.mark.parametrize(
+    ("preset", "options", "message"),
+    [
+        ("fast", {"style_weight": 5.0, "iterations": 3}, "style-weight, iterations have no effect with preset fast"),
+        ("fast", {"grid_smoothness": 1.0}, "grid-smoothness has no effect with preset fast: it runs no optimisation"),
+        (
+            "dpst",
+            {"grid_smoothness": 1.0, "iterations": 1},
+            "grid-smoothness has no effect with preset dpst: it optimises",
+        ),
+    ],
+)
+def test_options_a_preset_ignores_are_warned_of(pair, preset, options, message):
+    with pytest.warns(RestyleWarning, match=message):
+        stylize_photo(pair["content"], pair["style"], size=64, device="cpu", preset=preset, **options)
+
+
+def test_options_a_preset_uses_are_not_warned_of(pair):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RestyleWarning)
+        stylize_photo(pair["content"], pair["style"], size=64, device="cpu", preset="fast", smoothing_strength=5.0)
+        stylize_photo(pair["content"], pair["style"], size=64, device="cpu", iterations=1, grid_smoothness=1.0)
 
 
 def test_cli_photo_and_sweep_contact_sheet(pair, tmp_path, capsys):

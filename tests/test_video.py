@@ -254,6 +254,17 @@ def test_frame_options_first_frame_in_full_later_frames_short():
     assert photo["preset"] == "default" and photo["iterations"] == 7 and "pyramid" not in photo
     fast = _frame_options(mode="photo", preset="fast", first=True, content_weight=None, **common)
     assert fast["smoothing"] == "none" and "iterations" not in fast
+    # the fast preset optimises nothing: neither weights nor iterations reach it (each frame warned)
+    weighted = _frame_options(mode="photo", preset="fast", first=False, content_weight=2.0, **common)
+    assert weighted == {"size": 64, "seed": 3, "device": "cpu", "preset": "fast", "smoothing": "none"}
+
+
+def test_cli_photo_fast_warns_once_of_options_it_ignores(capsys, tmp_path, clips):
+    out = tmp_path / "out.mp4"
+    code, _, err = run(capsys, "video", clips["silent"], clips["style"], "-o", out, *FAST, "--style-weight", "5")
+    assert code == 0, err
+    assert err.count("warning") == 1
+    assert "restyle: warning: style-weight has no effect with preset fast: it runs no optimisation" in err
 
 
 def test_art_mode_uses_the_warped_previous_frame(tmp_path, clips, monkeypatch):

@@ -160,7 +160,10 @@ def _pil_to_array(img: Image.Image, what: str = "image", *, icc: bool = True) ->
         return np.repeat(arr[..., None], 3, axis=2)
     if mode in ("I", "F"):
         arr = np.asarray(img, dtype=np.float32)
-        top = 65535.0 if arr.max(initial=0) > 255 else 255.0
+        high = arr.max(initial=0)
+        # the scale is guessed from the values: floats up to 1 are 0..1 (a float TIFF's usual
+        # scale; as 0..255 it would be black), else 8 or 16 bits
+        top = 1.0 if mode == "F" and high <= 1.0 else 65535.0 if high > 255 else 255.0
         arr = np.clip(arr / top, 0.0, 1.0)
         return np.repeat(arr[..., None], 3, axis=2)
     if mode == "P" or mode in ("LA", "La", "PA", "RGBa"):
@@ -170,6 +173,29 @@ def _pil_to_array(img: Image.Image, what: str = "image", *, icc: bool = True) ->
         img = Image.alpha_composite(white, img)
     img = img.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV, RGB
     return np.asarray(img, dtype=np.float32) / 255.0
+
+
+#: How far outside 0..1 a float image may reach and still be clipped quietly (a resampling
+#: filter's overshoot); beyond, it is on another scale and clipping would ruin it.
+_FLOAT_SLACK = 0.5
+
+
+def _check_float_range(low: float, high: float, what: str) -> None:
+    """Refuse a float image that is not on the 0..1 scale (e.g. 0..255 values, which clipping
+    would turn white).
+
+    Example:
+        >>> _check_float_range(-0.02, 1.03, "content")
+        >>> _check_float_range(0.0, 254.0, "content")
+        Traceback (most recent call last):
+        ...
+        restyle.errors.RestyleError: content: a float image must be on a 0..1 scale, but its values run from 0 to 254 (divide 0..255 values by 255)
+    """
+    if low < -_FLOAT_SLACK or high > 1.0 + _FLOAT_SLACK:
+        raise RestyleError(
+            f"{what}: a float image must be on a 0..1 scale, but its values run from {low:.3g} to {high:.3g} "
+            "(divide 0..255 values by 255)"
+        )
 
 
 def _array_to_rgb(arr: np.ndarray, *, what: str) -> np.ndarray:
@@ -190,6 +216,8 @@ def _array_to_rgb(arr: np.ndarray, *, what: str) -> np.ndarray:
         raise RestyleError(f"{what}: unsupported array dtype {arr.dtype}")
     if not np.isfinite(out).all():
         raise RestyleError(f"{what}: the image contains NaN or infinite values")
+    if out.size:
+        _check_float_range(float(out.min()), float(out.max()), what)
     out = np.clip(out, 0.0, 1.0)
     if out.shape[2] == 4:
         alpha = out[..., 3:]
@@ -310,7 +338,12 @@ def load_image(
     elif isinstance(source, np.ndarray):
         tensor = torch.from_numpy(_array_to_rgb(source, what=what)).permute(2, 0, 1)[None]
     elif isinstance(source, Tensor):
-        tensor = source.detach().to("cpu", torch.float32)
+        if source.dtype == torch.uint8:
+            tensor = source.detach().to("cpu", torch.float32) / 255.0
+        elif source.is_floating_point() or source.dtype == torch.bool:
+            tensor = source.detach().to("cpu", torch.float32)
+        else:
+            raise RestyleError(f"{what}: unsupported tensor dtype {source.dtype}; use float (0..1) or uint8")
         if tensor.ndim == 3:
             tensor = tensor[None]
         if tensor.ndim != 4 or tensor.shape[0] != 1 or tensor.shape[1] not in (1, 3):
@@ -319,6 +352,8 @@ def load_image(
             )
         if not torch.isfinite(tensor).all():
             raise RestyleError(f"{what}: the image contains NaN or infinite values")
+        if tensor.numel():
+            _check_float_range(float(tensor.min()), float(tensor.max()), what)
         tensor = tensor.clamp(0, 1).expand(1, 3, -1, -1)
     else:
         raise RestyleError(f"{what}: expected a path, PIL image, numpy array or tensor, not {type(source).__name__}")

@@ -146,6 +146,16 @@ def test_exif_orientation(tmp_path, rgb):
     assert out.shape == (1, 3, 30, 20)
 
 
+def test_float_and_32_bit_grey_files(tmp_path, rgb):
+    grey = rgb[..., 0].astype(np.float32) / 255.0
+    Image.fromarray(grey, "F").save(tmp_path / "unit.tif")  # a float TIFF on the 0..1 scale
+    Image.fromarray(grey * 255.0, "F").save(tmp_path / "byte.tif")  # ... and on 0..255
+    Image.fromarray((grey * 65535.0).astype(np.int32), "I").save(tmp_path / "int.tif")  # 32-bit grey, 16-bit values
+    for name in ("unit.tif", "byte.tif", "int.tif"):
+        out = load_image(tmp_path / name)
+        assert torch.allclose(out, torch.from_numpy(grey).expand(1, 3, -1, -1), atol=1e-4), name
+
+
 def test_in_memory_inputs(rgb):
     from_np = load_image(rgb)
     assert torch.equal(load_image(Image.fromarray(rgb)), from_np)
@@ -158,6 +168,17 @@ def test_in_memory_inputs(rgb):
         load_image(42)
     with pytest.raises(RestyleError, match="shape"):
         load_image(torch.zeros(2, 3, 4, 4))
+    # a uint8 tensor is 0..255, as a uint8 array (it was clipped to 0..1: nearly all white)
+    assert torch.equal(load_image(torch.from_numpy(rgb).permute(2, 0, 1)), from_np)
+    with pytest.raises(RestyleError, match="unsupported tensor dtype torch.int64"):
+        load_image(torch.from_numpy(rgb.astype(np.int64)).permute(2, 0, 1))
+    # floats on the 0..255 scale are refused (clipping turned them white); a small overshoot is clipped
+    for source in (rgb.astype(np.float64), torch.from_numpy(rgb).permute(2, 0, 1).float(), -from_np):
+        with pytest.raises(RestyleError, match="a float image must be on a 0..1 scale"):
+            load_image(source)
+    overshoot = from_np * 1.2 - 0.1
+    assert torch.equal(load_image(overshoot), overshoot.clamp(0, 1))
+    assert torch.equal(load_image(overshoot[0].permute(1, 2, 0).numpy()), overshoot.clamp(0, 1))
 
 
 def test_size_sets_long_side(rgb):

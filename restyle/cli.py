@@ -14,7 +14,7 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from restyle import __version__
 from restyle.errors import (
@@ -27,6 +27,9 @@ from restyle.errors import (
 )
 from restyle.image import camera_exif, check_writable, save_image, scaled_shape
 from restyle.signature import add_signature_flags, signature_kwargs, split
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -299,10 +302,53 @@ def _check_smoothing_memory(method: str, shape: Sequence[int]) -> None:
     check_memory(needed, max(height, width), device=torch.device("cpu"), what=what, option=None)
 
 
-def _run_smooth(args: argparse.Namespace) -> int:
+class _RowProgress:
+    """A tqdm bar over image rows, for the filters that take minutes on large photos (the
+    affine method: 70 s at 5 MP here); it appears on the first call."""
+
+    def __init__(self, quiet: bool, what: str) -> None:
+        self.quiet, self.what, self.bar = quiet, what, None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.quiet:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="row", desc=self.what, dynamic_ncols=True, file=sys.stderr)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _smoothed(
+    args: argparse.Namespace, image: Tensor, guide: Tensor, content: Tensor | None, *, progress: _RowProgress
+) -> Tensor:
+    """``restyle smooth``'s method applied (``content``: the full-size photo, for upsample)."""
     from restyle import smoothing
-    from restyle.image import load_image, resize, warn_if_stretched
     from restyle.matting import MattingLaplacian
+
+    if args.method == "affine":
+        return smoothing.local_affine_smoothing(
+            image, guide, filter_radius=args.radius or 15, filter_edge=args.edge, stride=args.stride, progress=progress
+        )
+    if args.method == "matting":
+        return smoothing.matting_smoothing(image, MattingLaplacian(guide), beta=args.beta)
+    if args.method == "guided":
+        return smoothing.guided_filter(guide, image, radius=args.radius or 8, eps=args.eps).clamp(0, 1)
+    if args.method == "upsample":  # IMAGE carried up to the content's own size
+        return smoothing.guided_upsample(image, guide, content, radius=args.radius or 1, eps=args.eps).clamp(0, 1)
+    if args.method == "posterize":
+        return smoothing.posterization_refinement(image, guide, radius=args.radius or 8, eps=args.eps)
+    return smoothing.bilateral_filter(
+        image, guide, radius=args.radius or 5, sigma_color=args.edge, stride=args.stride, progress=progress
+    ).clamp(0, 1)
+
+
+def _run_smooth(args: argparse.Namespace) -> int:
+    from restyle.image import load_image, resize, warn_if_stretched
 
     for name, value in (("radius", args.radius), ("stride", args.stride)):
         if value is not None:
@@ -326,22 +372,11 @@ def _run_smooth(args: argparse.Namespace) -> int:
             f"--radius {args.radius} is wider than the image ({width}x{height}); use at most {max(height, width)}"
         )
     _check_smoothing_memory(args.method, (content if args.method == "upsample" else image).shape[-2:])
-    if args.method == "affine":
-        out = smoothing.local_affine_smoothing(
-            image, guide, filter_radius=args.radius or 15, filter_edge=args.edge, stride=args.stride
-        )
-    elif args.method == "matting":
-        out = smoothing.matting_smoothing(image, MattingLaplacian(guide), beta=args.beta)
-    elif args.method == "guided":
-        out = smoothing.guided_filter(guide, image, radius=args.radius or 8, eps=args.eps).clamp(0, 1)
-    elif args.method == "upsample":  # IMAGE carried up to the content's own size
-        out = smoothing.guided_upsample(image, guide, content, radius=args.radius or 1, eps=args.eps).clamp(0, 1)
-    elif args.method == "posterize":
-        out = smoothing.posterization_refinement(image, guide, radius=args.radius or 8, eps=args.eps)
-    else:
-        out = smoothing.bilateral_filter(
-            image, guide, radius=args.radius or 5, sigma_color=args.edge, stride=args.stride
-        ).clamp(0, 1)
+    rows = _RowProgress(args.quiet, f"{args.method} smoothing")
+    try:
+        out = _smoothed(args, image, guide, content if args.method == "upsample" else None, progress=rows)
+    finally:
+        rows.close()
     params = {
         "command": "smooth",
         "image": str(args.image),
@@ -460,6 +495,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
         "smoothing, guided filter, posterisation refinement and bilateral filter.",
     )
     smooth.add_argument("image", help="image to process")
+    smooth.add_argument("--quiet", action="store_true", help="no progress bar")
     smooth.add_argument("--content", help="the photo whose edges to follow (the guide)")
     smooth.add_argument("-o", "--output", required=True, type=Path)
     smooth.add_argument(

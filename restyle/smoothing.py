@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -188,6 +189,10 @@ def _gaussian_scale(sigma: float) -> float:
 
 _LARGEST_GAUSSIAN_SCALE = 1e30
 
+#: Rows per band of :func:`bilateral_filter`: 32 and 64 ran alike on a 464 x 2800 image with
+#: 12 channels (2.1 times faster than the whole image at once), 8 and 16 a little slower.
+BILATERAL_BAND = 32
+
 
 def bilateral_filter(
     image: Tensor,
@@ -197,9 +202,14 @@ def bilateral_filter(
     sigma_space: float | None = None,
     sigma_color: float = 0.1,
     stride: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Tensor:
     """(Joint) bilateral filter: each pixel becomes a weighted mean of its neighbours, weighted
     by spatial distance and by colour distance in ``guide`` (``image`` itself by default).
+
+    The image is filtered in bands of ``BILATERAL_BAND`` rows, so that each band's work stays
+    in the CPU's cache: twice as fast as whole-image passes on a 5-MP image, with the same
+    result up to float rounding (benchmarks/RESULTS.md).
 
     Args:
         image: the image to filter.
@@ -209,6 +219,7 @@ def bilateral_filter(
         sigma_color: colour Gaussian sigma on [0, 1] colours.
         stride: sample the neighbourhood every ``stride`` pixels (a sparse kernel: the cost falls
             by ``stride^2`` for large radii).
+        progress: called after each band with (rows done, rows in all).
 
     Returns:
         The filtered image (weights normalised at the borders, so a flat image stays flat).
@@ -237,19 +248,28 @@ def bilateral_filter(
     pad = (radius, radius, radius, radius)
     padded = F.pad(image, pad, mode="replicate")
     padded_guide = F.pad(guide, pad, mode="replicate")
-    num = torch.zeros_like(image)
-    den = torch.zeros_like(image[:, :1])
-    for dy in range(-radius, radius + 1, stride):
-        for dx in range(-radius, radius + 1, stride):
-            if dy * dy + dx * dx > radius * radius:
-                continue
-            shifted = padded[..., radius + dy : radius + dy + h, radius + dx : radius + dx + w]
-            shifted_guide = padded_guide[..., radius + dy : radius + dy + h, radius + dx : radius + dx + w]
-            colour = (shifted_guide - guide).pow(2).sum(dim=1, keepdim=True)
-            weight = torch.exp(-colour * colour_scale - (dy * dy + dx * dx) * space_scale)
-            num += weight * shifted
-            den += weight
-    return num / den
+    offsets = [
+        (dy, dx)
+        for dy in range(-radius, radius + 1, stride)
+        for dx in range(-radius, radius + 1, stride)
+        if dy * dy + dx * dx <= radius * radius
+    ]
+    out = torch.empty_like(image)
+    for top in range(0, h, BILATERAL_BAND):
+        rows = min(BILATERAL_BAND, h - top)
+        centre = guide[..., top : top + rows, :]
+        num = image.new_zeros(*image.shape[:-2], rows, w)
+        den = image.new_zeros(image.shape[0], 1, rows, w)
+        for dy, dx in offsets:
+            y, x = radius + top + dy, radius + dx
+            weight = torch.sub(padded_guide[..., y : y + rows, x : x + w], centre).square_().sum(dim=1, keepdim=True)
+            weight.mul_(-colour_scale).sub_((dy * dy + dx * dx) * space_scale).exp_()
+            num.addcmul_(weight, padded[..., y : y + rows, x : x + w])
+            den.add_(weight)
+        out[..., top : top + rows, :] = num / den
+        if progress is not None:
+            progress(top + rows, h)
+    return out
 
 
 def local_affine_smoothing(
@@ -261,6 +281,7 @@ def local_affine_smoothing(
     filter_radius: int = 15,
     filter_edge: float = 0.01,
     stride: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Tensor:
     """DPST's "smooth local affine" post-process.
 
@@ -283,6 +304,7 @@ def local_affine_smoothing(
         filter_edge: colour sigma of the bilateral filter (DPST's ``f_edge``).
         stride: sample the filter's window every ``stride`` pixels: faster by ``stride^2``, but
             on the DPST pairs stride 3 left 1.5-2 times the matting energy of stride 1.
+        progress: called as the bilateral filter advances, with (rows done, rows in all).
 
     Deviation from DPST: the filter's window is a disc of radius ``filter_radius``, not a square
     (its corners weigh at most exp(-4.5) of the centre).
@@ -305,7 +327,13 @@ def local_affine_smoothing(
     # bilateral_filter sums the squared channel differences; DPST averages them.
     sigma_color = filter_edge * content.shape[1] ** 0.5
     smooth = bilateral_filter(
-        coeffs, content, radius=filter_radius, sigma_space=filter_radius / 3, sigma_color=sigma_color, stride=stride
+        coeffs,
+        content,
+        radius=filter_radius,
+        sigma_space=filter_radius / 3,
+        sigma_color=sigma_color,
+        stride=stride,
+        progress=progress,
     )
     a = smooth[:, :9].view(1, 3, 3, *image.shape[-2:])
     out = (a * content[:, None]).sum(dim=2) + smooth[:, 9:]

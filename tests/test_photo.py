@@ -373,6 +373,19 @@ def test_cli_smooth_upsample(pair, tmp_path, capsys):
     assert "--method upsample needs --content" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("method", ["affine", "bilateral"])
+def test_cli_smooth_shows_progress_over_rows_unless_quiet(pair, tmp_path, capsys, method):
+    from restyle.cli import main
+
+    args = ["smooth", str(pair["style"]), "--content", str(pair["content"]), "--method", method, "-o"]
+    assert main([*args, str(tmp_path / "a.png")]) == 0
+    err = capsys.readouterr().err
+    assert f"{method} smoothing: 100%" in err and "48/48 [" in err  # the image's 48 rows
+    assert main([*args, str(tmp_path / "b.png"), "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "a.png")), np.asarray(Image.open(tmp_path / "b.png")))
+
+
 def test_cli_smooth(pair, tmp_path, capsys):
     from restyle.cli import main
 

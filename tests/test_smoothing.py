@@ -127,6 +127,36 @@ def test_bilateral_with_extreme_colour_sigmas_stays_finite():
             bilateral_filter(x, sigma_color=bad)
 
 
+def test_bilateral_in_bands_equals_the_whole_image_filter():
+    # taller than two bands, with a short last one; a reference written out per offset
+    from restyle.smoothing import BILATERAL_BAND
+
+    h, w, radius, sigma_space, sigma_color = 2 * BILATERAL_BAND + 11, 23, 3, 1.5, 0.2
+    image, guide = torch.rand(1, 4, h, w, dtype=torch.float64), torch.rand(1, 3, h, w, dtype=torch.float64)
+    padded = torch.nn.functional.pad(image, (radius,) * 4, mode="replicate")
+    padded_guide = torch.nn.functional.pad(guide, (radius,) * 4, mode="replicate")
+    num, den = torch.zeros_like(image), torch.zeros(1, 1, h, w, dtype=torch.float64)
+    for dy in range(-radius, radius + 1):
+        for dx in range(-radius, radius + 1):
+            if dy * dy + dx * dx <= radius * radius:
+                g = padded_guide[..., radius + dy : radius + dy + h, radius + dx : radius + dx + w]
+                colour = ((g - guide) ** 2).sum(1, keepdim=True)
+                weight = torch.exp(-colour / (2 * sigma_color**2) - (dy * dy + dx * dx) / (2 * sigma_space**2))
+                num += weight * padded[..., radius + dy : radius + dy + h, radius + dx : radius + dx + w]
+                den += weight
+    calls = []
+    out = bilateral_filter(
+        image,
+        guide,
+        radius=radius,
+        sigma_space=sigma_space,
+        sigma_color=sigma_color,
+        progress=lambda *a: calls.append(a),
+    )
+    assert torch.allclose(out, num / den, rtol=0, atol=1e-12)
+    assert calls == [(BILATERAL_BAND, h), (2 * BILATERAL_BAND, h), (h, h)]
+
+
 def test_bilateral_keeps_edges():
     x = torch.zeros(1, 1, 8, 8)
     x[..., 4:] = 1.0

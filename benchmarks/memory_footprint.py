@@ -22,7 +22,7 @@ from pathlib import Path
 GIB = 2**30
 
 CHILD = """
-import json, resource, sys
+import json, sys
 import restyle.artistic, restyle.photo
 from restyle import footprint
 
@@ -57,7 +57,7 @@ else:  # restyle smooth through the CLI, on the content resized to the size
     shape = (height, width)
 print(json.dumps({
     "shape": list(shape),
-    "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    "peak": footprint.peak_resident_bytes(),
     "estimate": estimates[0],
 }))
 """

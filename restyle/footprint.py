@@ -35,6 +35,7 @@ __all__ = [
     "check_memory",
     "largest_size",
     "lbfgs_pairs",
+    "peak_resident_bytes",
     "photo_bytes",
     "smoothing_bytes",
 ]
@@ -211,6 +212,30 @@ def _resident_bytes(root: Path) -> int:
     except (OSError, ValueError, IndexError):
         return 0
     return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def peak_resident_bytes(root: Path = Path("/")) -> int:
+    """The most resident memory this process has held: ``VmHWM`` of ``/proc/self/status``,
+    which the measurements of the terms above use.
+
+    Not ``getrusage``'s ``ru_maxrss``: a process started by ``subprocess`` keeps, across its
+    ``exec``, the peak of the parent it was forked from (a child of a 3-GiB process reports
+    3 GiB), so a child's own peak cannot be read from it. ``ru_maxrss`` is the fallback where
+    ``/proc`` is missing.
+
+    Example:
+        >>> peak_resident_bytes() > 0
+        True
+    """
+    try:
+        for line in (root / "proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def available_bytes(root: Path = Path("/")) -> int | None:

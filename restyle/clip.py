@@ -84,7 +84,10 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
         meta = next(reader)
         reader.close()
     except (OSError, RuntimeError, StopIteration) as exc:
-        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        text = str(exc)
+        if re.search(r"Input #0.*\n(.*\n)*\s*Stream #", text) and not re.search(r"Stream #\S+.*: Video:", text):
+            raise RestyleError(f"{source}: holds no video stream (only audio or data)") from None
+        first = text.strip().splitlines()[-1] if text.strip() else type(exc).__name__
         raise RestyleError(f"{source}: not a readable video ({first[:200]})") from None
     if not meta.get("fps") or not meta.get("size"):
         raise RestyleError(f"{source}: no video stream")

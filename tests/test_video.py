@@ -429,12 +429,18 @@ def test_large_source_is_downscaled_with_a_warning(tmp_path, clips, monkeypatch)
         )
 
 
+def _audio_only(path):
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=0.5", "-c:a", "aac", str(path))
+    return path
+
+
 @pytest.mark.parametrize(
     ("make", "extra", "message"),
     [
         (lambda t, c: t / "missing.mp4", [], "no such file"),
         (lambda t, c: _write(t / "junk.mp4", b"\x00junk" * 100), [], "not a readable video"),
         (lambda t, c: _write(t / "cut.mp4", c["audio"].read_bytes()[:600]), [], "video"),
+        (lambda t, c: _audio_only(t / "sound.m4a"), [], "sound.m4a: holds no video stream (only audio or data)"),
         (lambda t, c: c["audio"], ["--frames", "50:60"], "no frames"),
         (lambda t, c: c["audio"], ["--frames", "5:2"], "START < END"),
         (lambda t, c: c["audio"], ["--frames", "a:b"], "START:END"),

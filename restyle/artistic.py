@@ -197,7 +197,7 @@ def _check_options(params: dict[str, Any]) -> None:
     check_choice(params["pooling"], ("max", "avg"), "pooling")
     if params["iterations"] < 1 or params["coarse_iterations"] < 0:
         raise RestyleError("iterations must be at least 1 (and coarse-iterations at least 0)")
-    if not 0 < check_positive(params["learning_rate"], "learning-rate") <= 1:  # a step past the image's range
+    if check_positive(params["learning_rate"], "learning-rate") > 1:  # a step past the image's range
         raise RestyleError(
             f"learning-rate must be at most 1 (images are on a 0..1 scale), not {params['learning_rate']}"
         )

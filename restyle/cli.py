@@ -303,8 +303,8 @@ def _check_smoothing_memory(method: str, shape: Sequence[int]) -> None:
 
 
 class _RowProgress:
-    """A tqdm bar over image rows, for the filters that take minutes on large photos (the
-    affine method: 70 s at 5 MP here); it appears on the first call."""
+    """A tqdm bar over image rows, for the filters that take long on large photos (the affine
+    method: about 50 s at 5 MP here); it appears on the first call."""
 
     def __init__(self, quiet: bool, what: str) -> None:
         self.quiet, self.what, self.bar = quiet, what, None

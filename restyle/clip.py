@@ -85,7 +85,8 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
         reader.close()
     except (OSError, RuntimeError, StopIteration) as exc:
         text = str(exc)
-        if re.search(r"Input #0.*\n(.*\n)*\s*Stream #", text) and not re.search(r"Stream #\S+.*: Video:", text):
+        streams = text.partition("Input #0")[2].partition("Output #0")[0]  # what ffmpeg found in the file
+        if "Stream #" in streams and ": Video:" not in streams:
             raise RestyleError(f"{source}: holds no video stream (only audio or data)") from None
         first = text.strip().splitlines()[-1] if text.strip() else type(exc).__name__
         raise RestyleError(f"{source}: not a readable video ({first[:200]})") from None

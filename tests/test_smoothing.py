@@ -157,6 +157,13 @@ def test_bilateral_in_bands_equals_the_whole_image_filter():
     assert calls == [(BILATERAL_BAND, h), (2 * BILATERAL_BAND, h), (h, h)]
 
 
+def test_bilateral_gradient_across_bands():
+    from restyle.smoothing import BILATERAL_BAND
+
+    x = torch.rand(1, 2, BILATERAL_BAND + 3, 5, dtype=torch.float64, requires_grad=True)  # two bands, in-place sums
+    assert torch.autograd.gradcheck(lambda t: bilateral_filter(t, radius=1, sigma_color=0.5), (x,))
+
+
 def test_bilateral_keeps_edges():
     x = torch.zeros(1, 1, 8, 8)
     x[..., 4:] = 1.0

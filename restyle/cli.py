@@ -302,6 +302,12 @@ def _check_smoothing_memory(method: str, shape: Sequence[int]) -> None:
     check_memory(needed, max(height, width), device=torch.device("cpu"), what=what, option=None)
 
 
+#: The smallest ``--eps`` of ``restyle smooth``: the fit's colour moments carry rounding of
+#: about 1e-17, so a smaller regulariser leaves a flat window's covariance singular (1e-100 gave
+#: NaN on a flat photo).
+SMALLEST_EPS = 1e-12
+
+
 class _RowProgress:
     """A tqdm bar over image rows, for the filters that take long on large photos (the affine
     method: about 50 s at 5 MP here); it appears on the first call."""
@@ -357,6 +363,8 @@ def _run_smooth(args: argparse.Namespace) -> int:
         args.eps = 1e-5 if args.method == "upsample" else 0.01
     for name, value in (("eps", args.eps), ("edge", args.edge), ("beta", args.beta)):
         check_positive(value, f"--{name}")  # each divides or regularises: 0 is singular
+    if args.eps < SMALLEST_EPS:  # below float64's rounding of the colour moments a flat window is singular
+        raise RestyleError(f"--eps must be at least {SMALLEST_EPS:g}, not {args.eps:g}")
     output = check_writable(args.output, inputs=[args.content])  # smoothing IMAGE in place is allowed
     image = load_image(args.image, max_pixels=args.max_pixels, what="image")
     guide = image
@@ -508,7 +516,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
     )
     smooth.add_argument("--radius", type=int, default=None, help="filter radius, at least 1 (default: the method's)")
     smooth.add_argument(
-        "--eps", type=float, default=None, help="guided filter regulariser (default: 0.01; upsample: 1e-5)"
+        "--eps",
+        type=float,
+        default=None,
+        help="guided filter regulariser, at least 1e-12 (default: 0.01; upsample: 1e-5)",
     )
     smooth.add_argument(
         "--edge",

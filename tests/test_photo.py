@@ -421,6 +421,47 @@ def test_cli_smooth(pair, tmp_path, capsys):
     Image.fromarray(np.zeros((16, 64, 3), dtype=np.uint8)).save(wide)
     assert main(["smooth", str(pair["style"]), "--content", str(wide), "--method", "guided", "-o", str(sparse)]) == 0
     assert "the content is 64x16 but the image is 64x48: a different aspect ratio" in capsys.readouterr().err
+    flat = tmp_path / "flat.png"
+    Image.fromarray(np.full((48, 64, 3), 128, dtype=np.uint8)).save(flat)
+    for eps in (
+        "1e-100",
+        "1e-13",
+    ):  # a flat guide's windows are singular below rounding (a NaN image, before: a traceback)
+        assert (
+            main(
+                [
+                    "smooth",
+                    str(pair["style"]),
+                    "--content",
+                    str(flat),
+                    "--method",
+                    "guided",
+                    "--eps",
+                    eps,
+                    "-o",
+                    str(tmp_path / "y.png"),
+                ]
+            )
+            == 1
+        )
+        assert f"--eps must be at least 1e-12, not {float(eps):g}" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "smooth",
+                str(pair["style"]),
+                "--content",
+                str(flat),
+                "--method",
+                "guided",
+                "--eps",
+                "1e-12",
+                "-o",
+                str(tmp_path / "f.png"),
+            ]
+        )
+        == 0
+    )
     for flag, value in (("--eps", "0"), ("--eps", "-1"), ("--edge", "nan"), ("--beta", "0")):
         bad = ["smooth", str(pair["style"]), "--content", str(pair["content"]), "--method", "guided", flag, value]
         assert main([*bad, "-o", str(tmp_path / "y.png")]) == 1

@@ -423,45 +423,21 @@ def test_cli_smooth(pair, tmp_path, capsys):
     assert "the content is 64x16 but the image is 64x48: a different aspect ratio" in capsys.readouterr().err
     flat = tmp_path / "flat.png"
     Image.fromarray(np.full((48, 64, 3), 128, dtype=np.uint8)).save(flat)
-    for eps in (
-        "1e-100",
-        "1e-13",
-    ):  # a flat guide's windows are singular below rounding (a NaN image, before: a traceback)
-        assert (
-            main(
-                [
-                    "smooth",
-                    str(pair["style"]),
-                    "--content",
-                    str(flat),
-                    "--method",
-                    "guided",
-                    "--eps",
-                    eps,
-                    "-o",
-                    str(tmp_path / "y.png"),
-                ]
-            )
-            == 1
-        )
+    on_flat = [
+        "smooth",
+        str(pair["style"]),
+        "--content",
+        str(flat),
+        "--method",
+        "guided",
+        "-o",
+        str(tmp_path / "f.png"),
+    ]
+    # a flat guide's windows are singular below rounding (a NaN image; before, a traceback)
+    for eps in ("1e-100", "1e-13"):
+        assert main([*on_flat, "--eps", eps]) == 1
         assert f"--eps must be at least 1e-12, not {float(eps):g}" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "smooth",
-                str(pair["style"]),
-                "--content",
-                str(flat),
-                "--method",
-                "guided",
-                "--eps",
-                "1e-12",
-                "-o",
-                str(tmp_path / "f.png"),
-            ]
-        )
-        == 0
-    )
+    assert main([*on_flat, "--eps", "1e-12"]) == 0
     for flag, value in (("--eps", "0"), ("--eps", "-1"), ("--edge", "nan"), ("--beta", "0")):
         bad = ["smooth", str(pair["style"]), "--content", str(pair["content"]), "--method", "guided", flag, value]
         assert main([*bad, "-o", str(tmp_path / "y.png")]) == 1

@@ -12,6 +12,7 @@ import contextlib
 import functools
 import io
 import json
+import math
 import os
 import tempfile
 import warnings
@@ -180,17 +181,22 @@ def _pil_to_array(img: Image.Image, what: str = "image", *, icc: bool = True) ->
 _FLOAT_SLACK = 0.5
 
 
-def _check_float_range(low: float, high: float, what: str) -> None:
-    """Refuse a float image that is not on the 0..1 scale (e.g. 0..255 values, which clipping
-    would turn white).
+def _check_values(values: np.ndarray | Tensor, what: str) -> None:
+    """Refuse an in-memory image with NaN or infinite values, or one whose floats are not on
+    the 0..1 scale (e.g. 0..255 values, which clipping would turn white).
 
     Example:
-        >>> _check_float_range(-0.02, 1.03, "content")
-        >>> _check_float_range(0.0, 254.0, "content")
+        >>> _check_values(np.array([-0.02, 1.03]), "content")
+        >>> _check_values(torch.tensor([0.0, 254.0]), "content")
         Traceback (most recent call last):
         ...
         restyle.errors.RestyleError: content: a float image must be on a 0..1 scale, but its values run from 0 to 254 (divide 0..255 values by 255)
     """
+    if not bool((values.isfinite() if isinstance(values, Tensor) else np.isfinite(values)).all()):
+        raise RestyleError(f"{what}: the image contains NaN or infinite values")
+    if math.prod(values.shape) == 0:
+        return
+    low, high = float(values.min()), float(values.max())
     if low < -_FLOAT_SLACK or high > 1.0 + _FLOAT_SLACK:
         raise RestyleError(
             f"{what}: a float image must be on a 0..1 scale, but its values run from {low:.3g} to {high:.3g} "
@@ -214,10 +220,7 @@ def _array_to_rgb(arr: np.ndarray, *, what: str) -> np.ndarray:
         out = arr.astype(np.float32)
     else:
         raise RestyleError(f"{what}: unsupported array dtype {arr.dtype}")
-    if not np.isfinite(out).all():
-        raise RestyleError(f"{what}: the image contains NaN or infinite values")
-    if out.size:
-        _check_float_range(float(out.min()), float(out.max()), what)
+    _check_values(out, what)
     out = np.clip(out, 0.0, 1.0)
     if out.shape[2] == 4:
         alpha = out[..., 3:]
@@ -350,10 +353,7 @@ def load_image(
             raise RestyleError(
                 f"{what}: expected a tensor of shape (3, H, W) or (1, 3, H, W), got {tuple(source.shape)}"
             )
-        if not torch.isfinite(tensor).all():
-            raise RestyleError(f"{what}: the image contains NaN or infinite values")
-        if tensor.numel():
-            _check_float_range(float(tensor.min()), float(tensor.max()), what)
+        _check_values(tensor, what)
         tensor = tensor.clamp(0, 1).expand(1, 3, -1, -1)
     else:
         raise RestyleError(f"{what}: expected a path, PIL image, numpy array or tensor, not {type(source).__name__}")

@@ -572,14 +572,20 @@ def _settings(
     if not unused and settings.parameterization != "grid" and "grid_smoothness" in given:
         unused = ["grid_smoothness"]  # a penalty on the grid, which only the default preset optimises
     if unused:
-        names = ", ".join(k.replace("_", "-") for k in unused)
-        why = "it runs no optimisation" if not settings.stages else "it optimises pixels, not a grid"
-        warnings.warn(
-            f"{names} {'has' if len(unused) == 1 else 'have'} no effect with preset {preset}: {why}",
-            RestyleWarning,
-            stacklevel=3,
-        )
+        why = NO_OPTIMISATION if not settings.stages else "it optimises pixels, not a grid"
+        warn_no_effect([k.replace("_", "-") for k in unused], preset, why)
     return settings
+
+
+#: Why the fast preset ignores the loss weights and iterations (:func:`warn_no_effect`).
+NO_OPTIMISATION = "it runs no optimisation"
+
+
+def warn_no_effect(options: Sequence[str], preset: str, why: str) -> None:
+    """Warn that ``options`` given by the caller (of :func:`stylize_photo`, or of a video run
+    through it) have no effect with ``preset``, and ``why``."""
+    verb = "has" if len(options) == 1 else "have"
+    warnings.warn(f"{', '.join(options)} {verb} no effect with preset {preset}: {why}", RestyleWarning, stacklevel=4)
 
 
 def _start_image(settings: Preset, content: Tensor, recoloured: Tensor, *, seed: int) -> Tensor:

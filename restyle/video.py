@@ -349,7 +349,7 @@ def _check_options(
     temporal weight: the given one, or the default for the mode (the fast photo preset, ``fast``,
     has its own, as its temporal term is a per-pixel ratio). Warns once of any of
     ``unused_if_fast`` (name: value) given for the fast preset, which runs no optimisation."""
-    from restyle.photo import preset_settings
+    from restyle.photo import NO_OPTIMISATION, preset_settings, warn_no_effect
 
     check_choice(mode, ("art", "photo"), "mode")
     preset_settings(preset)
@@ -363,12 +363,7 @@ def _check_options(
     check_long_side(size, minimum=MIN_TRANSFER_SIZE)
     unused = [name for name, value in unused_if_fast.items() if value is not None] if fast else []
     if unused:
-        warnings.warn(
-            f"{', '.join(unused)} {'has' if len(unused) == 1 else 'have'} no effect with preset fast: "
-            "it runs no optimisation",
-            RestyleWarning,
-            stacklevel=3,
-        )
+        warn_no_effect(unused, preset, NO_OPTIMISATION)
     if temporal_weight is not None:
         return check_weight(temporal_weight, "temporal-weight")
     return DEFAULT_TEMPORAL_WEIGHT["fast" if fast else mode]

@@ -61,7 +61,7 @@ from restyle.horizon import sky_mask
 from restyle.image import RestyleWarning, resize, save_image, scaled_shape, warn_if_stretched
 from restyle.masks import DPST_COLORS, MaskPair, resize_labels
 from restyle.smoothing import guided_filter
-from restyle.vgg import deepest, encoder, min_side
+from restyle.vgg import check_size, encoder, min_side
 
 __all__ = ["AutoMasks", "Segmentation", "auto_masks", "match_regions", "resolve_masks", "segment"]
 
@@ -425,13 +425,12 @@ def segment(
     if not smallest <= work_size <= MAX_WORK_SIZE:
         raise RestyleError(f"work-size must be between {smallest} and {MAX_WORK_SIZE}, not {work_size}")
     for index, image in enumerate(images):
-        h, w = scaled_shape(*image.shape[-2:], work_size)
-        if min(h, w) < smallest:
-            name = names[index] if names else f"image {index + 1}"
-            raise RestyleError(
-                f"the {name} is too narrow for automatic masks: {w}x{h} at work-size {work_size}, and "
-                f"VGG-19's {deepest(FEATURE_LAYERS + MATCH_LAYERS)} needs at least {smallest} px on each side"
-            )
+        name = names[index] if names else f"image {index + 1}"
+        check_size(
+            *scaled_shape(*image.shape[-2:], work_size),
+            FEATURE_LAYERS + MATCH_LAYERS,
+            what=f"{name} at work-size {work_size}",
+        )
     work = [_prepare(image, work_size) for image in images]
     feats, semantic = _features(work, torch.device(device))
     skies = _sky_masks(images, torch.device(device)) if sky else [None] * len(images)

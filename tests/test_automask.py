@@ -201,9 +201,14 @@ def test_work_size_out_of_range(work_size):
 def test_image_too_narrow_at_the_work_size():
     # 400 x 10 at work size 384 would be 384 x 10 (before: a max-pool error from inside VGG-19)
     narrow, square = torch.rand(1, 3, 10, 400), torch.rand(1, 3, 32, 32)
-    with pytest.raises(RestyleError, match=r"the content is too narrow for automatic masks: 384x10 at work-size 384"):
+    with pytest.raises(
+        RestyleError,
+        match=r"the content at work-size 384 is too small: 384x10; the deepest VGG-19 layer used \(relu5_1\) needs at least 16 px",
+    ):
         auto_masks(narrow, square)
-    with pytest.raises(RestyleError, match=r"the image 1 is too narrow .* relu5_1 needs at least 16 px"):
+    with pytest.raises(
+        RestyleError, match=r"the image 1 at work-size 384 is too small: 384x10; .* \(relu5_1\) needs at least 16 px"
+    ):
         segment([narrow], counts=[2])
     found = auto_masks(narrow, square, work_size=1000, substyles=1, content_regions=1)  # 1000 x 25 is enough
     assert found.masks.content.shape[1:] == (10, 400)

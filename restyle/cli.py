@@ -302,12 +302,6 @@ def _check_smoothing_memory(method: str, shape: Sequence[int]) -> None:
     check_memory(needed, max(height, width), device=torch.device("cpu"), what=what, option=None)
 
 
-#: The smallest ``--eps`` of ``restyle smooth``: the fit's colour moments carry rounding of
-#: about 1e-17, so a smaller regulariser leaves a flat window's covariance singular (1e-100 gave
-#: NaN on a flat photo).
-SMALLEST_EPS = 1e-12
-
-
 class _RowProgress:
     """A tqdm bar over image rows, for the filters that take long on large photos (the affine
     method: about 50 s at 5 MP here); it appears on the first call."""
@@ -355,6 +349,7 @@ def _smoothed(
 
 def _run_smooth(args: argparse.Namespace) -> int:
     from restyle.image import load_image, resize, warn_if_stretched
+    from restyle.smoothing import SMALLEST_EPS
 
     for name, value in (("radius", args.radius), ("stride", args.stride)):
         if value is not None:
@@ -363,7 +358,7 @@ def _run_smooth(args: argparse.Namespace) -> int:
         args.eps = 1e-5 if args.method == "upsample" else 0.01
     for name, value in (("eps", args.eps), ("edge", args.edge), ("beta", args.beta)):
         check_positive(value, f"--{name}")  # each divides or regularises: 0 is singular
-    if args.eps < SMALLEST_EPS:  # below float64's rounding of the colour moments a flat window is singular
+    if args.eps < SMALLEST_EPS:  # checked here too, so that the message names the flag, before any work
         raise RestyleError(f"--eps must be at least {SMALLEST_EPS:g}, not {args.eps:g}")
     output = check_writable(args.output, inputs=[args.content])  # smoothing IMAGE in place is allowed
     image = load_image(args.image, max_pixels=args.max_pixels, what="image")

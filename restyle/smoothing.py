@@ -43,6 +43,10 @@ def _box_mean(x: Tensor, radius: int) -> Tensor:
     return sums / counts
 
 
+#: The smallest regulariser of the local affine fit: its colour moments carry float64 rounding
+#: of about 1e-17, so a smaller one leaves a flat window's covariance singular (1e-100 gave NaN
+#: on a flat photo).
+SMALLEST_EPS = 1e-12
 #: The upper triangle of the symmetric 3 x 3 colour covariance, row by row.
 _UPPER = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
 
@@ -58,6 +62,8 @@ def _affine_fit(guide: Tensor, target: Tensor, radius: int, eps: float) -> tuple
     definite with ``eps > 0``): less memory and time than 9 moments and a batched LAPACK
     inverse, which matters on full-size photos (``restyle smooth``).
     """
+    if not eps >= SMALLEST_EPS:
+        raise ValueError(f"eps must be at least {SMALLEST_EPS:g}, got {eps}")
     g = guide.double()
     t = target.double()
     c = t.shape[1]

@@ -48,6 +48,13 @@ def test_guided_filter_matches_brute_force():
     assert torch.allclose(ours[0, 0], brute_guided_filter(guide, p, 2, 0.01), atol=1e-9)
 
 
+def test_affine_fit_refuses_an_eps_below_rounding():
+    flat = torch.full((1, 3, 12, 12), 0.5)
+    with pytest.raises(ValueError, match="eps must be at least 1e-12"):
+        guided_filter(flat, flat, radius=2, eps=1e-100)
+    assert torch.isfinite(guided_filter(flat, flat, radius=2, eps=1e-12)).all()
+
+
 def test_guided_filter_keeps_the_guide_and_smooths_flat_noise():
     guide = torch.rand(1, 3, 16, 16, dtype=torch.float64)
     assert torch.allclose(guided_filter(guide, guide, radius=2, eps=1e-10), guide, atol=1e-4)

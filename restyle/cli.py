@@ -199,8 +199,13 @@ MASKS_EXAMPLES = """examples:
 def _run_masks(args: argparse.Namespace, names: list[str]) -> int:
     from restyle.automask import auto_masks
     from restyle.device import resolve_device
-    from restyle.image import load_image
+    from restyle.image import WRITABLE_SUFFIXES, check_output_folder, load_image
 
+    if args.output.suffix.lower() in {*WRITABLE_SUFFIXES, ".json"} and not args.output.is_dir():
+        raise RestyleError(
+            f"{args.output}: -o is the folder for content_mask.png, style_mask.png and matching.json, not a file name"
+        )
+    check_output_folder(args.output, is_folder=True, create=True)
     content = load_image(args.content, size=args.size, max_pixels=args.max_pixels, what="content")
     style = load_image(args.style, size=args.size, max_pixels=args.max_pixels, what="style")
     found = auto_masks(content, style, **signature_kwargs(args, names), device=resolve_device(args.device))
@@ -544,8 +549,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
 
 def _run_info(args: argparse.Namespace) -> int:
     """Print the parameters a result was made with (an image's or a video's metadata)."""
-    from restyle.image import read_metadata
+    from restyle.image import SAMPLE_PREFIX, read_metadata, sample_path
 
+    if args.path.startswith(SAMPLE_PREFIX):
+        sample_path(args.path[len(SAMPLE_PREFIX) :])  # an unknown name: its own error, with the choices
+        raise RestyleError(
+            f"{args.path}: a built-in sample photo, not a restyle result; it holds no restyle parameters"
+        )
     path = Path(args.path)
     if not path.is_file():
         raise RestyleError(f"{path}: no such file")

@@ -61,8 +61,10 @@ def test_info_prints_a_results_parameters(capsys, tmp_path, content_png, style_p
         (tmp_path / "missing.png", "no such file"),
         (content_png, "holds no restyle parameters"),
         (tmp_path / "junk.png", "not an image or video"),
+        ("sample:coffee", "sample:coffee: a built-in sample photo, not a restyle result"),
+        ("sample:mug", "unknown sample 'mug': choose from"),
     ):
-        if path.name == "junk.png":
+        if isinstance(path, Path) and path.name == "junk.png":
             path.write_bytes(b"junk")
         code, _, stderr = run(capsys, "info", path)
         assert code == 1 and stderr.count("\n") == 1 and message in stderr, stderr

@@ -518,23 +518,30 @@ def check_writable(path: str | os.PathLike, *, inputs: Sequence[object] = ()) ->
     return path
 
 
-def check_output_folder(path: str | os.PathLike, *, is_folder: bool = False) -> Path:
+def check_output_folder(path: str | os.PathLike, *, is_folder: bool = False, create: bool = False) -> Path:
     """Fail now, before any computation, if the folder that will hold ``path`` (or ``path``
     itself, with ``is_folder``) is missing or cannot be written (probed by creating and
-    removing a temporary file in it).
+    removing a temporary file in it). With ``create``, a missing folder is fine if it can be
+    made later: its nearest existing ancestor must be a writable folder.
 
     Returns:
         The folder.
     """
     path = Path(path)
     folder = path if is_folder else path.parent
-    if not folder.is_dir():
+    probe = folder
+    if create:
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        if not probe.is_dir():
+            raise RestyleError(f"{path}: cannot create the output folder: {probe} is a file")
+    elif not folder.is_dir():
         raise RestyleError(f"{path}: output folder {folder} does not exist")
     try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".restyle-check-", delete=True):
+        with tempfile.NamedTemporaryFile(dir=probe, prefix=".restyle-check-", delete=True):
             pass
     except OSError:
-        raise RestyleError(f"{path}: output folder {folder} is not writable") from None
+        raise RestyleError(f"{path}: output folder {probe} is not writable") from None
     return folder
 
 

@@ -345,11 +345,37 @@ def test_cli_masks_option_errors(capsys, tmp_path, scene_files, argv, message):
     assert not (tmp_path / "m").exists()
 
 
-def test_cli_masks_bad_output(capsys, tmp_path, scene_files):
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        ("file/sub", "cannot create the output folder: {tmp}/file is a file"),
+        ("file", "cannot create the output folder: {tmp}/file is a file"),
+        ("new/masks.png", "-o is the folder for content_mask.png, style_mask.png and matching.json, not a file name"),
+        ("/proc/restyle/m", "output folder /proc is not writable"),  # root may write anywhere else
+    ],
+)
+def test_cli_masks_bad_output_fails_before_any_work(capsys, tmp_path, scene_files, monkeypatch, output, message):
+    import restyle.automask
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("auto_masks ran before the output was checked")
+
+    monkeypatch.setattr(restyle.automask, "auto_masks", no_work)
     content, style = scene_files
     (tmp_path / "file").write_text("x")
-    code, _, err = run(capsys, "masks", content, style, "-o", tmp_path / "file" / "sub", "--device", "cpu")
-    assert code == 1 and err.startswith("restyle: error: cannot create")
+    code, _, err = run(capsys, "masks", content, style, "-o", tmp_path / output, "--device", "cpu")
+    assert code == 1 and err.count("\n") == 1 and message.format(tmp=tmp_path) in err, err
+    assert not (tmp_path / "new").exists()
+
+
+def test_cli_masks_makes_missing_folders_and_takes_an_existing_folder_with_a_suffix(capsys, tmp_path, scene_files):
+    content, style = scene_files
+    for output in (tmp_path / "a" / "b", tmp_path / "old.png"):
+        if output.suffix:
+            output.mkdir()
+        code, out, err = run(capsys, "masks", content, style, "-o", output, "--device", "cpu", "--quiet")
+        assert code == 0, err
+        assert out.split() == [str(output / n) for n in ("content_mask.png", "style_mask.png", "matching.json")]
 
 
 @pytest.mark.parametrize("entry", ["photo", "art"])

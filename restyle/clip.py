@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -140,29 +141,50 @@ def read_frames(
                 image = torch.nn.functional.interpolate(image, size=(height, width), mode="bilinear", antialias=True)
             yield to_uint8(image[0]).permute(1, 2, 0).numpy()
         return
-    import imageio_ffmpeg
-
-    reader = imageio_ffmpeg.read_frames(
-        str(info.path),
-        # the fps filter resamples on timestamps, so a variable-rate clip keeps its duration (and
-        # its audio stays in sync); ``-r`` alone let ffmpeg emit extra frames
-        output_params=["-vf", f"scale={width}:{height}:flags=area,fps={info.fps}"],
-    )
-    try:
-        next(reader)
-        for index, data in enumerate(reader):
+    with contextlib.closing(_decoded(info, width=width, height=height)) as decoded:
+        for index, data in enumerate(decoded):
             if end is not None and index >= end:
                 break
-            if index < start:
-                continue
-            frame = np.frombuffer(data, dtype=np.uint8)
-            if frame.size != height * width * 3:
-                raise RestyleError(f"{info.path}: frame {index} has an unexpected size")
-            yield frame.reshape(height, width, 3).copy()
-    except RuntimeError as exc:
-        raise RestyleError(f"{info.path}: decoding failed ({str(exc).strip().splitlines()[-1][:200]})") from None
-    finally:
-        reader.close()
+            if index >= start:
+                yield np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3).copy()
+
+
+def _decoded(info: VideoInfo, *, width: int, height: int) -> Iterator[bytes]:
+    """The raw RGB frames of a video file, scaled to ``width`` x ``height``, from an ffmpeg
+    process of our own.
+
+    Not imageio-ffmpeg's ``read_frames``: that one leaves ffmpeg's pipes open (ResourceWarnings)
+    when ffmpeg ends by itself at the end of the clip. ffmpeg runs in a session of its own, so a
+    Ctrl-C at the terminal reaches only restyle, which stops at its next step and still reads.
+    """
+    import imageio_ffmpeg
+
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-i", str(info.path)]
+    # the fps filter resamples on timestamps, so a variable-rate clip keeps its duration (and its
+    # audio stays in sync); ``-r`` alone let ffmpeg emit extra frames
+    command += ["-vf", f"scale={width}:{height}:flags=area,fps={info.fps}", "-pix_fmt", "rgb24", "-f", "rawvideo", "-"]
+    own_session = (
+        {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if os.name == "nt" else {"start_new_session": True}
+    )
+    frame_bytes = width * height * 3
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, **own_session)
+        assert process.stdout is not None
+        try:
+            while data := process.stdout.read(frame_bytes):
+                if len(data) < frame_bytes:
+                    raise RestyleError(f"{info.path}: decoding failed (the last frame ended early)")
+                yield data
+        finally:  # also when the reader stops early: then ffmpeg is still running
+            if process.poll() is None:
+                process.kill()
+            process.stdout.close()
+            process.wait()
+        if process.returncode != 0:
+            log.seek(0)
+            lines = log.read().decode(errors="replace").strip().splitlines()
+            reason = lines[-1][:200] if lines else f"ffmpeg's exit status {process.returncode}"
+            raise RestyleError(f"{info.path}: decoding failed ({reason})")
 
 
 def frame_to_tensor(frame: np.ndarray) -> torch.Tensor:

@@ -63,6 +63,34 @@ def test_probe_and_read(clips):
     assert not probe(clips["silent"]).audio
 
 
+def test_reading_leaves_no_pipe_or_process_behind(clips):
+    """Read to the end (ffmpeg ends by itself), stopped early (ffmpeg still running) and probed:
+    imageio-ffmpeg's reader left ffmpeg's pipes open in the first case."""
+    import gc
+    import warnings
+
+    info = probe(clips["audio"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        everything = list(read_frames(info, shape=(42, 64)))
+        early = read_frames(info, shape=(42, 64))
+        first = next(early)
+        early.close()
+        probe(clips["silent"])
+        gc.collect()
+    assert len(everything) == 8 and np.array_equal(first, everything[0])
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)], [str(w.message) for w in caught]
+
+
+def test_a_clip_that_cannot_be_decoded_is_a_one_line_error(tmp_path, clips):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(clips["silent"].read_bytes())
+    info = probe(broken)
+    broken.write_bytes(b"not a video any more")  # changed between the probe and the read
+    with pytest.raises(RestyleError, match=r"broken.mp4: decoding failed \(.*(Invalid data|moov).*\)$"):
+        list(read_frames(info, shape=(60, 80)))
+
+
 def test_cli_photo_fast_keeps_fps_frames_and_audio(capsys, tmp_path, clips):
     out = tmp_path / "out.mp4"
     code, stdout, err = run(capsys, "video", clips["audio"], clips["style"], "-o", out, *FAST)

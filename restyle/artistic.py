@@ -79,10 +79,11 @@ class Result:
     message: str = ""
     unsmoothed: Tensor | None = None
 
-    def save(self, path: str | Path, *, exif: bytes | None = None) -> Path:
+    def save(self, path: str | Path, *, exif: bytes | None = None, bits: int = 8) -> Path:
         """Write the image atomically with its parameters as metadata, and ``exif`` (e.g. the
-        content photo's: :func:`~restyle.image.camera_exif`)."""
-        return save_image(self.image, path, metadata=self.params, exif=exif)
+        content photo's: :func:`~restyle.image.camera_exif`); ``bits`` per channel, 8 or 16
+        (PNG and TIFF)."""
+        return save_image(self.image, path, metadata=self.params, exif=exif, bits=bits)
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from restyle import __version__
+from restyle.bitdepth import BIT_DEPTHS
 from restyle.errors import (
     OUT_OF_MEMORY,
     RestyleError,
@@ -93,12 +94,23 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         help="also write the current iterate every N iterations as OUTPUT.NNNNN.png",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_bit_depth(parser)
 
 
-def _finish(result: Any, output: Path, extra: dict[str, Any]) -> int:
+def _add_bit_depth(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--bit-depth",
+        type=int,
+        choices=BIT_DEPTHS,
+        default=8,
+        help="bits per colour channel of OUTPUT: 16 (PNG and TIFF) keeps smooth gradients for editing (default: 8)",
+    )
+
+
+def _finish(result: Any, output: Path, extra: dict[str, Any], *, bits: int) -> int:
     params = {"restyle_version": __version__, **extra, **result.params}
     # the content photo's EXIF (camera, date taken) travels with its result, for photo libraries
-    save_image(result.image, output, metadata=params, exif=camera_exif(extra["content"]))
+    save_image(result.image, output, metadata=params, exif=camera_exif(extra["content"]), bits=bits)
     if result.status == "interrupted":
         print(f"restyle: {result.message}; saved {output}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -112,14 +124,15 @@ def _finish(result: Any, output: Path, extra: dict[str, Any]) -> int:
 def _run_art(args: argparse.Namespace, names: Sequence[str]) -> int:
     from restyle.artistic import stylize
 
-    output = check_writable(args.output, inputs=[args.content, *args.styles, args.content_mask, args.style_mask])
+    inputs = [args.content, *args.styles, args.content_mask, args.style_mask]
+    output = check_writable(args.output, inputs=inputs, bits=args.bit_depth)
     progress = _Progress(output, args.save_every, args.quiet)
     try:
         result = stylize(args.content, args.styles, callback=progress, **signature_kwargs(args, names))
     finally:
         progress.close()
     extra = {"command": "art", "content": str(args.content), "styles": [str(s) for s in args.styles]}
-    return _finish(result, output, extra)
+    return _finish(result, output, extra, bits=args.bit_depth)
 
 
 PHOTO_EXAMPLES = """examples:
@@ -143,7 +156,8 @@ def _run_photo(args: argparse.Namespace, names: Sequence[str]) -> int:
 
     from restyle.photo import stylize_photo
 
-    output = check_writable(args.output, inputs=[args.content, args.style, args.content_mask, args.style_mask])
+    inputs = [args.content, args.style, args.content_mask, args.style_mask]
+    output = check_writable(args.output, inputs=inputs, bits=args.bit_depth)
     kwargs = signature_kwargs(args, names)
     grid = {k: kwargs.pop(k) or [None] for k in SWEEP_OPTIONS}
     for name, values in grid.items():  # every value of a sweep is checked before the first run
@@ -158,7 +172,7 @@ def _run_photo(args: argparse.Namespace, names: Sequence[str]) -> int:
             result = stylize_photo(args.content, args.style, callback=progress, **kwargs, **combos[0])
         finally:
             progress.close()
-        return _finish(result, output, extra)
+        return _finish(result, output, extra, bits=args.bit_depth)
     from restyle.photo import preset_settings
     from restyle.sheet import contact_sheet
 
@@ -175,7 +189,7 @@ def _run_photo(args: argparse.Namespace, names: Sequence[str]) -> int:
             result = stylize_photo(args.content, args.style, callback=progress, _cache=cache, **kwargs, **combo)
         finally:
             progress.close()
-        code = _finish(result, path, {**extra, "sweep": shown})
+        code = _finish(result, path, {**extra, "sweep": shown}, bits=args.bit_depth)
         if code != 0:
             return code
         results[tuple(combo.values())] = result.image
@@ -365,7 +379,8 @@ def _run_smooth(args: argparse.Namespace) -> int:
         check_positive(value, f"--{name}")  # each divides or regularises: 0 is singular
     if args.eps < SMALLEST_EPS:  # checked here too, so that the message names the flag, before any work
         raise RestyleError(f"--eps must be at least {SMALLEST_EPS:g}, not {args.eps:g}")
-    output = check_writable(args.output, inputs=[args.content])  # smoothing IMAGE in place is allowed
+    # smoothing IMAGE in place is allowed
+    output = check_writable(args.output, inputs=[args.content], bits=args.bit_depth)
     image = load_image(args.image, max_pixels=args.max_pixels, what="image")
     guide = image
     if args.content is not None:
@@ -397,7 +412,7 @@ def _run_smooth(args: argparse.Namespace) -> int:
         "beta": args.beta,
         "restyle_version": __version__,
     }
-    save_image(out, output, metadata=params)
+    save_image(out, output, metadata=params, bits=args.bit_depth)
     print(output)
     return 0
 
@@ -506,6 +521,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
     smooth.add_argument("--quiet", action="store_true", help="no progress bar")
     smooth.add_argument("--content", help="the photo whose edges to follow (the guide)")
     smooth.add_argument("-o", "--output", required=True, type=Path)
+    _add_bit_depth(smooth)
     smooth.add_argument(
         "--method",
         choices=("affine", "matting", "guided", "posterize", "bilateral", "upsample"),

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageCms, ImageFile, ImageOps, PngImagePlugin
 from torch import Tensor
 
+from restyle.bitdepth import BIT_DEPTHS, DEEP_FORMATS, encode_png16, to_uint16, write_tiff16
 from restyle.errors import RestyleError
 from restyle.files import atomic_write, check_not_an_input
 
@@ -501,9 +502,9 @@ def to_pil(image: Tensor) -> Image.Image:
     return Image.fromarray(to_uint8(image).permute(1, 2, 0).numpy(), "RGB")
 
 
-def check_writable(path: str | os.PathLike, *, inputs: Sequence[object] = ()) -> Path:
-    """Fail now, before any computation, if ``path`` cannot be written as an image, or is one
-    of ``inputs`` (see :func:`~restyle.files.check_not_an_input`).
+def check_writable(path: str | os.PathLike, *, inputs: Sequence[object] = (), bits: int = 8) -> Path:
+    """Fail now, before any computation, if ``path`` cannot be written as an image with
+    ``bits`` per channel, or is one of ``inputs`` (see :func:`~restyle.files.check_not_an_input`).
 
     Returns:
         The path, with a supported suffix checked.
@@ -512,6 +513,10 @@ def check_writable(path: str | os.PathLike, *, inputs: Sequence[object] = ()) ->
     check_not_an_input(path, inputs)
     if path.suffix.lower() not in WRITABLE_SUFFIXES:
         raise RestyleError(f"{path}: unsupported output type {path.suffix or '(none)'}; use .png, .jpg, .tif or .webp")
+    if bits not in BIT_DEPTHS:
+        raise RestyleError(f"the bit depth must be 8 or 16, not {bits}")
+    if bits == 16 and WRITABLE_SUFFIXES[path.suffix.lower()] not in DEEP_FORMATS:
+        raise RestyleError(f"{path}: {path.suffix} holds 8 bits per channel; write .png or .tif for 16")
     if path.is_dir():
         raise RestyleError(f"{path}: is a folder")
     check_output_folder(path)
@@ -559,9 +564,11 @@ def save_image(
     *,
     metadata: Mapping[str, Any] | None = None,
     exif: bytes | None = None,
+    bits: int = 8,
 ) -> Path:
     """Write an image atomically; the format follows the suffix (PNG, JPEG, TIFF or WebP;
-    WebP lossless, as PNG: its lossy mode halves the chroma resolution).
+    WebP lossless, as PNG: its lossy mode halves the chroma resolution). PNG and TIFF may have
+    16 bits per channel (:mod:`restyle.bitdepth`).
 
     ``metadata`` is stored as JSON: a ``restyle`` text chunk in PNG, the comment in JPEG, the
     ImageDescription tag in TIFF and in WebP's EXIF. :func:`read_metadata` reads it back. Every
@@ -573,6 +580,7 @@ def save_image(
         path: where to write it; the folder must exist.
         metadata: JSON-serialisable parameters to store with it.
         exif: EXIF to store with it (see :func:`camera_exif`).
+        bits: bits per channel, 8 or 16 (PNG and TIFF only).
 
     Returns:
         The path written.
@@ -583,12 +591,24 @@ def save_image(
         ...     read_metadata(path)
         {'seed': 7}
     """
-    path = check_writable(path)
+    path = check_writable(path, bits=bits)
     if isinstance(image, Tensor) and not bool(torch.isfinite(image).all()):  # would be written as black
         raise RestyleError(f"{path}: not written: the image has NaN or infinite values (a numerical failure)")
-    pil = image if isinstance(image, Image.Image) else to_pil(image)
     fmt = WRITABLE_SUFFIXES[path.suffix.lower()]
     text = json.dumps(dict(metadata), default=_json_default, sort_keys=True) if metadata else None
+    if bits == 16:
+        if isinstance(image, Image.Image):
+            image = torch.from_numpy(_array_to_rgb(np.asarray(image.convert("RGB")), what="image")).permute(2, 0, 1)
+        rgb = to_uint16(image)
+        if fmt == "PNG":
+            data = encode_png16(
+                rgb, text={"Software": "restyle", **({"restyle": text} if text else {})}, icc=_srgb_profile(), exif=exif
+            )
+            return atomic_write(path, lambda handle: handle.write(data))
+        return atomic_write(
+            path, lambda handle: write_tiff16(handle, rgb, description=text, icc=_srgb_profile(), exif=exif)
+        )
+    pil = image if isinstance(image, Image.Image) else to_pil(image)
     kwargs: dict[str, Any] = {"icc_profile": _srgb_profile()}
     tags = Image.Exif()
     if exif:

@@ -244,6 +244,26 @@ def _read_tiff_deep(path: Path) -> np.ndarray | None:
     return _array_to_rgb(np.asarray(arr), what=str(path))
 
 
+def _is_deep_png(path: Path) -> bool:
+    """Whether a PNG stores 16 bits per sample (its IHDR's bit depth, byte 24 of the file)."""
+    with open(path, "rb") as handle:
+        head = handle.read(26)
+    return len(head) == 26 and head[12:16] == b"IHDR" and head[24] == 16
+
+
+def _read_png_deep(path: Path) -> np.ndarray | None:
+    """16-bit colour PNGs at full depth with OpenCV (the ``video`` extra), or None without it
+    (Pillow then reads them at 8 bits)."""
+    try:
+        import cv2
+    except ImportError:
+        return None
+    arr = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)  # no EXIF turn, no conversion
+    if arr is None or arr.dtype != np.uint16 or arr.ndim != 3 or arr.shape[2] not in (3, 4):
+        return None
+    return _array_to_rgb(arr[..., [2, 1, 0, 3][: arr.shape[2]]], what=str(path))  # OpenCV's BGR(A)
+
+
 def _read_file(path: Path, *, size: int | None, max_pixels: int, icc: bool = True) -> np.ndarray:
     if not path.exists():
         raise RestyleError(f"{path}: no such file")
@@ -274,10 +294,13 @@ def _read_file(path: Path, *, size: int | None, max_pixels: int, icc: bool = Tru
                 _warn(f"{path}: {width}x{height} ({megapixels}) is over --max-pixels; downscaling while reading")
                 if img.format == "JPEG" and size is not None:
                     img.draft("RGB", (size, size))
+            deep = None  # Pillow would reduce 16-bit colour to 8 bits
             if img.format == "TIFF" and img.mode in ("RGB", "RGBA") and _is_deep_tiff(img):
-                deep = _read_tiff_deep(path)  # PIL would reduce 16-bit colour to 8 bits
-                if deep is not None:
-                    return deep
+                deep = _read_tiff_deep(path)
+            elif img.format == "PNG" and img.mode in ("RGB", "RGBA") and _is_deep_png(path):
+                deep = _read_png_deep(path)
+            if deep is not None:
+                return _deep_upright_srgb(deep, img, what=str(path), icc=icc)
             try:
                 img.load()
                 return _pil_to_array(ImageOps.exif_transpose(img), what=str(path), icc=icc)
@@ -289,6 +312,37 @@ def _read_file(path: Path, *, size: int | None, max_pixels: int, icc: bool = Tru
                     return deep
                 reason = "truncated or corrupt" if "truncat" in str(exc).lower() else f"cannot decode ({exc})"
                 raise RestyleError(f"{path}: image data is {reason}") from None
+
+
+#: EXIF orientation -> how the stored pixels are turned upright, as numpy does it
+#: (``ImageOps.exif_transpose``'s table: 6 is Pillow's ROTATE_270, a quarter turn clockwise).
+_UPRIGHT = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.transpose(1, 0, 2),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: np.rot90(a, 2).transpose(1, 0, 2),
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+def _deep_upright_srgb(rgb: np.ndarray, img: Image.Image, *, what: str, icc: bool) -> np.ndarray:
+    """A 16-bit colour image read past Pillow, turned upright by its EXIF orientation and, with
+    ``icc``, converted to sRGB from its colour profile as :func:`_to_srgb` does. LittleCMS works
+    through Pillow in 8 bits, so a file in another profile (a 16-bit Adobe RGB or ProPhoto
+    export) is converted, and read, at 8-bit precision; sRGB and untagged files keep 16 bits.
+    """
+    turn = _UPRIGHT.get(img.getexif().get(0x0112, 1))
+    rgb = np.ascontiguousarray(turn(rgb)) if turn else rgb
+    profile = img.info.get("icc_profile")
+    if icc and profile:
+        eight = Image.fromarray((rgb * 255.0).round().astype(np.uint8), "RGB")
+        eight.info["icc_profile"] = profile
+        converted = _to_srgb(eight, what)
+        if converted is not eight:
+            return np.asarray(converted.convert("RGB"), dtype=np.float32) / 255.0
+    return rgb
 
 
 def _is_deep_tiff(img: Image.Image) -> bool:
@@ -306,7 +360,8 @@ def load_image(
 ) -> Tensor:
     """Read an image from a path, PIL image, numpy array or tensor, as RGB in [0, 1].
 
-    Paths may be PNG, JPEG, WebP, TIFF (8 or 16 bit), BMP or GIF; grayscale, palette, CMYK and
+    Paths may be PNG or TIFF (8 or 16 bit; a 16-bit colour PNG at 8 bits without OpenCV), JPEG,
+    WebP, BMP or GIF; grayscale, palette, CMYK and
     RGBA images are converted (transparency composited on white); EXIF orientation is applied;
     colours in an embedded ICC profile (Display P3, Adobe RGB) are converted to sRGB.
 

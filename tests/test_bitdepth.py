@@ -91,9 +91,7 @@ def test_save_image_16_bits_keeps_precision_metadata_profile_and_camera(tmp_path
     with Image.open(path) as img:
         assert img.info.get("icc_profile") and img.getexif().get(0x010F) == "Canon"
         assert img.getexif().get(0x0110) == "EOS R5"
-    again = load_image(path)
-    if suffix == ".tif":  # 16-bit colour TIFFs are read at full depth (PNGs by Pillow, at 8 bits)
-        assert (again - gradient).abs().max() <= 0.5 / 65535 + 1e-7
+    assert (load_image(path) - gradient).abs().max() <= 0.5 / 65535 + 1e-7  # read back at full depth
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # written atomically
 
 
@@ -163,3 +161,14 @@ def test_cli_smooth_and_photo_write_16_bits(capsys, tmp_path):
     )  # fmt: skip
     assert code == 0, err
     assert read_png16(tmp_path / "p.png").shape == (24, 32, 3)
+
+
+def test_without_opencv_a_16_bit_png_is_read_at_8_bits(tmp_path, monkeypatch):
+    import sys
+
+    gradient = torch.linspace(0, 1, 1000).view(1, 1, 1, 1000).expand(1, 3, 1, 1000).contiguous()
+    path = save_image(gradient, tmp_path / "deep.png", bits=16)
+    monkeypatch.setitem(sys.modules, "cv2", None)  # import cv2 now raises ImportError
+    eight = load_image(path)
+    assert (eight - gradient).abs().max() <= 1 / 255 + 1e-6
+    assert len(torch.unique(eight[0, 0])) <= 256

@@ -129,6 +129,49 @@ def test_sixteen_bit_gray_png_and_rgb_tiff(tmp_path):
     assert torch.allclose(out[0].permute(1, 2, 0), torch.from_numpy(rgb16 / 65535.0).float(), atol=1e-6)
 
 
+def test_a_16_bit_adobe_rgb_tiff_is_converted_to_srgb(tmp_path):
+    """A photo editor's 16-bit export in Adobe RGB: read past Pillow at full depth, its colours
+    were taken as sRGB (5.7 levels in 255 off on average)."""
+    import tifffile
+
+    with Image.open(sample_path("rocket")) as img:
+        profile = img.info["icc_profile"]  # Adobe RGB (1998)
+        raw = np.asarray(img.convert("RGB"))
+    tifffile.imwrite(tmp_path / "adobe16.tif", raw.astype(np.uint16) * 257, photometric="rgb", iccprofile=profile)
+    ours = load_image(tmp_path / "adobe16.tif")
+    assert torch.equal(ours, load_image(sample_path("rocket")))  # as the 8-bit file with that profile
+    error = np.abs(ours[0].permute(1, 2, 0).numpy() - adobe_rgb_to_srgb(raw.astype(np.float64)))
+    assert error.mean() < 0.5 / 255
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    fine = (np.random.default_rng(1).random((5, 7, 3)) * 65535).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "srgb16.tif", fine, photometric="rgb", iccprofile=srgb)
+    kept = load_image(tmp_path / "srgb16.tif")[0].permute(1, 2, 0)  # sRGB-tagged: 16 bits kept
+    assert torch.allclose(kept, torch.from_numpy(fine / 65535.0).float(), atol=1e-6)
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".png"])
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_a_16_bit_file_is_turned_upright_as_pillow_turns_8_bit_files(tmp_path, orientation, suffix):
+    import tifffile
+
+    from restyle.bitdepth import encode_png16
+
+    pytest.importorskip("cv2")  # reads 16-bit colour PNGs past Pillow
+    rgb16 = (np.random.default_rng(orientation).random((3, 5, 3)) * 65535).astype(np.uint16)
+    eight = Image.fromarray((rgb16 / 257).round().astype(np.uint8))
+    exif = eight.getexif()
+    exif[0x0112] = orientation
+    eight.save(tmp_path / "eight.png", exif=exif)  # turned by Pillow's own exif_transpose
+    deep_path = tmp_path / f"deep{suffix}"
+    if suffix == ".tif":
+        tifffile.imwrite(deep_path, rgb16, photometric="rgb", extratags=[(274, "H", 1, orientation, True)])
+    else:
+        deep_path.write_bytes(encode_png16(rgb16, exif=exif.tobytes()))
+    deep, reference = load_image(deep_path), load_image(tmp_path / "eight.png")
+    assert deep.shape == reference.shape
+    assert (deep - reference).abs().max() <= 0.5 / 255 + 1e-6
+
+
 def test_cmyk(tmp_path):
     img = Image.new("CMYK", (3, 2), (0, 255, 255, 0))  # pure red in CMYK
     img.save(tmp_path / "c.jpg", quality=100)

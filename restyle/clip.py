@@ -200,6 +200,14 @@ def check_video_suffix(output: Path, *, folder_allowed: bool = False) -> None:
         raise RestyleError(f"{output}: unsupported video type {output.suffix or '(none)'}; use {choices}")
 
 
+#: RGB to YUV by BT.709, tagged as such. ffmpeg's default converts by BT.601 and tags nothing, and
+#: players take an untagged HD video as BT.709: greens came out 10% darker and reds brighter.
+_BT709 = (
+    "scale=out_color_matrix=bt709:out_range=tv,"
+    "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"
+)
+
+
 def write_video(
     images: Iterable[np.ndarray],
     output: Path,
@@ -229,7 +237,7 @@ def write_video(
             quality=8,
             macro_block_size=2,
             ffmpeg_log_level="quiet",  # a failed write is found by _check_encoded and said in one line
-            output_params=tag,
+            output_params=["-vf", _BT709, *tag],
         )
         writer.send(None)
         sent = 0

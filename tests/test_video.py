@@ -138,6 +138,33 @@ def test_full_resolution_carries_each_frame_up_to_the_source(capsys, tmp_path, c
     assert code == 0 and '"full_resolution": true' in stdout
 
 
+@pytest.mark.parametrize("clip", ["silent", "audio"])  # "audio": the video stream is copied when the audio is added
+def test_a_written_video_is_bt709_and_tagged_so(tmp_path, clips, clip):
+    """Players take an untagged HD video as BT.709; ffmpeg's default conversion is BT.601."""
+    import imageio_ffmpeg
+
+    from restyle.clip import write_video
+
+    info = probe(clips[clip])
+    colours = np.zeros((60, 80, 3), np.uint8)
+    colours[:, :26], colours[:, 26:52], colours[:, 52:] = (200, 40, 40), (40, 180, 60), (50, 60, 210)
+    out = tmp_path / "o.mp4"
+    write_video([colours] * 4, out, info, 0, 4, (80, 60))
+    exe = imageio_ffmpeg.get_ffmpeg_exe()
+    described = subprocess.run([exe, "-hide_banner", "-i", str(out)], capture_output=True, text=True).stderr
+    assert "yuv420p(tv, bt709" in described, described
+    for matrix in ("", ":in_color_matrix=bt709"):  # as tagged (our reader), and as a player assuming BT.709
+        command = [exe, "-v", "error", "-i", str(out), "-vf", f"scale=80:60{matrix}", "-frames:v", "1"]
+        decoded = subprocess.run(
+            [*command, "-pix_fmt", "rgb24", "-f", "rawvideo", "-"], capture_output=True, check=True
+        ).stdout
+        frame = np.frombuffer(decoded, np.uint8).reshape(60, 80, 3)
+        for column in (13, 39, 66):
+            assert np.abs(frame[30, column].astype(int) - colours[30, column]).max() <= 4, (matrix, frame[30, column])
+    ours = next(read_frames(probe(out), shape=(60, 80)))
+    assert np.abs(ours[30, 39].astype(int) - colours[30, 39]).max() <= 4
+
+
 def test_video_metadata_round_trips_characters_ffmpeg_escapes(tmp_path, clips):
     from restyle.clip import read_video_metadata, write_video
 

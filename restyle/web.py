@@ -238,6 +238,16 @@ def _eta(it: Any) -> str:
     return f", about {rate * (it.steps - done):.0f} s left"
 
 
+#: The download formats offered: label -> (suffix, bits per channel).
+DOWNLOADS = {"PNG": (".png", 8), "PNG, 16 bits": (".png", 16), "TIFF, 16 bits": (".tif", 16)}
+
+
+def _download_format(download: str) -> tuple[str, int]:
+    if download not in DOWNLOADS:
+        raise RestyleError(f"unknown download format {download!r}: choose from {', '.join(DOWNLOADS)}")
+    return DOWNLOADS[download]
+
+
 def _image_job(
     work: Callable[[Callable[[Any], None]], Any],
     stop: threading.Event,
@@ -245,7 +255,9 @@ def _image_job(
     name: str,
     *,
     exif: bytes | None = None,
+    download: str = "PNG",
 ) -> Iterator[Update]:
+    suffix, bits = _download_format(download)
     stop.clear()
     last = 0.0
     started = time.perf_counter()
@@ -261,8 +273,8 @@ def _image_job(
             raise RestyleError(value)
         else:
             result = value
-            path = folder / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}.png"
-            save_image(result.image, path, metadata={"restyle_web": name, **result.params}, exif=exif)
+            path = folder / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}{suffix}"
+            save_image(result.image, path, metadata={"restyle_web": name, **result.params}, exif=exif, bits=bits)
             seconds = time.perf_counter() - started
             note = "stopped early: best result so far" if result.status == "interrupted" else "done"
             yield Update(_to_array(result.image), f"{note} in {seconds:.0f} s", str(path))
@@ -317,11 +329,13 @@ def photo_job(
     photo_weight: float | None = None,
     content_weight: float | None = None,
     auto: AutoMasks | None = None,
+    download: str = "PNG",
     stop: threading.Event,
     folder: Path,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Iterator[Update]:
-    """Photorealistic transfer with painted (or no) masks, as a stream of :class:`Update`.
+    """Photorealistic transfer with painted (or no) masks, as a stream of :class:`Update`; the
+    result is offered as ``download`` (one of :data:`DOWNLOADS`).
 
     ``auto`` is what the Auto-masks button found (:func:`auto_mask_layers`). While the painted
     masks are still those (up to the editor's blending along borders), the run treats them as
@@ -331,6 +345,7 @@ def photo_job(
     """
     from restyle.photo import stylize_photo
 
+    _download_format(download)  # before any work
     exif = camera_exif(content)  # the upload's camera and date, for the download
     content = _check_image(content, "content", max_pixels)
     style = _check_image(style, "style", max_pixels)
@@ -364,7 +379,7 @@ def photo_job(
             **mask_options,
         )
 
-    yield from _image_job(work, stop, folder, "photo", exif=exif)
+    yield from _image_job(work, stop, folder, "photo", exif=exif, download=download)
 
 
 def art_job(
@@ -376,13 +391,16 @@ def art_job(
     size: int = 512,
     style_weight: float | None = None,
     iterations: int | None = None,
+    download: str = "PNG",
     stop: threading.Event,
     folder: Path,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Iterator[Update]:
-    """Artistic transfer with one or more styles, as a stream of :class:`Update`."""
+    """Artistic transfer with one or more styles, as a stream of :class:`Update`; the result
+    is offered as ``download`` (one of :data:`DOWNLOADS`)."""
     from restyle.artistic import stylize
 
+    _download_format(download)  # before any work
     exif = camera_exif(content)
     content = _check_image(content, "content", max_pixels)
     chosen = [(s, w) for s, w in zip(styles, blend) if s is not None]
@@ -405,7 +423,7 @@ def art_job(
             **{name: value for name, value in chosen_options.items() if value is not None},
         )
 
-    yield from _image_job(work, stop, folder, "art", exif=exif)
+    yield from _image_job(work, stop, folder, "art", exif=exif, download=download)
 
 
 def video_job(
@@ -487,16 +505,17 @@ def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = Non
         handler.__annotations__["request"] = gr.Request
         return handler
 
-    def photo(content, style, c_edit, s_edit, found, preset, size, full, sw, pw, cw, *, stop):
+    def photo(content, style, c_edit, s_edit, found, preset, size, full, sw, pw, cw, download, *, stop):
         return photo_job(
             content, style, c_edit, s_edit, preset=preset, size=size, full_resolution=full,
-            **slider_weights(preset, sw, pw, cw), auto=found, stop=stop, folder=folder, max_pixels=max_pixels,
+            **slider_weights(preset, sw, pw, cw), auto=found, download=download, stop=stop, folder=folder,
+            max_pixels=max_pixels,
         )  # fmt: skip
 
-    def art(content, s1, s2, s3, w1, w2, w3, preserve, size, sw, iterations, *, stop):
+    def art(content, s1, s2, s3, w1, w2, w3, preserve, size, sw, iterations, download, *, stop):
         return art_job(
             content, [s1, s2, s3], [w1, w2, w3], preserve_color=preserve, size=size, style_weight=10.0**sw,
-            iterations=iterations, stop=stop, folder=folder, max_pixels=max_pixels,
+            iterations=iterations, download=download, stop=stop, folder=folder, max_pixels=max_pixels,
         )  # fmt: skip
 
     def video(clip, style, mode, preset, size, full, frames, *, stop):
@@ -565,16 +584,22 @@ def _photo_tab(
         p_stop = gr.Button("Stop", elem_id="photo-stop")
     p_status = gr.Textbox(label="Progress", interactive=False, elem_id="photo-status")
     p_out = gr.Image(label="Result", type="numpy", interactive=False, elem_id="photo-result")
-    p_file = gr.File(label="Download (PNG with parameters)", elem_id="photo-file")
+    p_download = _download_choice(gr)
+    p_file = gr.File(label="Download (with its parameters)", elem_id="photo-file")
     p_content.change(lambda x: x, p_content, p_cmask, queue=False)
     p_style.change(lambda x: x, p_style, p_smask, queue=False)
     p_auto.click(auto, [p_content, p_style, p_substyles], [p_cmask, p_smask, p_auto_info, p_auto_found])
     p_run.click(
         run,
-        [p_content, p_style, p_cmask, p_smask, p_auto_found, p_preset, p_size, p_full, p_sw, p_pw, p_cw],
+        [p_content, p_style, p_cmask, p_smask, p_auto_found, p_preset, p_size, p_full, p_sw, p_pw, p_cw, p_download],
         [p_out, p_status, p_file],
     )
     p_stop.click(stop, None, p_status, queue=False)
+
+
+def _download_choice(gr: Any) -> Any:
+    """The result's file format; 16 bits keep smooth gradients for editing."""
+    return gr.Radio(list(DOWNLOADS), value="PNG", label="Download as (16 bits: for further editing)")
 
 
 def _art_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any]) -> None:
@@ -594,10 +619,11 @@ def _art_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any]) -> N
         a_stop = gr.Button("Stop")
     a_status = gr.Textbox(label="Progress", interactive=False)
     a_out = gr.Image(label="Result", type="numpy", interactive=False)
-    a_file = gr.File(label="Download (PNG with parameters)")
+    a_download = _download_choice(gr)
+    a_file = gr.File(label="Download (with its parameters)")
     a_run.click(
         run,
-        [a_content, *a_styles, *a_weights, a_preserve, a_size, a_sw, a_iter],
+        [a_content, *a_styles, *a_weights, a_preserve, a_size, a_sw, a_iter, a_download],
         [a_out, a_status, a_file],
     )
     a_stop.click(stop, None, a_status, queue=False)

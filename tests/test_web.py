@@ -183,6 +183,31 @@ def test_photo_sliders_start_at_the_presets_exact_weights(preset):
     assert moved["photo_weight"] is None and moved["content_weight"] is None
 
 
+@pytest.mark.parametrize(
+    ("download", "suffix", "dtype"), [("TIFF, 16 bits", ".tif", np.uint16), ("PNG", ".png", np.uint8)]
+)
+def test_the_download_format_is_the_users_choice(tmp_path, images, download, suffix, dtype):
+    import tifffile
+
+    content, style = images
+    options = {"size": 32, "stop": threading.Event(), "folder": tmp_path, "download": download}
+    art = collect(art_job(content, [style, None, None], [1, 1, 1], iterations=2, **options))[-1]
+    photo = collect(photo_job(content, style, None, None, preset="fast", **options))[-1]
+    for final in (art, photo):
+        assert Path(final.file).suffix == suffix and read_metadata(final.file)["size"] == 32
+        pixels = tifffile.imread(final.file) if suffix == ".tif" else np.asarray(Image.open(final.file))
+        assert pixels.dtype == dtype and pixels.shape == (24, 32, 3)
+
+
+def test_an_unknown_download_format_is_refused_before_any_work(tmp_path, images):
+    content, style = images
+    with pytest.raises(RestyleError, match="unknown download format 'JPEG': choose from PNG, PNG, 16 bits, TIFF"):
+        collect(art_job(content, [style], [1], download="JPEG", stop=threading.Event(), folder=tmp_path))
+    with pytest.raises(RestyleError, match="unknown download format"):
+        collect(photo_job(content, style, None, None, download="JPEG", stop=threading.Event(), folder=tmp_path))
+    assert not list(tmp_path.iterdir())
+
+
 def test_art_job_needs_a_style(tmp_path, images):
     with pytest.raises(RestyleError, match="at least one style"):
         collect(art_job(images[0], [None, None, None], [1, 1, 1], stop=threading.Event(), folder=tmp_path))

@@ -57,6 +57,9 @@ class VideoInfo:
     frames: int
     audio: bool
     is_folder: bool
+    #: The YUV matrix to read an untagged clip with, as players assume it (``bt709`` for HD);
+    #: None: the clip's own tags (or RGB frames).
+    matrix: str | None = None
 
 
 def _frame_files(folder: Path) -> list[Path]:
@@ -95,7 +98,34 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
         raise RestyleError(f"{source}: no video stream")
     duration = float(meta.get("duration") or 0.0)
     frames = max(0, round(duration * float(meta["fps"])))
-    return VideoInfo(source, float(meta["fps"]), tuple(meta["size"]), frames, bool(meta.get("audio_codec")), False)
+    size = tuple(meta["size"])
+    matrix = _untagged_matrix(str(meta.get("pix_fmt", "")), size)
+    return VideoInfo(source, float(meta["fps"]), size, frames, bool(meta.get("audio_codec")), False, matrix)
+
+
+#: ffmpeg's names of YUV matrices, as its stream description gives them.
+_MATRICES = {"bt709", "smpte170m", "bt470bg", "bt2020nc", "bt2020c", "smpte240m", "fcc", "ycgco", "ictcp", "gbr"}
+
+
+def _untagged_matrix(pix_fmt: str, size: tuple[int, int]) -> str | None:
+    """``bt709`` for a YUV clip of HD size whose stream names no matrix, else None.
+
+    ffmpeg reads an untagged clip by BT.601 whatever its size, while players take untagged HD
+    as BT.709 (mpv's rule, used here: 1280 or more wide, or taller than 576). Read as ffmpeg
+    reads it, such a clip's colours differed from what the user saw (a green of 180 read as 203).
+
+    Example:
+        >>> _untagged_matrix("yuv420p(progressive)", (1280, 720)), _untagged_matrix("yuv420p", (640, 360))
+        ('bt709', None)
+        >>> _untagged_matrix("yuv420p(tv, bt709, progressive)", (1920, 1080)) is None
+        True
+    """
+    name, _, details = pix_fmt.partition("(")
+    tokens = {part.strip().split("/")[0] for part in details.rstrip(")").split(",")}
+    if not name.startswith(("yuv", "nv", "p0", "p2")) or tokens & _MATRICES:
+        return None
+    width, height = size
+    return "bt709" if width >= 1280 or height > 576 else None
 
 
 def parse_frame_range(text: str | None) -> tuple[int, int | None]:
@@ -162,7 +192,9 @@ def _decoded(info: VideoInfo, *, width: int, height: int) -> Iterator[bytes]:
     command = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-i", str(info.path)]
     # the fps filter resamples on timestamps, so a variable-rate clip keeps its duration (and its
     # audio stays in sync); ``-r`` alone let ffmpeg emit extra frames
-    command += ["-vf", f"scale={width}:{height}:flags=area,fps={info.fps}", "-pix_fmt", "rgb24", "-f", "rawvideo", "-"]
+    matrix = f":in_color_matrix={info.matrix}" if info.matrix else ""  # else the clip's tags
+    command += ["-vf", f"scale={width}:{height}:flags=area{matrix},fps={info.fps}"]
+    command += ["-pix_fmt", "rgb24", "-f", "rawvideo", "-"]
     own_session = (
         {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if os.name == "nt" else {"start_new_session": True}
     )
@@ -203,7 +235,7 @@ def check_video_suffix(output: Path, *, folder_allowed: bool = False) -> None:
 #: RGB to YUV by BT.709, tagged as such. ffmpeg's default converts by BT.601 and tags nothing, and
 #: players take an untagged HD video as BT.709: greens came out 10% darker and reds brighter.
 _BT709 = (
-    "scale=out_color_matrix=bt709:out_range=tv,"
+    "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,"  # converted here, not by a scaler ffmpeg adds
     "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"
 )
 

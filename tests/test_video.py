@@ -165,6 +165,38 @@ def test_a_written_video_is_bt709_and_tagged_so(tmp_path, clips, clip):
     assert np.abs(ours[30, 39].astype(int) - colours[30, 39]).max() <= 4
 
 
+@pytest.mark.parametrize(
+    ("size", "encoded_by", "tags", "read_by"),
+    [
+        ("1280x720", "bt709", False, "bt709"),  # untagged HD: as players take it
+        ("320x240", "bt601", False, None),  # untagged SD: BT.601, ffmpeg's and players' default
+        ("1280x720", "bt601", True, None),  # tagged: by its tags
+    ],
+)
+def test_an_untagged_hd_clip_is_read_as_players_show_it(tmp_path, size, encoded_by, tags, read_by):
+    width, height = map(int, size.split("x"))
+    colours = np.zeros((height, width, 3), np.uint8)
+    third = width // 3
+    colours[:, :third], colours[:, third : 2 * third], colours[:, 2 * third :] = (
+        (200, 40, 40),
+        (40, 180, 60),
+        (50, 60, 210),
+    )
+    Image.fromarray(colours).save(tmp_path / "frame.png")
+    matrix = "bt709" if encoded_by == "bt709" else "bt601"
+    untag = "" if tags else ",setparams=colorspace=unknown:range=unknown"  # the scale filter tags what it does
+    clip = tmp_path / "clip.mp4"
+    ffmpeg(
+        "-loop", "1", "-i", str(tmp_path / "frame.png"), "-frames:v", "2", "-vf",
+        f"scale=out_color_matrix={matrix},format=yuv420p{untag}", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-crf", "10", str(clip),
+    )  # fmt: skip
+    info = probe(clip)
+    assert info.matrix == read_by
+    frame = next(read_frames(info, shape=(height, width)))
+    for column in (third // 2, width // 2, width - third // 2):
+        assert np.abs(frame[height // 2, column].astype(int) - colours[height // 2, column]).max() <= 4, column
+
+
 def test_video_metadata_round_trips_characters_ffmpeg_escapes(tmp_path, clips):
     from restyle.clip import read_video_metadata, write_video
 

@@ -99,10 +99,20 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
     duration = float(meta.get("duration") or 0.0)
     frames = max(0, round(duration * float(meta["fps"])))
     size = tuple(meta["size"])
-    matrix = _untagged_matrix(str(meta.get("pix_fmt", "")), size)
+    pix_fmt = str(meta.get("pix_fmt", ""))
+    matrix = _untagged_matrix(pix_fmt, size)
+    if any(curve in pix_fmt for curve in _HDR_CURVES):
+        warnings.warn(
+            f"{source}: an HDR clip ({pix_fmt}); restyle reads it as SDR, without tone mapping, so its colours "
+            "look flat: for true colours, export an SDR version first",
+            RestyleWarning,
+            stacklevel=2,
+        )
     return VideoInfo(source, float(meta["fps"]), size, frames, bool(meta.get("audio_codec")), False, matrix)
 
 
+#: ffmpeg's names of the HDR transfer curves (HLG, as phones record by default, and PQ).
+_HDR_CURVES = ("arib-std-b67", "smpte2084")
 #: ffmpeg's names of YUV matrices, as its stream description gives them.
 _MATRICES = {"bt709", "smpte170m", "bt470bg", "bt2020nc", "bt2020c", "smpte240m", "fcc", "ycgco", "ictcp", "gbr"}
 

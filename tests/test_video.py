@@ -3,6 +3,7 @@
 import dataclasses
 import itertools
 import subprocess
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -195,6 +196,18 @@ def test_an_untagged_hd_clip_is_read_as_players_show_it(tmp_path, size, encoded_
     frame = next(read_frames(info, shape=(height, width)))
     for column in (third // 2, width // 2, width - third // 2):
         assert np.abs(frame[height // 2, column].astype(int) - colours[height // 2, column]).max() <= 4, column
+
+
+@pytest.mark.parametrize("curve", ["arib-std-b67", "smpte2084"])
+def test_an_hdr_clip_gets_a_warning(tmp_path, clips, curve):
+    hdr = tmp_path / "hdr.mp4"
+    tags = f"format=yuv420p10le,setparams=color_primaries=bt2020:color_trc={curve}:colorspace=bt2020nc"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=96x64:rate=10:duration=0.3", "-vf", tags, "-c:v", "libx264", str(hdr))
+    with pytest.warns(RestyleWarning, match=f"an HDR clip .*{curve}.*export an SDR version first"):
+        probe(hdr)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        probe(clips["audio"])  # SDR: no warning
 
 
 def test_video_metadata_round_trips_characters_ffmpeg_escapes(tmp_path, clips):

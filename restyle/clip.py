@@ -243,11 +243,22 @@ def check_video_suffix(output: Path, *, folder_allowed: bool = False) -> None:
 
 
 #: RGB to YUV by BT.709, tagged as such. ffmpeg's default converts by BT.601 and tags nothing, and
-#: players take an untagged HD video as BT.709: greens came out 10% darker and reds brighter.
+#: players take an untagged HD video as BT.709: a green of 180 was shown as 158.
 _BT709 = (
     "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,"  # converted here, not by a scaler ffmpeg adds
     "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"
 )
+
+
+#: Each video type's encoder, its options and the audio codec: H.264 (constant quality 10, as
+#: imageio-ffmpeg's quality 8 gave) and AAC; WebM holds only VP8/VP9/AV1 and Opus/Vorbis (with
+#: H.264 it wrote nothing), so VP9 at constant quality; AVI cannot order B-frames' timestamps
+#: (a clip read back had two frames too many at its start), so none there.
+_ENCODERS = {
+    ".webm": ("libvpx-vp9", ["-crf", "30", "-b:v", "0", "-row-mt", "1", "-cpu-used", "4"], "libopus"),
+    ".avi": ("libx264", ["-crf", "10", "-bf", "0"], "aac"),
+    ".mp4": ("libx264", ["-crf", "10"], "aac"),
+}
 
 
 def write_video(
@@ -271,15 +282,17 @@ def write_video(
     tmp_video = output.with_name(f".{output.name}.video{output.suffix}")
     tmp_final = output.with_name(f".{output.name}.part{output.suffix}")
     width, height = size
+    codec, params, audio_codec = _ENCODERS.get(output.suffix.lower(), _ENCODERS[".mp4"])
     try:
         writer = imageio_ffmpeg.write_frames(
             str(tmp_video),
             (width, height),
             fps=info.fps,
-            quality=8,
+            codec=codec,
+            quality=None,  # set by the encoder's own options (params)
             macro_block_size=2,
             ffmpeg_log_level="quiet",  # a failed write is found by _check_encoded and said in one line
-            output_params=["-vf", _BT709, *tag],
+            output_params=["-vf", _BT709, *params, *tag],
         )
         writer.send(None)
         sent = 0
@@ -292,7 +305,8 @@ def write_video(
             exe = imageio_ffmpeg.get_ffmpeg_exe()
             command = [exe, "-y", "-loglevel", "error", "-i", str(tmp_video)]
             command += ["-ss", f"{start / info.fps:.6f}", "-t", f"{frames / info.fps:.6f}", "-i", str(info.path)]
-            command += ["-map", "0:v", "-map", "1:a?", "-c:v", "copy", "-c:a", "aac", "-shortest", *tag, str(tmp_final)]
+            command += ["-map", "0:v", "-map", "1:a?", "-c:v", "copy", "-c:a", audio_codec, "-shortest", *tag]
+            command.append(str(tmp_final))
             done = subprocess.run(command, capture_output=True, text=True, check=False)
             if done.returncode == 0:
                 _check_encoded(tmp_final, sent, exact=False)  # -shortest may trim a frame to the audio

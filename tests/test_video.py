@@ -210,6 +210,24 @@ def test_an_hdr_clip_gets_a_warning(tmp_path, clips, curve):
         probe(clips["audio"])  # SDR: no warning
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v"])
+def test_every_offered_video_type_is_written_with_its_audio(tmp_path, clips, suffix):
+    """Every type ``check_video_suffix`` accepts; a .webm was refused by ffmpeg (H.264 and AAC
+    in WebM) and reported as a video with 0 frames."""
+    from restyle.clip import VIDEO_SUFFIXES, write_video
+
+    assert suffix in VIDEO_SUFFIXES
+    info = probe(clips["audio"])
+    frames = list(read_frames(info, shape=(64, 96)))
+    out = tmp_path / f"o{suffix}"
+    write_video(frames, out, info, 0, len(frames), (96, 64), metadata={"seed": 3})
+    written = probe(out)
+    back = list(read_frames(written, shape=(64, 96)))
+    assert written.audio and len(back) >= len(frames) - 1  # the audio may trim the last frame
+    assert np.abs(back[3].astype(int) - frames[3]).mean() < 6
+    assert read_metadata(out) == {"seed": 3}
+
+
 def test_video_metadata_round_trips_characters_ffmpeg_escapes(tmp_path, clips):
     from restyle.clip import read_video_metadata, write_video
 

@@ -411,7 +411,8 @@ def stylize_video(
     Args:
         video: the input video (anything ffmpeg reads) or a folder of frames.
         style: the style image.
-        output: the output video (.mp4, .mkv, .mov, .webm) or a folder for PNG frames.
+        output: the output video (.mp4, .m4v, .mov, .mkv or .avi: H.264; .webm: VP9) or a folder for
+            PNG frames.
         mode: "art" (artistic) or "photo" (photorealistic).
         preset: photo mode's preset (see ``restyle photo``); ``fast`` runs in well under a
             second per frame.

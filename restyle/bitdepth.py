@@ -49,6 +49,11 @@ def to_uint16(image: Tensor) -> np.ndarray:
     return levels.permute(1, 2, 0).cpu().numpy().astype(np.uint16)
 
 
+def _check_rgb16(rgb: np.ndarray, who: str) -> None:
+    if rgb.dtype != np.uint16 or rgb.ndim != 3 or rgb.shape[2] != 3 or 0 in rgb.shape:
+        raise ValueError(f"{who}: expected a non-empty uint16 (H, W, 3) array, got {rgb.dtype} {rgb.shape}")
+
+
 def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -72,8 +77,7 @@ def encode_png16(
         >>> data[:8] == _PNG_SIGNATURE, data[16:26].hex(" ")
         (True, '00 00 00 03 00 00 00 02 10 02')
     """
-    if rgb.dtype != np.uint16 or rgb.ndim != 3 or rgb.shape[2] != 3 or 0 in rgb.shape:
-        raise ValueError(f"encode_png16: expected a non-empty uint16 (H, W, 3) array, got {rgb.dtype} {rgb.shape}")
+    _check_rgb16(rgb, "encode_png16")
     height, width, _ = rgb.shape
     rows = np.ascontiguousarray(rgb, dtype=">u2").view(np.uint8).reshape(height, width * 6)
     filtered = rows.copy()
@@ -113,8 +117,7 @@ def write_tiff16(
     import tifffile
     from PIL import Image
 
-    if rgb.dtype != np.uint16 or rgb.ndim != 3 or rgb.shape[2] != 3 or 0 in rgb.shape:
-        raise ValueError(f"write_tiff16: expected a non-empty uint16 (H, W, 3) array, got {rgb.dtype} {rgb.shape}")
+    _check_rgb16(rgb, "write_tiff16")
     extratags = []
     if exif:
         tags = Image.Exif()

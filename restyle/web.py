@@ -255,9 +255,9 @@ def _image_job(
     name: str,
     *,
     exif: bytes | None = None,
-    download: str = "PNG",
+    output_format: tuple[str, int] = DOWNLOADS["PNG"],
 ) -> Iterator[Update]:
-    suffix, bits = _download_format(download)
+    suffix, bits = output_format
     stop.clear()
     last = 0.0
     started = time.perf_counter()
@@ -345,7 +345,7 @@ def photo_job(
     """
     from restyle.photo import stylize_photo
 
-    _download_format(download)  # before any work
+    output_format = _download_format(download)  # before any work
     exif = camera_exif(content)  # the upload's camera and date, for the download
     content = _check_image(content, "content", max_pixels)
     style = _check_image(style, "style", max_pixels)
@@ -379,7 +379,7 @@ def photo_job(
             **mask_options,
         )
 
-    yield from _image_job(work, stop, folder, "photo", exif=exif, download=download)
+    yield from _image_job(work, stop, folder, "photo", exif=exif, output_format=output_format)
 
 
 def art_job(
@@ -400,7 +400,7 @@ def art_job(
     is offered as ``download`` (one of :data:`DOWNLOADS`)."""
     from restyle.artistic import stylize
 
-    _download_format(download)  # before any work
+    output_format = _download_format(download)  # before any work
     exif = camera_exif(content)
     content = _check_image(content, "content", max_pixels)
     chosen = [(s, w) for s, w in zip(styles, blend) if s is not None]
@@ -423,7 +423,7 @@ def art_job(
             **{name: value for name, value in chosen_options.items() if value is not None},
         )
 
-    yield from _image_job(work, stop, folder, "art", exif=exif, download=download)
+    yield from _image_job(work, stop, folder, "art", exif=exif, output_format=output_format)
 
 
 def video_job(

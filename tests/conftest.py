@@ -50,3 +50,12 @@ def style_png(tmp_path):
     path = tmp_path / "style.png"
     Image.fromarray(stripes_image(64, 64)).save(path)
     return path
+
+
+def run(capsys, *argv):
+    """``restyle ARGV`` in this process: (exit status, stdout, stderr)."""
+    from restyle.cli import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err

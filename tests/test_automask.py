@@ -17,11 +17,12 @@ from restyle.automask import (
     resolve_masks,
     segment,
 )
-from restyle.cli import main
 from restyle.errors import RestyleError
 from restyle.image import RestyleWarning, read_metadata
 from restyle.masks import DPST_COLORS, label_map, pair_masks
 from restyle.metrics import adjusted_rand_index, matching_accuracy
+
+from .conftest import run
 
 
 def two_region_image(
@@ -252,12 +253,6 @@ def scene_files(scene, tmp_path):
         Image.fromarray((image[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)).save(tmp_path / name)
         paths.append(tmp_path / name)
     return paths
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_cli_masks_then_photo_with_those_masks(capsys, tmp_path, scene_files):

@@ -12,13 +12,9 @@ from restyle.cli import main
 from restyle.errors import RestyleError
 from restyle.image import camera_exif, load_image, read_metadata, save_image
 
+from .conftest import run
+
 cv2 = pytest.importorskip("cv2")  # an independent PNG decoder (the video extra, installed by make install)
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def random_levels(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -119,12 +115,8 @@ def test_save_image_refuses_depths_a_format_cannot_hold(tmp_path, name, bits, me
 TINY = ["--size", "32", "--iterations", "2", "--no-pyramid", "--quiet", "--device", "cpu"]
 
 
-def test_cli_art_writes_16_bits_and_refuses_jpeg_before_any_work(capsys, tmp_path, monkeypatch):
-    from .conftest import smooth_image, stripes_image
-
-    content, style = tmp_path / "c.png", tmp_path / "s.png"
-    Image.fromarray(smooth_image(24, 32)).save(content)
-    Image.fromarray(stripes_image(32, 32)).save(style)
+def test_cli_art_writes_16_bits_and_refuses_jpeg_before_any_work(capsys, tmp_path, monkeypatch, content_png, style_png):
+    content, style = content_png, style_png
     code, stdout, err = run(capsys, "art", content, style, "-o", tmp_path / "o.png", "--bit-depth", "16", *TINY)
     assert code == 0 and stdout.strip() == str(tmp_path / "o.png"), err
     assert read_png16(tmp_path / "o.png").shape == (24, 32, 3) and read_metadata(tmp_path / "o.png")["size"] == 32
@@ -142,12 +134,8 @@ def test_cli_art_writes_16_bits_and_refuses_jpeg_before_any_work(capsys, tmp_pat
     assert exit_.value.code == 2 and "invalid choice: 12" in capsys.readouterr().err
 
 
-def test_cli_smooth_and_photo_write_16_bits(capsys, tmp_path):
-    from .conftest import smooth_image, stripes_image
-
-    content, style = tmp_path / "c.png", tmp_path / "s.png"
-    Image.fromarray(smooth_image(24, 32)).save(content)
-    Image.fromarray(stripes_image(32, 32)).save(style)
+def test_cli_smooth_and_photo_write_16_bits(capsys, tmp_path, content_png, style_png):
+    content, style = content_png, style_png
     code, _, err = run(
         capsys, "smooth", style, "--content", content, "--method", "guided", "-o", tmp_path / "g.tif",
         "--bit-depth", "16", "--quiet",

@@ -15,13 +15,9 @@ from restyle.cli import build_parser, main
 from restyle.image import read_metadata
 from restyle.signature import plain_help
 
+from .conftest import run
+
 TINY = ["--size", "64", "--iterations", "3", "--coarse-iterations", "0", "--no-pyramid", "--quiet", "--device", "cpu"]
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_art_end_to_end_with_metadata(capsys, tmp_path, content_png, style_png):

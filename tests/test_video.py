@@ -13,14 +13,14 @@ from PIL import Image
 
 import restyle.video
 from restyle import __version__
-from restyle.cli import _FrameBar, main
+from restyle.cli import _FrameBar
 from restyle.clip import frame_shape, frame_to_tensor, probe, read_frames
 from restyle.errors import RestyleError
 from restyle.image import RestyleWarning, load_image, read_metadata
 from restyle.metrics import temporal_error
 from restyle.video import FrameProgress, _frame_options, _temporal_target, stylize_video
 
-from .conftest import stripes_image
+from .conftest import run, stripes_image
 
 
 def ffmpeg(*args: str) -> None:
@@ -43,12 +43,6 @@ def clips(tmp_path_factory):
     style = folder / "style.png"
     Image.fromarray(stripes_image(64, 64)).save(style)
     return {"audio": with_audio, "silent": silent, "style": style}
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 FAST = ["--mode", "photo", "--preset", "fast", "--size", "64", "--device", "cpu", "--quiet"]

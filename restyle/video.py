@@ -145,12 +145,15 @@ class _WorkFolder:
     def path(self, index: int, stage: int = 0) -> Path:
         return self.folder / (f"{index:06d}.png" if stage == 0 else f"pass{stage}_{index:06d}.png")
 
-    def load(self, index: int, stage: int = 0) -> torch.Tensor | None:
+    def load(self, index: int, stage: int, shape: tuple[int, ...]) -> torch.Tensor | None:
+        """The finished frame, or None if it is not there or is not ``(height, width)``."""
         path = self.path(index, stage)
         if not path.exists():
             return None
         try:
             with Image.open(path) as img:
+                if img.size[::-1] != tuple(shape):
+                    return None  # another size (a folder left by a run of an older restyle): redo it
                 return frame_to_tensor(np.array(img.convert("RGB")))  # writable, as torch wants
         except OSError:
             return None  # unreadable (should not happen: frames are written atomically): redo it
@@ -172,7 +175,7 @@ def _finished_frames(
     small = tuple(contents[0].shape[-2:])
     sources = read_frames(info, shape=shape, start=start, end=start + len(contents)) if shape != small else None
     for index, content in enumerate(contents):
-        frame = work.load(start + index, stage)
+        frame = work.load(start + index, stage, content.shape[-2:])
         if frame is None:
             raise RestyleError(f"{work.path(start + index, stage)}: a finished frame has gone missing; run again")
         if sources is not None:
@@ -212,7 +215,7 @@ def _stylise_passes(
             if STOP.is_set():  # Ctrl-C in the CLI: the frames done so far stay in the work folder
                 raise KeyboardInterrupt
             frame_start = time.perf_counter()
-            cached = work.load(start + t, stage)
+            cached = work.load(start + t, stage, contents[t].shape[-2:])
             resumed = cached is not None
             if cached is not None:
                 image = cached
@@ -525,7 +528,7 @@ def stylize_video(
                 mode=mode,
                 preset=preset,
                 first=first,
-                size=size,
+                size=max(height, width),  # the frames' own long side: --size rounded down to even
                 seed=seed,
                 device=device,
                 iterations=iterations,

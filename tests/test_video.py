@@ -505,6 +505,35 @@ def test_kept_frames_extend_the_clip_and_only_our_files_are_removed(tmp_path, cl
     assert sorted(p.name for p in work.iterdir()) == ["123.png", "notes.txt"]  # ours removed, the rest kept
 
 
+@pytest.mark.parametrize("mode", ["art", "photo"])
+def test_an_odd_size_is_rounded_down_to_even_frames(capsys, tmp_path, clips, mode):
+    # --size 63 on an 80x60 clip: the frames are 62x46, not 63x47 (H.264 needs even sides); each
+    # frame is stylised at the frames' own size, so its result matches the flow between frames
+    # (a 63x47 result did not)
+    out = tmp_path / f"{mode}.mp4"
+    opts = ["--mode", mode, "--size", "63", "--frames", "0:3", "--device", "cpu", "--quiet"]
+    if mode == "art":
+        opts += ["--iterations", "2", "--frame-iterations", "1"]
+    code, _, err = run(capsys, "video", clips["silent"], clips["style"], "-o", out, *opts)
+    assert code == 0, err
+    assert probe(out).size == (62, 46) and len(list(read_frames(probe(out), shape=(46, 62)))) == 3
+
+
+def test_a_work_frame_of_another_size_is_redone(tmp_path, clips):
+    # a work folder left by an older restyle with the same settings but frames of another size
+    options = {"mode": "photo", "preset": "fast", "size": 48, "frames": "0:3", "device": "cpu"}
+    work = tmp_path / "o.mp4.work"
+    stylize_video(clips["silent"], clips["style"], output=tmp_path / "o.mp4", keep_frames=True, **options)
+    Image.new("RGB", (49, 37)).save(work / "000001.png")
+    resumed = []
+    out = stylize_video(
+        clips["silent"], clips["style"], output=tmp_path / "o.mp4", callback=lambda p: resumed.append(p.resumed),
+        **options,
+    )  # fmt: skip
+    assert resumed == [True, False, True]
+    assert probe(out).size == (48, 36)
+
+
 def test_other_settings_in_the_work_folder_are_refused(tmp_path, clips):
     out = tmp_path / "o"
     stylize_video(

@@ -25,7 +25,7 @@ import torch
 from PIL import Image
 
 from restyle.errors import RestyleError
-from restyle.image import RestyleWarning, load_image, save_image, scaled_shape, to_uint8
+from restyle.image import RestyleWarning, image_size, load_image, save_image, scaled_shape, to_uint8, warn_if_stretched
 
 __all__ = [
     "VIDEO_SUFFIXES",
@@ -62,14 +62,26 @@ class VideoInfo:
     matrix: str | None = None
 
 
+def _natural_key(path: Path) -> tuple[list[str | int], str]:
+    """Sort key taking the runs of digits in a name as numbers: ``f2.png`` before ``f10.png``."""
+    parts = re.split(r"(\d+)", path.name.lower())
+    return [int(part) if index % 2 else part for index, part in enumerate(parts)], path.name
+
+
 def _frame_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES and not p.name.startswith("."))
+    """The images in a folder of frames, in the order of the numbers in their names (frames
+    exported without leading zeros, ``frame9.png``, ``frame10.png``, are in order too)."""
+    files = (p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES and not p.name.startswith("."))
+    return sorted(files, key=_natural_key)
 
 
 def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
     """Read a clip's frame rate, size, frame count and whether it has audio.
 
-    A folder of images is a clip at ``fps`` frames per second (sorted by name).
+    A folder of images is a clip at ``fps`` frames per second, in the order of the numbers in
+    the frames' names, at the first frame's size (upright, as :func:`~restyle.image.load_image`
+    reads it). Frames of another size are resized to it; a warning names the first that is
+    stretched to another aspect ratio.
     """
     source = Path(path)
     if not source.exists():
@@ -78,8 +90,11 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
         files = _frame_files(source)
         if not files:
             raise RestyleError(f"{source}: the folder holds no images")
-        with Image.open(files[0]) as first:
-            size = first.size
+        size = image_size(files[0])
+        for file in files[1:]:
+            other = image_size(file)
+            if other != size and warn_if_stretched(other[::-1], size[::-1], f"the frame {file}", "the first frame"):
+                break
         return VideoInfo(source, fps, size, len(files), False, True)
     import imageio_ffmpeg
 

@@ -40,6 +40,7 @@ __all__ = [
     "check_output_folder",
     "check_work_size",
     "check_writable",
+    "image_size",
     "load_image",
     "read_metadata",
     "resize",
@@ -264,20 +265,57 @@ def _read_png_deep(path: Path) -> np.ndarray | None:
     return _array_to_rgb(arr[..., [2, 1, 0, 3][: arr.shape[2]]], what=str(path))  # OpenCV's BGR(A)
 
 
-def _read_file(path: Path, *, size: int | None, max_pixels: int, icc: bool = True) -> np.ndarray:
+def _open(path: Path) -> Image.Image:
+    """The image file opened by Pillow (its header read, its pixels not yet), or a one-line
+    :class:`RestyleError`. Call it under :func:`_pil_pixel_limit`."""
     if not path.exists():
         raise RestyleError(f"{path}: no such file")
     if path.is_dir():
         raise RestyleError(f"{path}: is a folder, not an image")
     if not os.access(path, os.R_OK):
         raise RestyleError(f"{path}: permission denied")
+    try:
+        return Image.open(path)
+    except Image.DecompressionBombError:
+        raise RestyleError(f"{path}: refused as a decompression bomb (far over --max-pixels)") from None
+    except (OSError, SyntaxError, ValueError):
+        raise RestyleError(f"{path}: not an image, or a format restyle cannot read") from None
+
+
+#: EXIF orientations that turn an image a quarter: its upright width is its stored height.
+_QUARTER_TURNS = (5, 6, 7, 8)
+
+
+def image_size(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """The ``(width, height)`` of an image file as :func:`load_image` reads it (turned upright by
+    its EXIF orientation), from its header alone.
+
+    Args:
+        path: the image file.
+        max_pixels: as :func:`load_image`'s: a far larger header is refused as a decompression bomb.
+
+    Returns:
+        The upright width and height in pixels.
+
+    Example:
+        >>> image_size(sample_path("astronaut"))
+        (512, 512)
+    """
+    path = Path(path)
+    with _pil_pixel_limit(max_pixels), _open(path) as img:
+        width, height = img.size
+        if img.format == "TIFF":  # Pillow reports some TIFFs' sizes already turned: take the stored one
+            width, height = img.tag_v2.get(256, width), img.tag_v2.get(257, height)
+        # Pillow decodes a whole PNG to look for an EXIF chunk after its pixels; such chunks are
+        # rare, so a PNG's orientation is looked for before its pixels only
+        header_only = img.format == "PNG" and "exif" not in img.info
+        turned = not header_only and img.getexif().get(0x0112, 1) in _QUARTER_TURNS
+    return (height, width) if turned else (width, height)
+
+
+def _read_file(path: Path, *, size: int | None, max_pixels: int, icc: bool = True) -> np.ndarray:
     with _pil_pixel_limit(max_pixels):
-        try:
-            img = Image.open(path)
-        except Image.DecompressionBombError:
-            raise RestyleError(f"{path}: refused as a decompression bomb (far over --max-pixels)") from None
-        except (OSError, SyntaxError, ValueError):
-            raise RestyleError(f"{path}: not an image, or a format restyle cannot read") from None
+        img = _open(path)
         with img:
             width, height = img.size
             if width == 0 or height == 0:
@@ -495,26 +533,30 @@ def check_work_size(
         )
 
 
-def warn_if_stretched(shape: Sequence[int], target: Sequence[int], what: str, target_what: str) -> None:
+def warn_if_stretched(shape: Sequence[int], target: Sequence[int], what: str, target_what: str) -> bool:
     """Warn that ``what``, of ``shape`` (``(..., H, W)``), will be stretched to ``target``'s
-    aspect ratio, if the two differ by more than 2%.
+    aspect ratio, if the two differ by more than 2%. Returns whether it warned.
 
     Example:
         >>> warn_if_stretched((480, 640), (600, 800), "the mask", "its image")  # the same 4:3: silent
+        False
         >>> import warnings
         >>> with warnings.catch_warnings(record=True) as caught:
         ...     warnings.simplefilter("always")
         ...     warn_if_stretched((640, 480), (600, 800), "the mask", "its image")
+        True
         >>> str(caught[0].message)
         'the mask is 480x640 but its image is 800x600: a different aspect ratio; stretching it'
     """
-    if abs(shape[-1] / shape[-2] - target[-1] / target[-2]) > 0.02 * (target[-1] / target[-2]):
-        warnings.warn(
-            f"{what} is {shape[-1]}x{shape[-2]} but {target_what} is {target[-1]}x{target[-2]}: "
-            "a different aspect ratio; stretching it",
-            RestyleWarning,
-            stacklevel=3,
-        )
+    if abs(shape[-1] / shape[-2] - target[-1] / target[-2]) <= 0.02 * (target[-1] / target[-2]):
+        return False
+    warnings.warn(
+        f"{what} is {shape[-1]}x{shape[-2]} but {target_what} is {target[-1]}x{target[-2]}: "
+        "a different aspect ratio; stretching it",
+        RestyleWarning,
+        stacklevel=3,
+    )
+    return True
 
 
 def resize_long_side(image: Tensor, long_side: int) -> Tensor:

@@ -15,6 +15,7 @@ from restyle.image import (
     RestyleWarning,
     camera_exif,
     check_writable,
+    image_size,
     load_image,
     read_metadata,
     resize_long_side,
@@ -169,6 +170,7 @@ def test_a_16_bit_file_is_turned_upright_as_pillow_turns_8_bit_files(tmp_path, o
         deep_path.write_bytes(encode_png16(rgb16, exif=exif.tobytes()))
     deep, reference = load_image(deep_path), load_image(tmp_path / "eight.png")
     assert deep.shape == reference.shape
+    assert image_size(deep_path) == image_size(tmp_path / "eight.png") == (deep.shape[-1], deep.shape[-2])
     assert (deep - reference).abs().max() <= 0.5 / 255 + 1e-6
 
 
@@ -187,6 +189,26 @@ def test_exif_orientation(tmp_path, rgb):
     img.save(tmp_path / "o.jpg", exif=exif, quality=100)
     out = load_image(tmp_path / "o.jpg")
     assert out.shape == (1, 3, 30, 20)
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".tif", ".webp"])
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_image_size_is_the_upright_size_load_image_reads(tmp_path, rgb, orientation, suffix):
+    img = Image.fromarray(rgb)  # 20 high x 30 wide
+    exif = img.getexif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"o{suffix}"
+    img.save(path, exif=exif)
+    width, height = image_size(path)
+    assert load_image(path).shape[-2:] == (height, width)
+    assert (width, height) == ((20, 30) if orientation >= 5 else (30, 20))
+
+
+def test_image_size_of_bad_files_is_one_line(tmp_path):
+    (tmp_path / "junk.png").write_bytes(b"not an image")
+    for path, message in [(tmp_path / "junk.png", "not an image"), (tmp_path / "gone.png", "no such file")]:
+        with pytest.raises(RestyleError, match=message):
+            image_size(path)
 
 
 def test_float_and_32_bit_grey_files(tmp_path, rgb):

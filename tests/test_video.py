@@ -458,6 +458,58 @@ def test_folder_of_frames_in_and_out(tmp_path, clips):
     assert info.fps == 8 and info.size == (60, 40) and not info.audio
 
 
+def test_a_folder_of_frames_is_read_in_the_order_of_their_numbers(tmp_path):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for number in (1, 2, 9, 10, 11):  # no leading zeros: by name alone, frame10 comes before frame2
+        Image.new("RGB", (32, 24), (number * 20, 0, 0)).save(frames / f"frame{number}.png")
+    reds = [int(f[0, 0, 0]) for f in read_frames(probe(frames), shape=(24, 32))]
+    assert reds == [20, 40, 180, 200, 220]
+
+
+def test_a_folder_of_turned_photos_is_read_upright(tmp_path, clips):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    stored = np.zeros((24, 32, 3), np.uint8)
+    stored[:, :16] = 255  # stored landscape, the left half white; upright (EXIF 6): portrait, the top half white
+    for index in range(3):
+        img = Image.fromarray(stored)
+        exif = img.getexif()
+        exif[0x0112] = 6
+        img.save(frames / f"{index}.jpg", exif=exif, quality=95)
+    info = probe(frames)
+    assert info.size == (24, 32)  # (width, height): portrait, as load_image reads each frame
+    out = stylize_video(
+        frames, clips["style"], output=tmp_path / "o", mode="photo", preset="fast", size=32, device="cpu"
+    )
+    first = np.asarray(Image.open(sorted(out.glob("*.png"))[0]))
+    assert first.shape == (32, 24, 3)
+
+
+def test_frames_of_another_aspect_ratio_get_one_warning(tmp_path):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    Image.new("RGB", (64, 48)).save(frames / "1.png")
+    Image.new("RGB", (32, 24)).save(frames / "2.png")  # smaller, the same 4:3: resized, no warning
+    for number in (3, 4):
+        Image.new("RGB", (48, 64)).save(frames / f"{number}.png")  # portrait among landscape frames
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert probe(frames).size == (64, 48)
+    assert [str(w.message) for w in caught] == [
+        f"the frame {frames / '3.png'} is 48x64 but the first frame is 64x48: a different aspect ratio; stretching it"
+    ]
+
+
+def test_a_frame_that_is_not_an_image_fails_before_any_work(capsys, tmp_path, clips):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    (frames / "0.png").write_bytes(b"not an image")
+    Image.new("RGB", (64, 48)).save(frames / "1.png")
+    code, _, err = run(capsys, "video", frames, clips["style"], "-o", tmp_path / "o.mp4", *FAST)
+    assert code == 1 and err == f"restyle: error: {frames / '0.png'}: not an image, or a format restyle cannot read\n"
+
+
 def test_resume_after_ctrl_c(capsys, tmp_path, clips, monkeypatch):
     import restyle.photo
 

@@ -25,6 +25,7 @@ import torch
 from PIL import Image
 
 from restyle.errors import RestyleError
+from restyle.hdr import HDR_CURVES, hdr_to_sdr
 from restyle.image import RestyleWarning, image_size, load_image, save_image, scaled_shape, to_uint8, warn_if_stretched
 
 __all__ = [
@@ -60,6 +61,8 @@ class VideoInfo:
     #: The YUV matrix to read an untagged clip with, as players assume it (``bt709`` for HD);
     #: None: the clip's own tags (or RGB frames).
     matrix: str | None = None
+    #: The HDR transfer curve of an HDR clip (``"hlg"`` or ``"pq"``; see :mod:`restyle.hdr`), or None.
+    hdr: str | None = None
 
 
 def _natural_key(path: Path) -> tuple[list[str | int], str]:
@@ -116,18 +119,17 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
     size = tuple(meta["size"])
     pix_fmt = str(meta.get("pix_fmt", ""))
     matrix = _untagged_matrix(pix_fmt, size)
-    if any(curve in pix_fmt for curve in _HDR_CURVES):
+    hdr = next((name for curve, name in HDR_CURVES.items() if curve in pix_fmt), None)
+    if hdr:
         warnings.warn(
-            f"{source}: an HDR clip ({pix_fmt}); restyle reads it as SDR, without tone mapping, so its colours "
-            "look flat: for true colours, export an SDR version first",
+            f"{source}: an HDR clip ({hdr.upper()}); it is read as an SDR screen shows it (restyle.hdr), "
+            "and the result is an SDR video",
             RestyleWarning,
             stacklevel=2,
         )
-    return VideoInfo(source, float(meta["fps"]), size, frames, bool(meta.get("audio_codec")), False, matrix)
+    return VideoInfo(source, float(meta["fps"]), size, frames, bool(meta.get("audio_codec")), False, matrix, hdr)
 
 
-#: ffmpeg's names of the HDR transfer curves (HLG, as phones record by default, and PQ).
-_HDR_CURVES = ("arib-std-b67", "smpte2084")
 #: ffmpeg's names of YUV matrices, as its stream description gives them.
 _MATRICES = {"bt709", "smpte170m", "bt470bg", "bt2020nc", "bt2020c", "smpte240m", "fcc", "ycgco", "ictcp", "gbr"}
 
@@ -200,7 +202,12 @@ def read_frames(
         for index, data in enumerate(decoded):
             if end is not None and index >= end:
                 break
-            if index >= start:
+            if index < start:
+                continue
+            if info.hdr:  # 16-bit HDR signal: shown as an SDR screen shows it
+                signal = torch.from_numpy(np.frombuffer(data, dtype="<u2").reshape(height, width, 3).astype(np.float32))
+                yield (hdr_to_sdr(signal / 65535.0, info.hdr) * 255.0).round().to(torch.uint8).numpy()
+            else:
                 yield np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3).copy()
 
 
@@ -219,11 +226,11 @@ def _decoded(info: VideoInfo, *, width: int, height: int) -> Iterator[bytes]:
     # audio stays in sync); ``-r`` alone let ffmpeg emit extra frames
     matrix = f":in_color_matrix={info.matrix}" if info.matrix else ""  # else the clip's tags
     command += ["-vf", f"scale={width}:{height}:flags=area{matrix},fps={info.fps}"]
-    command += ["-pix_fmt", "rgb24", "-f", "rawvideo", "-"]
+    command += ["-pix_fmt", "rgb48le" if info.hdr else "rgb24", "-f", "rawvideo", "-"]
     own_session = (
         {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if os.name == "nt" else {"start_new_session": True}
     )
-    frame_bytes = width * height * 3
+    frame_bytes = width * height * (6 if info.hdr else 3)
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, **own_session)
         assert process.stdout is not None

@@ -59,3 +59,24 @@ def run(capsys, *argv):
     code = main([str(a) for a in argv])
     out, err = capsys.readouterr()
     return code, out, err
+
+
+#: Linear BT.709 RGB -> linear BT.2020 RGB, as ITU-R BT.2087 publishes it (rounded to 4 digits).
+BT709_TO_BT2020 = np.array([[0.6274, 0.3293, 0.0433], [0.0691, 0.9195, 0.0114], [0.0164, 0.0880, 0.8956]])
+
+
+def encode_hdr(sdr: np.ndarray, curve: str) -> np.ndarray:
+    """An SDR BT.709 signal (gamma 2.4 display) as the HDR signal that shows it at the same light:
+    SDR white at 203 cd/m², BT.2020 primaries, then PQ's inverse EOTF, or HLG's inverse OOTF
+    (1000 cd/m² display, gamma 1.2) and OETF. Written out from BT.2100's equations, as the
+    independent reference for :mod:`restyle.hdr`, which goes the other way."""
+    light = 203.0 * (sdr.astype(np.float64) ** 2.4) @ BT709_TO_BT2020.T  # cd/m²
+    if curve == "pq":
+        y = (light / 10000.0) ** (2610 / 16384)
+        return ((3424 / 4096 + 2413 / 128 * y) / (1 + 2392 / 128 * y)) ** (2523 / 32)
+    display_luminance = light @ np.array([0.2627, 0.6780, 0.0593])
+    scene_luminance = (display_luminance / 1000.0) ** (1 / 1.2)
+    scene = light / (1000.0 * np.maximum(scene_luminance, 1e-12)[..., None] ** 0.2)
+    a = 0.17883277
+    b, c = 1 - 4 * a, 0.5 - a * np.log(4 * a)
+    return np.where(scene <= 1 / 12, np.sqrt(3 * scene), a * np.log(np.maximum(12 * scene - b, 1e-12)) + c)

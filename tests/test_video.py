@@ -20,13 +20,13 @@ from restyle.image import RestyleWarning, load_image, read_metadata
 from restyle.metrics import temporal_error
 from restyle.video import FrameProgress, _frame_options, _temporal_target, stylize_video
 
-from .conftest import run, stripes_image
+from .conftest import encode_hdr, run, stripes_image
 
 
-def ffmpeg(*args: str) -> None:
+def ffmpeg(*args: str, input: bytes | None = None) -> None:
     import imageio_ffmpeg
 
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", *args], check=True)
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", *args], input=input, check=True)
 
 
 @pytest.fixture(scope="module")
@@ -192,13 +192,26 @@ def test_an_untagged_hd_clip_is_read_as_players_show_it(tmp_path, size, encoded_
         assert np.abs(frame[height // 2, column].astype(int) - colours[height // 2, column]).max() <= 4, column
 
 
-@pytest.mark.parametrize("curve", ["arib-std-b67", "smpte2084"])
-def test_an_hdr_clip_gets_a_warning(tmp_path, clips, curve):
-    hdr = tmp_path / "hdr.mp4"
-    tags = f"format=yuv420p10le,setparams=color_primaries=bt2020:color_trc={curve}:colorspace=bt2020nc"
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=96x64:rate=10:duration=0.3", "-vf", tags, "-c:v", "libx264", str(hdr))
-    with pytest.warns(RestyleWarning, match=f"an HDR clip .*{curve}.*export an SDR version first"):
-        probe(hdr)
+@pytest.mark.parametrize(("curve", "trc"), [("hlg", "arib-std-b67"), ("pq", "smpte2084")])
+def test_an_hdr_clip_is_read_as_an_sdr_screen_shows_it(tmp_path, clips, curve, trc):
+    # an SDR picture encoded as HDR by the tests' own encoder (BT.2100's equations), as a phone
+    # records it: 10-bit BT.2020, tagged with its curve; read back, it is the SDR picture again
+    height, width = 32, 48
+    sdr = np.repeat(np.repeat(np.random.default_rng(0).uniform(0.2, 0.9, (4, 6, 3)), 8, 0), 8, 1)
+    signal = np.round(encode_hdr(sdr, curve) * 65535).astype("<u2")
+    hdr = tmp_path / "hdr.mkv"
+    tags = f"setparams=color_primaries=bt2020:color_trc={trc}:colorspace=bt2020nc:range=tv"
+    ffmpeg(
+        "-f", "rawvideo", "-pix_fmt", "rgb48le", "-s", f"{width}x{height}", "-r", "10", "-i", "-",
+        "-vf", f"scale=out_color_matrix=bt2020:out_range=tv,format=yuv444p10le,{tags}",
+        "-c:v", "libx264", "-qp", "0", str(hdr),
+        input=signal.tobytes() * 3,
+    )  # fmt: skip
+    with pytest.warns(RestyleWarning, match=f"an HDR clip \\({curve.upper()}\\); it is read as an SDR screen shows it"):
+        info = probe(hdr)
+    frames = list(read_frames(info, shape=(height, width)))
+    errors = np.abs(frames[0].astype(float) - sdr * 255)
+    assert len(frames) == 3 and errors.mean() < 0.6 and errors.max() < 2.5  # 8-bit levels (10-bit YUV between)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         probe(clips["audio"])  # SDR: no warning

@@ -27,6 +27,7 @@ import threading
 import time
 import traceback
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,7 @@ import PIL.Image
 import torch
 
 from restyle.errors import OUT_OF_MEMORY, RestyleError, check_at_least, is_out_of_memory
-from restyle.image import DEFAULT_MAX_PIXELS, camera_exif, load_image, save_image, to_pil
+from restyle.image import DEFAULT_MAX_PIXELS, RestyleWarning, camera_exif, load_image, save_image, to_pil
 from restyle.masks import DPST_COLORS
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ class Update:
     status: str = ""
     file: str | None = None
     fraction: float | None = None  # share of the work done, for the progress bar
+    notes: tuple[str, ...] = ()  # warnings raised by the work since the last update (shown as toasts)
 
 
 _STOPS: dict[str, threading.Event] = {}
@@ -196,10 +198,35 @@ def _unedited(found: AutoMasks | None, content_mask: np.ndarray | None, style_ma
     return _same_away_from_borders(content_rgb, content_mask) and _same_away_from_borders(style_rgb, style_mask)
 
 
+#: The update queues of the running jobs, by the identity of their worker threads.
+_JOB_QUEUES: dict[int, queue.Queue] = {}
+
+
+def _route_warnings() -> None:
+    """Have a :class:`RestyleWarning` raised in a job's worker thread reach that job too (its page
+    shows it), besides being shown as before; every one is shown, not once per process. Installed
+    once, before the first job starts."""
+    shown = warnings.showwarning
+    if getattr(shown, "routes_restyle_warnings", False):
+        return
+
+    def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        updates = _JOB_QUEUES.get(threading.get_ident())
+        if updates is not None and issubclass(category, RestyleWarning):
+            updates.put(("warning", str(message)))
+        shown(message, category, *args, **kwargs)
+
+    show.routes_restyle_warnings = True  # type: ignore[attr-defined]
+    warnings.showwarning = show
+    warnings.filterwarnings("always", category=RestyleWarning)
+
+
 def _run(work: Callable[[Callable[[Any], None]], Any], stop: threading.Event) -> Iterator[tuple[str, Any]]:
-    """Run ``work(callback)`` in a thread; yield ("iterate", it) for callbacks, then ("done",
-    result) or ("error", message). A set stop flag makes the next callback interrupt the work."""
+    """Run ``work(callback)`` in a thread; yield ("iterate", it) for callbacks and ("warning",
+    message) for each :class:`RestyleWarning` it raises, then ("done", result) or ("error",
+    message). A set stop flag makes the next callback interrupt the work."""
     updates: queue.Queue = queue.Queue()
+    _route_warnings()
 
     def callback(item: Any) -> None:
         if stop.is_set():
@@ -207,6 +234,7 @@ def _run(work: Callable[[Callable[[Any], None]], Any], stop: threading.Event) ->
         updates.put(("iterate", item))
 
     def target() -> None:
+        _JOB_QUEUES[threading.get_ident()] = updates
         try:
             updates.put(("done", work(callback)))
         except RestyleError as exc:
@@ -219,13 +247,15 @@ def _run(work: Callable[[Callable[[Any], None]], Any], stop: threading.Event) ->
                 return
             traceback.print_exc()
             updates.put(("error", f"internal error: {type(exc).__name__}: {exc}"))
+        finally:
+            _JOB_QUEUES.pop(threading.get_ident(), None)
 
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
     while True:
         kind, value = updates.get()
         yield kind, value
-        if kind != "iterate":
+        if kind in ("done", "error"):
             thread.join()
             return
 
@@ -261,14 +291,18 @@ def _image_job(
     stop.clear()
     last = 0.0
     started = time.perf_counter()
+    notes: list[str] = []  # warnings not yet shown: they go with the next update
     for kind, value in _run(work, stop):
-        if kind == "iterate":
+        if kind == "warning":
+            notes.append(value)
+        elif kind == "iterate":
             it = value
             now = time.perf_counter()
             status = f"scale {it.scale + 1}/{it.scales}, iteration {it.step}/{it.steps}{_eta(it)}"
             if now - last >= PREVIEW_SECONDS:
                 last = now
-                yield Update(_to_array(it.image), status, fraction=it.step / max(it.steps, 1))
+                yield Update(_to_array(it.image), status, fraction=it.step / max(it.steps, 1), notes=tuple(notes))
+                notes.clear()
         elif kind == "error":
             raise RestyleError(value)
         else:
@@ -277,7 +311,7 @@ def _image_job(
             save_image(result.image, path, metadata={"restyle_web": name, **result.params}, exif=exif, bits=bits)
             seconds = time.perf_counter() - started
             note = "stopped early: best result so far" if result.status == "interrupted" else "done"
-            yield Update(_to_array(result.image), f"{note} in {seconds:.0f} s", str(path))
+            yield Update(_to_array(result.image), f"{note} in {seconds:.0f} s", str(path), notes=tuple(notes))
 
 
 #: The photo tab's weight sliders, in the order they appear, as ``stylize_photo`` names them.
@@ -464,19 +498,24 @@ def video_job(
         )
 
     last = 0.0
+    notes: list[str] = []  # warnings not yet shown: they go with the next update
     for kind, value in _run(work, stop):
-        if kind == "iterate":
+        if kind == "warning":
+            notes.append(value.replace(str(video), Path(video).name))  # not the server's copy's path
+        elif kind == "iterate":
             now = time.perf_counter()
             status = f"frame {value.index + 1}/{value.total}, {value.seconds:.1f} s/frame"
             if value.eta == value.eta:  # not NaN
                 status += f", about {value.eta:.0f} s left"
             if now - last >= PREVIEW_SECONDS:
                 last = now
-                yield Update(_to_array(value.image), status, fraction=(value.index + 1) / value.total)
+                fraction = (value.index + 1) / value.total
+                yield Update(_to_array(value.image), status, fraction=fraction, notes=tuple(notes))
+                notes.clear()
         elif kind == "error":
             raise RestyleError(value if value != "stopped" else "stopped; the frames done so far are kept")
         else:
-            yield Update(None, "done", str(value))
+            yield Update(None, "done", str(value), notes=tuple(notes))
 
 
 def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = None) -> Any:
@@ -494,6 +533,8 @@ def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = Non
             stop = stop_flag(request.session_hash or "local")
             try:
                 for update in job(*args, stop=stop):
+                    for note in update.notes:
+                        gr.Warning(note)
                     if update.fraction is not None:
                         progress(update.fraction, desc=update.status)
                     yield update.image, update.status, update.file

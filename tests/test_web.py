@@ -309,6 +309,62 @@ def test_video_job_yields_frames_then_the_file(tmp_path, images, monkeypatch):
         collect(video_job(None, images[1], stop=threading.Event(), folder=tmp_path))
 
 
+def test_a_jobs_warnings_reach_that_job_only(monkeypatch):
+    import warnings
+
+    def work(callback):
+        warnings.warn("for this job", RestyleWarning, stacklevel=1)
+        warnings.warn("not ours: another category", UserWarning, stacklevel=1)
+        other = threading.Thread(target=lambda: warnings.warn("another thread's", RestyleWarning, stacklevel=1))
+        other.start()
+        other.join()
+        callback("step")
+        return "result"
+
+    for _ in range(2):  # the same warning again in the next job: every job shows its own
+        with warnings.catch_warnings(record=True):
+            events = list(_run(work, threading.Event()))
+        assert events == [("warning", "for this job"), ("iterate", "step"), ("done", "result")]
+
+
+def test_warnings_go_with_the_jobs_updates(tmp_path, images, monkeypatch):
+    import warnings
+
+    import restyle.photo
+
+    real = restyle.photo.stylize_photo
+
+    def warning_first(*args, **kwargs):
+        warnings.warn("the style image is small", RestyleWarning, stacklevel=1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(restyle.photo, "stylize_photo", warning_first)
+    with warnings.catch_warnings(record=True):
+        updates = collect(
+            photo_job(*images, None, None, preset="fast", size=48, stop=threading.Event(), folder=tmp_path)
+        )
+    assert [note for u in updates for note in u.notes] == ["the style image is small"]
+    assert updates[-1].file is not None
+
+
+def test_video_job_shows_that_an_hdr_clip_is_converted(tmp_path, images):
+    import warnings
+
+    import imageio_ffmpeg
+
+    clip = tmp_path / "hlg.mp4"
+    tags = "format=yuv420p10le,setparams=color_primaries=bt2020:color_trc=arib-std-b67:colorspace=bt2020nc"
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi", "-i",
+         "testsrc2=size=64x48:rate=8:duration=0.25", "-vf", tags, "-c:v", "libx264", str(clip)],
+        check=True,
+    )  # fmt: skip
+    with warnings.catch_warnings(record=True):
+        updates = collect(video_job(str(clip), images[1], size=32, stop=threading.Event(), folder=tmp_path))
+    notes = [note for u in updates for note in u.notes]
+    assert len(notes) == 1 and notes[0].startswith("hlg.mp4: an HDR clip (HLG)")  # the upload's name, not its path
+
+
 def test_update_defaults():
     assert Update().file is None
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from restyle.boxfilter import box_sum_valid
+from restyle.boxfilter import box_mean
 from restyle.image import RestyleWarning
 from restyle.matting import MattingLaplacian
 
@@ -32,15 +32,6 @@ __all__ = [
 def _check_image(x: Tensor, name: str) -> None:
     if x.ndim != 4 or x.shape[0] != 1:
         raise ValueError(f"{name}: expected a single image (1, C, H, W), got {tuple(x.shape)}")
-
-
-def _box_mean(x: Tensor, radius: int) -> Tensor:
-    """Mean over the (2r+1)^2 window centred on each pixel, clipped at the borders."""
-    k = 2 * radius + 1
-    pad = (radius, radius, radius, radius)
-    sums = box_sum_valid(F.pad(x, pad), k)
-    counts = box_sum_valid(F.pad(torch.ones_like(x[:1, :1]), pad), k)
-    return sums / counts
 
 
 #: The smallest regulariser of the local affine fit: its colour moments carry float64 rounding
@@ -67,12 +58,12 @@ def _affine_fit(guide: Tensor, target: Tensor, radius: int, eps: float) -> tuple
     g = guide.double()
     t = target.double()
     c = t.shape[1]
-    mu = _box_mean(g, radius)  # (1, 3, H, W)
-    mt = _box_mean(t, radius)  # (1, C, H, W)
+    mu = box_mean(g, radius)  # (1, 3, H, W)
+    mt = box_mean(t, radius)  # (1, C, H, W)
     moments = g.new_empty(1, 6, *g.shape[-2:])
     for k, (i, j) in enumerate(_UPPER):
         torch.mul(g[:, i], g[:, j], out=moments[:, k])
-    moments = _box_mean(moments, radius)
+    moments = box_mean(moments, radius)
     for k, (i, j) in enumerate(_UPPER):  # the covariance, in place: E[g_i g_j] - mu_i mu_j (+ eps)
         moments[:, k].sub_(mu[:, i] * mu[:, j])
         if i == j:
@@ -83,7 +74,7 @@ def _affine_fit(guide: Tensor, target: Tensor, radius: int, eps: float) -> tuple
     del moments, p, q, r, u, v, w
     adj /= det[:, None]
     inverse = [[adj[:, k] for k in row] for row in ((0, 1, 2), (1, 3, 4), (2, 4, 5))]
-    cross = _box_mean((g[:, :, None] * t[:, None]).flatten(1, 2), radius).view(1, 3, c, *g.shape[-2:])
+    cross = box_mean((g[:, :, None] * t[:, None]).flatten(1, 2), radius).view(1, 3, c, *g.shape[-2:])
     cross -= mu[:, :, None] * mt[:, None]  # (1, 3, C, H, W): covariance of guide and target
     a = torch.stack([sum(inverse[i][j][:, None] * cross[:, j] for j in range(3)) for i in range(3)], dim=2)
     b = mt - (a * mu[:, None]).sum(dim=2)
@@ -117,7 +108,7 @@ def _mean_coefficients(guide: Tensor, image: Tensor, radius: int, eps: float) ->
     """The guided filter's per-pixel affine maps: each window's fit averaged over the windows
     that hold the pixel (shapes as :func:`_affine_fit`'s)."""
     a, b = _affine_fit(guide, image, radius, eps)
-    return _box_mean(a.flatten(1, 2), radius).view_as(a), _box_mean(b, radius)
+    return box_mean(a.flatten(1, 2), radius).view_as(a), box_mean(b, radius)
 
 
 def guided_upsample(image: Tensor, guide: Tensor, guide_full: Tensor, *, radius: int = 1, eps: float = 1e-5) -> Tensor:

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from restyle.boxfilter import box_sum_adjoint, box_sum_valid
+from restyle.boxfilter import box_mean, box_sum_adjoint, box_sum_valid
 
 
 def brute_valid(x, k):
@@ -36,3 +36,29 @@ def test_window_larger_than_image_and_bad_k():
 def test_float32_running_sums_stay_accurate():
     x = torch.rand(1, 400, 900)
     assert torch.allclose(box_sum_valid(x, 31), box_sum_valid(x.double(), 31).float(), rtol=1e-4)
+
+
+def brute_mean(x, radius):
+    h, w = x.shape[-2:]
+    out = torch.zeros_like(x)
+    for i in range(h):
+        for j in range(w):
+            window = x[..., max(i - radius, 0) : i + radius + 1, max(j - radius, 0) : j + radius + 1]
+            out[..., i, j] = window.mean(dim=(-2, -1))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("shape", "radius"), [((2, 13, 17), 3), ((1, 3, 9, 6), 2), ((4, 5), 8), ((1, 1), 2), ((6, 7), 0)]
+)
+def test_box_mean_matches_brute_force_windows_cut_at_the_borders(shape, radius):
+    x = torch.rand(shape, dtype=torch.float64)
+    assert torch.allclose(box_mean(x, radius), brute_mean(x, radius), rtol=1e-12, atol=1e-12)
+
+
+def test_box_mean_of_a_constant_and_bad_input():
+    assert torch.equal(box_mean(torch.full((3, 10, 12), 0.25), 4), torch.full((3, 10, 12), 0.25))
+    with pytest.raises(ValueError, match="radius must be at least 0"):
+        box_mean(torch.ones(3, 3), -1)
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        box_mean(torch.ones(3), 1)

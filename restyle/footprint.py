@@ -61,8 +61,9 @@ PHOTO_GRID, PHOTO_PIXELS, PHOTO_SMOOTHING = 3500, 2900, 1000
 FULL_RESOLUTION = 50
 #: ``restyle smooth`` per pixel of the image (``upsample``: of the photo it is carried up to),
 #: measured at 1.5 and 3 MP (bilateral since it filters in bands of rows, affine and posterize
-#: since the fit filters 6 colour moments, not 9); its base is :data:`BASE_WITHOUT_NETWORK`.
-SMOOTHING = {"affine": 560, "matting": 875, "posterize": 710, "guided": 705, "bilateral": 65, "upsample": 50}
+#: since the fit filters 6 colour moments, not 9; guided and posterize since the window means
+#: need no padded copies); its base is :data:`BASE_WITHOUT_NETWORK`.
+SMOOTHING = {"affine": 560, "matting": 875, "posterize": 560, "guided": 495, "bilateral": 65, "upsample": 50}
 #: Finding automatic masks (at a fixed 384 px): what the peak grew by with them (0.24 GiB, photo
 #: default preset at 512 px), not all of it given back to the optimisation after.
 AUTO_MASKS = int(0.25 * GIB)

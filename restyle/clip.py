@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)  # it reports every rescale we ask for
-FRAME_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
+FRAME_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".heic", ".heif", ".avif"}
 #: The video types written (ffmpeg picks the container from the suffix).
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v")
 

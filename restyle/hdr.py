@@ -1,5 +1,6 @@
-"""HDR video to SDR: what a clip recorded in HLG (phones' default) or PQ looks like on an SDR
-screen, so that it can be stylised and written as an ordinary BT.709 video.
+"""HDR and wide-gamut pictures to SDR: what a clip recorded in HLG (phones' default) or PQ,
+or a photo in Display P3 or BT.2020 colours, looks like on an sRGB/BT.709 screen, so that it
+can be stylised and written as an ordinary picture.
 
 The mapping is display-referred, after ITU-R BT.2100 and the reference levels of BT.2408:
 
@@ -26,15 +27,21 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "BT709",
+    "BT2020",
+    "DISPLAY_P3",
     "HDR_CURVES",
     "KNEE",
     "REFERENCE_WHITE",
     "bt2020_to_bt709",
     "hdr_to_sdr",
     "hlg_to_display",
+    "linear_to_srgb",
     "pq_to_display",
     "primaries_matrix",
+    "srgb_to_linear",
     "tone_map",
+    "wide_gamut_to_srgb",
 ]
 
 #: The transfer curves handled, by ffmpeg's names: HLG (ARIB STD-B67) and PQ (SMPTE ST 2084).
@@ -55,9 +62,12 @@ _M1, _M2 = 2610 / 16384, 2523 / 4096 * 128
 _C1, _C2, _C3 = 3424 / 4096, 2413 / 4096 * 32, 2392 / 4096 * 32
 #: BT.2020's luminance weights.
 _Y2020 = (0.2627, 0.6780, 0.0593)
-#: Chromaticities (x, y) of the red, green and blue primaries, and of the D65 white point.
-_BT2020 = ((0.708, 0.292), (0.170, 0.797), (0.131, 0.046))
-_BT709 = ((0.640, 0.330), (0.300, 0.600), (0.150, 0.060))
+#: Chromaticities (x, y) of the red, green and blue primaries: BT.709 (and sRGB), BT.2020, and
+#: Display P3 (DCI-P3's primaries with the D65 white); all three with the D65 white point.
+Primaries = tuple[tuple[float, float], tuple[float, float], tuple[float, float]]
+BT709: Primaries = ((0.640, 0.330), (0.300, 0.600), (0.150, 0.060))
+BT2020: Primaries = ((0.708, 0.292), (0.170, 0.797), (0.131, 0.046))
+DISPLAY_P3: Primaries = ((0.680, 0.320), (0.265, 0.690), (0.150, 0.060))
 _D65 = (0.3127, 0.3290)
 
 
@@ -111,7 +121,7 @@ def pq_to_display(signal: Tensor) -> Tensor:
     return 10000.0 * ((p - _C1).clamp_min(0.0) / (_C2 - _C3 * p)).pow(1.0 / _M1)
 
 
-def _rgb_to_xyz(primaries: tuple[tuple[float, float], ...]) -> np.ndarray:
+def _rgb_to_xyz(primaries: Primaries) -> np.ndarray:
     """The linear RGB -> CIE XYZ matrix of a set of primaries with the D65 white (Y of white = 1)."""
     columns = np.array([[x / y, 1.0, (1.0 - x - y) / y] for x, y in primaries]).T
     wx, wy = _D65
@@ -119,11 +129,11 @@ def _rgb_to_xyz(primaries: tuple[tuple[float, float], ...]) -> np.ndarray:
     return columns * np.linalg.solve(columns, white)
 
 
-def primaries_matrix(source: tuple[tuple[float, float], ...], target: tuple[tuple[float, float], ...]) -> np.ndarray:
+def primaries_matrix(source: Primaries, target: Primaries) -> np.ndarray:
     """The 3 x 3 matrix taking linear RGB in ``source`` primaries to ``target`` primaries (both D65).
 
     Example:
-        >>> bool(np.allclose(primaries_matrix(_BT709, _BT709), np.eye(3)))
+        >>> bool(np.allclose(primaries_matrix(BT709, BT709), np.eye(3)))
         True
     """
     return np.linalg.solve(_rgb_to_xyz(target), _rgb_to_xyz(source))
@@ -136,7 +146,7 @@ def bt2020_to_bt709() -> np.ndarray:
         >>> bt2020_to_bt709()[0].round(4).tolist()
         [1.6605, -0.5876, -0.0728]
     """
-    return primaries_matrix(_BT2020, _BT709)
+    return primaries_matrix(BT2020, BT709)
 
 
 def tone_map(rgb: Tensor, *, knee: float = KNEE, peak: float = HLG_PEAK / REFERENCE_WHITE) -> Tensor:
@@ -165,7 +175,7 @@ def tone_map(rgb: Tensor, *, knee: float = KNEE, peak: float = HLG_PEAK / REFERE
     _check_rgb(rgb, "tone_map")
     if not 0.0 < knee < 1.0 < peak:
         raise ValueError(f"need 0 < knee < 1 < peak, got knee {knee} and peak {peak}")
-    luminance = rgb @ _weights(_rgb_to_xyz(_BT709)[1], rgb)  # BT.709's weights, 0.2126, 0.7152, 0.0722
+    luminance = rgb @ _weights(_rgb_to_xyz(BT709)[1], rgb)  # BT.709's weights, 0.2126, 0.7152, 0.0722
     over = luminance > knee
     t = (luminance.clamp_max(peak) - knee) / (1.0 - knee)
     w = (peak - knee) / (1.0 - knee)
@@ -174,12 +184,13 @@ def tone_map(rgb: Tensor, *, knee: float = KNEE, peak: float = HLG_PEAK / REFERE
     return rgb * scale.unsqueeze(-1)
 
 
-def hdr_to_sdr(signal: Tensor, curve: str) -> Tensor:
-    """HDR RGB signal (BT.2020 primaries) to the BT.709 signal an SDR screen shows (module doc).
+def hdr_to_sdr(signal: Tensor, curve: str, *, primaries: Primaries = BT2020) -> Tensor:
+    """HDR RGB signal to the BT.709 signal an SDR screen shows (module doc).
 
     Args:
         signal: the non-linear HDR RGB values in [0, 1], as decoded from the video.
         curve: ``"hlg"`` or ``"pq"``.
+        primaries: the signal's primaries (BT.2020 in video; a HEIF photo may say others).
 
     Returns:
         The BT.709 RGB signal in [0, 1], for a display with gamma 2.4.
@@ -199,5 +210,44 @@ def hdr_to_sdr(signal: Tensor, curve: str) -> Tensor:
         display = pq_to_display(signal)
     else:
         raise ValueError(f"unknown HDR curve {curve!r}: choose hlg or pq")
-    linear = ((display / REFERENCE_WHITE) @ _weights(bt2020_to_bt709().T, display)).clamp_min(0.0)
+    to_bt709 = _weights(primaries_matrix(primaries, BT709).T, display)
+    linear = ((display / REFERENCE_WHITE) @ to_bt709).clamp_min(0.0)
     return tone_map(linear).clamp(0.0, 1.0).pow(1.0 / 2.4)
+
+
+def srgb_to_linear(signal: Tensor) -> Tensor:
+    """The sRGB curve's decoding: signal in [0, 1] to linear light.
+
+    Example:
+        >>> srgb_to_linear(torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64)).round(decimals=4).tolist()
+        [0.0, 0.214, 1.0]
+    """
+    return torch.where(signal <= 0.04045, signal / 12.92, ((signal + 0.055) / 1.055).clamp_min(0.0).pow(2.4))
+
+
+def linear_to_srgb(linear: Tensor) -> Tensor:
+    """The sRGB curve's encoding: linear light in [0, 1] to signal (the inverse of :func:`srgb_to_linear`)."""
+    return torch.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear.clamp_min(0.0031308).pow(1 / 2.4) - 0.055)
+
+
+def wide_gamut_to_srgb(signal: Tensor, primaries: Primaries) -> Tensor:
+    """An SDR signal with the sRGB curve in other primaries (a Display P3 or BT.2020 photo) to
+    sRGB: decoded to linear light, converted, colours outside sRGB clipped, encoded again.
+
+    Args:
+        signal: RGB in [0, 1].
+        primaries: the signal's primaries, e.g. :data:`DISPLAY_P3`.
+
+    Shape:
+        - signal: :math:`(*, 3)`; output the same
+
+    Example:
+        >>> p3_red = wide_gamut_to_srgb(torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64), DISPLAY_P3)
+        >>> p3_red.round(decimals=3).tolist()  # redder than sRGB's red: clipped to it
+        [1.0, 0.0, 0.0]
+        >>> wide_gamut_to_srgb(torch.tensor([0.5, 0.5, 0.5], dtype=torch.float64), DISPLAY_P3).round(decimals=6).tolist()
+        [0.5, 0.5, 0.5]
+    """
+    _check_rgb(signal, "wide_gamut_to_srgb")
+    linear = srgb_to_linear(signal.clamp(0.0, 1.0)) @ _weights(primaries_matrix(primaries, BT709).T, signal)
+    return linear_to_srgb(linear.clamp(0.0, 1.0))

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageCms, ImageFile, ImageOps, PngImagePlugin
 from torch import Tensor
 
+from restyle import hdr
 from restyle.bitdepth import BIT_DEPTHS, DEEP_FORMATS, encode_png16, to_uint16, write_tiff16
 from restyle.errors import RestyleError
 from restyle.files import atomic_write, check_not_an_input
@@ -40,6 +41,7 @@ __all__ = [
     "check_output_folder",
     "check_work_size",
     "check_writable",
+    "heif_support",
     "image_size",
     "load_image",
     "read_metadata",
@@ -139,6 +141,8 @@ def _to_srgb(img: Image.Image, what: str) -> Image.Image:
     read as. Untagged and sRGB-tagged images are left as they are; so are grey ones (their
     profile changes only the tone curve)."""
     icc = img.info.get("icc_profile")
+    if not icc and img.info.get("nclx_profile") and img.mode in ("RGB", "RGBA"):
+        return _nclx_to_srgb(img, img.info["nclx_profile"])
     if not icc or img.mode not in ("RGB", "RGBA", "CMYK"):
         return img
     try:
@@ -150,6 +154,33 @@ def _to_srgb(img: Image.Image, what: str) -> Image.Image:
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         _warn(f"{what}: its colour profile cannot be read; taking its colours as sRGB")
         return img
+
+
+#: The transfer characteristics of an nclx colour description (ISO/IEC 23091-2) that are HDR.
+_NCLX_HDR = {16: "pq", 18: "hlg"}
+
+
+def _nclx_to_srgb(img: Image.Image, nclx: Mapping[str, Any]) -> Image.Image:
+    """A HEIF photo whose colours are described by code points (nclx) rather than an ICC
+    profile, in sRGB: wide-gamut primaries (Display P3, BT.2020) converted, an HDR curve (PQ,
+    HLG) shown as an SDR screen shows it (:mod:`restyle.hdr`). BT.709/sRGB ones are left."""
+    try:
+        red, green, blue = (
+            (float(nclx[f"color_primary_{c}_x"]), float(nclx[f"color_primary_{c}_y"])) for c in ("red", "green", "blue")
+        )
+        transfer = int(nclx.get("transfer_characteristics", 2))
+    except (KeyError, TypeError, ValueError):
+        return img
+    primaries = (red, green, blue)
+    curve = _NCLX_HDR.get(transfer)
+    if curve is None and np.allclose(primaries, hdr.BT709, atol=1e-3):
+        return img
+    rgb = torch.from_numpy(np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0)
+    out = hdr.wide_gamut_to_srgb(rgb, primaries) if curve is None else hdr.hdr_to_sdr(rgb, curve, primaries=primaries)
+    converted = Image.fromarray((out * 255.0).round().to(torch.uint8).numpy(), "RGB")
+    if img.mode == "RGBA":
+        converted.putalpha(img.getchannel("A"))
+    return converted
 
 
 def _pil_to_array(img: Image.Image, what: str = "image", *, icc: bool = True) -> np.ndarray:
@@ -265,6 +296,28 @@ def _read_png_deep(path: Path) -> np.ndarray | None:
     return _array_to_rgb(arr[..., [2, 1, 0, 3][: arr.shape[2]]], what=str(path))  # OpenCV's BGR(A)
 
 
+#: The major brands of an ISO media file (``ftyp``) that mark a HEIF image: HEIC, as iPhones
+#: and many Android phones save photos. (AVIF, brand ``avif``, Pillow reads itself.)
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
+
+
+def _is_heif(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        head = handle.read(12)
+    return head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS
+
+
+@functools.cache
+def heif_support() -> bool:
+    """Whether HEIF images can be read: pillow-heif installed (``restyle[heif]``) and registered."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True
+
+
 def _open(path: Path) -> Image.Image:
     """The image file opened by Pillow (its header read, its pixels not yet), or a one-line
     :class:`RestyleError`. Call it under :func:`_pil_pixel_limit`."""
@@ -274,6 +327,8 @@ def _open(path: Path) -> Image.Image:
         raise RestyleError(f"{path}: is a folder, not an image")
     if not os.access(path, os.R_OK):
         raise RestyleError(f"{path}: permission denied")
+    if _is_heif(path) and not heif_support():
+        raise RestyleError(f"{path}: a HEIF (HEIC) image; reading it needs pillow-heif: pip install 'restyle[heif]'")
     try:
         return Image.open(path)
     except Image.DecompressionBombError:
@@ -771,7 +826,7 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
 
     if Path(path).suffix.lower() in VIDEO_SUFFIXES:
         return read_video_metadata(path)
-    with Image.open(path) as img:
+    with _pil_pixel_limit(DEFAULT_MAX_PIXELS), _open(Path(path)) as img:
         text = img.info.get("restyle") or img.info.get("comment")
         if text is None and img.format in ("TIFF", "WEBP"):
             text = img.getexif().get(270)  # ImageDescription

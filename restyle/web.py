@@ -38,7 +38,7 @@ import PIL.Image
 import torch
 
 from restyle.errors import OUT_OF_MEMORY, RestyleError, check_at_least, is_out_of_memory
-from restyle.image import DEFAULT_MAX_PIXELS, RestyleWarning, camera_exif, load_image, save_image, to_pil
+from restyle.image import DEFAULT_MAX_PIXELS, RestyleWarning, camera_exif, heif_support, load_image, save_image, to_pil
 from restyle.masks import DPST_COLORS
 
 if TYPE_CHECKING:
@@ -522,6 +522,7 @@ def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = Non
     """The Gradio Blocks app (not launched)."""
     import gradio as gr
 
+    heif_support()  # HEIC uploads (iPhone photos) open like any other, when pillow-heif is installed
     folder = Path(folder or tempfile.mkdtemp(prefix="restyle-web-"))
     brush = gr.Brush(
         colors=["#{:02x}{:02x}{:02x}".format(*(round(c * 255) for c in rgb)) for rgb in BRUSH_COLORS.values()],

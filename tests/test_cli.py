@@ -56,7 +56,7 @@ def test_info_prints_a_results_parameters(capsys, tmp_path, content_png, style_p
     for path, message in (
         (tmp_path / "missing.png", "no such file"),
         (content_png, "holds no restyle parameters"),
-        (tmp_path / "junk.png", "not an image or video"),
+        (tmp_path / "junk.png", "junk.png: not an image, or a format restyle cannot read"),
         ("sample:coffee", "sample:coffee: a built-in sample photo, not a restyle result"),
         ("sample:mug", "unknown sample 'mug': choose from"),
     ):

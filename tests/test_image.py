@@ -182,6 +182,68 @@ def test_cmyk(tmp_path):
     assert out[0, 0].mean() > 0.9 and out[0, 1].mean() < 0.1 and out[0, 2].mean() < 0.1
 
 
+def _save_heif(path, rgb, **nclx):
+    pillow_heif = pytest.importorskip("pillow_heif", reason="the heif extra is not installed")
+    pillow_heif.register_heif_opener()
+    Image.fromarray(rgb).save(path, format="HEIF", quality=-1, chroma=444, **nclx)  # lossless, no chroma subsampling
+
+
+def test_heic_photos_are_read(tmp_path, rgb):
+    _save_heif(tmp_path / "photo.heic", rgb)
+    assert_close_to(load_image(tmp_path / "photo.heic"), rgb, atol=1.5 / 255)  # 8-bit YCbCr in between
+    assert image_size(tmp_path / "photo.heic") == (30, 20)
+
+
+def test_a_heic_turned_by_the_camera_is_read_upright(tmp_path, rgb):
+    pytest.importorskip("pillow_heif", reason="the heif extra is not installed")
+    exif = Image.fromarray(rgb).getexif()
+    exif[0x0112] = 6  # stored as HEIF's own rotation, which the decoder applies
+    _save_heif(tmp_path / "turned.heic", rgb, exif=exif.tobytes())
+    out = load_image(tmp_path / "turned.heic")
+    assert out.shape == (1, 3, 30, 20) and image_size(tmp_path / "turned.heic") == (20, 30)
+    assert_close_to(out, np.ascontiguousarray(np.rot90(rgb, -1)), atol=1.5 / 255)  # a quarter turn clockwise, once
+
+
+#: Linear Display P3 -> linear sRGB, as commonly published (rounded to 4 digits): the reference for
+#: the matrix restyle derives from the primaries' chromaticities.
+P3_TO_SRGB = np.array([[1.2249, -0.2247, 0.0], [-0.0420, 1.0419, 0.0], [-0.0197, -0.0786, 1.0979]])
+
+
+def test_a_display_p3_heic_without_an_icc_profile_is_converted_to_srgb(tmp_path):
+    rgb = np.stack(np.meshgrid(np.linspace(30, 230, 6), np.linspace(30, 230, 6), indexing="ij"), -1)
+    rgb = np.concatenate([rgb, np.full((6, 6, 1), 120.0)], -1).round().astype(np.uint8)
+    _save_heif(tmp_path / "p3.heic", rgb, color_primaries=12, transfer_characteristics=13, matrix_coefficients=6)
+
+    def decode(v):
+        return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+    def encode(v):
+        return np.where(v <= 0.0031308, v * 12.92, 1.055 * np.maximum(v, 0.0031308) ** (1 / 2.4) - 0.055)
+
+    expected = encode(np.clip(decode(rgb / 255.0) @ P3_TO_SRGB.T, 0, 1))
+    out = load_image(tmp_path / "p3.heic")[0].permute(1, 2, 0).numpy()
+    assert np.abs(out - expected).max() <= 2.5 / 255  # YCbCr 8-bit in the file, 8-bit after
+    assert np.abs(out - rgb / 255.0).max() > 10 / 255  # it did change: P3 colours are not sRGB's
+
+
+def test_an_hdr_heic_is_read_as_an_sdr_screen_shows_it(tmp_path):
+    from .conftest import encode_hdr
+
+    sdr = np.repeat(np.random.default_rng(0).uniform(0.3, 0.9, (4, 6, 3)), 4, 0)
+    signal = np.round(encode_hdr(sdr, "pq") * 255).astype(np.uint8)
+    _save_heif(tmp_path / "hdr.heic", signal, color_primaries=9, transfer_characteristics=16, matrix_coefficients=9)
+    out = load_image(tmp_path / "hdr.heic")[0].permute(1, 2, 0).numpy()
+    assert np.abs(out - sdr).mean() < 3 / 255  # an 8-bit PQ signal is coarse: a level or two
+    assert np.abs(signal / 255.0 - sdr).mean() > 30 / 255  # the signal taken as sRGB is far off
+
+
+def test_a_heic_without_pillow_heif_is_a_one_line_error(tmp_path, rgb, monkeypatch):
+    _save_heif(tmp_path / "photo.heic", rgb)
+    monkeypatch.setattr("restyle.image.heif_support", lambda: False)
+    with pytest.raises(RestyleError, match=r"photo.heic: a HEIF \(HEIC\) image; reading it needs pillow-heif"):
+        load_image(tmp_path / "photo.heic")
+
+
 def test_exif_orientation(tmp_path, rgb):
     img = Image.fromarray(rgb)  # 20 high x 30 wide
     exif = img.getexif()

@@ -47,6 +47,16 @@ def test_lossless_formats_round_trip(tmp_path, rgb, suffix):
     assert_close_to(load_image(path), rgb, atol=1e-6)
 
 
+def test_avif_photos_are_read(tmp_path, rgb):
+    from PIL import features
+
+    if not features.check("avif"):
+        pytest.skip("this Pillow has no AVIF support")
+    Image.fromarray(rgb).save(tmp_path / "photo.avif", quality=100, subsampling="4:4:4")
+    assert_close_to(load_image(tmp_path / "photo.avif"), rgb, atol=4 / 255)
+    assert image_size(tmp_path / "photo.avif") == (30, 20)
+
+
 def adobe_rgb_to_srgb(rgb: np.ndarray) -> np.ndarray:
     """Adobe RGB (1998) 8-bit values to sRGB in [0, 1], written out from the two standards
     (both D65; their matrices to and from XYZ), independently of littleCMS."""

@@ -12,11 +12,13 @@ from torch import Tensor
 
 __all__ = [
     "combine_luminance",
+    "linear_to_srgb",
     "luminance",
     "match_color",
     "match_luminance",
     "rgb_to_lab",
     "rgb_to_ycbcr",
+    "srgb_to_linear",
     "ycbcr_to_rgb",
 ]
 
@@ -61,6 +63,29 @@ _WHITE_D65 = torch.tensor([0.95047, 1.0, 1.08883], dtype=torch.float64)
 _LAB_DELTA = 6.0 / 29.0
 
 
+def srgb_to_linear(signal: Tensor) -> Tensor:
+    """The sRGB curve's decoding: signal in [0, 1] to linear light, any shape.
+
+    Differentiable everywhere (the power is taken only where it is used).
+
+    Example:
+        >>> srgb_to_linear(torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64)).round(decimals=4).tolist()
+        [0.0, 0.214, 1.0]
+    """
+    return torch.where(signal <= 0.04045, signal / 12.92, ((signal.clamp_min(0.04045) + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(linear: Tensor) -> Tensor:
+    """The sRGB curve's encoding: linear light in [0, 1] to signal, any shape (the inverse of
+    :func:`srgb_to_linear`).
+
+    Example:
+        >>> linear_to_srgb(torch.tensor([0.0, 0.214, 1.0], dtype=torch.float64)).round(decimals=3).tolist()
+        [0.0, 0.5, 1.0]
+    """
+    return torch.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear.clamp_min(0.0031308) ** (1 / 2.4) - 0.055)
+
+
 def rgb_to_lab(image: Tensor) -> Tensor:
     """sRGB in [0, 1] to CIE L*a*b* (D65): L in [0, 100], a and b roughly in [-128, 128].
 
@@ -76,8 +101,7 @@ def rgb_to_lab(image: Tensor) -> Tensor:
         [100.0, 0.0, 0.0]
     """
     _check_rgb(image, "rgb_to_lab")
-    linear = torch.where(image <= 0.04045, image / 12.92, ((image.clamp_min(0.04045) + 0.055) / 1.055) ** 2.4)
-    xyz = _apply_matrix(linear, _RGB_TO_XYZ) / _WHITE_D65.to(image).view(1, 3, 1, 1)
+    xyz = _apply_matrix(srgb_to_linear(image), _RGB_TO_XYZ) / _WHITE_D65.to(image).view(1, 3, 1, 1)
     cube = _LAB_DELTA**3
     f = torch.where(xyz > cube, xyz.clamp_min(cube) ** (1.0 / 3.0), xyz / (3 * _LAB_DELTA**2) + 4.0 / 29.0)
     fx, fy, fz = f[:, 0:1], f[:, 1:2], f[:, 2:3]

@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from restyle.color import linear_to_srgb, srgb_to_linear
+
 __all__ = [
     "BT709",
     "BT2020",
@@ -36,10 +38,8 @@ __all__ = [
     "bt2020_to_bt709",
     "hdr_to_sdr",
     "hlg_to_display",
-    "linear_to_srgb",
     "pq_to_display",
     "primaries_matrix",
-    "srgb_to_linear",
     "tone_map",
     "wide_gamut_to_srgb",
 ]
@@ -213,21 +213,6 @@ def hdr_to_sdr(signal: Tensor, curve: str, *, primaries: Primaries = BT2020) -> 
     to_bt709 = _weights(primaries_matrix(primaries, BT709).T, display)
     linear = ((display / REFERENCE_WHITE) @ to_bt709).clamp_min(0.0)
     return tone_map(linear).clamp(0.0, 1.0).pow(1.0 / 2.4)
-
-
-def srgb_to_linear(signal: Tensor) -> Tensor:
-    """The sRGB curve's decoding: signal in [0, 1] to linear light.
-
-    Example:
-        >>> srgb_to_linear(torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64)).round(decimals=4).tolist()
-        [0.0, 0.214, 1.0]
-    """
-    return torch.where(signal <= 0.04045, signal / 12.92, ((signal + 0.055) / 1.055).clamp_min(0.0).pow(2.4))
-
-
-def linear_to_srgb(linear: Tensor) -> Tensor:
-    """The sRGB curve's encoding: linear light in [0, 1] to signal (the inverse of :func:`srgb_to_linear`)."""
-    return torch.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear.clamp_min(0.0031308).pow(1 / 2.4) - 0.055)
 
 
 def wide_gamut_to_srgb(signal: Tensor, primaries: Primaries) -> Tensor:

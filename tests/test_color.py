@@ -1,7 +1,16 @@
 import pytest
 import torch
 
-from restyle.color import combine_luminance, luminance, match_color, match_luminance, rgb_to_ycbcr, ycbcr_to_rgb
+from restyle.color import (
+    combine_luminance,
+    linear_to_srgb,
+    luminance,
+    match_color,
+    match_luminance,
+    rgb_to_ycbcr,
+    srgb_to_linear,
+    ycbcr_to_rgb,
+)
 
 
 def test_ycbcr_reference_values_and_round_trip():
@@ -103,3 +112,13 @@ def test_rgb_to_lab_matches_scikit_image_and_has_finite_gradients():
     rgb_to_lab(x).sum().backward()
     assert bool(torch.isfinite(x.grad).all())
     assert torch.autograd.gradcheck(rgb_to_lab, (torch.rand(1, 3, 2, 3, dtype=torch.float64, requires_grad=True),))
+
+
+def test_srgb_curve_round_trip_anchor_values_and_gradient():
+    x = torch.linspace(0, 1, 1001, dtype=torch.float64)
+    assert torch.allclose(linear_to_srgb(srgb_to_linear(x)), x, atol=1e-12)
+    # the standard's anchors: its linear segment ends at 0.04045 (0.0031308 linear); mid grey 0.5 is 0.2140
+    assert float(srgb_to_linear(torch.tensor(0.04045, dtype=torch.float64))) == pytest.approx(0.0031308, rel=1e-4)
+    assert float(srgb_to_linear(torch.tensor(0.5, dtype=torch.float64))) == pytest.approx(0.21404, abs=1e-5)
+    grid = torch.tensor([0.0, 0.02, 0.3, 0.9], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(srgb_to_linear, (grid,))

@@ -44,7 +44,17 @@ from restyle.masks import DPST_COLORS
 if TYPE_CHECKING:
     from restyle.automask import AutoMasks
 
-__all__ = ["Update", "art_job", "auto_mask_layers", "build_app", "editor_mask", "photo_job", "serve", "video_job"]
+__all__ = [
+    "Update",
+    "art_job",
+    "auto_mask_layers",
+    "build_app",
+    "editor_mask",
+    "photo_job",
+    "serve",
+    "video_job",
+    "viewable_upload",
+]
 
 #: Brush colours: DPST's palette; white is what is left unpainted.
 BRUSH_COLORS = {name: rgb for name, rgb in DPST_COLORS.items() if name != "white"}
@@ -89,6 +99,29 @@ def request_stop(session: str) -> str:
 def _to_array(image: torch.Tensor) -> np.ndarray:
     """An image tensor as the (H, W, 3) uint8 array the UI shows."""
     return np.asarray(to_pil(image))
+
+
+#: Keys pillow-heif puts in a decoded HEIF image's ``info``, which survive Gradio's conversion of
+#: the upload to RGB (its ``format`` does not).
+_HEIF_INFO = {"nclx_profile", "original_orientation", "depth_images"}
+
+
+def viewable_upload(image: Upload) -> Any:
+    """An uploaded HEIF (HEIC) photo, which browsers cannot show, replaced by the sRGB image
+    restyle reads from it (shown, and used from then on; its EXIF is not carried over); any other
+    upload left as it is (``gr.skip()``)."""
+    import gradio as gr
+
+    if isinstance(image, PIL.Image.Image) and _HEIF_INFO & image.info.keys():
+        return to_pil(load_image(image))
+    return gr.skip()
+
+
+def _image_input(gr: Any, label: str, **options: Any) -> Any:
+    """An image upload field: a PIL image for the handlers; a HEIF upload is shown as PNG."""
+    field = gr.Image(label=label, type="pil", image_mode="RGB", format="png", **options)
+    field.upload(viewable_upload, field, field, queue=False)
+    return field
 
 
 def _check_image(image: Upload, what: str, max_pixels: int) -> np.ndarray:
@@ -596,8 +629,8 @@ def _photo_tab(
 ) -> None:
     """The Photo tab's layout and events, inside the current ``gr.Tab``."""
     with gr.Row():
-        p_content = gr.Image(label="Content photo", type="pil", image_mode="RGB", elem_id="photo-content")
-        p_style = gr.Image(label="Style photo", type="pil", image_mode="RGB", elem_id="photo-style")
+        p_content = _image_input(gr, "Content photo", elem_id="photo-content")
+        p_style = _image_input(gr, "Style photo", elem_id="photo-style")
     with gr.Accordion("Masks (optional): paint regions in the same colours on both images", open=False):
         with gr.Row():
             p_cmask = gr.ImageEditor(label="Content mask", type="numpy", brush=brush, elem_id="photo-cmask")
@@ -647,8 +680,8 @@ def _download_choice(gr: Any) -> Any:
 def _art_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any]) -> None:
     """The Artistic tab's layout and events, inside the current ``gr.Tab``."""
     with gr.Row():
-        a_content = gr.Image(label="Content", type="pil", image_mode="RGB")
-        a_styles = [gr.Image(label=f"Style {i + 1}", type="pil", image_mode="RGB") for i in range(3)]
+        a_content = _image_input(gr, "Content")
+        a_styles = [_image_input(gr, f"Style {i + 1}") for i in range(3)]
     with gr.Row():
         a_weights = [gr.Slider(0, 1, value=1.0, step=0.05, label=f"Blend weight {i + 1}") for i in range(3)]
     with gr.Row():
@@ -675,7 +708,7 @@ def _video_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any]) ->
     """The Video tab's layout and events, inside the current ``gr.Tab``."""
     with gr.Row():
         v_clip = gr.Video(label="Clip", sources=["upload"])
-        v_style = gr.Image(label="Style", type="pil", image_mode="RGB")
+        v_style = _image_input(gr, "Style")
     with gr.Row():
         v_mode = gr.Radio(["photo", "art"], value="photo", label="Mode")
         v_preset = gr.Dropdown(["fast", "default"], value="fast", label="Photo preset")

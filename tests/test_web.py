@@ -15,7 +15,7 @@ from PIL import Image
 
 from restyle.automask import AUTO_GLOBAL_STYLE
 from restyle.errors import RestyleError
-from restyle.image import RestyleWarning, read_metadata
+from restyle.image import RestyleWarning, load_image, read_metadata, to_pil
 from restyle.masks import DPST_COLORS
 from restyle.photo import PRESETS
 from restyle.web import (
@@ -30,6 +30,7 @@ from restyle.web import (
     slider_weights,
     stop_flag,
     video_job,
+    viewable_upload,
 )
 
 from .conftest import smooth_image, stripes_image
@@ -363,6 +364,20 @@ def test_video_job_shows_that_an_hdr_clip_is_converted(tmp_path, images):
         updates = collect(video_job(str(clip), images[1], size=32, stop=threading.Event(), folder=tmp_path))
     notes = [note for u in updates for note in u.notes]
     assert len(notes) == 1 and notes[0].startswith("hlg.mp4: an HDR clip (HLG)")  # the upload's name, not its path
+
+
+def test_a_heic_upload_is_shown_as_the_srgb_image_restyle_reads(tmp_path):
+    pillow_heif = pytest.importorskip("pillow_heif", reason="the heif extra is not installed")
+    pillow_heif.register_heif_opener()
+    rgb = smooth_image(24, 32)
+    Image.fromarray(rgb).save(tmp_path / "photo.heic", quality=-1, chroma=444, color_primaries=12)  # Display P3
+    Image.fromarray(rgb).save(tmp_path / "photo.png")
+    upload = Image.open(tmp_path / "photo.heic").convert("RGB")  # as Gradio hands an upload over
+    shown = viewable_upload(upload)
+    assert isinstance(shown, Image.Image) and not shown.info.keys() & {"nclx_profile", "original_orientation"}
+    assert np.array_equal(np.asarray(shown), np.asarray(to_pil(load_image(tmp_path / "photo.heic"))))
+    assert viewable_upload(Image.open(tmp_path / "photo.png")) == gradio.skip()  # browsers show the rest
+    assert viewable_upload(None) == gradio.skip()
 
 
 def test_update_defaults():

@@ -123,7 +123,7 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
     if hdr:
         warnings.warn(
             f"{source}: an HDR clip ({hdr.upper()}); it is read as an SDR screen shows it (restyle.hdr), "
-            "and the result is an SDR video",
+            "and the result is SDR",
             RestyleWarning,
             stacklevel=2,
         )

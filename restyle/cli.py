@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from restyle import __version__
-from restyle.bitdepth import BIT_DEPTHS
+from restyle.bitdepth import BIT_DEPTHS, DEEP_FORMATS
 from restyle.errors import (
     OUT_OF_MEMORY,
     RestyleError,
@@ -26,7 +26,17 @@ from restyle.errors import (
     check_weight,
     is_out_of_memory,
 )
-from restyle.image import camera_exif, check_writable, save_image, scaled_shape
+from restyle.files import check_not_an_input
+from restyle.image import (
+    WRITABLE_SUFFIXES,
+    camera_exif,
+    check_output_folder,
+    check_writable,
+    image_files,
+    image_size,
+    save_image,
+    scaled_shape,
+)
 from restyle.signature import add_signature_flags, signature_kwargs, split
 
 if TYPE_CHECKING:
@@ -40,6 +50,7 @@ ART_EXAMPLES = """examples:
   restyle art photo.jpg a.jpg b.jpg --style-blend 2,1 -o blend.png
   restyle art photo.jpg starry.jpg --preserve-color luminance --size 768 -o out.jpg
   restyle art photo.jpg starry.jpg --init noise --seed 7 --no-pyramid --iterations 500 -o out.png
+  restyle art photos/ starry.jpg -o starry-photos/      # every image of a folder
 """
 
 
@@ -57,12 +68,13 @@ def _print_warning(
 class _Progress:
     """A tqdm bar over all iterations of a run, plus ``--save-every`` snapshots."""
 
-    def __init__(self, output: Path, save_every: int, quiet: bool) -> None:
+    def __init__(self, output: Path, save_every: int, quiet: bool, *, label: str = "") -> None:
         if save_every < 0:
             raise RestyleError(f"--save-every must be at least 0 (0: no snapshots), not {save_every}")
         self.output = output
         self.save_every = save_every
         self.quiet = quiet
+        self.label = f"{label} " if label else ""  # which photo of a folder
         self.bar: Any = None
 
     def __call__(self, it: Any) -> None:
@@ -72,7 +84,7 @@ class _Progress:
             self.bar = tqdm(total=it.steps, unit="it", dynamic_ncols=True, file=sys.stderr)
         if self.bar is not None:
             h, w = it.size
-            self.bar.set_description(f"scale {it.scale + 1}/{it.scales} {w}x{h}", refresh=False)
+            self.bar.set_description(f"{self.label}scale {it.scale + 1}/{it.scales} {w}x{h}", refresh=False)
             self.bar.set_postfix({k: f"{v:.3g}" for k, v in it.losses.items()}, refresh=False)
             self.bar.update(it.step - self.bar.n)
         if self.save_every and it.step % self.save_every == 0:
@@ -121,10 +133,74 @@ def _finish(result: Any, output: Path, extra: dict[str, Any], *, bits: int) -> i
     return 0
 
 
+def _batch_suffix(photo: Path, bits: int) -> str:
+    """A folder's result keeps its photo's file type where restyle writes it with ``bits``, else PNG."""
+    suffix = photo.suffix.lower()
+    if suffix in WRITABLE_SUFFIXES and (bits == 8 or WRITABLE_SUFFIXES[suffix] in DEEP_FORMATS):
+        return suffix
+    return ".png"
+
+
+def _batch_pairs(args: argparse.Namespace, inputs: Sequence[object]) -> list[tuple[Path, Path]]:
+    """For a folder of photos (CONTENT): (photo, result) pairs, the results in the output folder
+    named after their photos. Every photo's header is read and the output folder checked before
+    any work, so a bad file or folder stops the batch before it starts."""
+    content, output = Path(args.content), Path(args.output)
+    if args.content_mask or args.style_mask:
+        raise RestyleError("masks belong to one photo: not with a folder of photos (--auto-masks finds each photo's)")
+    if output.suffix.lower() in WRITABLE_SUFFIXES and not output.is_dir():
+        raise RestyleError(f"{output}: for a folder of photos, --output is a folder, not an image")
+    photos = image_files(content)
+    if not photos:
+        raise RestyleError(f"{content}: the folder holds no images")
+    for photo in photos:
+        image_size(photo)  # a file that is not an image: one line now, not halfway through the batch
+    check_output_folder(output, is_folder=True, create=True)
+    pairs = [(photo, output / f"{photo.stem}{_batch_suffix(photo, args.bit_depth)}") for photo in photos]
+    names = [result.name.lower() for _, result in pairs]
+    clash = next((pairs[i][0].name for i, name in enumerate(names) if names.count(name) > 1), None)
+    if clash is not None:
+        raise RestyleError(f"{content}: two photos would give the same result name as {clash}; rename one")
+    for _, result in pairs:
+        check_not_an_input(result, [*inputs, *photos])
+    return pairs
+
+
+def _run_batch(
+    args: argparse.Namespace, inputs: Sequence[object], run: Callable[[Path, _Progress], Any], extra: dict[str, Any]
+) -> int:
+    """Stylise every photo of the folder CONTENT into the folder OUTPUT, one after another. A
+    photo that fails is reported and skipped (exit status 1 at the end); Ctrl-C saves the current
+    photo's best result and stops."""
+    pairs = _batch_pairs(args, inputs)
+    Path(args.output).mkdir(parents=True, exist_ok=True)
+    failed = []
+    for index, (photo, result_path) in enumerate(pairs, 1):
+        progress = _Progress(result_path, args.save_every, args.quiet, label=f"{index}/{len(pairs)} {photo.name}:")
+        try:
+            result = run(photo, progress)
+        except RestyleError as exc:
+            print(f"restyle: error: {exc}", file=sys.stderr)
+            failed.append(photo.name)
+            continue
+        finally:
+            progress.close()
+        if _finish(result, result_path, {**extra, "content": str(photo)}, bits=args.bit_depth) == EXIT_INTERRUPTED:
+            print(f"restyle: stopped at photo {index} of {len(pairs)}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+    if failed:
+        raise RestyleError(f"{len(failed)} of {len(pairs)} photos failed: {', '.join(failed)}")
+    return 0
+
+
 def _run_art(args: argparse.Namespace, names: Sequence[str]) -> int:
     from restyle.artistic import stylize
 
     inputs = [args.content, *args.styles, args.content_mask, args.style_mask]
+    if Path(args.content).is_dir():
+        kwargs = signature_kwargs(args, names)
+        extra = {"command": "art", "styles": [str(s) for s in args.styles]}
+        return _run_batch(args, inputs, lambda photo, bar: stylize(photo, args.styles, callback=bar, **kwargs), extra)
     output = check_writable(args.output, inputs=inputs, bits=args.bit_depth)
     progress = _Progress(output, args.save_every, args.quiet)
     try:
@@ -140,6 +216,7 @@ PHOTO_EXAMPLES = """examples:
   restyle photo city.jpg dusk.jpg --content-mask city_seg.png --style-mask dusk_seg.png -o out.png
   restyle photo city.jpg dusk.jpg --preset fast --size 1024 -o quick.jpg
   restyle photo city.jpg dusk.jpg --style-weight 100,1000 --photo-weight 1e2,1e4,1e6 -o sweep.png
+  restyle photo holiday/ dusk.jpg -o holiday-dusk/      # every photo of a folder, same look
 """
 
 #: Options of ``restyle photo`` that take comma-separated values and run every combination.
@@ -157,7 +234,8 @@ def _run_photo(args: argparse.Namespace, names: Sequence[str]) -> int:
     from restyle.photo import stylize_photo
 
     inputs = [args.content, args.style, args.content_mask, args.style_mask]
-    output = check_writable(args.output, inputs=inputs, bits=args.bit_depth)
+    batch = Path(args.content).is_dir()
+    output = Path(args.output) if batch else check_writable(args.output, inputs=inputs, bits=args.bit_depth)
     kwargs = signature_kwargs(args, names)
     grid = {k: kwargs.pop(k) or [None] for k in SWEEP_OPTIONS}
     for name, values in grid.items():  # every value of a sweep is checked before the first run
@@ -166,6 +244,13 @@ def _run_photo(args: argparse.Namespace, names: Sequence[str]) -> int:
                 check_weight(value, name.replace("_", "-"))
     extra = {"command": "photo", "content": str(args.content), "style": str(args.style)}
     combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    if batch:
+        if len(combos) > 1:
+            raise RestyleError("a sweep of weights is for one photo: not with a folder of photos")
+        options = {**kwargs, **combos[0]}
+        return _run_batch(
+            args, inputs, lambda photo, bar: stylize_photo(photo, args.style, callback=bar, **options), extra
+        )
     if len(combos) == 1:
         progress = _Progress(output, args.save_every, args.quiet)
         try:
@@ -213,7 +298,7 @@ MASKS_EXAMPLES = """examples:
 def _run_masks(args: argparse.Namespace, names: list[str]) -> int:
     from restyle.automask import auto_masks
     from restyle.device import resolve_device
-    from restyle.image import WRITABLE_SUFFIXES, check_output_folder, load_image
+    from restyle.image import load_image
 
     if args.output.suffix.lower() in {*WRITABLE_SUFFIXES, ".json"} and not args.output.is_dir():
         raise RestyleError(
@@ -436,7 +521,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Render CONTENT in the style of one or more STYLE images.",
     )
-    art.add_argument("content", help="content image")
+    art.add_argument("content", help="content image, or a folder of them (then -o is a folder)")
     art.add_argument("styles", nargs="+", metavar="STYLE", help="style image(s)")
     _add_common(art)
     art_names = add_signature_flags(art, stylize)
@@ -452,7 +537,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Give the CONTENT photo the look of the STYLE photo without making it look painted.",
     )
-    photo.add_argument("content", help="content photo")
+    photo.add_argument("content", help="content photo, or a folder of photos (then -o is a folder)")
     photo.add_argument("style", help="style photo")
     _add_common(photo)
     photo_names = add_signature_flags(photo, stylize_photo)

@@ -26,7 +26,16 @@ from PIL import Image
 
 from restyle.errors import RestyleError
 from restyle.hdr import HDR_CURVES, hdr_to_sdr
-from restyle.image import RestyleWarning, image_size, load_image, save_image, scaled_shape, to_uint8, warn_if_stretched
+from restyle.image import (
+    RestyleWarning,
+    image_files,
+    image_size,
+    load_image,
+    save_image,
+    scaled_shape,
+    to_uint8,
+    warn_if_stretched,
+)
 
 __all__ = [
     "VIDEO_SUFFIXES",
@@ -43,7 +52,6 @@ __all__ = [
 ]
 
 logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)  # it reports every rescale we ask for
-FRAME_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".heic", ".heif", ".avif"}
 #: The video types written (ffmpeg picks the container from the suffix).
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v")
 
@@ -65,19 +73,6 @@ class VideoInfo:
     hdr: str | None = None
 
 
-def _natural_key(path: Path) -> tuple[list[str | int], str]:
-    """Sort key taking the runs of digits in a name as numbers: ``f2.png`` before ``f10.png``."""
-    parts = re.split(r"(\d+)", path.name.lower())
-    return [int(part) if index % 2 else part for index, part in enumerate(parts)], path.name
-
-
-def _frame_files(folder: Path) -> list[Path]:
-    """The images in a folder of frames, in the order of the numbers in their names (frames
-    exported without leading zeros, ``frame9.png``, ``frame10.png``, are in order too)."""
-    files = (p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES and not p.name.startswith("."))
-    return sorted(files, key=_natural_key)
-
-
 def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
     """Read a clip's frame rate, size, frame count and whether it has audio.
 
@@ -90,7 +85,7 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
     if not source.exists():
         raise RestyleError(f"{source}: no such file or folder")
     if source.is_dir():
-        files = _frame_files(source)
+        files = image_files(source)
         if not files:
             raise RestyleError(f"{source}: the folder holds no images")
         size = image_size(files[0])
@@ -192,7 +187,7 @@ def read_frames(
     """
     height, width = shape
     if info.is_folder:
-        for path in _frame_files(info.path)[start:end]:
+        for path in image_files(info.path)[start:end]:
             image = load_image(path, what="frame")
             if tuple(image.shape[-2:]) != (height, width):
                 image = torch.nn.functional.interpolate(image, size=(height, width), mode="bilinear", antialias=True)

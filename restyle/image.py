@@ -14,6 +14,7 @@ import io
 import json
 import math
 import os
+import re
 import tempfile
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -33,6 +34,7 @@ from restyle.files import atomic_write, check_not_an_input
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
+    "IMAGE_SUFFIXES",
     "SAMPLES",
     "ImageLike",
     "RestyleWarning",
@@ -42,6 +44,7 @@ __all__ = [
     "check_work_size",
     "check_writable",
     "heif_support",
+    "image_files",
     "image_size",
     "load_image",
     "read_metadata",
@@ -59,6 +62,8 @@ DEFAULT_MAX_PIXELS = 50_000_000
 #: An image may exceed --max-pixels by up to this factor when it is downscaled while reading.
 _DOWNSCALE_ALLOWANCE = 4
 
+#: The image files restyle takes from a folder (of photos, or of video frames), by suffix.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".heic", ".heif", ".avif")
 WRITABLE_SUFFIXES = {
     ".png": "PNG",
     ".jpg": "JPEG",
@@ -543,6 +548,25 @@ def scaled_shape(height: int, width: int, long_side: int) -> tuple[int, int]:
     """
     scale = long_side / max(height, width)
     return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def _natural_key(path: Path) -> tuple[list[str | int], str]:
+    """Sort key taking the runs of digits in a name as numbers: ``f2.png`` before ``f10.png``."""
+    parts = re.split(r"(\d+)", path.name.lower())
+    return [int(part) if index % 2 else part for index, part in enumerate(parts)], path.name
+
+
+def image_files(folder: str | os.PathLike) -> list[Path]:
+    """The images in a folder (by suffix, :data:`IMAGE_SUFFIXES`; hidden files left out), in the
+    order of the numbers in their names: ``frame9.png`` before ``frame10.png``, leading zeros or not.
+
+    Example:
+        >>> [p.name for p in image_files(sample_path("astronaut").parent)][:2]
+        ['astronaut.png', 'brick.png']
+    """
+    folder = Path(folder)
+    files = (p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+    return sorted(files, key=_natural_key)
 
 
 def check_long_side(long_side: int, *, minimum: int = 1) -> int:

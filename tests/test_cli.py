@@ -306,3 +306,111 @@ def test_size_over_max_pixels_is_refused_before_any_work(capsys, tmp_path, conte
     code, _, err = run(capsys, "photo", content_png, style_png, "-o", tmp_path / "o.png", "--size", "100000")
     assert code == 1 and err.count("\n") == 1
     assert "content: --size 100000 would make it 100000x75000 (7500.0 MP)" in err and "use a smaller --size" in err
+
+
+# ---------------------------------------------------------------- a folder of photos
+
+FAST = ["--preset", "fast", "--size", "48", "--quiet", "--device", "cpu"]
+
+
+@pytest.fixture
+def photos(tmp_path, content_png):
+    """A folder of three photos: two PNGs whose names sort by their numbers, and a camera JPEG."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("shot2.png", "shot10.png"):
+        Image.open(content_png).save(folder / name)
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    Image.open(content_png).save(folder / "camera.jpg", exif=exif)
+    (folder / "notes.txt").write_text("not a photo, and not taken for one")
+    return folder
+
+
+def test_a_folder_of_photos_is_stylised_into_a_folder(capsys, tmp_path, photos, style_png):
+    out = tmp_path / "looks"  # made by the run
+    code, stdout, stderr = run(capsys, "photo", photos, style_png, "-o", out, *FAST)
+    assert code == 0, stderr
+    names = ["camera.jpg", "shot2.png", "shot10.png"]  # each photo's own type; numbers in order
+    assert stdout.split() == [str(out / n) for n in names]
+    for name in names:
+        meta = read_metadata(out / name)
+        assert meta["content"] == str(photos / name) and meta["style"] == str(style_png) and meta["preset"] == "fast"
+    with Image.open(out / "camera.jpg") as img:
+        assert img.getexif()[0x010F] == "Canon"  # each result keeps its own photo's EXIF
+    code, stdout, stderr = run(capsys, "photo", photos, style_png, "-o", out, *FAST, "--bit-depth", "16")
+    assert code == 0 and stdout.split()[0] == str(out / "camera.png")  # no 16-bit JPEG: PNG instead
+
+
+def test_a_folder_of_photos_in_art_mode(capsys, tmp_path, photos, style_png):
+    code, stdout, stderr = run(capsys, "art", photos, style_png, "-o", tmp_path / "art", *TINY)
+    assert code == 0, stderr
+    assert len(stdout.split()) == 3 and read_metadata(tmp_path / "art" / "shot2.png")["styles"] == [str(style_png)]
+
+
+@pytest.mark.parametrize(
+    ("extra", "make", "message"),
+    [
+        (["-o", "{out}.png"], None, "for a folder of photos, --output is a folder, not an image"),
+        (["--content-mask", "{content}"], None, "masks belong to one photo: not with a folder of photos"),
+        (["--style-weight", "1,10"], None, "a sweep of weights is for one photo"),
+        ([], lambda f: (f / "broken.png").write_bytes(b"junk"), "broken.png: not an image"),
+        ([], lambda f: Image.new("RGB", (8, 8)).save(f / "shot2.bmp"), "two photos would give the same result name"),
+        ([], lambda f: [p.unlink() for p in f.iterdir()], "the folder holds no images"),
+    ],
+)
+def test_bad_folders_of_photos_fail_before_any_work(
+    capsys, tmp_path, photos, style_png, content_png, extra, make, message
+):
+    if make is not None:
+        make(photos)
+    out = tmp_path / "looks"
+    extra = [a.format(out=out, content=content_png) for a in extra]
+    argv = extra if "-o" in extra else ["-o", out, *extra]
+    code, stdout, stderr = run(capsys, "photo", photos, style_png, *argv, *FAST)
+    assert code == 1 and stderr.count("\n") == 1 and message in stderr, stderr
+    assert not out.exists() and stdout == ""
+
+
+def test_a_photo_that_fails_is_skipped_and_the_batch_goes_on(capsys, tmp_path, photos, style_png, monkeypatch):
+    import restyle.photo
+    from restyle.errors import RestyleError
+
+    real = restyle.photo.stylize_photo
+
+    @functools.wraps(real)  # the CLI takes its flags from this signature
+    def fail_on_shot2(content, *args, **kwargs):
+        if Path(content).name == "shot2.png":
+            raise RestyleError("shot2.png: too small")
+        return real(content, *args, **kwargs)
+
+    monkeypatch.setattr(restyle.photo, "stylize_photo", fail_on_shot2)
+    out = tmp_path / "looks"
+    code, stdout, stderr = run(capsys, "photo", photos, style_png, "-o", out, *FAST)
+    assert code == 1 and stdout.split() == [str(out / "camera.jpg"), str(out / "shot10.png")]
+    assert stderr.splitlines() == [
+        "restyle: error: shot2.png: too small",
+        "restyle: error: 1 of 3 photos failed: shot2.png",
+    ]
+
+
+def test_ctrl_c_in_a_folder_saves_the_current_photo_and_stops(capsys, tmp_path, photos, style_png, monkeypatch):
+    import dataclasses
+
+    import restyle.photo
+
+    real = restyle.photo.stylize_photo
+
+    @functools.wraps(real)  # the CLI takes its flags from this signature
+    def stopped_on_shot2(content, *args, **kwargs):
+        result = real(content, *args, **kwargs)
+        if Path(content).name == "shot2.png":  # as when Ctrl-C stops its optimisation
+            return dataclasses.replace(result, status="interrupted", message="interrupted at iteration 3")
+        return result
+
+    monkeypatch.setattr(restyle.photo, "stylize_photo", stopped_on_shot2)
+    out = tmp_path / "looks"
+    code, stdout, stderr = run(capsys, "photo", photos, style_png, "-o", out, *FAST)
+    assert code == 130 and stdout.split() == [str(out / "camera.jpg")]
+    assert (out / "shot2.png").exists() and not (out / "shot10.png").exists()
+    assert stderr.splitlines()[-1] == "restyle: stopped at photo 2 of 3"

@@ -6,7 +6,8 @@ The mapping is display-referred, after ITU-R BT.2100 and the reference levels of
 
 1. the HDR signal (BT.2020 primaries) to display light in cd/m²: PQ by its EOTF; HLG by its
    inverse OETF and the OOTF of a 1000 cd/m² display (system gamma 1.2, black level 0);
-2. HDR reference white (203 cd/m²: HLG at 75%, PQ at 58%) to SDR white, 1.0;
+2. HDR reference white (203 cd/m²: HLG at 75%, PQ at 58%) scaled to SDR white's level, 1.0
+   (step 4 then brings it down to 0.9, to leave room for highlights);
 3. BT.2020 primaries to BT.709 (a 3 x 3 matrix on linear light, derived here from the
    primaries' chromaticities); colours outside BT.709 are clipped;
 4. luminance above :data:`KNEE` compressed smoothly into [KNEE, 1] (hue and saturation kept),

@@ -168,7 +168,8 @@ _NCLX_HDR = {16: "pq", 18: "hlg"}
 def _nclx_to_srgb(img: Image.Image, nclx: Mapping[str, Any]) -> Image.Image:
     """A HEIF photo whose colours are described by code points (nclx) rather than an ICC
     profile, in sRGB: wide-gamut primaries (Display P3, BT.2020) converted, an HDR curve (PQ,
-    HLG) shown as an SDR screen shows it (:mod:`restyle.hdr`). BT.709/sRGB ones are left."""
+    HLG) shown as an SDR screen shows it (:mod:`restyle.hdr`; its SDR signal is for a gamma-2.4
+    display, which sRGB's curve is close to). BT.709/sRGB ones are left."""
     try:
         red, green, blue = (
             (float(nclx[f"color_primary_{c}_x"]), float(nclx[f"color_primary_{c}_y"])) for c in ("red", "green", "blue")

@@ -36,7 +36,6 @@ __all__ = [
     "HDR_CURVES",
     "KNEE",
     "REFERENCE_WHITE",
-    "bt2020_to_bt709",
     "hdr_to_sdr",
     "hlg_to_display",
     "pq_to_display",
@@ -136,18 +135,10 @@ def primaries_matrix(source: Primaries, target: Primaries) -> np.ndarray:
     Example:
         >>> bool(np.allclose(primaries_matrix(BT709, BT709), np.eye(3)))
         True
-    """
-    return np.linalg.solve(_rgb_to_xyz(target), _rgb_to_xyz(source))
-
-
-def bt2020_to_bt709() -> np.ndarray:
-    """Linear BT.2020 RGB -> linear BT.709 RGB (BT.2087 gives it rounded: 1.6605, -0.5876, ...).
-
-    Example:
-        >>> bt2020_to_bt709()[0].round(4).tolist()
+        >>> primaries_matrix(BT2020, BT709)[0].round(4).tolist()  # BT.2087 gives it rounded so
         [1.6605, -0.5876, -0.0728]
     """
-    return primaries_matrix(BT2020, BT709)
+    return np.linalg.solve(_rgb_to_xyz(target), _rgb_to_xyz(source))
 
 
 def tone_map(rgb: Tensor, *, knee: float = KNEE, peak: float = HLG_PEAK / REFERENCE_WHITE) -> Tensor:

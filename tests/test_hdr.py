@@ -6,11 +6,13 @@ import pytest
 import torch
 
 from restyle.hdr import (
+    BT709,
+    BT2020,
     KNEE,
-    bt2020_to_bt709,
     hdr_to_sdr,
     hlg_to_display,
     pq_to_display,
+    primaries_matrix,
     tone_map,
 )
 
@@ -46,7 +48,7 @@ def test_pq_anchor_values():
 
 
 def test_primaries_matrix_is_bt2087s_inverse():
-    m = bt2020_to_bt709()
+    m = primaries_matrix(BT2020, BT709)
     assert m @ BT709_TO_BT2020 == pytest.approx(np.eye(3), abs=2e-4)  # the published one is rounded
     assert m.sum(axis=1) == pytest.approx(np.ones(3))  # white stays white
 

@@ -333,14 +333,26 @@ def _open(path: Path) -> Image.Image:
         raise RestyleError(f"{path}: is a folder, not an image")
     if not os.access(path, os.R_OK):
         raise RestyleError(f"{path}: permission denied")
-    if _is_heif(path) and not heif_support():
-        raise RestyleError(f"{path}: a HEIF (HEIC) image; reading it needs pillow-heif: pip install 'restyle[heif]'")
+    img = _pillow_open(path)
+    if img is None and _is_heif(path):  # not identified until pillow-heif's opener is registered
+        if not heif_support():
+            raise RestyleError(
+                f"{path}: a HEIF (HEIC) image; reading it needs pillow-heif: pip install 'restyle[heif]'"
+            )
+        img = _pillow_open(path)
+    if img is None:
+        raise RestyleError(f"{path}: not an image, or a format restyle cannot read")
+    return img
+
+
+def _pillow_open(path: Path) -> Image.Image | None:
+    """``Image.open``, or None if Pillow does not identify the file (a decompression bomb is an error)."""
     try:
         return Image.open(path)
     except Image.DecompressionBombError:
         raise RestyleError(f"{path}: refused as a decompression bomb (far over --max-pixels)") from None
     except (OSError, SyntaxError, ValueError):
-        raise RestyleError(f"{path}: not an image, or a format restyle cannot read") from None
+        return None
 
 
 #: EXIF orientations that turn an image a quarter: its upright width is its stored height.

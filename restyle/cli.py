@@ -8,6 +8,7 @@ Every error a user can cause is reported as one line on stderr with a non-zero e
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import sys
@@ -120,7 +121,8 @@ def _add_bit_depth(parser: argparse.ArgumentParser) -> None:
 
 
 def _finish(result: Any, output: Path, extra: dict[str, Any], *, bits: int) -> int:
-    params = {"restyle_version": __version__, **extra, **result.params}
+    # status: a result stopped early (Ctrl-C, NaN) says so, and a folder run redoes it
+    params = {"restyle_version": __version__, **extra, **result.params, "status": result.status}
     # the content photo's EXIF (camera, date taken) travels with its result, for photo libraries
     save_image(result.image, output, metadata=params, exif=camera_exif(extra["content"]), bits=bits)
     if result.status == "interrupted":
@@ -166,16 +168,55 @@ def _batch_pairs(args: argparse.Namespace, inputs: Sequence[object]) -> list[tup
     return pairs
 
 
+def _batch_settings(extra: dict[str, Any], options: dict[str, Any], styles: Sequence[str], bits: int) -> str:
+    """A fingerprint of what a folder run makes each result from, bar the photo: the command, the
+    style images (path, size, time modified), every option, and the seed if one was given."""
+    files = [(str(Path(s).resolve()), Path(s).stat().st_size, Path(s).stat().st_mtime_ns) for s in styles]
+    chosen = {k: v for k, v in options.items() if not (k == "seed" and v is None)}
+    text = json.dumps([extra["command"], files, chosen, bits], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _finished_before(photo: Path, result_path: Path, settings: str) -> bool:
+    """Whether ``result_path`` is a finished result of ``photo`` made with ``settings`` by an
+    earlier folder run (one stopped by Ctrl-C, say), and newer than the photo."""
+    from restyle.image import read_metadata
+
+    try:
+        if result_path.stat().st_mtime_ns < photo.stat().st_mtime_ns:
+            return False
+        meta = read_metadata(result_path)
+    except (OSError, RestyleError):
+        return False
+    return meta.get("batch_settings") == settings and meta.get("status") == "done"
+
+
 def _run_batch(
-    args: argparse.Namespace, inputs: Sequence[object], run: Callable[[Path, _Progress], Any], extra: dict[str, Any]
+    args: argparse.Namespace,
+    inputs: Sequence[object],
+    run: Callable[[Path, _Progress], Any],
+    extra: dict[str, Any],
+    options: dict[str, Any],
+    styles: Sequence[str],
 ) -> int:
     """Stylise every photo of the folder CONTENT into the folder OUTPUT, one after another. A
     photo that fails is reported and skipped (exit status 1 at the end); Ctrl-C saves the current
-    photo's best result and stops."""
+    photo's best result and stops. A result that an earlier run with the same settings finished
+    is kept, so running the same command again continues where that run stopped."""
     pairs = _batch_pairs(args, inputs)
     Path(args.output).mkdir(parents=True, exist_ok=True)
+    settings = _batch_settings(extra, options, styles, args.bit_depth)
+    extra = {**extra, "batch_settings": settings}
+    done = [photo for photo, result_path in pairs if _finished_before(photo, result_path, settings)]
+    if done:
+        print(
+            f"restyle: keeping {len(done)} of {len(pairs)} results finished by an earlier run with the same settings",
+            file=sys.stderr,
+        )
     failed = []
     for index, (photo, result_path) in enumerate(pairs, 1):
+        if photo in done:
+            continue
         progress = _Progress(result_path, args.save_every, args.quiet, label=f"{index}/{len(pairs)} {photo.name}:")
         try:
             result = run(photo, progress)
@@ -186,7 +227,10 @@ def _run_batch(
         finally:
             progress.close()
         if _finish(result, result_path, {**extra, "content": str(photo)}, bits=args.bit_depth) == EXIT_INTERRUPTED:
-            print(f"restyle: stopped at photo {index} of {len(pairs)}", file=sys.stderr)
+            print(
+                f"restyle: stopped at photo {index} of {len(pairs)}; run the same command to continue",
+                file=sys.stderr,
+            )
             return EXIT_INTERRUPTED
     if failed:
         raise RestyleError(f"{len(failed)} of {len(pairs)} photos failed: {', '.join(failed)}")
@@ -200,7 +244,14 @@ def _run_art(args: argparse.Namespace, names: Sequence[str]) -> int:
     if Path(args.content).is_dir():
         kwargs = signature_kwargs(args, names)
         extra = {"command": "art", "styles": [str(s) for s in args.styles]}
-        return _run_batch(args, inputs, lambda photo, bar: stylize(photo, args.styles, callback=bar, **kwargs), extra)
+        return _run_batch(
+            args,
+            inputs,
+            lambda photo, bar: stylize(photo, args.styles, callback=bar, **kwargs),
+            extra,
+            kwargs,
+            args.styles,
+        )
     output = check_writable(args.output, inputs=inputs, bits=args.bit_depth)
     progress = _Progress(output, args.save_every, args.quiet)
     try:
@@ -249,7 +300,12 @@ def _run_photo(args: argparse.Namespace, names: Sequence[str]) -> int:
             raise RestyleError("a sweep of weights is for one photo: not with a folder of photos")
         options = {**kwargs, **combos[0]}
         return _run_batch(
-            args, inputs, lambda photo, bar: stylize_photo(photo, args.style, callback=bar, **options), extra
+            args,
+            inputs,
+            lambda photo, bar: stylize_photo(photo, args.style, callback=bar, **options),
+            extra,
+            options,
+            [args.style],
         )
     if len(combos) == 1:
         progress = _Progress(output, args.save_every, args.quiet)

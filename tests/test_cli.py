@@ -413,4 +413,74 @@ def test_ctrl_c_in_a_folder_saves_the_current_photo_and_stops(capsys, tmp_path, 
     code, stdout, stderr = run(capsys, "photo", photos, style_png, "-o", out, *FAST)
     assert code == 130 and stdout.split() == [str(out / "camera.jpg")]
     assert (out / "shot2.png").exists() and not (out / "shot10.png").exists()
-    assert stderr.splitlines()[-1] == "restyle: stopped at photo 2 of 3"
+    assert stderr.splitlines()[-1] == "restyle: stopped at photo 2 of 3; run the same command to continue"
+    assert read_metadata(out / "camera.jpg")["status"] == "done"
+    assert read_metadata(out / "shot2.png")["status"] == "interrupted"
+
+
+def _ran_on(monkeypatch) -> list[str]:
+    """The names of the photos ``restyle photo`` stylises from now on."""
+    import restyle.photo
+
+    real, ran = restyle.photo.stylize_photo, []
+
+    @functools.wraps(real)  # the CLI takes its flags from this signature
+    def recording(content, *args, **kwargs):
+        ran.append(Path(content).name)
+        return real(content, *args, **kwargs)
+
+    monkeypatch.setattr(restyle.photo, "stylize_photo", recording)
+    return ran
+
+
+def test_the_same_command_continues_a_stopped_folder(capsys, tmp_path, photos, style_png, monkeypatch):
+    out = tmp_path / "looks"
+    out.mkdir()
+    assert run(capsys, "photo", photos, style_png, "-o", out, *FAST, "--seed", "3")[0] == 0
+    (out / "shot10.png").unlink()  # as if the run had stopped before it
+    before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.iterdir()}
+    ran = _ran_on(monkeypatch)
+    code, stdout, stderr = run(capsys, "photo", photos, style_png, "-o", out, *FAST, "--seed", "3")
+    assert code == 0 and ran == ["shot10.png"] and stdout.split() == [str(out / "shot10.png")]
+    assert stderr.splitlines() == ["restyle: keeping 2 of 3 results finished by an earlier run with the same settings"]
+    assert all((out / n).stat().st_mtime_ns == t and (out / n).read_bytes() == b for n, (t, b) in before.items())
+
+
+def _repaint(path: Path) -> list[str]:
+    Image.new("RGB", (40, 30), "red").save(path)
+    return []
+
+
+def _break(path: Path) -> list[str]:
+    path.write_bytes(b"half a fi")
+    return []
+
+
+ALL = ["camera.jpg", "shot2.png", "shot10.png"]
+
+
+@pytest.mark.parametrize(
+    ("change", "redone"),
+    [
+        (lambda photos, style, out: [], []),
+        (lambda photos, style, out: ["--style-weight", "7"], ALL),
+        (lambda photos, style, out: ["--seed", "4"], ALL),
+        (lambda photos, style, out: ["--bit-depth", "16"], ALL),
+        (lambda photos, style, out: _repaint(style), ALL),
+        (lambda photos, style, out: _repaint(photos / "shot2.png"), ["shot2.png"]),
+        (lambda photos, style, out: _break(out / "shot10.png"), ["shot10.png"]),
+    ],
+    ids=["nothing", "an option", "the seed", "the bit depth", "the style image", "a photo", "a broken result"],
+)
+def test_a_folder_run_redoes_what_changed(capsys, tmp_path, photos, style_png, monkeypatch, change, redone):
+    style = tmp_path / "style.png"
+    style.write_bytes(style_png.read_bytes())
+    for path in [style, *photos.iterdir()]:  # inputs a second older than their results, as in life
+        os.utime(path, ns=(path.stat().st_mtime_ns - 10**9,) * 2)
+    out = tmp_path / "looks"
+    assert run(capsys, "photo", photos, style, "-o", out, *FAST, "--seed", "3")[0] == 0
+    extra = change(photos, style, out)
+    ran = _ran_on(monkeypatch)
+    code, _, stderr = run(capsys, "photo", photos, style, "-o", out, *FAST, "--seed", "3", *extra)
+    assert code == 0, stderr
+    assert sorted(ran) == sorted(redone)

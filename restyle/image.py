@@ -167,26 +167,40 @@ _NCLX_HDR = {16: "pq", 18: "hlg"}
 
 def _nclx_to_srgb(img: Image.Image, nclx: Mapping[str, Any]) -> Image.Image:
     """A HEIF photo whose colours are described by code points (nclx) rather than an ICC
-    profile, in sRGB: wide-gamut primaries (Display P3, BT.2020) converted, an HDR curve (PQ,
-    HLG) shown as an SDR screen shows it (:mod:`restyle.hdr`; its SDR signal is for a gamma-2.4
-    display, which sRGB's curve is close to). BT.709/sRGB ones are left."""
+    profile, in sRGB (see :func:`_nclx_rgb_to_srgb`)."""
+    rgb = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    out = _nclx_rgb_to_srgb(rgb, nclx)
+    if out is None:
+        return img
+    converted = Image.fromarray((out * 255.0).round().astype(np.uint8), "RGB")
+    if img.mode == "RGBA":
+        converted.putalpha(img.getchannel("A"))
+    return converted
+
+
+def _nclx_rgb_to_srgb(rgb: np.ndarray, nclx: Mapping[str, Any]) -> np.ndarray | None:
+    """Float RGB ``(H, W, 3)`` in [0, 1] whose colours an nclx description gives, in sRGB:
+    wide-gamut primaries (Display P3, BT.2020) converted, an HDR curve (PQ, HLG) shown as an SDR
+    screen shows it (:mod:`restyle.hdr`; its SDR signal is for a gamma-2.4 display, which sRGB's
+    curve is close to). None for BT.709/sRGB colours, and for a description that cannot be read."""
     try:
         red, green, blue = (
             (float(nclx[f"color_primary_{c}_x"]), float(nclx[f"color_primary_{c}_y"])) for c in ("red", "green", "blue")
         )
         transfer = int(nclx.get("transfer_characteristics", 2))
     except (KeyError, TypeError, ValueError):
-        return img
+        return None
     primaries = (red, green, blue)
     curve = _NCLX_HDR.get(transfer)
     if curve is None and np.allclose(primaries, hdr.BT709, atol=1e-3):
-        return img
-    rgb = torch.from_numpy(np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0)
-    out = hdr.wide_gamut_to_srgb(rgb, primaries) if curve is None else hdr.hdr_to_sdr(rgb, curve, primaries=primaries)
-    converted = Image.fromarray((out * 255.0).round().to(torch.uint8).numpy(), "RGB")
-    if img.mode == "RGBA":
-        converted.putalpha(img.getchannel("A"))
-    return converted
+        return None
+    signal = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32))
+    out = (
+        hdr.wide_gamut_to_srgb(signal, primaries)
+        if curve is None
+        else hdr.hdr_to_sdr(signal, curve, primaries=primaries)
+    )
+    return out.numpy()
 
 
 def _pil_to_array(img: Image.Image, what: str = "image", *, icc: bool = True) -> np.ndarray:
@@ -410,6 +424,8 @@ def _read_file(path: Path, *, size: int | None, max_pixels: int, icc: bool = Tru
                 deep = _read_tiff_deep(path)
             elif img.format == "PNG" and img.mode in ("RGB", "RGBA") and _is_deep_png(path):
                 deep = _read_png_deep(path)
+            elif img.format == "HEIF" and img.mode == "RGB" and img.info.get("bit_depth", 8) > 8:
+                deep = _read_heif_deep(path, img.info["bit_depth"])
             if deep is not None:
                 return _deep_upright_srgb(deep, img, what=str(path), icc=icc)
             try:
@@ -440,13 +456,17 @@ _UPRIGHT = {
 
 def _deep_upright_srgb(rgb: np.ndarray, img: Image.Image, *, what: str, icc: bool) -> np.ndarray:
     """A 16-bit colour image read past Pillow, turned upright by its EXIF orientation and, with
-    ``icc``, converted to sRGB from its colour profile as :func:`_to_srgb` does. LittleCMS works
+    ``icc``, converted to sRGB from its colour profile as :func:`_to_srgb` does (a HEIF's nclx
+    code points at full precision). LittleCMS works
     through Pillow in 8 bits, so a file in another profile (a 16-bit Adobe RGB or ProPhoto
     export) is converted, and read, at 8-bit precision; sRGB and untagged files keep 16 bits.
     """
     turn = _UPRIGHT.get(img.getexif().get(0x0112, 1))
     rgb = np.ascontiguousarray(turn(rgb)) if turn else rgb
     profile = img.info.get("icc_profile")
+    if icc and not profile and img.info.get("nclx_profile"):  # a HEIF's code points: at full depth
+        converted = _nclx_rgb_to_srgb(rgb, img.info["nclx_profile"])
+        return rgb if converted is None else converted
     if icc and profile:
         eight = Image.fromarray((rgb * 255.0).round().astype(np.uint8), "RGB")
         eight.info["icc_profile"] = profile
@@ -454,6 +474,22 @@ def _deep_upright_srgb(rgb: np.ndarray, img: Image.Image, *, what: str, icc: boo
         if converted is not eight:
             return np.asarray(converted.convert("RGB"), dtype=np.float32) / 255.0
     return rgb
+
+
+def _read_heif_deep(path: Path, bits: int) -> np.ndarray | None:
+    """A 10- or 12-bit HEIF (a camera's HLG or PQ photo) at full depth, which Pillow's plugin
+    reduces to 8 bits. libheif turns it upright as it decodes, as the plugin does, which then
+    reports EXIF orientation 1."""
+    import pillow_heif  # the file was opened by its plugin, so it is there
+
+    try:
+        arr = np.asarray(pillow_heif.open_heif(path, convert_hdr_to_8bit=False))  # the primary image
+    except (OSError, ValueError, RuntimeError):
+        return None
+    if arr.dtype != np.uint16 or arr.ndim != 3 or arr.shape[2] != 3 or not 8 < bits <= 16:
+        return None
+    # the codes come shifted up to 16 bits (10-bit 1023 as 65472), not scaled: shift them back
+    return (arr >> (16 - bits)).astype(np.float32) / float((1 << bits) - 1)
 
 
 def _is_deep_tiff(img: Image.Image) -> bool:

@@ -247,6 +247,41 @@ def test_an_hdr_heic_is_read_as_an_sdr_screen_shows_it(tmp_path):
     assert np.abs(signal / 255.0 - sdr).mean() > 30 / 255  # the signal taken as sRGB is far off
 
 
+def _save_heif_10bit(path, signal, **options):
+    """A 10-bit HEIC, as cameras save HLG and PQ photos, from a float (H, W, 3) signal in [0, 1]."""
+    pillow_heif = pytest.importorskip("pillow_heif", reason="the heif extra is not installed")
+    pillow_heif.register_heif_opener()
+    words = np.round(signal * 1023).astype(np.uint16) << 6  # 10-bit codes on the 16-bit scale
+    heif = pillow_heif.from_bytes(mode="RGB;16", size=(signal.shape[1], signal.shape[0]), data=words.tobytes())
+    heif.save(path, quality=-1, chroma=444, **options)
+
+
+def test_a_10_bit_hdr_heic_is_read_at_its_full_depth(tmp_path):
+    from .conftest import encode_hdr
+
+    sdr = np.repeat(np.random.default_rng(0).uniform(0.3, 0.9, (4, 6, 3)), 4, 0)
+    _save_heif_10bit(
+        tmp_path / "hdr.heic",
+        encode_hdr(sdr, "hlg"),
+        color_primaries=9,
+        transfer_characteristics=18,
+        matrix_coefficients=0,
+    )
+    out = load_image(tmp_path / "hdr.heic")[0].permute(1, 2, 0).numpy()
+    # 10 bits hold an HLG signal to a quarter of a level or so; 8 bits would be off by a level or two
+    assert np.abs(out - sdr).mean() < 0.4 / 255 and np.abs(out - sdr).max() < 1.5 / 255
+
+
+def test_a_10_bit_heic_turned_by_the_camera_is_read_upright_once(tmp_path, rgb):
+    pytest.importorskip("pillow_heif", reason="the heif extra is not installed")
+    exif = Image.fromarray(rgb).getexif()
+    exif[0x0112] = 6
+    signal = np.clip((rgb + 0.4) / 255.0, 0, 1)  # between 8-bit levels: 8 bits would be 0.4 levels off
+    _save_heif_10bit(tmp_path / "turned.heic", signal, exif=exif.tobytes(), matrix_coefficients=0)  # RGB: lossless
+    out = load_image(tmp_path / "turned.heic")[0].permute(1, 2, 0).numpy()
+    assert np.abs(out - np.rot90(signal, -1)).max() < 0.2 / 255  # a quarter turn clockwise, once; 10-bit codes
+
+
 def test_a_heic_without_pillow_heif_is_a_one_line_error(tmp_path, rgb, monkeypatch):
     _save_heif(tmp_path / "photo.heic", rgb)
     # as without pillow-heif: Pillow has no HEIF opener, and none can be registered

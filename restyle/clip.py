@@ -99,7 +99,11 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
     try:
         reader = imageio_ffmpeg.read_frames(str(source))
         meta = next(reader)
-        reader.close()
+        with warnings.catch_warnings():
+            # imageio-ffmpeg closes ffmpeg's pipes only if ffmpeg is still running; on a clip so
+            # short that it has ended, the pipes' finalisers close them here, with a warning
+            warnings.simplefilter("ignore", ResourceWarning)
+            reader.close()
     except (OSError, RuntimeError, StopIteration) as exc:
         text = str(exc)
         streams = text.partition("Input #0")[2].partition("Output #0")[0]  # what ffmpeg found in the file

@@ -58,12 +58,15 @@ def test_probe_and_read(clips):
     assert not probe(clips["silent"]).audio
 
 
-def test_reading_leaves_no_pipe_or_process_behind(clips):
-    """Read to the end (ffmpeg ends by itself), stopped early (ffmpeg still running) and probed:
-    imageio-ffmpeg's reader left ffmpeg's pipes open in the first case."""
+def test_reading_leaves_no_pipe_or_process_behind(clips, tmp_path):
+    """Read to the end (ffmpeg ends by itself), stopped early (ffmpeg still running) and probed,
+    a tiny clip too (ffmpeg ends before the probe is done): imageio-ffmpeg's reader left ffmpeg's
+    pipes to the garbage collector in the first and last cases."""
     import gc
     import warnings
 
+    tiny = tmp_path / "tiny.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=16x16:rate=5:duration=0.6", "-pix_fmt", "yuv420p", str(tiny))
     info = probe(clips["audio"])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -72,6 +75,8 @@ def test_reading_leaves_no_pipe_or_process_behind(clips):
         first = next(early)
         early.close()
         probe(clips["silent"])
+        for _ in range(5):  # whether ffmpeg has ended by then is a race, which it wins almost always
+            probe(tiny)
         gc.collect()
     assert len(everything) == 8 and np.array_equal(first, everything[0])
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)], [str(w.message) for w in caught]

@@ -714,6 +714,8 @@ def _run_info(args: argparse.Namespace) -> int:
             f"{args.path}: a built-in sample photo, not a restyle result; it holds no restyle parameters"
         )
     path = Path(args.path)
+    if path.is_dir():
+        raise RestyleError(f"{path}: is a folder; give one of the results in it")
     if not path.is_file():
         raise RestyleError(f"{path}: no such file")
     try:

@@ -55,6 +55,7 @@ def test_info_prints_a_results_parameters(capsys, tmp_path, content_png, style_p
     assert code == 0 and json.loads(stdout) == read_metadata(out) and json.loads(stdout)["seed"] == 5
     for path, message in (
         (tmp_path / "missing.png", "no such file"),
+        (tmp_path, "is a folder; give one of the results in it"),
         (content_png, "holds no restyle parameters"),
         (tmp_path / "junk.png", "junk.png: not an image, or a format restyle cannot read"),
         ("sample:coffee", "sample:coffee: a built-in sample photo, not a restyle result"),

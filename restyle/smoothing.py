@@ -423,11 +423,12 @@ def matting_smoothing(
             break
         ap = apply(p)
         curvature = (p * ap).sum(dim=(1, 2))
-        if not bool(torch.isfinite(curvature).all()) or bool((curvature <= 0).any()):
+        live = rz > 0  # a channel whose residual is exactly zero (an all-black one) is solved
+        if not bool(torch.isfinite(curvature).all()) or bool((curvature[live] <= 0).any()):
             # Breakdown: in float32 a nearly singular L is not exactly positive semidefinite.
             # Keep the last good iterate (its energy is the lowest reached) and say so below.
             break
-        alpha = rz / curvature.clamp_min(1e-30)
+        alpha = torch.where(live, rz / curvature.clamp_min(1e-30), 0.0)
         x = x + alpha[:, None, None] * p
         r = r - alpha[:, None, None] * ap
         z = r / diag

@@ -251,6 +251,21 @@ def test_matting_smoothing_solves_the_linear_system():
         assert torch.allclose(x[0, c].reshape(-1), torch.from_numpy(ref).clamp(0, 1), atol=1e-6)
 
 
+def test_a_black_channel_does_not_stop_the_others_smoothing(recwarn):
+    """A result whose red is 0 everywhere (a deep-blue look): its red is solved from the start,
+    which CG took for a breakdown and stopped all three channels before their first step."""
+    guide = torch.rand(1, 3, 10, 9, dtype=torch.float64)
+    y = torch.rand(1, 3, 10, 9, dtype=torch.float64) * 0.6 + 0.2
+    y[:, 0] = 0.0
+    beta = 1e-3
+    x = matting_smoothing(y, MattingLaplacian(guide), beta=beta, tol=1e-10, max_iterations=2000)
+    A = (scipy.sparse.identity(90) + beta * matting_laplacian_sparse(guide)).tocsc()
+    for c in (1, 2):
+        ref = scipy.sparse.linalg.spsolve(A, y[0, c].reshape(-1).numpy())
+        assert torch.allclose(x[0, c].reshape(-1), torch.from_numpy(ref).clamp(0, 1), atol=1e-6)
+    assert bool((x[0, 0] == 0).all()) and not [w for w in recwarn if w.category is RestyleWarning]
+
+
 def test_matting_smoothing_warns_when_not_converged():
     guide = torch.rand(1, 3, 20, 20, dtype=torch.float64)
     y = torch.rand(1, 3, 20, 20, dtype=torch.float64)

@@ -267,7 +267,7 @@ PHOTO_EXAMPLES = """examples:
   restyle photo city.jpg dusk.jpg --content-mask city_seg.png --style-mask dusk_seg.png -o out.png
   restyle photo city.jpg dusk.jpg --preset fast --size 1024 -o quick.jpg
   restyle photo city.jpg dusk.jpg --style-weight 100,1000 --photo-weight 1e2,1e4,1e6 -o sweep.png
-  restyle photo holiday/ dusk.jpg -o holiday-dusk/      # every photo of a folder, same look
+  restyle photo holiday/ dusk.jpg -o holiday-dusk/      # every photo of a folder; run again to continue
 """
 
 #: Options of ``restyle photo`` that take comma-separated values and run every combination.

@@ -168,12 +168,12 @@ def _batch_pairs(args: argparse.Namespace, inputs: Sequence[object]) -> list[tup
     return pairs
 
 
-def _batch_settings(extra: dict[str, Any], options: dict[str, Any], styles: Sequence[str], bits: int) -> str:
+def _batch_settings(command: str, options: dict[str, Any], styles: Sequence[str], bits: int) -> str:
     """A fingerprint of what a folder run makes each result from, bar the photo: the command, the
     style images (path, size, time modified), every option, and the seed if one was given."""
     files = [(str(Path(s).resolve()), Path(s).stat().st_size, Path(s).stat().st_mtime_ns) for s in styles]
     chosen = {k: v for k, v in options.items() if not (k == "seed" and v is None)}
-    text = json.dumps([extra["command"], files, chosen, bits], sort_keys=True, default=str)
+    text = json.dumps([command, files, chosen, bits], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -205,7 +205,7 @@ def _run_batch(
     is kept, so running the same command again continues where that run stopped."""
     pairs = _batch_pairs(args, inputs)
     Path(args.output).mkdir(parents=True, exist_ok=True)
-    settings = _batch_settings(extra, options, styles, args.bit_depth)
+    settings = _batch_settings(extra["command"], options, styles, args.bit_depth)
     extra = {**extra, "batch_settings": settings}
     done = [photo for photo, result_path in pairs if _finished_before(photo, result_path, settings)]
     if done:

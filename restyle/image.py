@@ -456,10 +456,10 @@ _UPRIGHT = {
 
 def _deep_upright_srgb(rgb: np.ndarray, img: Image.Image, *, what: str, icc: bool) -> np.ndarray:
     """A 16-bit colour image read past Pillow, turned upright by its EXIF orientation and, with
-    ``icc``, converted to sRGB from its colour profile as :func:`_to_srgb` does (a HEIF's nclx
-    code points at full precision). LittleCMS works
-    through Pillow in 8 bits, so a file in another profile (a 16-bit Adobe RGB or ProPhoto
-    export) is converted, and read, at 8-bit precision; sRGB and untagged files keep 16 bits.
+    ``icc``, converted to sRGB from its colour profile as :func:`_to_srgb` does. A HEIF's nclx
+    code points are converted at full precision. LittleCMS works through Pillow in 8 bits, so a
+    file in another profile (a 16-bit Adobe RGB or ProPhoto export) is converted, and read, at
+    8-bit precision; sRGB and untagged files keep 16 bits.
     """
     turn = _UPRIGHT.get(img.getexif().get(0x0112, 1))
     rgb = np.ascontiguousarray(turn(rgb)) if turn else rgb

@@ -882,14 +882,39 @@ def camera_exif(source: object) -> bytes | None:
     return None
 
 
+#: The first-directory tags of a photo's EXIF that describe the photo: make, model, date and
+#: time, artist, copyright. A TIFF's (or a DNG's) first directory is also its image's: strips,
+#: bit depths, XMP, colour profile, private camera data, which must not travel with a result.
+_PHOTO_TAGS = (0x010F, 0x0110, 0x0132, 0x013B, 0x8298)
+#: Tags of the Exif directory left out: the source's pixel size, and the interoperability
+#: directory, which Pillow hands over as a bare offset.
+_DROPPED_DETAILS = (0xA002, 0xA003, 0xA005)
+#: The most EXIF bytes passed on: a JPEG's EXIF segment holds at most 64 KiB.
+EXIF_LIMIT = 65_000
+
+
 def _upright_exif(exif: Image.Exif) -> bytes | None:
+    """The photo-describing part of ``exif`` (:data:`_PHOTO_TAGS`, the Exif and GPS directories),
+    its orientation set to upright; without the maker note if that is what makes it too long for
+    a JPEG (:data:`EXIF_LIMIT`), and None if it is too long even then."""
     if not exif:
         return None
-    exif[0x0112] = 1  # Orientation: upright
-    details = exif.get_ifd(0x8769)  # the Exif IFD
-    for tag in (0xA002, 0xA003):  # PixelXDimension, PixelYDimension
-        details.pop(tag, None)
-    return exif.tobytes()
+    kept = Image.Exif()
+    for tag in _PHOTO_TAGS:
+        if tag in exif:
+            kept[tag] = exif[tag]
+    kept[0x0112] = 1  # Orientation: upright
+    details = {k: v for k, v in exif.get_ifd(0x8769).items() if k not in _DROPPED_DETAILS}
+    if details:
+        kept[0x8769] = details
+    gps = dict(exif.get_ifd(0x8825))
+    if gps:
+        kept[0x8825] = gps
+    data = kept.tobytes()
+    if len(data) > EXIF_LIMIT and 0x927C in details:  # MakerNote: a camera's private data, often large
+        kept[0x8769] = {k: v for k, v in details.items() if k != 0x927C}
+        data = kept.tobytes()
+    return data if len(data) <= EXIF_LIMIT else None
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:

@@ -497,6 +497,55 @@ def test_a_photos_exif_travels_with_its_result_upright(tmp_path, rgb, suffix):
     assert camera_exif(tmp_path / f"out{suffix}") is not None and camera_exif("sample:coffee") is None
 
 
+def test_a_photos_gps_position_travels_with_its_result(tmp_path, rgb):
+    exif = Image.Exif()
+    exif[0x010F] = "Pixel"
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2] = "N", (48.0, 51.0, 29.0)  # GPSLatitudeRef, GPSLatitude
+    Image.fromarray(rgb).save(tmp_path / "phone.jpg", exif=exif)
+    path = save_image(
+        load_image(tmp_path / "phone.jpg"), tmp_path / "out.jpg", exif=camera_exif(tmp_path / "phone.jpg")
+    )
+    with Image.open(path) as img:
+        assert img.getexif().get_ifd(0x8825) == {1: "N", 2: (48.0, 51.0, 29.0)}
+
+
+def _tiff_with_tags(path, rgb, tags):
+    import tifffile
+
+    tifffile.imwrite(path, rgb, extratags=tags)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".tif", ".webp"])
+def test_a_tiffs_layout_and_private_tags_stay_behind(tmp_path, rgb, suffix):
+    """A TIFF's first directory is its image's too (strips, bit depths) and often holds large
+    XMP: a JPEG result cannot take 100 kB of EXIF, which failed the save at the very end."""
+    photo = _tiff_with_tags(
+        tmp_path / "export.tif", rgb, [(271, "s", 0, "Nikon", True), (700, "B", 100_000, b"x" * 100_000, True)]
+    )
+    path = save_image(load_image(photo), tmp_path / f"out{suffix}", exif=camera_exif(photo))
+    with Image.open(path) as img:
+        exif = img.getexif()  # a TIFF result's own first directory holds its own layout
+    assert exif[0x010F] == "Nikon" and exif[0x0112] == 1 and 700 not in exif
+    if suffix != ".tif":
+        assert not {273, 279, 258} & set(exif)  # the source's StripOffsets, StripByteCounts, BitsPerSample
+
+
+def test_exif_too_long_for_a_jpeg_loses_the_maker_note_then_everything(tmp_path, rgb):
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    details = exif.get_ifd(0x8769)
+    details[0x9003], details[0x927C] = "2024:05:01 10:20:30", b"m" * 70_000  # DateTimeOriginal, MakerNote
+    Image.fromarray(rgb).save(tmp_path / "maker.png", exif=exif)  # a PNG's EXIF has no such limit
+    kept = Image.Exif()
+    kept.load(camera_exif(tmp_path / "maker.png"))
+    assert kept[0x010F] == "Canon" and kept.get_ifd(0x8769) == {0x9003: "2024:05:01 10:20:30"}
+    details[0x927C], details[0x9286] = b"m", b"u" * 70_000  # a short maker note, a long UserComment
+    Image.fromarray(rgb).save(tmp_path / "comment.png", exif=exif)
+    assert camera_exif(tmp_path / "comment.png") is None  # the result is written without it
+
+
 def test_webp_output_is_lossless(tmp_path, rgb):
     image = torch.from_numpy(rgb / 255.0).permute(2, 0, 1)[None].float()
     path = save_image(image, tmp_path / "out.webp")

@@ -12,7 +12,7 @@ $(BIN)/restyle: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# The CPU build of torch first, so that the "torch>=2.1" requirement does not pull a CUDA build.
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e '.[dev,video,web,heif]'
+	$(BIN)/pip install -q -e '.[dev,video,web,heif,raw]'
 	touch $@
 
 install: $(BIN)/restyle

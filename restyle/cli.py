@@ -38,6 +38,7 @@ from restyle.image import (
     save_image,
     scaled_shape,
 )
+from restyle.raw import is_raw
 from restyle.signature import add_signature_flags, signature_kwargs, split
 
 if TYPE_CHECKING:
@@ -155,6 +156,18 @@ def _batch_pairs(args: argparse.Namespace, inputs: Sequence[object]) -> list[tup
     photos = image_files(content)
     if not photos:
         raise RestyleError(f"{content}: the folder holds no images")
+    # a camera set to RAW+JPEG leaves both beside each other: the JPEG is the photo as the camera
+    # developed it, and the two would give the same result name
+    developed = {photo.stem.lower() for photo in photos if not is_raw(photo)}
+    twins = [photo for photo in photos if is_raw(photo) and photo.stem.lower() in developed]
+    if twins:
+        print(
+            f"restyle: {len(twins)} RAW files have an image of the same name beside them (RAW+JPEG): "
+            f"stylising that one, as the camera developed it, not {twins[0].name}"
+            + (" etc." if len(twins) > 1 else ""),
+            file=sys.stderr,
+        )
+        photos = [photo for photo in photos if photo not in twins]
     for photo in photos:
         image_size(photo)  # a file that is not an image: one line now, not halfway through the batch
     check_output_folder(output, is_folder=True, create=True)

@@ -31,6 +31,7 @@ from restyle import hdr
 from restyle.bitdepth import BIT_DEPTHS, DEEP_FORMATS, encode_png16, to_uint16, write_tiff16
 from restyle.errors import RestyleError
 from restyle.files import atomic_write, check_not_an_input
+from restyle.raw import RAW_SUFFIXES, is_raw, raw_size, read_raw
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -63,7 +64,9 @@ DEFAULT_MAX_PIXELS = 50_000_000
 _DOWNSCALE_ALLOWANCE = 4
 
 #: The image files restyle takes from a folder (of photos, or of video frames), by suffix.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".heic", ".heif", ".avif")
+IMAGE_SUFFIXES = (
+    ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".heic", ".heif", ".avif", *RAW_SUFFIXES,
+)  # fmt: skip
 WRITABLE_SUFFIXES = {
     ".png": "PNG",
     ".jpg": "JPEG",
@@ -341,12 +344,7 @@ def heif_support() -> bool:
 def _open(path: Path) -> Image.Image:
     """The image file opened by Pillow (its header read, its pixels not yet), or a one-line
     :class:`RestyleError`. Call it under :func:`_pil_pixel_limit`."""
-    if not path.exists():
-        raise RestyleError(f"{path}: no such file")
-    if path.is_dir():
-        raise RestyleError(f"{path}: is a folder, not an image")
-    if not os.access(path, os.R_OK):
-        raise RestyleError(f"{path}: permission denied")
+    _check_readable(path)
     img = _pillow_open(path)
     if img is None and _is_heif(path):  # not identified until pillow-heif's opener is registered
         if not heif_support():
@@ -357,6 +355,15 @@ def _open(path: Path) -> Image.Image:
     if img is None:
         raise RestyleError(f"{path}: not an image, or a format restyle cannot read")
     return img
+
+
+def _check_readable(path: Path) -> None:
+    if not path.exists():
+        raise RestyleError(f"{path}: no such file")
+    if path.is_dir():
+        raise RestyleError(f"{path}: is a folder, not an image")
+    if not os.access(path, os.R_OK):
+        raise RestyleError(f"{path}: permission denied")
 
 
 def _pillow_open(path: Path) -> Image.Image | None:
@@ -389,6 +396,9 @@ def image_size(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
         (512, 512)
     """
     path = Path(path)
+    if is_raw(path):
+        _check_readable(path)
+        return raw_size(path)
     with _pil_pixel_limit(max_pixels), _open(path) as img:
         width, height = img.size
         if img.format == "TIFF":  # Pillow reports some TIFFs' sizes already turned: take the stored one
@@ -400,25 +410,39 @@ def image_size(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
     return (height, width) if turned else (width, height)
 
 
+def _check_pixels(path: Path, width: int, height: int, *, size: int | None, max_pixels: int) -> bool:
+    """Refuse an empty image, or one over ``max_pixels`` unless ``size`` asks for a smaller one
+    anyway (then up to :data:`_DOWNSCALE_ALLOWANCE` times over, with a warning). Returns whether
+    the image is over ``max_pixels``."""
+    if width == 0 or height == 0:
+        raise RestyleError(f"{path}: the image has zero size ({width}x{height})")
+    pixels = width * height
+    if pixels <= max_pixels:
+        return False
+    megapixels = _megapixels(pixels)
+    allowed = size is not None and size < max(width, height)
+    if not allowed or pixels > _DOWNSCALE_ALLOWANCE * max_pixels:
+        raise RestyleError(
+            f"{path}: {width}x{height} ({megapixels}) is over the --max-pixels limit of "
+            f"{_megapixels(max_pixels)}; pass a larger --max-pixels if you trust this file"
+        )
+    _warn(f"{path}: {width}x{height} ({megapixels}) is over --max-pixels; downscaling while reading")
+    return True
+
+
 def _read_file(path: Path, *, size: int | None, max_pixels: int, icc: bool = True) -> np.ndarray:
+    if is_raw(path):
+        width, height = image_size(path)
+        _check_pixels(path, width, height, size=size, max_pixels=max_pixels)
+        # half size (one pixel per 2x2 sensor cell) when the asked long side fits in it
+        return read_raw(path, half_size=size is not None and 2 * size <= max(width, height))
     with _pil_pixel_limit(max_pixels):
         img = _open(path)
         with img:
             width, height = img.size
-            if width == 0 or height == 0:
-                raise RestyleError(f"{path}: the image has zero size ({width}x{height})")
-            pixels = width * height
-            if pixels > max_pixels:
-                megapixels = _megapixels(pixels)
-                allowed = size is not None and size < max(width, height)
-                if not allowed or pixels > _DOWNSCALE_ALLOWANCE * max_pixels:
-                    raise RestyleError(
-                        f"{path}: {width}x{height} ({megapixels}) is over the --max-pixels limit of "
-                        f"{_megapixels(max_pixels)}; pass a larger --max-pixels if you trust this file"
-                    )
-                _warn(f"{path}: {width}x{height} ({megapixels}) is over --max-pixels; downscaling while reading")
-                if img.format == "JPEG" and size is not None:
-                    img.draft("RGB", (size, size))
+            over = _check_pixels(path, width, height, size=size, max_pixels=max_pixels)
+            if over and img.format == "JPEG" and size is not None:
+                img.draft("RGB", (size, size))
             deep = None  # Pillow would reduce 16-bit colour to 8 bits
             if img.format == "TIFF" and img.mode in ("RGB", "RGBA") and _is_deep_tiff(img):
                 deep = _read_tiff_deep(path)
@@ -924,6 +948,9 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
 
     if Path(path).suffix.lower() in VIDEO_SUFFIXES:
         return read_video_metadata(path)
+    if is_raw(Path(path)):  # a camera's file, never a restyle result
+        _check_readable(Path(path))
+        return {}
     with _pil_pixel_limit(DEFAULT_MAX_PIXELS), _open(Path(path)) as img:
         text = img.info.get("restyle") or img.info.get("comment")
         if text is None and img.format in ("TIFF", "WEBP"):

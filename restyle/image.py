@@ -12,6 +12,7 @@ import contextlib
 import functools
 import io
 import json
+import logging
 import math
 import os
 import re
@@ -286,6 +287,45 @@ def _array_to_rgb(arr: np.ndarray, *, what: str) -> np.ndarray:
     return out
 
 
+def _tiff_size(path: Path) -> tuple[int, int] | None:
+    """The ``(width, height)`` of a TIFF's first image by tifffile, for TIFFs Pillow cannot open
+    (floating-point colour, say); None if tifffile cannot read it either."""
+    if path.suffix.lower() not in (".tif", ".tiff"):
+        return None
+    import tifffile
+
+    quiet = logging.getLogger("tifffile")  # it logs what it cannot parse: the error says it
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages.first
+            return int(page.imagewidth), int(page.imagelength)
+    except Exception:
+        return None
+    finally:
+        quiet.setLevel(level)
+
+
+def _read_tiff_float(path: Path) -> np.ndarray:
+    """A TIFF Pillow cannot open, by tifffile: floating-point colour on a 0..1 scale is taken as
+    stored; larger values are linear HDR (as a 32-bit export from an HDR merge), refused."""
+    import tifffile
+
+    try:
+        arr = np.asarray(tifffile.imread(path))
+    except Exception as exc:
+        raise RestyleError(f"{path}: image data cannot be decoded ({exc})") from None
+    if np.issubdtype(arr.dtype, np.floating) and arr.size and np.isfinite(arr).all():
+        high = float(arr.max())
+        if high > 1.0 + _FLOAT_SLACK:
+            raise RestyleError(
+                f"{path}: a floating-point image with values up to {high:.3g}, as linear HDR is stored; "
+                "tone-map it to an 8- or 16-bit image first"
+            )
+    return _array_to_rgb(arr, what=str(path))
+
+
 def _read_tiff_deep(path: Path) -> np.ndarray | None:
     """16-bit colour TIFFs, which PIL cannot decode, read with tifffile (a scikit-image dependency)."""
     try:
@@ -367,13 +407,20 @@ def _check_readable(path: Path) -> None:
 
 
 def _pillow_open(path: Path) -> Image.Image | None:
-    """``Image.open``, or None if Pillow does not identify the file (a decompression bomb is an error)."""
-    try:
-        return Image.open(path)
-    except Image.DecompressionBombError:
-        raise RestyleError(f"{path}: refused as a decompression bomb (far over --max-pixels)") from None
-    except (OSError, SyntaxError, ValueError):
-        return None
+    """``Image.open``, or None if Pillow does not identify the file (a decompression bomb is an
+    error). Pillow's warnings about a file it then fails to open ("Corrupt EXIF data") are
+    dropped: the one-line error says it all."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            img = Image.open(path)
+        except Image.DecompressionBombError:
+            raise RestyleError(f"{path}: refused as a decompression bomb (far over --max-pixels)") from None
+        except (OSError, SyntaxError, ValueError):
+            return None
+    for warning in caught:
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    return img
 
 
 #: EXIF orientations that turn an image a quarter: its upright width is its stored height.
@@ -399,14 +446,22 @@ def image_size(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
     if is_raw(path):
         _check_readable(path)
         return raw_size(path)
-    with _pil_pixel_limit(max_pixels), _open(path) as img:
-        width, height = img.size
-        if img.format == "TIFF":  # Pillow reports some TIFFs' sizes already turned: take the stored one
-            width, height = img.tag_v2.get(256, width), img.tag_v2.get(257, height)
-        # Pillow decodes a whole PNG to look for an EXIF chunk after its pixels; such chunks are
-        # rare, so a PNG's orientation is looked for before its pixels only
-        header_only = img.format == "PNG" and "exif" not in img.info
-        turned = not header_only and img.getexif().get(0x0112, 1) in _QUARTER_TURNS
+    with _pil_pixel_limit(max_pixels):
+        try:
+            img = _open(path)
+        except RestyleError:
+            tiff = _tiff_size(path)  # a TIFF only tifffile reads (see _read_file)
+            if tiff is None:
+                raise
+            return tiff
+        with img:
+            width, height = img.size
+            if img.format == "TIFF":  # Pillow reports some TIFFs' sizes already turned: take the stored one
+                width, height = img.tag_v2.get(256, width), img.tag_v2.get(257, height)
+            # Pillow decodes a whole PNG to look for an EXIF chunk after its pixels; such chunks are
+            # rare, so a PNG's orientation is looked for before its pixels only
+            header_only = img.format == "PNG" and "exif" not in img.info
+            turned = not header_only and img.getexif().get(0x0112, 1) in _QUARTER_TURNS
     return (height, width) if turned else (width, height)
 
 
@@ -437,7 +492,14 @@ def _read_file(path: Path, *, size: int | None, max_pixels: int, icc: bool = Tru
         # half size (one pixel per 2x2 sensor cell) when the asked long side fits in it
         return read_raw(path, half_size=size is not None and 2 * size <= max(width, height))
     with _pil_pixel_limit(max_pixels):
-        img = _open(path)
+        try:
+            img = _open(path)
+        except RestyleError:
+            tiff = _tiff_size(path)
+            if tiff is None:
+                raise
+            _check_pixels(path, *tiff, size=size, max_pixels=max_pixels)
+            return _read_tiff_float(path)
         with img:
             width, height = img.size
             over = _check_pixels(path, width, height, size=size, max_pixels=max_pixels)

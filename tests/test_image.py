@@ -546,6 +546,33 @@ def test_exif_too_long_for_a_jpeg_loses_the_maker_note_then_everything(tmp_path,
     assert camera_exif(tmp_path / "comment.png") is None  # the result is written without it
 
 
+def test_a_floating_point_tiff_is_read_as_stored(tmp_path, caplog):
+    """Pillow cannot open floating-point colour TIFFs (as scientific and HDR tools write them)."""
+    import tifffile
+
+    values = np.random.default_rng(0).random((12, 20, 3)).astype(np.float32)
+    tifffile.imwrite(tmp_path / "float.tif", values, photometric="rgb")
+    assert image_size(tmp_path / "float.tif") == (20, 12)
+    assert np.array_equal(load_image(tmp_path / "float.tif")[0].permute(1, 2, 0).numpy(), values)
+    with pytest.raises(
+        RestyleError, match=r"float.tif: 20x12 \(240 pixels\) is over the --max-pixels limit of 100 pixels"
+    ):
+        load_image(tmp_path / "float.tif", max_pixels=100)
+    tifffile.imwrite(tmp_path / "linear.tif", values * 4, photometric="rgb")  # linear light, from an HDR merge
+    with pytest.raises(
+        RestyleError,
+        match=r"linear.tif: a floating-point image with values up to 4, as linear HDR is stored; tone-map it",
+    ):
+        load_image(tmp_path / "linear.tif")
+    (tmp_path / "junk.tif").write_bytes(b"II*\0 junk")
+    with warnings.catch_warnings(record=True) as caught:  # the one-line error alone: no lines from
+        warnings.simplefilter("always")  # Pillow ("Corrupt EXIF data") or tifffile's logger
+        for read in (image_size, load_image):
+            with pytest.raises(RestyleError, match=r"junk.tif: not an image, or a format restyle cannot read"):
+                read(tmp_path / "junk.tif")
+    assert not caught and not caplog.records
+
+
 def test_webp_output_is_lossless(tmp_path, rgb):
     image = torch.from_numpy(rgb / 255.0).permute(2, 0, 1)[None].float()
     path = save_image(image, tmp_path / "out.webp")

@@ -41,6 +41,7 @@ from restyle.image import (
     check_long_side,
     check_work_size,
     load_image,
+    load_style,
     resize,
     save_image,
     scaled_shape,
@@ -345,9 +346,13 @@ def stylize(
         )
 
     content_full = load_image(content, size=size, max_pixels=max_pixels, what="content")
-    style_images = [load_image(s, max_pixels=max_pixels, what=f"style {i + 1}") for i, s in enumerate(style_list)]
+    style_side = max(1, round(size * style_scale))  # the largest a style is used at (full size)
+    style_images = [
+        load_style(s, long_side=style_side, max_pixels=max_pixels, what=f"style {i + 1}")
+        for i, s in enumerate(style_list)
+    ]
     for index, style_image in enumerate(style_images):  # the largest the style gets, at the full size
-        shape = scaled_shape(*style_image.shape[-2:], max(1, round(size * style_scale)))
+        shape = scaled_shape(*style_image.shape[-2:], style_side)
         check_work_size(
             shape, max_pixels=max_pixels, what=f"style {index + 1}", option="--style-scale", value=style_scale
         )

@@ -49,6 +49,7 @@ __all__ = [
     "image_files",
     "image_size",
     "load_image",
+    "load_style",
     "read_metadata",
     "resize",
     "resize_long_side",
@@ -653,6 +654,40 @@ def load_image(
         check_work_size(shape, max_pixels=max_pixels, what=what, value=size)
         tensor = resize(tensor, *shape)
     return tensor.contiguous()
+
+
+def load_style(
+    source: ImageLike, *, long_side: int, max_pixels: int = DEFAULT_MAX_PIXELS, what: str = "style"
+) -> Tensor:
+    """A style image at its own size, or brought down to ``long_side`` if its long side is over
+    twice that. A file that large is read downscaled, as a content photo is: a 60 MP camera's
+    style photo is neither refused for ``max_pixels`` nor held at full size.
+
+    Args:
+        source: as :func:`load_image`'s.
+        long_side: the long side the style is used at (the result's, times the style scale).
+        max_pixels, what: as :func:`load_image`'s.
+
+    Returns:
+        A float32 tensor on the CPU.
+
+    Shape:
+        - output: :math:`(1, 3, H, W)`
+
+    Example:
+        >>> load_style(np.zeros((40, 60, 3), dtype=np.uint8), long_side=32).shape  # within twice
+        torch.Size([1, 3, 40, 60])
+        >>> load_style(np.zeros((40, 80, 3), dtype=np.uint8), long_side=32).shape
+        torch.Size([1, 3, 16, 32])
+    """
+    if isinstance(source, str) and source.startswith(SAMPLE_PREFIX):
+        source = sample_path(source[len(SAMPLE_PREFIX) :])
+    if isinstance(source, (str, os.PathLike)) and max(image_size(source, max_pixels=max_pixels)) > 2 * long_side:
+        return load_image(source, size=long_side, max_pixels=max_pixels, what=what)
+    image = load_image(source, max_pixels=max_pixels, what=what)
+    if max(image.shape[-2:]) > 2 * long_side:
+        image = resize(image, *scaled_shape(*image.shape[-2:], long_side))
+    return image
 
 
 def resize(image: Tensor, height: int, width: int) -> Tensor:

@@ -43,6 +43,7 @@ from restyle.image import (
     RestyleWarning,
     check_long_side,
     load_image,
+    load_style,
     resize,
     scaled_shape,
     to_uint8,
@@ -471,10 +472,7 @@ def _load_pair(content: ImageLike, style: ImageLike, *, size: int, max_pixels: i
     twice that), each checked to be large enough for the network's layers."""
     content_full = load_image(content, size=size, max_pixels=max_pixels, what="content")
     check_size(*content_full.shape[-2:], _LAYERS, what="content")
-    style_full = load_image(style, max_pixels=max_pixels, what="style")
-    shape = _style_shape(style_full.shape[-2:], size)
-    if shape != tuple(style_full.shape[-2:]):
-        style_full = resize(style_full, *shape)
+    style_full = load_style(style, long_side=size, max_pixels=max_pixels)  # as _style_shape brings it
     check_size(*style_full.shape[-2:], _LAYERS, what="style image")
     return content_full, style_full
 

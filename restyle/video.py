@@ -65,7 +65,7 @@ from restyle.image import (
     check_long_side,
     check_output_folder,
     check_work_size,
-    load_image,
+    load_style,
     resize,
     to_pil,
     to_uint8,
@@ -482,7 +482,7 @@ def stylize_video(
             stacklevel=2,
         )
     start, end = parse_frame_range(frames)
-    style_image = load_image(style, what="style")
+    style_image = load_style(style, long_side=size)
     resolve_device(device)  # an unknown device fails before any work
     settings = {
         "video": str(Path(video).resolve()),

@@ -15,7 +15,7 @@ from restyle.cli import build_parser, main
 from restyle.image import read_metadata
 from restyle.signature import plain_help
 
-from .conftest import run
+from .conftest import run, stripes_image
 
 TINY = ["--size", "64", "--iterations", "3", "--coarse-iterations", "0", "--no-pyramid", "--quiet", "--device", "cpu"]
 
@@ -301,6 +301,18 @@ def test_other_runtime_errors_are_not_called_out_of_memory(monkeypatch, tmp_path
     monkeypatch.setattr("restyle.artistic.stylize", broken)
     with pytest.raises(RuntimeError, match="a bug"):
         main(["art", str(content_png), str(style_png), "-o", str(tmp_path / "o.png"), *TINY])
+
+
+@pytest.mark.parametrize("command", ["art", "photo"])
+def test_a_style_over_max_pixels_is_read_downscaled(capsys, tmp_path, content_png, command):
+    """A style photo larger than --max-pixels is brought down to the size it is used at, as a
+    content photo is, not refused."""
+    style = tmp_path / "big_style.png"
+    Image.fromarray(stripes_image(200, 200)).save(style)  # 40000 pixels, over --max-pixels 10000
+    out = tmp_path / "o.png"
+    argv = [*TINY, "--size", "32"] if command == "art" else ["--preset", "fast", "--size", "32", "--quiet"]
+    code, _, stderr = run(capsys, command, content_png, style, "-o", out, "--max-pixels", "10000", *argv)
+    assert code == 0 and "big_style.png: 200x200 (40000 pixels) is over --max-pixels; downscaling" in stderr, stderr
 
 
 def test_size_over_max_pixels_is_refused_before_any_work(capsys, tmp_path, content_png, style_png):

@@ -18,6 +18,7 @@ from restyle.image import (
     image_size,
     load_image,
     read_metadata,
+    resize,
     resize_long_side,
     sample_path,
     save_image,
@@ -571,6 +572,21 @@ def test_a_floating_point_tiff_is_read_as_stored(tmp_path, caplog):
             with pytest.raises(RestyleError, match=r"junk.tif: not an image, or a format restyle cannot read"):
                 read(tmp_path / "junk.tif")
     assert not caught and not caplog.records
+
+
+def test_a_large_style_is_read_downscaled_not_refused(tmp_path):
+    from restyle.image import load_style
+
+    values = (np.random.default_rng(0).random((60, 90, 3)) * 255).astype(np.uint8)
+    Image.fromarray(values).save(tmp_path / "style.png")
+    own = load_image(tmp_path / "style.png")
+    assert torch.equal(load_style(tmp_path / "style.png", long_side=45), own)  # within twice: as it is
+    assert torch.equal(load_style(tmp_path / "style.png", long_side=44), resize(own, 29, 44))
+    assert torch.equal(load_style(values, long_side=44), resize(own, 29, 44))  # in memory alike
+    with pytest.raises(RestyleError, match="over the --max-pixels limit"):
+        load_image(tmp_path / "style.png", max_pixels=2000)
+    with pytest.warns(RestyleWarning, match="is over --max-pixels; downscaling while reading"):
+        assert load_style(tmp_path / "style.png", long_side=20, max_pixels=2000).shape == (1, 3, 13, 20)
 
 
 def test_webp_output_is_lossless(tmp_path, rgb):

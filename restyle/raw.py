@@ -97,10 +97,10 @@ def read_raw(path: str | os.PathLike, *, half_size: bool = False) -> np.ndarray:
     Raises:
         RestyleError: without rawpy, or for a file LibRaw cannot read or decode.
     """
-    import rawpy
-
     path = Path(path)
     with _open(path) as raw:
+        import rawpy  # there: _open checked
+
         try:
             rgb = raw.postprocess(
                 use_camera_wb=True,

@@ -55,6 +55,13 @@ def raw_support() -> bool:
     return True
 
 
+def _reason(exc: Exception) -> str:
+    """LibRaw's message, which rawpy hands over as bytes."""
+    first = exc.args[0] if exc.args else None
+    text = first.decode(errors="replace") if isinstance(first, bytes) else str(exc)
+    return text or type(exc).__name__
+
+
 def _open(path: Path) -> Any:  # a rawpy.RawPy
     if not raw_support():
         raise RestyleError(
@@ -66,8 +73,7 @@ def _open(path: Path) -> Any:  # a rawpy.RawPy
     try:
         return rawpy.imread(os.fspath(path))
     except (rawpy.LibRawError, OSError) as exc:
-        reason = str(exc) or type(exc).__name__
-        raise RestyleError(f"{path}: not a RAW file LibRaw can read ({reason})") from None
+        raise RestyleError(f"{path}: not a RAW file LibRaw can read ({_reason(exc)})") from None
 
 
 def raw_size(path: str | os.PathLike) -> tuple[int, int]:
@@ -110,6 +116,5 @@ def read_raw(path: str | os.PathLike, *, half_size: bool = False) -> np.ndarray:
                 half_size=half_size,
             )
         except (rawpy.LibRawError, OSError) as exc:
-            reason = str(exc) or type(exc).__name__
-            raise RestyleError(f"{path}: the RAW data cannot be decoded ({reason})") from None
+            raise RestyleError(f"{path}: the RAW data cannot be decoded ({_reason(exc)})") from None
     return rgb.astype(np.float32) / 65535.0

@@ -28,7 +28,7 @@ import time
 import traceback
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +40,7 @@ import torch
 from restyle.errors import OUT_OF_MEMORY, RestyleError, check_at_least, is_out_of_memory
 from restyle.image import DEFAULT_MAX_PIXELS, RestyleWarning, camera_exif, heif_support, load_image, save_image, to_pil
 from restyle.masks import DPST_COLORS
+from restyle.raw import RAW_SUFFIXES
 
 if TYPE_CHECKING:
     from restyle.automask import AutoMasks
@@ -101,26 +102,33 @@ def _to_array(image: torch.Tensor) -> np.ndarray:
     return np.asarray(to_pil(image))
 
 
-#: Keys pillow-heif puts in a decoded HEIF image's ``info``, which survive Gradio's conversion of
-#: the upload to RGB (its ``format`` does not).
-_HEIF_INFO = {"nclx_profile", "original_orientation", "depth_images"}
+#: Uploads browsers cannot show and Pillow would misread, by file name: HEIF photos (iPhones'),
+#: and camera RAW files (a DNG would show, and be used as, its small preview).
+_DEVELOPED_UPLOADS = (".heic", ".heif", *RAW_SUFFIXES)
 
 
-def viewable_upload(image: Upload) -> Any:
-    """An uploaded HEIF (HEIC) photo, which browsers cannot show, replaced by the sRGB image
-    restyle reads from it (shown, and used from then on; its EXIF is not carried over); any other
-    upload left as it is (``gr.skip()``)."""
+def viewable_upload(upload: Mapping[str, Any] | None) -> Any:
+    """An uploaded HEIF (HEIC) or camera RAW photo replaced by the sRGB image restyle reads from
+    the file (shown, and used from then on; its EXIF is not carried over); any other upload left
+    as it is (``gr.skip()``). Called with the upload's file description as Gradio received it
+    (``path`` in Gradio's upload folder, ``orig_name``), before Pillow opens it."""
     import gradio as gr
 
-    if isinstance(image, PIL.Image.Image) and _HEIF_INFO & image.info.keys():
-        return to_pil(load_image(image))
-    return gr.skip()
+    path = upload.get("path") if isinstance(upload, Mapping) else None
+    name = (upload or {}).get("orig_name") or path
+    if not path or Path(str(name)).suffix.lower() not in _DEVELOPED_UPLOADS:
+        return gr.skip()
+    try:
+        return to_pil(load_image(path, what=Path(str(name)).name))
+    except RestyleError as exc:
+        raise gr.Error(str(exc).replace(str(path), Path(str(name)).name)) from None
 
 
 def _image_input(gr: Any, label: str, **options: Any) -> Any:
-    """An image upload field: a PIL image for the handlers; a HEIF upload is shown as PNG."""
+    """An image upload field: a PIL image for the handlers; a HEIF or RAW upload is shown, and
+    used, as the PNG restyle develops from it."""
     field = gr.Image(label=label, type="pil", image_mode="RGB", format="png", **options)
-    field.upload(viewable_upload, field, field, queue=False)
+    field.upload(viewable_upload, field, field, queue=False, preprocess=False)
     return field
 
 

@@ -131,7 +131,7 @@ def test_raw_files_are_photos_of_a_folder_and_hold_no_parameters(tmp_path, rawpy
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"not a raw file at all", "junk.nef: not a RAW file LibRaw can read"),
+        (b"not a raw file at all", "junk.nef: not a RAW file LibRaw can read (Input/output error)"),
         (None, "junk.nef: no such file"),
     ],
 )

@@ -366,18 +366,36 @@ def test_video_job_shows_that_an_hdr_clip_is_converted(tmp_path, images):
     assert len(notes) == 1 and notes[0].startswith("hlg.mp4: an HDR clip (HLG)")  # the upload's name, not its path
 
 
+def _upload(path: Path, name: str | None = None) -> dict:
+    """An upload as Gradio hands it to an event that does not preprocess: its file description."""
+    return {"path": str(path), "orig_name": name or path.name, "meta": {"_type": "gradio.FileData"}}
+
+
 def test_a_heic_upload_is_shown_as_the_srgb_image_restyle_reads(tmp_path):
     pillow_heif = pytest.importorskip("pillow_heif", reason="the heif extra is not installed")
     pillow_heif.register_heif_opener()
     rgb = smooth_image(24, 32)
     Image.fromarray(rgb).save(tmp_path / "photo.heic", quality=-1, chroma=444, color_primaries=12)  # Display P3
     Image.fromarray(rgb).save(tmp_path / "photo.png")
-    upload = Image.open(tmp_path / "photo.heic").convert("RGB")  # as Gradio hands an upload over
-    shown = viewable_upload(upload)
+    shown = viewable_upload(_upload(tmp_path / "photo.heic"))
     assert isinstance(shown, Image.Image) and not shown.info.keys() & {"nclx_profile", "original_orientation"}
     assert np.array_equal(np.asarray(shown), np.asarray(to_pil(load_image(tmp_path / "photo.heic"))))
-    assert viewable_upload(Image.open(tmp_path / "photo.png")) == gradio.skip()  # browsers show the rest
+    assert viewable_upload(_upload(tmp_path / "photo.png")) == gradio.skip()  # browsers show the rest
     assert viewable_upload(None) == gradio.skip()
+
+
+def test_a_raw_upload_is_developed_not_shown_as_its_preview(tmp_path):
+    pytest.importorskip("rawpy", reason="the raw extra is not installed")
+    from .test_raw import scene, write_dng
+
+    dng = write_dng(tmp_path / "IMG_0001.DNG", scene(), preview=True)  # a 24x16 preview first
+    shown = viewable_upload(_upload(dng))
+    assert isinstance(shown, Image.Image) and shown.size == (96, 64)
+    assert np.array_equal(np.asarray(shown), np.asarray(to_pil(load_image(dng))))
+    (tmp_path / "junk.cr3").write_bytes(b"not a raw file")
+    with pytest.raises(gradio.Error) as raised:
+        viewable_upload(_upload(tmp_path / "junk.cr3"))
+    assert raised.value.message == "junk.cr3: not a RAW file LibRaw can read (Input/output error)"  # not its path
 
 
 def test_update_defaults():

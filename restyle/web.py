@@ -18,6 +18,7 @@ functions, testable without a browser; :func:`build_app` only lays them out.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import os
@@ -102,33 +103,40 @@ def _to_array(image: torch.Tensor) -> np.ndarray:
     return np.asarray(to_pil(image))
 
 
-#: Uploads browsers cannot show and Pillow would misread, by file name: HEIF photos (iPhones'),
-#: and camera RAW files (a DNG would show, and be used as, its small preview).
-_DEVELOPED_UPLOADS = (".heic", ".heif", *RAW_SUFFIXES)
+#: Uploads browsers cannot show, or Pillow would misread, by file name: HEIF photos (iPhones'),
+#: TIFFs (only Safari shows them), and camera RAW files (a DNG would show as its small preview).
+_DEVELOPED_UPLOADS = (".heic", ".heif", ".tif", ".tiff", *RAW_SUFFIXES)
 
 
-def viewable_upload(upload: Mapping[str, Any] | None) -> Any:
-    """An uploaded HEIF (HEIC) or camera RAW photo replaced by the sRGB image restyle reads from
-    the file (shown, and used from then on; its EXIF is not carried over); any other upload left
-    as it is (``gr.skip()``). Called with the upload's file description as Gradio received it
-    (``path`` in Gradio's upload folder, ``orig_name``), before Pillow opens it."""
+def viewable_upload(upload: Mapping[str, Any] | None, *, folder: Path) -> Any:
+    """An uploaded HEIF, TIFF or camera RAW photo replaced by a PNG in ``folder`` of the sRGB
+    image restyle reads or develops from the file, with the photo's EXIF (shown, and used from
+    then on); any other upload left as it is (``gr.skip()``). Called with the upload's file
+    description as Gradio received it (``path`` in Gradio's upload folder, ``orig_name``),
+    before Pillow opens it.
+
+    Returns:
+        The PNG's path, or ``gr.skip()``.
+    """
     import gradio as gr
 
     path = upload.get("path") if isinstance(upload, Mapping) else None
-    name = (upload or {}).get("orig_name") or path
-    if not path or Path(str(name)).suffix.lower() not in _DEVELOPED_UPLOADS:
+    name = Path(str((upload or {}).get("orig_name") or path))
+    if not path or name.suffix.lower() not in _DEVELOPED_UPLOADS:
         return gr.skip()
     try:
-        return to_pil(load_image(path, what=Path(str(name)).name))
+        image = load_image(path, what=name.name)
+        shown = folder / f"{name.stem}-{uuid.uuid4().hex[:8]}.png"
+        return str(save_image(image, shown, exif=camera_exif(path)))
     except RestyleError as exc:
-        raise gr.Error(str(exc).replace(str(path), Path(str(name)).name)) from None
+        raise gr.Error(str(exc).replace(str(path), name.name)) from None
 
 
-def _image_input(gr: Any, label: str, **options: Any) -> Any:
-    """An image upload field: a PIL image for the handlers; a HEIF or RAW upload is shown, and
-    used, as the PNG restyle develops from it."""
+def _image_input(gr: Any, label: str, *, folder: Path, **options: Any) -> Any:
+    """An image upload field: a PIL image for the handlers; a HEIF, TIFF or RAW upload is shown,
+    and used, as the PNG restyle reads from it (:func:`viewable_upload`)."""
     field = gr.Image(label=label, type="pil", image_mode="RGB", format="png", **options)
-    field.upload(viewable_upload, field, field, queue=False, preprocess=False)
+    field.upload(functools.partial(viewable_upload, folder=folder), field, field, queue=False, preprocess=False)
     return field
 
 
@@ -622,23 +630,29 @@ def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = Non
     with gr.Blocks(title="restyle", analytics_enabled=False) as app:
         gr.Markdown("# restyle\nNeural style transfer on your own machine: photorealistic, artistic and video.")
         with gr.Tab("Photo"):
-            _photo_tab(gr, run=errors_as_messages(photo), auto=auto, stop=stop, brush=brush)
+            _photo_tab(gr, run=errors_as_messages(photo), auto=auto, stop=stop, brush=brush, folder=folder)
         with gr.Tab("Artistic"):
-            _art_tab(gr, run=errors_as_messages(art), stop=stop)
+            _art_tab(gr, run=errors_as_messages(art), stop=stop, folder=folder)
         with gr.Tab("Video"):
-            _video_tab(gr, run=errors_as_messages(video), stop=stop)
+            _video_tab(gr, run=errors_as_messages(video), stop=stop, folder=folder)
     app.queue(default_concurrency_limit=1, max_size=20)
     app.restyle_folder = folder  # type: ignore[attr-defined]
     return app
 
 
 def _photo_tab(
-    gr: Any, *, run: Callable[..., Any], auto: Callable[..., Any], stop: Callable[..., Any], brush: Any
+    gr: Any,
+    *,
+    run: Callable[..., Any],
+    auto: Callable[..., Any],
+    stop: Callable[..., Any],
+    brush: Any,
+    folder: Path,
 ) -> None:
     """The Photo tab's layout and events, inside the current ``gr.Tab``."""
     with gr.Row():
-        p_content = _image_input(gr, "Content photo", elem_id="photo-content")
-        p_style = _image_input(gr, "Style photo", elem_id="photo-style")
+        p_content = _image_input(gr, "Content photo", folder=folder, elem_id="photo-content")
+        p_style = _image_input(gr, "Style photo", folder=folder, elem_id="photo-style")
     with gr.Accordion("Masks (optional): paint regions in the same colours on both images", open=False):
         with gr.Row():
             p_cmask = gr.ImageEditor(label="Content mask", type="numpy", brush=brush, elem_id="photo-cmask")
@@ -685,11 +699,11 @@ def _download_choice(gr: Any) -> Any:
     return gr.Radio(list(DOWNLOADS), value="PNG", label="Download as (16 bits: for further editing)")
 
 
-def _art_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any]) -> None:
+def _art_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any], folder: Path) -> None:
     """The Artistic tab's layout and events, inside the current ``gr.Tab``."""
     with gr.Row():
-        a_content = _image_input(gr, "Content")
-        a_styles = [_image_input(gr, f"Style {i + 1}") for i in range(3)]
+        a_content = _image_input(gr, "Content", folder=folder)
+        a_styles = [_image_input(gr, f"Style {i + 1}", folder=folder) for i in range(3)]
     with gr.Row():
         a_weights = [gr.Slider(0, 1, value=1.0, step=0.05, label=f"Blend weight {i + 1}") for i in range(3)]
     with gr.Row():
@@ -712,11 +726,11 @@ def _art_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any]) -> N
     a_stop.click(stop, None, a_status, queue=False)
 
 
-def _video_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any]) -> None:
+def _video_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any], folder: Path) -> None:
     """The Video tab's layout and events, inside the current ``gr.Tab``."""
     with gr.Row():
         v_clip = gr.Video(label="Clip", sources=["upload"])
-        v_style = _image_input(gr, "Style")
+        v_style = _image_input(gr, "Style", folder=folder)
     with gr.Row():
         v_mode = gr.Radio(["photo", "art"], value="photo", label="Mode")
         v_preset = gr.Dropdown(["fast", "default"], value="fast", label="Photo preset")

@@ -15,7 +15,7 @@ from PIL import Image
 
 from restyle.automask import AUTO_GLOBAL_STYLE
 from restyle.errors import RestyleError
-from restyle.image import RestyleWarning, load_image, read_metadata, to_pil
+from restyle.image import RestyleWarning, camera_exif, load_image, read_metadata, to_pil
 from restyle.masks import DPST_COLORS
 from restyle.photo import PRESETS
 from restyle.web import (
@@ -375,13 +375,29 @@ def test_a_heic_upload_is_shown_as_the_srgb_image_restyle_reads(tmp_path):
     pillow_heif = pytest.importorskip("pillow_heif", reason="the heif extra is not installed")
     pillow_heif.register_heif_opener()
     rgb = smooth_image(24, 32)
-    Image.fromarray(rgb).save(tmp_path / "photo.heic", quality=-1, chroma=444, color_primaries=12)  # Display P3
+    exif = Image.Exif()
+    exif[0x010F] = "Apple"
+    Image.fromarray(rgb).save(tmp_path / "photo.heic", quality=-1, chroma=444, color_primaries=12, exif=exif)
     Image.fromarray(rgb).save(tmp_path / "photo.png")
-    shown = viewable_upload(_upload(tmp_path / "photo.heic"))
-    assert isinstance(shown, Image.Image) and not shown.info.keys() & {"nclx_profile", "original_orientation"}
-    assert np.array_equal(np.asarray(shown), np.asarray(to_pil(load_image(tmp_path / "photo.heic"))))
-    assert viewable_upload(_upload(tmp_path / "photo.png")) == gradio.skip()  # browsers show the rest
-    assert viewable_upload(None) == gradio.skip()
+    shown = viewable_upload(_upload(tmp_path / "photo.heic"), folder=tmp_path)
+    with Image.open(shown) as img:  # a PNG that browsers show, with the photo's camera
+        assert img.format == "PNG" and img.getexif()[0x010F] == "Apple"
+        assert np.array_equal(np.asarray(img.convert("RGB")), np.asarray(to_pil(load_image(tmp_path / "photo.heic"))))
+        assert camera_exif(img) is not None  # what the jobs read from the field, for the download
+    assert viewable_upload(_upload(tmp_path / "photo.png"), folder=tmp_path) == gradio.skip()  # browsers show it
+    assert viewable_upload(None, folder=tmp_path) == gradio.skip()
+
+
+def test_a_tiff_upload_is_shown_as_a_png(tmp_path):
+    """Browsers other than Safari cannot show TIFF; a 16-bit one is read at its full depth."""
+    import tifffile
+
+    deep = (np.random.default_rng(0).random((20, 30, 3)) * 65535).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "export.tif", deep, photometric="rgb")
+    shown = viewable_upload(_upload(tmp_path / "export.tif"), folder=tmp_path)
+    with Image.open(shown) as img:
+        assert img.format == "PNG" and img.size == (30, 20)
+        assert np.array_equal(np.asarray(img.convert("RGB")), np.asarray(to_pil(load_image(tmp_path / "export.tif"))))
 
 
 def test_a_raw_upload_is_developed_not_shown_as_its_preview(tmp_path):
@@ -389,12 +405,12 @@ def test_a_raw_upload_is_developed_not_shown_as_its_preview(tmp_path):
     from .test_raw import scene, write_dng
 
     dng = write_dng(tmp_path / "IMG_0001.DNG", scene(), preview=True)  # a 24x16 preview first
-    shown = viewable_upload(_upload(dng))
-    assert isinstance(shown, Image.Image) and shown.size == (96, 64)
-    assert np.array_equal(np.asarray(shown), np.asarray(to_pil(load_image(dng))))
+    with Image.open(viewable_upload(_upload(dng), folder=tmp_path)) as img:
+        assert img.size == (96, 64) and img.getexif()[0x010F] == "Restyle"  # the writer's camera
+        assert np.array_equal(np.asarray(img.convert("RGB")), np.asarray(to_pil(load_image(dng))))
     (tmp_path / "junk.cr3").write_bytes(b"not a raw file")
     with pytest.raises(gradio.Error) as raised:
-        viewable_upload(_upload(tmp_path / "junk.cr3"))
+        viewable_upload(_upload(tmp_path / "junk.cr3"), folder=tmp_path)
     assert raised.value.message == "junk.cr3: not a RAW file LibRaw can read (Input/output error)"  # not its path
 
 

@@ -181,27 +181,33 @@ def _batch_pairs(args: argparse.Namespace, inputs: Sequence[object]) -> list[tup
     return pairs
 
 
+def _file_stamp(path: str | Path) -> list[object]:
+    """A file's path, size and time modified: it is the same file while these are."""
+    stat = Path(path).stat()
+    return [str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns]
+
+
 def _batch_settings(command: str, options: dict[str, Any], styles: Sequence[str], bits: int) -> str:
     """A fingerprint of what a folder run makes each result from, bar the photo: the command, the
     style images (path, size, time modified), every option, and the seed if one was given."""
-    files = [(str(Path(s).resolve()), Path(s).stat().st_size, Path(s).stat().st_mtime_ns) for s in styles]
+    files = [_file_stamp(s) for s in styles]
     chosen = {k: v for k, v in options.items() if not (k == "seed" and v is None)}
     text = json.dumps([command, files, chosen, bits], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _finished_before(photo: Path, result_path: Path, settings: str) -> bool:
-    """Whether ``result_path`` is a finished result of ``photo`` made with ``settings`` by an
-    earlier folder run (one stopped by Ctrl-C, say), and newer than the photo."""
+    """Whether ``result_path`` is a finished result of ``photo`` as it is now (path, size, time
+    modified), made with ``settings`` by an earlier folder run (one stopped by Ctrl-C, say)."""
     from restyle.image import read_metadata
 
     try:
-        if result_path.stat().st_mtime_ns < photo.stat().st_mtime_ns:
-            return False
-        meta = read_metadata(result_path)
+        meta = read_metadata(result_path) if result_path.exists() else {}
+        stamp = _file_stamp(photo)
     except (OSError, RestyleError):
         return False
-    return meta.get("batch_settings") == settings and meta.get("status") == "done"
+    finished = meta.get("batch_settings") == settings and meta.get("status") == "done"
+    return finished and meta.get("content_file") == stamp
 
 
 def _run_batch(
@@ -239,7 +245,8 @@ def _run_batch(
             continue
         finally:
             progress.close()
-        if _finish(result, result_path, {**extra, "content": str(photo)}, bits=args.bit_depth) == EXIT_INTERRUPTED:
+        made = {**extra, "content": str(photo), "content_file": _file_stamp(photo)}
+        if _finish(result, result_path, made, bits=args.bit_depth) == EXIT_INTERRUPTED:
             print(
                 f"restyle: stopped at photo {index} of {len(pairs)}; run the same command to continue",
                 file=sys.stderr,

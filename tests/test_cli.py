@@ -464,6 +464,13 @@ def _repaint(path: Path) -> list[str]:
     return []
 
 
+def _swap_for_an_older_file(path: Path) -> list[str]:
+    """Another photo under the same name, with an older time (copied with its times kept)."""
+    Image.new("RGB", (40, 30), "green").save(path)
+    os.utime(path, ns=(10**18, 10**18))
+    return []
+
+
 def _break(path: Path) -> list[str]:
     path.write_bytes(b"half a fi")
     return []
@@ -481,9 +488,19 @@ ALL = ["camera.jpg", "shot2.png", "shot10.png"]
         (lambda photos, style, out: ["--bit-depth", "16"], ALL),
         (lambda photos, style, out: _repaint(style), ALL),
         (lambda photos, style, out: _repaint(photos / "shot2.png"), ["shot2.png"]),
+        (lambda photos, style, out: _swap_for_an_older_file(photos / "shot2.png"), ["shot2.png"]),
         (lambda photos, style, out: _break(out / "shot10.png"), ["shot10.png"]),
     ],
-    ids=["nothing", "an option", "the seed", "the bit depth", "the style image", "a photo", "a broken result"],
+    ids=[
+        "nothing",
+        "an option",
+        "the seed",
+        "the bit depth",
+        "the style image",
+        "a photo",
+        "an older photo",
+        "a broken result",
+    ],
 )
 def test_a_folder_run_redoes_what_changed(capsys, tmp_path, photos, style_png, monkeypatch, change, redone):
     style = tmp_path / "style.png"

@@ -7,7 +7,8 @@ A mask image assigns each pixel to a region. Two kinds are read:
   on region borders match no colour and belong to no region;
 - general label maps: any set of distinct colours (the colours covering at least
   ``min_fraction`` of the image are the labels; every pixel goes to the nearest one), or an
-  integer label image (grayscale or palette PNG with few distinct values).
+  integer label image (grayscale or palette PNG with few distinct values; paired with a colour
+  mask, such an image is read by its colours instead).
 
 Inside restyle a pair of masks is a :class:`MaskPair`: soft one-hot masks ``(K, H, W)`` for
 the content and the style, over the same K labels (those present in both).
@@ -188,6 +189,18 @@ def label_map(
             return found
         if palette == "integer":
             raise RestyleError(f"{what} {source}: not an integer label image (grayscale or palette, <= 64 values)")
+    return _colour_labels(source, palette=palette, min_fraction=min_fraction, max_pixels=max_pixels, what=what)
+
+
+def _colour_labels(
+    source: str | os.PathLike | Tensor,
+    *,
+    palette: Literal["auto", "dpst", "colors", "integer"],
+    min_fraction: float,
+    max_pixels: int,
+    what: str,
+) -> tuple[Tensor, list[str]]:
+    """:func:`label_map` of a mask read by its colours (``auto``: DPST's, or frequent ones)."""
     # icc=False: a mask's colours name its regions (a mask painted in an Adobe RGB document
     # keeps DPST's pure colours as stored)
     image = source if isinstance(source, Tensor) else load_image(source, max_pixels=max_pixels, what=what, icc=False)
@@ -201,6 +214,10 @@ def label_map(
     if (labels >= 0).float().mean() >= 0.8:
         return labels, names
     return _palette_labels(image, min_fraction=min_fraction, what=where)
+
+
+def _integer_named(names: list[str]) -> bool:
+    return bool(names) and all(name.startswith("label ") for name in names)
 
 
 def labels_to_masks(labels: Tensor, count: int) -> Tensor:
@@ -314,6 +331,15 @@ def pair_masks(
     """
     c_labels, c_names = label_map(content_mask, palette=palette, max_pixels=max_pixels, what="content mask")
     s_labels, s_names = label_map(style_mask, palette=palette, max_pixels=max_pixels, what="style mask")
+    if palette == "auto" and _integer_named(c_names) != _integer_named(s_names):
+        # One mask reads as integer labels (a grayscale or palette PNG), the other by its colours:
+        # the first is a colour mask too, saved with few colours (a black-and-white sky mask, a
+        # mask a PNG optimiser turned into a palette image). Read it by its colours.
+        options = {"palette": "auto", "min_fraction": 0.002, "max_pixels": max_pixels}
+        if _integer_named(c_names):
+            c_labels, c_names = _colour_labels(content_mask, what="content mask", **options)
+        else:
+            s_labels, s_names = _colour_labels(style_mask, what="style mask", **options)
     c_names = _match_colours(c_names, s_names)
     for labels, shape, what in ((c_labels, content_shape, "content"), (s_labels, style_shape, "style")):
         warn_if_stretched(labels.shape, shape, f"the {what} mask", "its image")

@@ -224,3 +224,45 @@ def test_two_content_colours_near_one_style_colour_make_one_region(tmp_path):
     pair = pair_masks(save(tmp_path, "c.png", arr), save(tmp_path, "s.png", style), (40, 60), (40, 60))
     assert pair.names == ["#0cc85a", "#fa8207"]
     assert pair.content[0, :, :40].min() == 1 and pair.content[0, :, 40:].max() == 0
+
+
+def _two_regions(path, top, bottom, *, mode="RGB", size=(8, 6)):
+    """A mask of two regions, top rows ``top`` and the rest ``bottom``, saved in ``mode``."""
+    rgb = np.zeros((size[1], size[0], 3), np.uint8)
+    rgb[: size[1] // 2], rgb[size[1] // 2 :] = top, bottom
+    image = Image.fromarray(rgb)
+    (image.convert("P", palette=Image.Palette.ADAPTIVE, colors=2) if mode == "P" else image.convert(mode)).save(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("mode", "top", "bottom", "names"),
+    [
+        ("P", (0, 0, 255), (255, 0, 0), ["blue", "red"]),  # as a PNG optimiser saves a two-colour mask
+        ("L", (255, 255, 255), (0, 0, 0), ["white", "black"]),  # a black-and-white sky mask
+    ],
+)
+def test_a_few_colour_mask_pairs_by_colour_with_an_rgb_mask(tmp_path, mode, top, bottom, names):
+    """A grayscale or palette mask with few values reads as integer labels, which an RGB mask of
+    the same colours shares none of: paired with one, it is read by its colours."""
+    content = _two_regions(tmp_path / "content_mask.png", top, bottom, mode=mode)
+    style = _two_regions(tmp_path / "style_mask.png", top, bottom, size=(10, 10))
+    with Image.open(content) as img:
+        assert img.mode == mode and label_map(content)[1][0].startswith("label ")  # alone: integer labels
+    for first, second, first_shape, second_shape in (
+        (content, style, (6, 8), (10, 10)),
+        (style, content, (10, 10), (6, 8)),
+    ):
+        pair = pair_masks(first, second, first_shape, second_shape)
+        assert sorted(pair.names) == sorted(names)
+        top_index = pair.names.index(names[0])
+        assert pair.content[top_index, 0, 0] == 1 and pair.content[top_index, -1, 0] == 0
+
+
+def test_two_label_images_still_pair_by_their_values(tmp_path):
+    for name, size in (("content.png", (8, 6)), ("style.png", (10, 10))):
+        labels = np.zeros((size[1], size[0]), np.uint8)
+        labels[size[1] // 2 :] = 1
+        Image.fromarray(labels).save(tmp_path / name)
+    pair = pair_masks(tmp_path / "content.png", tmp_path / "style.png", (6, 8), (10, 10))
+    assert pair.names == ["label 0", "label 1"]

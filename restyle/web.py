@@ -786,5 +786,9 @@ def serve(
             footer_links=[],
         )
     except OSError as exc:
+        if "Cannot find empty port" in str(exc):  # Gradio's words, with advice for its own API
+            raise RestyleError(
+                f"cannot start the server on {host}:{port}: the port is in use; give another --port"
+            ) from None
         raise RestyleError(f"cannot start the server on {host}:{port}: {exc}") from None
     return app

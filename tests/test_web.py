@@ -454,7 +454,7 @@ def test_job_errors_are_one_line(capsys, error, shown):
         (["--port", "99999"], "--port must be between 1 and 65535, not 99999"),
         (["--port", "0"], "--port must be between 1 and 65535"),
         (["--max-upload-mb", "0"], "--max-upload-mb must be at least 1"),
-        (["--port", "in use"], "cannot start the server on 127.0.0.1:"),
+        (["--port", "in use"], "cannot start the server on 127.0.0.1:{port}: the port is in use; give another --port"),
     ],
 )
 def test_serve_errors_are_one_line(capsys, argv, message):
@@ -463,10 +463,11 @@ def test_serve_errors_are_one_line(capsys, argv, message):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        argv = [str(taken.getsockname()[1]) if a == "in use" else a for a in argv]
+        port = taken.getsockname()[1]
+        argv = [str(port) if a == "in use" else a for a in argv]
         code = main(["serve", *argv])
     err = capsys.readouterr().err
-    assert code != 0 and message in err and len(err.strip().splitlines()) == 1, err
+    assert code != 0 and message.format(port=port) in err and len(err.strip().splitlines()) == 1, err
 
 
 @pytest.fixture(scope="module")

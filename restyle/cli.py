@@ -161,10 +161,9 @@ def _batch_pairs(args: argparse.Namespace, inputs: Sequence[object]) -> list[tup
     developed = {photo.stem.lower() for photo in photos if not is_raw(photo)}
     twins = [photo for photo in photos if is_raw(photo) and photo.stem.lower() in developed]
     if twins:
+        shown = ", ".join(photo.name for photo in twins[:3]) + (f" and {len(twins) - 3} more" if len(twins) > 3 else "")
         print(
-            f"restyle: {len(twins)} RAW files have an image of the same name beside them (RAW+JPEG): "
-            f"stylising that one, as the camera developed it, not {twins[0].name}"
-            + (" etc." if len(twins) > 1 else ""),
+            f"restyle: RAW+JPEG pairs: stylising the image the camera developed, not the RAW file ({shown})",
             file=sys.stderr,
         )
         photos = [photo for photo in photos if photo not in twins]

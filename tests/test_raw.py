@@ -172,6 +172,5 @@ def test_raw_plus_jpeg_in_a_folder_stylises_the_jpeg(tmp_path, rawpy, capsys, st
     assert stdout.split() == [str(out / "IMG_0001.jpg"), str(out / "IMG_0002.png")]
     assert read_metadata(out / "IMG_0001.jpg")["content"] == str(folder / "IMG_0001.JPG")
     assert stderr.splitlines() == [
-        "restyle: 1 RAW files have an image of the same name beside them (RAW+JPEG): "
-        "stylising that one, as the camera developed it, not IMG_0001.DNG"
+        "restyle: RAW+JPEG pairs: stylising the image the camera developed, not the RAW file (IMG_0001.DNG)"
     ]

@@ -449,12 +449,29 @@ def _run_video(args: argparse.Namespace, names: Sequence[str]) -> int:
     return 0
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def _run_serve(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
     from restyle.web import serve
 
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"restyle: warning: serving on {args.host}: other machines can reach this UI", file=sys.stderr)
-    serve(host=args.host, port=args.port, max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels)
+    # Ctrl-C, and SIGTERM (a service manager's stop), stop the server at once: Gradio closes it
+    # on the KeyboardInterrupt, and serve deletes its folder (SIGINT is set explicitly, as a
+    # process started in the background by a script inherits it ignored)
+    main_thread = threading.current_thread() is threading.main_thread()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = [signal.signal(sig, _interrupt) for sig in signals] if main_thread else []
+    try:
+        serve(host=args.host, port=args.port, max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels)
+    finally:
+        for sig, handler in zip(signals, previous, strict=False):
+            signal.signal(sig, handler)
     return 0
 
 
@@ -771,7 +788,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    in_main_thread = threading.current_thread() is threading.main_thread()
+    # Ctrl-C asks a run to stop at its next step (a server stops at once: see _run_serve)
+    in_main_thread = threading.current_thread() is threading.main_thread() and args.command != "serve"
     previous = signal.signal(signal.SIGINT, _on_sigint) if in_main_thread else None
     STOP.clear()
     try:

@@ -23,6 +23,8 @@ import inspect
 import math
 import os
 import queue
+import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -759,7 +761,9 @@ def serve(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     block: bool = True,
 ) -> Any:
-    """Start the web UI. Returns the app (when ``block`` is False, the server runs in a thread)."""
+    """Start the web UI. Returns the app (when ``block`` is False, the server runs in a thread).
+    A blocking server runs until Ctrl-C (or SIGTERM), and then deletes its temporary folder: the
+    uploads and the results, which the page offered for download."""
     if not 0 < port < 65536:
         raise RestyleError(f"--port must be between 1 and 65535, not {port}")
     check_at_least(max_upload_mb, 1, "--max-upload-mb")
@@ -791,4 +795,9 @@ def serve(
                 f"cannot start the server on {host}:{port}: the port is in use; give another --port"
             ) from None
         raise RestyleError(f"cannot start the server on {host}:{port}: {exc}") from None
+    except KeyboardInterrupt:  # stopped while it was starting, before Gradio waits for Ctrl-C itself
+        app.close()
+    if block:  # stopped (Ctrl-C): its uploads and results, people's photos, are not left behind
+        shutil.rmtree(folder, ignore_errors=True)
+        print("restyle: server stopped; its uploads and results are deleted", file=sys.stderr)
     return app

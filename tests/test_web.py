@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -468,6 +469,38 @@ def test_serve_errors_are_one_line(capsys, argv, message):
         code = main(["serve", *argv])
     err = capsys.readouterr().err
     assert code != 0 and message.format(port=port) in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_stopped_server_exits_and_deletes_its_uploads(tmp_path, sig):
+    """One Ctrl-C (or a service manager's SIGTERM) stops the server; the uploads and results it
+    kept, people's photos, do not stay in the temporary folder. Before, the first Ctrl-C only
+    printed "stopping after this step", and the folder stayed."""
+    port = _free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "restyle", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        text=True,
+    )
+    try:
+        deadline = time.time() + 120
+        while proc.poll() is None and time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert [p.name[:12] for p in tmp_path.iterdir()] == ["restyle-web-"]  # where it keeps uploads
+        proc.send_signal(sig)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, output
+    assert "restyle: server stopped; its uploads and results are deleted" in output
+    assert not list(tmp_path.iterdir())
 
 
 @pytest.fixture(scope="module")

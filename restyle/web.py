@@ -110,12 +110,13 @@ def _to_array(image: torch.Tensor) -> np.ndarray:
 _DEVELOPED_UPLOADS = (".heic", ".heif", ".tif", ".tiff", *RAW_SUFFIXES)
 
 
-def viewable_upload(upload: Mapping[str, Any] | None, *, folder: Path) -> Any:
+def viewable_upload(upload: Mapping[str, Any] | None, *, folder: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Any:
     """An uploaded HEIF, TIFF or camera RAW photo replaced by a PNG in ``folder`` of the sRGB
     image restyle reads or develops from the file, with the photo's EXIF (shown, and used from
     then on); any other upload left as it is (``gr.skip()``). Called with the upload's file
     description as Gradio received it (``path`` in Gradio's upload folder, ``orig_name``),
-    before Pillow opens it.
+    before Pillow opens it. A file over ``max_pixels`` (the server's ``--max-pixels``) is
+    refused with a message.
 
     Returns:
         The PNG's path, or ``gr.skip()``.
@@ -127,18 +128,18 @@ def viewable_upload(upload: Mapping[str, Any] | None, *, folder: Path) -> Any:
     if not path or name.suffix.lower() not in _DEVELOPED_UPLOADS:
         return gr.skip()
     try:
-        image = load_image(path, what=name.name)
+        image = load_image(path, max_pixels=max_pixels, what=name.name)
         shown = folder / f"{name.stem}-{uuid.uuid4().hex[:8]}.png"
         return str(save_image(image, shown, exif=camera_exif(path)))
     except RestyleError as exc:
         raise gr.Error(str(exc).replace(str(path), name.name)) from None
 
 
-def _image_input(gr: Any, label: str, *, folder: Path, **options: Any) -> Any:
+def _image_input(gr: Any, label: str, *, on_upload: Callable[..., Any], **options: Any) -> Any:
     """An image upload field: a PIL image for the handlers; a HEIF, TIFF or RAW upload is shown,
     and used, as the PNG restyle reads from it (:func:`viewable_upload`)."""
     field = gr.Image(label=label, type="pil", image_mode="RGB", format="png", **options)
-    field.upload(functools.partial(viewable_upload, folder=folder), field, field, queue=False, preprocess=False)
+    field.upload(on_upload, field, field, queue=False, preprocess=False)
     return field
 
 
@@ -628,15 +629,16 @@ def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = Non
         return request_stop(request.session_hash or "local")
 
     stop.__annotations__["request"] = gr.Request
+    on_upload = functools.partial(viewable_upload, folder=folder, max_pixels=max_pixels)
 
     with gr.Blocks(title="restyle", analytics_enabled=False) as app:
         gr.Markdown("# restyle\nNeural style transfer on your own machine: photorealistic, artistic and video.")
         with gr.Tab("Photo"):
-            _photo_tab(gr, run=errors_as_messages(photo), auto=auto, stop=stop, brush=brush, folder=folder)
+            _photo_tab(gr, run=errors_as_messages(photo), auto=auto, stop=stop, brush=brush, on_upload=on_upload)
         with gr.Tab("Artistic"):
-            _art_tab(gr, run=errors_as_messages(art), stop=stop, folder=folder)
+            _art_tab(gr, run=errors_as_messages(art), stop=stop, on_upload=on_upload)
         with gr.Tab("Video"):
-            _video_tab(gr, run=errors_as_messages(video), stop=stop, folder=folder)
+            _video_tab(gr, run=errors_as_messages(video), stop=stop, on_upload=on_upload)
     app.queue(default_concurrency_limit=1, max_size=20)
     app.restyle_folder = folder  # type: ignore[attr-defined]
     return app
@@ -649,12 +651,12 @@ def _photo_tab(
     auto: Callable[..., Any],
     stop: Callable[..., Any],
     brush: Any,
-    folder: Path,
+    on_upload: Callable[..., Any],
 ) -> None:
     """The Photo tab's layout and events, inside the current ``gr.Tab``."""
     with gr.Row():
-        p_content = _image_input(gr, "Content photo", folder=folder, elem_id="photo-content")
-        p_style = _image_input(gr, "Style photo", folder=folder, elem_id="photo-style")
+        p_content = _image_input(gr, "Content photo", on_upload=on_upload, elem_id="photo-content")
+        p_style = _image_input(gr, "Style photo", on_upload=on_upload, elem_id="photo-style")
     with gr.Accordion("Masks (optional): paint regions in the same colours on both images", open=False):
         with gr.Row():
             p_cmask = gr.ImageEditor(label="Content mask", type="numpy", brush=brush, elem_id="photo-cmask")
@@ -701,11 +703,11 @@ def _download_choice(gr: Any) -> Any:
     return gr.Radio(list(DOWNLOADS), value="PNG", label="Download as (16 bits: for further editing)")
 
 
-def _art_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any], folder: Path) -> None:
+def _art_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any], on_upload: Callable[..., Any]) -> None:
     """The Artistic tab's layout and events, inside the current ``gr.Tab``."""
     with gr.Row():
-        a_content = _image_input(gr, "Content", folder=folder)
-        a_styles = [_image_input(gr, f"Style {i + 1}", folder=folder) for i in range(3)]
+        a_content = _image_input(gr, "Content", on_upload=on_upload)
+        a_styles = [_image_input(gr, f"Style {i + 1}", on_upload=on_upload) for i in range(3)]
     with gr.Row():
         a_weights = [gr.Slider(0, 1, value=1.0, step=0.05, label=f"Blend weight {i + 1}") for i in range(3)]
     with gr.Row():
@@ -728,11 +730,11 @@ def _art_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any], fold
     a_stop.click(stop, None, a_status, queue=False)
 
 
-def _video_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any], folder: Path) -> None:
+def _video_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any], on_upload: Callable[..., Any]) -> None:
     """The Video tab's layout and events, inside the current ``gr.Tab``."""
     with gr.Row():
         v_clip = gr.Video(label="Clip", sources=["upload"])
-        v_style = _image_input(gr, "Style", folder=folder)
+        v_style = _image_input(gr, "Style", on_upload=on_upload)
     with gr.Row():
         v_mode = gr.Radio(["photo", "art"], value="photo", label="Mode")
         v_preset = gr.Dropdown(["fast", "default"], value="fast", label="Photo preset")

@@ -399,6 +399,9 @@ def test_a_tiff_upload_is_shown_as_a_png(tmp_path):
     with Image.open(shown) as img:
         assert img.format == "PNG" and img.size == (30, 20)
         assert np.array_equal(np.asarray(img.convert("RGB")), np.asarray(to_pil(load_image(tmp_path / "export.tif"))))
+    with pytest.raises(gradio.Error) as raised:  # the server's --max-pixels holds here too
+        viewable_upload(_upload(tmp_path / "export.tif"), folder=tmp_path, max_pixels=500)
+    assert raised.value.message.startswith("export.tif: 30x20 (600 pixels) is over the --max-pixels limit of 500")
 
 
 def test_a_raw_upload_is_developed_not_shown_as_its_preview(tmp_path):

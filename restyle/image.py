@@ -288,11 +288,11 @@ def _array_to_rgb(arr: np.ndarray, *, what: str) -> np.ndarray:
     return out
 
 
-def _tiff_size(path: Path) -> tuple[int, int] | None:
-    """The ``(width, height)`` of a TIFF's first image by tifffile, for TIFFs Pillow cannot open
-    (floating-point colour, say); None if tifffile cannot read it either."""
+def _tiff_only_size(path: Path, error: RestyleError) -> tuple[int, int]:
+    """The ``(width, height)`` of a TIFF that Pillow could not open (floating-point colour, say),
+    read by tifffile; ``error``, Pillow's, raised if tifffile cannot read it either."""
     if path.suffix.lower() not in (".tif", ".tiff"):
-        return None
+        raise error
     import tifffile
 
     quiet = logging.getLogger("tifffile")  # it logs what it cannot parse: the error says it
@@ -303,20 +303,24 @@ def _tiff_size(path: Path) -> tuple[int, int] | None:
             page = tif.pages.first
             return int(page.imagewidth), int(page.imagelength)
     except Exception:
-        return None
+        raise error from None
     finally:
         quiet.setLevel(level)
 
 
-def _read_tiff_float(path: Path) -> np.ndarray:
-    """A TIFF Pillow cannot open, by tifffile: floating-point colour on a 0..1 scale is taken as
-    stored; larger values are linear HDR (as a 32-bit export from an HDR merge), refused."""
-    import tifffile
-
+def _read_tiff_deep(path: Path) -> np.ndarray | None:
+    """A TIFF read with tifffile (a scikit-image dependency): 16-bit colour, which PIL cannot
+    decode, and floating-point colour, which it cannot open. Floats on a 0..1 scale are taken as
+    stored; larger ones are linear HDR (a 32-bit export from an HDR merge), refused. None if
+    tifffile cannot read the file."""
+    try:
+        import tifffile
+    except ImportError:  # pragma: no cover - scikit-image always brings it
+        return None
     try:
         arr = np.asarray(tifffile.imread(path))
-    except Exception as exc:
-        raise RestyleError(f"{path}: image data cannot be decoded ({exc})") from None
+    except Exception:
+        return None
     if np.issubdtype(arr.dtype, np.floating) and arr.size and np.isfinite(arr).all():
         high = float(arr.max())
         if high > 1.0 + _FLOAT_SLACK:
@@ -325,19 +329,6 @@ def _read_tiff_float(path: Path) -> np.ndarray:
                 "tone-map it to an 8- or 16-bit image first"
             )
     return _array_to_rgb(arr, what=str(path))
-
-
-def _read_tiff_deep(path: Path) -> np.ndarray | None:
-    """16-bit colour TIFFs, which PIL cannot decode, read with tifffile (a scikit-image dependency)."""
-    try:
-        import tifffile
-    except ImportError:  # pragma: no cover - scikit-image always brings it
-        return None
-    try:
-        arr = tifffile.imread(path)
-    except Exception:
-        return None
-    return _array_to_rgb(np.asarray(arr), what=str(path))
 
 
 def _is_deep_png(path: Path) -> bool:
@@ -450,11 +441,8 @@ def image_size(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
     with _pil_pixel_limit(max_pixels):
         try:
             img = _open(path)
-        except RestyleError:
-            tiff = _tiff_size(path)  # a TIFF only tifffile reads (see _read_file)
-            if tiff is None:
-                raise
-            return tiff
+        except RestyleError as exc:
+            return _tiff_only_size(path, exc)  # a TIFF only tifffile reads (see _read_file)
         with img:
             width, height = img.size
             if img.format == "TIFF":  # Pillow reports some TIFFs' sizes already turned: take the stored one
@@ -495,12 +483,12 @@ def _read_file(path: Path, *, size: int | None, max_pixels: int, icc: bool = Tru
     with _pil_pixel_limit(max_pixels):
         try:
             img = _open(path)
-        except RestyleError:
-            tiff = _tiff_size(path)
+        except RestyleError as exc:
+            _check_pixels(path, *_tiff_only_size(path, exc), size=size, max_pixels=max_pixels)
+            tiff = _read_tiff_deep(path)
             if tiff is None:
-                raise
-            _check_pixels(path, *tiff, size=size, max_pixels=max_pixels)
-            return _read_tiff_float(path)
+                raise RestyleError(f"{path}: image data cannot be decoded") from None
+            return tiff
         with img:
             width, height = img.size
             over = _check_pixels(path, width, height, size=size, max_pixels=max_pixels)

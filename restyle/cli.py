@@ -35,6 +35,7 @@ from restyle.image import (
     check_writable,
     image_files,
     image_size,
+    read_metadata,
     save_image,
     scaled_shape,
 )
@@ -198,8 +199,6 @@ def _batch_settings(command: str, options: dict[str, Any], styles: Sequence[str]
 def _finished_before(photo: Path, result_path: Path, settings: str) -> bool:
     """Whether ``result_path`` is a finished result of ``photo`` as it is now (path, size, time
     modified), made with ``settings`` by an earlier folder run (one stopped by Ctrl-C, say)."""
-    from restyle.image import read_metadata
-
     try:
         meta = read_metadata(result_path) if result_path.exists() else {}
         stamp = _file_stamp(photo)
@@ -742,7 +741,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
 
 def _run_info(args: argparse.Namespace) -> int:
     """Print the parameters a result was made with (an image's or a video's metadata)."""
-    from restyle.image import SAMPLE_PREFIX, read_metadata, sample_path
+    from restyle.image import SAMPLE_PREFIX, sample_path
 
     if args.path.startswith(SAMPLE_PREFIX):
         sample_path(args.path[len(SAMPLE_PREFIX) :])  # an unknown name: its own error, with the choices
@@ -788,8 +787,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    # Ctrl-C asks a run to stop at its next step (a server stops at once: see _run_serve)
-    in_main_thread = threading.current_thread() is threading.main_thread() and args.command != "serve"
+    # Ctrl-C asks a run to stop at its next step (a server stops at once: _run_serve's own handler)
+    in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, _on_sigint) if in_main_thread else None
     STOP.clear()
     try:

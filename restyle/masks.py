@@ -56,6 +56,8 @@ DPST_COLORS: dict[str, tuple[float, float, float]] = {
     "purple": (1.0, 0.0, 1.0),
 }
 DPST_TOLERANCE = 0.1
+#: The share of a mask's pixels a colour needs to be a label of a general colour mask.
+MIN_FRACTION = 0.002
 
 
 def dpst_labels(image: Tensor, *, tolerance: float = DPST_TOLERANCE) -> tuple[Tensor, list[str]]:
@@ -156,7 +158,7 @@ def label_map(
     source: str | os.PathLike | Tensor,
     *,
     palette: Literal["auto", "dpst", "colors", "integer"] = "auto",
-    min_fraction: float = 0.002,
+    min_fraction: float = MIN_FRACTION,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     what: str = "mask",
 ) -> tuple[Tensor, list[str]]:
@@ -335,11 +337,14 @@ def pair_masks(
         # One mask reads as integer labels (a grayscale or palette PNG), the other by its colours:
         # the first is a colour mask too, saved with few colours (a black-and-white sky mask, a
         # mask a PNG optimiser turned into a palette image). Read it by its colours.
-        options = {"palette": "auto", "min_fraction": 0.002, "max_pixels": max_pixels}
         if _integer_named(c_names):
-            c_labels, c_names = _colour_labels(content_mask, what="content mask", **options)
+            c_labels, c_names = _colour_labels(
+                content_mask, palette="auto", min_fraction=MIN_FRACTION, max_pixels=max_pixels, what="content mask"
+            )
         else:
-            s_labels, s_names = _colour_labels(style_mask, what="style mask", **options)
+            s_labels, s_names = _colour_labels(
+                style_mask, palette="auto", min_fraction=MIN_FRACTION, max_pixels=max_pixels, what="style mask"
+            )
     c_names = _match_colours(c_names, s_names)
     for labels, shape, what in ((c_labels, content_shape, "content"), (s_labels, style_shape, "style")):
         warn_if_stretched(labels.shape, shape, f"the {what} mask", "its image")

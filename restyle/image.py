@@ -492,6 +492,11 @@ def _read_file(path: Path, *, size: int | None, max_pixels: int, icc: bool = Tru
         with img:
             width, height = img.size
             over = _check_pixels(path, width, height, size=size, max_pixels=max_pixels)
+            if img.format in ("GIF", "PNG", "WEBP") and getattr(img, "is_animated", False):
+                # not an MPO JPEG: a camera's second picture there is a preview or a depth map
+                _warn(
+                    f"{path}: an animation of {img.n_frames} frames; only its first is used (restyle video takes a clip)"
+                )
             if over and img.format == "JPEG" and size is not None:
                 img.draft("RGB", (size, size))
             deep = None  # Pillow would reduce 16-bit colour to 8 bits

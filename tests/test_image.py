@@ -686,3 +686,26 @@ def test_to_pil_round_trips_an_8_bit_image(rgb):
     # values off the 8-bit levels go to the nearest one, out-of-range ones are clipped
     image = torch.tensor([[-0.1, 0.1], [0.5, 1.2]]).expand(3, 2, 2)
     assert np.asarray(to_pil(image))[..., 0].tolist() == [[0, 26], [128, 255]]
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".webp", ".png"])
+def test_animation_read_as_its_first_frame_with_a_warning(tmp_path, suffix):
+    first = np.zeros((16, 20, 3), np.uint8)
+    first[:, :10] = (255, 0, 0)  # red left half; the second frame is plain blue
+    frames = [Image.fromarray(first), Image.new("RGB", (20, 16), (0, 0, 255))]
+    path = tmp_path / f"anim{suffix}"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, lossless=True)
+    with pytest.warns(
+        RestyleWarning, match=r"an animation of 2 frames; only its first is used \(restyle video takes a clip\)"
+    ):
+        img = load_image(path)
+    assert img.shape == (1, 3, 16, 20)
+    assert img[0, 0, :, :10].mean() > 0.95 and img[0, 2, :, :10].mean() < 0.05  # red, from the first frame
+
+
+def test_still_gif_reads_without_a_warning(tmp_path):
+    path = tmp_path / "still.gif"
+    Image.new("RGB", (20, 16), (0, 0, 255)).save(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_image(path)

@@ -424,6 +424,8 @@ class _FrameBar:
 
     def close(self) -> None:
         if self.bar is not None:
+            if self.bar.n == 0:  # stopped before any frame (a bad input, say): no empty bar left above
+                self.bar.leave = False
             self.bar.close()
 
 

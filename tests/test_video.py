@@ -736,3 +736,15 @@ def test_unknown_preset_fails_before_any_work(tmp_path, clips):
 def _write(path, data):
     path.write_bytes(data)
     return path
+
+
+def test_an_error_before_the_first_frame_leaves_no_empty_progress_bar(capsys, clips, tmp_path):
+    loud = [a for a in FAST if a != "--quiet"]
+    code, _, err = run(
+        capsys, "video", clips["audio"], clips["style"], "-o", tmp_path / "o.mp4", *loud, "--frames", "20:30"
+    )
+    assert code == 1
+    # what a terminal shows: each line as its last carriage return leaves it
+    shown = [line.rsplit("\r", 1)[-1] for line in err.split("\n") if line.rsplit("\r", 1)[-1].strip()]
+    assert shown == [f"restyle: error: {clips['audio']}: no frames in the range 20:30"], err
+    assert "first frame" in err  # the bar was on screen, and was cleared

@@ -430,7 +430,7 @@ class _FrameBar:
 
 
 def _run_video(args: argparse.Namespace, names: Sequence[str]) -> int:
-    from restyle.video import stylize_video
+    from restyle.video import stylize_video, work_frames
 
     kwargs = signature_kwargs(args, names)
     work = kwargs.get("work_dir") or str(args.output) + ".work"
@@ -439,10 +439,13 @@ def _run_video(args: argparse.Namespace, names: Sequence[str]) -> int:
         out = stylize_video(args.video, args.style, output=args.output, callback=bar, **kwargs)
     except KeyboardInterrupt:
         bar.close()
-        print(
-            f"restyle: interrupted; finished frames are kept in {work}: run the same command to continue",
-            file=sys.stderr,
+        done = work_frames(work)
+        kept = (
+            f"{done} finished frame{'s are' if done != 1 else ' is'} kept in {work}"
+            if done
+            else "no frame was finished"
         )
+        print(f"restyle: interrupted; {kept}: run the same command to continue", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
         bar.close()

@@ -75,7 +75,7 @@ from restyle.optim import STOP, LbfgsMemory
 from restyle.smoothing import guided_upsample
 from restyle.vgg import MIN_TRANSFER_SIZE
 
-__all__ = ["FrameProgress", "stylize_video"]
+__all__ = ["FrameProgress", "stylize_video", "work_frames"]
 
 LONG_TERM_OFFSETS = (1, 10, 20, 40)
 LARGE_SOURCE_PIXELS = 3840 * 2160
@@ -97,6 +97,17 @@ class FrameProgress:
 
 #: The names :meth:`_WorkFolder.path` gives frames: ``000012.png``, ``pass1_000012.png``.
 _FRAME_NAME = re.compile(r"(pass\d+_)?\d{6}\.png")
+
+
+def work_frames(folder: str | os.PathLike) -> int:
+    """How many finished frames a work folder holds (0 if there is no such folder).
+
+    Example:
+        >>> work_frames("no/such/folder")
+        0
+    """
+    path = Path(folder)
+    return sum(1 for p in path.glob("*.png") if _FRAME_NAME.fullmatch(p.name)) if path.is_dir() else 0
 
 
 class _WorkFolder:
@@ -123,7 +134,7 @@ class _WorkFolder:
         atomic_write(settings_path, lambda handle: handle.write(text.encode()))  # new, or held no frames
 
     def _has_frames(self) -> bool:
-        return any(self.folder.glob("*.png"))
+        return work_frames(self.folder) > 0
 
     def __enter__(self) -> _WorkFolder:
         return self

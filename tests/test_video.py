@@ -543,7 +543,8 @@ def test_resume_after_ctrl_c(capsys, tmp_path, clips, monkeypatch):
     monkeypatch.setattr(restyle.photo, "stylize_photo", interrupt_third)
     out = tmp_path / "out.mp4"
     code, _, err = run(capsys, "video", clips["audio"], clips["style"], "-o", out, *FAST)
-    assert code == 130 and "run the same command to continue" in err
+    assert code == 130
+    assert err.endswith(f"interrupted; 2 finished frames are kept in {out}.work: run the same command to continue\n")
     assert not out.exists()
     assert len(list((tmp_path / "out.mp4.work").glob("0*.png"))) == 2
     monkeypatch.setattr(restyle.photo, "stylize_photo", real)
@@ -748,3 +749,25 @@ def test_an_error_before_the_first_frame_leaves_no_empty_progress_bar(capsys, cl
     shown = [line.rsplit("\r", 1)[-1] for line in err.split("\n") if line.rsplit("\r", 1)[-1].strip()]
     assert shown == [f"restyle: error: {clips['audio']}: no frames in the range 20:30"], err
     assert "first frame" in err  # the bar was on screen, and was cleared
+
+
+def test_ctrl_c_during_the_first_frame_says_that_nothing_is_kept(capsys, tmp_path, clips, monkeypatch):
+    import restyle.photo
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(restyle.photo, "stylize_photo", interrupt)
+    code, _, err = run(capsys, "video", clips["audio"], clips["style"], "-o", tmp_path / "o.mp4", *FAST)
+    assert code == 130
+    assert err == "restyle: interrupted; no frame was finished: run the same command to continue\n"
+    assert list(tmp_path.iterdir()) == []  # nor a work folder left
+
+
+def test_work_frames_counts_only_frames(tmp_path):
+    from restyle.video import work_frames
+
+    assert work_frames(tmp_path / "none") == 0
+    for name in ("000000.png", "pass1_000000.png", "cover.png", "000001.png.tmp"):
+        (tmp_path / name).write_bytes(b"")
+    assert work_frames(tmp_path) == 2

@@ -19,6 +19,7 @@ functions, testable without a browser; :func:`build_app` only lays them out.
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
 import math
 import os
@@ -526,15 +527,25 @@ def video_job(
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Iterator[Update]:
     """Video transfer: yields the latest frame and progress, then the video file."""
-    from restyle.video import stylize_video
+    from restyle.video import stylize_video, work_frames
 
     if not video:
         raise RestyleError("upload a video first")
     style = _check_image(style, "style", max_pixels)
-    style_path = folder / f"style-{uuid.uuid4().hex[:8]}.png"
-    save_image(load_image(style), style_path)
-    output = folder / f"video-{uuid.uuid4().hex[:8]}.mp4"
+    style_image = load_image(style)
+    # files named by what they are made from: the same clip, style and settings run again after
+    # a stop find their finished frames in the output's work folder, and continue from there
+    style_path = folder / f"style-{hashlib.sha256(style_image.numpy().tobytes()).hexdigest()[:16]}.png"
+    if not style_path.exists():
+        save_image(style_image, style_path)
+    source = Path(video).stat()
+    recipe = [str(video), source.st_size, source.st_mtime_ns, style_path.name, mode, preset, int(size)]
+    recipe += [bool(full_resolution), int(max_frames)]
+    output = folder / f"video-{hashlib.sha256(repr(recipe).encode()).hexdigest()[:16]}.mp4"
     stop.clear()
+    if output.exists():  # finished before, from the same clip, style and settings
+        yield Update(None, "done (made earlier with these settings)", str(output))
+        return
 
     def work(callback: Callable[[Any], None]) -> Any:
         return stylize_video(
@@ -565,7 +576,14 @@ def video_job(
                 yield Update(_to_array(value.image), status, fraction=fraction, notes=tuple(notes))
                 notes.clear()
         elif kind == "error":
-            raise RestyleError(value if value != "stopped" else "stopped; the frames done so far are kept")
+            if value != "stopped":
+                raise RestyleError(value)
+            done = work_frames(output.with_name(output.name + ".work"))
+            raise RestyleError(
+                f"stopped after {done} frame{'s' * (done != 1)}; Run with the same settings continues from there"
+                if done
+                else "stopped before the first frame was finished"
+            )
         else:
             yield Update(None, "done", str(value), notes=tuple(notes))
 

@@ -639,3 +639,58 @@ def test_server_binds_to_localhost_only(server):
     for address in addresses:
         with pytest.raises(OSError):
             socket.create_connection((address, port), timeout=2).close()
+
+
+def test_a_stopped_video_job_continues_when_run_again_with_the_same_settings(tmp_path, images, monkeypatch):
+    import imageio_ffmpeg
+
+    import restyle.video
+
+    monkeypatch.setattr("restyle.web.PREVIEW_SECONDS", 0.0)
+    clip = tmp_path / "clip.mp4"
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi", "-i",
+         "testsrc2=size=64x48:rate=8:duration=0.5", "-pix_fmt", "yuv420p", str(clip)],
+        check=True,
+    )  # fmt: skip
+    real = restyle.video.stylize_video
+    resumed: list[bool] = []
+
+    def recording(*args, callback, **kwargs):
+        def record(progress):
+            resumed.append(progress.resumed)
+            callback(progress)
+
+        return real(*args, callback=record, **kwargs)
+
+    monkeypatch.setattr(restyle.video, "stylize_video", recording)
+    stop = threading.Event()
+    job = video_job(str(clip), images[1], size=32, stop=stop, folder=tmp_path)
+    next(job)  # the first frame
+    next(job)  # the second
+    stop.set()
+    with pytest.raises(RestyleError, match=r"^stopped after [23] frames; Run with the same settings continues"):
+        collect(job)
+    done = len(resumed)
+    resumed.clear()
+    updates = collect(video_job(str(clip), images[1], size=32, stop=threading.Event(), folder=tmp_path))
+    assert resumed == [True] * done + [False] * (4 - done)
+    assert updates[-1].status == "done" and Path(updates[-1].file).exists()
+    again = collect(video_job(str(clip), images[1], size=32, stop=threading.Event(), folder=tmp_path))
+    assert again == [Update(None, "done (made earlier with these settings)", updates[-1].file)]
+    resumed.clear()
+    other = collect(video_job(str(clip), images[1], size=48, stop=threading.Event(), folder=tmp_path))
+    assert resumed == [False] * 4 and other[-1].file != updates[-1].file  # other settings: made afresh
+
+
+def test_a_video_job_stopped_before_its_first_frame_says_so(tmp_path, images, monkeypatch):
+    import restyle.video
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(restyle.video, "stylize_video", interrupted)
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"")
+    with pytest.raises(RestyleError, match="^stopped before the first frame was finished$"):
+        collect(video_job(str(clip), images[1], stop=threading.Event(), folder=tmp_path))

@@ -26,6 +26,7 @@ from restyle.errors import (
     check_positive,
     check_weight,
     is_out_of_memory,
+    no_such_file,
 )
 from restyle.files import check_not_an_input
 from restyle.image import (
@@ -757,7 +758,7 @@ def _run_info(args: argparse.Namespace) -> int:
     if path.is_dir():
         raise RestyleError(f"{path}: is a folder; give one of the results in it")
     if not path.is_file():
-        raise RestyleError(f"{path}: no such file")
+        raise no_such_file(path)
     try:
         meta = read_metadata(path)
     except (OSError, SyntaxError, ValueError):

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from restyle.errors import RestyleError
+from restyle.errors import RestyleError, no_such_file
 from restyle.hdr import HDR_CURVES, hdr_to_sdr
 from restyle.image import (
     RestyleWarning,
@@ -83,7 +83,7 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
     """
     source = Path(path)
     if not source.exists():
-        raise RestyleError(f"{source}: no such file or folder")
+        raise no_such_file(source, "file or folder")
     if source.is_dir():
         files = image_files(source)
         if not files:

@@ -7,6 +7,8 @@ without a traceback; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import math
+import os
+import re
 from collections.abc import Iterable
 
 
@@ -19,6 +21,28 @@ class RestyleError(Exception):
 
 #: What the CLI and the web UI say when memory runs out.
 OUT_OF_MEMORY = "out of memory; try a smaller --size"
+
+
+#: A web address as :class:`pathlib.Path` leaves it: ``https://a/b.jpg`` becomes ``https:/a/b.jpg``.
+_URL = re.compile(r"^(https?|ftp|s3|gs):/+", re.IGNORECASE)
+
+
+def no_such_file(path: str | os.PathLike, kind: str = "file") -> RestyleError:
+    """The error for a path that does not exist. A web address is told apart: restyle reads
+    local files only.
+
+    Example:
+        >>> no_such_file("photo.jpg")
+        RestyleError('photo.jpg: no such file')
+        >>> from pathlib import Path
+        >>> no_such_file(Path("https://example.com/photo.jpg"))
+        RestyleError('https://example.com/photo.jpg: a web address; restyle reads local files, so download it first')
+    """
+    text = os.fspath(path)
+    if _URL.match(text):
+        url = _URL.sub(lambda match: match.group(1) + "://", text, count=1)
+        return RestyleError(f"{url}: a web address; restyle reads local files, so download it first")
+    return RestyleError(f"{text}: no such {kind}")
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

@@ -30,7 +30,7 @@ from torch import Tensor
 
 from restyle import hdr
 from restyle.bitdepth import BIT_DEPTHS, DEEP_FORMATS, encode_png16, to_uint16, write_tiff16
-from restyle.errors import RestyleError
+from restyle.errors import RestyleError, no_such_file
 from restyle.files import atomic_write, check_not_an_input
 from restyle.raw import RAW_SUFFIXES, is_raw, raw_size, read_raw
 
@@ -391,7 +391,7 @@ def _open(path: Path) -> Image.Image:
 
 def _check_readable(path: Path) -> None:
     if not path.exists():
-        raise RestyleError(f"{path}: no such file")
+        raise no_such_file(path)
     if path.is_dir():
         raise RestyleError(f"{path}: is a folder, not an image")
     if not os.access(path, os.R_OK):
@@ -850,14 +850,14 @@ def check_writable(path: str | os.PathLike, *, inputs: Sequence[object] = (), bi
     """
     path = Path(path)
     check_not_an_input(path, inputs)
+    if path.is_dir():
+        raise RestyleError(f"{path}: is a folder; name the output image, such as {path / 'result.png'}")
     if path.suffix.lower() not in WRITABLE_SUFFIXES:
         raise RestyleError(f"{path}: unsupported output type {path.suffix or '(none)'}; use .png, .jpg, .tif or .webp")
     if bits not in BIT_DEPTHS:
         raise RestyleError(f"the bit depth must be 8 or 16, not {bits}")
     if bits == 16 and WRITABLE_SUFFIXES[path.suffix.lower()] not in DEEP_FORMATS:
         raise RestyleError(f"{path}: {path.suffix} holds 8 bits per channel; write .png or .tif for 16")
-    if path.is_dir():
-        raise RestyleError(f"{path}: is a folder")
     check_output_folder(path)
     return path
 

@@ -157,6 +157,11 @@ def test_version_and_help(capsys):
         (lambda t, c, s: [t / "missing.png", s, "-o", t / "o.png"], "no such file"),
         (lambda t, c, s: [c, s, "-o", t / "no" / "dir" / "o.png"], "does not exist"),
         (lambda t, c, s: [c, s, "-o", t / "o.xyz"], "unsupported output type"),
+        (lambda t, c, s: [c, s, "-o", t], "is a folder; name the output image, such as"),
+        (
+            lambda t, c, s: ["https://example.com/photo.jpg", s, "-o", t / "o.png"],
+            "https://example.com/photo.jpg: a web address; restyle reads local files, so download it first",
+        ),
         (lambda t, c, s: [c, t / "notes.png", "-o", t / "o.png"], "not an image"),
         (lambda t, c, s: [c, s, "-o", t / "o.png", "--style-layers", "relu7_1"], "unknown VGG-19 layer"),
         (lambda t, c, s: [c, s, "-o", t / "o.png", "--max-pixels", "100"], "max-pixels"),

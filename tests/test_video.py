@@ -650,6 +650,7 @@ def _audio_only(path):
     ("make", "extra", "message"),
     [
         (lambda t, c: t / "missing.mp4", [], "no such file"),
+        (lambda t, c: "https://example.com/clip.mp4", [], "https://example.com/clip.mp4: a web address; restyle reads"),
         (lambda t, c: _write(t / "junk.mp4", b"\x00junk" * 100), [], "not a readable video"),
         (lambda t, c: _write(t / "cut.mp4", c["audio"].read_bytes()[:600]), [], "video"),
         (lambda t, c: _audio_only(t / "sound.m4a"), [], "sound.m4a: holds no video stream (only audio or data)"),

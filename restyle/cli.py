@@ -397,6 +397,7 @@ VIDEO_EXAMPLES = """examples:
   restyle video clip.mp4 starry.jpg --frames 0:60 --size 480 --long-term -o out.mp4
   restyle video frames/ starry.jpg --fps 24 -o stylised_frames/
   restyle video clip.mp4 starry.jpg --temporal-weight 0 -o flicker.mp4   # per-frame baseline
+  restyle video clip.mp4 dusk.jpg --mode photo --bit-depth 10 -o out.mov  # 10-bit ProRes, to grade
 Run the same command again after a stop: finished frames are taken from the work folder.
 """
 

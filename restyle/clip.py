@@ -38,8 +38,10 @@ from restyle.image import (
 )
 
 __all__ = [
+    "VIDEO_BIT_DEPTHS",
     "VIDEO_SUFFIXES",
     "VideoInfo",
+    "check_video_bits",
     "check_video_suffix",
     "frame_shape",
     "frame_to_tensor",
@@ -263,10 +265,11 @@ def check_video_suffix(output: Path, *, folder_allowed: bool = False) -> None:
         raise RestyleError(f"{output}: unsupported video type {output.suffix or '(none)'}; use {choices}")
 
 
-#: RGB to YUV by BT.709, tagged as such. ffmpeg's default converts by BT.601 and tags nothing, and
-#: players take an untagged HD video as BT.709: a green of 180 was shown as 158.
+#: RGB to YUV by BT.709 into a pixel format, tagged as such. ffmpeg's default converts by BT.601
+#: and tags nothing, and players take an untagged HD video as BT.709: a green of 180 was shown as
+#: 158.
 _BT709 = (
-    "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,"  # converted here, not by a scaler ffmpeg adds
+    "scale=out_color_matrix=bt709:out_range=tv,format={},"  # converted here, not by a scaler ffmpeg adds
     "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"
 )
 
@@ -280,6 +283,32 @@ _ENCODERS = {
     ".avi": ("libx264", ["-crf", "10", "-bf", "0"], "aac"),
     ".mp4": ("libx264", ["-crf", "10"], "aac"),
 }
+_HEVC10 = ("libx265", "yuv420p10le", ["-crf", "12", "-x265-params", "log-level=none"])
+#: 10-bit encoders (``bits=10``), with their pixel formats: HEVC Main 10, which phones, Macs and
+#: editors play (tagged ``hvc1`` in MP4, as Apple's players need); ProRes 422 HQ in QuickTime,
+#: an editor's intermediate; VP9 profile 2 in WebM. AVI has no 10-bit codec that players take.
+_ENCODERS_10 = {
+    ".mp4": (*_HEVC10[:2], [*_HEVC10[2], "-tag:v", "hvc1"]),
+    ".m4v": (*_HEVC10[:2], [*_HEVC10[2], "-tag:v", "hvc1"]),
+    ".mkv": _HEVC10,
+    ".mov": ("prores_ks", "yuv422p10le", ["-profile:v", "3"]),
+    ".webm": ("libvpx-vp9", "yuv420p10le", [*_ENCODERS[".webm"][1], "-profile:v", "2"]),
+}
+#: Bits per channel a video file is written with.
+VIDEO_BIT_DEPTHS = (8, 10)
+
+
+def check_video_bits(output: Path, bits: int) -> None:
+    """A one-line :class:`RestyleError` unless a video ``output`` can be written with ``bits``
+    per channel: 8 in every type, 10 in all but AVI."""
+    if bits not in VIDEO_BIT_DEPTHS:
+        raise RestyleError(
+            f"{output}: a video file holds 8 or 10 bits per channel here, not {bits}; "
+            "use 10, or a folder for 16-bit PNG frames"
+        )
+    if bits == 10 and output.suffix.lower() not in _ENCODERS_10:
+        choices = ", ".join(_ENCODERS_10)
+        raise RestyleError(f"{output}: a {output.suffix} video holds 8 bits per channel here; use {choices} for 10")
 
 
 def write_video(
@@ -291,34 +320,51 @@ def write_video(
     size: tuple[int, int],
     *,
     metadata: Mapping[str, object] | None = None,
+    bits: int = 8,
 ) -> None:
-    """Encode uint8 ``(H, W, 3)`` frames of ``size`` ``(W, H)`` to ``output`` (atomically) at
-    the source's frame rate, copying the source's audio for the same span (frames ``start`` to
+    """Encode ``(H, W, 3)`` frames of ``size`` ``(W, H)`` to ``output`` (atomically) at the
+    source's frame rate, copying the source's audio for the same span (frames ``start`` to
     ``start + frames``). ``metadata`` is stored as JSON in the container's ``comment`` tag
-    (:func:`read_video_metadata` reads it back)."""
+    (:func:`read_video_metadata` reads it back).
+
+    With ``bits=8`` the frames are uint8 and the video H.264 (VP9 in WebM); with ``bits=10``
+    they are uint16 and the video 10-bit (:data:`_ENCODERS_10`), so that smooth gradients
+    survive grading."""
     import imageio_ffmpeg
 
     check_video_suffix(output)
+    check_video_bits(output, bits)
     tag = ["-metadata", "comment=" + json.dumps(dict(metadata), sort_keys=True, default=str)] if metadata else []
     tmp_video = output.with_name(f".{output.name}.video{output.suffix}")
     tmp_final = output.with_name(f".{output.name}.part{output.suffix}")
     width, height = size
-    codec, params, audio_codec = _ENCODERS.get(output.suffix.lower(), _ENCODERS[".mp4"])
+    audio_codec = _ENCODERS.get(output.suffix.lower(), _ENCODERS[".mp4"])[2]
+    if bits == 10:
+        codec, pix_fmt, params = _ENCODERS_10[output.suffix.lower()]
+    else:
+        codec, params, _ = _ENCODERS.get(output.suffix.lower(), _ENCODERS[".mp4"])
+        pix_fmt = "yuv420p"
+    dtype = np.uint16 if bits == 10 else np.uint8
+    writer = None
     try:
         writer = imageio_ffmpeg.write_frames(
             str(tmp_video),
             (width, height),
+            pix_fmt_in="rgb48le" if bits == 10 else "rgb24",
+            pix_fmt_out=pix_fmt,
             fps=info.fps,
             codec=codec,
             quality=None,  # set by the encoder's own options (params)
             macro_block_size=2,
             ffmpeg_log_level="quiet",  # a failed write is found by _check_encoded and said in one line
-            output_params=["-vf", _BT709, *params, *tag],
+            output_params=["-vf", _BT709.format(pix_fmt), *params, *tag],
         )
         writer.send(None)
         sent = 0
         for image in images:
-            writer.send(np.ascontiguousarray(image))
+            if image.dtype != dtype:
+                raise ValueError(f"write_video: {bits}-bit frames must be {np.dtype(dtype).name}, not {image.dtype}")
+            writer.send(np.ascontiguousarray(image).astype("<u2" if bits == 10 else np.uint8, copy=False))
             sent += 1
         writer.close()
         _check_encoded(tmp_video, sent, exact=True)
@@ -346,6 +392,9 @@ def write_video(
     except RuntimeError as exc:
         raise RestyleError(f"{output}: encoding failed ({str(exc).strip()[:200]})") from None
     finally:
+        if writer is not None:  # stop ffmpeg first (a no-op once closed): it may not have made the file yet
+            with contextlib.suppress(Exception):
+                writer.close()
         for tmp in (tmp_video, tmp_final):
             with contextlib.suppress(OSError):
                 tmp.unlink()
@@ -369,12 +418,18 @@ def _check_encoded(path: Path, frames: int, *, exact: bool) -> None:
 def write_frame_folder(
     images: Iterable[np.ndarray], output: Path, *, metadata: Mapping[str, object] | None = None
 ) -> None:
-    """Write uint8 ``(H, W, 3)`` frames into ``output`` (made if missing) as ``000000.png``,
-    ``000001.png``, ..., each carrying ``metadata`` as :func:`~restyle.image.save_image` does."""
+    """Write ``(H, W, 3)`` frames into ``output`` (made if missing) as ``000000.png``,
+    ``000001.png``, ..., each carrying ``metadata`` as :func:`~restyle.image.save_image` does:
+    8-bit PNGs of uint8 frames, 16-bit PNGs of uint16 frames."""
     try:
         output.mkdir(parents=True, exist_ok=True)
         for index, image in enumerate(images):
-            save_image(Image.fromarray(image), output / f"{index:06d}.png", metadata=metadata)
+            path = output / f"{index:06d}.png"
+            if image.dtype == np.uint16:
+                frame = torch.from_numpy(image.astype(np.float32) / 65535.0).permute(2, 0, 1)[None]
+                save_image(frame, path, metadata=metadata, bits=16)
+            else:
+                save_image(Image.fromarray(image), path, metadata=metadata)
     except OSError as exc:
         raise RestyleError(f"{output}: cannot write frames: {exc.strerror or exc}") from None
 

@@ -43,10 +43,11 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from PIL import Image
 
+from restyle.bitdepth import encode_png16, to_uint16
 from restyle.clip import (
     VideoInfo,
+    check_video_bits,
     check_video_suffix,
     frame_shape,
     frame_to_tensor,
@@ -67,7 +68,6 @@ from restyle.image import (
     check_work_size,
     load_style,
     resize,
-    to_pil,
     to_uint8,
 )
 from restyle.objective import Temporal
@@ -157,30 +157,45 @@ class _WorkFolder:
         return self.folder / (f"{index:06d}.png" if stage == 0 else f"pass{stage}_{index:06d}.png")
 
     def load(self, index: int, stage: int, shape: tuple[int, ...]) -> torch.Tensor | None:
-        """The finished frame, or None if it is not there or is not ``(height, width)``."""
+        """The finished frame, or None if it is not there or is not ``(height, width)``. Frames
+        are 16-bit PNGs (8-bit ones, left by an older restyle, are read too)."""
+        import cv2  # the video extra's
+
         path = self.path(index, stage)
-        if not path.exists():
-            return None
         try:
-            with Image.open(path) as img:
-                if img.size[::-1] != tuple(shape):
-                    return None  # another size (a folder left by a run of an older restyle): redo it
-                return frame_to_tensor(np.array(img.convert("RGB")))  # writable, as torch wants
+            data = np.fromfile(path, dtype=np.uint8)
         except OSError:
+            return None  # not there
+        arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+        if arr is None or arr.ndim != 3 or arr.shape[2] != 3:
             return None  # unreadable (should not happen: frames are written atomically): redo it
+        if arr.shape[:2] != tuple(shape):
+            return None  # another size (a folder left by a run of an older restyle): redo it
+        scale = 65535.0 if arr.dtype == np.uint16 else 255.0
+        rgb = torch.from_numpy(arr[..., ::-1].astype(np.float32) / scale)  # OpenCV's BGR
+        return rgb.permute(2, 0, 1)[None].contiguous()
 
     def save(self, index: int, image: torch.Tensor, stage: int = 0) -> None:
-        pil = to_pil(image)
+        # 16 bits, so that a later frame's temporal target and a 10- or 16-bit output lose nothing
+        data = encode_png16(to_uint16(image))
         try:
-            atomic_write(self.path(index, stage), lambda handle: pil.save(handle, format="PNG"))
+            atomic_write(self.path(index, stage), lambda handle: handle.write(data))
         except RestyleError as exc:
             raise RestyleError(f"{exc}; the frames finished so far are kept in {self.folder}") from None
 
 
 def _finished_frames(
-    work: _WorkFolder, stage: int, contents: list[torch.Tensor], info: VideoInfo, start: int, shape: tuple[int, int]
+    work: _WorkFolder,
+    stage: int,
+    contents: list[torch.Tensor],
+    info: VideoInfo,
+    start: int,
+    shape: tuple[int, int],
+    *,
+    bits: int = 8,
 ) -> Iterator[np.ndarray]:
-    """The stylised frames of the last stage as uint8 arrays of ``shape``. A larger shape is
+    """The stylised frames of the last stage as arrays of ``shape``: uint8 for ``bits=8``,
+    uint16 for more. A larger shape is
     reached by guided upsampling of each frame, guided by its source frame decoded at that size
     (one frame at a time: a clip at its source size need not fit in memory)."""
     small = tuple(contents[0].shape[-2:])
@@ -195,7 +210,7 @@ def _finished_frames(
                 frame = guided_upsample(frame, content, source)
             else:  # a source smaller than --size: back down to its own size
                 frame = resize(frame, *shape)
-        yield to_uint8(frame[0]).permute(1, 2, 0).numpy()
+        yield to_uint8(frame[0]).permute(1, 2, 0).numpy() if bits == 8 else to_uint16(frame)
 
 
 def _stylise_passes(
@@ -416,6 +431,7 @@ def stylize_video(
     fps: float = 25.0,
     work_dir: str | None = None,
     keep_frames: bool = False,
+    bit_depth: Literal[8, 10, 16] = 8,
     seed: int = 0,
     device: str = "auto",
     callback: Callable[[FrameProgress], None] | None = None,
@@ -452,6 +468,9 @@ def stylize_video(
         keep_frames: keep the work folder's frames once the output is written (to extend the
             clip with a later END, or re-encode, without redoing them); by default it is
             removed then.
+        bit_depth: bits per colour channel of the output: 10 writes a video file in 10 bits
+            (HEVC Main 10 in .mp4/.m4v/.mkv, ProRes 422 HQ in .mov, VP9 profile 2 in .webm),
+            16 a folder of 16-bit PNG frames; smooth gradients then survive grading.
         seed: random seed.
         device: "auto", "cpu", "cuda" or "mps".
         callback: called after every frame with a :class:`FrameProgress`.
@@ -480,6 +499,10 @@ def stylize_video(
     out = Path(output)
     check_not_an_input(out, [video, style])  # e.g. a folder of frames written into itself
     to_folder = _output_is_folder(out)
+    if to_folder and bit_depth not in (8, 16):
+        raise RestyleError(f"{out}: PNG frames hold 8 or 16 bits per channel, not {bit_depth}; use 16")
+    if not to_folder:
+        check_video_bits(out, bit_depth)
     info = probe(video, fps=fps)
     shape = frame_shape(info, size)
     check_work_size(shape, max_pixels=DEFAULT_MAX_PIXELS, what="the frames", value=size)
@@ -567,17 +590,18 @@ def stylize_video(
         _stylise_passes(work, contents, start, passes, run, flow, long_term=long_term, weight=weight, callback=callback)
 
         out_height, out_width = source_shape or (height, width)
-        frames = _finished_frames(work, passes - 1, contents, info, start, (out_height, out_width))
+        frames = _finished_frames(work, passes - 1, contents, info, start, (out_height, out_width), bits=bit_depth)
         recorded = {
             **settings,
             "frames": f"{start}:{start + total}",
             "full_resolution": full_resolution,
+            "bit_depth": bit_depth,
             "restyle_version": __version__,
         }
         if to_folder:
             write_frame_folder(frames, out, metadata=recorded)
         else:
-            write_video(frames, out, info, start, total, (out_width, out_height), metadata=recorded)
+            write_video(frames, out, info, start, total, (out_width, out_height), metadata=recorded, bits=bit_depth)
         if not keep_frames:
             work.remove()
         return out

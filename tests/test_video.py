@@ -2,6 +2,7 @@
 
 import dataclasses
 import itertools
+import re
 import subprocess
 import warnings
 from pathlib import Path
@@ -124,8 +125,10 @@ def test_full_resolution_carries_each_frame_up_to_the_source(capsys, tmp_path, c
     contents = list(read_frames(info, shape=(42, 64)))
     for index in (0, 7):
         ours = np.asarray(Image.open(full / f"{index:06d}.png"))
-        stylised = np.array(Image.open(small / f"{index:06d}.png"))
-        expected = guided_upsample(*(frame_to_tensor(f) for f in (stylised, contents[index], sources[index])))
+        stylised = load_image(tmp_path / "small.work" / f"{index:06d}.png")  # kept at 16 bits
+        delivered = np.asarray(Image.open(small / f"{index:06d}.png"))
+        assert np.array_equal(delivered, to_uint8(stylised[0]).permute(1, 2, 0).numpy())
+        expected = guided_upsample(stylised, *(frame_to_tensor(f) for f in (contents[index], sources[index])))
         assert ours.shape == (64, 96, 3)
         assert np.abs(ours.astype(int) - to_uint8(expected[0]).permute(1, 2, 0).numpy()).max() <= 1
     code, _, err = run(
@@ -772,3 +775,117 @@ def test_work_frames_counts_only_frames(tmp_path):
     for name in ("000000.png", "pass1_000000.png", "cover.png", "000001.png.tmp"):
         (tmp_path / name).write_bytes(b"")
     assert work_frames(tmp_path) == 2
+
+
+def _decode_rgb48(path, width, height):
+    """The first frame of a video as ffmpeg decodes it to 16-bit RGB, and ffmpeg's description."""
+    import imageio_ffmpeg
+
+    exe = imageio_ffmpeg.get_ffmpeg_exe()
+    described = subprocess.run([exe, "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+    command = [exe, "-v", "error", "-i", str(path), "-frames:v", "1", "-pix_fmt", "rgb48le", "-f", "rawvideo", "-"]
+    raw = subprocess.run(command, capture_output=True, check=True).stdout
+    return np.frombuffer(raw, "<u2").reshape(height, width, 3), described
+
+
+@pytest.mark.parametrize(
+    ("suffix", "described"),
+    [
+        (".mp4", "hevc (Main 10) (hvc1"),
+        (".mkv", "hevc (Main 10)"),
+        (".mov", "prores (HQ)"),
+        (".webm", "vp9 (Profile 2)"),
+    ],
+)
+def test_a_ten_bit_video_keeps_four_times_the_levels(tmp_path, clips, suffix, described):
+    from restyle.clip import read_video_metadata, write_video
+
+    # a dark ramp, where 8 bits band: 0 to 1/4 of full scale across 320 columns
+    ramp = np.broadcast_to(np.linspace(0, 0.25, 320)[None, :, None], (48, 320, 3))
+    info = probe(clips["silent"])
+    levels = {}
+    for bits, frame in ((8, np.round(ramp * 255).astype(np.uint8)), (10, np.round(ramp * 65535).astype(np.uint16))):
+        out = tmp_path / f"o{bits}{suffix}"
+        write_video([frame] * 3, out, info, 0, 3, (320, 48), metadata={"bit_depth": bits}, bits=bits)
+        decoded, description = _decode_rgb48(out, 320, 48)
+        levels[bits] = len(np.unique(decoded[24, 8:-8, 1]))
+        assert np.abs(decoded[24, 8:-8, 1] / 65535 - ramp[24, 8:-8, 1]).max() < 0.02  # the same picture
+    assert described in description and "10le(tv, bt709" in description, description
+    assert read_video_metadata(out) == {"bit_depth": 10}
+    assert levels[10] >= 3.5 * levels[8], levels  # 10-bit video holds 4 times the codes of 8-bit
+
+
+def test_video_bit_depth_errors(tmp_path, clips):
+    from restyle.clip import check_video_bits, write_video
+
+    with pytest.raises(RestyleError, match=r"o\.avi: a \.avi video holds 8 bits per channel here; use \.mp4, .*for 10"):
+        check_video_bits(tmp_path / "o.avi", 10)
+    with pytest.raises(RestyleError, match="holds 8 or 10 bits per channel here, not 16; use 10, or a folder"):
+        check_video_bits(tmp_path / "o.mp4", 16)
+    check_video_bits(tmp_path / "o.avi", 8)
+    with pytest.raises(ValueError, match="10-bit frames must be uint16, not uint8"):
+        write_video([np.zeros((8, 8, 3), np.uint8)], tmp_path / "o.mp4", probe(clips["silent"]), 0, 1, (8, 8), bits=10)
+    assert not list(tmp_path.iterdir())  # nothing half-written
+    for out, bits, message in [
+        (tmp_path / "frames", 10, "PNG frames hold 8 or 16 bits per channel, not 10; use 16"),
+        (tmp_path / "o.avi", 10, "a .avi video holds 8 bits"),
+        (tmp_path / "o.mov", 16, "not 16; use 10, or a folder for 16-bit PNG frames"),
+    ]:
+        with pytest.raises(RestyleError, match=re.escape(message)):
+            stylize_video(clips["audio"], clips["style"], output=out, mode="photo", size=32, bit_depth=bits)
+    assert not list(tmp_path.iterdir())  # refused before any work
+
+
+def test_cli_writes_ten_bit_video_and_sixteen_bit_frames(capsys, tmp_path, clips):
+    out = tmp_path / "o.mov"
+    code, _, err = run(capsys, "video", clips["audio"], clips["style"], "-o", out, *FAST, "--bit-depth", "10")
+    assert code == 0, err
+    decoded, description = _decode_rgb48(out, 64, 42)
+    assert "prores (HQ)" in description and "yuv422p10le" in description and probe(out).audio
+    assert read_metadata(out)["bit_depth"] == 10
+    frames = tmp_path / "frames"
+    code, _, err = run(
+        capsys, "video", clips["audio"], clips["style"], "-o", frames, *FAST, "--bit-depth", "16", "--frames", "0:2"
+    )
+    assert code == 0, err
+    first = frames / "000000.png"
+    assert first.read_bytes()[24] == 16  # the IHDR's bit depth
+    assert read_metadata(first)["bit_depth"] == 16
+    deep = load_image(first)
+    assert len(torch.unique(deep)) > 256  # more levels than 8 bits hold
+    # the same frame in the 10-bit video, but for YUV's rounding and 4:2:2 chroma (which blurs colour edges)
+    assert torch.nn.functional.l1_loss(torch.from_numpy(decoded / 65535.0).permute(2, 0, 1)[None].float(), deep) < 0.03
+
+
+def test_work_frames_are_sixteen_bit_and_old_eight_bit_ones_resume(tmp_path, clips):
+    options = {"mode": "photo", "preset": "fast", "size": 64, "device": "cpu", "frames": "0:3"}
+    out = tmp_path / "frames"
+    stylize_video(clips["audio"], clips["style"], output=out, keep_frames=True, **options)
+    work = tmp_path / "frames.work"
+    assert all(p.read_bytes()[24] == 16 for p in work.glob("0*.png"))
+    for path in work.glob("0*.png"):  # as an older restyle left them: 8-bit PNGs
+        eight = np.asarray(Image.open(out / path.name).convert("RGB"))
+        Image.fromarray(eight).save(path)
+    resumed = []
+    stylize_video(
+        clips["audio"], clips["style"], output=tmp_path / "again", work_dir=str(work),
+        callback=lambda p: resumed.append(p.resumed), **options,
+    )  # fmt: skip
+    assert resumed == [True] * 3
+    for index in range(3):
+        name = f"{index:06d}.png"
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "again" / name)), np.asarray(Image.open(out / name)))
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, ValueError])
+def test_a_video_stopped_while_written_leaves_no_file(tmp_path, clips, stop):
+    from restyle.clip import write_video
+
+    def frames():
+        yield np.zeros((48, 64, 3), np.uint8)
+        yield np.zeros((48, 64, 3), np.uint8)
+        raise stop  # Ctrl-C while a frame is carried up to the source's size, say
+
+    with pytest.raises(stop):
+        write_video(frames(), tmp_path / "o.mp4", probe(clips["silent"]), 0, 3, (64, 48))
+    assert list(tmp_path.iterdir()) == []

@@ -24,10 +24,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from restyle.bitdepth import to_uint16
 from restyle.errors import RestyleError, no_such_file
 from restyle.hdr import HDR_CURVES, hdr_to_sdr
 from restyle.image import (
     RestyleWarning,
+    holds_deep_colour,
     image_files,
     image_size,
     load_image,
@@ -73,6 +75,9 @@ class VideoInfo:
     matrix: str | None = None
     #: The HDR transfer curve of an HDR clip (``"hlg"`` or ``"pq"``; see :mod:`restyle.hdr`), or None.
     hdr: str | None = None
+    #: Whether the frames store more than 8 bits per channel (10-bit video, 16-bit PNG frames):
+    #: then :func:`read_frames` gives them at 16 bits.
+    deep: bool = False
 
 
 def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
@@ -95,7 +100,7 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
             other = image_size(file)
             if other != size and warn_if_stretched(other[::-1], size[::-1], f"the frame {file}", "the first frame"):
                 break
-        return VideoInfo(source, fps, size, len(files), False, True)
+        return VideoInfo(source, fps, size, len(files), False, True, deep=holds_deep_colour(files[0]))
     import imageio_ffmpeg
 
     try:
@@ -128,7 +133,19 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
             RestyleWarning,
             stacklevel=2,
         )
-    return VideoInfo(source, float(meta["fps"]), size, frames, bool(meta.get("audio_codec")), False, matrix, hdr)
+    deep = hdr is not None or _is_deep(pix_fmt)
+    return VideoInfo(source, float(meta["fps"]), size, frames, bool(meta.get("audio_codec")), False, matrix, hdr, deep)
+
+
+#: ffmpeg's pixel formats of more than 8 bits per sample end in their depth (or, packed RGB,
+#: the pixel's) and byte order: ``yuv420p10le``, ``p010le``, ``gbrp12le``, ``rgb48le``.
+_DEEP_PIX_FMT = re.compile(r"(?:9|10|12|14|16|48|64)(?:le|be)$")
+
+
+def _is_deep(pix_fmt: str) -> bool:
+    """Whether a stream's pixel format, as ffmpeg describes it (``yuv420p10le(tv, bt709)``),
+    stores more than 8 bits per sample."""
+    return _DEEP_PIX_FMT.search(pix_fmt.partition("(")[0].strip()) is not None
 
 
 #: ffmpeg's names of YUV matrices, as its stream description gives them.
@@ -185,7 +202,9 @@ def frame_shape(info: VideoInfo, size: int) -> tuple[int, int]:
 def read_frames(
     info: VideoInfo, *, shape: tuple[int, int], start: int = 0, end: int | None = None
 ) -> Iterator[np.ndarray]:
-    """Frames ``start`` to ``end`` (exclusive) as uint8 ``(H, W, 3)`` arrays of ``shape``.
+    """Frames ``start`` to ``end`` (exclusive) as ``(H, W, 3)`` arrays of ``shape``: uint8, or
+    uint16 for a clip of more than 8 bits (``info.deep``: 10-bit video, an HDR clip once
+    converted, 16-bit frames), so that its smooth gradients are not banded before stylisation.
 
     Video files are decoded and scaled by ffmpeg at a constant frame rate: variable-rate clips
     are resampled to their average rate (frames duplicated across gaps, dropped where the clip
@@ -197,7 +216,7 @@ def read_frames(
             image = load_image(path, what="frame")
             if tuple(image.shape[-2:]) != (height, width):
                 image = torch.nn.functional.interpolate(image, size=(height, width), mode="bilinear", antialias=True)
-            yield to_uint8(image[0]).permute(1, 2, 0).numpy()
+            yield to_uint16(image) if info.deep else to_uint8(image[0]).permute(1, 2, 0).numpy()
         return
     with contextlib.closing(_decoded(info, width=width, height=height)) as decoded:
         for index, data in enumerate(decoded):
@@ -207,7 +226,9 @@ def read_frames(
                 continue
             if info.hdr:  # 16-bit HDR signal: shown as an SDR screen shows it
                 signal = torch.from_numpy(np.frombuffer(data, dtype="<u2").reshape(height, width, 3).astype(np.float32))
-                yield (hdr_to_sdr(signal / 65535.0, info.hdr) * 255.0).round().to(torch.uint8).numpy()
+                yield (hdr_to_sdr(signal / 65535.0, info.hdr) * 65535.0).round().numpy().astype(np.uint16)
+            elif info.deep:
+                yield np.frombuffer(data, dtype="<u2").reshape(height, width, 3).astype(np.uint16)
             else:
                 yield np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3).copy()
 
@@ -227,11 +248,11 @@ def _decoded(info: VideoInfo, *, width: int, height: int) -> Iterator[bytes]:
     # audio stays in sync); ``-r`` alone let ffmpeg emit extra frames
     matrix = f":in_color_matrix={info.matrix}" if info.matrix else ""  # else the clip's tags
     command += ["-vf", f"scale={width}:{height}:flags=area{matrix},fps={info.fps}"]
-    command += ["-pix_fmt", "rgb48le" if info.hdr else "rgb24", "-f", "rawvideo", "-"]
+    command += ["-pix_fmt", "rgb48le" if info.deep else "rgb24", "-f", "rawvideo", "-"]
     own_session = (
         {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if os.name == "nt" else {"start_new_session": True}
     )
-    frame_bytes = width * height * (6 if info.hdr else 3)
+    frame_bytes = width * height * (6 if info.deep else 3)
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, **own_session)
         assert process.stdout is not None
@@ -253,8 +274,9 @@ def _decoded(info: VideoInfo, *, width: int, height: int) -> Iterator[bytes]:
 
 
 def frame_to_tensor(frame: np.ndarray) -> torch.Tensor:
-    """A uint8 ``(H, W, 3)`` frame as a float ``(1, 3, H, W)`` image in [0, 1]."""
-    return torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255.0
+    """A uint8 or uint16 ``(H, W, 3)`` frame as a float ``(1, 3, H, W)`` image in [0, 1]."""
+    scale = 65535.0 if frame.dtype == np.uint16 else 255.0
+    return torch.from_numpy(frame.astype(np.float32)).permute(2, 0, 1)[None] / scale
 
 
 def check_video_suffix(output: Path, *, folder_allowed: bool = False) -> None:

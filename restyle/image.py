@@ -46,6 +46,7 @@ __all__ = [
     "check_work_size",
     "check_writable",
     "heif_support",
+    "holds_deep_colour",
     "image_files",
     "image_size",
     "load_image",
@@ -452,6 +453,37 @@ def image_size(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
             header_only = img.format == "PNG" and "exif" not in img.info
             turned = not header_only and img.getexif().get(0x0112, 1) in _QUARTER_TURNS
     return (height, width) if turned else (width, height)
+
+
+def holds_deep_colour(path: str | os.PathLike) -> bool:
+    """Whether an image file stores more than 8 bits per channel, from its header: a 16-bit PNG
+    or TIFF, a floating-point TIFF, a 10- or 12-bit HEIF, a camera RAW photo. False for a file
+    that is not an image (reading it says why).
+
+    Example:
+        >>> holds_deep_colour(sample_path("astronaut"))
+        False
+    """
+    path = Path(path)
+    if is_raw(path):
+        return True
+    with _pil_pixel_limit(DEFAULT_MAX_PIXELS * _DOWNSCALE_ALLOWANCE):
+        try:
+            img = _open(path)
+        except RestyleError as exc:
+            try:
+                _tiff_only_size(path, exc)  # a TIFF only tifffile reads: floating-point colour
+            except RestyleError:
+                return False
+            return True
+        with img:
+            if img.format == "PNG":
+                return _is_deep_png(path)
+            if img.format == "TIFF":
+                return _is_deep_tiff(img) or img.mode in ("I;16", "I;16B", "I", "F")
+            if img.format == "HEIF":
+                return img.info.get("bit_depth", 8) > 8
+            return img.mode in ("I;16", "I;16B", "I", "F")
 
 
 def _check_pixels(path: Path, width: int, height: int, *, size: int | None, max_pixels: int) -> bool:

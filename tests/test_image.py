@@ -709,3 +709,29 @@ def test_still_gif_reads_without_a_warning(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_image(path)
+
+
+def test_holds_deep_colour_from_the_header(tmp_path, rgb):
+    import tifffile
+
+    from restyle.image import holds_deep_colour
+
+    from .test_raw import write_dng
+
+    words = rgb.astype(np.uint16) * 257
+    cases = {
+        "eight.png": lambda p: Image.fromarray(rgb).save(p),
+        "eight.tif": lambda p: Image.fromarray(rgb).save(p),
+        "eight.jpg": lambda p: Image.fromarray(rgb).save(p),
+        "sixteen.png": lambda p: save_image(torch.from_numpy(words / 65535.0).permute(2, 0, 1)[None], p, bits=16),
+        "grey16.png": lambda p: Image.fromarray(words[..., 0]).save(p),
+        "sixteen.tif": lambda p: tifffile.imwrite(p, words, photometric="rgb"),
+        "float.tif": lambda p: tifffile.imwrite(p, words.astype(np.float32) / 65535, photometric="rgb"),
+        "raw.dng": lambda p: write_dng(p, np.full((16, 24, 3), 0.3)),
+        "junk.png": lambda p: p.write_text("not an image"),
+    }
+    deep = {}
+    for name, write in cases.items():
+        write(tmp_path / name)
+        deep[name] = holds_deep_colour(tmp_path / name)
+    assert deep == {name: name.startswith(("sixteen", "grey16", "float", "raw")) for name in cases}

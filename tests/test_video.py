@@ -218,8 +218,9 @@ def test_an_hdr_clip_is_read_as_an_sdr_screen_shows_it(tmp_path, clips, curve, t
     with pytest.warns(RestyleWarning, match=f"an HDR clip \\({curve.upper()}\\); it is read as an SDR screen shows it"):
         info = probe(hdr)
     frames = list(read_frames(info, shape=(height, width)))
-    errors = np.abs(frames[0].astype(float) - sdr * 255)
-    assert len(frames) == 3 and errors.mean() < 0.6 and errors.max() < 2.5  # 8-bit levels (10-bit YUV between)
+    assert info.deep and frames[0].dtype == np.uint16  # converted at 16 bits, not rounded to 8
+    errors = np.abs(frames[0] / 65535.0 - sdr) * 255  # in 8-bit levels
+    assert len(frames) == 3 and errors.mean() < 0.45 and errors.max() < 1.5  # 10-bit YUV between
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         probe(clips["audio"])  # SDR: no warning
@@ -889,3 +890,59 @@ def test_a_video_stopped_while_written_leaves_no_file(tmp_path, clips, stop):
     with pytest.raises(stop):
         write_video(frames(), tmp_path / "o.mp4", probe(clips["silent"]), 0, 3, (64, 48))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_ten_bit_clip_is_read_at_sixteen_bits(tmp_path, clips):
+    # a dark ramp encoded losslessly in 10 bits: 8 bits would band it into a quarter of the codes
+    ramp = np.broadcast_to(np.linspace(0.05, 0.3, 256)[None, :, None], (16, 256, 3))
+    clip = tmp_path / "ten.mkv"
+    ffmpeg(
+        "-f", "rawvideo", "-pix_fmt", "rgb48le", "-s", "256x16", "-r", "10", "-i", "-",
+        "-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv444p10le", "-c:v", "libx264", "-qp", "0",
+        str(clip), input=np.round(ramp * 65535).astype("<u2").tobytes() * 2,
+    )  # fmt: skip
+    info = probe(clip)
+    assert info.deep and not info.hdr
+    frame = next(read_frames(info, shape=(16, 256)))
+    assert frame.dtype == np.uint16
+    assert np.abs(frame / 65535.0 - ramp).max() < 1.5 / 1023  # 10-bit YUV codes, not 8-bit RGB levels
+    assert len(np.unique(frame[8, :, 1])) > 200  # 256 columns, 4 per 8-bit level: 64 at 8 bits
+    assert torch.allclose(frame_to_tensor(frame), torch.from_numpy(frame / 65535.0).permute(2, 0, 1)[None].float())
+    eight = probe(clips["silent"])
+    assert not eight.deep and next(read_frames(eight, shape=(64, 96))).dtype == np.uint8
+
+
+def test_a_folder_of_sixteen_bit_frames_is_read_at_sixteen_bits(tmp_path):
+    from restyle.image import save_image
+
+    ramp = torch.linspace(0.1, 0.2, 100).view(1, 1, 1, 100).expand(1, 3, 8, 100)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for index in range(2):
+        save_image(ramp, folder / f"f{index}.png", bits=16)
+    info = probe(folder)
+    assert info.deep
+    frames = list(read_frames(info, shape=(8, 100)))
+    assert frames[0].dtype == np.uint16 and len(np.unique(frames[0][4, :, 0])) == 100  # 26 at 8 bits
+    assert torch.allclose(frame_to_tensor(frames[1]), ramp, atol=1 / 65535)
+
+
+@pytest.mark.parametrize(
+    ("pix_fmt", "deep"),
+    [
+        ("yuv420p10le(tv, bt709, progressive)", True),
+        ("p010le", True),
+        ("gbrp12le", True),
+        ("rgb48le", True),
+        ("yuv444p16be", True),
+        ("yuv420p(tv, bt709)", False),
+        ("yuvj420p(pc)", False),
+        ("nv12", False),
+        ("rgb565le", False),
+        ("gray", False),
+    ],
+)
+def test_deep_pixel_formats(pix_fmt, deep):
+    from restyle.clip import _is_deep
+
+    assert _is_deep(pix_fmt) == deep

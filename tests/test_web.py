@@ -289,18 +289,21 @@ def test_masks_count_as_unedited_up_to_blended_borders():
     assert not _same_away_from_borders(expected, expected[:, :29])
 
 
-def test_video_job_yields_frames_then_the_file(tmp_path, images, monkeypatch):
+def _test_clip(path, *options, seconds=0.5):
+    """ffmpeg's test pattern as a 64x48 clip at 8 frames a second, with ``options`` for its output."""
     import imageio_ffmpeg
 
+    source = f"testsrc2=size=64x48:rate=8:duration={seconds}"
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi", "-i", source]
+    subprocess.run([*command, *options, str(path)], check=True)
+    return path
+
+
+def test_video_job_yields_frames_then_the_file(tmp_path, images, monkeypatch):
     from restyle.clip import probe
 
     monkeypatch.setattr("restyle.web.PREVIEW_SECONDS", 0.0)
-    clip = tmp_path / "clip.mp4"
-    subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi", "-i",
-         "testsrc2=size=64x48:rate=8:duration=0.5", "-pix_fmt", "yuv420p", str(clip)],
-        check=True,
-    )  # fmt: skip
+    clip = _test_clip(tmp_path / "clip.mp4", "-pix_fmt", "yuv420p")
     updates = collect(video_job(str(clip), images[1], size=48, stop=threading.Event(), folder=tmp_path))
     assert "frame 1/4" in updates[0].status
     assert updates[-1].file.endswith(".mp4") and Path(updates[-1].file).exists()
@@ -352,15 +355,8 @@ def test_warnings_go_with_the_jobs_updates(tmp_path, images, monkeypatch):
 def test_video_job_shows_that_an_hdr_clip_is_converted(tmp_path, images):
     import warnings
 
-    import imageio_ffmpeg
-
-    clip = tmp_path / "hlg.mp4"
     tags = "format=yuv420p10le,setparams=color_primaries=bt2020:color_trc=arib-std-b67:colorspace=bt2020nc"
-    subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi", "-i",
-         "testsrc2=size=64x48:rate=8:duration=0.25", "-vf", tags, "-c:v", "libx264", str(clip)],
-        check=True,
-    )  # fmt: skip
+    clip = _test_clip(tmp_path / "hlg.mp4", "-vf", tags, "-c:v", "libx264", seconds=0.25)
     with warnings.catch_warnings(record=True):
         updates = collect(video_job(str(clip), images[1], size=32, stop=threading.Event(), folder=tmp_path))
     notes = [note for u in updates for note in u.notes]
@@ -642,17 +638,10 @@ def test_server_binds_to_localhost_only(server):
 
 
 def test_a_stopped_video_job_continues_when_run_again_with_the_same_settings(tmp_path, images, monkeypatch):
-    import imageio_ffmpeg
-
     import restyle.video
 
     monkeypatch.setattr("restyle.web.PREVIEW_SECONDS", 0.0)
-    clip = tmp_path / "clip.mp4"
-    subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi", "-i",
-         "testsrc2=size=64x48:rate=8:duration=0.5", "-pix_fmt", "yuv420p", str(clip)],
-        check=True,
-    )  # fmt: skip
+    clip = _test_clip(tmp_path / "clip.mp4", "-pix_fmt", "yuv420p")
     real = restyle.video.stylize_video
     resumed: list[bool] = []
 

@@ -218,7 +218,7 @@ def _stylise_passes(
     contents: list[torch.Tensor],
     start: int,
     passes: int,
-    run: Callable[[torch.Tensor, bool, tuple[torch.Tensor, Temporal] | None], torch.Tensor],
+    run: Callable[[torch.Tensor, bool, tuple[torch.Tensor, Temporal] | None, int], torch.Tensor],
     flow: Callable[[int, int], torch.Tensor],
     *,
     long_term: bool,
@@ -227,7 +227,8 @@ def _stylise_passes(
 ) -> None:
     """Stylise every frame, pass after pass (each pass in the other direction), into the work
     folder; frames already there are taken as they are (a resumed run). ``run(content, first,
-    temporal)`` stylises one frame; ``flow(a, b)`` is the flow between frames ``a`` and ``b``."""
+    temporal, number)`` stylises frame ``number``; ``flow(a, b)`` is the flow between frames ``a``
+    and ``b``."""
     total = len(contents)
     started = time.perf_counter()
     computed = 0
@@ -253,7 +254,7 @@ def _stylise_passes(
                 )
                 if warped is None and stage == 0:
                     # the first frame, or the per-frame baseline: stylised in full, from scratch
-                    image = run(contents[t], True, None)
+                    image = run(contents[t], True, None, start + t)
                 elif warped is None:
                     image = previous_pass[t]  # nothing behind it in this pass's direction
                 else:
@@ -262,7 +263,7 @@ def _stylise_passes(
                         # multi-pass: start from this frame's last result blended with its warped
                         # neighbour where that can be trusted (Ruder et al., section 3.4)
                         start_image = _blend(previous_pass[t], temporal.target, temporal.certainty, 1.0)
-                    image = run(contents[t], False, (start_image, temporal))
+                    image = run(contents[t], False, (start_image, temporal), start + t)
                 work.save(start + t, image, stage)
                 computed += 1
             results[t] = image
@@ -573,7 +574,9 @@ def stylize_video(
             for first in (True, False)
         }
 
-        def run(content: torch.Tensor, first: bool, temporal: tuple[torch.Tensor, Temporal] | None) -> torch.Tensor:
+        def run(
+            content: torch.Tensor, first: bool, temporal: tuple[torch.Tensor, Temporal] | None, number: int
+        ) -> torch.Tensor:
             opts = frame_options[first]
             if mode == "art":
                 result = stylize(content, style_image, _temporal=temporal, _cache=targets, _memory=memory, **opts)
@@ -583,6 +586,8 @@ def stylize_video(
                 )
             if result.status == "interrupted":
                 raise KeyboardInterrupt
+            if result.status == "nonfinite":  # as an image run says it, for the frame it happened to
+                warnings.warn(f"frame {number}: {result.message}", RestyleWarning, stacklevel=2)
             if fast and temporal is not None:
                 return _blend(result.image, temporal[1].target, temporal[1].certainty, temporal[1].weight)
             return result.image

@@ -946,3 +946,27 @@ def test_deep_pixel_formats(pix_fmt, deep):
     from restyle.clip import _is_deep
 
     assert _is_deep(pix_fmt) == deep
+
+
+def test_a_frame_whose_loss_became_nan_is_named_in_a_warning(capsys, tmp_path, clips, monkeypatch):
+    import restyle.photo
+
+    real = restyle.photo.stylize_photo
+    calls = {"n": 0}
+
+    def nan_on_the_third(*args, **kwargs):
+        calls["n"] += 1
+        result = real(*args, **kwargs)
+        if calls["n"] == 3:  # as optimize reports a NaN loss: the last good iterate, and why it stopped
+            return dataclasses.replace(
+                result, status="nonfinite", message="the loss became nan; stopped and kept the last good iterate"
+            )
+        return result
+
+    monkeypatch.setattr(restyle.photo, "stylize_photo", nan_on_the_third)
+    code, _, err = run(
+        capsys, "video", clips["audio"], clips["style"], "-o", tmp_path / "o.mp4", *FAST, "--frames", "2:6"
+    )
+    assert code == 0
+    assert err == "restyle: warning: frame 4: the loss became nan; stopped and kept the last good iterate\n"
+    assert probe(tmp_path / "o.mp4").frames == 4

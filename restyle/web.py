@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from restyle.automask import AutoMasks
 
 __all__ = [
+    "VIDEO_DOWNLOADS",
     "Update",
     "art_job",
     "auto_mask_layers",
@@ -325,10 +326,19 @@ def _eta(it: Any) -> str:
 DOWNLOADS = {"PNG": (".png", 8), "PNG, 16 bits": (".png", 16), "TIFF, 16 bits": (".tif", 16)}
 
 
-def _download_format(download: str) -> tuple[str, int]:
-    if download not in DOWNLOADS:
-        raise RestyleError(f"unknown download format {download!r}: choose from {', '.join(DOWNLOADS)}")
-    return DOWNLOADS[download]
+#: The Video tab's download formats: label -> (suffix, bits per channel); see
+#: :func:`restyle.video.stylize_video`'s ``bit_depth``.
+VIDEO_DOWNLOADS = {
+    "MP4 (H.264)": (".mp4", 8),
+    "MP4, 10 bits (HEVC)": (".mp4", 10),
+    "MOV, 10 bits (ProRes 422 HQ)": (".mov", 10),
+}
+
+
+def _download_format(download: str, choices: Mapping[str, tuple[str, int]] = DOWNLOADS) -> tuple[str, int]:
+    if download not in choices:
+        raise RestyleError(f"unknown download format {download!r}: choose from {', '.join(choices)}")
+    return choices[download]
 
 
 def _image_job(
@@ -522,13 +532,16 @@ def video_job(
     size: int = 480,
     full_resolution: bool = False,
     max_frames: int = 60,
+    download: str = "MP4 (H.264)",
     stop: threading.Event,
     folder: Path,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Iterator[Update]:
-    """Video transfer: yields the latest frame and progress, then the video file."""
+    """Video transfer: yields the latest frame and progress, then the video file, written as
+    ``download`` (one of :data:`VIDEO_DOWNLOADS`)."""
     from restyle.video import stylize_video, work_frames
 
+    suffix, bits = _download_format(download, VIDEO_DOWNLOADS)  # before any work
     if not video:
         raise RestyleError("upload a video first")
     style = _check_image(style, "style", max_pixels)
@@ -540,8 +553,8 @@ def video_job(
         save_image(style_image, style_path)
     source = Path(video).stat()
     recipe = [str(video), source.st_size, source.st_mtime_ns, style_path.name, mode, preset, int(size)]
-    recipe += [bool(full_resolution), int(max_frames)]
-    output = folder / f"video-{hashlib.sha256(repr(recipe).encode()).hexdigest()[:16]}.mp4"
+    recipe += [bool(full_resolution), int(max_frames), bits]
+    output = folder / f"video-{hashlib.sha256(repr(recipe).encode()).hexdigest()[:16]}{suffix}"
     stop.clear()
     if output.exists():  # finished before, from the same clip, style and settings
         yield Update(None, "done (made earlier with these settings)", str(output))
@@ -557,6 +570,7 @@ def video_job(
             size=int(size),
             full_resolution=bool(full_resolution),
             frames=f"0:{int(max_frames)}",
+            bit_depth=bits,
             callback=callback,
         )
 
@@ -579,10 +593,12 @@ def video_job(
             if value != "stopped":
                 raise RestyleError(value)
             done = work_frames(output.with_name(output.name + ".work"))
-            raise RestyleError(
-                f"stopped after {done} frame{'s' * (done != 1)}; Run with the same settings continues from there"
+            yield Update(
+                None,
+                f"stopped after {done} frame{'s' * (done != 1)}; Stylise video with the same settings continues from there"
                 if done
-                else "stopped before the first frame was finished"
+                else "stopped before the first frame was finished",
+                notes=tuple(notes),
             )
         else:
             yield Update(None, "done", str(value), notes=tuple(notes))
@@ -630,10 +646,10 @@ def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = Non
             iterations=iterations, download=download, stop=stop, folder=folder, max_pixels=max_pixels,
         )  # fmt: skip
 
-    def video(clip, style, mode, preset, size, full, frames, *, stop):
+    def video(clip, style, mode, preset, size, full, frames, download, *, stop):
         return video_job(
-            clip, style, mode=mode, preset=preset, size=size, full_resolution=full, max_frames=frames, stop=stop,
-            folder=folder, max_pixels=max_pixels,
+            clip, style, mode=mode, preset=preset, size=size, full_resolution=full, max_frames=frames,
+            download=download, stop=stop, folder=folder, max_pixels=max_pixels,
         )  # fmt: skip
 
     def auto(content, style, substyles):
@@ -751,23 +767,26 @@ def _art_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any], on_u
 def _video_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any], on_upload: Callable[..., Any]) -> None:
     """The Video tab's layout and events, inside the current ``gr.Tab``."""
     with gr.Row():
-        v_clip = gr.Video(label="Clip", sources=["upload"])
-        v_style = _image_input(gr, "Style", on_upload=on_upload)
+        v_clip = gr.Video(label="Clip", sources=["upload"], elem_id="video-clip")
+        v_style = _image_input(gr, "Style", on_upload=on_upload, elem_id="video-style")
     with gr.Row():
         v_mode = gr.Radio(["photo", "art"], value="photo", label="Mode")
         v_preset = gr.Dropdown(["fast", "default"], value="fast", label="Photo preset")
-        v_size = gr.Slider(64, 1280, value=480, step=16, label="Size (long side)")
+        v_size = gr.Slider(64, 1280, value=480, step=16, label="Size (long side)", elem_id="video-size")
         v_full = gr.Checkbox(False, label="Full resolution (photo mode: the clip's own size)")
-        v_frames = gr.Slider(1, 2000, value=60, step=1, label="Frames (from the start)")
+        v_frames = gr.Slider(1, 2000, value=60, step=1, label="Frames (from the start)", elem_id="video-frames")
+    v_download = gr.Radio(
+        list(VIDEO_DOWNLOADS), value="MP4 (H.264)", label="Download as (10 bits: for grading)", elem_id="video-download"
+    )
     with gr.Row():
-        v_run = gr.Button("Stylise video", variant="primary")
-        v_stop = gr.Button("Stop")
-    v_status = gr.Textbox(label="Progress", interactive=False)
+        v_run = gr.Button("Stylise video", variant="primary", elem_id="video-run")
+        v_stop = gr.Button("Stop", elem_id="video-stop")
+    v_status = gr.Textbox(label="Progress", interactive=False, elem_id="video-status")
     v_preview = gr.Image(label="Latest frame", interactive=False)
-    v_file = gr.File(label="Download video")
+    v_file = gr.File(label="Download video", elem_id="video-file")
     v_run.click(
         run,
-        [v_clip, v_style, v_mode, v_preset, v_size, v_full, v_frames],
+        [v_clip, v_style, v_mode, v_preset, v_size, v_full, v_frames, v_download],
         [v_preview, v_status, v_file],
     )
     v_stop.click(stop, None, v_status, queue=False)

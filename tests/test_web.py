@@ -1,6 +1,7 @@
 """Web UI: request handlers without a browser, then the real thing in headless Chromium."""
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -603,6 +604,54 @@ def test_browser_photo_transfer_end_to_end(server, tmp_path):
     assert hosts <= {"127.0.0.1:" + server.rsplit(":", 1)[1], "data:", "blob:"}, hosts
 
 
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)")
+def test_browser_video_stops_continues_and_downloads_ten_bits(server, tmp_path, images):
+    from playwright.sync_api import sync_playwright
+
+    from restyle.clip import probe
+
+    clip = _test_clip(tmp_path / "clip.mp4", "-pix_fmt", "yuv420p", seconds=5)  # 40 frames
+    style = tmp_path / "style.png"
+    Image.fromarray(stripes_image(64, 64)).save(style)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(accept_downloads=True)
+        page.goto(server)
+        page.get_by_role("tab", name="Video").click()
+        page.locator("#video-clip input[type=file]").set_input_files(str(clip))
+        page.locator("#video-style input[type=file]").set_input_files(str(style))
+        page.locator("#video-style img").wait_for(timeout=30_000)
+        page.locator("#video-clip video").wait_for(timeout=30_000)
+        page.locator("#video-size input[type=number]").fill("64")
+        page.locator("#video-size input[type=number]").press("Enter")
+        page.get_by_role("radio", name="art").check()  # slow enough to stop halfway
+        page.get_by_label("MOV, 10 bits (ProRes 422 HQ)").check()
+        status = page.locator("#video-status textarea")
+
+        def wait_for(condition, seconds=240):
+            deadline = time.time() + seconds
+            while time.time() < deadline and not condition(status.input_value()):
+                time.sleep(0.1)
+            return status.input_value()
+
+        page.locator("#video-run").click()
+        running = wait_for(lambda s: re.match(r"frame ([2-9]|\d\d)/40", s) is not None or s.startswith("done"))
+        assert running.startswith("frame"), running  # previews are shown at most once a second
+        page.locator("#video-stop").click()
+        stopped = wait_for(lambda s: s.startswith("stopped"))
+        assert re.fullmatch(
+            r"stopped after \d+ frames; Stylise video with the same settings continues from there", stopped
+        )
+        page.locator("#video-run").click()
+        assert wait_for(lambda s: s.startswith("done")).startswith("done")
+        with page.expect_download() as info:
+            page.locator("#video-file a").first.click()
+        path = tmp_path / info.value.suggested_filename
+        info.value.save_as(path)
+        browser.close()
+    assert path.suffix == ".mov" and probe(path).frames == 40 and read_metadata(path)["bit_depth"] == 10
+
+
 def test_server_serves_no_file_outside_its_folder(server, tmp_path):
     import urllib.error
     import urllib.request
@@ -658,8 +707,11 @@ def test_a_stopped_video_job_continues_when_run_again_with_the_same_settings(tmp
     next(job)  # the first frame
     next(job)  # the second
     stop.set()
-    with pytest.raises(RestyleError, match=r"^stopped after [23] frames; Run with the same settings continues"):
-        collect(job)
+    stopped = collect(job)[-1]
+    assert re.fullmatch(
+        r"stopped after [23] frames; Stylise video with the same settings continues from there", stopped.status
+    )
+    assert stopped.file is None
     done = len(resumed)
     resumed.clear()
     updates = collect(video_job(str(clip), images[1], size=32, stop=threading.Event(), folder=tmp_path))
@@ -681,5 +733,24 @@ def test_a_video_job_stopped_before_its_first_frame_says_so(tmp_path, images, mo
     monkeypatch.setattr(restyle.video, "stylize_video", interrupted)
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"")
-    with pytest.raises(RestyleError, match="^stopped before the first frame was finished$"):
-        collect(video_job(str(clip), images[1], stop=threading.Event(), folder=tmp_path))
+    updates = collect(video_job(str(clip), images[1], stop=threading.Event(), folder=tmp_path))
+    assert updates == [Update(None, "stopped before the first frame was finished")]
+
+
+def test_a_video_downloads_in_the_format_chosen(tmp_path, images):
+    import imageio_ffmpeg
+
+    clip = _test_clip(tmp_path / "clip.mp4", "-pix_fmt", "yuv420p", seconds=0.25)
+    job = video_job(
+        str(clip), images[1], size=32, download="MOV, 10 bits (ProRes 422 HQ)", stop=threading.Event(), folder=tmp_path
+    )
+    final = collect(job)[-1]
+    assert final.file.endswith(".mov") and read_metadata(final.file)["bit_depth"] == 10
+    described = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", final.file], capture_output=True, text=True
+    ).stderr
+    assert "prores (HQ)" in described and "yuv422p10le" in described
+    eight = collect(video_job(str(clip), images[1], size=32, stop=threading.Event(), folder=tmp_path))[-1]
+    assert eight.file.endswith(".mp4") and read_metadata(eight.file)["bit_depth"] == 8  # the default
+    with pytest.raises(RestyleError, match="unknown download format 'GIF': choose from MP4 \\(H.264\\), MP4, 10"):
+        collect(video_job(str(clip), images[1], download="GIF", stop=threading.Event(), folder=tmp_path / "none"))

@@ -308,10 +308,10 @@ _ENCODERS = {
 _HEVC10 = ("libx265", "yuv420p10le", ["-crf", "12", "-x265-params", "log-level=none"])
 #: 10-bit encoders (``bits=10``), with their pixel formats: HEVC Main 10, which phones, Macs and
 #: editors play (tagged ``hvc1`` in MP4, as Apple's players need); ProRes 422 HQ in QuickTime,
-#: an editor's intermediate; VP9 profile 2 in WebM. AVI has no 10-bit codec that players take.
+#: an editor's intermediate; VP9 profile 2 in WebM. AVI has no 10-bit codec that players take, and
+#: ffmpeg writes M4V (Apple's iPod format) with H.264 only.
 _ENCODERS_10 = {
     ".mp4": (*_HEVC10[:2], [*_HEVC10[2], "-tag:v", "hvc1"]),
-    ".m4v": (*_HEVC10[:2], [*_HEVC10[2], "-tag:v", "hvc1"]),
     ".mkv": _HEVC10,
     ".mov": ("prores_ks", "yuv422p10le", ["-profile:v", "3"]),
     ".webm": ("libvpx-vp9", "yuv420p10le", [*_ENCODERS[".webm"][1], "-profile:v", "2"]),
@@ -410,9 +410,12 @@ def write_video(
             os.replace(tmp_video, tmp_final)  # checked above
         os.replace(tmp_final, output)
     except OSError as exc:
-        raise RestyleError(f"{output}: cannot write the video: {exc.strerror or exc}") from None
+        if exc.strerror:  # the disk's error
+            raise RestyleError(f"{output}: cannot write the video: {exc.strerror}") from None
+        # imageio-ffmpeg's, when ffmpeg stopped taking frames: the pipe's error, then the command
+        raise RestyleError(f"{output}: encoding failed ({_first_line(exc)}: ffmpeg stopped)") from None
     except RuntimeError as exc:
-        raise RestyleError(f"{output}: encoding failed ({str(exc).strip()[:200]})") from None
+        raise RestyleError(f"{output}: encoding failed ({_first_line(exc)})") from None
     finally:
         if writer is not None:  # stop ffmpeg first (a no-op once closed): it may not have made the file yet
             with contextlib.suppress(Exception):
@@ -420,6 +423,12 @@ def write_video(
         for tmp in (tmp_video, tmp_final):
             with contextlib.suppress(OSError):
                 tmp.unlink()
+
+
+def _first_line(exc: BaseException) -> str:
+    """An exception's message cut to its first line, and to 200 characters."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def _check_encoded(path: Path, frames: int, *, exact: bool) -> None:

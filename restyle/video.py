@@ -470,7 +470,7 @@ def stylize_video(
             clip with a later END, or re-encode, without redoing them); by default it is
             removed then.
         bit_depth: bits per colour channel of the output: 10 writes a video file in 10 bits
-            (HEVC Main 10 in .mp4/.m4v/.mkv, ProRes 422 HQ in .mov, VP9 profile 2 in .webm),
+            (HEVC Main 10 in .mp4/.mkv, ProRes 422 HQ in .mov, VP9 profile 2 in .webm),
             16 a folder of 16-bit PNG frames; smooth gradients then survive grading.
         seed: random seed.
         device: "auto", "cpu", "cuda" or "mps".

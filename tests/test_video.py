@@ -819,8 +819,11 @@ def test_a_ten_bit_video_keeps_four_times_the_levels(tmp_path, clips, suffix, de
 def test_video_bit_depth_errors(tmp_path, clips):
     from restyle.clip import check_video_bits, write_video
 
-    with pytest.raises(RestyleError, match=r"o\.avi: a \.avi video holds 8 bits per channel here; use \.mp4, .*for 10"):
-        check_video_bits(tmp_path / "o.avi", 10)
+    for suffix in (".avi", ".m4v"):  # ffmpeg's iPod muxer takes H.264 only
+        with pytest.raises(
+            RestyleError, match=rf"o\{suffix}: a \{suffix} video holds 8 bits per channel here; use \.mp4, "
+        ):
+            check_video_bits(tmp_path / f"o{suffix}", 10)
     with pytest.raises(RestyleError, match="holds 8 or 10 bits per channel here, not 16; use 10, or a folder"):
         check_video_bits(tmp_path / "o.mp4", 16)
     check_video_bits(tmp_path / "o.avi", 8)
@@ -970,3 +973,16 @@ def test_a_frame_whose_loss_became_nan_is_named_in_a_warning(capsys, tmp_path, c
     assert code == 0
     assert err == "restyle: warning: frame 4: the loss became nan; stopped and kept the last good iterate\n"
     assert probe(tmp_path / "o.mp4").frames == 4
+
+
+def test_an_encoder_that_stops_is_a_one_line_error(tmp_path, clips, monkeypatch):
+    import restyle.clip
+
+    # an encoder ffmpeg cannot run on these frames, as libx265 in an M4V was (it takes H.264 only)
+    monkeypatch.setitem(restyle.clip._ENCODERS_10, ".m4v", restyle.clip._ENCODERS_10[".mp4"])
+    frames = [np.zeros((480, 640, 3), np.uint16)] * 5  # more than a pipe holds: ffmpeg's exit breaks it
+    with pytest.raises(RestyleError) as raised:
+        restyle.clip.write_video(frames, tmp_path / "o.m4v", probe(clips["silent"]), 0, 5, (640, 480), bits=10)
+    message = str(raised.value)
+    assert message.startswith(f"{tmp_path / 'o.m4v'}: encoding failed (") and "\n" not in message, message
+    assert list(tmp_path.iterdir()) == []

@@ -559,6 +559,8 @@ def video_job(
     if output.exists():  # finished before, from the same clip, style and settings
         yield Update(None, "done (made earlier with these settings)", str(output))
         return
+    kept = work_frames(output.with_name(output.name + ".work"))
+    yield Update(None, f"continuing after {kept} finished frames" if kept else "stylising the first frame in full")
 
     def work(callback: Callable[[Any], None]) -> Any:
         return stylize_video(

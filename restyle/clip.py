@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -451,18 +452,29 @@ def write_frame_folder(
 ) -> None:
     """Write ``(H, W, 3)`` frames into ``output`` (made if missing) as ``000000.png``,
     ``000001.png``, ..., each carrying ``metadata`` as :func:`~restyle.image.save_image` does:
-    8-bit PNGs of uint8 frames, 16-bit PNGs of uint16 frames."""
+    8-bit PNGs of uint8 frames, 16-bit PNGs of uint16 frames.
+
+    The frames go to a hidden folder beside ``output`` and are moved in once all are written, so
+    an error or Ctrl-C on the way leaves ``output`` as it was, as a video file is left."""
+    staging = output.parent / f".{output.name}.part-{secrets.token_hex(4)}"
     try:
-        output.mkdir(parents=True, exist_ok=True)
+        staging.mkdir(parents=True)
         for index, image in enumerate(images):
-            path = output / f"{index:06d}.png"
+            path = staging / f"{index:06d}.png"
             if image.dtype == np.uint16:
                 frame = torch.from_numpy(image.astype(np.float32) / 65535.0).permute(2, 0, 1)[None]
                 save_image(frame, path, metadata=metadata, bits=16)
             else:
                 save_image(Image.fromarray(image), path, metadata=metadata)
+        if output.is_dir():  # an existing folder (it may hold other files): the frames move in
+            for frame in sorted(staging.iterdir()):
+                os.replace(frame, output / frame.name)
+        else:
+            os.replace(staging, output)
     except OSError as exc:
         raise RestyleError(f"{output}: cannot write frames: {exc.strerror or exc}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def read_video_metadata(path: str | os.PathLike) -> dict[str, object]:

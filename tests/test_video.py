@@ -986,3 +986,29 @@ def test_an_encoder_that_stops_is_a_one_line_error(tmp_path, clips, monkeypatch)
     message = str(raised.value)
     assert message.startswith(f"{tmp_path / 'o.m4v'}: encoding failed (") and "\n" not in message, message
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_frame_folder_is_written_whole_or_not_at_all(tmp_path, existing):
+    from restyle.clip import write_frame_folder
+
+    out = tmp_path / "frames"
+    if existing:  # a folder of the user's: its own files stay
+        out.mkdir()
+        (out / "notes.txt").write_text("mine")
+    before = sorted(p.name for p in out.iterdir()) if existing else None
+
+    def stopped():
+        yield np.zeros((8, 8, 3), np.uint8)
+        yield np.zeros((8, 8, 3), np.uint8)
+        raise KeyboardInterrupt  # Ctrl-C while a frame is carried up to the source's size, say
+
+    with pytest.raises(KeyboardInterrupt):
+        write_frame_folder(stopped(), out, metadata={"seed": 1})
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["frames"] if existing else [])  # nothing hidden left
+    assert (sorted(p.name for p in out.iterdir()) if existing else None) == before
+    write_frame_folder([np.full((8, 8, 3), 9, np.uint8)] * 3, out, metadata={"seed": 1})
+    assert sorted(p.name for p in out.iterdir()) == ["000000.png", "000001.png", "000002.png"] + (
+        ["notes.txt"] if existing else []
+    )
+    assert read_metadata(out / "000002.png") == {"seed": 1} and [p.name for p in tmp_path.iterdir()] == ["frames"]

@@ -66,7 +66,10 @@ def _print_warning(
     file: Any = None,
     line: str | None = None,
 ) -> None:
-    print(f"restyle: warning: {message}", file=sys.stderr)
+    from tqdm import tqdm
+
+    # on a line of its own above a progress bar that is on screen (the video bar is, from the start)
+    tqdm.write(f"restyle: warning: {message}", file=sys.stderr)
 
 
 class _Progress:

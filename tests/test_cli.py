@@ -519,3 +519,19 @@ def test_a_folder_run_redoes_what_changed(capsys, tmp_path, photos, style_png, m
     code, _, stderr = run(capsys, "photo", photos, style, "-o", out, *FAST, "--seed", "3", *extra)
     assert code == 0, stderr
     assert sorted(ran) == sorted(redone)
+
+
+def test_a_warning_prints_on_a_line_of_its_own_above_a_progress_bar(capsys):
+    from tqdm import tqdm
+
+    from restyle.cli import _print_warning
+
+    bar = tqdm(total=10, desc="first frame, stylised in full", file=sys.stderr)
+    _print_warning(UserWarning("clip.mp4: an HDR clip (HLG)"), UserWarning, "x.py", 1)
+    bar.update(3)
+    bar.close()
+    err = capsys.readouterr().err
+    # what a terminal shows: each line as its last carriage return leaves it
+    shown = [line.rsplit("\r", 1)[-1] for line in err.split("\n")]
+    assert shown[0] == "restyle: warning: clip.mp4: an HDR clip (HLG)", err
+    assert shown[1].startswith("first frame, stylised in full: ") and "3/10" in shown[1], err

@@ -18,6 +18,7 @@ functions, testable without a browser; :func:`build_app` only lays them out.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import inspect
@@ -32,7 +33,7 @@ import time
 import traceback
 import uuid
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -341,6 +342,33 @@ def _download_format(download: str, choices: Mapping[str, tuple[str, int]] = DOW
     return choices[download]
 
 
+def _previews(
+    work: Callable[[Callable[[Any], None]], Any],
+    stop: threading.Event,
+    show: Callable[[Any], Update],
+    *,
+    note: Callable[[str], str] = str,
+) -> Generator[Update, None, tuple[str, Any, tuple[str, ...]]]:
+    """Run ``work`` (see :func:`_run`), yielding ``show(iterate)`` at most once per
+    :data:`PREVIEW_SECONDS`, with the warnings raised since the last update (each passed through
+    ``note``). Returns how it ended, ``("done", result)`` or ``("error", message)``, with the
+    warnings not yet shown."""
+    last = 0.0
+    notes: list[str] = []
+    for kind, value in _run(work, stop):
+        if kind == "warning":
+            notes.append(note(value))
+        elif kind == "iterate":
+            now = time.perf_counter()
+            if now - last >= PREVIEW_SECONDS:
+                last = now
+                yield dataclasses.replace(show(value), notes=tuple(notes))
+                notes.clear()
+        else:
+            return kind, value, tuple(notes)
+    return "error", "the job ended without a result", tuple(notes)  # _run always ends with one of them
+
+
 def _image_job(
     work: Callable[[Callable[[Any], None]], Any],
     stop: threading.Event,
@@ -352,29 +380,21 @@ def _image_job(
 ) -> Iterator[Update]:
     suffix, bits = output_format
     stop.clear()
-    last = 0.0
     started = time.perf_counter()
-    notes: list[str] = []  # warnings not yet shown: they go with the next update
-    for kind, value in _run(work, stop):
-        if kind == "warning":
-            notes.append(value)
-        elif kind == "iterate":
-            it = value
-            now = time.perf_counter()
-            status = f"scale {it.scale + 1}/{it.scales}, iteration {it.step}/{it.steps}{_eta(it)}"
-            if now - last >= PREVIEW_SECONDS:
-                last = now
-                yield Update(_to_array(it.image), status, fraction=it.step / max(it.steps, 1), notes=tuple(notes))
-                notes.clear()
-        elif kind == "error":
-            raise RestyleError(value)
-        else:
-            result = value
-            path = folder / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}{suffix}"
-            save_image(result.image, path, metadata={"restyle_web": name, **result.params}, exif=exif, bits=bits)
-            seconds = time.perf_counter() - started
-            note = "stopped early: best result so far" if result.status == "interrupted" else "done"
-            yield Update(_to_array(result.image), f"{note} in {seconds:.0f} s", str(path), notes=tuple(notes))
+
+    def show(it: Any) -> Update:
+        status = f"scale {it.scale + 1}/{it.scales}, iteration {it.step}/{it.steps}{_eta(it)}"
+        return Update(_to_array(it.image), status, fraction=it.step / max(it.steps, 1))
+
+    kind, value, notes = yield from _previews(work, stop, show)
+    if kind == "error":
+        raise RestyleError(value)
+    result = value
+    path = folder / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}{suffix}"
+    save_image(result.image, path, metadata={"restyle_web": name, **result.params}, exif=exif, bits=bits)
+    seconds = time.perf_counter() - started
+    ended = "stopped early: best result so far" if result.status == "interrupted" else "done"
+    yield Update(_to_array(result.image), f"{ended} in {seconds:.0f} s", str(path), notes=notes)
 
 
 #: The photo tab's weight sliders, in the order they appear, as ``stylize_photo`` names them.
@@ -576,34 +596,26 @@ def video_job(
             callback=callback,
         )
 
-    last = 0.0
-    notes: list[str] = []  # warnings not yet shown: they go with the next update
-    for kind, value in _run(work, stop):
-        if kind == "warning":
-            notes.append(value.replace(str(video), Path(video).name))  # not the server's copy's path
-        elif kind == "iterate":
-            now = time.perf_counter()
-            status = f"frame {value.index + 1}/{value.total}, {value.seconds:.1f} s/frame"
-            if value.eta == value.eta:  # not NaN
-                status += f", about {value.eta:.0f} s left"
-            if now - last >= PREVIEW_SECONDS:
-                last = now
-                fraction = (value.index + 1) / value.total
-                yield Update(_to_array(value.image), status, fraction=fraction, notes=tuple(notes))
-                notes.clear()
-        elif kind == "error":
-            if value != "stopped":
-                raise RestyleError(value)
-            done = work_frames(output.with_name(output.name + ".work"))
-            yield Update(
-                None,
-                f"stopped after {done} frame{'s' * (done != 1)}; Stylise video with the same settings continues from there"
-                if done
-                else "stopped before the first frame was finished",
-                notes=tuple(notes),
-            )
-        else:
-            yield Update(None, "done", str(value), notes=tuple(notes))
+    def show(progress: Any) -> Update:
+        status = f"frame {progress.index + 1}/{progress.total}, {progress.seconds:.1f} s/frame"
+        if progress.eta == progress.eta:  # not NaN
+            status += f", about {progress.eta:.0f} s left"
+        return Update(_to_array(progress.image), status, fraction=(progress.index + 1) / progress.total)
+
+    # a warning names the upload by its name, not by the server's copy's path
+    kind, value, notes = yield from _previews(work, stop, show, note=lambda m: m.replace(str(video), Path(video).name))
+    if kind == "error" and value != "stopped":
+        raise RestyleError(value)
+    if kind == "error":
+        done = work_frames(output.with_name(output.name + ".work"))
+        stopped = (
+            f"stopped after {done} frame{'s' * (done != 1)}; Stylise video with the same settings continues from there"
+            if done
+            else "stopped before the first frame was finished"
+        )
+        yield Update(None, stopped, notes=notes)
+    else:
+        yield Update(None, "done", str(value), notes=notes)
 
 
 def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = None) -> Any:

@@ -757,3 +757,40 @@ def test_a_video_downloads_in_the_format_chosen(tmp_path, images):
     assert eight.file.endswith(".mp4") and read_metadata(eight.file)["bit_depth"] == 8  # the default
     with pytest.raises(RestyleError, match="unknown download format 'GIF': choose from MP4 \\(H.264\\), MP4, 10"):
         collect(video_job(str(clip), images[1], download="GIF", stop=threading.Event(), folder=tmp_path / "none"))
+
+
+def test_previews_are_throttled_and_carry_the_warnings_raised_since_the_last(monkeypatch):
+    import warnings
+
+    from restyle.web import _previews
+
+    def work(callback):
+        warnings.warn("before the first", RestyleWarning, stacklevel=1)
+        for step in range(5):
+            callback(step)
+            if step == 2:
+                warnings.warn("/server/copy/clip.mp4: after the third", RestyleWarning, stacklevel=1)
+        return "the result"
+
+    def drain(job):
+        shown = []
+        while True:
+            try:
+                shown.append(next(job))
+            except StopIteration as end:
+                return shown, end.value
+
+    def note(message):
+        return message.replace("/server/copy/clip.mp4", "clip.mp4")
+
+    monkeypatch.setattr("restyle.web.PREVIEW_SECONDS", 3600.0)
+    with warnings.catch_warnings(record=True):  # shown as before too: not in pytest's summary
+        shown, ended = drain(_previews(work, threading.Event(), lambda step: Update(status=f"step {step}"), note=note))
+    assert shown == [Update(status="step 0", notes=("before the first",))]  # the first is shown at once
+    assert ended == ("done", "the result", ("clip.mp4: after the third",))
+    monkeypatch.setattr("restyle.web.PREVIEW_SECONDS", 0.0)
+    with warnings.catch_warnings(record=True):
+        shown, ended = drain(_previews(work, threading.Event(), lambda step: Update(status=f"step {step}")))
+    assert [u.status for u in shown] == [f"step {i}" for i in range(5)]
+    assert [u.notes for u in shown] == [("before the first",), (), (), ("/server/copy/clip.mp4: after the third",), ()]
+    assert ended == ("done", "the result", ())

@@ -34,12 +34,13 @@ import math
 import os
 import re
 import shutil
+import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 import torch
@@ -108,6 +109,67 @@ def work_frames(folder: str | os.PathLike) -> int:
     """
     path = Path(folder)
     return sum(1 for p in path.glob("*.png") if _FRAME_NAME.fullmatch(p.name)) if path.is_dir() else 0
+
+
+class _SourceFrames(Sequence[torch.Tensor]):
+    """The clip's frames as ``(1, 3, H, W)`` float images, decoded once into an unnamed
+    temporary file (in ``folder``) and read back one at a time, so that memory does not grow
+    with the clip's length: held as floats, 5 minutes at 640x360 would take 20 GB.
+
+    Example:
+        >>> frames = _SourceFrames([np.zeros((2, 3, 3), np.uint8), np.full((2, 3, 3), 255, np.uint8)], ".")
+        >>> len(frames), tuple(frames[1].shape), float(frames[1].max())
+        (2, (1, 3, 2, 3), 1.0)
+        >>> frames.close()
+    """
+
+    def __init__(self, frames: Iterable[np.ndarray], folder: str | os.PathLike) -> None:
+        self._file = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 (closed by close, or __exit__)
+        self._count = 0
+        first: np.ndarray | None = None
+        try:
+            for frame in frames:
+                first = frame if first is None else first
+                try:
+                    self._file.write(np.ascontiguousarray(frame, dtype=first.dtype).tobytes())
+                    self._file.flush()
+                except OSError as exc:  # a full disk
+                    raise RestyleError(
+                        f"{folder}: cannot keep the clip's frames there: {exc.strerror or exc}"
+                    ) from None
+                self._count += 1
+        except BaseException:  # that, a decoding error or Ctrl-C: the file goes now
+            self._file.close()
+            raise
+        self._frames = (
+            np.memmap(self._file, dtype=first.dtype, mode="r", shape=(self._count, *first.shape))
+            if first is not None
+            else None
+        )
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> torch.Tensor: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[torch.Tensor]: ...
+    def __getitem__(self, index: int | slice) -> torch.Tensor | Sequence[torch.Tensor]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._count))]
+        if not -self._count <= index < self._count or self._frames is None:
+            raise IndexError(f"frame {index} of {self._count}")
+        return frame_to_tensor(np.array(self._frames[index]))
+
+    def close(self) -> None:
+        self._frames = None
+        self._file.close()
+
+    def __enter__(self) -> _SourceFrames:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
 
 class _WorkFolder:
@@ -187,7 +249,7 @@ class _WorkFolder:
 def _finished_frames(
     work: _WorkFolder,
     stage: int,
-    contents: list[torch.Tensor],
+    contents: Sequence[torch.Tensor],
     info: VideoInfo,
     start: int,
     shape: tuple[int, int],
@@ -215,7 +277,7 @@ def _finished_frames(
 
 def _stylise_passes(
     work: _WorkFolder,
-    contents: list[torch.Tensor],
+    contents: Sequence[torch.Tensor],
     start: int,
     passes: int,
     run: Callable[[torch.Tensor, bool, tuple[torch.Tensor, Temporal] | None, int], torch.Tensor],
@@ -232,12 +294,21 @@ def _stylise_passes(
     total = len(contents)
     started = time.perf_counter()
     computed = 0
-    results: dict[int, torch.Tensor] = {}
+    # the finished frames a later one may warp: the last (or, long-term, the last 40) only, so
+    # that memory does not grow with the clip; an earlier pass's frames are read back from the
+    # work folder
+    reach = max(LONG_TERM_OFFSETS) if long_term else 1
     for stage in range(passes):
         step = 1 if stage % 2 == 0 else -1
         order = range(total) if step == 1 else range(total - 1, -1, -1)
-        previous_pass = results
-        results = {}
+        results: dict[int, torch.Tensor] = {}
+
+        def previous_pass(t: int, stage: int = stage) -> torch.Tensor:
+            image = work.load(start + t, stage - 1, contents[t].shape[-2:])
+            if image is None:
+                raise RestyleError(f"{work.path(start + t, stage - 1)}: a finished frame has gone missing; run again")
+            return image
+
         for position, t in enumerate(order):
             if STOP.is_set():  # Ctrl-C in the CLI: the frames done so far stay in the work folder
                 raise KeyboardInterrupt
@@ -256,17 +327,18 @@ def _stylise_passes(
                     # the first frame, or the per-frame baseline: stylised in full, from scratch
                     image = run(contents[t], True, None, start + t)
                 elif warped is None:
-                    image = previous_pass[t]  # nothing behind it in this pass's direction
+                    image = previous_pass(t)  # nothing behind it in this pass's direction
                 else:
                     start_image, temporal = warped
                     if stage > 0:
                         # multi-pass: start from this frame's last result blended with its warped
                         # neighbour where that can be trusted (Ruder et al., section 3.4)
-                        start_image = _blend(previous_pass[t], temporal.target, temporal.certainty, 1.0)
+                        start_image = _blend(previous_pass(t), temporal.target, temporal.certainty, 1.0)
                     image = run(contents[t], False, (start_image, temporal), start + t)
                 work.save(start + t, image, stage)
                 computed += 1
             results[t] = image
+            results.pop(t - step * reach, None)  # out of reach of the frames still to come
             elapsed = time.perf_counter() - started
             done_count = stage * total + position + 1
             remaining = passes * total - done_count
@@ -539,8 +611,10 @@ def stylize_video(
     if folder.resolve() == out.resolve():  # the frames written out would be taken for work frames
         raise RestyleError(f"the work folder {folder} is the output itself; give another --work-dir")
     # an error or Ctrl-C before the first frame is finished leaves no work folder behind
-    with _WorkFolder(folder, settings) as work:
-        contents = [frame_to_tensor(f) for f in read_frames(info, shape=shape, start=start, end=end)]
+    with (
+        _WorkFolder(folder, settings) as work,
+        _SourceFrames(read_frames(info, shape=shape, start=start, end=end), folder) as contents,
+    ):
         if not contents:
             raise RestyleError(f"{info.path}: no frames in the range {frames or 'all'}")
         total = len(contents)
@@ -555,6 +629,10 @@ def stylize_video(
         def flow(a: int, b: int) -> torch.Tensor:
             if (a, b) not in flows:
                 flows[(a, b)] = optical_flow(contents[a], contents[b])
+                # a frame asks for two flows per frame it warps, and no later frame of its pass
+                # asks for them again: only the newest are kept (a next pass computes its own)
+                while len(flows) > 4 * len(LONG_TERM_OFFSETS):
+                    flows.pop(next(iter(flows)))
             return flows[(a, b)]
 
         # the image pipeline's options: for a frame stylised in full (True) and for a later one

@@ -1012,3 +1012,54 @@ def test_a_frame_folder_is_written_whole_or_not_at_all(tmp_path, existing):
         ["notes.txt"] if existing else []
     )
     assert read_metadata(out / "000002.png") == {"seed": 1} and [p.name for p in tmp_path.iterdir()] == ["frames"]
+
+
+@pytest.mark.parametrize(("long_term", "reach"), [(False, 1), (True, 5)])
+def test_only_the_frames_within_reach_are_held(tmp_path, monkeypatch, long_term, reach):
+    """Memory must not grow with the clip: a 14-s clip held every frame (as floats, with its
+    flows and results) and peaked at 4.5 GB; the finished frames a later one may warp are
+    held, and an earlier pass's are read back from the work folder."""
+    import gc
+
+    from restyle.video import _stylise_passes, _WorkFolder
+
+    monkeypatch.setattr(restyle.video, "LONG_TERM_OFFSETS", (1, 3, 5))  # Ruder's 1, 10, 20, 40, shortened
+    total, shape = 14, (1, 3, 17, 23)  # a shape no other tensor here has
+    contents = [torch.full(shape, 0.25) for _ in range(total)]
+    held = []
+
+    def run(content, first, temporal, number):
+        return content + 0.5  # a result: 0.75, told apart from the contents (0.25)
+
+    def count(progress):
+        gc.collect()
+        tensors = [o for o in gc.get_objects() if type(o) is torch.Tensor and o.shape == shape]
+        held.append(sum(1 for o in tensors if o.max() > 0.5))
+
+    def flow(a, b):
+        return torch.zeros(1, 2, *shape[-2:])
+
+    with _WorkFolder(tmp_path / "work", {"test": 1}) as work:
+        _stylise_passes(work, contents, 0, 2, run, flow, long_term=long_term, weight=1.0, callback=count)
+    assert len(held) == 2 * total
+    # the results within reach, and a few of this frame's own: its result, start and temporal target
+    assert max(held) <= reach + 4 < total, held
+    assert all(work.load(t, 1, shape[-2:]) is not None for t in range(total))  # both passes on disk
+
+
+def test_a_full_disk_while_the_clip_is_decoded_is_a_one_line_error(tmp_path, clips, monkeypatch):
+    import errno
+    import io
+    from types import SimpleNamespace
+
+    class Full(io.BytesIO):
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(restyle.video, "tempfile", SimpleNamespace(TemporaryFile=lambda **kwargs: Full()))
+    out = tmp_path / "o.mp4"
+    with pytest.raises(
+        RestyleError, match=r"o\.mp4\.work: cannot keep the clip's frames there: No space left on device$"
+    ):
+        stylize_video(clips["audio"], clips["style"], output=out, mode="photo", size=32, device="cpu")
+    assert list(tmp_path.iterdir()) == []  # the work folder it made is gone too

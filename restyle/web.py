@@ -821,6 +821,15 @@ def serve(
         raise RestyleError(f"--port must be between 1 and 65535, not {port}")
     check_at_least(max_upload_mb, 1, "--max-upload-mb")
     folder = Path(tempfile.mkdtemp(prefix="restyle-web-"))
+    try:
+        return _launch(folder, host=host, port=port, max_upload_mb=max_upload_mb, max_pixels=max_pixels, block=block)
+    except BaseException:  # not started (the port in use, say): nothing of it is left behind
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _launch(folder: Path, *, host: str, port: int, max_upload_mb: int, max_pixels: int, block: bool) -> Any:
+    """:func:`serve`'s work, with its temporary folder made."""
     # Gradio keeps uploads and results under GRADIO_TEMP_DIR and serves only from there.
     os.environ["GRADIO_TEMP_DIR"] = str(folder / "gradio")
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"

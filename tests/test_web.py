@@ -459,8 +459,12 @@ def test_job_errors_are_one_line(capsys, error, shown):
         (["--port", "in use"], "cannot start the server on 127.0.0.1:{port}: the port is in use; give another --port"),
     ],
 )
-def test_serve_errors_are_one_line(capsys, argv, message):
+def test_serve_errors_are_one_line(capsys, tmp_path, monkeypatch, argv, message):
+    import tempfile
+
     from restyle.cli import main
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the server would keep uploads
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -470,6 +474,7 @@ def test_serve_errors_are_one_line(capsys, argv, message):
         code = main(["serve", *argv])
     err = capsys.readouterr().err
     assert code != 0 and message.format(port=port) in err and len(err.strip().splitlines()) == 1, err
+    assert list(tmp_path.iterdir()) == []  # no empty upload folder left in /tmp
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])

@@ -56,6 +56,7 @@ __all__ = [
     "resize_long_side",
     "sample_path",
     "save_image",
+    "style_shape",
     "to_pil",
     "to_uint8",
     "warn_if_stretched",
@@ -479,11 +480,10 @@ def holds_deep_colour(path: str | os.PathLike) -> bool:
         with img:
             if img.format == "PNG":
                 return _is_deep_png(path)
-            if img.format == "TIFF":
-                return _is_deep_tiff(img) or img.mode in ("I;16", "I;16B", "I", "F")
             if img.format == "HEIF":
                 return img.info.get("bit_depth", 8) > 8
-            return img.mode in ("I;16", "I;16B", "I", "F")
+            # 16-bit, 32-bit or floating-point grey, or (TIFF) 16-bit colour Pillow reads as RGB
+            return img.mode in ("I;16", "I;16B", "I", "F") or (img.format == "TIFF" and _is_deep_tiff(img))
 
 
 def _check_pixels(path: Path, width: int, height: int, *, size: int | None, max_pixels: int) -> bool:
@@ -707,12 +707,24 @@ def load_style(
     """
     if isinstance(source, str) and source.startswith(SAMPLE_PREFIX):
         source = sample_path(source[len(SAMPLE_PREFIX) :])
-    if isinstance(source, (str, os.PathLike)) and max(image_size(source, max_pixels=max_pixels)) > 2 * long_side:
-        return load_image(source, size=long_side, max_pixels=max_pixels, what=what)
+    if isinstance(source, (str, os.PathLike)):
+        width, height = image_size(source, max_pixels=max_pixels)
+        if style_shape(height, width, long_side) != (height, width):
+            return load_image(source, size=long_side, max_pixels=max_pixels, what=what)
     image = load_image(source, max_pixels=max_pixels, what=what)
-    if max(image.shape[-2:]) > 2 * long_side:
-        image = resize(image, *scaled_shape(*image.shape[-2:], long_side))
-    return image
+    shape = style_shape(*image.shape[-2:], long_side)
+    return image if shape == tuple(image.shape[-2:]) else resize(image, *shape)
+
+
+def style_shape(height: int, width: int, long_side: int) -> tuple[int, int]:
+    """The ``(height, width)`` a style image is used at (:func:`load_style`): its own, or brought
+    down to ``long_side`` if its long side is over twice that.
+
+    Example:
+        >>> style_shape(40, 60, 32), style_shape(40, 80, 32)
+        ((40, 60), (16, 32))
+    """
+    return scaled_shape(height, width, long_side) if max(height, width) > 2 * long_side else (height, width)
 
 
 def resize(image: Tensor, height: int, width: int) -> Tensor:

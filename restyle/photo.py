@@ -46,6 +46,7 @@ from restyle.image import (
     load_style,
     resize,
     scaled_shape,
+    style_shape,
     to_uint8,
 )
 from restyle.masks import MaskPair
@@ -442,7 +443,7 @@ def _check_memory(
     def needed(long_side: int) -> int:
         h, w = scaled_shape(height, width, long_side)
         wh, ww = scaled_shape(height, width, _work_size(settings, long_side))
-        sh, sw = _style_shape(style.shape[-2:], long_side)
+        sh, sw = style_shape(*style.shape[-2:], long_side)
         return photo_bytes(
             wh * ww if settings.stages else 0,
             h * w,
@@ -461,18 +462,12 @@ def _work_size(settings: Preset, size: int) -> int:
     return min(size, settings.work_size or size) if settings.parameterization == "grid" else size
 
 
-def _style_shape(shape: Sequence[int], size: int) -> tuple[int, int]:
-    """The style image's working shape: its own, or brought down to ``size`` if over twice that."""
-    height, width = shape
-    return scaled_shape(height, width, size) if max(height, width) > 2 * size else (height, width)
-
-
 def _load_pair(content: ImageLike, style: ImageLike, *, size: int, max_pixels: int) -> tuple[Tensor, Tensor]:
     """The content at ``size`` and the style image (brought down to ``size`` if it is over
     twice that), each checked to be large enough for the network's layers."""
     content_full = load_image(content, size=size, max_pixels=max_pixels, what="content")
     check_size(*content_full.shape[-2:], _LAYERS, what="content")
-    style_full = load_style(style, long_side=size, max_pixels=max_pixels)  # as _style_shape brings it
+    style_full = load_style(style, long_side=size, max_pixels=max_pixels)
     check_size(*style_full.shape[-2:], _LAYERS, what="style image")
     return content_full, style_full
 

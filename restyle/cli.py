@@ -28,7 +28,7 @@ from restyle.errors import (
     is_out_of_memory,
     no_such_file,
 )
-from restyle.files import check_not_an_input
+from restyle.files import check_not_an_input, file_stamp
 from restyle.image import (
     WRITABLE_SUFFIXES,
     camera_exif,
@@ -185,16 +185,10 @@ def _batch_pairs(args: argparse.Namespace, inputs: Sequence[object]) -> list[tup
     return pairs
 
 
-def _file_stamp(path: str | Path) -> list[object]:
-    """A file's path, size and time modified: it is the same file while these are."""
-    stat = Path(path).stat()
-    return [str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns]
-
-
 def _batch_settings(command: str, options: dict[str, Any], styles: Sequence[str], bits: int) -> str:
     """A fingerprint of what a folder run makes each result from, bar the photo: the command, the
     style images (path, size, time modified), every option, and the seed if one was given."""
-    files = [_file_stamp(s) for s in styles]
+    files = [file_stamp(s) for s in styles]
     chosen = {k: v for k, v in options.items() if not (k == "seed" and v is None)}
     text = json.dumps([command, files, chosen, bits], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -205,7 +199,7 @@ def _finished_before(photo: Path, result_path: Path, settings: str) -> bool:
     modified), made with ``settings`` by an earlier folder run (one stopped by Ctrl-C, say)."""
     try:
         meta = read_metadata(result_path) if result_path.exists() else {}
-        stamp = _file_stamp(photo)
+        stamp = file_stamp(photo)
     except (OSError, RestyleError):
         return False
     finished = meta.get("batch_settings") == settings and meta.get("status") == "done"
@@ -247,7 +241,7 @@ def _run_batch(
             continue
         finally:
             progress.close()
-        made = {**extra, "content": str(photo), "content_file": _file_stamp(photo)}
+        made = {**extra, "content": str(photo), "content_file": file_stamp(photo)}
         if _finish(result, result_path, made, bits=args.bit_depth) == EXIT_INTERRUPTED:
             print(
                 f"restyle: stopped at photo {index} of {len(pairs)}; run the same command to continue",
@@ -435,10 +429,10 @@ class _FrameBar:
 
 
 def _run_video(args: argparse.Namespace, names: Sequence[str]) -> int:
-    from restyle.video import stylize_video, work_frames
+    from restyle.video import stylize_video, work_folder, work_frames
 
     kwargs = signature_kwargs(args, names)
-    work = kwargs.get("work_dir") or str(args.output) + ".work"
+    work = work_folder(args.output, kwargs.get("work_dir"))
     bar = _FrameBar(args.quiet)
     try:
         out = stylize_video(args.video, args.style, output=args.output, callback=bar, **kwargs)

@@ -1,4 +1,5 @@
-"""Writing files safely: a result appears complete or not at all."""
+"""Writing files safely: a result appears complete or not at all; and telling whether an input
+is still the file an earlier result was made from."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import BinaryIO
 
 from restyle.errors import RestyleError
 
-__all__ = ["atomic_write", "check_not_an_input"]
+__all__ = ["atomic_write", "check_not_an_input", "file_stamp"]
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
@@ -77,3 +78,18 @@ def check_not_an_input(output: str | os.PathLike, inputs: Sequence[object]) -> N
         readable = isinstance(source, (str, os.PathLike)) and Path(source).exists()
         if readable and output.exists() and os.path.samefile(output, source):
             raise RestyleError(f"{output}: is an input of this run; give another output, so that it is not replaced")
+
+
+def file_stamp(path: str | os.PathLike) -> list[object]:
+    """A file's resolved path, size and time modified: it is the same file while these are
+    (results made from it are then still its results).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> photo = pathlib.Path(tempfile.mkdtemp()) / "photo.png"
+        >>> _ = photo.write_bytes(b"...")
+        >>> file_stamp(photo)[1:2]
+        [3]
+    """
+    stat = Path(path).stat()
+    return [str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns]

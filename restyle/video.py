@@ -76,7 +76,7 @@ from restyle.optim import STOP, LbfgsMemory
 from restyle.smoothing import guided_upsample
 from restyle.vgg import MIN_TRANSFER_SIZE
 
-__all__ = ["FrameProgress", "stylize_video", "work_frames"]
+__all__ = ["FrameProgress", "stylize_video", "work_folder", "work_frames"]
 
 LONG_TERM_OFFSETS = (1, 10, 20, 40)
 LARGE_SOURCE_PIXELS = 3840 * 2160
@@ -98,6 +98,20 @@ class FrameProgress:
 
 #: The names :meth:`_WorkFolder.path` gives frames: ``000012.png``, ``pass1_000012.png``.
 _FRAME_NAME = re.compile(r"(pass\d+_)?\d{6}\.png")
+
+
+def work_folder(output: str | os.PathLike, work_dir: str | os.PathLike | None = None) -> Path:
+    """Where a run keeps its finished frames: ``work_dir``, or ``OUTPUT.work`` beside the output
+    (beside a folder output given with a trailing slash too, not inside it).
+
+    Example:
+        >>> work_folder("clips/out.mp4").as_posix(), work_folder("frames/").as_posix()
+        ('clips/out.mp4.work', 'frames.work')
+        >>> work_folder("out.mp4", "scratch").as_posix()
+        'scratch'
+    """
+    out = Path(output)
+    return Path(work_dir) if work_dir else out.with_name(out.name + ".work")
 
 
 def work_frames(folder: str | os.PathLike) -> int:
@@ -233,9 +247,7 @@ class _WorkFolder:
             return None  # unreadable (should not happen: frames are written atomically): redo it
         if arr.shape[:2] != tuple(shape):
             return None  # another size (a folder left by a run of an older restyle): redo it
-        scale = 65535.0 if arr.dtype == np.uint16 else 255.0
-        rgb = torch.from_numpy(arr[..., ::-1].astype(np.float32) / scale)  # OpenCV's BGR
-        return rgb.permute(2, 0, 1)[None].contiguous()
+        return frame_to_tensor(arr[..., ::-1]).contiguous()  # OpenCV's BGR
 
     def save(self, index: int, image: torch.Tensor, stage: int = 0) -> None:
         # 16 bits, so that a later frame's temporal target and a 10- or 16-bit output lose nothing
@@ -607,7 +619,7 @@ def stylize_video(
         "content_weight": content_weight,
         "seed": seed,
     }
-    folder = Path(work_dir) if work_dir else out.with_name(out.name + ".work")
+    folder = work_folder(out, work_dir)
     if folder.resolve() == out.resolve():  # the frames written out would be taken for work frames
         raise RestyleError(f"the work folder {folder} is the output itself; give another --work-dir")
     # an error or Ctrl-C before the first frame is finished leaves no work folder behind

@@ -43,6 +43,7 @@ import PIL.Image
 import torch
 
 from restyle.errors import OUT_OF_MEMORY, RestyleError, check_at_least, is_out_of_memory
+from restyle.files import file_stamp
 from restyle.image import DEFAULT_MAX_PIXELS, RestyleWarning, camera_exif, heif_support, load_image, save_image, to_pil
 from restyle.masks import DPST_COLORS
 from restyle.raw import RAW_SUFFIXES
@@ -559,7 +560,7 @@ def video_job(
 ) -> Iterator[Update]:
     """Video transfer: yields the latest frame and progress, then the video file, written as
     ``download`` (one of :data:`VIDEO_DOWNLOADS`)."""
-    from restyle.video import stylize_video, work_frames
+    from restyle.video import stylize_video, work_folder, work_frames
 
     suffix, bits = _download_format(download, VIDEO_DOWNLOADS)  # before any work
     if not video:
@@ -571,15 +572,13 @@ def video_job(
     style_path = folder / f"style-{hashlib.sha256(style_image.numpy().tobytes()).hexdigest()[:16]}.png"
     if not style_path.exists():
         save_image(style_image, style_path)
-    source = Path(video).stat()
-    recipe = [str(video), source.st_size, source.st_mtime_ns, style_path.name, mode, preset, int(size)]
-    recipe += [bool(full_resolution), int(max_frames), bits]
+    recipe = [file_stamp(video), style_path.name, mode, preset, int(size), bool(full_resolution), int(max_frames), bits]
     output = folder / f"video-{hashlib.sha256(repr(recipe).encode()).hexdigest()[:16]}{suffix}"
     stop.clear()
     if output.exists():  # finished before, from the same clip, style and settings
         yield Update(None, "done (made earlier with these settings)", str(output))
         return
-    kept = work_frames(output.with_name(output.name + ".work"))
+    kept = work_frames(work_folder(output))
     yield Update(None, f"continuing after {kept} finished frames" if kept else "stylising the first frame in full")
 
     def work(callback: Callable[[Any], None]) -> Any:
@@ -607,7 +606,7 @@ def video_job(
     if kind == "error" and value != "stopped":
         raise RestyleError(value)
     if kind == "error":
-        done = work_frames(output.with_name(output.name + ".work"))
+        done = work_frames(work_folder(output))
         stopped = (
             f"stopped after {done} frame{'s' * (done != 1)}; Stylise video with the same settings continues from there"
             if done

@@ -361,12 +361,10 @@ def write_video(
     tmp_video = output.with_name(f".{output.name}.video{output.suffix}")
     tmp_final = output.with_name(f".{output.name}.part{output.suffix}")
     width, height = size
-    audio_codec = _ENCODERS.get(output.suffix.lower(), _ENCODERS[".mp4"])[2]
+    codec, params, audio_codec = _ENCODERS.get(output.suffix.lower(), _ENCODERS[".mp4"])
+    pix_fmt = "yuv420p"
     if bits == 10:
         codec, pix_fmt, params = _ENCODERS_10[output.suffix.lower()]
-    else:
-        codec, params, _ = _ENCODERS.get(output.suffix.lower(), _ENCODERS[".mp4"])
-        pix_fmt = "yuv420p"
     dtype = np.uint16 if bits == 10 else np.uint8
     writer = None
     try:

@@ -80,3 +80,10 @@ def encode_hdr(sdr: np.ndarray, curve: str) -> np.ndarray:
     a = 0.17883277
     b, c = 1 - 4 * a, 0.5 - a * np.log(4 * a)
     return np.where(scene <= 1 / 12, np.sqrt(3 * scene), a * np.log(np.maximum(12 * scene - b, 1e-12)) + c)
+
+
+def on_terminal(text: str) -> list[str]:
+    """The non-blank lines a terminal shows for ``text``: each line as its last carriage return
+    (a progress bar redrawing itself) leaves it."""
+    lines = (line.rsplit("\r", 1)[-1] for line in text.split("\n"))
+    return [line for line in lines if line.strip()]

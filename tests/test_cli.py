@@ -15,7 +15,7 @@ from restyle.cli import build_parser, main
 from restyle.image import read_metadata
 from restyle.signature import plain_help
 
-from .conftest import run, stripes_image
+from .conftest import on_terminal, run, stripes_image
 
 TINY = ["--size", "64", "--iterations", "3", "--coarse-iterations", "0", "--no-pyramid", "--quiet", "--device", "cpu"]
 
@@ -531,7 +531,6 @@ def test_a_warning_prints_on_a_line_of_its_own_above_a_progress_bar(capsys):
     bar.update(3)
     bar.close()
     err = capsys.readouterr().err
-    # what a terminal shows: each line as its last carriage return leaves it
-    shown = [line.rsplit("\r", 1)[-1] for line in err.split("\n")]
+    shown = on_terminal(err)
     assert shown[0] == "restyle: warning: clip.mp4: an HDR clip (HLG)", err
     assert shown[1].startswith("first frame, stylised in full: ") and "3/10" in shown[1], err

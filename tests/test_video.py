@@ -21,7 +21,7 @@ from restyle.image import RestyleWarning, load_image, read_metadata
 from restyle.metrics import temporal_error
 from restyle.video import FrameProgress, _frame_options, _temporal_target, stylize_video
 
-from .conftest import encode_hdr, run, stripes_image
+from .conftest import encode_hdr, on_terminal, run, stripes_image
 
 
 def ffmpeg(*args: str, input: bytes | None = None) -> None:
@@ -750,9 +750,7 @@ def test_an_error_before_the_first_frame_leaves_no_empty_progress_bar(capsys, cl
         capsys, "video", clips["audio"], clips["style"], "-o", tmp_path / "o.mp4", *loud, "--frames", "20:30"
     )
     assert code == 1
-    # what a terminal shows: each line as its last carriage return leaves it
-    shown = [line.rsplit("\r", 1)[-1] for line in err.split("\n") if line.rsplit("\r", 1)[-1].strip()]
-    assert shown == [f"restyle: error: {clips['audio']}: no frames in the range 20:30"], err
+    assert on_terminal(err) == [f"restyle: error: {clips['audio']}: no frames in the range 20:30"], err
     assert "first frame" in err  # the bar was on screen, and was cleared
 
 

@@ -580,8 +580,13 @@ def video_job(
         return
     kept = work_frames(work_folder(output))
     yield Update(None, f"continuing after {kept} finished frames" if kept else "stylising the first frame in full")
+    latest: list[Any] = []  # the last frame finished, shown when the job ends (previews skip some)
 
     def work(callback: Callable[[Any], None]) -> Any:
+        def keep(progress: Any) -> None:
+            latest[:] = [progress.image]
+            callback(progress)
+
         return stylize_video(
             video,
             style_path,
@@ -592,7 +597,7 @@ def video_job(
             full_resolution=bool(full_resolution),
             frames=f"0:{int(max_frames)}",
             bit_depth=bits,
-            callback=callback,
+            callback=keep,
         )
 
     def show(progress: Any) -> Update:
@@ -605,6 +610,7 @@ def video_job(
     kind, value, notes = yield from _previews(work, stop, show, note=lambda m: m.replace(str(video), Path(video).name))
     if kind == "error" and value != "stopped":
         raise RestyleError(value)
+    last = _to_array(latest[0]) if latest else None  # stays on screen, not cleared
     if kind == "error":
         done = work_frames(work_folder(output))
         stopped = (
@@ -612,9 +618,9 @@ def video_job(
             if done
             else "stopped before the first frame was finished"
         )
-        yield Update(None, stopped, notes=notes)
+        yield Update(last, stopped, notes=notes)
     else:
-        yield Update(None, "done", str(value), notes=notes)
+        yield Update(last, "done", str(value), notes=notes)
 
 
 def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = None) -> Any:

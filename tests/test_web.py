@@ -309,6 +309,9 @@ def test_video_job_yields_frames_then_the_file(tmp_path, images, monkeypatch):
     assert updates[0] == Update(None, "stylising the first frame in full")  # not the last run's status
     assert "frame 1/4" in updates[1].status
     assert updates[-1].file.endswith(".mp4") and Path(updates[-1].file).exists()
+    # the last frame stays on screen with the result, not cleared: the video's own last frame
+    assert updates[-1].image is not None and updates[-1].image.shape == (36, 48, 3)
+    assert np.array_equal(updates[-1].image, updates[-2].image)  # every frame previewed here: the 4th
     options = {"size": 32, "full_resolution": True, "stop": threading.Event(), "folder": tmp_path}
     full = collect(video_job(str(clip), images[1], **options))[-1].file
     assert probe(full).size == (64, 48)  # worked at 32 px, delivered at the clip's own size
@@ -718,7 +721,7 @@ def test_a_stopped_video_job_continues_when_run_again_with_the_same_settings(tmp
     assert re.fullmatch(
         r"stopped after [23] frames; Stylise video with the same settings continues from there", stopped.status
     )
-    assert stopped.file is None
+    assert stopped.file is None and stopped.image is not None  # the last frame finished stays on screen
     done = len(resumed)
     resumed.clear()
     updates = collect(video_job(str(clip), images[1], size=32, stop=threading.Event(), folder=tmp_path))

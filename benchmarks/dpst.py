@@ -94,6 +94,11 @@ def main() -> None:
         action="store_true",
         help="carry each result up to the photo's own size (stylize_photo(full_resolution=True))",
     )
+    parser.add_argument(
+        "--dequantise",
+        action=argparse.BooleanOptionalAction,
+        help="smooth the photos' 8-bit steps first, or not, in every preset (default: each preset's own)",
+    )
     parser.add_argument("--pairs", default="1-20", help="e.g. 1-20 or 3,8,14")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/dpst"))
     parser.add_argument("--records", type=Path, help="where each finished pair's rows are kept (default: --out)")
@@ -147,6 +152,7 @@ def main() -> None:
                     preset=preset,
                     size=args.size,
                     full_resolution=args.full_resolution,
+                    dequantise=args.dequantise,
                     seed=args.seed,
                 )
                 timing[preset] = (time.perf_counter() - t, mem.peak / 2**30)
@@ -168,6 +174,7 @@ def main() -> None:
         record = {
             "size": args.size,
             "full_resolution": args.full_resolution,
+            "dequantise": args.dequantise,
             "seed": args.seed,
             "settings": _settings(presets),
             "commit": commit,
@@ -180,18 +187,19 @@ def main() -> None:
 
 
 def _done_rows(path: Path, presets: list[str], args: argparse.Namespace) -> list[dict[str, object]] | None:
-    """A finished pair's rows from an earlier run, if it ran these presets at this size, seed and
-    resolution with the presets' current settings (a record from before a preset changed is run
-    again; changes to code that the settings do not name are not seen)."""
+    """A finished pair's rows from an earlier run, if it ran these presets at this size, seed,
+    resolution and dequantisation with the presets' current settings (a record from before a
+    preset changed is run again; changes to code that the settings do not name are not seen)."""
     if not path.exists():
         return None
     saved = json.loads(path.read_text())
     methods = {str(r["method"]) for r in saved["rows"]}
-    same_run = (saved["size"], saved.get("seed", 0), saved.get("full_resolution", False)) == (
-        args.size,
-        args.seed,
-        args.full_resolution,
-    )
+    same_run = (
+        saved["size"],
+        saved.get("seed", 0),
+        saved.get("full_resolution", False),
+        saved.get("dequantise"),  # None: each preset's own (the settings, below, say which)
+    ) == (args.size, args.seed, args.full_resolution, args.dequantise)
     if not same_run or not set(presets) <= methods:
         return None
     kept, current = saved.get("settings", {}), _settings(presets)

@@ -26,6 +26,7 @@ import torch
 from PIL import Image
 
 from restyle.bitdepth import to_uint16
+from restyle.dequantise import dequantise as smooth_steps
 from restyle.errors import RestyleError, no_such_file
 from restyle.hdr import HDR_CURVES, hdr_to_sdr
 from restyle.image import (
@@ -43,6 +44,7 @@ from restyle.image import (
 __all__ = [
     "VIDEO_BIT_DEPTHS",
     "VIDEO_SUFFIXES",
+    "YUV_MATRICES",
     "VideoInfo",
     "check_video_bits",
     "check_video_suffix",
@@ -54,6 +56,7 @@ __all__ = [
     "read_video_metadata",
     "write_frame_folder",
     "write_video",
+    "yuv_to_rgb",
 ]
 
 logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)  # it reports every rescale we ask for
@@ -79,6 +82,10 @@ class VideoInfo:
     #: Whether the frames store more than 8 bits per channel (10-bit video, 16-bit PNG frames):
     #: then :func:`read_frames` gives them at 16 bits.
     deep: bool = False
+    #: For an 8-bit YUV video whose matrix is known: ``(matrix, full_range)``, how its YUV codes
+    #: become RGB (:func:`yuv_to_rgb`), so that :func:`read_frames` can smooth their steps
+    #: before the conversion, where they are steps of one code. None: RGB frames, or deeper.
+    yuv: tuple[str, bool] | None = None
 
 
 def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
@@ -135,7 +142,10 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
             stacklevel=2,
         )
     deep = hdr is not None or _is_deep(pix_fmt)
-    return VideoInfo(source, float(meta["fps"]), size, frames, bool(meta.get("audio_codec")), False, matrix, hdr, deep)
+    yuv = None if deep else _yuv_coding(pix_fmt, matrix)
+    return VideoInfo(
+        source, float(meta["fps"]), size, frames, bool(meta.get("audio_codec")), False, matrix, hdr, deep, yuv
+    )
 
 
 #: ffmpeg's pixel formats of more than 8 bits per sample end in their depth (or, packed RGB,
@@ -174,6 +184,70 @@ def _untagged_matrix(pix_fmt: str, size: tuple[int, int]) -> str | None:
     return "bt709" if width >= 1280 or height > 576 else None
 
 
+#: Kr and Kb of the YUV matrices whose codes :func:`yuv_to_rgb` converts, by ffmpeg's names.
+YUV_MATRICES = {
+    "bt709": (0.2126, 0.0722),
+    "smpte170m": (0.299, 0.114),
+    "bt470bg": (0.299, 0.114),
+    "bt2020nc": (0.2627, 0.0593),
+    "smpte240m": (0.212, 0.087),
+    "fcc": (0.30, 0.11),
+}
+
+
+def _yuv_coding(pix_fmt: str, untagged: str | None) -> tuple[str, bool] | None:
+    """``(matrix, full_range)`` of an 8-bit YUV stream from ffmpeg's description, or None for
+    RGB, palette or grey streams and for matrices :func:`yuv_to_rgb` does not convert.
+
+    ``untagged`` is the matrix an untagged clip is read with (:func:`_untagged_matrix`); without
+    it ffmpeg reads one by BT.601.
+
+    Example:
+        >>> _yuv_coding("yuv420p(tv, bt709, progressive)", None), _yuv_coding("yuvj420p(pc)", None)
+        (('bt709', False), ('smpte170m', True))
+        >>> _yuv_coding("yuv420p(progressive)", "bt709"), _yuv_coding("rgb24", None)
+        (('bt709', False), None)
+    """
+    name, _, details = pix_fmt.partition("(")
+    name = name.strip()
+    if not name.startswith(("yuv", "nv", "yuyv", "uyvy", "yvyu")) or name.startswith("yuva"):
+        return None
+    tokens = [part.strip().split("/")[0] for part in details.rstrip(")").split(",")]
+    tagged = next((t for t in tokens if t in _MATRICES), None)
+    matrix = tagged or untagged or "smpte170m"
+    if matrix not in YUV_MATRICES:
+        return None
+    return matrix, name.startswith("yuvj") or "pc" in tokens
+
+
+def yuv_to_rgb(planes: torch.Tensor, matrix: str, *, full_range: bool = False) -> torch.Tensor:
+    """8-bit YUV codes (as floats, possibly between codes) to RGB in [0, 1], as ffmpeg converts them.
+
+    Args:
+        planes: Y, Cb and Cr codes, 0..255.
+        matrix: one of :data:`YUV_MATRICES`.
+        full_range: codes span 0..255 (JPEG's ``pc`` range); else Y 16..235, Cb and Cr 16..240.
+
+    Shape:
+        - planes: :math:`(3, H, W)`
+        - output: :math:`(1, 3, H, W)`
+
+    Example:
+        >>> grey = torch.tensor([126.0, 128.0, 128.0])[:, None, None]  # BT.709 video range
+        >>> yuv_to_rgb(grey, "bt709").flatten().mul(255).round().tolist()
+        [128.0, 128.0, 128.0]
+    """
+    kr, kb = YUV_MATRICES[matrix]
+    if full_range:
+        y, cb, cr = planes[0] / 255, (planes[1] - 128) / 255, (planes[2] - 128) / 255
+    else:
+        y, cb, cr = (planes[0] - 16) / 219, (planes[1] - 128) / 224, (planes[2] - 128) / 224
+    red = y + 2 * (1 - kr) * cr
+    blue = y + 2 * (1 - kb) * cb
+    green = (y - kr * red - kb * blue) / (1 - kr - kb)
+    return torch.stack([red, green, blue])[None].clamp(0, 1)
+
+
 def parse_frame_range(text: str | None) -> tuple[int, int | None]:
     """``--frames START:END`` as ``(start, end)``; either side may be empty (``end`` None: to the end).
 
@@ -201,11 +275,17 @@ def frame_shape(info: VideoInfo, size: int) -> tuple[int, int]:
 
 
 def read_frames(
-    info: VideoInfo, *, shape: tuple[int, int], start: int = 0, end: int | None = None
+    info: VideoInfo, *, shape: tuple[int, int], start: int = 0, end: int | None = None, dequantise: bool = False
 ) -> Iterator[np.ndarray]:
     """Frames ``start`` to ``end`` (exclusive) as ``(H, W, 3)`` arrays of ``shape``: uint8, or
     uint16 for a clip of more than 8 bits (``info.deep``: 10-bit video, an HDR clip once
     converted, 16-bit frames), so that its smooth gradients are not banded before stylisation.
+
+    ``dequantise``: an 8-bit YUV video's frames (``info.yuv``) are decoded as YUV codes, their
+    steps smoothed (:func:`restyle.dequantise.dequantise`), and converted to RGB at 16 bits.
+    Converted first, a step of one code became a step of up to 4 levels in RGB, and the RGB
+    steps of its three codes no longer fit an interval that smoothing could bridge. Other
+    frames are given as read.
 
     Video files are decoded and scaled by ffmpeg at a constant frame rate: variable-rate clips
     are resampled to their average rate (frames duplicated across gaps, dropped where the clip
@@ -219,13 +299,21 @@ def read_frames(
                 image = torch.nn.functional.interpolate(image, size=(height, width), mode="bilinear", antialias=True)
             yield to_uint16(image) if info.deep else to_uint8(image[0]).permute(1, 2, 0).numpy()
         return
-    with contextlib.closing(_decoded(info, width=width, height=height)) as decoded:
+    as_yuv = dequantise and info.yuv is not None
+    with contextlib.closing(_decoded(info, width=width, height=height, as_yuv=as_yuv)) as decoded:
         for index, data in enumerate(decoded):
             if end is not None and index >= end:
                 break
             if index < start:
                 continue
-            if info.hdr:  # 16-bit HDR signal: shown as an SDR screen shows it
+            if as_yuv:
+                assert info.yuv is not None
+                codes = torch.from_numpy(
+                    np.frombuffer(data, dtype=np.uint8).reshape(3, height, width).astype(np.float32)
+                )
+                smooth = smooth_steps(codes / 255.0) * 255.0
+                yield to_uint16(yuv_to_rgb(smooth, info.yuv[0], full_range=info.yuv[1]))
+            elif info.hdr:  # 16-bit HDR signal: shown as an SDR screen shows it
                 signal = torch.from_numpy(np.frombuffer(data, dtype="<u2").reshape(height, width, 3).astype(np.float32))
                 yield (hdr_to_sdr(signal / 65535.0, info.hdr) * 65535.0).round().numpy().astype(np.uint16)
             elif info.deep:
@@ -234,9 +322,9 @@ def read_frames(
                 yield np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3).copy()
 
 
-def _decoded(info: VideoInfo, *, width: int, height: int) -> Iterator[bytes]:
+def _decoded(info: VideoInfo, *, width: int, height: int, as_yuv: bool = False) -> Iterator[bytes]:
     """The raw RGB frames of a video file, scaled to ``width`` x ``height``, from an ffmpeg
-    process of our own.
+    process of our own; with ``as_yuv``, its planar 8-bit YUV 4:4:4 codes in its own range.
 
     Not imageio-ffmpeg's ``read_frames``: that one leaves ffmpeg's pipes open (ResourceWarnings)
     when ffmpeg ends by itself at the end of the clip. ffmpeg runs in a session of its own, so a
@@ -248,12 +336,16 @@ def _decoded(info: VideoInfo, *, width: int, height: int) -> Iterator[bytes]:
     # the fps filter resamples on timestamps, so a variable-rate clip keeps its duration (and its
     # audio stays in sync); ``-r`` alone let ffmpeg emit extra frames
     matrix = f":in_color_matrix={info.matrix}" if info.matrix else ""  # else the clip's tags
+    if as_yuv:  # codes kept in the clip's range (its matrix does not apply: nothing is converted)
+        assert info.yuv is not None
+        matrix = f":out_range={'pc' if info.yuv[1] else 'tv'}"
     command += ["-vf", f"scale={width}:{height}:flags=area{matrix},fps={info.fps}"]
-    command += ["-pix_fmt", "rgb48le" if info.deep else "rgb24", "-f", "rawvideo", "-"]
+    pix_fmt = "yuv444p" if as_yuv else "rgb48le" if info.deep else "rgb24"
+    command += ["-pix_fmt", pix_fmt, "-f", "rawvideo", "-"]
     own_session = (
         {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if os.name == "nt" else {"start_new_session": True}
     )
-    frame_bytes = width * height * (6 if info.deep else 3)
+    frame_bytes = width * height * (6 if info.deep and not as_yuv else 3)
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, **own_session)
         assert process.stdout is not None

@@ -30,6 +30,8 @@ from torch import Tensor
 
 from restyle import hdr
 from restyle.bitdepth import BIT_DEPTHS, DEEP_FORMATS, encode_png16, to_uint16, write_tiff16
+from restyle.dequantise import dequantise as smooth_steps
+from restyle.dequantise import on_grid
 from restyle.errors import RestyleError, no_such_file
 from restyle.files import atomic_write, check_not_an_input
 from restyle.raw import RAW_SUFFIXES, is_raw, raw_size, read_raw
@@ -616,6 +618,7 @@ def load_image(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     what: str = "image",
     icc: bool = True,
+    dequantise: bool = False,
 ) -> Tensor:
     """Read an image from a path, PIL image, numpy array or tensor, as RGB in [0, 1].
 
@@ -635,6 +638,8 @@ def load_image(
         what: how to name the image in error messages.
         icc: convert colours in an embedded ICC profile to sRGB. False for label images
             (masks), whose colours name regions and must be read as stored.
+        dequantise: if the image holds 8-bit values, smooth their steps (after the resize)
+            with :func:`restyle.dequantise.dequantise`; deeper images are left as read.
 
     Returns:
         A float32 tensor on the CPU.
@@ -674,11 +679,12 @@ def load_image(
         raise RestyleError(f"{what}: expected a path, PIL image, numpy array or tensor, not {type(source).__name__}")
     if tensor.shape[-1] == 0 or tensor.shape[-2] == 0:
         raise RestyleError(f"{what}: the image has zero size")
+    eight_bits = dequantise and on_grid(tensor)
     if size is not None:
         shape = scaled_shape(tensor.shape[-2], tensor.shape[-1], check_long_side(size))
         check_work_size(shape, max_pixels=max_pixels, what=what, value=size)
         tensor = resize(tensor, *shape)
-    return tensor.contiguous()
+    return (smooth_steps(tensor) if eight_bits else tensor).contiguous()
 
 
 def load_style(

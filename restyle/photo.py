@@ -108,6 +108,13 @@ class Preset:
     grid_cell: int = 32  # pixels between grid nodes at work_size
     grid_bins: int = 8  # grid nodes along the luminance axis
     grid_smoothness: float = 0.0  # weight of the grid's roughness penalty (bilateral.grid_roughness)
+    # Smooth the content's 8-bit steps in its flat areas first (restyle.dequantise). Only where
+    # no optimisation follows: the fast preset's colour map stretches the steps of a sky
+    # straight into bands. An optimising preset's own smoothing left a sky banded by 0.5 levels
+    # RMS either way, and on smoothed flat areas its photorealism Laplacian is ill-conditioned
+    # (their windows' variances now exceed eps): in 10 L-BFGS steps on a test image the style
+    # distance fell by 10% instead of 22% (benchmarks/RESULTS.md, "Banding").
+    dequantise: bool = False
 
 
 PRESETS: dict[str, Preset] = {
@@ -144,7 +151,9 @@ PRESETS: dict[str, Preset] = {
         pyramid=False,
         smoothing="affine",
     ),
-    "fast": Preset(stages=(), pyramid=False, coarse_iterations=0, smoothing="matting", smoothing_strength=10.0),
+    "fast": Preset(
+        stages=(), pyramid=False, coarse_iterations=0, smoothing="matting", smoothing_strength=10.0, dequantise=True
+    ),
 }
 
 
@@ -199,6 +208,7 @@ def stylize_photo(
     device: str = "auto",
     precision: Literal["auto", "float32", "bfloat16"] = "auto",
     channels_last: bool = True,
+    dequantise: bool | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     callback: Callable[[Iterate], None] | None = None,
     _cache: dict | None = None,
@@ -253,6 +263,11 @@ def stylize_photo(
         channels_last: run the encoder on channels-last tensors: the same result up to the
             rounding of masked bfloat16 Grams, and on a CPU with AMX 15-22% faster per pair
             (DPST pairs 2, 8 and 14 at 700 px; no difference on one with AVX-512 BF16 only).
+        dequantise: smooth the 8-bit steps of the content's flat areas before stylising it,
+            each value moving by at most 3/4 of a level (:mod:`restyle.dequantise`), so that a
+            style that stretches a smooth gradient such as a clear sky does not turn each step
+            into a visible band; deeper images (16-bit, RAW) are used as read. Default: the
+            preset's (on for ``fast`` only, where no optimisation follows).
         max_pixels: refuse input images with more pixels than this.
         callback: called after every iteration with an :class:`~restyle.optim.Iterate`.
         _cache: a dict shared by the calls of a weight sweep (one content, one style): the
@@ -281,6 +296,8 @@ def stylize_photo(
         grid_smoothness=grid_smoothness,
         smoothing_strength=smoothing_strength,
     )
+    if dequantise is not None:
+        settings = replace(settings, dequantise=dequantise)
     check_long_side(size, minimum=MIN_TRANSFER_SIZE)
     for weight in region_weights or ():  # their number is checked once the masks are known
         check_weight(weight, "each of region-weights")
@@ -291,8 +308,14 @@ def stylize_photo(
     params.update(run.recorded(), settings={k: v for k, v in vars(settings).items()})
 
     # loaded first, so that a photo over --max-pixels fails at once rather than after the work
-    original = load_image(content, max_pixels=max_pixels, what="content") if full_resolution else None
-    content_full, style_full = _load_pair(content, style, size=size, max_pixels=max_pixels)
+    original = (
+        load_image(content, max_pixels=max_pixels, what="content", dequantise=settings.dequantise)
+        if full_resolution
+        else None
+    )
+    content_full, style_full = _load_pair(
+        content, style, size=size, max_pixels=max_pixels, dequantise=settings.dequantise
+    )
     height, width = content_full.shape[-2:]
     _check_memory(settings, content_full, style_full, original, auto_masks=bool(auto_masks), device=dev)
     masks, matching = _sweep_masks(
@@ -462,10 +485,13 @@ def _work_size(settings: Preset, size: int) -> int:
     return min(size, settings.work_size or size) if settings.parameterization == "grid" else size
 
 
-def _load_pair(content: ImageLike, style: ImageLike, *, size: int, max_pixels: int) -> tuple[Tensor, Tensor]:
-    """The content at ``size`` and the style image (brought down to ``size`` if it is over
-    twice that), each checked to be large enough for the network's layers."""
-    content_full = load_image(content, size=size, max_pixels=max_pixels, what="content")
+def _load_pair(
+    content: ImageLike, style: ImageLike, *, size: int, max_pixels: int, dequantise: bool
+) -> tuple[Tensor, Tensor]:
+    """The content at ``size`` (its 8-bit steps smoothed if ``dequantise``) and the style image
+    (brought down to ``size`` if it is over twice that), each checked to be large enough for the
+    network's layers."""
+    content_full = load_image(content, size=size, max_pixels=max_pixels, what="content", dequantise=dequantise)
     check_size(*content_full.shape[-2:], _LAYERS, what="content")
     style_full = load_style(style, long_side=size, max_pixels=max_pixels)
     check_size(*style_full.shape[-2:], _LAYERS, what="style image")

@@ -58,6 +58,8 @@ from restyle.clip import (
     write_frame_folder,
     write_video,
 )
+from restyle.dequantise import dequantise as smooth_steps
+from restyle.dequantise import on_grid
 from restyle.errors import RestyleError, check_choice, check_positive, check_weight
 from restyle.files import atomic_write, check_not_an_input
 from restyle.flow import certainty, optical_flow, warp
@@ -267,13 +269,20 @@ def _finished_frames(
     shape: tuple[int, int],
     *,
     bits: int = 8,
+    dequantise: bool = False,
 ) -> Iterator[np.ndarray]:
     """The stylised frames of the last stage as arrays of ``shape``: uint8 for ``bits=8``,
     uint16 for more. A larger shape is
     reached by guided upsampling of each frame, guided by its source frame decoded at that size
-    (one frame at a time: a clip at its source size need not fit in memory)."""
+    (one frame at a time: a clip at its source size need not fit in memory). With
+    ``dequantise``, the guide's 8-bit steps are smoothed as the stylised frames' were: an 8-bit
+    YUV video's as it is read, 8-bit RGB frames' here (with the frame it was stylised from)."""
     small = tuple(contents[0].shape[-2:])
-    sources = read_frames(info, shape=shape, start=start, end=start + len(contents)) if shape != small else None
+    sources = (
+        read_frames(info, shape=shape, start=start, end=start + len(contents), dequantise=dequantise)
+        if shape != small
+        else None
+    )
     for index, content in enumerate(contents):
         frame = work.load(start + index, stage, content.shape[-2:])
         if frame is None:
@@ -281,6 +290,8 @@ def _finished_frames(
         if sources is not None:
             source = frame_to_tensor(next(sources))
             if shape[0] * shape[1] > small[0] * small[1]:
+                if dequantise and on_grid(content):
+                    content, source = smooth_steps(content), smooth_steps(source)
                 frame = guided_upsample(frame, content, source)
             else:  # a source smaller than --size: back down to its own size
                 frame = resize(frame, *shape)
@@ -386,10 +397,13 @@ def _frame_options(
     frame_iterations: int,
     style_weight: float | None,
     content_weight: float | None,
+    dequantise: bool,
 ) -> dict[str, Any]:
     """The image pipeline's options for one frame: the first frame of a pass is stylised in
     full; later ones take ``frame_iterations`` full-size steps from their warped start."""
     options: dict[str, Any] = {"size": size, "seed": seed, "device": device}
+    if mode == "photo":  # art mode stylises the frames as read (read_frames smoothed them, if asked)
+        options["dequantise"] = dequantise
     if mode == "photo" and preset == "fast":  # no optimisation: no weights or iterations to pass
         # Without masks the fast preset's colour transfer is one affine map of the content's
         # colours: already photorealistic, so the per-frame matting smoothing (seconds per
@@ -517,6 +531,7 @@ def stylize_video(
     work_dir: str | None = None,
     keep_frames: bool = False,
     bit_depth: Literal[8, 10, 16] = 8,
+    dequantise: bool | None = None,
     seed: int = 0,
     device: str = "auto",
     callback: Callable[[FrameProgress], None] | None = None,
@@ -556,6 +571,13 @@ def stylize_video(
         bit_depth: bits per colour channel of the output: 10 writes a video file in 10 bits
             (HEVC Main 10 in .mp4/.mkv, ProRes 422 HQ in .mov, VP9 profile 2 in .webm),
             16 a folder of 16-bit PNG frames; smooth gradients then survive grading.
+        dequantise: smooth the 8-bit steps of each frame's flat areas before stylising it
+            (:mod:`restyle.dequantise`), so that a style that stretches a smooth gradient such
+            as a clear sky does not turn each step into a band: an 8-bit YUV video's in its YUV
+            codes, before they become RGB (:func:`restyle.clip.read_frames`), 8-bit RGB frames'
+            in RGB; with ``full_resolution``, the source frames that guide the upsampling too.
+            Deeper clips are used as read. Default: on for the ``fast`` photo preset, as for an
+            image (:class:`restyle.photo.Preset`), off for the modes that optimise.
         seed: random seed.
         device: "auto", "cpu", "cuda" or "mps".
         callback: called after every frame with a :class:`FrameProgress`.
@@ -569,6 +591,7 @@ def stylize_video(
     from restyle.photo import stylize_photo
 
     fast = mode == "photo" and preset == "fast"
+    dequantise = fast if dequantise is None else dequantise
     weight = _check_options(
         mode=mode,
         preset=preset,
@@ -617,6 +640,7 @@ def stylize_video(
         "iterations": iterations,
         "style_weight": style_weight,
         "content_weight": content_weight,
+        "dequantise": dequantise,
         "seed": seed,
     }
     folder = work_folder(out, work_dir)
@@ -625,7 +649,7 @@ def stylize_video(
     # an error or Ctrl-C before the first frame is finished leaves no work folder behind
     with (
         _WorkFolder(folder, settings) as work,
-        _SourceFrames(read_frames(info, shape=shape, start=start, end=end), folder) as contents,
+        _SourceFrames(read_frames(info, shape=shape, start=start, end=end, dequantise=dequantise), folder) as contents,
     ):
         if not contents:
             raise RestyleError(f"{info.path}: no frames in the range {frames or 'all'}")
@@ -660,6 +684,7 @@ def stylize_video(
                 frame_iterations=frame_iterations,
                 style_weight=style_weight,
                 content_weight=content_weight,
+                dequantise=dequantise,
             )
             for first in (True, False)
         }
@@ -685,7 +710,9 @@ def stylize_video(
         _stylise_passes(work, contents, start, passes, run, flow, long_term=long_term, weight=weight, callback=callback)
 
         out_height, out_width = source_shape or (height, width)
-        frames = _finished_frames(work, passes - 1, contents, info, start, (out_height, out_width), bits=bit_depth)
+        frames = _finished_frames(
+            work, passes - 1, contents, info, start, (out_height, out_width), bits=bit_depth, dequantise=dequantise
+        )
         recorded = {
             **settings,
             "frames": f"{start}:{start + total}",

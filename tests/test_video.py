@@ -121,8 +121,9 @@ def test_full_resolution_carries_each_frame_up_to_the_source(capsys, tmp_path, c
     assert resumed == [True] * 8  # the frames stylised before are carried up, not redone
     assert read_metadata(full / "000003.png")["full_resolution"] is True  # each frame carries the parameters
     info = probe(clips["audio"])
-    sources = list(read_frames(info, shape=(64, 96)))
-    contents = list(read_frames(info, shape=(42, 64)))
+    # the guide and the frame it was stylised from, their 8-bit steps smoothed in YUV as the run does
+    sources = list(read_frames(info, shape=(64, 96), dequantise=True))
+    contents = list(read_frames(info, shape=(42, 64), dequantise=True))
     for index in (0, 7):
         ours = np.asarray(Image.open(full / f"{index:06d}.png"))
         stylised = load_image(tmp_path / "small.work" / f"{index:06d}.png")  # kept at 16 bits
@@ -379,18 +380,23 @@ def test_temporal_target_takes_each_pixel_from_the_nearest_trusted_frame():
 
 
 def test_frame_options_first_frame_in_full_later_frames_short():
-    common = dict(size=64, seed=3, device="cpu", iterations=None, frame_iterations=7, style_weight=None)
+    common = dict(
+        size=64, seed=3, device="cpu", iterations=None, frame_iterations=7, style_weight=None, dequantise=False
+    )
     first = _frame_options(mode="art", preset="fast", first=True, content_weight=2.0, **common)
     assert first == {"size": 64, "seed": 3, "device": "cpu", "content_weight": 2.0}
     later = _frame_options(mode="art", preset="fast", first=False, content_weight=None, **common)
     assert later["iterations"] == 7 and later["pyramid"] is False
     photo = _frame_options(mode="photo", preset="default", first=False, content_weight=None, **common)
     assert photo["preset"] == "default" and photo["iterations"] == 7 and "pyramid" not in photo
+    assert photo["dequantise"] is False  # the video's choice, passed on to every frame
     fast = _frame_options(mode="photo", preset="fast", first=True, content_weight=None, **common)
     assert fast["smoothing"] == "none" and "iterations" not in fast
     # the fast preset optimises nothing: neither weights nor iterations reach it (each frame warned)
     weighted = _frame_options(mode="photo", preset="fast", first=False, content_weight=2.0, **common)
-    assert weighted == {"size": 64, "seed": 3, "device": "cpu", "preset": "fast", "smoothing": "none"}
+    assert weighted == {
+        "size": 64, "seed": 3, "device": "cpu", "dequantise": False, "preset": "fast", "smoothing": "none"
+    }  # fmt: skip
 
 
 def test_cli_photo_fast_warns_once_of_options_it_ignores(capsys, tmp_path, clips):
@@ -1061,3 +1067,107 @@ def test_a_full_disk_while_the_clip_is_decoded_is_a_one_line_error(tmp_path, cli
     ):
         stylize_video(clips["audio"], clips["style"], output=out, mode="photo", size=32, device="cpu")
     assert list(tmp_path.iterdir()) == []  # the work folder it made is gone too
+
+
+@pytest.mark.parametrize(
+    ("options", "size", "coding"),
+    [
+        (["-pix_fmt", "yuv444p", "-colorspace", "bt709", "-color_range", "tv"], "96x64", ("bt709", False)),
+        (["-pix_fmt", "yuv444p"], "96x64", ("smpte170m", False)),  # untagged SD: ffmpeg's BT.601
+        (["-pix_fmt", "yuv444p"], "1280x720", ("bt709", False)),  # untagged HD: BT.709, as players
+        (["-pix_fmt", "yuvj444p"], "96x64", ("smpte170m", True)),
+        (["-pix_fmt", "yuv444p", "-colorspace", "bt2020nc", "-color_range", "tv"], "96x64", ("bt2020nc", False)),
+    ],
+)
+def test_yuv_codes_become_the_rgb_ffmpeg_gives(tmp_path, options, size, coding):
+    from restyle.clip import _decoded, yuv_to_rgb
+
+    clip = tmp_path / "clip.mkv"
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size={size}:rate=5:duration=0.2",
+        "-c:v",
+        "libx264",
+        "-qp",
+        "0",
+        *options,
+        str(clip),
+    )
+    info = probe(clip)
+    assert info.yuv == coding
+    height, width = frame_shape(info, 96)
+    rgb = next(read_frames(info, shape=(height, width), dequantise=False)).astype(np.float64)  # ffmpeg's
+    codes = np.frombuffer(next(_decoded(info, width=width, height=height, as_yuv=True)), np.uint8)
+    ours = yuv_to_rgb(
+        torch.from_numpy(codes.reshape(3, height, width).astype(np.float64)), *coding[:1], full_range=coding[1]
+    )
+    difference = np.abs(ours[0].permute(1, 2, 0).numpy() * 255 - rgb)
+    # ffmpeg rounds to 8 bits, and scales the HD clip after its conversion: larger at edges. A
+    # wrong matrix (BT.601 for BT.709) is off by 3.5 levels on average on this picture
+    assert difference.mean() < 0.35 and difference.max() <= 3
+
+
+def sky_clip(path: Path, *options: str) -> torch.Tensor:
+    """A gentle sky gradient as 8-bit BT.709 YUV codes (8 luma steps over 128 rows), encoded
+    without a conversion: the staircase as a camera's encoder leaves it. Returns the smooth
+    gradient the codes were rounded from, in RGB, ``(1, 3, 128, 64)``."""
+    from restyle.clip import yuv_to_rgb
+
+    rows = torch.linspace(0, 1, 128, dtype=torch.float64)[:, None].expand(128, 64)
+    codes = torch.stack([40 + 8 * rows, 140 + 4 * rows, 121 - 3 * rows])
+    frames = codes.round().to(torch.uint8).numpy().tobytes() * 3
+    ffmpeg(
+        # the codes' own range and matrix: as output options, ffmpeg would convert them to those
+        "-f", "rawvideo", "-pix_fmt", "yuv444p", "-s", "64x128", "-r", "10", "-colorspace", "bt709",
+        "-color_range", "tv", "-i", "-", "-c:v", "libx264", *options, str(path), input=frames,
+    )  # fmt: skip
+    return yuv_to_rgb(codes, "bt709")
+
+
+def test_a_videos_steps_are_smoothed_in_its_yuv_codes(tmp_path):
+    clip = tmp_path / "sky.mkv"
+    truth = sky_clip(clip, "-qp", "0")
+    info = probe(clip)
+    as_read = next(read_frames(info, shape=(128, 64), dequantise=False))
+    smoothed = next(read_frames(info, shape=(128, 64), dequantise=True))
+    assert as_read.dtype == np.uint8 and smoothed.dtype == np.uint16
+
+    def error(frame):  # from the truth, in levels
+        return float((frame_to_tensor(frame).double() - truth).pow(2).mean().sqrt()) * 255
+
+    def largest_step(frame):  # between rows
+        return float((frame_to_tensor(frame)[0].diff(dim=1) * 255).abs().max())
+
+    assert error(smoothed) < error(as_read) / 2
+    # converted to RGB first, a step of one code was a step of up to 3 levels; no longer
+    assert largest_step(as_read) >= 2 and largest_step(smoothed) < 0.5
+
+
+def test_rgb_frames_are_read_as_they_are(tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    Image.fromarray(stripes_image(32, 48)).save(folder / "0001.png")
+    info = probe(folder)
+    assert info.yuv is None
+    assert np.array_equal(
+        next(read_frames(info, shape=(32, 48), dequantise=True)), next(read_frames(info, shape=(32, 48)))
+    )
+
+
+def test_a_stylised_video_sky_bands_less_when_dequantised(tmp_path):
+    clip = tmp_path / "sky.mkv"
+    sky_clip(clip, "-crf", "18")
+    t = np.linspace(0.05, 0.95, 96)[:, None, None] * np.ones((1, 64, 1))
+    style = tmp_path / "dusk.png"
+    Image.fromarray((np.concatenate([t, t * 0.6, 1 - t], axis=2) * 255).round().astype(np.uint8)).save(style)
+    options = {"mode": "photo", "preset": "fast", "size": 128, "bit_depth": 16, "device": "cpu"}
+
+    def largest_jump(folder):  # between rows of the column mean, in levels
+        column = load_image(folder / "000002.png")[0].mean(dim=2) * 255
+        return float((column[:, 1:] - column[:, :-1]).abs().max())
+
+    banded = largest_jump(stylize_video(clip, style, output=tmp_path / "banded", dequantise=False, **options))
+    smooth = largest_jump(stylize_video(clip, style, output=tmp_path / "smooth", **options))  # on by default
+    assert banded > 5 and smooth < banded / 3

@@ -10,7 +10,7 @@ How: only a flat pixel may move, one whose 3 x 3 neighbourhood spans at most ``f
 levels in its channel: a staircase's. Texture, grain, noise and edges span more, and stay exactly
 as read (an ungated version moved 75-82% of a real photo's pixels by over half a level, flattening
 fine texture). The image is then blurred by a box window and clamped back into its interval,
-from wide windows to narrow ones (``WINDOWS``, each twice). A wide window bridges the long flat
+from wide windows to narrow ones (``WINDOWS``). A wide window bridges the long flat
 runs of a gentle gradient; the narrow ones that follow take out the wide one's bias where the
 gradient curves. Past the image's borders it is continued by point reflection, so that a ramp
 stays straight up to them.
@@ -36,8 +36,10 @@ from restyle.boxfilter import box_sum_valid
 
 __all__ = ["WINDOWS", "Dequantise", "dequantise", "flat", "on_grid"]
 
-#: The box windows' radii, widest first; each is applied twice.
-WINDOWS = (16, 8, 4, 2, 1)
+#: The box windows' radii, widest first. On synthetic skies at 640x360 (steps 1 to 200 rows
+#: apart), these reconstructed the ramp better than (16, 8, 4, 2, 1) each twice, in 6 passes
+#: instead of 10; windows up to 128 helped only the gentlest ramps, and bent the others.
+WINDOWS = (32, 16, 8, 4, 2, 1)
 
 
 def _check(image: Tensor) -> None:
@@ -55,11 +57,11 @@ def _ramp_mean(x: Tensor, radius: int) -> Tensor:
     if radius <= 0:
         return x
     shape = x.shape
-    flat = x.reshape(-1, 1, *shape[-2:])
-    mirrored = F.pad(flat, (radius,) * 4, mode="reflect")
-    edges = F.pad(flat, (radius,) * 4, mode="replicate")
+    planes = x.reshape(-1, 1, *shape[-2:])
+    mirrored = F.pad(planes, (radius,) * 4, mode="reflect")
+    edges = F.pad(planes, (radius,) * 4, mode="replicate")
     padded = 2 * edges - mirrored
-    padded[..., radius:-radius, radius:-radius] = flat
+    padded[..., radius:-radius, radius:-radius] = planes
     return (box_sum_valid(padded, 2 * radius + 1) / (2 * radius + 1) ** 2).reshape(shape)
 
 
@@ -139,8 +141,7 @@ def dequantise(image: Tensor, *, levels: int = 255, tolerance: float = 0.75, fla
     high = image + reach
     out = image
     for radius in WINDOWS:
-        for _ in range(2):
-            out = torch.minimum(torch.maximum(_ramp_mean(out, radius), low), high)
+        out = torch.minimum(torch.maximum(_ramp_mean(out, radius), low), high)
     return out.clamp(0.0, 1.0)
 
 

@@ -34,6 +34,7 @@ from restyle.artistic import CONTENT_LAYERS, STYLE_LAYERS, Result
 from restyle.automask import AutoMasks, resolve_global_style, resolve_masks
 from restyle.bilateral import BilateralGrid, fit_grid, grid_roughness, grid_size, identity_grid
 from restyle.color import match_color, rgb_to_ycbcr
+from restyle.dequantise import dequantise_from, on_grid
 from restyle.device import runtime
 from restyle.errors import RestyleError, check_at_least, check_choice, check_weight
 from restyle.footprint import check_memory, lbfgs_pairs, photo_bytes
@@ -308,11 +309,7 @@ def stylize_photo(
     params.update(run.recorded(), settings={k: v for k, v in vars(settings).items()})
 
     # loaded first, so that a photo over --max-pixels fails at once rather than after the work
-    original = (
-        load_image(content, max_pixels=max_pixels, what="content", dequantise=settings.dequantise)
-        if full_resolution
-        else None
-    )
+    original = load_image(content, max_pixels=max_pixels, what="content") if full_resolution else None
     content_full, style_full = _load_pair(
         content, style, size=size, max_pixels=max_pixels, dequantise=settings.dequantise
     )
@@ -436,6 +433,8 @@ def stylize_photo(
         unsmoothed, result = result.clamp(0, 1), smooth(result)
     if original is not None and status != "interrupted" and original.shape != result.shape:
         if original.shape[-2] * original.shape[-1] > height * width:
+            if settings.dequantise and on_grid(original):  # its steps, smoothed as content_full's were
+                original = dequantise_from(original, content_full)
             result = guided_upsample(result.clamp(0, 1), content_full, original)
         else:  # a photo smaller than --size: back to its own size
             result = resize(result.clamp(0, 1), *original.shape[-2:])

@@ -4,7 +4,7 @@ import torch
 from PIL import Image
 
 from restyle.bitdepth import encode_png16
-from restyle.dequantise import Dequantise, dequantise, flat, on_grid
+from restyle.dequantise import Dequantise, dequantise, dequantise_from, flat, on_grid
 from restyle.image import load_image, read_metadata, resize
 from restyle.photo import stylize_photo
 from tests.conftest import run
@@ -201,3 +201,34 @@ def test_only_the_fast_preset_dequantises_by_default(tmp_path):
     assert default.params["settings"]["dequantise"] is False
     forced = stylize_photo(content, style, dequantise=True, **options)
     assert forced.params["settings"]["dequantise"] is True and not torch.equal(forced.image, default.image)
+
+
+def test_a_large_image_follows_its_smaller_smoothed_copy_where_flat():
+    ramp, stored = staircase(rows=480, cols=40, low=0.10, high=0.13)
+    stored = stored.clone()
+    stored[..., :, 30:] = torch.randint(0, 256, (1, 3, 480, 10), generator=torch.Generator().manual_seed(3)) / 255
+    small = dequantise(torch.nn.functional.interpolate(stored, size=(120, 10), mode="area"))
+    out = dequantise_from(stored, small)
+    assert out.shape == stored.shape
+    assert float((out - stored).abs().max()) * 255 <= 0.75 + 1e-9
+    assert torch.equal(out[..., 29:], stored[..., 29:])  # the noise, and the column beside it, as read
+    sky = (..., slice(4, -4), slice(0, 20))  # away from the noise, which the smaller copy averages in
+    assert levels_rms(out[sky], ramp[sky]) < levels_rms(stored[sky], ramp[sky]) / 1.5
+    with pytest.raises(ValueError, match="same B and C"):
+        dequantise_from(stored, small[:, :1])
+
+
+def test_on_grid_looks_at_every_value_of_a_large_image():
+    eight = torch.randint(0, 256, (3, 1500, 1000)).float() / 255  # over one chunk of 4M values
+    assert on_grid(eight)
+    eight[-1, -1, -1] += 0.3 / 255
+    assert not on_grid(eight)
+
+
+def test_a_skyline_does_not_pull_the_sky_beside_it_towards_its_tone():
+    _, sky = staircase(rows=60, cols=48)
+    image = torch.cat([sky, torch.full((1, 3, 20, 48), 5 / 255, dtype=torch.float64)], dim=-2)  # dark buildings
+    shift = (dequantise(image) - image) * 255
+    # the sky's steps are smoothed symmetrically: near the buildings, as far from them
+    assert abs(float(shift[..., 40:60, :].mean())) < 0.1
+    assert float(shift[..., 61:, :].abs().max()) < 1e-9  # flat too, and stays on its own level

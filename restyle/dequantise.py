@@ -150,7 +150,10 @@ def dequantise(image: Tensor, *, levels: int = 255, tolerance: float = 0.75, fla
         raise ValueError(
             f"levels must be positive, tolerance and flat_span at least 0; got {levels}, {tolerance} and {flat_span}"
         )
-    reach = flat(image, levels=levels, span=flat_span).to(image.dtype) * (tolerance / levels)
+    movers = flat(image, levels=levels, span=flat_span)
+    if not bool(movers.any()):  # grain or noise everywhere: nothing to smooth
+        return image
+    reach = movers.to(image.dtype) * (tolerance / levels)
     # a window stops at a pixel whose neighbourhood spans more than twice that (an edge or
     # texture, which would pull the flat pixels beside it towards its own tone; a step that a
     # resize has blurred and overshot a little does not stop it)

@@ -111,10 +111,9 @@ class Preset:
     grid_smoothness: float = 0.0  # weight of the grid's roughness penalty (bilateral.grid_roughness)
     # Smooth the content's 8-bit steps in its flat areas first (restyle.dequantise). Only where
     # no optimisation follows: the fast preset's colour map stretches the steps of a sky
-    # straight into bands. An optimising preset's own smoothing left a sky banded by 0.5 levels
-    # RMS either way, and on smoothed flat areas its photorealism Laplacian is ill-conditioned
-    # (their windows' variances now exceed eps): in 10 L-BFGS steps on a test image the style
-    # distance fell by 10% instead of 22% (benchmarks/RESULTS.md, "Banding").
+    # straight into bands (0.43 -> 0.09 levels RMS). The default preset's own smoothing left
+    # that sky at about 0.5 either way, and forced on over DPST's 20 pairs it moved three of
+    # four medians slightly the wrong way (benchmarks/RESULTS.md, "Banding").
     dequantise: bool = False
 
 

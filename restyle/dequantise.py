@@ -16,15 +16,17 @@ the gradient curves. A window stops at an edge or texture, so that a skyline doe
 sky beside it towards its own tone, and at the border; it stays centred, made narrower on both
 sides, so that a ramp stays straight up to either.
 
-A photo with grain or sensor noise has few flat pixels (0.2-5% of DPST's inputs), and does not
-band: its noise dithers the steps. The smoothing is for what has been cleaned of noise: a
+A photo with grain or sensor noise has few flat pixels (6-7% of the values of DPST's inputs
+move, by 0.03 levels on average), and does not band: its noise dithers the steps. The smoothing is for what has been cleaned of noise: a
 compressed video's sky, a rendered or edited gradient, a denoised phone photo.
 
-Why a tolerance of 0.75 levels, not 0.5: a video frame's RGB, and a JPEG's, is rounded after
-its conversion from 8-bit YCbCr, so its error from the scene reaches beyond half a level (a luma
-step is 1.16 RGB levels in video range). Measured on a 10-bit sky ramp read at 8 bits and
-stylised by the ``fast`` photo preset, the output's banding was 8.1 levels RMS as read, 1.1 with
-a tolerance of 0.5, and 0.19 with 0.75 or 1.0 (``benchmarks/RESULTS.md``).
+Why a tolerance of 0.75 levels, not 0.5: a JPEG's RGB, like a video frame's, is rounded after its
+conversion from 8-bit YCbCr, so its error from the scene reaches beyond half a level (a luma
+step is 1.16 RGB levels in video range). Measured with a first version on a 10-bit sky ramp
+read into 8-bit RGB and stylised by the ``fast`` photo preset, the output's banding was 8.1
+levels RMS as read, 1.1 with a tolerance of 0.5, and 0.15 with 0.75 or 1.0
+(``benchmarks/RESULTS.md``, "Banding"). A video is now smoothed in its YUV codes instead
+(:func:`restyle.clip.read_frames`).
 """
 
 from __future__ import annotations

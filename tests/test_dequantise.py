@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -232,3 +234,31 @@ def test_a_skyline_does_not_pull_the_sky_beside_it_towards_its_tone():
     # the sky's steps are smoothed symmetrically: near the buildings, as far from them
     assert abs(float(shift[..., 40:60, :].mean())) < 0.1
     assert float(shift[..., 61:, :].abs().max()) < 1e-9  # flat too, and stays on its own level
+
+
+def test_stopped_means_match_explicit_windows():
+    from restyle.dequantise import _room, _stopped_mean
+
+    generator = torch.Generator().manual_seed(4)
+    x = torch.rand(2, 7, 11, generator=generator, dtype=torch.float64)
+    smooth = torch.rand(2, 7, 11, generator=generator) > 0.25
+    for dim in (1, 2):
+        room = _room(smooth, dim)
+        for radius in (1, 3, 8):
+            got = _stopped_mean(x, room, radius, dim)
+            for b, i, j in itertools.product(range(2), range(7), range(11)):
+                line = x[b, :, j] if dim == 1 else x[b, i, :]
+                ok = smooth[b, :, j] if dim == 1 else smooth[b, i, :]
+                centre = i if dim == 1 else j
+                reach = 0  # widest symmetric window within the line's smooth run, at most radius
+                while (
+                    reach < radius
+                    and ok[centre]
+                    and centre - reach - 1 >= 0
+                    and centre + reach + 1 < len(line)
+                    and ok[centre - reach - 1]
+                    and ok[centre + reach + 1]
+                ):
+                    reach += 1
+                expected = line[centre - reach : centre + reach + 1].mean()
+                assert float(got[b, i, j]) == pytest.approx(float(expected), abs=1e-12)

@@ -54,12 +54,12 @@ def _check(image: Tensor) -> None:
 def _room(smooth: Tensor, dim: int) -> Tensor:
     """For each pixel, how many pixels along ``dim`` on its nearer side, before the border or a
     pixel that is not ``smooth`` (0 for such a pixel itself)."""
-    length = smooth.shape[dim]
-    shape = [1] * smooth.ndim
-    shape[dim] = length
-    index = torch.arange(length, device=smooth.device).view(shape).expand_as(smooth)
-    before = torch.where(smooth, -1, index).cummax(dim).values  # the last stop at or before
-    after = torch.where(smooth, length, index).flip(dim).cummin(dim).values.flip(dim)  # the next
+    if dim % smooth.ndim != smooth.ndim - 1:  # along the last dimension: 5 times faster on rows
+        return _room(smooth.transpose(dim, -1).contiguous(), -1).transpose(dim, -1)
+    length = smooth.shape[-1]
+    index = torch.arange(length, device=smooth.device).expand_as(smooth)
+    before = torch.where(smooth, -1, index).cummax(-1).values  # the last stop at or before
+    after = torch.where(smooth, length, index).flip(-1).cummin(-1).values.flip(-1)  # the next
     return torch.minimum(index - before - 1, after - index - 1).clamp_min(0)
 
 
@@ -111,10 +111,15 @@ def flat(image: Tensor, *, levels: int = 255, span: float = 1.0) -> Tensor:
         tensor([[1, 1, 1, 1, 1, 0, 0, 0]], dtype=torch.int32)
     """
     _check(image)
+    return _spans(image) * levels <= span + 1e-3
+
+
+def _spans(image: Tensor) -> Tensor:
+    """How far each pixel's 3 x 3 neighbourhood (cut at the borders) spans, in its channel."""
     planes = image.reshape(-1, 1, *image.shape[-2:])
     high = F.max_pool2d(planes, 3, stride=1, padding=1)
     low = -F.max_pool2d(-planes, 3, stride=1, padding=1)
-    return ((high - low) * levels <= span + 1e-3).reshape(image.shape)
+    return (high - low).reshape(image.shape)
 
 
 def dequantise(image: Tensor, *, levels: int = 255, tolerance: float = 0.75, flat_span: float = 1.0) -> Tensor:
@@ -152,14 +157,15 @@ def dequantise(image: Tensor, *, levels: int = 255, tolerance: float = 0.75, fla
         raise ValueError(
             f"levels must be positive, tolerance and flat_span at least 0; got {levels}, {tolerance} and {flat_span}"
         )
-    movers = flat(image, levels=levels, span=flat_span)
+    spans = _spans(image) * levels
+    movers = spans <= flat_span + 1e-3  # flat(image), from the spans computed once
     if not bool(movers.any()):  # grain or noise everywhere: nothing to smooth
         return image
     reach = movers.to(image.dtype) * (tolerance / levels)
     # a window stops at a pixel whose neighbourhood spans more than twice that (an edge or
     # texture, which would pull the flat pixels beside it towards its own tone; a step that a
     # resize has blurred and overshot a little does not stop it)
-    smooth = flat(image, levels=levels, span=2 * flat_span)
+    smooth = spans <= 2 * flat_span + 1e-3
     rows, columns = _room(smooth, image.ndim - 2), _room(smooth, image.ndim - 1)
     low = image - reach
     high = image + reach

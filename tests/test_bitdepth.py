@@ -39,10 +39,11 @@ def test_to_uint16_rounds_and_clips():
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (7, 5), (300, 2)])
-def test_png16_pixels_decode_exactly_elsewhere(tmp_path, shape):
+@pytest.mark.parametrize("level", [1, 6])
+def test_png16_pixels_decode_exactly_elsewhere(tmp_path, shape, level):
     levels = random_levels(*shape)
     path = tmp_path / "deep.png"
-    path.write_bytes(encode_png16(levels))
+    path.write_bytes(encode_png16(levels, level=level))
     assert np.array_equal(read_png16(path), levels)
 
 

@@ -335,11 +335,12 @@ def _decoded(info: VideoInfo, *, width: int, height: int, as_yuv: bool = False) 
     command = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-i", str(info.path)]
     # the fps filter resamples on timestamps, so a variable-rate clip keeps its duration (and its
     # audio stays in sync); ``-r`` alone let ffmpeg emit extra frames
-    matrix = f":in_color_matrix={info.matrix}" if info.matrix else ""  # else the clip's tags
-    if as_yuv:  # codes kept in the clip's range (its matrix does not apply: nothing is converted)
+    if as_yuv:  # codes kept in the clip's range (no matrix applies: nothing is converted)
         assert info.yuv is not None
-        matrix = f":out_range={'pc' if info.yuv[1] else 'tv'}"
-    command += ["-vf", f"scale={width}:{height}:flags=area{matrix},fps={info.fps}"]
+        colour = f":out_range={'pc' if info.yuv[1] else 'tv'}"
+    else:
+        colour = f":in_color_matrix={info.matrix}" if info.matrix else ""  # else the clip's tags
+    command += ["-vf", f"scale={width}:{height}:flags=area{colour},fps={info.fps}"]
     pix_fmt = "yuv444p" if as_yuv else "rgb48le" if info.deep else "rgb24"
     command += ["-pix_fmt", pix_fmt, "-f", "rawvideo", "-"]
     own_session = (

@@ -119,7 +119,7 @@ def flat(image: Tensor, *, levels: int = 255, span: float = 1.0) -> Tensor:
 def _spans(image: Tensor) -> Tensor:
     """How far each pixel's 3 x 3 neighbourhood (cut at the borders) spans, in its channel."""
     # the border pixels repeated: a window cut at the border holds the same values (shifted
-    # slices, separably: 3 times faster here than max_pool2d)
+    # slices, separably; with max_pool2d, dequantise took 95 ms a 640x360 frame against 80)
     padded = F.pad(image.reshape(-1, 1, *image.shape[-2:]), (1, 1, 1, 1), mode="replicate")[:, 0]
 
     def window(op: Callable[[Tensor, Tensor], Tensor]) -> Tensor:
@@ -191,8 +191,8 @@ def dequantise_from(
     (bicubic), by at most ``tolerance`` steps. A flat area holds no detail that the smaller copy
     lacks, and there the smaller copy, an average of many steps, is the ramp they were cut from
     (near an edge or texture, where the smaller copy is not flat, it averages some of that in, and
-    the pixel stays as read). A few passes over the image instead of :func:`dequantise`'s dozens:
-    used for a photo carried up to its own size.
+    the pixel stays as read). A few elementwise passes over the large image instead of
+    :func:`dequantise`'s windows: used for a photo carried up to its own size.
 
     Args:
         image: quantised values in [0, 1].

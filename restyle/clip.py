@@ -20,6 +20,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -46,6 +47,7 @@ __all__ = [
     "VIDEO_SUFFIXES",
     "YUV_MATRICES",
     "VideoInfo",
+    "YuvCoding",
     "check_video_bits",
     "check_video_suffix",
     "frame_shape",
@@ -54,6 +56,7 @@ __all__ = [
     "probe",
     "read_frames",
     "read_video_metadata",
+    "rgb_to_yuv",
     "write_frame_folder",
     "write_video",
     "yuv_to_rgb",
@@ -62,6 +65,17 @@ __all__ = [
 logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)  # it reports every rescale we ask for
 #: The video types written (ffmpeg picks the container from the suffix).
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v")
+
+
+class YuvCoding(NamedTuple):
+    """How a YUV video's codes become RGB (:func:`yuv_to_rgb`)."""
+
+    #: The matrix, one of :data:`YUV_MATRICES`.
+    matrix: str
+    #: Codes span the whole range (JPEG's ``pc``); else video range (``tv``: Y 16..235 at 8 bits).
+    full_range: bool
+    #: Bits per code: 8, or 10 and more for a deep clip.
+    bits: int = 8
 
 
 @dataclass
@@ -82,10 +96,10 @@ class VideoInfo:
     #: Whether the frames store more than 8 bits per channel (10-bit video, 16-bit PNG frames):
     #: then :func:`read_frames` gives them at 16 bits.
     deep: bool = False
-    #: For an 8-bit YUV video whose matrix is known: ``(matrix, full_range)``, how its YUV codes
-    #: become RGB (:func:`yuv_to_rgb`), so that :func:`read_frames` can smooth their steps
-    #: before the conversion, where they are steps of one code. None: RGB frames, or deeper.
-    yuv: tuple[str, bool] | None = None
+    #: For a YUV video whose matrix is known, how its codes become RGB, so that
+    #: :func:`read_frames` can smooth their steps before the conversion, where they are steps of
+    #: one code. None: RGB frames.
+    yuv: YuvCoding | None = None
 
 
 def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
@@ -142,7 +156,7 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
             stacklevel=2,
         )
     deep = hdr is not None or _is_deep(pix_fmt)
-    yuv = None if deep else _yuv_coding(pix_fmt, matrix)
+    yuv = _yuv_coding(pix_fmt, matrix)
     return VideoInfo(
         source, float(meta["fps"]), size, frames, bool(meta.get("audio_codec")), False, matrix, hdr, deep, yuv
     )
@@ -150,7 +164,9 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
 
 #: ffmpeg's pixel formats of more than 8 bits per sample end in their depth (or, packed RGB,
 #: the pixel's) and byte order: ``yuv420p10le``, ``p010le``, ``gbrp12le``, ``rgb48le``.
-_DEEP_PIX_FMT = re.compile(r"(?:9|10|12|14|16|48|64)(?:le|be)$")
+_DEEP_PIX_FMT = re.compile(r"(9|10|12|14|16|48|64)(?:le|be)$")
+#: The beginnings of ffmpeg's names of YUV pixel formats (planar, semi-planar and packed).
+_YUV_PIX_FMTS = ("yuv", "nv", "p0", "p2", "p4", "yuyv", "uyvy", "yvyu")
 
 
 def _is_deep(pix_fmt: str) -> bool:
@@ -178,7 +194,7 @@ def _untagged_matrix(pix_fmt: str, size: tuple[int, int]) -> str | None:
     """
     name, _, details = pix_fmt.partition("(")
     tokens = {part.strip().split("/")[0] for part in details.rstrip(")").split(",")}
-    if not name.startswith(("yuv", "nv", "p0", "p2")) or tokens & _MATRICES:
+    if not name.startswith(_YUV_PIX_FMTS) or tokens & _MATRICES:
         return None
     width, height = size
     return "bt709" if width >= 1280 or height > 576 else None
@@ -195,38 +211,47 @@ YUV_MATRICES = {
 }
 
 
-def _yuv_coding(pix_fmt: str, untagged: str | None) -> tuple[str, bool] | None:
-    """``(matrix, full_range)`` of an 8-bit YUV stream from ffmpeg's description, or None for
-    RGB, palette or grey streams and for matrices :func:`yuv_to_rgb` does not convert.
+def _yuv_coding(pix_fmt: str, untagged: str | None) -> YuvCoding | None:
+    """How a YUV stream's codes become RGB, from ffmpeg's description; None for RGB, palette or
+    grey streams and for matrices :func:`yuv_to_rgb` does not convert.
 
     ``untagged`` is the matrix an untagged clip is read with (:func:`_untagged_matrix`); without
     it ffmpeg reads one by BT.601.
 
     Example:
         >>> _yuv_coding("yuv420p(tv, bt709, progressive)", None), _yuv_coding("yuvj420p(pc)", None)
-        (('bt709', False), ('smpte170m', True))
-        >>> _yuv_coding("yuv420p(progressive)", "bt709"), _yuv_coding("rgb24", None)
-        (('bt709', False), None)
+        (YuvCoding(matrix='bt709', full_range=False, bits=8), YuvCoding(matrix='smpte170m', full_range=True, bits=8))
+        >>> _yuv_coding("yuv420p10le(tv, bt2020nc/bt2020/arib-std-b67)", None)
+        YuvCoding(matrix='bt2020nc', full_range=False, bits=10)
+        >>> _yuv_coding("yuv420p(progressive)", "bt709").matrix, _yuv_coding("rgb24", None)
+        ('bt709', None)
     """
     name, _, details = pix_fmt.partition("(")
     name = name.strip()
-    if not name.startswith(("yuv", "nv", "yuyv", "uyvy", "yvyu")) or name.startswith("yuva"):
+    if not name.startswith(_YUV_PIX_FMTS) or name.startswith("yuva"):
         return None
     tokens = [part.strip().split("/")[0] for part in details.rstrip(")").split(",")]
     tagged = next((t for t in tokens if t in _MATRICES), None)
     matrix = tagged or untagged or "smpte170m"
     if matrix not in YUV_MATRICES:
         return None
-    return matrix, name.startswith("yuvj") or "pc" in tokens
+    depth = _DEEP_PIX_FMT.search(name)
+    return YuvCoding(matrix, name.startswith("yuvj") or "pc" in tokens, int(depth.group(1)) if depth else 8)
 
 
-def yuv_to_rgb(planes: torch.Tensor, matrix: str, *, full_range: bool = False) -> torch.Tensor:
-    """8-bit YUV codes (as floats, possibly between codes) to RGB in [0, 1], as ffmpeg converts them.
+def yuv_to_rgb(planes: torch.Tensor, matrix: str, *, full_range: bool = False, bits: int = 8) -> torch.Tensor:
+    """YUV codes (as floats, possibly between codes) to RGB in [0, 1], as ITU-T H.273 defines it.
+
+    ffmpeg converts 8-bit codes so too, but not deeper ones into 16-bit RGB: it takes white as
+    65280 of 65535 there (a gain of 0.9961, measured; 255 times 256), so that a 10-bit clip read
+    by it came out 0.4% dark. The inverse is :func:`rgb_to_yuv`.
 
     Args:
-        planes: Y, Cb and Cr codes, 0..255.
+        planes: Y, Cb and Cr codes, 0 to ``2 ** bits - 1``.
         matrix: one of :data:`YUV_MATRICES`.
-        full_range: codes span 0..255 (JPEG's ``pc`` range); else Y 16..235, Cb and Cr 16..240.
+        full_range: codes span 0..255 at 8 bits (JPEG's ``pc`` range); else video range, Y
+            16..235, Cb and Cr 16..240 (times ``2 ** (bits - 8)`` for deeper codes).
+        bits: bits per code.
 
     Shape:
         - planes: :math:`(3, H, W)`
@@ -239,13 +264,45 @@ def yuv_to_rgb(planes: torch.Tensor, matrix: str, *, full_range: bool = False) -
     """
     kr, kb = YUV_MATRICES[matrix]
     if full_range:
-        y, cb, cr = planes[0] / 255, (planes[1] - 128) / 255, (planes[2] - 128) / 255
+        top, middle = 2**bits - 1, 2 ** (bits - 1)
+        y, cb, cr = planes[0] / top, (planes[1] - middle) / top, (planes[2] - middle) / top
     else:
-        y, cb, cr = (planes[0] - 16) / 219, (planes[1] - 128) / 224, (planes[2] - 128) / 224
+        step = 2 ** (bits - 8)
+        y = (planes[0] - 16 * step) / (219 * step)
+        cb, cr = (planes[1:] - 128 * step) / (224 * step)
     red = y + 2 * (1 - kr) * cr
     blue = y + 2 * (1 - kb) * cb
     green = (y - kr * red - kb * blue) / (1 - kr - kb)
     return torch.stack([red, green, blue])[None].clamp(0, 1)
+
+
+def rgb_to_yuv(rgb: torch.Tensor, matrix: str, *, full_range: bool = False, bits: int = 8) -> torch.Tensor:
+    """RGB in [0, 1] to YUV codes as floats (not rounded), as ITU-T H.273 defines it: the
+    inverse of :func:`yuv_to_rgb`. Used for 10-bit video, which ffmpeg would encode from 16-bit
+    RGB with codes 0.4% high (white at luma 943, not 940: its scale takes white as 65280).
+
+    Args:
+        rgb: RGB in [0, 1].
+        matrix, full_range, bits: as :func:`yuv_to_rgb`'s.
+
+    Shape:
+        - rgb: :math:`(*, 3, H, W)`
+        - output: :math:`(*, 3, H, W)`, Y, Cb and Cr
+
+    Example:
+        >>> white = torch.ones(3, 1, 1)
+        >>> rgb_to_yuv(white, "bt709", bits=10).flatten().tolist()
+        [940.0, 512.0, 512.0]
+    """
+    kr, kb = YUV_MATRICES[matrix]
+    red, green, blue = rgb.unbind(-3)
+    y = kr * red + (1 - kr - kb) * green + kb * blue
+    cb, cr = (blue - y) / (2 * (1 - kb)), (red - y) / (2 * (1 - kr))
+    if full_range:
+        top, middle = 2**bits - 1, 2 ** (bits - 1)
+        return torch.stack([y * top, cb * top + middle, cr * top + middle], -3)
+    step = 2 ** (bits - 8)
+    return torch.stack([(16 + 219 * y) * step, (128 + 224 * cb) * step, (128 + 224 * cr) * step], -3)
 
 
 def parse_frame_range(text: str | None) -> tuple[int, int | None]:
@@ -281,11 +338,16 @@ def read_frames(
     uint16 for a clip of more than 8 bits (``info.deep``: 10-bit video, an HDR clip once
     converted, 16-bit frames), so that its smooth gradients are not banded before stylisation.
 
-    ``dequantise``: an 8-bit YUV video's frames (``info.yuv``) are decoded as YUV codes, their
-    steps smoothed (:func:`restyle.dequantise.dequantise`), and converted to RGB at 16 bits.
-    Converted first, a step of one code became a step of up to 4 levels in RGB, and the RGB
-    steps of its three codes no longer fit an interval that smoothing could bridge. Other
-    frames are given as read.
+    A YUV video whose matrix is known (``info.yuv``: nearly every clip) is decoded by ffmpeg as
+    YUV 4:4:4 codes of ``shape`` and converted to RGB here (:func:`yuv_to_rgb`). ffmpeg's own
+    conversion is off when it scales 4:2:0 video or reads more than 8 bits: mid-grey (luma 126)
+    came out as 126 of 255, not 128, and a 10-bit clip 0.4% dark.
+
+    ``dequantise``: the codes' steps are smoothed (:func:`restyle.dequantise.dequantise`, in
+    steps of one code: 8 bits or deeper) before the conversion, and the frames given at 16 bits.
+    Converted first, a step of one code became a step of up to 4 levels in RGB, and the RGB steps
+    of its three codes no longer fit an interval that smoothing could bridge. RGB frames are
+    given as read.
 
     Video files are decoded and scaled by ffmpeg at a constant frame rate: variable-rate clips
     are resampled to their average rate (frames duplicated across gaps, dropped where the clip
@@ -299,7 +361,7 @@ def read_frames(
                 image = torch.nn.functional.interpolate(image, size=(height, width), mode="bilinear", antialias=True)
             yield to_uint16(image) if info.deep else to_uint8(image[0]).permute(1, 2, 0).numpy()
         return
-    as_yuv = dequantise and info.yuv is not None
+    as_yuv = info.yuv is not None
     with contextlib.closing(_decoded(info, width=width, height=height, as_yuv=as_yuv)) as decoded:
         for index, data in enumerate(decoded):
             if end is not None and index >= end:
@@ -308,11 +370,16 @@ def read_frames(
                 continue
             if as_yuv:
                 assert info.yuv is not None
-                codes = torch.from_numpy(
-                    np.frombuffer(data, dtype=np.uint8).reshape(3, height, width).astype(np.float32)
-                )
-                smooth = smooth_steps(codes / 255.0) * 255.0
-                yield to_uint16(yuv_to_rgb(smooth, info.yuv[0], full_range=info.yuv[1]))
+                matrix, full_range, bits = info.yuv
+                top = 2**bits - 1
+                dtype = np.uint8 if bits == 8 else np.dtype("<u2")
+                codes = torch.from_numpy(np.frombuffer(data, dtype=dtype).reshape(3, height, width).astype(np.float32))
+                if dequantise:
+                    codes = smooth_steps(codes / top, levels=top) * top
+                rgb = yuv_to_rgb(codes, matrix, full_range=full_range, bits=bits)
+                if info.hdr:
+                    rgb = hdr_to_sdr(rgb.permute(0, 2, 3, 1), info.hdr).permute(0, 3, 1, 2)
+                yield to_uint16(rgb) if info.deep or dequantise else to_uint8(rgb[0]).permute(1, 2, 0).numpy()
             elif info.hdr:  # 16-bit HDR signal: shown as an SDR screen shows it
                 signal = torch.from_numpy(np.frombuffer(data, dtype="<u2").reshape(height, width, 3).astype(np.float32))
                 yield (hdr_to_sdr(signal / 65535.0, info.hdr) * 65535.0).round().numpy().astype(np.uint16)
@@ -324,7 +391,7 @@ def read_frames(
 
 def _decoded(info: VideoInfo, *, width: int, height: int, as_yuv: bool = False) -> Iterator[bytes]:
     """The raw RGB frames of a video file, scaled to ``width`` x ``height``, from an ffmpeg
-    process of our own; with ``as_yuv``, its planar 8-bit YUV 4:4:4 codes in its own range.
+    process of our own; with ``as_yuv``, its planar YUV 4:4:4 codes in its own range and depth.
 
     Not imageio-ffmpeg's ``read_frames``: that one leaves ffmpeg's pipes open (ResourceWarnings)
     when ffmpeg ends by itself at the end of the clip. ffmpeg runs in a session of its own, so a
@@ -337,16 +404,20 @@ def _decoded(info: VideoInfo, *, width: int, height: int, as_yuv: bool = False) 
     # audio stays in sync); ``-r`` alone let ffmpeg emit extra frames
     if as_yuv:  # codes kept in the clip's range (no matrix applies: nothing is converted)
         assert info.yuv is not None
-        colour = f":out_range={'pc' if info.yuv[1] else 'tv'}"
+        colour = f":out_range={'pc' if info.yuv.full_range else 'tv'}"
     else:
         colour = f":in_color_matrix={info.matrix}" if info.matrix else ""  # else the clip's tags
     command += ["-vf", f"scale={width}:{height}:flags=area{colour},fps={info.fps}"]
-    pix_fmt = "yuv444p" if as_yuv else "rgb48le" if info.deep else "rgb24"
+    if as_yuv:
+        assert info.yuv is not None
+        pix_fmt, sample_bytes = ("yuv444p", 1) if info.yuv.bits == 8 else (f"yuv444p{info.yuv.bits}le", 2)
+    else:
+        pix_fmt, sample_bytes = ("rgb48le", 2) if info.deep else ("rgb24", 1)
     command += ["-pix_fmt", pix_fmt, "-f", "rawvideo", "-"]
     own_session = (
         {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if os.name == "nt" else {"start_new_session": True}
     )
-    frame_bytes = width * height * (6 if info.deep and not as_yuv else 3)
+    frame_bytes = width * height * 3 * sample_bytes
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, **own_session)
         assert process.stdout is not None
@@ -388,6 +459,9 @@ _BT709 = (
     "scale=out_color_matrix=bt709:out_range=tv,format={},"  # converted here, not by a scaler ffmpeg adds
     "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"
 )
+#: For 10-bit video, whose YUV codes restyle computes (:func:`rgb_to_yuv`): ffmpeg only
+#: subsamples their chroma, in the matrix and range they are in.
+_BT709_CODES = "scale=in_color_matrix=bt709:in_range=tv:" + _BT709.removeprefix("scale=")
 
 
 #: Each video type's encoder, its options and the audio codec: H.264 (constant quality 10, as
@@ -445,7 +519,8 @@ def write_video(
 
     With ``bits=8`` the frames are uint8 and the video H.264 (VP9 in WebM); with ``bits=10``
     they are uint16 and the video 10-bit (:data:`_ENCODERS_10`), so that smooth gradients
-    survive grading."""
+    survive grading. 10-bit frames are converted to BT.709 YUV codes here (:func:`rgb_to_yuv`),
+    not by ffmpeg, whose codes from 16-bit RGB are 0.4% high."""
     import imageio_ffmpeg
 
     check_video_suffix(output)
@@ -464,21 +539,22 @@ def write_video(
         writer = imageio_ffmpeg.write_frames(
             str(tmp_video),
             (width, height),
-            pix_fmt_in="rgb48le" if bits == 10 else "rgb24",
+            pix_fmt_in="yuv444p10le" if bits == 10 else "rgb24",
             pix_fmt_out=pix_fmt,
             fps=info.fps,
             codec=codec,
             quality=None,  # set by the encoder's own options (params)
             macro_block_size=2,
             ffmpeg_log_level="quiet",  # a failed write is found by _check_encoded and said in one line
-            output_params=["-vf", _BT709.format(pix_fmt), *params, *tag],
+            input_params=["-colorspace", "bt709", "-color_range", "tv"] if bits == 10 else [],
+            output_params=["-vf", (_BT709_CODES if bits == 10 else _BT709).format(pix_fmt), *params, *tag],
         )
         writer.send(None)
         sent = 0
         for image in images:
             if image.dtype != dtype:
                 raise ValueError(f"write_video: {bits}-bit frames must be {np.dtype(dtype).name}, not {image.dtype}")
-            writer.send(np.ascontiguousarray(image).astype("<u2" if bits == 10 else np.uint8, copy=False))
+            writer.send(_ten_bit_codes(image) if bits == 10 else np.ascontiguousarray(image))
             sent += 1
         writer.close()
         _check_encoded(tmp_video, sent, exact=True)
@@ -521,6 +597,12 @@ def _first_line(exc: BaseException) -> str:
     """An exception's message cut to its first line, and to 200 characters."""
     text = str(exc).strip()
     return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def _ten_bit_codes(image: np.ndarray) -> np.ndarray:
+    """A uint16 ``(H, W, 3)`` RGB frame as planar 10-bit BT.709 video-range YUV codes."""
+    rgb = torch.from_numpy(image.astype(np.float32) / 65535.0).permute(2, 0, 1)
+    return rgb_to_yuv(rgb, "bt709", bits=10).round().clamp(0, 1023).numpy().astype("<u2")
 
 
 def _check_encoded(path: Path, frames: int, *, exact: bool) -> None:

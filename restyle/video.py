@@ -277,8 +277,8 @@ def _finished_frames(
     uint16 for more. A larger shape is
     reached by guided upsampling of each frame, guided by its source frame decoded at that size
     (one frame at a time: a clip at its source size need not fit in memory). With
-    ``dequantise``, the guide's 8-bit steps are smoothed as the stylised frames' were: an 8-bit
-    YUV video's as it is read, 8-bit RGB frames' here (with the frame it was stylised from)."""
+    ``dequantise``, the guide's steps are smoothed as the stylised frames' were: a YUV video's
+    as it is read, 8-bit RGB frames' here (with the frame it was stylised from)."""
     small = tuple(contents[0].shape[-2:])
     sources = (
         read_frames(info, shape=shape, start=start, end=start + len(contents), dequantise=dequantise)
@@ -573,12 +573,12 @@ def stylize_video(
         bit_depth: bits per colour channel of the output: 10 writes a video file in 10 bits
             (HEVC Main 10 in .mp4/.mkv, ProRes 422 HQ in .mov, VP9 profile 2 in .webm),
             16 a folder of 16-bit PNG frames; smooth gradients then survive grading.
-        dequantise: smooth the 8-bit steps of each frame's flat areas before stylising it
+        dequantise: smooth the steps of each frame's flat areas before stylising it
             (:mod:`restyle.dequantise`), so that a style that stretches a smooth gradient such
-            as a clear sky does not turn each step into a band: an 8-bit YUV video's in its YUV
-            codes, before they become RGB (:func:`restyle.clip.read_frames`), 8-bit RGB frames'
-            in RGB; with ``full_resolution``, the source frames that guide the upsampling too.
-            Deeper clips are used as read. Default: on for the ``fast`` photo preset, as for an
+            as a clear sky does not turn each step into a band: a YUV video's in its YUV codes
+            (8 bits or more), before they become RGB (:func:`restyle.clip.read_frames`), 8-bit
+            RGB frames' in RGB; with ``full_resolution``, the source frames that guide the
+            upsampling too. Deeper RGB frames are used as read. Default: on for the ``fast`` photo preset, as for an
             image (:class:`restyle.photo.Preset`), off for the modes that optimise.
         seed: random seed.
         device: "auto", "cpu", "cuda" or "mps".

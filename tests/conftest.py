@@ -82,6 +82,18 @@ def encode_hdr(sdr: np.ndarray, curve: str) -> np.ndarray:
     return np.where(scene <= 1 / 12, np.sqrt(3 * scene), a * np.log(np.maximum(12 * scene - b, 1e-12)) + c)
 
 
+def video_range_codes(rgb: np.ndarray, weights: tuple[float, float], bits: int) -> bytes:
+    """``(H, W, 3)`` RGB in [0, 1] as planar video-range YUV 4:4:4 codes (``yuv444p10le`` for 10
+    bits), by ITU-T H.273's equations with ``weights`` (Kr, Kb): the tests' own encoder, so that a
+    clip holds the codes a camera writes (ffmpeg's from 16-bit RGB are 0.4% high)."""
+    kr, kb = weights
+    r, g, b = np.moveaxis(rgb.astype(np.float64), -1, 0)
+    y = kr * r + (1 - kr - kb) * g + kb * b
+    step = 2 ** (bits - 8)
+    planes = [(16 + 219 * y) * step, (128 + 112 * (b - y) / (1 - kb)) * step, (128 + 112 * (r - y) / (1 - kr)) * step]
+    return np.round(np.stack(planes)).astype("<u2" if bits > 8 else np.uint8).tobytes()
+
+
 def on_terminal(text: str) -> list[str]:
     """The non-blank lines a terminal shows for ``text``: each line as its last carriage return
     (a progress bar redrawing itself) leaves it."""

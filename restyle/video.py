@@ -59,7 +59,7 @@ from restyle.clip import (
     write_video,
 )
 from restyle.dequantise import dequantise as smooth_steps
-from restyle.dequantise import on_grid
+from restyle.dequantise import dequantise_from, on_grid
 from restyle.errors import RestyleError, check_choice, check_positive, check_weight
 from restyle.files import atomic_write, check_not_an_input
 from restyle.flow import certainty, optical_flow, warp
@@ -277,11 +277,14 @@ def _finished_frames(
     uint16 for more. A larger shape is
     reached by guided upsampling of each frame, guided by its source frame decoded at that size
     (one frame at a time: a clip at its source size need not fit in memory). With
-    ``dequantise``, the guide's steps are smoothed as the stylised frames' were: a YUV video's
-    as it is read, 8-bit RGB frames' here (with the frame it was stylised from)."""
+    ``dequantise``, the guide's steps are smoothed as the stylised frames' were, and followed
+    where the frame it was stylised from is flat (:func:`restyle.dequantise.dequantise_from`,
+    as a full-resolution photo's): a YUV video's as it is read, 8-bit RGB frames' here."""
     small = tuple(contents[0].shape[-2:])
     sources = (
-        read_frames(info, shape=shape, start=start, end=start + len(contents), dequantise=dequantise)
+        read_frames(
+            info, shape=shape, start=start, end=start + len(contents), dequantise=dequantise, smooth_shape=small
+        )
         if shape != small
         else None
     )
@@ -293,7 +296,8 @@ def _finished_frames(
             source = frame_to_tensor(next(sources))
             if shape[0] * shape[1] > small[0] * small[1]:
                 if dequantise and on_grid(content):
-                    content, source = smooth_steps(content), smooth_steps(source)
+                    content = smooth_steps(content)
+                    source = dequantise_from(source, content)
                 frame = guided_upsample(frame, content, source)
             else:  # a source smaller than --size: back down to its own size
                 frame = resize(frame, *shape)

@@ -121,8 +121,9 @@ def test_full_resolution_carries_each_frame_up_to_the_source(capsys, tmp_path, c
     assert resumed == [True] * 8  # the frames stylised before are carried up, not redone
     assert read_metadata(full / "000003.png")["full_resolution"] is True  # each frame carries the parameters
     info = probe(clips["audio"])
-    # the guide and the frame it was stylised from, their 8-bit steps smoothed in YUV as the run does
-    sources = list(read_frames(info, shape=(64, 96), dequantise=True))
+    # the guide and the frame it was stylised from, their 8-bit steps smoothed in YUV as the run
+    # does (the guide's at the work size, followed at its own)
+    sources = list(read_frames(info, shape=(64, 96), dequantise=True, smooth_shape=(42, 64)))
     contents = list(read_frames(info, shape=(42, 64), dequantise=True))
     for index in (0, 7):
         ours = np.asarray(Image.open(full / f"{index:06d}.png"))
@@ -1275,6 +1276,26 @@ def test_a_ten_bit_videos_steps_are_smoothed_in_its_codes(tmp_path):
     assert largest_step(as_read) > 0.25 and largest_step(smoothed) < 0.1  # a code is 0.29 level
 
 
+def test_large_frames_are_smoothed_at_the_work_size_and_followed():
+    from restyle.clip import _smoothed
+    from restyle.dequantise import dequantise
+
+    # 10-bit codes of a gentle sky, 720 rows of 2 columns' worth: 12 codes from top to bottom
+    rows = torch.linspace(0, 1, 720, dtype=torch.float64)[:, None].expand(720, 64)
+    truth = torch.stack([300 + 12 * rows, 520 + 6 * rows, 500 - 4 * rows])[None] / 1023
+    stored = ((truth * 1023).round() / 1023).float()
+    followed = _smoothed(stored, levels=1023, shape=(180, 16))
+    assert float((followed - stored).abs().max()) * 1023 <= 0.75 + 1e-4  # within its interval
+
+    def error(x):  # from the gradient, in codes
+        return float((x.double() - truth).pow(2).mean().sqrt()) * 1023
+
+    assert error(followed) < error(stored) / 3
+    # at or above the image's own size: the windows at full size
+    assert torch.equal(_smoothed(stored, levels=1023, shape=(720, 64)), dequantise(stored, levels=1023))
+    assert torch.equal(_smoothed(stored, levels=1023, shape=None), dequantise(stored, levels=1023))
+
+
 def test_rgb_frames_are_read_as_they_are(tmp_path):
     folder = tmp_path / "frames"
     folder.mkdir()
@@ -1301,3 +1322,28 @@ def test_a_stylised_video_sky_bands_less_when_dequantised(tmp_path):
     banded = largest_jump(stylize_video(clip, style, output=tmp_path / "banded", dequantise=False, **options))
     smooth = largest_jump(stylize_video(clip, style, output=tmp_path / "smooth", **options))  # on by default
     assert banded > 5 and smooth < banded / 3
+
+
+def test_full_resolution_frames_of_a_folder_band_less_when_dequantised(tmp_path):
+    # 8-bit RGB frames of a dark sky (16 levels over 256 rows), carried up from a 64-row work size
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    rows = np.linspace(0.1, 0.16, 256)[:, None, None] * np.ones((1, 128, 1))
+    sky = (np.concatenate([rows * 0.6, rows * 0.8, rows * 1.4], axis=2) * 255).round().astype(np.uint8)
+    for index in range(2):
+        Image.fromarray(sky).save(folder / f"{index:04d}.png")
+    t = np.linspace(0.05, 0.95, 96)[:, None, None] * np.ones((1, 64, 1))
+    style = tmp_path / "dusk.png"
+    Image.fromarray((np.concatenate([t, t * 0.6, 1 - t], axis=2) * 255).round().astype(np.uint8)).save(style)
+    options = {"mode": "photo", "preset": "fast", "size": 64, "bit_depth": 16, "full_resolution": True}
+
+    def largest_jump(dequantise):  # between rows of the column mean of the last frame, in levels
+        out = stylize_video(folder, style, output=tmp_path / f"out{dequantise}", dequantise=dequantise, **options)
+        frame = load_image(out / "000001.png")
+        assert frame.shape[-2:] == (256, 128)  # carried up to the frames' own size
+        column = frame[0].mean(dim=2) * 255
+        return float((column[:, 1:] - column[:, :-1]).abs().max())
+
+    banded, smooth = largest_jump(False), largest_jump(True)
+    # 20.0 and 2.6 levels; with the work-size frames smoothed but not the full-size guide, 5.2
+    assert smooth < banded / 6, (smooth, banded)

@@ -307,10 +307,16 @@ def stylize_photo(
     dev, bf16, seed = run.device, run.bf16, run.seed
     params.update(run.recorded(), settings={k: v for k, v in vars(settings).items()})
 
-    # loaded first, so that a photo over --max-pixels fails at once rather than after the work
+    # loaded first, so that a photo over --max-pixels fails at once rather than after the work;
+    # the work-size content is then made from it, not decoded again (a camera RAW file would
+    # also be developed again, at half size, into a guide that differs from the photo's own)
     original = load_image(content, max_pixels=max_pixels, what="content") if full_resolution else None
     content_full, style_full = _load_pair(
-        content, style, size=size, max_pixels=max_pixels, dequantise=settings.dequantise
+        content if original is None else original,
+        style,
+        size=size,
+        max_pixels=max_pixels,
+        dequantise=settings.dequantise,
     )
     height, width = content_full.shape[-2:]
     _check_memory(settings, content_full, style_full, original, auto_masks=bool(auto_masks), device=dev)

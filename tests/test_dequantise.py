@@ -136,6 +136,12 @@ def test_on_grid_tells_8_bit_values_from_others():
     assert not on_grid(resize(eight[None], 7, 7))  # resampled: between the levels
     assert not on_grid(torch.linspace(0, 1, 1000))
     assert on_grid(torch.tensor([0.0, 1.0]))
+    assert not on_grid(torch.tensor([0.0, float("nan")]))
+    assert not on_grid(torch.tensor([0.0, 0.01 / 255]))  # a hundredth of a level off
+    assert on_grid(torch.tensor([0.0, 1000 / 1023, 1.0], dtype=torch.float64), levels=1023)
+    sixteen = torch.tensor([40000 / 65535, 1.0], dtype=torch.float64)
+    assert on_grid(sixteen, levels=65535) and not on_grid(sixteen + 0.01 / 65535, levels=65535)
+    assert not on_grid(sixteen, levels=255)
 
 
 def test_load_image_smooths_8_bit_files_only(tmp_path):

@@ -64,7 +64,7 @@ def encode_png16(
     text: Mapping[str, str] | None = None,
     icc: bytes | None = None,
     exif: bytes | None = None,
-    level: int = 6,
+    level: int = 1,
 ) -> bytes:
     """A 16-bit RGB PNG file of a uint16 ``(H, W, 3)`` array.
 
@@ -73,8 +73,10 @@ def encode_png16(
         text: ``tEXt`` chunks, keyword to value (Latin-1).
         icc: an ICC profile for the ``iCCP`` chunk.
         exif: EXIF for the ``eXIf`` chunk (with or without the ``Exif\\0\\0`` header).
-        level: zlib's compression level. On a stylised 640x360 frame, 1 took 27 ms and 6 took
-            70 ms, for a file 2% larger (1013 against 992 KiB).
+        level: zlib's compression level. The default, 1, is zlib's fastest: on a stylised
+            6000x4000 photo it took 2.6 s against 7.5 s for 6, for a file 6% larger (79.5
+            against 74.7 MiB); on a 640x360 frame, 30 against 55 ms, 1.1 MiB either way. The
+            low bytes of 16-bit values are mostly noise, which no level compresses.
 
     Returns:
         The file's bytes.
@@ -112,7 +114,10 @@ def write_tiff16(
     icc: bytes | None = None,
     exif: bytes | None = None,
 ) -> None:
-    """Write a uint16 ``(H, W, 3)`` array as a zlib-compressed 16-bit RGB TIFF.
+    """Write a uint16 ``(H, W, 3)`` array as a zlib-compressed 16-bit RGB TIFF, with the
+    horizontal differencing predictor (TIFF's own, which every TIFF reader knows) at zlib's
+    fastest level: a stylised 6000x4000 photo took 2.4 s for 82 MiB, against 3.8 s for 114 MiB
+    without the predictor at level 6.
 
     Args:
         handle: a seekable binary file.
@@ -138,6 +143,8 @@ def write_tiff16(
         rgb,
         photometric="rgb",
         compression="zlib",
+        compressionargs={"level": 1},
+        predictor=True,
         description=description,
         iccprofile=icc,
         software="restyle",

@@ -252,10 +252,8 @@ class _WorkFolder:
         return frame_to_tensor(arr[..., ::-1]).contiguous()  # OpenCV's BGR
 
     def save(self, index: int, image: torch.Tensor, stage: int = 0) -> None:
-        # 16 bits, so that a later frame's temporal target and a 10- or 16-bit output lose nothing;
-        # zlib's fastest level: a work frame is written once and deleted, and level 6 took 70 ms
-        # a frame against 27, for 2% less disk
-        data = encode_png16(to_uint16(image), level=1)
+        # 16 bits, so that a later frame's temporal target and a 10- or 16-bit output lose nothing
+        data = encode_png16(to_uint16(image))
         try:
             atomic_write(self.path(index, stage), lambda handle: handle.write(data))
         except RestyleError as exc:

@@ -90,6 +90,9 @@ def test_save_image_16_bits_keeps_precision_metadata_profile_and_camera(tmp_path
         assert img.getexif().get(0x0110) == "EOS R5"
     assert (load_image(path) - gradient).abs().max() <= 0.5 / 65535 + 1e-7  # read back at full depth
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # written atomically
+    # libtiff and libpng, through OpenCV (BGR), read the same pixels: the TIFF's predictor
+    # (horizontal differencing) and the PNG's filters are the formats' own
+    assert np.array_equal(cv2.imread(str(path), cv2.IMREAD_UNCHANGED)[..., ::-1], pixels)
 
 
 def test_a_pil_image_saved_at_16_bits_keeps_its_8_bit_levels(tmp_path):

@@ -34,6 +34,8 @@ from restyle.dequantise import dequantise as smooth_steps
 from restyle.dequantise import on_grid
 from restyle.errors import RestyleError, no_such_file
 from restyle.files import atomic_write, check_not_an_input
+from restyle.icc import read_matrix_shaper
+from restyle.icc import to_srgb as icc_to_srgb
 from restyle.raw import RAW_SUFFIXES, is_raw, raw_size, read_raw
 
 __all__ = [
@@ -149,6 +151,15 @@ def _srgb_profile() -> bytes:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
+def _is_srgb(profile: bytes) -> bool:
+    """Whether an ICC profile describes itself as sRGB (then colours are kept as they are)."""
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+        return ImageCms.getProfileDescription(source).strip().lower().startswith("srgb")
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return False
+
+
 def _to_srgb(img: Image.Image, what: str) -> Image.Image:
     """Colours in the image's embedded ICC profile (Display P3, Adobe RGB, a CMYK press
     profile) converted to sRGB, which the network was trained on and which every output is
@@ -161,7 +172,7 @@ def _to_srgb(img: Image.Image, what: str) -> Image.Image:
         return img
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        if ImageCms.getProfileDescription(source).strip().lower().startswith("srgb"):
+        if _is_srgb(icc):
             return img
         srgb = ImageCms.ImageCmsProfile(io.BytesIO(_srgb_profile()))
         return ImageCms.profileToProfile(img, source, srgb, outputMode="RGBA" if img.mode == "RGBA" else "RGB")
@@ -571,9 +582,10 @@ _UPRIGHT = {
 def _deep_upright_srgb(rgb: np.ndarray, img: Image.Image, *, what: str, icc: bool) -> np.ndarray:
     """A 16-bit colour image read past Pillow, turned upright by its EXIF orientation and, with
     ``icc``, converted to sRGB from its colour profile as :func:`_to_srgb` does. A HEIF's nclx
-    code points are converted at full precision. LittleCMS works through Pillow in 8 bits, so a
-    file in another profile (a 16-bit Adobe RGB or ProPhoto export) is converted, and read, at
-    8-bit precision; sRGB and untagged files keep 16 bits.
+    code points, and a matrix/TRC ICC profile (a 16-bit Adobe RGB, ProPhoto or Display P3
+    export), are converted at full precision (:mod:`restyle.icc`). LittleCMS works through
+    Pillow in 8 bits, so a file in a profile with lookup tables is converted, and read, at 8-bit
+    precision; sRGB and untagged files keep 16 bits.
     """
     turn = _UPRIGHT.get(img.getexif().get(0x0112, 1))
     rgb = np.ascontiguousarray(turn(rgb)) if turn else rgb
@@ -581,7 +593,10 @@ def _deep_upright_srgb(rgb: np.ndarray, img: Image.Image, *, what: str, icc: boo
     if icc and not profile and img.info.get("nclx_profile"):  # a HEIF's code points: at full depth
         converted = _nclx_rgb_to_srgb(rgb, img.info["nclx_profile"])
         return rgb if converted is None else converted
-    if icc and profile:
+    if icc and profile and not _is_srgb(profile):
+        shaper = read_matrix_shaper(profile)
+        if shaper is not None:
+            return icc_to_srgb(rgb, shaper)
         eight = Image.fromarray((rgb * 255.0).round().astype(np.uint8), "RGB")
         eight.info["icc_profile"] = profile
         converted = _to_srgb(eight, what)

@@ -549,7 +549,7 @@ def _read_file(path: Path, *, size: int | None, max_pixels: int, icc: bool = Tru
                 deep = _read_tiff_deep(path)
             elif img.format == "PNG" and img.mode in ("RGB", "RGBA") and _is_deep_png(path):
                 deep = _read_png_deep(path)
-            elif img.format == "HEIF" and img.mode == "RGB" and img.info.get("bit_depth", 8) > 8:
+            elif img.format == "HEIF" and img.mode in ("RGB", "RGBA") and img.info.get("bit_depth", 8) > 8:
                 deep = _read_heif_deep(path, img.info["bit_depth"])
             if deep is not None:
                 return _deep_upright_srgb(deep, img, what=str(path), icc=icc)
@@ -607,18 +607,19 @@ def _deep_upright_srgb(rgb: np.ndarray, img: Image.Image, *, what: str, icc: boo
 
 def _read_heif_deep(path: Path, bits: int) -> np.ndarray | None:
     """A 10- or 12-bit HEIF (a camera's HLG or PQ photo) at full depth, which Pillow's plugin
-    reduces to 8 bits. libheif turns it upright as it decodes, as the plugin does, which then
-    reports EXIF orientation 1."""
+    reduces to 8 bits; with transparency, composited on white as a 16-bit PNG or TIFF is.
+    libheif turns it upright as it decodes, as the plugin does, which then reports EXIF
+    orientation 1."""
     import pillow_heif  # the file was opened by its plugin, so it is there
 
     try:
         arr = np.asarray(pillow_heif.open_heif(path, convert_hdr_to_8bit=False))  # the primary image
     except (OSError, ValueError, RuntimeError):
         return None
-    if arr.dtype != np.uint16 or arr.ndim != 3 or arr.shape[2] != 3 or not 8 < bits <= 16:
+    if arr.dtype != np.uint16 or arr.ndim != 3 or arr.shape[2] not in (3, 4) or not 8 < bits <= 16:
         return None
     # the codes come shifted up to 16 bits (10-bit 1023 as 65472), not scaled: shift them back
-    return (arr >> (16 - bits)).astype(np.float32) / float((1 << bits) - 1)
+    return _array_to_rgb((arr >> (16 - bits)).astype(np.float32) / float((1 << bits) - 1), what=str(path))
 
 
 def _is_deep_tiff(img: Image.Image) -> bool:

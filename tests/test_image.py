@@ -260,11 +260,13 @@ def test_an_hdr_heic_is_read_as_an_sdr_screen_shows_it(tmp_path):
 
 
 def _save_heif_10bit(path, signal, **options):
-    """A 10-bit HEIC, as cameras save HLG and PQ photos, from a float (H, W, 3) signal in [0, 1]."""
+    """A 10-bit HEIC, as cameras save HLG and PQ photos, from a float (H, W, 3) signal in [0, 1]
+    (or (H, W, 4), with transparency)."""
     pillow_heif = pytest.importorskip("pillow_heif", reason="the heif extra is not installed")
     pillow_heif.register_heif_opener()
     words = np.round(signal * 1023).astype(np.uint16) << 6  # 10-bit codes on the 16-bit scale
-    heif = pillow_heif.from_bytes(mode="RGB;16", size=(signal.shape[1], signal.shape[0]), data=words.tobytes())
+    mode = "RGBA;16" if signal.shape[2] == 4 else "RGB;16"
+    heif = pillow_heif.from_bytes(mode=mode, size=(signal.shape[1], signal.shape[0]), data=words.tobytes())
     heif.save(path, quality=-1, chroma=444, **options)
 
 
@@ -282,6 +284,19 @@ def test_a_10_bit_hdr_heic_is_read_at_its_full_depth(tmp_path):
     out = load_image(tmp_path / "hdr.heic")[0].permute(1, 2, 0).numpy()
     # 10 bits hold an HLG signal to a quarter of a level or so; 8 bits would be off by a level or two
     assert np.abs(out - sdr).mean() < 0.4 / 255 and np.abs(out - sdr).max() < 1.5 / 255
+
+
+def test_a_10_bit_heic_with_transparency_is_read_at_its_full_depth(tmp_path):
+    # a gradient between 8-bit levels, fading from transparent (top) to opaque (bottom)
+    rgba = np.zeros((16, 24, 4))
+    rgba[..., 0] = np.linspace(0.2, 0.3, 24)[None]
+    rgba[..., 1], rgba[..., 2] = 512 / 1023, 256 / 1023  # 8 bits would read 0.5020 and 0.2510
+    rgba[..., 3] = np.linspace(0, 1, 16)[:, None]
+    _save_heif_10bit(tmp_path / "clear.heic", rgba, matrix_coefficients=0)  # RGB: lossless
+    codes = np.round(rgba * 1023) / 1023
+    expected = codes[..., :3] * codes[..., 3:] + (1 - codes[..., 3:])  # on white
+    out = load_image(tmp_path / "clear.heic")[0].permute(1, 2, 0).numpy()
+    assert np.abs(out - expected).max() < 1e-5  # its 10-bit codes; at 8 bits, 0.5 level off
 
 
 def test_a_10_bit_heic_turned_by_the_camera_is_read_upright_once(tmp_path, rgb):

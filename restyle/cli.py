@@ -402,18 +402,29 @@ Run the same command again after a stop: finished frames are taken from the work
 class _FrameBar:
     """A tqdm bar over frames: frames done, seconds per frame, ETA.
 
-    It is on screen from the start: the first frame, stylised in full, is the longest, and its
-    time belongs in the bar's rate and ETA."""
+    It is on screen from the start. It counts the source frames as they are read, then starts
+    again, its clock too, for the frames stylised: the first, stylised in full, is the longest,
+    and its time belongs in the bar's rate and ETA; the reading's does not."""
 
     def __init__(self, quiet: bool) -> None:
         self.bar: Any = None
         if not quiet:
             from tqdm import tqdm
 
-            self.bar = tqdm(unit="frame", desc="first frame, stylised in full", dynamic_ncols=True, file=sys.stderr)
+            self.bar = tqdm(unit="frame", desc="reading frames", dynamic_ncols=True, file=sys.stderr)
 
     def __call__(self, progress: Any) -> None:
         if self.bar is None:
+            return
+        if progress.stage == "read":
+            if progress.index + 1 == progress.total:  # all read
+                self.bar.reset()  # its count and its clock
+                self.bar.total = None  # the stylised frames' count comes with the first
+                self.bar.set_description_str("first frame, stylised in full", refresh=False)
+                self.bar.set_postfix_str("", refresh=True)
+            else:
+                self.bar.total = progress.total
+                self.bar.update(progress.index + 1 - self.bar.n)
             return
         if self.bar.total != progress.total:
             self.bar.total = progress.total

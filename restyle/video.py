@@ -87,15 +87,23 @@ DEFAULT_TEMPORAL_WEIGHT = {"art": 1e3, "photo": 1e3, "fast": 4.0}
 
 @dataclass
 class FrameProgress:
-    """Passed to the callback after each frame."""
+    """Passed to the callback after each frame: first as each source frame is read (``stage``
+    ``"read"``), then as each is stylised (``"stylise"``).
+
+    While reading, ``total`` is the clip's estimated frame count (a video file's from its
+    duration), never reached; the last ``"read"`` report gives the count read, so that
+    ``index + 1 == total`` there and only there. Reading a long clip takes a while: its frames
+    are decoded, and smoothed with ``dequantise``, before the first is stylised (about 50 ms a
+    640x360 frame with the ``fast`` preset)."""
 
     index: int  # 0-based, within the selected range
     total: int
     resumed: bool  # taken from the work folder rather than computed
     seconds: float  # this frame's time
-    elapsed: float
+    elapsed: float  # since this stage began
     eta: float
-    image: torch.Tensor
+    image: torch.Tensor  # the stylised frame; while reading, the frame read
+    stage: Literal["read", "stylise"] = "stylise"
 
 
 #: The names :meth:`_WorkFolder.path` gives frames: ``000012.png``, ``pass1_000012.png``.
@@ -384,6 +392,31 @@ def _stylise_passes(
                 )
 
 
+def _reported(
+    frames: Iterable[np.ndarray], *, estimate: int, callback: Callable[[FrameProgress], None] | None
+) -> Iterator[np.ndarray]:
+    """``frames``, each reported to ``callback`` as it is read (``FrameProgress.stage`` "read"),
+    then once more with the count read as the total."""
+    started = time.perf_counter()
+    last = started
+    count = 0
+    frame = None
+    for frame in frames:
+        yield frame
+        count += 1
+        if callback is not None:
+            now = time.perf_counter()
+            total = max(estimate, count + 1)  # not the end until it is
+            eta = (now - started) / count * (total - count)
+            callback(
+                FrameProgress(count - 1, total, False, now - last, now - started, eta, frame_to_tensor(frame), "read")
+            )
+            last = now
+    if callback is not None and frame is not None:
+        elapsed = time.perf_counter() - started
+        callback(FrameProgress(count - 1, count, False, 0.0, elapsed, 0.0, frame_to_tensor(frame), "read"))
+
+
 def _blend(own: torch.Tensor, warped: torch.Tensor, c: torch.Tensor, weight: float) -> torch.Tensor:
     """Closed-form minimiser of ``|x - own|^2 + weight * c * |x - warped|^2`` per pixel."""
     return (own + weight * c * warped) / (1 + weight * c)
@@ -653,7 +686,14 @@ def stylize_video(
     # an error or Ctrl-C before the first frame is finished leaves no work folder behind
     with (
         _WorkFolder(folder, settings) as work,
-        _SourceFrames(read_frames(info, shape=shape, start=start, end=end, dequantise=dequantise), folder) as contents,
+        _SourceFrames(
+            _reported(
+                read_frames(info, shape=shape, start=start, end=end, dequantise=dequantise),
+                estimate=max(0, (info.frames if end is None else min(end, info.frames)) - start),
+                callback=callback,
+            ),
+            folder,
+        ) as contents,
     ):
         if not contents:
             raise RestyleError(f"{info.path}: no frames in the range {frames or 'all'}")

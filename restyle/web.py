@@ -579,12 +579,13 @@ def video_job(
         yield Update(None, "done (made earlier with these settings)", str(output))
         return
     kept = work_frames(work_folder(output))
-    yield Update(None, f"continuing after {kept} finished frames" if kept else "stylising the first frame in full")
+    yield Update(None, f"continuing after {kept} finished frames" if kept else "reading the clip")
     latest: list[Any] = []  # the last frame finished, shown when the job ends (previews skip some)
 
     def work(callback: Callable[[Any], None]) -> Any:
         def keep(progress: Any) -> None:
-            latest[:] = [progress.image]
+            if progress.stage == "stylise":
+                latest[:] = [progress.image]
             callback(progress)
 
         return stylize_video(
@@ -601,6 +602,11 @@ def video_job(
         )
 
     def show(progress: Any) -> Update:
+        if progress.stage == "read":  # the source frame itself, as the clip is read
+            if progress.index + 1 == progress.total:
+                return Update(_to_array(progress.image), "stylising the first frame in full")
+            status = f"reading frame {progress.index + 1} of about {progress.total}"
+            return Update(_to_array(progress.image), status, fraction=(progress.index + 1) / progress.total)
         status = f"frame {progress.index + 1}/{progress.total}, {progress.seconds:.1f} s/frame"
         if progress.eta == progress.eta:  # not NaN
             status += f", about {progress.eta:.0f} s left"

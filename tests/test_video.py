@@ -116,7 +116,7 @@ def test_full_resolution_carries_each_frame_up_to_the_source(capsys, tmp_path, c
     resumed = []
     full = stylize_video(
         clips["audio"], clips["style"], output=tmp_path / "full", work_dir=str(tmp_path / "small.work"),
-        full_resolution=True, callback=lambda p: resumed.append(p.resumed), **options,
+        full_resolution=True, callback=lambda p: p.stage == "stylise" and resumed.append(p.resumed), **options,
     )  # fmt: skip
     assert resumed == [True] * 8  # the frames stylised before are carried up, not redone
     assert read_metadata(full / "000003.png")["full_resolution"] is True  # each frame carries the parameters
@@ -299,21 +299,45 @@ def test_an_encoder_that_writes_nothing_is_an_error_not_an_empty_video(tmp_path,
     assert list(tmp_path.iterdir()) == []
 
 
-def test_frame_bar_is_on_screen_before_the_first_frame_finishes(capsys):
+def test_frame_bar_counts_the_frames_read_then_those_stylised(capsys):
     bar = _FrameBar(quiet=False)
-    assert "first frame, stylised in full" in capsys.readouterr().err  # shown at once
-    started = bar.bar.start_t
+    assert "reading frames" in capsys.readouterr().err  # shown at once
     image = torch.zeros(1, 3, 4, 4)
+    for index in range(3):  # the estimate is 5; three frames are read
+        bar(FrameProgress(index, max(5, index + 2), False, 0.1, 0.1 * (index + 1), 0.3, image, stage="read"))
+    assert (bar.bar.n, bar.bar.total) == (3, 5)
+    read_at = bar.bar.start_t
+    bar(FrameProgress(2, 3, False, 0.0, 0.3, 0.0, image, stage="read"))  # all read: the count
+    assert (bar.bar.n, bar.bar.total) == (0, None) and bar.bar.start_t >= read_at  # its clock again
+    started = bar.bar.start_t
+    assert "first frame, stylised in full" in capsys.readouterr().err
     bar(FrameProgress(index=0, total=3, resumed=False, seconds=2.5, elapsed=2.5, eta=5.0, image=image))
     bar(FrameProgress(index=1, total=3, resumed=True, seconds=0.0, elapsed=2.6, eta=2.5, image=image))
-    assert (bar.bar.n, bar.bar.total, bar.bar.start_t) == (2, 3, started)  # timed from the start
+    assert (bar.bar.n, bar.bar.total, bar.bar.start_t) == (2, 3, started)  # timed from the first frame
     bar.close()
     err = capsys.readouterr().err
     assert "2/3" in err and "resumed" in err and "first frame" not in err.splitlines()[-1]
     quiet = _FrameBar(quiet=True)
+    quiet(FrameProgress(0, 3, False, 0.1, 0.1, 0.2, image, stage="read"))
     quiet(FrameProgress(index=0, total=3, resumed=False, seconds=1.0, elapsed=1.0, eta=2.0, image=image))
     quiet.close()
     assert capsys.readouterr().err == ""
+
+
+def test_the_frames_are_reported_as_they_are_read(tmp_path, clips):
+    reports = []
+    stylize_video(
+        clips["audio"], clips["style"], output=tmp_path / "o.mp4", mode="photo", preset="fast", size=48,
+        frames="2:7", device="cpu", callback=reports.append,
+    )  # fmt: skip
+    read = [p for p in reports if p.stage == "read"]
+    stylised = [p for p in reports if p.stage == "stylise"]
+    assert reports == read + stylised  # all read before the first is stylised
+    assert [p.index for p in read] == [0, 1, 2, 3, 4, 4]  # then once more, with the count
+    assert [p.index + 1 == p.total for p in read] == [False] * 5 + [True]  # the end only at the end
+    assert read[-1].total == 5 and [p.index for p in stylised] == [0, 1, 2, 3, 4]
+    assert tuple(read[0].image.shape) == (1, 3, 32, 48) and all(p.eta >= 0 for p in read)
+    assert not (tmp_path / "o.mp4.work").exists()
 
 
 def test_silent_clip_and_frame_range(capsys, tmp_path, clips):
@@ -572,7 +596,7 @@ def test_resume_after_ctrl_c(capsys, tmp_path, clips, monkeypatch):
     resumed = []
     stylize_video(
         clips["audio"], clips["style"], output=out, mode="photo", preset="fast", size=64, device="cpu",
-        callback=lambda p: resumed.append(p.resumed),
+        callback=lambda p: p.stage == "stylise" and resumed.append(p.resumed),
     )  # fmt: skip
     assert resumed == [True, True] + [False] * 6
     assert probe(out).fps == 10
@@ -590,7 +614,7 @@ def test_kept_frames_extend_the_clip_and_only_our_files_are_removed(tmp_path, cl
     resumed = []
     out = stylize_video(
         clips["audio"], clips["style"], output=tmp_path / "b.mp4", frames="0:5",
-        callback=lambda p: resumed.append(p.resumed), **options,
+        callback=lambda p: p.stage == "stylise" and resumed.append(p.resumed), **options,
     )  # fmt: skip
     assert resumed == [True] * 3 + [False] * 2  # the kept frames were reused, not redone
     assert len(list(read_frames(probe(out), shape=(32, 48)))) == 5
@@ -619,7 +643,7 @@ def test_a_work_frame_of_another_size_is_redone(tmp_path, clips):
     Image.new("RGB", (49, 37)).save(work / "000001.png")
     resumed = []
     out = stylize_video(
-        clips["silent"], clips["style"], output=tmp_path / "o.mp4", callback=lambda p: resumed.append(p.resumed),
+        clips["silent"], clips["style"], output=tmp_path / "o.mp4", callback=lambda p: p.stage == "stylise" and resumed.append(p.resumed),
         **options,
     )  # fmt: skip
     assert resumed == [True, False, True]
@@ -768,7 +792,7 @@ def test_an_error_before_the_first_frame_leaves_no_empty_progress_bar(capsys, cl
     )
     assert code == 1
     assert on_terminal(err) == [f"restyle: error: {clips['audio']}: no frames in the range 20:30"], err
-    assert "first frame" in err  # the bar was on screen, and was cleared
+    assert "reading frames" in err  # the bar was on screen, and was cleared
 
 
 def test_ctrl_c_during_the_first_frame_says_that_nothing_is_kept(capsys, tmp_path, clips, monkeypatch):
@@ -905,7 +929,7 @@ def test_work_frames_are_sixteen_bit_and_old_eight_bit_ones_resume(tmp_path, cli
     resumed = []
     stylize_video(
         clips["audio"], clips["style"], output=tmp_path / "again", work_dir=str(work),
-        callback=lambda p: resumed.append(p.resumed), **options,
+        callback=lambda p: p.stage == "stylise" and resumed.append(p.resumed), **options,
     )  # fmt: skip
     assert resumed == [True] * 3
     for index in range(3):

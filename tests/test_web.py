@@ -306,8 +306,12 @@ def test_video_job_yields_frames_then_the_file(tmp_path, images, monkeypatch):
     monkeypatch.setattr("restyle.web.PREVIEW_SECONDS", 0.0)
     clip = _test_clip(tmp_path / "clip.mp4", "-pix_fmt", "yuv420p")
     updates = collect(video_job(str(clip), images[1], size=48, stop=threading.Event(), folder=tmp_path))
-    assert updates[0] == Update(None, "stylising the first frame in full")  # not the last run's status
-    assert "frame 1/4" in updates[1].status
+    assert updates[0] == Update(None, "reading the clip")  # not the last run's status
+    # the source frames as they are read, then the stylised ones
+    assert [u.status for u in updates[1:5]] == [f"reading frame {i} of about {4 if i < 4 else 5}" for i in (1, 2, 3, 4)]
+    assert updates[1].image.shape == (36, 48, 3) and updates[1].fraction == 0.25
+    assert updates[5].status == "stylising the first frame in full"
+    assert "frame 1/4" in updates[6].status
     assert updates[-1].file.endswith(".mp4") and Path(updates[-1].file).exists()
     # the last frame stays on screen with the result, not cleared: the video's own last frame
     assert updates[-1].image is not None and updates[-1].image.shape == (36, 48, 3)
@@ -705,7 +709,8 @@ def test_a_stopped_video_job_continues_when_run_again_with_the_same_settings(tmp
 
     def recording(*args, callback, **kwargs):
         def record(progress):
-            resumed.append(progress.resumed)
+            if progress.stage == "stylise":
+                resumed.append(progress.resumed)
             callback(progress)
 
         return real(*args, callback=record, **kwargs)
@@ -713,7 +718,9 @@ def test_a_stopped_video_job_continues_when_run_again_with_the_same_settings(tmp
     monkeypatch.setattr(restyle.video, "stylize_video", recording)
     stop = threading.Event()
     job = video_job(str(clip), images[1], size=32, stop=stop, folder=tmp_path)
-    assert next(job).status == "stylising the first frame in full"
+    statuses = [next(job).status for _ in range(6)]  # the clip's 4 frames read, then the count
+    assert statuses[:2] == ["reading the clip", "reading frame 1 of about 4"]
+    assert statuses[-1] == "stylising the first frame in full"
     next(job)  # the first frame
     next(job)  # the second
     stop.set()

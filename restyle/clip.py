@@ -243,9 +243,11 @@ def _yuv_coding(pix_fmt: str, untagged: str | None) -> YuvCoding | None:
 def yuv_to_rgb(planes: torch.Tensor, matrix: str, *, full_range: bool = False, bits: int = 8) -> torch.Tensor:
     """YUV codes (as floats, possibly between codes) to RGB in [0, 1], as ITU-T H.273 defines it.
 
-    ffmpeg converts 8-bit codes so too, but not deeper ones into 16-bit RGB: it takes white as
-    65280 of 65535 there (a gain of 0.9961, measured; 255 times 256), so that a 10-bit clip read
-    by it came out 0.4% dark. The inverse is :func:`rgb_to_yuv`.
+    ffmpeg's own conversion agrees for 8-bit 4:4:4 codes at their own size, within rounding, but
+    not when it scales 4:2:0 video (mid-grey, luma 126, came out as 126 of 255, not 128), nor
+    for deeper codes into 16-bit RGB: it takes white as 65280 of 65535 there (a gain of 0.9961,
+    measured; 255 times 256), so that a 10-bit clip read by it came out 0.4% dark. The inverse
+    is :func:`rgb_to_yuv`.
 
     Args:
         planes: Y, Cb and Cr codes, 0 to ``2 ** bits - 1``.

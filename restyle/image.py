@@ -168,12 +168,10 @@ def _to_srgb(img: Image.Image, what: str) -> Image.Image:
     icc = img.info.get("icc_profile")
     if not icc and img.info.get("nclx_profile") and img.mode in ("RGB", "RGBA"):
         return _nclx_to_srgb(img, img.info["nclx_profile"])
-    if not icc or img.mode not in ("RGB", "RGBA", "CMYK"):
+    if not icc or img.mode not in ("RGB", "RGBA", "CMYK") or _is_srgb(icc):
         return img
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        if _is_srgb(icc):
-            return img
         srgb = ImageCms.ImageCmsProfile(io.BytesIO(_srgb_profile()))
         return ImageCms.profileToProfile(img, source, srgb, outputMode="RGBA" if img.mode == "RGBA" else "RGB")
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):

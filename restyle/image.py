@@ -31,12 +31,13 @@ from torch import Tensor
 from restyle import hdr
 from restyle.bitdepth import BIT_DEPTHS, DEEP_FORMATS, encode_png16, to_uint16, write_tiff16
 from restyle.dequantise import dequantise as smooth_steps
-from restyle.dequantise import on_grid
+from restyle.dequantise import dequantise_from, on_grid
 from restyle.errors import RestyleError, no_such_file
 from restyle.files import atomic_write, check_not_an_input
 from restyle.icc import read_matrix_shaper
 from restyle.icc import to_srgb as icc_to_srgb
 from restyle.raw import RAW_SUFFIXES, is_raw, raw_size, read_raw
+from restyle.yuv import yuv_to_rgb
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -60,6 +61,7 @@ __all__ = [
     "resize_long_side",
     "sample_path",
     "save_image",
+    "smoothed_jpeg_pair",
     "style_shape",
     "to_pil",
     "to_uint8",
@@ -653,7 +655,8 @@ def load_image(
         icc: convert colours in an embedded ICC profile to sRGB. False for label images
             (masks), whose colours name regions and must be read as stored.
         dequantise: if the image holds 8-bit values, smooth their steps (after the resize)
-            with :func:`restyle.dequantise.dequantise`; deeper images are left as read.
+            with :func:`restyle.dequantise.dequantise`; deeper images are left as read. A JPEG
+            is smoothed in its YCbCr codes, before they become RGB (:func:`_smoothed_jpeg`).
 
     Returns:
         A float32 tensor on the CPU.
@@ -667,6 +670,10 @@ def load_image(
     """
     if isinstance(source, str) and source.startswith(SAMPLE_PREFIX):
         source = sample_path(source[len(SAMPLE_PREFIX) :])
+    if dequantise and isinstance(source, (str, os.PathLike)):
+        smoothed = _smoothed_jpeg(Path(source), size=size, max_pixels=max_pixels, icc=icc, what=what)
+        if smoothed is not None:
+            return smoothed
     if isinstance(source, (str, os.PathLike)):
         arr = _read_file(Path(source), size=size, max_pixels=max_pixels, icc=icc)
         tensor = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)[None]
@@ -699,6 +706,89 @@ def load_image(
         check_work_size(shape, max_pixels=max_pixels, what=what, value=size)
         tensor = resize(tensor, *shape)
     return (smooth_steps(tensor) if eight_bits else tensor).contiguous()
+
+
+def _smoothed_jpeg(path: Path, *, size: int | None, max_pixels: int, icc: bool, what: str) -> Tensor | None:
+    """A YCbCr JPEG read as :func:`load_image` reads it, but its steps smoothed in its YCbCr
+    codes (:func:`restyle.dequantise.dequantise`, after the resize), before they become RGB by
+    JFIF's equations (BT.601's weights, full range: :func:`restyle.yuv.yuv_to_rgb`). None for
+    other files: not a JPEG, not YCbCr (grey, CMYK, Adobe's RGB-coded), or in a colour profile
+    that only LittleCMS converts; :func:`load_image` reads those as before.
+
+    Why: libjpeg converts the codes to 8-bit RGB, where one step of Y becomes steps of up to 4
+    levels, and the RGB steps no longer fit the interval that smoothing bridges. A sky in a
+    JPEG, stretched by DPST's tar3 with the ``fast`` preset, banded by 1.08 levels RMS smoothed
+    in RGB (1.80 as read); in its codes, 0.14 (``benchmarks/RESULTS.md``)."""
+    read = _jpeg_codes(path, size=size, max_pixels=max_pixels, icc=icc)
+    if read is None:
+        return None
+    codes, shaper = read
+    if size is not None:
+        shape = scaled_shape(codes.shape[-2], codes.shape[-1], check_long_side(size))
+        check_work_size(shape, max_pixels=max_pixels, what=what, value=size)
+        codes = resize(codes, *shape)
+    return _jfif_to_srgb(smooth_steps(codes), shaper)
+
+
+def smoothed_jpeg_pair(path: str | os.PathLike, *, size: int, max_pixels: int) -> tuple[Tensor, Tensor] | None:
+    """For a photo carried up to its own size: a YCbCr JPEG at ``size`` with its steps smoothed
+    in its codes (as :func:`load_image` with ``dequantise``), and at its own size following it
+    where both are flat (:func:`restyle.dequantise.dequantise_from`, in the codes too). None for
+    other files (see :func:`_smoothed_jpeg`).
+
+    Shape:
+        - output: :math:`(1, 3, h, w)` and :math:`(1, 3, H, W)`
+    """
+    if isinstance(path, str) and path.startswith(SAMPLE_PREFIX):
+        path = sample_path(path[len(SAMPLE_PREFIX) :])
+    read = _jpeg_codes(Path(path), size=None, max_pixels=max_pixels, icc=True)
+    if read is None:
+        return None
+    codes, shaper = read
+    shape = scaled_shape(codes.shape[-2], codes.shape[-1], check_long_side(size))
+    check_work_size(shape, max_pixels=max_pixels, what="content", value=size)
+    small = smooth_steps(resize(codes, *shape))
+    full = dequantise_from(codes, small) if codes.shape[-2] * codes.shape[-1] > shape[0] * shape[1] else codes
+    return _jfif_to_srgb(small, shaper), _jfif_to_srgb(full, shaper)
+
+
+def _jpeg_codes(path: Path, *, size: int | None, max_pixels: int, icc: bool) -> tuple[Tensor, Any] | None:
+    """A YCbCr JPEG's codes as libjpeg decodes them, before its conversion to RGB, upright, as
+    ``(1, 3, H, W)`` floats in [0, 1], with the matrix/TRC profile to convert their colours
+    from (None for sRGB); None for other files (see :func:`_smoothed_jpeg`)."""
+    with _pil_pixel_limit(max_pixels):
+        try:
+            img = _open(path)
+        except RestyleError:
+            return None  # load_image says why
+        with img:
+            if img.format not in ("JPEG", "MPO") or img.mode != "RGB" or img.info.get("adobe_transform") == 0:
+                return None
+            profile = img.info.get("icc_profile") if icc else None
+            shaper = read_matrix_shaper(profile) if profile and not _is_srgb(profile) else None
+            if profile and not _is_srgb(profile) and shaper is None:
+                return None
+            width, height = img.size
+            over = _check_pixels(path, width, height, size=size, max_pixels=max_pixels)
+            img.draft("YCbCr", (size, size) if over and size is not None else img.size)
+            if img.mode != "YCbCr":
+                return None
+            try:
+                img.load()
+            except (OSError, SyntaxError, ValueError):
+                return None  # load_image says why
+            turn = _UPRIGHT.get(img.getexif().get(0x0112, 1))
+            codes = np.asarray(img, dtype=np.float32)
+    codes = np.ascontiguousarray(turn(codes)) if turn else codes
+    return torch.from_numpy(codes).permute(2, 0, 1)[None] / 255.0, shaper
+
+
+def _jfif_to_srgb(codes: Tensor, shaper: Any) -> Tensor:
+    """JPEG's YCbCr codes in [0, 1] to sRGB, through the photo's profile if it has one."""
+    rgb = yuv_to_rgb(codes[0] * 255.0, "smpte170m", full_range=True)
+    if shaper is None:
+        return rgb.contiguous()
+    return torch.from_numpy(icc_to_srgb(rgb[0].permute(1, 2, 0).numpy(), shaper)).permute(2, 0, 1)[None]
 
 
 def load_style(

@@ -21,6 +21,7 @@ Presets:
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -47,6 +48,7 @@ from restyle.image import (
     load_style,
     resize,
     scaled_shape,
+    smoothed_jpeg_pair,
     style_shape,
     to_uint8,
 )
@@ -309,10 +311,21 @@ def stylize_photo(
 
     # loaded first, so that a photo over --max-pixels fails at once rather than after the work;
     # the work-size content is then made from it, not decoded again (a camera RAW file would
-    # also be developed again, at half size, into a guide that differs from the photo's own)
-    original = load_image(content, max_pixels=max_pixels, what="content") if full_resolution else None
+    # also be developed again, at half size, into a guide that differs from the photo's own).
+    # With dequantise, a JPEG is read as its YCbCr codes, smoothed there at the work size, the
+    # full-size photo following it (image.smoothed_jpeg_pair)
+    pair = (
+        smoothed_jpeg_pair(content, size=size, max_pixels=max_pixels)
+        if full_resolution and settings.dequantise and isinstance(content, (str, os.PathLike))
+        else None
+    )
+    if pair is not None:
+        work_source, original = pair
+    else:
+        original = load_image(content, max_pixels=max_pixels, what="content") if full_resolution else None
+        work_source = content if original is None else original
     content_full, style_full = _load_pair(
-        content if original is None else original,
+        work_source,
         style,
         size=size,
         max_pixels=max_pixels,

@@ -268,3 +268,94 @@ def test_stopped_means_match_explicit_windows():
                     reach += 1
                 expected = line[centre - reach : centre + reach + 1].mean()
                 assert float(got[b, i, j]) == pytest.approx(float(expected), abs=1e-12)
+
+
+def jpeg_sky(path, *, rows=180, cols=96, **save):
+    """A dark sky ramp saved as a JPEG (quality 92, 4:2:0); returns the float ramp it was made from."""
+    t = np.linspace(0.08, 0.16, rows)[:, None, None] * np.ones((1, cols, 1))
+    ramp = np.concatenate([t * 0.6, t * 0.8, t * 1.4], axis=2)
+    Image.fromarray((ramp * 255).round().astype(np.uint8)).save(path, quality=92, **save)
+    return torch.from_numpy(ramp).permute(2, 0, 1)[None]
+
+
+def test_a_jpeg_is_smoothed_in_its_ycbcr_codes(tmp_path):
+    from restyle.image import _smoothed_jpeg
+
+    path = tmp_path / "sky.jpg"
+    ramp = jpeg_sky(path)
+    as_read = load_image(path)
+    in_rgb = dequantise(as_read)  # what dequantising the RGB that libjpeg gives reaches
+    in_codes = load_image(path, dequantise=True)
+    assert in_codes.shape == as_read.shape and in_codes.dtype == torch.float32
+    # libjpeg's RGB steps are up to 4 levels for one step of Y: smoothing in RGB leaves most
+    assert levels_rms(in_codes.double(), ramp) < levels_rms(in_rgb.double(), ramp) / 1.5
+    assert levels_rms(in_codes.double(), ramp) < levels_rms(as_read.double(), ramp) / 2.5
+    assert float((in_codes - as_read).abs().max()) * 255 < 3  # the picture itself is kept
+    # resized first, smoothed at the work size, as other files are
+    half = load_image(path, size=90, dequantise=True)
+    assert half.shape[-2:] == (90, 48) and (half - load_image(path, size=90)).abs().max() * 255 < 3
+    # not for other files: a grey JPEG, a PNG (load_image smooths those in RGB)
+    grey = tmp_path / "grey.jpg"
+    Image.fromarray((ramp[0, 1].numpy() * 255).round().astype(np.uint8)).save(grey, quality=92)
+    assert _smoothed_jpeg(grey, size=None, max_pixels=10**7, icc=True, what="x") is None
+    png = tmp_path / "sky.png"
+    Image.fromarray((ramp[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(png)
+    assert _smoothed_jpeg(png, size=None, max_pixels=10**7, icc=True, what="x") is None
+
+
+def test_a_turned_jpeg_in_a_colour_profile_is_smoothed_upright_and_converted(tmp_path):
+    from restyle.image import _smoothed_jpeg, sample_path
+
+    with Image.open(sample_path("rocket")) as img:  # Adobe RGB (1998)
+        profile = img.info["icc_profile"]
+    path = tmp_path / "turned.jpg"
+    exif = Image.new("RGB", (1, 1)).getexif()
+    exif[0x0112] = 6  # a quarter turn clockwise to show it upright
+    jpeg_sky(path, exif=exif.tobytes(), icc_profile=profile)
+    as_read = load_image(path)  # upright, converted to sRGB by LittleCMS
+    smoothed = load_image(path, dequantise=True)
+    assert _smoothed_jpeg(path, size=None, max_pixels=10**7, icc=True, what="x") is not None  # in its codes
+    assert as_read.shape[-2:] == (96, 180) and smoothed.shape == as_read.shape
+    assert float((smoothed - as_read).abs().mean()) * 255 < 0.8  # the same colours, upright
+    assert float((smoothed - as_read).abs().max()) * 255 < 3.5
+
+
+def test_a_stylised_jpeg_sky_bands_less_when_dequantised(tmp_path):
+    content = tmp_path / "sky.jpg"
+    jpeg_sky(content, rows=96, cols=64)
+    _, style = sky_pair(tmp_path)
+    options = {"preset": "fast", "size": 96, "device": "cpu", "smoothing": "none"}
+
+    def banding(image):  # the column mean against itself smoothed, in levels RMS
+        column = image[0].mean(dim=2).double() * 255
+        smooth = torch.nn.functional.avg_pool1d(column[:, None], 9, 1, 4, count_include_pad=False)[:, 0]
+        return float((column - smooth)[:, 8:-8].pow(2).mean().sqrt())
+
+    banded = banding(stylize_photo(content, style, dequantise=False, **options).image)
+    smooth = banding(stylize_photo(content, style, **options).image)  # on by default
+    assert smooth < banded / 3, (smooth, banded)
+
+
+def test_a_full_resolution_jpeg_follows_its_work_size_in_its_codes(tmp_path):
+    from restyle.image import smoothed_jpeg_pair
+
+    path = tmp_path / "sky.jpg"
+    ramp = jpeg_sky(path, rows=360, cols=192)
+    small, full = smoothed_jpeg_pair(path, size=90, max_pixels=10**7)
+    assert torch.equal(small, load_image(path, size=90, dequantise=True))  # the same work-size copy
+    as_read = load_image(path)
+    assert full.shape == as_read.shape and float((full - as_read).abs().max()) * 255 < 3
+    assert levels_rms(full.double(), ramp) < levels_rms(as_read.double(), ramp) / 2.5
+    assert smoothed_jpeg_pair(tmp_path / "missing.jpg", size=90, max_pixels=10**7) is None
+
+    _, style = sky_pair(tmp_path)
+    options = {"preset": "fast", "size": 96, "device": "cpu", "full_resolution": True}
+
+    def largest_jump(image):  # between rows of the column mean, in levels
+        column = image[0].mean(dim=2) * 255
+        return float((column[:, 1:] - column[:, :-1]).abs().max())
+
+    banded = stylize_photo(path, style, dequantise=False, **options).image
+    smooth = stylize_photo(path, style, **options).image
+    assert smooth.shape[-2:] == (360, 192)
+    assert largest_jump(smooth) < largest_jump(banded) / 3, (largest_jump(smooth), largest_jump(banded))

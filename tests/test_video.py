@@ -1134,7 +1134,8 @@ def test_a_full_disk_while_the_clip_is_decoded_is_a_one_line_error(tmp_path, cli
 def test_yuv_codes_become_the_rgb_ffmpeg_gives(tmp_path, options, size, coding):
     import imageio_ffmpeg
 
-    from restyle.clip import _decoded, yuv_to_rgb
+    from restyle.clip import _decoded
+    from restyle.yuv import yuv_to_rgb
 
     clip = tmp_path / "clip.mkv"
     ffmpeg(
@@ -1195,7 +1196,8 @@ def test_ten_bit_yuv_codes_become_the_rgb_of_the_standards(tmp_path, space):
     # full-range conversions disagree with each other: gains of 1.003 into 8 bits, 0.999 into 16)
     import imageio_ffmpeg
 
-    from restyle.clip import _decoded, yuv_to_rgb
+    from restyle.clip import _decoded
+    from restyle.yuv import yuv_to_rgb
 
     clip = tmp_path / "clip.mkv"
     tags = ["-colorspace", space, "-color_range", "tv"]
@@ -1216,7 +1218,7 @@ def test_ten_bit_yuv_codes_become_the_rgb_of_the_standards(tmp_path, space):
 
 
 def test_deeper_yuv_codes_are_the_same_colours_scaled():
-    from restyle.clip import yuv_to_rgb
+    from restyle.yuv import yuv_to_rgb
 
     # black, white and two colours as 8-bit video-range codes (Y, Cb, Cr)
     codes = torch.tensor([[16.0, 235, 126, 81], [128, 128, 140, 90], [128, 128, 100, 200]], dtype=torch.float64)
@@ -1238,7 +1240,7 @@ def sky_clip(path: Path, *options: str) -> torch.Tensor:
     """A gentle sky gradient as 8-bit BT.709 YUV codes (8 luma steps over 128 rows), encoded
     without a conversion: the staircase as a camera's encoder leaves it. Returns the smooth
     gradient the codes were rounded from, in RGB, ``(1, 3, 128, 64)``."""
-    from restyle.clip import yuv_to_rgb
+    from restyle.yuv import yuv_to_rgb
 
     rows = torch.linspace(0, 1, 128, dtype=torch.float64)[:, None].expand(128, 64)
     codes = torch.stack([40 + 8 * rows, 140 + 4 * rows, 121 - 3 * rows])
@@ -1271,7 +1273,8 @@ def test_a_videos_steps_are_smoothed_in_its_yuv_codes(tmp_path):
 
 
 def test_a_ten_bit_videos_steps_are_smoothed_in_its_codes(tmp_path):
-    from restyle.clip import _decoded, yuv_to_rgb
+    from restyle.clip import _decoded
+    from restyle.yuv import yuv_to_rgb
 
     # a dark sky gradient as 10-bit BT.709 codes, 6 luma steps over 128 rows, stored losslessly
     rows = torch.linspace(0, 1, 128, dtype=torch.float64)[:, None].expand(128, 64)

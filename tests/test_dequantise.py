@@ -359,3 +359,21 @@ def test_a_full_resolution_jpeg_follows_its_work_size_in_its_codes(tmp_path):
     smooth = stylize_photo(path, style, **options).image
     assert smooth.shape[-2:] == (360, 192)
     assert largest_jump(smooth) < largest_jump(banded) / 3, (largest_jump(smooth), largest_jump(banded))
+
+
+def test_a_bad_jpeg_read_for_smoothing_is_the_same_one_line_error(tmp_path):
+    from restyle.errors import RestyleError
+    from restyle.image import smoothed_jpeg_pair
+
+    good = tmp_path / "sky.jpg"
+    jpeg_sky(good)
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(good.read_bytes()[:900])
+    for options in ({"size": 90}, {}):
+        with pytest.raises(RestyleError, match=r"cut\.jpg: image data is truncated or corrupt$"):
+            load_image(cut, dequantise=True, **options)
+    assert smoothed_jpeg_pair(cut, size=90, max_pixels=10**7) is None  # load_image then says why
+    with pytest.raises(RestyleError, match="truncated or corrupt"):
+        stylize_photo(cut, good, preset="fast", size=64, full_resolution=True, device="cpu")
+    with pytest.raises(RestyleError, match="is over the --max-pixels limit"):
+        smoothed_jpeg_pair(good, size=90, max_pixels=1000)

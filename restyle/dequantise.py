@@ -26,7 +26,8 @@ step is 1.16 RGB levels in video range). Measured with a first version on a 10-b
 read into 8-bit RGB and stylised by the ``fast`` photo preset, the output's banding was 8.1
 levels RMS as read, 1.1 with a tolerance of 0.5, and 0.15 with 0.75 or 1.0
 (``benchmarks/RESULTS.md``, "Banding"). A video is now smoothed in its YUV codes instead
-(:func:`restyle.clip.read_frames`).
+(:func:`restyle.clip.read_frames`), and a JPEG in its YCbCr codes
+(:func:`restyle.image.load_image`), where a step is one code.
 """
 
 from __future__ import annotations

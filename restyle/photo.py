@@ -268,8 +268,9 @@ def stylize_photo(
         dequantise: smooth the 8-bit steps of the content's flat areas before stylising it,
             each value moving by at most 3/4 of a level (:mod:`restyle.dequantise`), so that a
             style that stretches a smooth gradient such as a clear sky does not turn each step
-            into a visible band; deeper images (16-bit, RAW) are used as read. Default: the
-            preset's (on for ``fast`` only, where no optimisation follows).
+            into a visible band; a JPEG file in its YCbCr codes, before they become RGB; deeper
+            images (16-bit, RAW) are used as read. Default: the preset's (on for ``fast`` only,
+            where no optimisation follows).
         max_pixels: refuse input images with more pixels than this.
         callback: called after every iteration with an :class:`~restyle.optim.Iterate`.
         _cache: a dict shared by the calls of a weight sweep (one content, one style): the

@@ -343,17 +343,14 @@ def _decoded(info: VideoInfo, *, width: int, height: int, as_yuv: bool = False) 
     command = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-i", str(info.path)]
     # the fps filter resamples on timestamps, so a variable-rate clip keeps its duration (and its
     # audio stays in sync); ``-r`` alone let ffmpeg emit extra frames
-    if as_yuv:  # codes kept in the clip's range (no matrix applies: nothing is converted)
+    if as_yuv:  # codes kept in the clip's range and depth (no matrix applies: nothing is converted)
         assert info.yuv is not None
         colour = f":out_range={'pc' if info.yuv.full_range else 'tv'}"
-    else:
-        colour = f":in_color_matrix={info.matrix}" if info.matrix else ""  # else the clip's tags
-    command += ["-vf", f"scale={width}:{height}:flags=area{colour},fps={info.fps}"]
-    if as_yuv:
-        assert info.yuv is not None
         pix_fmt, sample_bytes = ("yuv444p", 1) if info.yuv.bits == 8 else (f"yuv444p{info.yuv.bits}le", 2)
     else:
+        colour = f":in_color_matrix={info.matrix}" if info.matrix else ""  # else the clip's tags
         pix_fmt, sample_bytes = ("rgb48le", 2) if info.deep else ("rgb24", 1)
+    command += ["-vf", f"scale={width}:{height}:flags=area{colour},fps={info.fps}"]
     command += ["-pix_fmt", pix_fmt, "-f", "rawvideo", "-"]
     own_session = (
         {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if os.name == "nt" else {"start_new_session": True}

@@ -33,7 +33,7 @@ from torch import Tensor
 
 from restyle.color import linear_to_srgb
 
-__all__ = ["MatrixShaper", "read_matrix_shaper", "to_srgb"]
+__all__ = ["MatrixShaper", "read_matrix_shaper", "srgb_profile", "to_srgb"]
 
 Curve = Callable[[Tensor], Tensor]
 
@@ -57,8 +57,7 @@ def read_matrix_shaper(profile: bytes) -> MatrixShaper | None:
     (lookup tables, a Lab connection space, CMYK or grey, a damaged file).
 
     Example:
-        >>> from PIL import ImageCms
-        >>> srgb = read_matrix_shaper(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+        >>> srgb = read_matrix_shaper(srgb_profile())
         >>> srgb.colorants.sum(axis=1).round(4).tolist()  # the D50 white
         [0.9642, 1.0, 0.8249]
     """
@@ -149,12 +148,17 @@ _BAND = 256
 
 
 @functools.cache
-def _from_xyz() -> np.ndarray:
-    """XYZ (D50) to linear sRGB, by the primaries of LittleCMS's own sRGB profile (the one
-    every output of restyle carries)."""
+def srgb_profile() -> bytes:
+    """LittleCMS's built-in sRGB profile, as bytes: the one every output of restyle carries."""
     from PIL import ImageCms
 
-    srgb = read_matrix_shaper(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+@functools.cache
+def _from_xyz() -> np.ndarray:
+    """XYZ (D50) to linear sRGB, by the primaries of :func:`srgb_profile`."""
+    srgb = read_matrix_shaper(srgb_profile())
     assert srgb is not None
     return np.linalg.inv(srgb.colorants)
 
@@ -164,8 +168,7 @@ def to_srgb(rgb: np.ndarray, profile: MatrixShaper) -> np.ndarray:
     outside sRGB clipped), in floating point throughout.
 
     Example:
-        >>> from PIL import ImageCms
-        >>> srgb = read_matrix_shaper(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+        >>> srgb = read_matrix_shaper(srgb_profile())
         >>> grey = np.full((1, 1, 3), 0.5, np.float32)
         >>> to_srgb(grey, srgb).round(4).ravel().tolist()  # sRGB to sRGB: unchanged
         [0.5, 0.5, 0.5]

@@ -34,7 +34,7 @@ from restyle.dequantise import dequantise as smooth_steps
 from restyle.dequantise import dequantise_from, on_grid
 from restyle.errors import RestyleError, no_such_file
 from restyle.files import atomic_write, check_not_an_input
-from restyle.icc import read_matrix_shaper
+from restyle.icc import read_matrix_shaper, srgb_profile
 from restyle.icc import to_srgb as icc_to_srgb
 from restyle.raw import RAW_SUFFIXES, is_raw, raw_size, read_raw
 from restyle.yuv import yuv_to_rgb
@@ -147,12 +147,6 @@ def _pil_pixel_limit(limit: int) -> Iterator[None]:
         Image.MAX_IMAGE_PIXELS = old
 
 
-@functools.cache
-def _srgb_profile() -> bytes:
-    """littleCMS's built-in sRGB profile, as bytes."""
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-
-
 def _is_srgb(profile: bytes) -> bool:
     """Whether an ICC profile describes itself as sRGB (then colours are kept as they are)."""
     try:
@@ -174,7 +168,7 @@ def _to_srgb(img: Image.Image, what: str) -> Image.Image:
         return img
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        srgb = ImageCms.ImageCmsProfile(io.BytesIO(_srgb_profile()))
+        srgb = ImageCms.ImageCmsProfile(io.BytesIO(srgb_profile()))
         return ImageCms.profileToProfile(img, source, srgb, outputMode="RGBA" if img.mode == "RGBA" else "RGB")
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         _warn(f"{what}: its colour profile cannot be read; taking its colours as sRGB")
@@ -668,8 +662,7 @@ def load_image(
         >>> load_image(np.zeros((4, 6, 3), dtype=np.uint8), size=3).shape
         torch.Size([1, 3, 2, 3])
     """
-    if isinstance(source, str) and source.startswith(SAMPLE_PREFIX):
-        source = sample_path(source[len(SAMPLE_PREFIX) :])
+    source = _named_sample(source)
     if dequantise and isinstance(source, (str, os.PathLike)):
         smoothed = _smoothed_jpeg(Path(source), size=size, max_pixels=max_pixels, icc=icc, what=what)
         if smoothed is not None:
@@ -702,10 +695,23 @@ def load_image(
         raise RestyleError(f"{what}: the image has zero size")
     eight_bits = dequantise and on_grid(tensor)
     if size is not None:
-        shape = scaled_shape(tensor.shape[-2], tensor.shape[-1], check_long_side(size))
-        check_work_size(shape, max_pixels=max_pixels, what=what, value=size)
-        tensor = resize(tensor, *shape)
+        tensor = resize(tensor, *_work_shape(tensor, size, max_pixels=max_pixels, what=what))
     return (smooth_steps(tensor) if eight_bits else tensor).contiguous()
+
+
+def _named_sample(source: ImageLike) -> ImageLike:
+    """``sample:NAME`` as the built-in photo's path; any other source as it is."""
+    if isinstance(source, str) and source.startswith(SAMPLE_PREFIX):
+        return sample_path(source[len(SAMPLE_PREFIX) :])
+    return source
+
+
+def _work_shape(image: Tensor, size: int, *, max_pixels: int, what: str) -> tuple[int, int]:
+    """The ``(height, width)`` an image is worked at for ``size`` (its long side), checked
+    against ``max_pixels``."""
+    shape = scaled_shape(image.shape[-2], image.shape[-1], check_long_side(size))
+    check_work_size(shape, max_pixels=max_pixels, what=what, value=size)
+    return shape
 
 
 def _smoothed_jpeg(path: Path, *, size: int | None, max_pixels: int, icc: bool, what: str) -> Tensor | None:
@@ -724,9 +730,7 @@ def _smoothed_jpeg(path: Path, *, size: int | None, max_pixels: int, icc: bool, 
         return None
     codes, shaper = read
     if size is not None:
-        shape = scaled_shape(codes.shape[-2], codes.shape[-1], check_long_side(size))
-        check_work_size(shape, max_pixels=max_pixels, what=what, value=size)
-        codes = resize(codes, *shape)
+        codes = resize(codes, *_work_shape(codes, size, max_pixels=max_pixels, what=what))
     return _jfif_to_srgb(smooth_steps(codes), shaper)
 
 
@@ -739,14 +743,11 @@ def smoothed_jpeg_pair(path: str | os.PathLike, *, size: int, max_pixels: int) -
     Shape:
         - output: :math:`(1, 3, h, w)` and :math:`(1, 3, H, W)`
     """
-    if isinstance(path, str) and path.startswith(SAMPLE_PREFIX):
-        path = sample_path(path[len(SAMPLE_PREFIX) :])
-    read = _jpeg_codes(Path(path), size=None, max_pixels=max_pixels, icc=True)
+    read = _jpeg_codes(Path(_named_sample(path)), size=None, max_pixels=max_pixels, icc=True)
     if read is None:
         return None
     codes, shaper = read
-    shape = scaled_shape(codes.shape[-2], codes.shape[-1], check_long_side(size))
-    check_work_size(shape, max_pixels=max_pixels, what="content", value=size)
+    shape = _work_shape(codes, size, max_pixels=max_pixels, what="content")
     small = smooth_steps(resize(codes, *shape))
     full = dequantise_from(codes, small) if codes.shape[-2] * codes.shape[-1] > shape[0] * shape[1] else codes
     return _jfif_to_srgb(small, shaper), _jfif_to_srgb(full, shaper)
@@ -765,8 +766,10 @@ def _jpeg_codes(path: Path, *, size: int | None, max_pixels: int, icc: bool) -> 
             if img.format not in ("JPEG", "MPO") or img.mode != "RGB" or img.info.get("adobe_transform") == 0:
                 return None
             profile = img.info.get("icc_profile") if icc else None
-            shaper = read_matrix_shaper(profile) if profile and not _is_srgb(profile) else None
-            if profile and not _is_srgb(profile) and shaper is None:
+            if profile and _is_srgb(profile):
+                profile = None  # its colours are kept as they are
+            shaper = read_matrix_shaper(profile) if profile else None
+            if profile and shaper is None:
                 return None
             width, height = img.size
             over = _check_pixels(path, width, height, size=size, max_pixels=max_pixels)
@@ -815,8 +818,7 @@ def load_style(
         >>> load_style(np.zeros((40, 80, 3), dtype=np.uint8), long_side=32).shape
         torch.Size([1, 3, 16, 32])
     """
-    if isinstance(source, str) and source.startswith(SAMPLE_PREFIX):
-        source = sample_path(source[len(SAMPLE_PREFIX) :])
+    source = _named_sample(source)
     if isinstance(source, (str, os.PathLike)):
         width, height = image_size(source, max_pixels=max_pixels)
         if style_shape(height, width, long_side) != (height, width):
@@ -1095,14 +1097,14 @@ def save_image(
         rgb = to_uint16(image)
         if fmt == "PNG":
             data = encode_png16(
-                rgb, text={"Software": "restyle", **({"restyle": text} if text else {})}, icc=_srgb_profile(), exif=exif
+                rgb, text={"Software": "restyle", **({"restyle": text} if text else {})}, icc=srgb_profile(), exif=exif
             )
             return atomic_write(path, lambda handle: handle.write(data))
         return atomic_write(
-            path, lambda handle: write_tiff16(handle, rgb, description=text, icc=_srgb_profile(), exif=exif)
+            path, lambda handle: write_tiff16(handle, rgb, description=text, icc=srgb_profile(), exif=exif)
         )
     pil = image if isinstance(image, Image.Image) else to_pil(image)
-    kwargs: dict[str, Any] = {"icc_profile": _srgb_profile()}
+    kwargs: dict[str, Any] = {"icc_profile": srgb_profile()}
     tags = Image.Exif()
     if exif:
         tags.load(exif)

@@ -42,9 +42,19 @@ import numpy as np
 import PIL.Image
 import torch
 
+from restyle.dequantise import on_grid
 from restyle.errors import OUT_OF_MEMORY, RestyleError, check_at_least, is_out_of_memory
 from restyle.files import file_stamp
-from restyle.image import DEFAULT_MAX_PIXELS, RestyleWarning, camera_exif, heif_support, load_image, save_image, to_pil
+from restyle.image import (
+    DEFAULT_MAX_PIXELS,
+    RestyleWarning,
+    camera_exif,
+    heif_support,
+    image_size,
+    load_image,
+    save_image,
+    to_pil,
+)
 from restyle.masks import DPST_COLORS
 from restyle.raw import RAW_SUFFIXES
 
@@ -73,9 +83,9 @@ MASK_LAYER_ALPHA = 140  # automatic masks are shown half-transparent over the ph
 EDGE_TOLERANCE = 2
 
 
-#: An uploaded image as the handlers receive it: a PIL image from the UI (keeping the file's
-#: colour profile), or an array from Python.
-Upload = np.ndarray | PIL.Image.Image | None
+#: An uploaded image as the handlers receive it: the uploaded file's path from the UI (read by
+#: restyle as the CLI reads it), or a PIL image or an array from Python.
+Upload = str | os.PathLike | np.ndarray | PIL.Image.Image | None
 
 
 @dataclass
@@ -117,7 +127,8 @@ _DEVELOPED_UPLOADS = (".heic", ".heif", ".tif", ".tiff", *RAW_SUFFIXES)
 def viewable_upload(upload: Mapping[str, Any] | None, *, folder: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Any:
     """An uploaded HEIF, TIFF or camera RAW photo replaced by a PNG in ``folder`` of the sRGB
     image restyle reads or develops from the file, with the photo's EXIF (shown, and used from
-    then on); any other upload left as it is (``gr.skip()``). Called with the upload's file
+    then on), at 16 bits where the photo has more than 8 (a RAW, a 16-bit TIFF, a 10-bit HEIF),
+    so that a job reads what the CLI would; any other upload left as it is (``gr.skip()``). Called with the upload's file
     description as Gradio received it (``path`` in Gradio's upload folder, ``orig_name``),
     before Pillow opens it. A file over ``max_pixels`` (the server's ``--max-pixels``) is
     refused with a message.
@@ -134,25 +145,34 @@ def viewable_upload(upload: Mapping[str, Any] | None, *, folder: Path, max_pixel
     try:
         image = load_image(path, max_pixels=max_pixels, what=name.name)
         shown = folder / f"{name.stem}-{uuid.uuid4().hex[:8]}.png"
-        return str(save_image(image, shown, exif=camera_exif(path)))
+        bits = 8 if on_grid(image) else 16
+        return str(save_image(image, shown, exif=camera_exif(path), bits=bits))
     except RestyleError as exc:
         raise gr.Error(str(exc).replace(str(path), name.name)) from None
 
 
 def _image_input(gr: Any, label: str, *, on_upload: Callable[..., Any], **options: Any) -> Any:
-    """An image upload field: a PIL image for the handlers; a HEIF, TIFF or RAW upload is shown,
-    and used, as the PNG restyle reads from it (:func:`viewable_upload`)."""
-    field = gr.Image(label=label, type="pil", image_mode="RGB", format="png", **options)
+    """An image upload field: the uploaded file's path for the handlers (``image_mode=None``
+    makes Gradio hand over the file itself, not an image it decoded and re-encoded), so that
+    restyle reads its JPEG codes, 16 bits and colour profile as the CLI does; a HEIF, TIFF or
+    RAW upload is shown, and used, as the PNG restyle reads from it (:func:`viewable_upload`)."""
+    field = gr.Image(label=label, type="filepath", image_mode=None, format="png", **options)
     field.upload(on_upload, field, field, queue=False, preprocess=False)
     return field
 
 
-def _check_image(image: Upload, what: str, max_pixels: int) -> np.ndarray:
-    """An upload as an RGB array, after the checks. Uploads arrive as PIL images, which keep
-    the file's colour profile: ``load_image`` converts their colours to sRGB."""
+def _check_image(image: Upload, what: str, max_pixels: int) -> str | np.ndarray:
+    """An upload as restyle's functions take it, after the checks: a file's path as it is (read
+    later as the CLI reads the file: a JPEG's codes, 16 bits, its colour profile), else an RGB
+    uint8 array. A file is checked from its header; an upload over ``max_pixels`` is refused."""
     if image is None:
         raise RestyleError(f"upload a {what} image first")
-    if isinstance(image, PIL.Image.Image):
+    if isinstance(image, (str, os.PathLike)):
+        try:
+            width, height = image_size(image, max_pixels=max_pixels)
+        except RestyleError as exc:  # named by the upload's name, not by Gradio's folder
+            raise RestyleError(str(exc).replace(str(image), Path(image).name)) from None
+    elif isinstance(image, PIL.Image.Image):
         width, height = image.size
     elif image.ndim in (2, 3):
         height, width = image.shape[:2]
@@ -162,8 +182,23 @@ def _check_image(image: Upload, what: str, max_pixels: int) -> np.ndarray:
         raise RestyleError(f"the {what} image is empty")
     if height * width > max_pixels:
         raise RestyleError(f"the {what} image has {width}x{height} pixels, more than the limit of {max_pixels:,}")
+    if isinstance(image, (str, os.PathLike)):
+        return str(image)
     # uploads may be grey or RGBA: restyle.image converts them (RGBA composited on white)
     return _to_array(load_image(image, what=f"the {what} image"))
+
+
+def _shape(image: str | np.ndarray, max_pixels: int) -> tuple[int, int]:
+    """The upright ``(H, W)`` of a checked upload (:func:`_check_image`)."""
+    if isinstance(image, str):
+        width, height = image_size(image, max_pixels=max_pixels)
+        return height, width
+    return image.shape[:2]
+
+
+def _shown(image: Upload, what: str, max_pixels: int) -> np.ndarray:
+    """An upload, checked, as the ``(H, W, 3)`` uint8 sRGB array the UI shows."""
+    return _to_array(load_image(_check_image(image, what, max_pixels), max_pixels=max_pixels, what=f"the {what} image"))
 
 
 def editor_mask(value: dict | None, shape: tuple[int, int]) -> np.ndarray | None:
@@ -210,8 +245,8 @@ def auto_mask_layers(
     ``substyles`` is the number of sub-styles (None: chosen automatically)."""
     from restyle.automask import auto_masks
 
-    content = _check_image(content, "content", max_pixels)
-    style = _check_image(style, "style", max_pixels)
+    content = _shown(content, "content", max_pixels)
+    style = _shown(style, "style", max_pixels)
     found = auto_masks(load_image(content), load_image(style), substyles=substyles)
     layers = []
     for rgb in found.colour_masks():
@@ -467,8 +502,8 @@ def photo_job(
     exif = camera_exif(content)  # the upload's camera and date, for the download
     content = _check_image(content, "content", max_pixels)
     style = _check_image(style, "style", max_pixels)
-    c_mask = editor_mask(content_editor, content.shape[:2])
-    s_mask = editor_mask(style_editor, style.shape[:2])
+    c_mask = editor_mask(content_editor, _shape(content, max_pixels))
+    s_mask = editor_mask(style_editor, _shape(style, max_pixels))
     if (c_mask is None) != (s_mask is None):
         raise RestyleError("paint masks on both images, or on neither")
     mask_options: dict[str, Any] = {}
@@ -566,7 +601,7 @@ def video_job(
     if not video:
         raise RestyleError("upload a video first")
     style = _check_image(style, "style", max_pixels)
-    style_image = load_image(style)
+    style_image = load_image(style, max_pixels=max_pixels, what="the style image")
     # files named by what they are made from: the same clip, style and settings run again after
     # a stop find their finished frames in the output's work folder, and continue from there
     style_path = folder / f"style-{hashlib.sha256(style_image.numpy().tobytes()).hexdigest()[:16]}.png"

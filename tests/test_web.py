@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from restyle.automask import AUTO_GLOBAL_STYLE
 from restyle.errors import RestyleError
-from restyle.image import RestyleWarning, camera_exif, load_image, read_metadata, to_pil
+from restyle.image import RestyleWarning, camera_exif, load_image, read_metadata, save_image, to_pil
 from restyle.masks import DPST_COLORS
 from restyle.photo import PRESETS
 from restyle.web import (
@@ -107,6 +108,43 @@ def test_uploads_in_another_colour_profile_are_converted_to_srgb(tmp_path):
     assert np.array_equal(ours, expected.astype(np.uint8)) and not np.array_equal(ours, raw)
     with pytest.raises(RestyleError, match="more than the limit"):
         _check_image(Image.new("RGB", (40, 30)), "content", 1000)
+
+
+def test_an_uploaded_file_is_read_as_the_cli_reads_it(tmp_path, images):
+    """The UI hands the jobs the uploaded file itself, so a web result is the CLI's: a JPEG
+    smoothed in its YCbCr codes (the fast preset), a 16-bit PNG read at 16 bits."""
+    from restyle.photo import stylize_photo
+
+    content, style = images
+    jpeg, deep = tmp_path / "content.jpg", tmp_path / "deep.png"
+    Image.fromarray(content).save(jpeg, quality=70)
+    y, x = np.mgrid[0:48, 0:64]
+    save_image(torch.from_numpy(np.stack([x / 63, y / 47, (x + y) / 110])).float()[None], deep, bits=16)
+    for upload, preset in ((jpeg, "fast"), (deep, "default")):
+        options = {"preset": preset, "size": 32}
+        job = photo_job(
+            str(upload), style, None, None, **options, download="PNG, 16 bits", stop=threading.Event(), folder=tmp_path
+        )
+        web = load_image(collect(job)[-1].file)
+        cli = stylize_photo(upload, style, **options).image
+        assert torch.allclose(web, cli, atol=0.5 / 65535, rtol=0), upload.name
+        # an image decoded first, as the UI used to hand uploads over, gives another result
+        decoded = np.asarray(to_pil(load_image(upload)))
+        assert not torch.allclose(stylize_photo(decoded, style, **options).image, cli, atol=0.5 / 65535, rtol=0)
+
+
+def test_an_upload_that_is_not_an_image_is_named_by_its_name(tmp_path, images):
+    bad = tmp_path / "gradio-cache-1234" / "holiday.jpg"
+    bad.parent.mkdir()
+    bad.write_bytes(b"not a jpeg")
+    job = photo_job(str(bad), images[1], None, None, stop=threading.Event(), folder=tmp_path)
+    with pytest.raises(RestyleError) as raised:
+        collect(job)
+    assert "holiday.jpg" in str(raised.value) and "gradio-cache" not in str(raised.value)
+    big = tmp_path / "big.png"
+    Image.new("RGB", (40, 30)).save(big)
+    with pytest.raises(RestyleError, match="the content image has 40x30 pixels, more than the limit of 1,000"):
+        collect(photo_job(str(big), images[1], None, None, stop=threading.Event(), folder=tmp_path, max_pixels=1000))
 
 
 def test_a_downloaded_result_keeps_the_uploads_camera_exif(tmp_path, images):
@@ -395,7 +433,7 @@ def test_a_heic_upload_is_shown_as_the_srgb_image_restyle_reads(tmp_path):
 
 
 def test_a_tiff_upload_is_shown_as_a_png(tmp_path):
-    """Browsers other than Safari cannot show TIFF; a 16-bit one is read at its full depth."""
+    """Browsers other than Safari cannot show TIFF; a 16-bit one is shown, and used, at 16 bits."""
     import tifffile
 
     deep = (np.random.default_rng(0).random((20, 30, 3)) * 65535).astype(np.uint16)
@@ -403,7 +441,11 @@ def test_a_tiff_upload_is_shown_as_a_png(tmp_path):
     shown = viewable_upload(_upload(tmp_path / "export.tif"), folder=tmp_path)
     with Image.open(shown) as img:
         assert img.format == "PNG" and img.size == (30, 20)
-        assert np.array_equal(np.asarray(img.convert("RGB")), np.asarray(to_pil(load_image(tmp_path / "export.tif"))))
+    assert torch.equal(load_image(shown), load_image(tmp_path / "export.tif"))  # all 16 bits
+    tifffile.imwrite(tmp_path / "eight.tif", (deep >> 8).astype(np.uint8), photometric="rgb")
+    shown = viewable_upload(_upload(tmp_path / "eight.tif"), folder=tmp_path)
+    with Image.open(shown) as img:  # an 8-bit TIFF as an 8-bit PNG
+        assert img.mode == "RGB" and np.array_equal(np.asarray(img), deep >> 8)
     with pytest.raises(gradio.Error) as raised:  # the server's --max-pixels holds here too
         viewable_upload(_upload(tmp_path / "export.tif"), folder=tmp_path, max_pixels=500)
     assert raised.value.message.startswith("export.tif: 30x20 (600 pixels) is over the --max-pixels limit of 500")
@@ -416,7 +458,7 @@ def test_a_raw_upload_is_developed_not_shown_as_its_preview(tmp_path):
     dng = write_dng(tmp_path / "IMG_0001.DNG", scene(), preview=True)  # a 24x16 preview first
     with Image.open(viewable_upload(_upload(dng), folder=tmp_path)) as img:
         assert img.size == (96, 64) and img.getexif()[0x010F] == "Restyle"  # the writer's camera
-        assert np.array_equal(np.asarray(img.convert("RGB")), np.asarray(to_pil(load_image(dng))))
+    assert torch.equal(load_image(viewable_upload(_upload(dng), folder=tmp_path)), load_image(dng))  # 16 bits
     (tmp_path / "junk.cr3").write_bytes(b"not a raw file")
     with pytest.raises(gradio.Error) as raised:
         viewable_upload(_upload(tmp_path / "junk.cr3"), folder=tmp_path)
@@ -549,8 +591,10 @@ def server(tmp_path_factory):
 def test_browser_photo_transfer_end_to_end(server, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    content, style = tmp_path / "content.png", tmp_path / "style.png"
-    Image.fromarray(smooth_image(48, 64)).save(content)
+    content, style = tmp_path / "content.jpg", tmp_path / "style.png"
+    turned = Image.Exif()
+    turned[0x0112] = 6  # a phone photo: stored on its side, shown turned a quarter clockwise
+    Image.fromarray(np.ascontiguousarray(np.rot90(smooth_image(48, 64)))).save(content, quality=95, exif=turned)
     Image.fromarray(stripes_image(64, 64)).save(style)
     big = tmp_path / "big.png"
     big.write_bytes(os.urandom(1_200_000))  # over the 1 MB limit the server was started with

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from restyle import __version__
+from restyle import __version__, web
 from restyle.bitdepth import BIT_DEPTHS, DEEP_FORMATS
 from restyle.errors import (
     OUT_OF_MEMORY,
@@ -467,11 +467,9 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _run_serve(args: argparse.Namespace) -> int:
+def _run_serve(args: argparse.Namespace, names: list[str]) -> int:
     import signal
     import threading
-
-    from restyle.web import serve
 
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"restyle: warning: serving on {args.host}: other machines can reach this UI", file=sys.stderr)
@@ -482,7 +480,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     signals = (signal.SIGINT, signal.SIGTERM)
     previous = [signal.signal(sig, _interrupt) for sig in signals] if main_thread else []
     try:
-        serve(host=args.host, port=args.port, max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels)
+        web.serve(**signature_kwargs(args, names))
     finally:
         for sig, handler in zip(signals, previous, strict=False):
             signal.signal(sig, handler)
@@ -694,11 +692,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
         help="start the local web UI (needs: pip install 'restyle[web]')",
         description="Start restyle's web UI (Gradio) on this machine; open the printed address in a browser.",
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
-    serve.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
-    serve.add_argument("--max-upload-mb", type=int, default=20, help="largest upload in MB (default: 20)")
-    serve.add_argument("--max-pixels", type=int, default=50_000_000, help="largest image in pixels")
-    runners["serve"] = _run_serve
+    serve_names = add_signature_flags(serve, web.serve, skip=("block",))
+    runners["serve"] = lambda args: _run_serve(args, serve_names)
 
     smooth = sub.add_parser(
         "smooth",

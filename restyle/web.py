@@ -74,6 +74,10 @@ __all__ = [
     "viewable_upload",
 ]
 
+#: The largest upload, in MB, by default: a RAW photo (25-80 MB), a 16-bit TIFF of 24 MP
+#: (144 MB) or minutes of phone video pass; the server is on this machine, and an image's
+#: decoded size is held to ``--max-pixels`` anyway.
+DEFAULT_MAX_UPLOAD_MB = 500
 #: Brush colours: DPST's palette; white is what is left unpainted.
 BRUSH_COLORS = {name: rgb for name, rgb in DPST_COLORS.items() if name != "white"}
 PREVIEW_SECONDS = 1.0  # at most one preview image per this many seconds
@@ -856,13 +860,22 @@ def serve(
     *,
     host: str = "127.0.0.1",
     port: int = 7860,
-    max_upload_mb: int = 20,
+    max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     block: bool = True,
 ) -> Any:
     """Start the web UI. Returns the app (when ``block`` is False, the server runs in a thread).
     A blocking server runs until Ctrl-C (or SIGTERM), and then deletes its temporary folder: the
-    uploads and the results, which the page offered for download."""
+    uploads and the results, which the page offered for download.
+
+    Args:
+        host: the address to bind: 127.0.0.1 (the default) is this machine only.
+        port: the port to serve on.
+        max_upload_mb: the largest upload in MB: room for a camera's RAW photo, a 16-bit TIFF
+            or minutes of phone video; images are also held to ``max_pixels``.
+        max_pixels: the largest image, in pixels, that a job reads.
+        block: run until stopped (the CLI), or return with the server running in a thread.
+    """
     if not 0 < port < 65536:
         raise RestyleError(f"--port must be between 1 and 65535, not {port}")
     check_at_least(max_upload_mb, 1, "--max-upload-mb")

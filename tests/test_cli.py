@@ -12,7 +12,7 @@ from PIL import Image
 
 from restyle import __version__, stylize
 from restyle.cli import build_parser, main
-from restyle.image import read_metadata
+from restyle.image import DEFAULT_MAX_PIXELS, read_metadata
 from restyle.signature import plain_help
 
 from .conftest import on_terminal, run, stripes_image
@@ -76,6 +76,9 @@ def test_flags_come_from_the_api_signature():
             assert param.name in flags, param.name
             assert flags[param.name].default == param.default, param.name
     assert flags["preserve_color"].choices == ("none", "luminance", "histogram")
+    serve = parser._subparsers._group_actions[0].choices["serve"]  # the web server's too
+    flags = {a.dest: a.default for a in serve._actions if a.dest != "help"}
+    assert flags == {"host": "127.0.0.1", "port": 7860, "max_upload_mb": 500, "max_pixels": DEFAULT_MAX_PIXELS}
 
 
 def test_a_union_is_a_flag_of_its_first_type():

@@ -129,30 +129,48 @@ _DEVELOPED_UPLOADS = (".heic", ".heif", ".tif", ".tiff", *RAW_SUFFIXES)
 
 
 def viewable_upload(upload: Mapping[str, Any] | None, *, folder: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Any:
-    """An uploaded HEIF, TIFF or camera RAW photo replaced by a PNG in ``folder`` of the sRGB
-    image restyle reads or develops from the file, with the photo's EXIF (shown, and used from
-    then on), at 16 bits where the photo has more than 8 (a RAW, a 16-bit TIFF, a 10-bit HEIF),
-    so that a job reads what the CLI would; any other upload left as it is (``gr.skip()``). Called with the upload's file
-    description as Gradio received it (``path`` in Gradio's upload folder, ``orig_name``),
-    before Pillow opens it. A file over ``max_pixels`` (the server's ``--max-pixels``) is
-    refused with a message.
+    """What an image field holds once a file is uploaded. Called with the upload's file
+    description as Gradio received it (``path`` in Gradio's upload folder, ``orig_name``), before
+    anything opens it.
+
+    - A HEIF, TIFF or camera RAW photo is replaced by a PNG in ``folder`` of the sRGB image
+      restyle reads or develops from the file, with the photo's EXIF (shown, and used from then
+      on), at 16 bits where the photo has more than 8 (a RAW, a 16-bit TIFF, a 10-bit HEIF), so
+      that a job reads what the CLI would.
+    - A file restyle cannot read (not an image), or an image over ``max_pixels`` (the server's
+      ``--max-pixels``), is taken out of the field, with a one-line warning on the page: left
+      in, it would fail every job that reads it.
+    - Any other upload is left as it is (``gr.skip()``); its header has been read.
 
     Returns:
-        The PNG's path, or ``gr.skip()``.
+        The PNG's path, None (the field emptied), or ``gr.skip()``.
     """
     import gradio as gr
 
-    path = upload.get("path") if isinstance(upload, Mapping) else None
+    path = _uploaded_path(upload)
     name = Path(str((upload or {}).get("orig_name") or path))
-    if not path or name.suffix.lower() not in _DEVELOPED_UPLOADS:
+    if not path:
         return gr.skip()
     try:
+        if name.suffix.lower() not in _DEVELOPED_UPLOADS:
+            width, height = image_size(path, max_pixels=max_pixels)  # a readable header
+            if width * height > max_pixels:  # as a job would refuse it (_check_image), at once
+                raise RestyleError(
+                    f"{path}: {width}x{height} pixels, more than the --max-pixels limit of {max_pixels:,}"
+                )
+            return gr.skip()
         image = load_image(path, max_pixels=max_pixels, what=name.name)
         shown = folder / f"{name.stem}-{uuid.uuid4().hex[:8]}.png"
         bits = 8 if on_grid(image) else 16
         return str(save_image(image, shown, exif=camera_exif(path), bits=bits))
     except RestyleError as exc:
-        raise gr.Error(str(exc).replace(str(path), name.name)) from None
+        gr.Warning(str(exc).replace(str(path), name.name))
+        return None
+
+
+def _uploaded_path(upload: Mapping[str, Any] | None) -> str | None:
+    """The file an image field holds, from its value as Gradio sends it (not preprocessed)."""
+    return upload.get("path") if isinstance(upload, Mapping) else None
 
 
 def _image_input(gr: Any, label: str, *, on_upload: Callable[..., Any], **options: Any) -> Any:
@@ -161,7 +179,8 @@ def _image_input(gr: Any, label: str, *, on_upload: Callable[..., Any], **option
     restyle reads its JPEG codes, 16 bits and colour profile as the CLI does; a HEIF, TIFF or
     RAW upload is shown, and used, as the PNG restyle reads from it (:func:`viewable_upload`)."""
     field = gr.Image(label=label, type="filepath", image_mode=None, format="png", **options)
-    field.upload(on_upload, field, field, queue=False, preprocess=False)
+    # queued (so that a warning reaches the page), outside the jobs' limit of one at a time
+    field.upload(on_upload, field, field, preprocess=False, concurrency_limit=None)
     return field
 
 
@@ -785,8 +804,10 @@ def _photo_tab(
     p_out = gr.Image(label="Result", type="numpy", interactive=False, elem_id="photo-result")
     p_download = _download_choice(gr)
     p_file = gr.File(label="Download (with its parameters)", elem_id="photo-file")
-    p_content.change(lambda x: x, p_content, p_cmask, queue=False)
-    p_style.change(lambda x: x, p_style, p_smask, queue=False)
+    # each mask editor shows its image: the file as uploaded, not opened here (an unreadable
+    # upload is taken out of its field by viewable_upload, and the editor follows)
+    p_content.change(_uploaded_path, p_content, p_cmask, queue=False, preprocess=False)
+    p_style.change(_uploaded_path, p_style, p_smask, queue=False, preprocess=False)
     p_auto.click(auto, [p_content, p_style, p_substyles], [p_cmask, p_smask, p_auto_info, p_auto_found])
     p_run.click(
         run,

@@ -446,9 +446,9 @@ def test_a_tiff_upload_is_shown_as_a_png(tmp_path):
     shown = viewable_upload(_upload(tmp_path / "eight.tif"), folder=tmp_path)
     with Image.open(shown) as img:  # an 8-bit TIFF as an 8-bit PNG
         assert img.mode == "RGB" and np.array_equal(np.asarray(img), deep >> 8)
-    with pytest.raises(gradio.Error) as raised:  # the server's --max-pixels holds here too
-        viewable_upload(_upload(tmp_path / "export.tif"), folder=tmp_path, max_pixels=500)
-    assert raised.value.message.startswith("export.tif: 30x20 (600 pixels) is over the --max-pixels limit of 500")
+    with pytest.warns(UserWarning) as warned:  # the server's --max-pixels holds here too: the field is emptied
+        assert viewable_upload(_upload(tmp_path / "export.tif"), folder=tmp_path, max_pixels=500) is None
+    assert str(warned[0].message).startswith("export.tif: 30x20 (600 pixels) is over the --max-pixels limit of 500")
 
 
 def test_a_raw_upload_is_developed_not_shown_as_its_preview(tmp_path):
@@ -460,9 +460,23 @@ def test_a_raw_upload_is_developed_not_shown_as_its_preview(tmp_path):
         assert img.size == (96, 64) and img.getexif()[0x010F] == "Restyle"  # the writer's camera
     assert torch.equal(load_image(viewable_upload(_upload(dng), folder=tmp_path)), load_image(dng))  # 16 bits
     (tmp_path / "junk.cr3").write_bytes(b"not a raw file")
-    with pytest.raises(gradio.Error) as raised:
-        viewable_upload(_upload(tmp_path / "junk.cr3"), folder=tmp_path)
-    assert raised.value.message == "junk.cr3: not a RAW file LibRaw can read (Input/output error)"  # not its path
+    with pytest.warns(UserWarning) as warned:
+        assert viewable_upload(_upload(tmp_path / "junk.cr3"), folder=tmp_path) is None  # taken out of the field
+    assert str(warned[0].message) == "junk.cr3: not a RAW file LibRaw can read (Input/output error)"  # not its path
+
+
+def test_an_upload_restyle_cannot_read_is_taken_out_with_a_warning(tmp_path):
+    """Left in the field, Gradio would fail on it at every run, with a traceback on the server."""
+    (tmp_path / "junk.png").write_bytes(os.urandom(5000))
+    with pytest.warns(UserWarning) as warned:
+        assert viewable_upload(_upload(tmp_path / "junk.png"), folder=tmp_path) is None
+    assert [str(w.message) for w in warned] == ["junk.png: not an image, or a format restyle cannot read"]
+    Image.new("RGB", (40, 30)).save(tmp_path / "fine.jpg")
+    assert viewable_upload(_upload(tmp_path / "fine.jpg"), folder=tmp_path) == gradio.skip()
+    with pytest.warns(UserWarning) as warned:  # over the server's --max-pixels: no job would read it
+        assert viewable_upload(_upload(tmp_path / "fine.jpg"), folder=tmp_path, max_pixels=1199) is None
+    assert str(warned[0].message) == "fine.jpg: 40x30 pixels, more than the --max-pixels limit of 1,199"
+    assert viewable_upload(_upload(tmp_path / "fine.jpg"), folder=tmp_path, max_pixels=1200) == gradio.skip()
 
 
 def test_update_defaults():
@@ -596,8 +610,9 @@ def test_browser_photo_transfer_end_to_end(server, tmp_path):
     turned[0x0112] = 6  # a phone photo: stored on its side, shown turned a quarter clockwise
     Image.fromarray(np.ascontiguousarray(np.rot90(smooth_image(48, 64)))).save(content, quality=95, exif=turned)
     Image.fromarray(stripes_image(64, 64)).save(style)
-    big = tmp_path / "big.png"
+    big, junk = tmp_path / "big.png", tmp_path / "junk.png"
     big.write_bytes(os.urandom(1_200_000))  # over the 1 MB limit the server was started with
+    junk.write_bytes(os.urandom(5000))
     hosts = set()
     with sync_playwright() as p:
         browser = p.chromium.launch(
@@ -609,6 +624,13 @@ def test_browser_photo_transfer_end_to_end(server, tmp_path):
         page = browser.new_page(accept_downloads=True)
         page.on("request", lambda r: hosts.add(r.url.split("/")[2] if "://" in r.url else r.url[:5]))
         page.goto(server)
+        # a file that is no image: a warning on the page, and the field left empty
+        page.locator("#photo-content input[type=file]").set_input_files(str(junk))
+        page.get_by_text("junk.png: not an image", exact=False).first.wait_for(timeout=30_000)
+        deadline = time.time() + 10
+        while page.locator("#photo-content img").count() and time.time() < deadline:
+            time.sleep(0.1)
+        assert page.locator("#photo-content img").count() == 0
         page.locator("#photo-content input[type=file]").set_input_files(str(content))
         page.locator("#photo-style input[type=file]").set_input_files(str(style))
         page.locator("#photo-size input[type=number]").fill("64")

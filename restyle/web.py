@@ -78,6 +78,11 @@ __all__ = [
 #: (144 MB) or minutes of phone video pass; the server is on this machine, and an image's
 #: decoded size is held to ``--max-pixels`` anyway.
 DEFAULT_MAX_UPLOAD_MB = 500
+#: The concurrency group of every event that runs the network (the tabs' jobs and the Auto-masks
+#: button): one of them runs at a time, whichever tab it comes from, and the queue shows each
+#: user's place. (Gradio's default is a group per event, which let a photo job and a video job
+#: run at once on two cores, and each check its memory as if it ran alone.)
+JOBS = "jobs"
 #: Brush colours: DPST's palette; white is what is left unpainted.
 BRUSH_COLORS = {name: rgb for name, rgb in DPST_COLORS.items() if name != "white"}
 PREVIEW_SECONDS = 1.0  # at most one preview image per this many seconds
@@ -808,11 +813,14 @@ def _photo_tab(
     # upload is taken out of its field by viewable_upload, and the editor follows)
     p_content.change(_uploaded_path, p_content, p_cmask, queue=False, preprocess=False)
     p_style.change(_uploaded_path, p_style, p_smask, queue=False, preprocess=False)
-    p_auto.click(auto, [p_content, p_style, p_substyles], [p_cmask, p_smask, p_auto_info, p_auto_found])
+    p_auto.click(
+        auto, [p_content, p_style, p_substyles], [p_cmask, p_smask, p_auto_info, p_auto_found], concurrency_id=JOBS
+    )
     p_run.click(
         run,
         [p_content, p_style, p_cmask, p_smask, p_auto_found, p_preset, p_size, p_full, p_sw, p_pw, p_cw, p_download],
         [p_out, p_status, p_file],
+        concurrency_id=JOBS,
     )
     p_stop.click(stop, None, p_status, queue=False)
 
@@ -845,6 +853,7 @@ def _art_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any], on_u
         run,
         [a_content, *a_styles, *a_weights, a_preserve, a_size, a_sw, a_iter, a_download],
         [a_out, a_status, a_file],
+        concurrency_id=JOBS,
     )
     a_stop.click(stop, None, a_status, queue=False)
 
@@ -873,6 +882,7 @@ def _video_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any], on
         run,
         [v_clip, v_style, v_mode, v_preset, v_size, v_full, v_frames, v_download],
         [v_preview, v_status, v_file],
+        concurrency_id=JOBS,
     )
     v_stop.click(stop, None, v_status, queue=False)
 

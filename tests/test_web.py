@@ -479,6 +479,19 @@ def test_an_upload_restyle_cannot_read_is_taken_out_with_a_warning(tmp_path):
     assert viewable_upload(_upload(tmp_path / "fine.jpg"), folder=tmp_path, max_pixels=1200) == gradio.skip()
 
 
+def test_one_job_runs_at_a_time_whichever_tab_it_comes_from(tmp_path):
+    from restyle.web import JOBS, build_app
+
+    app = build_app(folder=tmp_path)
+    queued = {f.concurrency_id for f in app.fns.values() if f.queue and f.concurrency_limit is not None}
+    jobs = [f for f in app.fns.values() if f.concurrency_id == JOBS]
+    assert queued == {JOBS} and len(jobs) == 4  # photo, art, video and the Auto-masks button
+    assert app._queue.default_concurrency_limit == 1
+    # uploads are queued (their warnings reach the page) but do not wait for a running job
+    uploads = [f for f in app.fns.values() if any(t[1] == "upload" for t in f.targets)]
+    assert uploads and all(f.queue and f.concurrency_limit is None for f in uploads)
+
+
 def test_update_defaults():
     assert Update().file is None
 

@@ -33,7 +33,7 @@ import time
 import traceback
 import uuid
 import warnings
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -199,7 +199,7 @@ def _check_image(image: Upload, what: str, max_pixels: int) -> str | np.ndarray:
         try:
             width, height = image_size(image, max_pixels=max_pixels)
         except RestyleError as exc:  # named by the upload's name, not by Gradio's folder
-            raise RestyleError(str(exc).replace(str(image), Path(image).name)) from None
+            raise RestyleError(_by_name((image,))(str(exc))) from None
     elif isinstance(image, PIL.Image.Image):
         width, height = image.size
     elif image.ndim in (2, 3):
@@ -433,15 +433,31 @@ def _previews(
     return "error", "the job ended without a result", tuple(notes)  # _run always ends with one of them
 
 
+def _by_name(uploads: Sequence[object]) -> Callable[[str], str]:
+    """A function that names each uploaded file in a message by its name, not by the path of
+    the server's copy (Gradio's folder, which means nothing to the user)."""
+    paths = sorted({str(u) for u in uploads if isinstance(u, (str, os.PathLike))}, key=len, reverse=True)
+
+    def named(message: str) -> str:
+        for path in paths:
+            message = message.replace(path, Path(path).name)
+        return message
+
+    return named
+
+
 def _image_job(
     work: Callable[[Callable[[Any], None]], Any],
     stop: threading.Event,
     folder: Path,
     name: str,
     *,
+    uploads: Sequence[object] = (),
     exif: bytes | None = None,
     output_format: tuple[str, int] = DOWNLOADS["PNG"],
 ) -> Iterator[Update]:
+    """A photo or art job's stream of :class:`Update`; its errors and warnings name the
+    ``uploads`` it reads by their names."""
     suffix, bits = output_format
     stop.clear()
     started = time.perf_counter()
@@ -450,9 +466,10 @@ def _image_job(
         status = f"scale {it.scale + 1}/{it.scales}, iteration {it.step}/{it.steps}{_eta(it)}"
         return Update(_to_array(it.image), status, fraction=it.step / max(it.steps, 1))
 
-    kind, value, notes = yield from _previews(work, stop, show)
+    named = _by_name(uploads)
+    kind, value, notes = yield from _previews(work, stop, show, note=named)
     if kind == "error":
-        raise RestyleError(value)
+        raise RestyleError(named(value))
     result = value
     path = folder / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}{suffix}"
     save_image(result.image, path, metadata={"restyle_web": name, **result.params}, exif=exif, bits=bits)
@@ -560,7 +577,7 @@ def photo_job(
             **mask_options,
         )
 
-    yield from _image_job(work, stop, folder, "photo", exif=exif, output_format=output_format)
+    yield from _image_job(work, stop, folder, "photo", uploads=(content, style), exif=exif, output_format=output_format)
 
 
 def art_job(
@@ -604,7 +621,7 @@ def art_job(
             **{name: value for name, value in chosen_options.items() if value is not None},
         )
 
-    yield from _image_job(work, stop, folder, "art", exif=exif, output_format=output_format)
+    yield from _image_job(work, stop, folder, "art", uploads=(content, *images), exif=exif, output_format=output_format)
 
 
 def video_job(
@@ -675,10 +692,10 @@ def video_job(
             status += f", about {progress.eta:.0f} s left"
         return Update(_to_array(progress.image), status, fraction=(progress.index + 1) / progress.total)
 
-    # a warning names the upload by its name, not by the server's copy's path
-    kind, value, notes = yield from _previews(work, stop, show, note=lambda m: m.replace(str(video), Path(video).name))
+    named = _by_name((video,))  # warnings and errors name the clip as the user does
+    kind, value, notes = yield from _previews(work, stop, show, note=named)
     if kind == "error" and value != "stopped":
-        raise RestyleError(value)
+        raise RestyleError(named(value))
     last = _to_array(latest[0]) if latest else None  # stays on screen, not cleared
     if kind == "error":
         done = work_frames(work_folder(output))

@@ -141,6 +141,17 @@ def test_an_upload_that_is_not_an_image_is_named_by_its_name(tmp_path, images):
     with pytest.raises(RestyleError) as raised:
         collect(job)
     assert "holiday.jpg" in str(raised.value) and "gradio-cache" not in str(raised.value)
+    truncated = bad.parent / "cut.jpg"  # a header that reads, and pixels that do not
+    Image.fromarray(images[0]).save(truncated, quality=90)
+    truncated.write_bytes(truncated.read_bytes()[:400])
+    with pytest.raises(RestyleError) as raised:
+        collect(photo_job(str(truncated), images[1], None, None, stop=threading.Event(), folder=tmp_path))
+    assert str(raised.value).startswith("cut.jpg: ") and "gradio-cache" not in str(raised.value)
+    clip = bad.parent / "clip.mp4"
+    clip.write_bytes(os.urandom(20_000))
+    with pytest.raises(RestyleError) as raised:
+        collect(video_job(str(clip), images[1], stop=threading.Event(), folder=tmp_path))
+    assert str(raised.value).startswith("clip.mp4: not a readable video"), str(raised.value)
     big = tmp_path / "big.png"
     Image.new("RGB", (40, 30)).save(big)
     with pytest.raises(RestyleError, match="the content image has 40x30 pixels, more than the limit of 1,000"):

@@ -112,7 +112,8 @@ def test_uploads_in_another_colour_profile_are_converted_to_srgb(tmp_path):
 
 def test_an_uploaded_file_is_read_as_the_cli_reads_it(tmp_path, images):
     """The UI hands the jobs the uploaded file itself, so a web result is the CLI's: a JPEG
-    smoothed in its YCbCr codes (the fast preset), a 16-bit PNG read at 16 bits."""
+    smoothed in its YCbCr codes (the fast preset, at the work size and at full resolution), a
+    16-bit PNG read at 16 bits."""
     from restyle.photo import stylize_photo
 
     content, style = images
@@ -120,8 +121,8 @@ def test_an_uploaded_file_is_read_as_the_cli_reads_it(tmp_path, images):
     Image.fromarray(content).save(jpeg, quality=70)
     y, x = np.mgrid[0:48, 0:64]
     save_image(torch.from_numpy(np.stack([x / 63, y / 47, (x + y) / 110])).float()[None], deep, bits=16)
-    for upload, preset in ((jpeg, "fast"), (deep, "default")):
-        options = {"preset": preset, "size": 32}
+    for upload, preset, full in ((jpeg, "fast", False), (jpeg, "fast", True), (deep, "default", False)):
+        options = {"preset": preset, "size": 32, "full_resolution": full}
         job = photo_job(
             str(upload), style, None, None, **options, download="PNG, 16 bits", stop=threading.Event(), folder=tmp_path
         )

@@ -588,6 +588,7 @@ def art_job(
     preserve_color: str = "none",
     size: int = 512,
     style_weight: float | None = None,
+    style_scale: float | None = None,
     iterations: int | None = None,
     download: str = "PNG",
     stop: threading.Event,
@@ -595,7 +596,8 @@ def art_job(
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Iterator[Update]:
     """Artistic transfer with one or more styles, as a stream of :class:`Update`; the result
-    is offered as ``download`` (one of :data:`DOWNLOADS`)."""
+    is offered as ``download`` (one of :data:`DOWNLOADS`). Options left None are
+    :func:`restyle.artistic.stylize`'s defaults."""
     from restyle.artistic import stylize
 
     output_format = _download_format(download)  # before any work
@@ -607,7 +609,11 @@ def art_job(
     images = [_check_image(s, "style", max_pixels) for s, _ in chosen]
     weights = [float(w) for _, w in chosen]
 
-    chosen_options = {"style_weight": style_weight, "iterations": None if iterations is None else int(iterations)}
+    chosen_options = {
+        "style_weight": style_weight,
+        "style_scale": None if style_scale is None else float(style_scale),
+        "iterations": None if iterations is None else int(iterations),
+    }
 
     def work(callback: Callable[[Any], None]) -> Any:
         return stylize(
@@ -745,10 +751,11 @@ def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = Non
             max_pixels=max_pixels,
         )  # fmt: skip
 
-    def art(content, s1, s2, s3, w1, w2, w3, preserve, size, sw, iterations, download, *, stop):
+    def art(content, s1, s2, s3, w1, w2, w3, preserve, size, sw, scale, iterations, download, *, stop):
         return art_job(
             content, [s1, s2, s3], [w1, w2, w3], preserve_color=preserve, size=size, style_weight=10.0**sw,
-            iterations=iterations, download=download, stop=stop, folder=folder, max_pixels=max_pixels,
+            style_scale=scale, iterations=iterations, download=download, stop=stop, folder=folder,
+            max_pixels=max_pixels,
         )  # fmt: skip
 
     def video(clip, style, mode, preset, size, full, frames, download, *, stop):
@@ -858,6 +865,8 @@ def _art_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any], on_u
         a_preserve = gr.Radio(["none", "luminance", "histogram"], value="none", label="Preserve colour")
         a_size = gr.Slider(64, 1024, value=512, step=16, label="Size (long side)")
         a_sw = gr.Slider(0, 6, value=math.log10(art_default("style_weight")), step=0.25, label="Style weight (10^x)")
+        # the style image's size against the content's: larger brush strokes and motifs above 1
+        a_scale = gr.Slider(0.25, 2, value=art_default("style_scale"), step=0.05, label="Style scale (stroke size)")
         a_iter = gr.Slider(1, 500, value=art_default("iterations"), step=1, label="Iterations at full size")
     with gr.Row():
         a_run = gr.Button("Stylise", variant="primary")
@@ -868,7 +877,7 @@ def _art_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any], on_u
     a_file = gr.File(label="Download (with its parameters)")
     a_run.click(
         run,
-        [a_content, *a_styles, *a_weights, a_preserve, a_size, a_sw, a_iter, a_download],
+        [a_content, *a_styles, *a_weights, a_preserve, a_size, a_sw, a_scale, a_iter, a_download],
         [a_out, a_status, a_file],
         concurrency_id=JOBS,
     )

@@ -1,5 +1,6 @@
 """Web UI: request handlers without a browser, then the real thing in headless Chromium."""
 
+import inspect
 import os
 import re
 import shutil
@@ -259,6 +260,21 @@ def test_an_unknown_download_format_is_refused_before_any_work(tmp_path, images)
     with pytest.raises(RestyleError, match="unknown download format"):
         collect(photo_job(content, style, None, None, download="JPEG", stop=threading.Event(), folder=tmp_path))
     assert not list(tmp_path.iterdir())
+
+
+def test_art_job_passes_its_options_and_leaves_the_rest_to_stylize(tmp_path, images):
+    from restyle.artistic import stylize
+
+    content, style = images
+    options = {"size": 32, "iterations": 2, "stop": threading.Event(), "folder": tmp_path}
+    chosen = read_metadata(
+        collect(art_job(content, [style], [1], style_scale=0.5, style_weight=1e3, **options))[-1].file
+    )
+    assert chosen["style_scale"] == 0.5 and chosen["style_weight"] == 1e3 and chosen["iterations"] == 2
+    left = read_metadata(collect(art_job(content, [style], [1], **options))[-1].file)
+    defaults = inspect.signature(stylize).parameters
+    assert left["style_scale"] == defaults["style_scale"].default
+    assert left["style_weight"] == defaults["style_weight"].default
 
 
 def test_art_job_needs_a_style(tmp_path, images):

@@ -159,10 +159,7 @@ def viewable_upload(upload: Mapping[str, Any] | None, *, folder: Path, max_pixel
     try:
         if name.suffix.lower() not in _DEVELOPED_UPLOADS:
             width, height = image_size(path, max_pixels=max_pixels)  # a readable header
-            if width * height > max_pixels:  # as a job would refuse it (_check_image), at once
-                raise RestyleError(
-                    f"{path}: {width}x{height} pixels, more than the --max-pixels limit of {max_pixels:,}"
-                )
+            _check_pixels(width, height, max_pixels, path)  # as a job would refuse it, at once
             return gr.skip()
         image = load_image(path, max_pixels=max_pixels, what=name.name)
         shown = folder / f"{name.stem}-{uuid.uuid4().hex[:8]}.png"
@@ -208,12 +205,17 @@ def _check_image(image: Upload, what: str, max_pixels: int) -> str | np.ndarray:
         height = width = 0
     if height < 1 or width < 1:
         raise RestyleError(f"the {what} image is empty")
-    if height * width > max_pixels:
-        raise RestyleError(f"the {what} image has {width}x{height} pixels, more than the limit of {max_pixels:,}")
+    _check_pixels(width, height, max_pixels, f"the {what} image")
     if isinstance(image, (str, os.PathLike)):
         return str(image)
     # uploads may be grey or RGBA: restyle.image converts them (RGBA composited on white)
     return _to_array(load_image(image, what=f"the {what} image"))
+
+
+def _check_pixels(width: int, height: int, max_pixels: int, what: object) -> None:
+    """Refuse an image over the server's ``--max-pixels``."""
+    if width * height > max_pixels:
+        raise RestyleError(f"{what}: {width}x{height} pixels, more than the --max-pixels limit of {max_pixels:,}")
 
 
 def _shape(image: str | np.ndarray, max_pixels: int) -> tuple[int, int]:

@@ -107,7 +107,7 @@ def test_uploads_in_another_colour_profile_are_converted_to_srgb(tmp_path):
         ours = _check_image(upload, "content", 10**8)
     expected = (load_image(sample_path("rocket"))[0].permute(1, 2, 0).numpy() * 255).round()
     assert np.array_equal(ours, expected.astype(np.uint8)) and not np.array_equal(ours, raw)
-    with pytest.raises(RestyleError, match="more than the limit"):
+    with pytest.raises(RestyleError, match="more than the --max-pixels limit"):
         _check_image(Image.new("RGB", (40, 30)), "content", 1000)
 
 
@@ -156,7 +156,9 @@ def test_an_upload_that_is_not_an_image_is_named_by_its_name(tmp_path, images):
     assert str(raised.value).startswith("clip.mp4: not a readable video"), str(raised.value)
     big = tmp_path / "big.png"
     Image.new("RGB", (40, 30)).save(big)
-    with pytest.raises(RestyleError, match="the content image has 40x30 pixels, more than the limit of 1,000"):
+    with pytest.raises(
+        RestyleError, match="the content image: 40x30 pixels, more than the --max-pixels limit of 1,000"
+    ):
         collect(photo_job(str(big), images[1], None, None, stop=threading.Event(), folder=tmp_path, max_pixels=1000))
 
 
@@ -189,7 +191,7 @@ def test_photo_job_with_painted_masks(tmp_path, images):
     [
         ({"content": None}, "upload a content image"),
         ({"c_edit": {"layers": [rgba_layer((48, 64), (0, 9, 0, 9), (0, 0, 255))]}}, "both images"),
-        ({"content": np.zeros((300, 300, 3), np.uint8)}, "more than the limit"),
+        ({"content": np.zeros((300, 300, 3), np.uint8)}, "more than the --max-pixels limit"),
         ({"size": 8}, "at least 16"),
     ],
 )

@@ -52,6 +52,7 @@ from restyle.image import (
     heif_support,
     image_size,
     load_image,
+    load_style,
     save_image,
     to_pil,
 )
@@ -226,11 +227,6 @@ def _shape(image: str | np.ndarray, max_pixels: int) -> tuple[int, int]:
     return image.shape[:2]
 
 
-def _shown(image: Upload, what: str, max_pixels: int) -> np.ndarray:
-    """An upload, checked, as the ``(H, W, 3)`` uint8 sRGB array the UI shows."""
-    return _to_array(load_image(_check_image(image, what, max_pixels), max_pixels=max_pixels, what=f"the {what} image"))
-
-
 def editor_mask(value: dict | None, shape: tuple[int, int]) -> np.ndarray | None:
     """The DPST-colour mask painted in an ImageEditor value, at ``shape`` ``(H, W)``.
 
@@ -267,24 +263,31 @@ def auto_mask_layers(
     style: Upload,
     *,
     substyles: int | None = None,
+    size: int = 512,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ):
     """Editor values for the Auto-masks button: each image with its automatic mask as a layer,
     a line describing the matching, and the :class:`~restyle.automask.AutoMasks` found (kept in
     the session, so that a run with these masks unedited uses them as automatic masks).
-    ``substyles`` is the number of sub-styles (None: chosen automatically)."""
+    ``substyles`` is the number of sub-styles (None: chosen automatically).
+
+    The masks are found at ``size`` (the Photo tab's size), from the images as ``restyle photo
+    --auto-masks`` reads them there, and shown at that size: a job uses masks at its working
+    size, and a phone photo's 12-48 MP took minutes to feather and to send to the browser."""
     from restyle.automask import auto_masks
 
-    content = _shown(content, "content", max_pixels)
-    style = _shown(style, "style", max_pixels)
-    found = auto_masks(load_image(content), load_image(style), substyles=substyles)
+    content_image = load_image(
+        _check_image(content, "content", max_pixels), size=int(size), max_pixels=max_pixels, what="the content image"
+    )
+    style_image = load_style(_check_image(style, "style", max_pixels), long_side=int(size), max_pixels=max_pixels)
+    found = auto_masks(content_image, style_image, substyles=substyles)
     layers = []
     for rgb in found.colour_masks():
         alpha = np.full((*rgb.shape[:2], 1), MASK_LAYER_ALPHA, dtype=np.uint8)
         layers.append(np.concatenate([rgb, alpha], axis=2))
     return (
-        {"background": content, "layers": [layers[0]], "composite": None},
-        {"background": style, "layers": [layers[1]], "composite": None},
+        {"background": _to_array(content_image), "layers": [layers[0]], "composite": None},
+        {"background": _to_array(style_image), "layers": [layers[1]], "composite": None},
         found.describe().replace("\n", " "),
         found,
     )
@@ -310,12 +313,16 @@ def _same_away_from_borders(expected: np.ndarray, painted: np.ndarray) -> bool:
     return bool(((expected == painted).all(axis=2) | near).all())
 
 
-def _unedited(found: AutoMasks | None, content_mask: np.ndarray | None, style_mask: np.ndarray | None) -> bool:
-    """Whether the painted masks are still the automatic masks ``found`` (or None), up to the
-    editor's blending along their borders."""
-    if found is None or content_mask is None or style_mask is None:
+def _unedited(found: AutoMasks | None, content_editor: dict | None, style_editor: dict | None) -> bool:
+    """Whether the masks painted in the editors are still the automatic masks ``found`` (or
+    None), at the size they were found, up to the editor's blending along their borders."""
+    if found is None:
         return False
     content_rgb, style_rgb = found.colour_masks()
+    content_mask = editor_mask(content_editor, content_rgb.shape[:2])
+    style_mask = editor_mask(style_editor, style_rgb.shape[:2])
+    if content_mask is None or style_mask is None:
+        return False
     return _same_away_from_borders(content_rgb, content_mask) and _same_away_from_borders(style_rgb, style_mask)
 
 
@@ -549,15 +556,15 @@ def photo_job(
     exif = camera_exif(content)  # the upload's camera and date, for the download
     content = _check_image(content, "content", max_pixels)
     style = _check_image(style, "style", max_pixels)
-    c_mask = editor_mask(content_editor, _shape(content, max_pixels))
-    s_mask = editor_mask(style_editor, _shape(style, max_pixels))
+    mask_options: dict[str, Any] = {}
+    if _unedited(auto, content_editor, style_editor):
+        # the masks the user saw, not a new segmentation
+        mask_options = {"auto_masks": auto}
+    c_mask = None if mask_options else editor_mask(content_editor, _shape(content, max_pixels))
+    s_mask = None if mask_options else editor_mask(style_editor, _shape(style, max_pixels))
     if (c_mask is None) != (s_mask is None):
         raise RestyleError("paint masks on both images, or on neither")
-    mask_options: dict[str, Any] = {}
-    if _unedited(auto, c_mask, s_mask):
-        # the masks the user saw, not a new segmentation at the working size
-        mask_options = {"auto_masks": auto}
-    elif c_mask is not None:
+    if c_mask is not None:
         for key, mask in (("content_mask", c_mask), ("style_mask", s_mask)):
             path = folder / f"{key}-{uuid.uuid4().hex[:8]}.png"
             save_image(load_image(mask), path)
@@ -766,10 +773,10 @@ def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = Non
             download=download, stop=stop, folder=folder, max_pixels=max_pixels,
         )  # fmt: skip
 
-    def auto(content, style, substyles):
+    def auto(content, style, substyles, size):
         try:
             count = None if substyles == "auto" else int(substyles)
-            return auto_mask_layers(content, style, substyles=count, max_pixels=max_pixels)
+            return auto_mask_layers(content, style, substyles=count, size=size, max_pixels=max_pixels)
         except RestyleError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
@@ -840,7 +847,10 @@ def _photo_tab(
     p_content.change(_uploaded_path, p_content, p_cmask, queue=False, preprocess=False)
     p_style.change(_uploaded_path, p_style, p_smask, queue=False, preprocess=False)
     p_auto.click(
-        auto, [p_content, p_style, p_substyles], [p_cmask, p_smask, p_auto_info, p_auto_found], concurrency_id=JOBS
+        auto,
+        [p_content, p_style, p_substyles, p_size],
+        [p_cmask, p_smask, p_auto_info, p_auto_found],
+        concurrency_id=JOBS,
     )
     p_run.click(
         run,

@@ -289,7 +289,7 @@ def test_auto_mask_layers_feed_back_as_masks(images):
     from restyle.image import load_image
 
     content, style = images
-    c_edit, s_edit, info, _ = auto_mask_layers(content, style)
+    c_edit, s_edit, info, _ = auto_mask_layers(content, style, size=64)  # the images' own sizes
     assert "content region" in info
     assert c_edit["background"].shape == content.shape and c_edit["layers"][0].shape == (48, 64, 4)
     found = auto_masks(load_image(content), load_image(style))  # deterministic: the same masks
@@ -302,17 +302,18 @@ def test_auto_mask_layers_feed_back_as_masks(images):
 def test_auto_mask_layers_take_a_number_of_substyles(images):
     content, style = images
     for count in (1, 3):
-        _, s_edit, _, found = auto_mask_layers(content, style, substyles=count)
+        _, s_edit, _, found = auto_mask_layers(content, style, substyles=count, size=64)
         assert found.style.count == count
         assert len(np.unique(editor_mask(s_edit, style.shape[:2]).reshape(-1, 3), axis=0)) == count
     with pytest.raises(RestyleError, match="substyles must be at least 1"):
-        auto_mask_layers(content, style, substyles=0)
+        auto_mask_layers(content, style, substyles=0, size=64)
 
 
 def test_photo_job_runs_unedited_auto_masks_as_automatic_and_edited_ones_as_painted(tmp_path, images):
     content, style = images
-    c_edit, s_edit, _, found = auto_mask_layers(content, style)
+    c_edit, s_edit, _, found = auto_mask_layers(content, style, size=48)
     assert found.masks.names  # what the button found, kept for the run
+    assert c_edit["background"].shape == (36, 48, 3)  # found and shown at the run's size
 
     def run(c_layers):
         job = photo_job(
@@ -337,11 +338,30 @@ def test_photo_job_runs_unedited_auto_masks_as_automatic_and_edited_ones_as_pain
     used = [(np.array(DPST_COLORS[name]) * 255).astype(np.uint8) for name in found.masks.names]
     other = next(colour for colour in used if tuple(colour) != corner)
     edited[:8, :8, :3] = other
-    with pytest.warns(RestyleWarning, match="in the style mask only"):  # a sub-style no content took
-        meta = run({**c_edit, "layers": [edited]})
+    meta = run({**c_edit, "layers": [edited]})
     assert meta["auto_masks"] is False and meta["global_style_used"] == 0.0
     assert sorted(meta["mask_labels"]) == sorted(found.masks.names)
     assert list(tmp_path.glob("content_mask-*"))
+
+
+def test_unedited_auto_masks_give_the_clis_auto_masks_result(tmp_path, images):
+    """The Auto-masks button finds the masks at the Photo tab's size from the files as the job
+    reads them, so a run with them unedited is ``restyle photo --auto-masks``, whatever the
+    upload's own size."""
+    from restyle.photo import stylize_photo
+
+    content, style = tmp_path / "content.png", tmp_path / "style.png"
+    Image.fromarray(smooth_image(300, 400)).save(content)
+    Image.fromarray(stripes_image(200, 200)).save(style)
+    c_edit, s_edit, _, found = auto_mask_layers(str(content), str(style), size=64)
+    assert c_edit["background"].shape == (48, 64, 3) and s_edit["background"].shape == (64, 64, 3)
+    options = {"preset": "fast", "size": 64}
+    job = photo_job(str(content), str(style), c_edit, s_edit, **options, auto=found, download="PNG, 16 bits",
+                    stop=threading.Event(), folder=tmp_path)  # fmt: skip
+    final = collect(job)[-1]
+    assert read_metadata(final.file)["auto_masks"] is True
+    cli = stylize_photo(content, style, **options, auto_masks=True).image
+    assert torch.allclose(load_image(final.file), cli, atol=0.5 / 65535, rtol=0)
 
 
 def test_masks_count_as_unedited_up_to_blended_borders():

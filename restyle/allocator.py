@@ -9,7 +9,8 @@ in and zero: about 2 million page faults in a default 512 px art run, 8-16% of i
 a third of a 1024 px run's (``benchmarks/RESULTS.md``).
 
 :func:`keep_freed_memory` tells glibc to serve every block from its heap and to keep freed
-memory for reuse. The price: the process keeps its peak memory until it exits (measured: peak
+memory for reuse, in one arena for every thread started after it (the web UI's worker thread
+too). The price: the process keeps its peak memory until it exits (measured: peak
 RSS 0.02 GiB higher at 512 px, 3.56 -> 3.71 GiB for a 1024 px art run). It is process-wide, applied once by
 :func:`restyle.device.runtime` for CPU runs; set ``RESTYLE_KEEP_FREED_MEMORY=0`` to leave
 ``malloc`` as it was (a long-lived process that wants memory back between jobs). Elsewhere than
@@ -31,6 +32,7 @@ ENV_KEEP = "RESTYLE_KEEP_FREED_MEMORY"
 # mallopt parameters, from glibc's <malloc.h>.
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
+_M_ARENA_MAX = -8
 # Free memory at the heap's top beyond this goes back to the kernel: well above what a run at
 # the sizes we allow frees between two evaluations, so that it stays in the process.
 _TRIM_THRESHOLD = 1 << 30
@@ -59,4 +61,11 @@ def keep_freed_memory() -> bool:
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
     # No block from mmap (so none is handed back on free) and no trimming of the heap's top.
-    return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
+    # One arena for every thread: a thread started after this takes the main heap, not an arena
+    # of its own, whose heaps are at most 64 MiB and whose large blocks come from mmap whatever
+    # the settings (a web job in its worker thread faulted 150-500 thousand pages without this).
+    return (
+        bool(mallopt(_M_MMAP_MAX, 0))
+        and bool(mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
+        and bool(mallopt(_M_ARENA_MAX, 1))
+    )

@@ -42,6 +42,7 @@ import numpy as np
 import PIL.Image
 import torch
 
+from restyle.allocator import keep_freed_memory
 from restyle.dequantise import on_grid
 from restyle.errors import OUT_OF_MEMORY, RestyleError, check_at_least, is_out_of_memory
 from restyle.files import file_stamp
@@ -349,15 +350,67 @@ def _route_warnings() -> None:
     warnings.filterwarnings("always", category=RestyleWarning)
 
 
+class _Worker:
+    """The one thread that runs all of the web UI's network work (the jobs and the Auto-masks
+    button), one task after another, for as long as the server runs.
+
+    Why not a thread per job: each thread that runs PyTorch's CPU kernels gets its own OpenMP
+    team, and the Auto-masks button ran in yet another (Gradio's). With one thread, and the one
+    ``malloc`` arena :mod:`restyle.allocator` asks for, a photo job on a phone photo after the
+    button faulted 21-45 thousand pages against 110-960 thousand (``benchmarks/RESULTS.md``).
+    A daemon thread: a server stopped mid-job exits at once.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: queue.Queue[Callable[[], None]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, task: Callable[[], None]) -> None:
+        """Run ``task()`` after the tasks before it (it handles its own errors)."""
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                keep_freed_memory()  # before the thread starts: it then shares the main heap
+                self._thread = threading.Thread(target=self._loop, name="restyle-work", daemon=True)
+                self._thread.start()
+        self._tasks.put(task)
+
+    def call(self, function: Callable[[], Any]) -> Any:
+        """``function()``'s result (or exception), computed in the worker; waits for it."""
+        done: queue.Queue[tuple[bool, Any]] = queue.Queue()
+
+        def task() -> None:
+            try:
+                done.put((True, function()))
+            except BaseException as exc:  # handed back to the caller, raised there
+                done.put((False, exc))
+
+        self.submit(task)
+        ok, value = done.get()
+        if not ok:
+            raise value
+        return value
+
+    def _loop(self) -> None:
+        while True:
+            self._tasks.get()()
+
+
+_WORKER = _Worker()
+
+
 def _run(work: Callable[[Callable[[Any], None]], Any], stop: threading.Event) -> Iterator[tuple[str, Any]]:
-    """Run ``work(callback)`` in a thread; yield ("iterate", it) for callbacks and ("warning",
-    message) for each :class:`RestyleWarning` it raises, then ("done", result) or ("error",
-    message). A set stop flag makes the next callback interrupt the work."""
+    """Run ``work(callback)`` in the worker thread (:class:`_Worker`); yield ("iterate", it) for
+    callbacks and ("warning", message) for each :class:`RestyleWarning` it raises, then ("done",
+    result) or ("error", message). A set stop flag makes the next callback interrupt the work;
+    so does closing this generator (the page that ran the job went away), so that the next job
+    does not wait for one nobody will see."""
     updates: queue.Queue = queue.Queue()
+    abandoned = threading.Event()
     _route_warnings()
 
     def callback(item: Any) -> None:
-        if stop.is_set():
+        if stop.is_set() or abandoned.is_set():
             raise KeyboardInterrupt
         updates.put(("iterate", item))
 
@@ -378,14 +431,16 @@ def _run(work: Callable[[Callable[[Any], None]], Any], stop: threading.Event) ->
         finally:
             _JOB_QUEUES.pop(threading.get_ident(), None)
 
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    while True:
-        kind, value = updates.get()
-        yield kind, value
-        if kind in ("done", "error"):
-            thread.join()
-            return
+    _WORKER.submit(target)
+    ended = False
+    try:
+        while not ended:
+            kind, value = updates.get()
+            ended = kind in ("done", "error")
+            yield kind, value
+    finally:
+        if not ended:
+            abandoned.set()
 
 
 def _eta(it: Any) -> str:
@@ -776,7 +831,9 @@ def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = Non
     def auto(content, style, substyles, size):
         try:
             count = None if substyles == "auto" else int(substyles)
-            return auto_mask_layers(content, style, substyles=count, size=size, max_pixels=max_pixels)
+            return _WORKER.call(
+                lambda: auto_mask_layers(content, style, substyles=count, size=size, max_pixels=max_pixels)
+            )
         except RestyleError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 

@@ -429,6 +429,43 @@ def test_a_jobs_warnings_reach_that_job_only(monkeypatch):
         assert events == [("warning", "for this job"), ("iterate", "step"), ("done", "result")]
 
 
+def test_jobs_run_one_after_another_in_one_worker_thread():
+    """One thread for all the network work: one OpenMP team and one malloc arena (see _Worker)."""
+    from restyle.web import _WORKER
+
+    threads = []
+
+    def work(callback):
+        threads.append(threading.get_ident())
+        callback("step")
+        return len(threads)
+
+    assert list(_run(work, threading.Event()))[-1] == ("done", 1)
+    assert list(_run(work, threading.Event()))[-1] == ("done", 2)
+    assert _WORKER.call(threading.get_ident) == threads[0] == threads[1] != threading.get_ident()
+    with pytest.raises(RestyleError, match="handed back"):
+        _WORKER.call(lambda: (_ for _ in ()).throw(RestyleError("handed back")))
+
+
+def test_a_job_whose_page_went_away_stops_at_its_next_step():
+    ended = threading.Event()
+
+    def work(callback):
+        try:
+            for step in range(1000):
+                callback(step)
+                time.sleep(0.01)
+            return "finished"
+        finally:
+            ended.set()
+
+    job = _run(work, threading.Event())
+    assert next(job) == ("iterate", 0)
+    job.close()  # Gradio closes the stream of a page that is gone
+    assert ended.wait(10)
+    assert list(_run(lambda callback: "next", threading.Event())) == [("done", "next")]  # not kept waiting
+
+
 def test_warnings_go_with_the_jobs_updates(tmp_path, images, monkeypatch):
     import warnings
 

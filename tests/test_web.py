@@ -1,6 +1,7 @@
 """Web UI: request handlers without a browser, then the real thing in headless Chromium."""
 
 import inspect
+import io
 import os
 import re
 import shutil
@@ -83,7 +84,7 @@ def test_photo_job_streams_previews_and_a_png_with_parameters(tmp_path, images, 
     previews = [u for u in updates if u.file is None]
     assert previews and previews[0].image.shape == (36, 48, 3) and "iteration" in previews[0].status
     final = updates[-1]
-    assert final.status.startswith("done") and final.image.shape == (36, 48, 3)
+    assert final.status.startswith("done") and final.image == final.file  # an 8-bit PNG: shown as it is
     meta = read_metadata(final.file)
     assert meta["restyle_web"] == "photo" and meta["preset"] == "default" and meta["size"] == 48
 
@@ -92,7 +93,9 @@ def test_photo_job_full_resolution(tmp_path, images):
     content, style = images
     options = {"preset": "fast", "size": 32, "full_resolution": True, "stop": threading.Event(), "folder": tmp_path}
     final = collect(photo_job(content, style, None, None, **options))[-1]
-    assert final.image.shape == (48, 64, 3) and read_metadata(final.file)["full_resolution"] is True
+    assert read_metadata(final.file)["full_resolution"] is True
+    with Image.open(final.image) as shown:
+        assert shown.size == (64, 48)
 
 
 def test_uploads_in_another_colour_profile_are_converted_to_srgb(tmp_path):
@@ -253,6 +256,11 @@ def test_the_download_format_is_the_users_choice(tmp_path, images, download, suf
         assert Path(final.file).suffix == suffix and read_metadata(final.file)["size"] == 32
         pixels = tifffile.imread(final.file) if suffix == ".tif" else np.asarray(Image.open(final.file))
         assert pixels.dtype == dtype and pixels.shape == (24, 32, 3)
+        # the page shows the result losslessly at 8 bits, whatever the download's format
+        with Image.open(final.image) as shown:
+            assert shown.format == "PNG" and shown.mode == "RGB"
+            eight = np.round(pixels / 257.0) if dtype == np.uint16 else pixels
+            assert np.array_equal(np.asarray(shown), eight)
 
 
 def test_an_unknown_download_format_is_refused_before_any_work(tmp_path, images):
@@ -759,6 +767,9 @@ def test_browser_photo_transfer_end_to_end(server, tmp_path):
         assert meta["restyle_web"] == "photo" and meta["size"] == 64
         with Image.open(path) as img:
             assert img.size == (64, 48)
+            # the page shows the result itself, not a lossy copy of it
+            shown = page.request.get(page.locator("#photo-result img").first.get_attribute("src")).body()
+            assert np.array_equal(np.asarray(Image.open(io.BytesIO(shown)).convert("RGB")), np.asarray(img))
         # automatic masks: found by the button, shown, and used as automatic masks when unedited
         page.get_by_text("Masks (optional)", exact=False).first.click()  # open the accordion
         page.locator("#photo-auto").click()

@@ -539,7 +539,7 @@ def _image_job(
     save_image(result.image, path, metadata={"restyle_web": name, **result.params}, exif=exif, bits=bits)
     # The result is shown losslessly: as the download itself when that is an 8-bit PNG, else as an
     # 8-bit PNG of it. Gradio would encode an array as a lossy WebP (quality 80, colours at half
-    # resolution), 4 levels off on average at 512 px: not what a photographer should judge.
+    # resolution), 3-4 levels off on average at 512 px: not what a photographer should judge.
     shown = (
         path if (suffix, bits) == (".png", 8) else save_image(result.image, path.with_name(f"{path.stem}-shown.png"))
     )

@@ -48,6 +48,7 @@ __all__ = [
     "camera_exif",
     "check_long_side",
     "check_output_folder",
+    "check_pixels",
     "check_work_size",
     "check_writable",
     "heif_support",
@@ -493,12 +494,26 @@ def holds_deep_colour(path: str | os.PathLike) -> bool:
             return img.mode in ("I;16", "I;16B", "I", "F") or (img.format == "TIFF" and _is_deep_tiff(img))
 
 
-def _check_pixels(path: Path, width: int, height: int, *, size: int | None, max_pixels: int) -> bool:
+def check_pixels(what: object, width: int, height: int, *, max_pixels: int, size: int | None = None) -> bool:
     """Refuse an empty image, or one over ``max_pixels`` unless ``size`` asks for a smaller one
-    anyway (then up to :data:`_DOWNSCALE_ALLOWANCE` times over, with a warning). Returns whether
-    the image is over ``max_pixels``."""
+    anyway (then up to :data:`_DOWNSCALE_ALLOWANCE` times over, with a warning). The one rule for
+    ``--max-pixels``: the readers here and the web UI's upload checks both call it.
+
+    Args:
+        what: names the image in a message (its path, or e.g. "the content image").
+        width, height: its size in pixels.
+        max_pixels: the limit (``--max-pixels``).
+        size: the long side asked for, if any.
+
+    Returns:
+        Whether the image is over ``max_pixels`` (and is to be downscaled while it is read).
+
+    Example:
+        >>> check_pixels("a.png", 40, 30, max_pixels=1200)
+        False
+    """
     if width == 0 or height == 0:
-        raise RestyleError(f"{path}: the image has zero size ({width}x{height})")
+        raise RestyleError(f"{what}: the image has zero size ({width}x{height})")
     pixels = width * height
     if pixels <= max_pixels:
         return False
@@ -506,31 +521,31 @@ def _check_pixels(path: Path, width: int, height: int, *, size: int | None, max_
     allowed = size is not None and size < max(width, height)
     if not allowed or pixels > _DOWNSCALE_ALLOWANCE * max_pixels:
         raise RestyleError(
-            f"{path}: {width}x{height} ({megapixels}) is over the --max-pixels limit of "
+            f"{what}: {width}x{height} ({megapixels}) is over the --max-pixels limit of "
             f"{_megapixels(max_pixels)}; pass a larger --max-pixels if you trust this file"
         )
-    _warn(f"{path}: {width}x{height} ({megapixels}) is over --max-pixels; downscaling while reading")
+    _warn(f"{what}: {width}x{height} ({megapixels}) is over --max-pixels; downscaling while reading")
     return True
 
 
 def _read_file(path: Path, *, size: int | None, max_pixels: int, icc: bool = True) -> np.ndarray:
     if is_raw(path):
         width, height = image_size(path)
-        _check_pixels(path, width, height, size=size, max_pixels=max_pixels)
+        check_pixels(path, width, height, max_pixels=max_pixels, size=size)
         # half size (one pixel per 2x2 sensor cell) when the asked long side fits in it
         return read_raw(path, half_size=size is not None and 2 * size <= max(width, height))
     with _pil_pixel_limit(max_pixels):
         try:
             img = _open(path)
         except RestyleError as exc:
-            _check_pixels(path, *_tiff_only_size(path, exc), size=size, max_pixels=max_pixels)
+            check_pixels(path, *_tiff_only_size(path, exc), max_pixels=max_pixels, size=size)
             tiff = _read_tiff_deep(path)
             if tiff is None:
                 raise RestyleError(f"{path}: image data cannot be decoded") from None
             return tiff
         with img:
             width, height = img.size
-            over = _check_pixels(path, width, height, size=size, max_pixels=max_pixels)
+            over = check_pixels(path, width, height, max_pixels=max_pixels, size=size)
             if img.format in ("GIF", "PNG", "WEBP") and getattr(img, "is_animated", False):
                 # not an MPO JPEG: a camera's second picture there is a preview or a depth map
                 _warn(
@@ -772,7 +787,7 @@ def _jpeg_codes(path: Path, *, size: int | None, max_pixels: int, icc: bool) -> 
             if profile and shaper is None:
                 return None
             width, height = img.size
-            over = _check_pixels(path, width, height, size=size, max_pixels=max_pixels)
+            over = check_pixels(path, width, height, max_pixels=max_pixels, size=size)
             img.draft("YCbCr", (size, size) if over and size is not None else img.size)
             if img.mode != "YCbCr":
                 return None

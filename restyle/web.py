@@ -50,6 +50,7 @@ from restyle.image import (
     DEFAULT_MAX_PIXELS,
     RestyleWarning,
     camera_exif,
+    check_pixels,
     heif_support,
     image_size,
     load_image,
@@ -161,7 +162,7 @@ def viewable_upload(upload: Mapping[str, Any] | None, *, folder: Path, max_pixel
     try:
         if name.suffix.lower() not in _DEVELOPED_UPLOADS:
             width, height = image_size(path, max_pixels=max_pixels)  # a readable header
-            _check_pixels(width, height, max_pixels, path)  # as a job would refuse it, at once
+            check_pixels(path, width, height, max_pixels=max_pixels)  # as a job would refuse it, at once
             return gr.skip()
         image = load_image(path, max_pixels=max_pixels, what=name.name)
         shown = folder / f"{name.stem}-{uuid.uuid4().hex[:8]}.png"
@@ -207,17 +208,11 @@ def _check_image(image: Upload, what: str, max_pixels: int) -> str | np.ndarray:
         height = width = 0
     if height < 1 or width < 1:
         raise RestyleError(f"the {what} image is empty")
-    _check_pixels(width, height, max_pixels, f"the {what} image")
+    check_pixels(f"the {what} image", width, height, max_pixels=max_pixels)
     if isinstance(image, (str, os.PathLike)):
         return str(image)
     # uploads may be grey or RGBA: restyle.image converts them (RGBA composited on white)
     return _to_array(load_image(image, what=f"the {what} image"))
-
-
-def _check_pixels(width: int, height: int, max_pixels: int, what: object) -> None:
-    """Refuse an image over the server's ``--max-pixels``."""
-    if width * height > max_pixels:
-        raise RestyleError(f"{what}: {width}x{height} pixels, more than the --max-pixels limit of {max_pixels:,}")
 
 
 def _shape(image: str | np.ndarray, max_pixels: int) -> tuple[int, int]:

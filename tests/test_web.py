@@ -110,7 +110,7 @@ def test_uploads_in_another_colour_profile_are_converted_to_srgb(tmp_path):
         ours = _check_image(upload, "content", 10**8)
     expected = (load_image(sample_path("rocket"))[0].permute(1, 2, 0).numpy() * 255).round()
     assert np.array_equal(ours, expected.astype(np.uint8)) and not np.array_equal(ours, raw)
-    with pytest.raises(RestyleError, match="more than the --max-pixels limit"):
+    with pytest.raises(RestyleError, match=r"^the content image: 40x30 \(1200 pixels\) is over the --max-pixels limit"):
         _check_image(Image.new("RGB", (40, 30)), "content", 1000)
 
 
@@ -160,7 +160,7 @@ def test_an_upload_that_is_not_an_image_is_named_by_its_name(tmp_path, images):
     big = tmp_path / "big.png"
     Image.new("RGB", (40, 30)).save(big)
     with pytest.raises(
-        RestyleError, match="the content image: 40x30 pixels, more than the --max-pixels limit of 1,000"
+        RestyleError, match=r"the content image: 40x30 \(1200 pixels\) is over the --max-pixels limit of 1000 pixels"
     ):
         collect(photo_job(str(big), images[1], None, None, stop=threading.Event(), folder=tmp_path, max_pixels=1000))
 
@@ -194,7 +194,7 @@ def test_photo_job_with_painted_masks(tmp_path, images):
     [
         ({"content": None}, "upload a content image"),
         ({"c_edit": {"layers": [rgba_layer((48, 64), (0, 9, 0, 9), (0, 0, 255))]}}, "both images"),
-        ({"content": np.zeros((300, 300, 3), np.uint8)}, "more than the --max-pixels limit"),
+        ({"content": np.zeros((300, 300, 3), np.uint8)}, "is over the --max-pixels limit"),
         ({"size": 8}, "at least 16"),
     ],
 )
@@ -570,7 +570,10 @@ def test_an_upload_restyle_cannot_read_is_taken_out_with_a_warning(tmp_path):
     assert viewable_upload(_upload(tmp_path / "fine.jpg"), folder=tmp_path) == gradio.skip()
     with pytest.warns(UserWarning) as warned:  # over the server's --max-pixels: no job would read it
         assert viewable_upload(_upload(tmp_path / "fine.jpg"), folder=tmp_path, max_pixels=1199) is None
-    assert str(warned[0].message) == "fine.jpg: 40x30 pixels, more than the --max-pixels limit of 1,199"
+    assert str(warned[0].message) == (  # as the CLI, and a TIFF upload (above), word it
+        "fine.jpg: 40x30 (1200 pixels) is over the --max-pixels limit of 1199 pixels; "
+        "pass a larger --max-pixels if you trust this file"
+    )
     assert viewable_upload(_upload(tmp_path / "fine.jpg"), folder=tmp_path, max_pixels=1200) == gradio.skip()
 
 

@@ -28,7 +28,7 @@ from restyle.errors import (
     is_out_of_memory,
     no_such_file,
 )
-from restyle.files import check_not_an_input, file_stamp
+from restyle.files import check_not_an_input, check_replaceable, file_stamp
 from restyle.image import (
     WRITABLE_SUFFIXES,
     camera_exif,
@@ -223,6 +223,9 @@ def _run_batch(
     settings = _batch_settings(extra["command"], options, styles, args.bit_depth)
     extra = {**extra, "batch_settings": settings}
     done = [photo for photo, result_path in pairs if _finished_before(photo, result_path, settings)]
+    for photo, result_path in pairs:
+        if photo not in done:
+            check_replaceable(result_path)  # now, not when its photo is finished
     if done:
         print(
             f"restyle: keeping {len(done)} of {len(pairs)} results finished by an earlier run with the same settings",

@@ -30,6 +30,7 @@ from restyle.bitdepth import to_uint16
 from restyle.dequantise import dequantise as smooth_steps
 from restyle.dequantise import dequantise_from
 from restyle.errors import RestyleError, no_such_file
+from restyle.files import check_replaceable, replace_keeping_mode
 from restyle.hdr import HDR_CURVES, hdr_to_sdr
 from restyle.image import (
     RestyleWarning,
@@ -463,6 +464,7 @@ def write_video(
 
     check_video_suffix(output)
     check_video_bits(output, bits)
+    check_replaceable(output)
     tag = ["-metadata", "comment=" + json.dumps(dict(metadata), sort_keys=True, default=str)] if metadata else []
     tmp_video = output.with_name(f".{output.name}.video{output.suffix}")
     tmp_final = output.with_name(f".{output.name}.part{output.suffix}")
@@ -514,7 +516,7 @@ def write_video(
                 os.replace(tmp_video, tmp_final)
         else:
             os.replace(tmp_video, tmp_final)  # checked above
-        os.replace(tmp_final, output)
+        replace_keeping_mode(tmp_final, output)
     except OSError as exc:
         if exc.strerror:  # the disk's error
             raise RestyleError(f"{output}: cannot write the video: {exc.strerror}") from None

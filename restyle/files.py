@@ -7,13 +7,14 @@ import contextlib
 import io
 import os
 import secrets
+import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 from restyle.errors import RestyleError
 
-__all__ = ["atomic_write", "check_not_an_input", "file_stamp"]
+__all__ = ["atomic_write", "check_not_an_input", "check_replaceable", "file_stamp", "replace_keeping_mode"]
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
@@ -27,6 +28,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
     descriptor and takes a short write for a whole one: on a full disk it left a truncated
     JPEG behind, reported as saved.
 
+    An existing ``path`` that is read-only is refused (:func:`check_replaceable`); one that is
+    replaced keeps its permissions (:func:`replace_keeping_mode`).
+
     Example:
         >>> import tempfile, pathlib
         >>> target = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
@@ -34,6 +38,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
         'hi'
     """
     path = Path(path)
+    check_replaceable(path)
     # Our own temp file rather than mkstemp's, which is always 0600 (a result other users could
     # not read): created with 0666, the umask applies as to any new file.
     tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.part"
@@ -49,7 +54,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
             handle.write(buffer.getbuffer())  # a buffered write: short writes retried, errors raised
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        replace_keeping_mode(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -57,6 +62,38 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
             raise RestyleError(f"{path}: cannot write: {exc.strerror or exc}") from None
         raise
     return path
+
+
+def check_replaceable(path: str | os.PathLike) -> None:
+    """Refuse an output that exists and is read-only: without write permission for us, or with
+    every write bit cleared (``chmod a-w``, as one keeps a result from being overwritten, which
+    root could otherwise replace). A rename onto it would succeed all the same, since it needs
+    only the folder to be writable.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> kept = pathlib.Path(tempfile.mkdtemp()) / "kept.png"
+        >>> _ = kept.write_bytes(b"...")
+        >>> check_replaceable(kept.with_name("new.png")); check_replaceable(kept)
+        >>> kept.chmod(0o444); check_replaceable(kept)
+        Traceback (most recent call last):
+        restyle.errors.RestyleError: ...kept.png: the file is read-only; give another output, or make it writable to replace it
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # missing (to be made), or an error the write itself will report
+        return
+    if stat.S_ISREG(mode) and (not mode & 0o222 or not os.access(path, os.W_OK)):
+        raise RestyleError(f"{path}: the file is read-only; give another output, or make it writable to replace it")
+
+
+def replace_keeping_mode(new: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Rename the finished file ``new`` onto ``path``; an existing ``path``'s permissions pass
+    to the new file (a private result stays private, a group's stays the group's), where a
+    rename alone would give it those of a new file."""
+    with contextlib.suppress(OSError):
+        os.chmod(new, stat.S_IMODE(os.stat(path).st_mode))
+    os.replace(new, path)
 
 
 def check_not_an_input(output: str | os.PathLike, inputs: Sequence[object]) -> None:

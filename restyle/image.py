@@ -33,7 +33,7 @@ from restyle.bitdepth import BIT_DEPTHS, DEEP_FORMATS, encode_png16, to_uint16, 
 from restyle.dequantise import dequantise as smooth_steps
 from restyle.dequantise import dequantise_from, on_grid
 from restyle.errors import RestyleError, no_such_file
-from restyle.files import atomic_write, check_not_an_input
+from restyle.files import atomic_write, check_not_an_input, check_replaceable
 from restyle.icc import read_matrix_shaper, srgb_profile
 from restyle.icc import to_srgb as icc_to_srgb
 from restyle.raw import RAW_SUFFIXES, is_raw, raw_size, read_raw
@@ -1014,13 +1014,15 @@ def to_pil(image: Tensor) -> Image.Image:
 
 def check_writable(path: str | os.PathLike, *, inputs: Sequence[object] = (), bits: int = 8) -> Path:
     """Fail now, before any computation, if ``path`` cannot be written as an image with
-    ``bits`` per channel, or is one of ``inputs`` (see :func:`~restyle.files.check_not_an_input`).
+    ``bits`` per channel, is an existing read-only file (:func:`~restyle.files.check_replaceable`),
+    or is one of ``inputs`` (see :func:`~restyle.files.check_not_an_input`).
 
     Returns:
         The path, with a supported suffix checked.
     """
     path = Path(path)
     check_not_an_input(path, inputs)
+    check_replaceable(path)
     if path.is_dir():
         raise RestyleError(f"{path}: is a folder; name the output image, such as {path / 'result.png'}")
     if path.suffix.lower() not in WRITABLE_SUFFIXES:

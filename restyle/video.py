@@ -61,7 +61,7 @@ from restyle.clip import (
 from restyle.dequantise import dequantise as smooth_steps
 from restyle.dequantise import dequantise_from, on_grid
 from restyle.errors import RestyleError, check_choice, check_positive, check_weight
-from restyle.files import atomic_write, check_not_an_input
+from restyle.files import atomic_write, check_not_an_input, check_replaceable
 from restyle.flow import certainty, optical_flow, warp
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
@@ -540,6 +540,7 @@ def _output_is_folder(out: Path) -> bool:
     to_folder = out.suffix == "" or out.is_dir()
     if not to_folder:
         check_video_suffix(out, folder_allowed=True)
+        check_replaceable(out)
     elif out.exists() and not out.is_dir():
         raise RestyleError(f"{out}: is a file, not a folder; give a folder or a video name")
     # An existing output folder must itself be writable; a new one is made in its parent.

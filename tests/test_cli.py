@@ -199,6 +199,20 @@ def test_unwritable_output_fails_before_any_work(capsys, tmp_path, content_png, 
     assert code == 1 and "not writable" in stderr
 
 
+def test_a_read_only_output_fails_before_any_work(capsys, tmp_path, content_png, style_png, monkeypatch):
+    import restyle.artistic
+
+    monkeypatch.setattr(restyle.artistic, "optimize", lambda *a, **k: pytest.fail("computed anyway"))
+    out = tmp_path / "kept.png"
+    out.write_bytes(b"previous result")
+    out.chmod(0o444)
+    code, stdout, stderr = run(capsys, "art", content_png, style_png, "-o", out, *TINY)
+    assert (code, stdout) == (1, "") and stderr == (
+        f"restyle: error: {out}: the file is read-only; give another output, or make it writable to replace it\n"
+    )
+    assert out.read_bytes() == b"previous result"
+
+
 @pytest.mark.parametrize(
     ("command", "replaced"),
     [
@@ -391,6 +405,22 @@ def test_bad_folders_of_photos_fail_before_any_work(
     code, stdout, stderr = run(capsys, "photo", photos, style_png, *argv, *FAST)
     assert code == 1 and stderr.count("\n") == 1 and message in stderr, stderr
     assert not out.exists() and stdout == ""
+
+
+def test_a_read_only_result_in_the_output_folder_fails_before_any_work(
+    capsys, tmp_path, photos, style_png, monkeypatch
+):
+    import restyle.photo
+
+    monkeypatch.setattr(restyle.photo, "optimize", lambda *a, **k: pytest.fail("computed anyway"))
+    out = tmp_path / "looks"
+    out.mkdir()
+    (out / "shot10.png").write_bytes(b"an earlier result")
+    (out / "shot10.png").chmod(0o444)
+    code, stdout, stderr = run(capsys, "photo", photos, style_png, "-o", out, *FAST)
+    assert code == 1 and stdout == "" and stderr.count("\n") == 1, stderr
+    assert "shot10.png: the file is read-only" in stderr
+    assert sorted(p.name for p in out.iterdir()) == ["shot10.png"]
 
 
 def test_a_photo_that_fails_is_skipped_and_the_batch_goes_on(capsys, tmp_path, photos, style_png, monkeypatch):

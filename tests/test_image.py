@@ -695,6 +695,34 @@ def test_saved_files_get_the_umask_mode_not_the_temp_files_0600(tmp_path):
     assert (target.stat().st_mode & 0o777) == 0o640  # 0666 minus the umask, as for any new file
 
 
+def test_a_replaced_file_keeps_its_permissions(tmp_path):
+    """A rename gives the result a new file's mode; a private (0600) or group (0660) result was
+    made world-readable (0644 under the usual umask) when a run replaced it."""
+    target = tmp_path / "out.png"
+    for mode in (0o600, 0o660, 0o604):
+        target.write_bytes(b"previous result")
+        target.chmod(mode)
+        save_image(load_image(smooth_image(8, 8)), target)
+        assert (target.stat().st_mode & 0o777) == mode and target.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_read_only_output_is_refused_before_work_and_kept(tmp_path):
+    """A rename onto a read-only file succeeds (it needs only the folder writable): a result
+    the user had made read-only to keep it was replaced without a word."""
+    kept = tmp_path / "kept.png"
+    kept.write_bytes(b"previous result")
+    kept.chmod(0o444)
+    try:
+        for attempt in (lambda: check_writable(kept), lambda: save_image(load_image(smooth_image(8, 8)), kept)):
+            with pytest.raises(RestyleError, match="kept.png: the file is read-only; give another output"):
+                attempt()
+        assert kept.read_bytes() == b"previous result" and sorted(p.name for p in tmp_path.iterdir()) == ["kept.png"]
+        kept.chmod(0o644)  # writable again: replaced
+        check_writable(kept)
+    finally:
+        kept.chmod(0o644)
+
+
 def test_to_uint8_rounds_to_the_nearest_level_and_round_trips():
     levels = torch.arange(256, dtype=torch.float64) / 255.0
     # every 8-bit level survives the trip, also when nudged by less than half a level

@@ -741,6 +741,28 @@ def test_an_output_that_is_the_input_is_refused(capsys, tmp_path, clips):
         assert (sorted(p.name for p in frames.iterdir()), clips["audio"].read_bytes()) == before
 
 
+def test_a_read_only_output_video_is_refused_before_work(capsys, tmp_path, clips, monkeypatch):
+    monkeypatch.setattr(restyle.video, "read_frames", lambda *a, **k: pytest.fail("read frames anyway"))
+    out = tmp_path / "kept.mp4"
+    out.write_bytes(b"an earlier video")
+    out.chmod(0o444)
+    code, _, err = run(capsys, "video", clips["audio"], clips["style"], "-o", out, *FAST)
+    assert code == 1 and err.count("\n") == 1 and f"{out}: the file is read-only; give another output" in err, err
+    assert out.read_bytes() == b"an earlier video" and sorted(p.name for p in tmp_path.iterdir()) == ["kept.mp4"]
+
+
+def test_a_replaced_video_keeps_its_permissions(tmp_path, clips):
+    from restyle.clip import write_video
+
+    info = probe(clips["silent"])
+    frames = list(read_frames(info, shape=(48, 64), end=2))
+    out = tmp_path / "o.mp4"
+    out.write_bytes(b"an earlier video")
+    out.chmod(0o600)
+    write_video(frames, out, info, 0, len(frames), (64, 48))
+    assert (out.stat().st_mode & 0o777) == 0o600 and probe(out).frames >= 1
+
+
 def test_a_work_folder_without_frames_takes_new_settings(capsys, tmp_path, clips):
     work = tmp_path / "o.mp4.work"
     work.mkdir()

@@ -30,7 +30,7 @@ from restyle.bitdepth import to_uint16
 from restyle.dequantise import dequantise as smooth_steps
 from restyle.dequantise import dequantise_from
 from restyle.errors import RestyleError, no_such_file
-from restyle.files import check_replaceable, replace_keeping_mode
+from restyle.files import check_replaceable, replace_keeping_mode, written_path
 from restyle.hdr import HDR_CURVES, hdr_to_sdr
 from restyle.image import (
     RestyleWarning,
@@ -464,10 +464,11 @@ def write_video(
 
     check_video_suffix(output)
     check_video_bits(output, bits)
-    check_replaceable(output)
+    target = written_path(output)  # a link stays; the file it points to is written
+    check_replaceable(target)
     tag = ["-metadata", "comment=" + json.dumps(dict(metadata), sort_keys=True, default=str)] if metadata else []
-    tmp_video = output.with_name(f".{output.name}.video{output.suffix}")
-    tmp_final = output.with_name(f".{output.name}.part{output.suffix}")
+    tmp_video = target.with_name(f".{target.name}.video{target.suffix}")
+    tmp_final = target.with_name(f".{target.name}.part{target.suffix}")
     width, height = size
     codec, params, audio_codec = _ENCODERS.get(output.suffix.lower(), _ENCODERS[".mp4"])
     pix_fmt = "yuv420p"
@@ -516,7 +517,7 @@ def write_video(
                 os.replace(tmp_video, tmp_final)
         else:
             os.replace(tmp_video, tmp_final)  # checked above
-        replace_keeping_mode(tmp_final, output)
+        replace_keeping_mode(tmp_final, target)
     except OSError as exc:
         if exc.strerror:  # the disk's error
             raise RestyleError(f"{output}: cannot write the video: {exc.strerror}") from None

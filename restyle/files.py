@@ -14,7 +14,14 @@ from typing import BinaryIO
 
 from restyle.errors import RestyleError
 
-__all__ = ["atomic_write", "check_not_an_input", "check_replaceable", "file_stamp", "replace_keeping_mode"]
+__all__ = [
+    "atomic_write",
+    "check_not_an_input",
+    "check_replaceable",
+    "file_stamp",
+    "replace_keeping_mode",
+    "written_path",
+]
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
@@ -29,7 +36,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
     JPEG behind, reported as saved.
 
     An existing ``path`` that is read-only is refused (:func:`check_replaceable`); one that is
-    replaced keeps its permissions (:func:`replace_keeping_mode`).
+    replaced keeps its permissions (:func:`replace_keeping_mode`). A symbolic link stays, and
+    the file it points to is written (:func:`written_path`).
 
     Example:
         >>> import tempfile, pathlib
@@ -38,10 +46,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
         'hi'
     """
     path = Path(path)
-    check_replaceable(path)
+    target = written_path(path)
+    check_replaceable(target)
     # Our own temp file rather than mkstemp's, which is always 0600 (a result other users could
     # not read): created with 0666, the umask applies as to any new file.
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(8)}.part"
+    tmp = target.parent / f".{target.name}.{secrets.token_hex(8)}.part"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:
         fd = os.open(tmp, flags, 0o666)
@@ -54,7 +63,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
             handle.write(buffer.getbuffer())  # a buffered write: short writes retried, errors raised
             handle.flush()
             os.fsync(handle.fileno())
-        replace_keeping_mode(tmp, path)
+        replace_keeping_mode(tmp, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -62,6 +71,23 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
             raise RestyleError(f"{path}: cannot write: {exc.strerror or exc}") from None
         raise
     return path
+
+
+def written_path(path: str | os.PathLike) -> Path:
+    """The file that writing ``path`` replaces: ``path`` itself, or, when it is a symbolic link,
+    the file the link points to (through any chain of links). A result written to a link lands
+    where the link points and the link stays, as with any program that opens the path to write;
+    a rename onto the link itself would replace the link with a file.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp()).resolve()
+        >>> (folder / "latest.png").symlink_to("run7.png")
+        >>> written_path(folder / "latest.png") == folder / "run7.png"
+        True
+    """
+    path = Path(path)
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
 def check_replaceable(path: str | os.PathLike) -> None:

@@ -33,7 +33,7 @@ from restyle.bitdepth import BIT_DEPTHS, DEEP_FORMATS, encode_png16, to_uint16, 
 from restyle.dequantise import dequantise as smooth_steps
 from restyle.dequantise import dequantise_from, on_grid
 from restyle.errors import RestyleError, no_such_file
-from restyle.files import atomic_write, check_not_an_input, check_replaceable
+from restyle.files import atomic_write, check_not_an_input, check_replaceable, written_path
 from restyle.icc import read_matrix_shaper, srgb_profile
 from restyle.icc import to_srgb as icc_to_srgb
 from restyle.raw import RAW_SUFFIXES, is_raw, raw_size, read_raw
@@ -1045,7 +1045,7 @@ def check_output_folder(path: str | os.PathLike, *, is_folder: bool = False, cre
         The folder.
     """
     path = Path(path)
-    folder = path if is_folder else path.parent
+    folder = path if is_folder else written_path(path).parent  # a link's file is written, where it points
     probe = folder
     if create:
         while not probe.exists() and probe != probe.parent:

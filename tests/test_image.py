@@ -706,6 +706,30 @@ def test_a_replaced_file_keeps_its_permissions(tmp_path):
         assert (target.stat().st_mode & 0o777) == mode and target.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_an_output_that_is_a_symbolic_link_writes_the_file_it_points_to(tmp_path):
+    """A rename onto the link replaced the link with a file: the file it pointed to kept the
+    old result and the link was gone."""
+    (tmp_path / "prints").mkdir()
+    run7 = tmp_path / "prints" / "run7.png"
+    run7.write_bytes(b"previous result")
+    run7.chmod(0o600)
+    latest = tmp_path / "latest.png"
+    latest.symlink_to(Path("prints") / "run7.png")
+    image = load_image(smooth_image(8, 8))
+    assert save_image(image, check_writable(latest)) == latest
+    assert latest.is_symlink() and latest.resolve() == run7.resolve()
+    assert torch.equal(load_image(run7), image) and (run7.stat().st_mode & 0o777) == 0o600
+    assert sorted(p.name for p in (tmp_path / "prints").iterdir()) == ["run7.png"]
+    dangling = tmp_path / "next.png"
+    dangling.symlink_to(Path("prints") / "run8.png")  # its file is made
+    save_image(image, dangling)
+    assert dangling.is_symlink() and torch.equal(load_image(tmp_path / "prints" / "run8.png"), image)
+    broken = tmp_path / "gone.png"
+    broken.symlink_to(Path("nowhere") / "run9.png")
+    with pytest.raises(RestyleError, match="output folder .*nowhere does not exist"):
+        check_writable(broken)
+
+
 def test_a_read_only_output_is_refused_before_work_and_kept(tmp_path):
     """A rename onto a read-only file succeeds (it needs only the folder writable): a result
     the user had made read-only to keep it was replaced without a word."""

@@ -751,7 +751,7 @@ def test_a_read_only_output_video_is_refused_before_work(capsys, tmp_path, clips
     assert out.read_bytes() == b"an earlier video" and sorted(p.name for p in tmp_path.iterdir()) == ["kept.mp4"]
 
 
-def test_a_replaced_video_keeps_its_permissions(tmp_path, clips):
+def test_a_replaced_video_keeps_its_permissions_and_links(tmp_path, clips):
     from restyle.clip import write_video
 
     info = probe(clips["silent"])
@@ -761,6 +761,19 @@ def test_a_replaced_video_keeps_its_permissions(tmp_path, clips):
     out.chmod(0o600)
     write_video(frames, out, info, 0, len(frames), (64, 48))
     assert (out.stat().st_mode & 0o777) == 0o600 and probe(out).frames >= 1
+    link = tmp_path / "latest.mp4"
+    link.symlink_to("o.mp4")
+    out.write_bytes(b"an earlier video")
+    write_video(frames, link, info, 0, len(frames), (64, 48))  # the link stays; its file is written
+    assert (
+        link.is_symlink()
+        and probe(out).frames >= 1
+        and sorted(p.name for p in tmp_path.iterdir())
+        == [
+            "latest.mp4",
+            "o.mp4",
+        ]
+    )
 
 
 def test_a_work_folder_without_frames_takes_new_settings(capsys, tmp_path, clips):

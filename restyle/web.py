@@ -89,6 +89,11 @@ JOBS = "jobs"
 #: Brush colours: DPST's palette; white is what is left unpainted.
 BRUSH_COLORS = {name: rgb for name, rgb in DPST_COLORS.items() if name != "white"}
 PREVIEW_SECONDS = 1.0  # at most one preview image per this many seconds
+#: How a running job shows on the page: Gradio's runtime display only (and the queue place), not
+#: its "full" animation, whose pulsing borders around the outputs kept the browser drawing: on 2
+#: cores shared with the job, it took 11 s of CPU in a 43-s photo job and 3-4 s of its time
+#: (``benchmarks/RESULTS.md``). The Progress box and the previews say how the job goes.
+JOB_PROGRESS = "minimal"
 MASK_LAYER_ALPHA = 140  # automatic masks are shown half-transparent over the photo
 # Pixels this close to a border of the automatic masks may come back from the browser's editor
 # in a blended colour; a mask that differs only there counts as unedited.
@@ -915,6 +920,7 @@ def _photo_tab(
         [p_content, p_style, p_cmask, p_smask, p_auto_found, p_preset, p_size, p_full, p_sw, p_pw, p_cw, p_download],
         [p_out, p_status, p_file],
         concurrency_id=JOBS,
+        show_progress=JOB_PROGRESS,
     )
     p_stop.click(stop, None, p_status, queue=False)
 
@@ -950,6 +956,7 @@ def _art_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any], on_u
         [a_content, *a_styles, *a_weights, a_preserve, a_size, a_sw, a_scale, a_iter, a_download],
         [a_out, a_status, a_file],
         concurrency_id=JOBS,
+        show_progress=JOB_PROGRESS,
     )
     a_stop.click(stop, None, a_status, queue=False)
 
@@ -979,6 +986,7 @@ def _video_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any], on
         [v_clip, v_style, v_mode, v_preset, v_size, v_full, v_frames, v_download],
         [v_preview, v_status, v_file],
         concurrency_id=JOBS,
+        show_progress=JOB_PROGRESS,
     )
     v_stop.click(stop, None, v_status, queue=False)
 

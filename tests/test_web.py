@@ -590,6 +590,17 @@ def test_one_job_runs_at_a_time_whichever_tab_it_comes_from(tmp_path):
     assert uploads and all(f.queue and f.concurrency_limit is None for f in uploads)
 
 
+def test_a_running_job_is_shown_without_gradios_full_animation(tmp_path):
+    """Its pulsing borders kept the browser drawing: on 2 cores shared with the job, 11 s of CPU
+    in a 43-s photo job. The stylise jobs show the runtime display and queue place only; the
+    Auto-masks button, with no Progress box of its own, keeps the full animation."""
+    from restyle.web import JOB_PROGRESS, JOBS, build_app
+
+    app = build_app(folder=tmp_path)
+    jobs = sorted((f.name, f.show_progress) for f in app.fns.values() if f.concurrency_id == JOBS)
+    assert JOB_PROGRESS == "minimal" and jobs == [("auto", "full"), *[("handler", "minimal")] * 3]
+
+
 def test_update_defaults():
     assert Update().file is None
 

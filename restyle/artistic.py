@@ -49,7 +49,7 @@ from restyle.image import (
 )
 from restyle.masks import MaskPair
 from restyle.objective import Objective, Temporal
-from restyle.optim import OPTIMIZERS, Iterate, LbfgsMemory, Record, optimize
+from restyle.optim import OPTIMIZERS, Iterate, LbfgsMemory, Record, Schedule, optimize
 from restyle.pyramid import LevelImage, pyramid_sizes
 from restyle.vgg import MIN_TRANSFER_SIZE, check_size, layer_index, min_side
 
@@ -431,6 +431,7 @@ def stylize(
     started = time.perf_counter()
     history: list[Record] = []
     plan = [coarse_iterations] * (len(sizes) - 1) + [iterations]
+    schedule = Schedule(tuple(plan), tuple(math.prod(scaled_shape(height, width, s)) for s in sizes))
     image = start
     status, message = "done", ""
     for index, long_side in enumerate(sizes):
@@ -458,11 +459,9 @@ def stylize(
             memory=_memory if index == len(sizes) - 1 else None,
             blocks=None if render is None else render.level_sizes,
             scale=index,
-            scales=len(sizes),
+            schedule=schedule,
             start_time=started,
             callback=callback,
-            step_offset=sum(plan[:index]),
-            steps=sum(plan),
         )
         history += outcome.history
         image = outcome.image

@@ -72,8 +72,14 @@ def _print_warning(
     tqdm.write(f"restyle: warning: {message}", file=sys.stderr)
 
 
+#: The progress bar of a run: the bar and percentage measure its work, not its iterations (a
+#: coarse scale's iteration is a fraction of a full-size one: restyle.optim.Schedule), and the
+#: time left is the iterate's own estimate; tqdm's rate, an average over scales, is left out.
+_BAR = "{desc}: {percentage:3.0f}%|{bar}| {elapsed} elapsed{postfix}"
+
+
 class _Progress:
-    """A tqdm bar over all iterations of a run, plus ``--save-every`` snapshots."""
+    """A tqdm bar over a run's work, plus ``--save-every`` snapshots."""
 
     def __init__(self, output: Path, save_every: int, quiet: bool, *, label: str = "") -> None:
         if save_every < 0:
@@ -88,12 +94,15 @@ class _Progress:
         if self.bar is None and not self.quiet:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=it.steps, unit="it", dynamic_ncols=True, file=sys.stderr)
+            self.bar = tqdm(total=it.total_work, dynamic_ncols=True, file=sys.stderr, bar_format=_BAR)
         if self.bar is not None:
             h, w = it.size
-            self.bar.set_description(f"{self.label}scale {it.scale + 1}/{it.scales} {w}x{h}", refresh=False)
-            self.bar.set_postfix({k: f"{v:.3g}" for k, v in it.losses.items()}, refresh=False)
-            self.bar.update(it.step - self.bar.n)
+            where = f"scale {it.scale + 1}/{it.scales} {w}x{h}, iteration {it.step}/{it.steps}"
+            self.bar.set_description_str(self.label + where, refresh=False)
+            left = "" if it.seconds_left is None else f"about {self.bar.format_interval(it.seconds_left)} left, "
+            losses = ", ".join(f"{k}={v:.3g}" for k, v in it.losses.items())
+            self.bar.set_postfix_str(left + losses, refresh=False)
+            self.bar.update(it.work - self.bar.n)
         if self.save_every and it.step % self.save_every == 0:
             snapshot = self.output.with_name(f"{self.output.stem}.{it.step:05d}{self.output.suffix}")
             save_image(it.image, snapshot)

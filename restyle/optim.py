@@ -23,7 +23,7 @@ from restyle.errors import check_choice
 #: KeyboardInterrupt raised wherever the signal lands, which library code may swallow.
 STOP = threading.Event()
 
-__all__ = ["HISTORY_SIZE", "OPTIMIZERS", "Iterate", "LbfgsMemory", "Outcome", "Record", "optimize"]
+__all__ = ["HISTORY_SIZE", "OPTIMIZERS", "Iterate", "LbfgsMemory", "Outcome", "Record", "Schedule", "optimize"]
 
 OPTIMIZERS = ("lbfgs", "adam")
 #: L-BFGS's memory: the most curvature pairs it keeps.
@@ -45,6 +45,57 @@ class Record:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """A run's plan: the iterations at each scale and each scale's pixel count, coarsest first.
+
+    It places an iteration in the whole run (:attr:`steps`, :meth:`steps_before`) and measures
+    the run's work in full-size iterations: an iteration costs about in proportion to its pixels
+    (a 256-px one a quarter of a 512-px one), so a count of iterations said that a default
+    artistic run was half done when four fifths of its time was still to come.
+
+    Args:
+        iterations: iterations planned at each scale.
+        pixels: each scale's pixel count (height x width).
+
+    Example:
+        >>> plan = Schedule(iterations=(40, 20), pixels=(256 * 171, 512 * 342))
+        >>> plan.steps, round(plan.total_work, 1), round(plan.work_before(1), 1)
+        (60, 30.0, 10.0)
+    """
+
+    iterations: tuple[int, ...]
+    pixels: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.iterations) != len(self.pixels):
+            raise ValueError(f"Schedule: {len(self.iterations)} iteration counts for {len(self.pixels)} scales")
+        if min(self.iterations, default=0) < 0 or min(self.pixels, default=1) < 1:
+            raise ValueError(f"Schedule: iterations must be >= 0 and pixels >= 1, not {self}")
+
+    @property
+    def steps(self) -> int:
+        """Iterations planned over the whole run."""
+        return sum(self.iterations)
+
+    def steps_before(self, scale: int) -> int:
+        """Iterations planned at the scales before ``scale``."""
+        return sum(self.iterations[:scale])
+
+    def weight(self, scale: int) -> float:
+        """The work of one iteration at ``scale``, in full-size iterations."""
+        return self.pixels[scale] / max(self.pixels)
+
+    def work_before(self, scale: int) -> float:
+        """The work planned at the scales before ``scale``."""
+        return sum(n * self.weight(i) for i, n in enumerate(self.iterations[:scale]))
+
+    @property
+    def total_work(self) -> float:
+        """The work planned over the whole run, in full-size iterations."""
+        return self.work_before(len(self.iterations))
+
+
+@dataclass(frozen=True)
 class Iterate(Record):
     """What a callback receives after every iteration.
 
@@ -57,6 +108,8 @@ class Iterate(Record):
         image: the current iterate, ``(1, 3, H, W)`` in [0, 1] (not a copy: do not modify).
         scales: number of scales in the run; iterations: iterations planned at this scale.
         step, steps: iterations done and planned over the whole run (all scales).
+        work, total_work: the same, each iteration weighted by its scale's pixels
+            (:class:`Schedule`): what :attr:`seconds_left` is estimated from.
     """
 
     image: Tensor = field(repr=False, default=None)  # type: ignore[assignment]
@@ -64,6 +117,16 @@ class Iterate(Record):
     iterations: int = 0
     step: int = 0
     steps: int = 0
+    work: float = 0.0
+    total_work: float = 0.0
+
+    @property
+    def seconds_left(self) -> float | None:
+        """The time the run still needs, at the rate its work has gone so far (None before any).
+        Coarse scales do less per pixel and second, so the estimate errs long early on."""
+        if self.work <= 0:
+            return None
+        return max(self.elapsed * (self.total_work - self.work) / self.work, 0.0)
 
 
 @dataclass
@@ -170,10 +233,8 @@ def optimize(
     render: Callable[[Tensor], Tensor] | None = None,
     penalty: Callable[[Tensor], Tensor] | None = None,
     scale: int = 0,
-    scales: int = 1,
+    schedule: Schedule | None = None,
     start_time: float | None = None,
-    step_offset: int = 0,
-    steps: int | None = None,
     callback: Callable[[Iterate], None] | None = None,
 ) -> Outcome:
     """Minimise ``loss_fn`` over the pixels of ``image``, or over parameters that ``render``
@@ -201,14 +262,19 @@ def optimize(
             with ``bounds=None`` unless the parameters are pixels.
         penalty: a term on the parameters themselves, added to the loss (reported as
             ``penalty``).
-        scale, scales, start_time, step_offset, steps, callback: reported in each
-            :class:`Iterate` (``step_offset`` iterations were done before this call, of
-            ``steps`` planned in all).
+        scale, schedule, start_time, callback: reported in each :class:`Iterate`: this call is
+            scale ``scale`` of the run that ``schedule`` plans (None: a run of this call
+            alone), which started at ``start_time`` (``time.perf_counter()``; None: now).
     """
     check_choice(optimizer, OPTIMIZERS, "optimizer")
     if blocks is not None:
         _check_blocks(blocks, image.numel())
     start_time = time.perf_counter() if start_time is None else start_time
+    if schedule is None:
+        schedule, scale = Schedule((iterations,), (1,)), 0  # one scale: its pixel count does not matter
+    elif not 0 <= scale < len(schedule.iterations):
+        raise ValueError(f"optimize: scale {scale} is not one of the schedule's {len(schedule.iterations)}")
+    step_offset, work_offset, weight = schedule.steps_before(scale), schedule.work_before(scale), schedule.weight(scale)
     x = image.detach().clone().requires_grad_(True)
     best = image.detach().clone()
     best_loss = math.inf
@@ -248,10 +314,12 @@ def optimize(
                 Iterate(
                     **vars(record),
                     image=shown.detach(),
-                    scales=scales,
+                    scales=len(schedule.iterations),
                     iterations=iterations,
                     step=step_offset + count,
-                    steps=steps if steps is not None else iterations,
+                    steps=schedule.steps,
+                    work=work_offset + count * weight,
+                    total_work=schedule.total_work,
                 )
             )
         return total

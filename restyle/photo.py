@@ -21,6 +21,7 @@ Presets:
 
 from __future__ import annotations
 
+import math
 import os
 import time
 import warnings
@@ -55,7 +56,7 @@ from restyle.image import (
 from restyle.masks import MaskPair
 from restyle.matting import MattingLaplacian
 from restyle.objective import Objective, Temporal
-from restyle.optim import Iterate, LbfgsMemory, Record, optimize
+from restyle.optim import Iterate, LbfgsMemory, Record, Schedule, optimize
 from restyle.pyramid import pyramid_sizes
 from restyle.smoothing import guided_upsample, local_affine_smoothing, matting_smoothing
 from restyle.vgg import CAFFE_MEAN_BGR, MIN_TRANSFER_SIZE, check_size, min_side
@@ -392,8 +393,9 @@ def stylize_photo(
             grid = fit_grid(grid, _renderer(content_full, base, scaled_shape(height, width, work), dev), image)
     smoothness = settings.grid_smoothness
     roughness = (lambda g: smoothness * grid_roughness(g)) if smoothness > 0 else None
-    steps = sum(n for _, n, _ in plan)
-    done = 0
+    schedule = Schedule(
+        tuple(n for _, n, _ in plan), tuple(math.prod(scaled_shape(height, width, side)) for side, _, _ in plan)
+    )
     for index, (long_side, n, photo) in enumerate(plan):
         shape = scaled_shape(height, width, long_side)
         objective = _scale_objective(
@@ -414,12 +416,10 @@ def stylize_photo(
         common = {
             "iterations": n,
             "scale": index,
-            "scales": len(plan),
+            "schedule": schedule,
             "start_time": started,
             "callback": callback,
             "memory": _memory if index == len(plan) - 1 else None,
-            "step_offset": done,
-            "steps": steps,
         }
         if grid is not None:
             outcome = optimize(
@@ -437,7 +437,6 @@ def stylize_photo(
             bounds = None if settings.unbounded else (0.0, 1.0)
             outcome = optimize(resize(image, *shape).to(dev), objective, bounds=bounds, **common)
             image = outcome.image.detach().float().cpu()
-        done += n
         history += outcome.history
         if outcome.status != "done":
             status, message = outcome.status, outcome.message

@@ -444,11 +444,8 @@ def _run(work: Callable[[Callable[[Any], None]], Any], stop: threading.Event) ->
 
 
 def _eta(it: Any) -> str:
-    done = it.step
-    if done <= 0:
-        return ""
-    rate = it.elapsed / done
-    return f", about {rate * (it.steps - done):.0f} s left"
+    left = it.seconds_left  # from the work done, not the iterations (restyle.optim.Schedule)
+    return "" if left is None else f", about {left:.0f} s left"
 
 
 #: The download formats offered: label -> (suffix, bits per channel).
@@ -528,7 +525,7 @@ def _image_job(
 
     def show(it: Any) -> Update:
         status = f"scale {it.scale + 1}/{it.scales}, iteration {it.step}/{it.steps}{_eta(it)}"
-        return Update(_to_array(it.image), status, fraction=it.step / max(it.steps, 1))
+        return Update(_to_array(it.image), status, fraction=it.work / it.total_work if it.total_work else None)
 
     named = _by_name(uploads)
     kind, value, notes = yield from _previews(work, stop, show, note=named)

@@ -554,6 +554,27 @@ def test_a_folder_run_redoes_what_changed(capsys, tmp_path, photos, style_png, m
     assert sorted(ran) == sorted(redone)
 
 
+def test_the_progress_bar_measures_work_and_gives_the_time_left(capsys, tmp_path):
+    """A default artistic run is 142 iterations, 80 of them at the coarse scales; counted by
+    iterations, the bar stood at half with four fifths of the time to come, and its ETA (tqdm's,
+    from the coarse scales' rate) said 9 s where 47 s were left."""
+    from restyle.cli import _Progress
+    from restyle.optim import Iterate
+
+    progress = _Progress(tmp_path / "out.png", 0, quiet=False)
+    common = {"losses": {"content": 1.5, "total": 2.5}, "scales": 2, "steps": 60, "total_work": 30.0}
+    progress(Iterate(0, (171, 256), 40, elapsed=6.0, iterations=40, step=40, work=10.0, **common))
+    assert progress.bar.n == 10.0 and progress.bar.total == 30.0
+    progress.bar.refresh()
+    halfway = on_terminal(capsys.readouterr().err)[-1]  # 40 of 60 iterations, a third of the work
+    assert halfway.startswith("scale 1/2 256x171, iteration 40/60:  33%|"), halfway
+    assert "00:12 left, content=1.5, total=2.5" in halfway and "it/s" not in halfway, halfway
+    progress(Iterate(1, (342, 512), 20, elapsed=18.0, iterations=20, step=60, work=30.0, **common))
+    progress.close()
+    last = on_terminal(capsys.readouterr().err)[-1]
+    assert last.startswith("scale 2/2 512x342, iteration 60/60: 100%|") and "00:00 left" in last, last
+
+
 def test_a_warning_prints_on_a_line_of_its_own_above_a_progress_bar(capsys):
     from tqdm import tqdm
 

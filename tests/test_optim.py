@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from restyle.optim import Iterate, LbfgsMemory, optimize
+from restyle.optim import Iterate, LbfgsMemory, Schedule, optimize
 
 
 def quadratic(target):
@@ -24,6 +24,33 @@ def test_lbfgs_and_adam_reach_the_minimum():
     assert torch.equal(start, torch.zeros(1, 3, 4, 4))  # the start is not modified
 
 
+def test_a_schedule_measures_work_in_full_size_iterations():
+    plan = Schedule(iterations=(40, 40, 60), pixels=(128 * 86, 256 * 171, 512 * 342))
+    assert plan.steps == 140 and [plan.steps_before(i) for i in range(4)] == [0, 40, 80, 140]
+    weights = [128 * 86 / (512 * 342), 256 * 171 / (512 * 342), 1.0]
+    assert [plan.weight(i) for i in range(3)] == pytest.approx(weights)
+    assert plan.work_before(1) == pytest.approx(40 * weights[0])
+    assert plan.total_work == pytest.approx(40 * weights[0] + 40 * weights[1] + 60)  # about 72.6, not 140
+    assert Schedule((), ()).total_work == 0 and Schedule((5,), (9,)).total_work == 5
+    for bad in [((1, 2), (4,)), ((-1,), (4,)), ((1,), (0,))]:
+        with pytest.raises(ValueError, match="Schedule"):
+            Schedule(*bad)
+    with pytest.raises(ValueError, match="scale 3 is not one of the schedule's 3"):
+        optimize(torch.zeros(1, 3, 2, 2), quadratic(torch.ones(1, 3, 2, 2)), iterations=1, scale=3, schedule=plan)
+
+
+def test_seconds_left_comes_from_the_work_done():
+    def at(elapsed: float, work: float) -> Iterate:
+        return Iterate(0, (2, 2), 1, {}, elapsed, work=work, total_work=10.0)
+
+    assert at(4.0, 2.0).seconds_left == 16.0  # 4 s for a fifth of the work: 16 s for the rest
+    assert at(9.0, 10.0).seconds_left == 0.0 and at(0.1, 0.0).seconds_left is None
+    seen: list[Iterate] = []
+    optimize(torch.zeros(1, 3, 4, 4), quadratic(torch.ones(1, 3, 4, 4)), iterations=3, callback=seen.append)
+    assert [it.work for it in seen] == [1.0, 2.0, 3.0] and seen[-1].total_work == 3.0  # a run of one call
+    assert seen[-1].seconds_left == 0.0 and seen[0].seconds_left == pytest.approx(2 * seen[0].elapsed)
+
+
 def test_history_and_callback():
     seen: list[Iterate] = []
     out = optimize(
@@ -32,13 +59,13 @@ def test_history_and_callback():
         iterations=5,
         callback=seen.append,
         scale=1,
-        scales=3,
-        step_offset=10,
-        steps=20,
+        schedule=Schedule(iterations=(10, 5, 5), pixels=(1, 4, 16)),
     )
     assert [r.iteration for r in out.history] == [1, 2, 3, 4, 5]
     assert [it.step for it in seen] == [11, 12, 13, 14, 15]
     assert seen[0].scale == 1 and seen[0].scales == 3 and seen[0].steps == 20 and seen[0].size == (2, 2)
+    # work in full-size (16-pixel) iterations: 10 at 1/16, then these at 1/4 each; 6.875 in all
+    assert [it.work for it in seen] == [0.875, 1.125, 1.375, 1.625, 1.875] and seen[0].total_work == 6.875
     assert set(seen[0].losses) == {"quad", "total"}
     assert all(b.elapsed >= a.elapsed for a, b in zip(out.history, out.history[1:]))
 

@@ -1,5 +1,6 @@
 """Web UI: request handlers without a browser, then the real thing in headless Chromium."""
 
+import functools
 import inspect
 import io
 import os
@@ -599,6 +600,15 @@ def test_a_running_job_is_shown_without_gradios_full_animation(tmp_path):
     app = build_app(folder=tmp_path)
     jobs = sorted((f.name, f.show_progress) for f in app.fns.values() if f.concurrency_id == JOBS)
     assert JOB_PROGRESS == "minimal" and jobs == [("auto", "full"), *[("handler", "minimal")] * 3]
+
+
+def test_the_status_line_gives_the_time_left_from_the_work_done():
+    from restyle.optim import Iterate
+    from restyle.web import _eta
+
+    at = functools.partial(Iterate, 0, (171, 256), 40, {}, scales=2, step=40, steps=60, total_work=30.0)
+    assert _eta(at(6.0, work=10.0)) == ", about 12 s left"  # counting iterations said 3 s
+    assert _eta(at(0.0, work=0.0)) == ""
 
 
 def test_update_defaults():

@@ -95,6 +95,15 @@ PREVIEW_SECONDS = 1.0  # at most one preview image per this many seconds
 #: (``benchmarks/RESULTS.md``). The Progress box and the previews say how the job goes.
 JOB_PROGRESS = "minimal"
 MASK_LAYER_ALPHA = 140  # automatic masks are shown half-transparent over the photo
+#: The largest working size the Photo and Artistic tabs offer (their size sliders' maximum).
+MAX_SIZE = 1024
+#: The mask editors' canvas (Gradio's ``canvas_size``), and the size of the layers the Auto-masks
+#: button sends them. Gradio's editor centres a layer it is sent in the canvas it was built with,
+#: not on the photo under it: a mask the photo's own size was shown shifted by half the
+#: difference (144 x 229 pixels for a 512 x 342 photo in the default 800 x 800 canvas), and a
+#: stroke painted over it came back with the whole mask shifted so and cut off. A layer the
+#: canvas's size, holding the mask at its top-left corner, is shown on the photo.
+EDITOR_CANVAS = MAX_SIZE
 # Pixels this close to a border of the automatic masks may come back from the browser's editor
 # in a blended colour; a mask that differs only there counts as unedited.
 EDGE_TOLERANCE = 2
@@ -232,13 +241,17 @@ def editor_mask(value: dict | None, shape: tuple[int, int]) -> np.ndarray | None
     """The DPST-colour mask painted in an ImageEditor value, at ``shape`` ``(H, W)``.
 
     Painted pixels (alpha > 0 in any layer, later layers on top) take the nearest brush colour;
-    unpainted pixels are white. None when nothing is painted.
+    unpainted pixels are white. None when nothing is painted. A layer larger than the
+    background (the Auto-masks button's, :data:`EDITOR_CANVAS` square, when the editor is
+    left untouched) holds the photo's mask at its top-left corner, and is cut to it.
     """
     if not value or not value.get("layers"):
         return None
     from PIL import Image
 
     palette = np.array(list(DPST_COLORS.values())) * 255
+    background = value.get("background")
+    background = np.asarray(background) if background is not None else None
     mask = np.full((*shape, 3), 255, dtype=np.uint8)
     painted = False
     for layer in value["layers"]:
@@ -247,6 +260,8 @@ def editor_mask(value: dict | None, shape: tuple[int, int]) -> np.ndarray | None
         layer = np.asarray(layer)
         if layer.ndim != 3 or layer.shape[2] != 4:
             continue
+        if background is not None and (layer.shape[0] > background.shape[0] or layer.shape[1] > background.shape[1]):
+            layer = layer[: background.shape[0], : background.shape[1]]
         if layer.shape[:2] != shape:
             layer = np.asarray(Image.fromarray(layer).resize((shape[1], shape[0]), Image.NEAREST))
         where = layer[..., 3] > 0
@@ -277,6 +292,8 @@ def auto_mask_layers(
     size, and a phone photo's 12-48 MP took minutes to feather and to send to the browser."""
     from restyle.automask import auto_masks
 
+    if int(size) > EDITOR_CANVAS:  # the masks' long side is the size
+        raise RestyleError(f"masks are shown at most {EDITOR_CANVAS} px on a side; choose a smaller size")
     content_image = load_image(
         _check_image(content, "content", max_pixels), size=int(size), max_pixels=max_pixels, what="the content image"
     )
@@ -284,8 +301,11 @@ def auto_mask_layers(
     found = auto_masks(content_image, style_image, substyles=substyles)
     layers = []
     for rgb in found.colour_masks():
-        alpha = np.full((*rgb.shape[:2], 1), MASK_LAYER_ALPHA, dtype=np.uint8)
-        layers.append(np.concatenate([rgb, alpha], axis=2))
+        height, width = rgb.shape[:2]
+        layer = np.zeros((EDITOR_CANVAS, EDITOR_CANVAS, 4), dtype=np.uint8)  # see EDITOR_CANVAS
+        layer[:height, :width, :3] = rgb
+        layer[:height, :width, 3] = MASK_LAYER_ALPHA
+        layers.append(layer)
     return (
         {"background": _to_array(content_image), "layers": [layers[0]], "composite": None},
         {"background": _to_array(style_image), "layers": [layers[1]], "composite": None},
@@ -874,8 +894,9 @@ def _photo_tab(
         p_style = _image_input(gr, "Style photo", on_upload=on_upload, elem_id="photo-style")
     with gr.Accordion("Masks (optional): paint regions in the same colours on both images", open=False):
         with gr.Row():
-            p_cmask = gr.ImageEditor(label="Content mask", type="numpy", brush=brush, elem_id="photo-cmask")
-            p_smask = gr.ImageEditor(label="Style mask", type="numpy", brush=brush, elem_id="photo-smask")
+            canvas = {"canvas_size": (EDITOR_CANVAS, EDITOR_CANVAS)}
+            p_cmask = gr.ImageEditor(label="Content mask", type="numpy", brush=brush, elem_id="photo-cmask", **canvas)
+            p_smask = gr.ImageEditor(label="Style mask", type="numpy", brush=brush, elem_id="photo-smask", **canvas)
         with gr.Row():
             p_auto = gr.Button("Auto masks", elem_id="photo-auto")
             p_substyles = gr.Dropdown(
@@ -885,7 +906,7 @@ def _photo_tab(
             p_auto_found = gr.State(None)  # what the button found, for a run with its masks unedited
     with gr.Row():
         p_preset = gr.Dropdown(["default", "fast", "dpst"], value="default", label="Preset")
-        p_size = gr.Slider(64, 1024, value=512, step=16, label="Size (long side)", elem_id="photo-size")
+        p_size = gr.Slider(64, MAX_SIZE, value=512, step=16, label="Size (long side)", elem_id="photo-size")
         p_full = gr.Checkbox(False, label="Full resolution (the result carried up to the photo's size)")
     with gr.Row():
         # the weights span orders of magnitude: the sliders set their base-10 logarithm
@@ -936,7 +957,7 @@ def _art_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any], on_u
         a_weights = [gr.Slider(0, 1, value=1.0, step=0.05, label=f"Blend weight {i + 1}") for i in range(3)]
     with gr.Row():
         a_preserve = gr.Radio(["none", "luminance", "histogram"], value="none", label="Preserve colour")
-        a_size = gr.Slider(64, 1024, value=512, step=16, label="Size (long side)")
+        a_size = gr.Slider(64, MAX_SIZE, value=512, step=16, label="Size (long side)")
         a_sw = gr.Slider(0, 6, value=math.log10(art_default("style_weight")), step=0.25, label="Style weight (10^x)")
         # the style image's size against the content's: larger brush strokes and motifs above 1
         a_scale = gr.Slider(0.25, 2, value=art_default("style_scale"), step=0.05, label="Style scale (stroke size)")

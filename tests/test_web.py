@@ -25,6 +25,8 @@ from restyle.image import RestyleWarning, camera_exif, load_image, read_metadata
 from restyle.masks import DPST_COLORS
 from restyle.photo import PRESETS
 from restyle.web import (
+    EDITOR_CANVAS,
+    MASK_LAYER_ALPHA,
     Update,
     _run,
     art_job,
@@ -300,12 +302,24 @@ def test_auto_mask_layers_feed_back_as_masks(images):
     content, style = images
     c_edit, s_edit, info, _ = auto_mask_layers(content, style, size=64)  # the images' own sizes
     assert "content region" in info
-    assert c_edit["background"].shape == content.shape and c_edit["layers"][0].shape == (48, 64, 4)
+    assert c_edit["background"].shape == content.shape
+    # each layer the editor's canvas square, the mask at its top-left: so the editor shows it on
+    # the photo (it centres a layer in its canvas), and a stroke painted later lands where drawn
+    layer = c_edit["layers"][0]
+    assert layer.shape == (EDITOR_CANVAS, EDITOR_CANVAS, 4)
+    assert (layer[:48, :64, 3] == MASK_LAYER_ALPHA).all() and not layer[48:, :, 3].any() and not layer[:, 64:, 3].any()
     found = auto_masks(load_image(content), load_image(style))  # deterministic: the same masks
     palette = (np.array(list(DPST_COLORS.values())) * 255).astype(np.uint8)
     expected = palette[np.asarray(found.assignment)[found.content.labels]]
+    assert np.array_equal(layer[:48, :64, :3], expected)
+    # untouched, the editor sends the layers back as they came: cut to the photo
     assert np.array_equal(editor_mask(c_edit, content.shape[:2]), expected)
     assert np.array_equal(editor_mask(s_edit, style.shape[:2]), palette[found.style.labels])
+    # edited, it sends them at the photo's size, as shown
+    shown = {"background": c_edit["background"], "layers": [layer[:48, :64]]}
+    assert np.array_equal(editor_mask(shown, content.shape[:2]), expected)
+    with pytest.raises(RestyleError, match=f"masks are shown at most {EDITOR_CANVAS} px on a side"):
+        auto_mask_layers(content, style, size=EDITOR_CANVAS + 16)
 
 
 def test_auto_mask_layers_take_a_number_of_substyles(images):
@@ -811,6 +825,31 @@ def test_browser_photo_transfer_end_to_end(server, tmp_path):
             page.locator("#photo-file a").first.click()
         info.value.save_as(path)
         assert read_metadata(path)["auto_masks"] is True
+        # a stroke painted over the automatic masks: the masks stay where the page shows them (the
+        # editor centred a layer it was sent in its canvas, so an edit sent back the masks shifted
+        # off the photo, with only the stroke left on it)
+        page.locator("#photo-cmask canvas").first.scroll_into_view_if_needed()
+        box = page.locator("#photo-cmask canvas").first.bounding_box()
+        x = box["x"] + box["width"] / 2
+        page.mouse.move(x, box["y"] + 0.1 * box["height"])  # down through both regions, in blue
+        page.mouse.down()
+        page.mouse.move(x, box["y"] + 0.9 * box["height"], steps=8)
+        page.mouse.up()
+        second = page.locator("#photo-file a").first.get_attribute("href")
+        page.locator("#photo-run").click()
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            done = page.locator("#photo-status textarea").input_value().startswith("done")
+            links = page.locator("#photo-file a")
+            if done and links.count() and links.first.get_attribute("href") != second:
+                break
+            time.sleep(0.1)
+        with page.expect_download() as info:
+            page.locator("#photo-file a").first.click()
+        info.value.save_as(path)
+        meta = read_metadata(path)
+        # the stroke is blue; green and black are the automatic masks', kept (before: lost)
+        assert meta["auto_masks"] is False and {"blue", "green", "black"} <= set(meta["mask_labels"]), meta
         # an oversize upload is refused with a message
         page.locator("#photo-content input[type=file]").set_input_files(str(big))
         page.get_by_text("maximum allowed size", exact=False).first.wait_for(timeout=30_000)

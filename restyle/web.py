@@ -894,7 +894,9 @@ def _photo_tab(
         p_style = _image_input(gr, "Style photo", on_upload=on_upload, elem_id="photo-style")
     with gr.Accordion("Masks (optional): paint regions in the same colours on both images", open=False):
         with gr.Row():
-            canvas = {"canvas_size": (EDITOR_CANVAS, EDITOR_CANVAS)}
+            # format: the editors send their layers back as PNG; as WebP (Gradio's default, lossy)
+            # a mask's green (0, 255, 0) at alpha 140 came back as (0, 2-36, 0) and read as black
+            canvas = {"canvas_size": (EDITOR_CANVAS, EDITOR_CANVAS), "format": "png"}
             p_cmask = gr.ImageEditor(label="Content mask", type="numpy", brush=brush, elem_id="photo-cmask", **canvas)
             p_smask = gr.ImageEditor(label="Style mask", type="numpy", brush=brush, elem_id="photo-smask", **canvas)
         with gr.Row():

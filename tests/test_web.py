@@ -747,6 +747,24 @@ def server(tmp_path_factory):
     proc.wait(timeout=30)
 
 
+def _run_again_and_download(page, path: Path) -> dict:
+    """Click the Photo tab's Stylise again, wait for a new result file, save it to ``path`` and
+    return its metadata."""
+    before = page.locator("#photo-file a").first.get_attribute("href")
+    page.locator("#photo-run").click()
+    deadline = time.time() + 240
+    while time.time() < deadline:  # a new result file, once the run is done
+        done = page.locator("#photo-status textarea").input_value().startswith("done")
+        links = page.locator("#photo-file a")
+        if done and links.count() and links.first.get_attribute("href") != before:
+            break
+        time.sleep(0.1)
+    with page.expect_download() as info:
+        page.locator("#photo-file a").first.click()
+    info.value.save_as(path)
+    return read_metadata(path)
+
+
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)")
 def test_browser_photo_transfer_end_to_end(server, tmp_path):
     from playwright.sync_api import sync_playwright
@@ -812,19 +830,7 @@ def test_browser_photo_transfer_end_to_end(server, tmp_path):
         page.get_by_text("Masks (optional)", exact=False).first.click()  # open the accordion
         page.locator("#photo-auto").click()
         page.get_by_text("content region", exact=False).first.wait_for(timeout=60_000)
-        first = page.locator("#photo-file a").first.get_attribute("href")
-        page.locator("#photo-run").click()
-        deadline = time.time() + 240
-        while time.time() < deadline:  # a new result file, once the run is done
-            done = page.locator("#photo-status textarea").input_value().startswith("done")
-            links = page.locator("#photo-file a")
-            if done and links.count() and links.first.get_attribute("href") != first:
-                break
-            time.sleep(0.1)
-        with page.expect_download() as info:
-            page.locator("#photo-file a").first.click()
-        info.value.save_as(path)
-        assert read_metadata(path)["auto_masks"] is True
+        assert _run_again_and_download(page, path)["auto_masks"] is True
         # a stroke painted over the automatic masks: the masks stay where the page shows them (the
         # editor centred a layer it was sent in its canvas, so an edit sent back the masks shifted
         # off the photo, with only the stroke left on it)
@@ -835,19 +841,7 @@ def test_browser_photo_transfer_end_to_end(server, tmp_path):
         page.mouse.down()
         page.mouse.move(x, box["y"] + 0.9 * box["height"], steps=8)
         page.mouse.up()
-        second = page.locator("#photo-file a").first.get_attribute("href")
-        page.locator("#photo-run").click()
-        deadline = time.time() + 240
-        while time.time() < deadline:
-            done = page.locator("#photo-status textarea").input_value().startswith("done")
-            links = page.locator("#photo-file a")
-            if done and links.count() and links.first.get_attribute("href") != second:
-                break
-            time.sleep(0.1)
-        with page.expect_download() as info:
-            page.locator("#photo-file a").first.click()
-        info.value.save_as(path)
-        meta = read_metadata(path)
+        meta = _run_again_and_download(page, path)
         # the stroke is blue; green and black are the automatic masks', kept (before: lost), and
         # in their colours (sent back as WebP, a green came back nearly black, and some pixels grey)
         assert meta["auto_masks"] is False and meta["mask_labels"] == ["blue", "green", "black"], meta

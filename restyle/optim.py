@@ -274,7 +274,9 @@ def optimize(
         schedule, scale = Schedule((iterations,), (1,)), 0  # one scale: its pixel count does not matter
     elif not 0 <= scale < len(schedule.iterations):
         raise ValueError(f"optimize: scale {scale} is not one of the schedule's {len(schedule.iterations)}")
+    # where this call stands in the run: computed once, not at every evaluation
     step_offset, work_offset, weight = schedule.steps_before(scale), schedule.work_before(scale), schedule.weight(scale)
+    steps, total_work, scales = schedule.steps, schedule.total_work, len(schedule.iterations)
     x = image.detach().clone().requires_grad_(True)
     best = image.detach().clone()
     best_loss = math.inf
@@ -314,12 +316,12 @@ def optimize(
                 Iterate(
                     **vars(record),
                     image=shown.detach(),
-                    scales=len(schedule.iterations),
+                    scales=scales,
                     iterations=iterations,
                     step=step_offset + count,
-                    steps=schedule.steps,
+                    steps=steps,
                     work=work_offset + count * weight,
-                    total_work=schedule.total_work,
+                    total_work=total_work,
                 )
             )
         return total

@@ -30,7 +30,7 @@ from restyle.bitdepth import to_uint16
 from restyle.dequantise import dequantise as smooth_steps
 from restyle.dequantise import dequantise_from
 from restyle.errors import RestyleError, no_such_file
-from restyle.files import check_replaceable, replace_keeping_mode, written_path
+from restyle.files import replace_keeping_mode, replaceable_target
 from restyle.hdr import HDR_CURVES, hdr_to_sdr
 from restyle.image import (
     RestyleWarning,
@@ -464,8 +464,7 @@ def write_video(
 
     check_video_suffix(output)
     check_video_bits(output, bits)
-    target = written_path(output)  # a link stays; the file it points to is written
-    check_replaceable(target)
+    target = replaceable_target(output)  # a link stays; the file it points to is written
     tag = ["-metadata", "comment=" + json.dumps(dict(metadata), sort_keys=True, default=str)] if metadata else []
     tmp_video = target.with_name(f".{target.name}.video{target.suffix}")
     tmp_final = target.with_name(f".{target.name}.part{target.suffix}")

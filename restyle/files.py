@@ -20,6 +20,7 @@ __all__ = [
     "check_replaceable",
     "file_stamp",
     "replace_keeping_mode",
+    "replaceable_target",
     "written_path",
 ]
 
@@ -46,8 +47,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
         'hi'
     """
     path = Path(path)
-    target = written_path(path)
-    check_replaceable(target)
+    target = replaceable_target(path)
     # Our own temp file rather than mkstemp's, which is always 0600 (a result other users could
     # not read): created with 0666, the umask applies as to any new file.
     tmp = target.parent / f".{target.name}.{secrets.token_hex(8)}.part"
@@ -88,6 +88,15 @@ def written_path(path: str | os.PathLike) -> Path:
     """
     path = Path(path)
     return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def replaceable_target(path: str | os.PathLike) -> Path:
+    """The file a write to ``path`` lands on (:func:`written_path`), refused if it is read-only
+    (:func:`check_replaceable`): what every writer here checks before it makes its temporary
+    file beside it and renames that onto it (:func:`replace_keeping_mode`)."""
+    target = written_path(path)
+    check_replaceable(target)
+    return target
 
 
 def check_replaceable(path: str | os.PathLike) -> None:

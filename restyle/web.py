@@ -36,7 +36,7 @@ import warnings
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import PIL.Image
@@ -69,6 +69,7 @@ __all__ = [
     "Update",
     "art_job",
     "auto_mask_layers",
+    "brush_radius",
     "build_app",
     "editor_mask",
     "photo_job",
@@ -104,6 +105,11 @@ MAX_SIZE = 1024
 #: stroke painted over it came back with the whole mask shifted so and cut off. A layer the
 #: canvas's size, holding the mask at its top-left corner, is shown on the photo.
 EDITOR_CANVAS = MAX_SIZE
+#: The mask brush's default width, as a fraction of the image's short side (Gradio's own default
+#: is a 25-pixel radius on any image: 78% of a 64-px photo's width, 1.7% of a 3000-px one's).
+BRUSH_WIDTH = 1 / 16
+#: The largest brush radius the editor's size slider offers (Gradio 6: 1-100 pixels).
+MAX_BRUSH_RADIUS = 100
 # Pixels this close to a border of the automatic masks may come back from the browser's editor
 # in a blended colour; a mask that differs only there counts as unedited.
 EDGE_TOLERANCE = 2
@@ -187,6 +193,37 @@ def viewable_upload(upload: Mapping[str, Any] | None, *, folder: Path, max_pixel
         return None
 
 
+def _mask_brush(gr: Any, radius: int | Literal["auto"] = "auto") -> Any:
+    """The mask editors' brush: DPST's colours only, ``radius`` pixels (see :func:`brush_radius`)."""
+    return gr.Brush(
+        colors=["#{:02x}{:02x}{:02x}".format(*(round(c * 255) for c in rgb)) for rgb in BRUSH_COLORS.values()],
+        color_mode="fixed",
+        default_size=radius,
+    )
+
+
+def _mask_editor(gr: Any, value: Any, size: tuple[int, int] | None) -> Any:
+    """A mask editor's update: its ``value``, and a brush fitted to an image ``size``
+    ``(width, height)`` (None: the brush as it is)."""
+    if size is None:
+        return gr.ImageEditor(value=value)
+    return gr.ImageEditor(value=value, brush=_mask_brush(gr, brush_radius(*size)))
+
+
+def _editor_for_upload(upload: Mapping[str, Any] | None, *, max_pixels: int) -> Any:
+    """A mask editor's update when its image field changes: the uploaded file, shown as uploaded,
+    with a brush fitted to its size (the size read from the file's header; an unreadable upload
+    is taken out of its field by :func:`viewable_upload`, and the editor follows)."""
+    import gradio as gr
+
+    path = _uploaded_path(upload)
+    try:
+        size = image_size(path, max_pixels=max_pixels) if path else None
+    except RestyleError:
+        size = None
+    return _mask_editor(gr, path, size)
+
+
 def _uploaded_path(upload: Mapping[str, Any] | None) -> str | None:
     """The file an image field holds, from its value as Gradio sends it (not preprocessed)."""
     return upload.get("path") if isinstance(upload, Mapping) else None
@@ -235,6 +272,19 @@ def _shape(image: str | np.ndarray, max_pixels: int) -> tuple[int, int]:
         width, height = image_size(image, max_pixels=max_pixels)
         return height, width
     return image.shape[:2]
+
+
+def brush_radius(width: int, height: int) -> int:
+    """The mask brush's default radius in image pixels for an image ``width`` x ``height``:
+    :data:`BRUSH_WIDTH` of its short side across, within the editor's 1-:data:`MAX_BRUSH_RADIUS`.
+
+    Example:
+        >>> brush_radius(512, 384), brush_radius(64, 48), brush_radius(4032, 3024)
+        (12, 2, 94)
+    """
+    if width < 1 or height < 1:
+        raise ValueError(f"an image has at least one pixel on a side, not {width} x {height}")
+    return min(MAX_BRUSH_RADIUS, max(1, round(min(width, height) * BRUSH_WIDTH / 2)))
 
 
 def editor_mask(value: dict | None, shape: tuple[int, int]) -> np.ndarray | None:
@@ -808,10 +858,7 @@ def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = Non
 
     heif_support()  # HEIC uploads (iPhone photos) open like any other, when pillow-heif is installed
     folder = Path(folder or tempfile.mkdtemp(prefix="restyle-web-"))
-    brush = gr.Brush(
-        colors=["#{:02x}{:02x}{:02x}".format(*(round(c * 255) for c in rgb)) for rgb in BRUSH_COLORS.values()],
-        color_mode="fixed",
-    )
+    brush = _mask_brush(gr)
 
     def errors_as_messages(job: Callable[..., Iterator[Update]]) -> Callable[..., Iterator[tuple]]:
         def handler(request: gr.Request, progress: Any = gr.Progress(), *args: Any) -> Iterator[tuple]:  # noqa: B008
@@ -854,22 +901,29 @@ def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = Non
     def auto(content, style, substyles, size):
         try:
             count = None if substyles == "auto" else int(substyles)
-            return _WORKER.call(
+            c_edit, s_edit, info, found = _WORKER.call(
                 lambda: auto_mask_layers(content, style, substyles=count, size=size, max_pixels=max_pixels)
             )
         except RestyleError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
+        # each editor's brush fitted to the image it now shows (the masks' size, not the upload's)
+        editors = [_mask_editor(gr, v, v["background"].shape[1::-1]) for v in (c_edit, s_edit)]
+        return *editors, info, found
 
     def stop(request: gr.Request) -> str:
         return request_stop(request.session_hash or "local")
 
     stop.__annotations__["request"] = gr.Request
     on_upload = functools.partial(viewable_upload, folder=folder, max_pixels=max_pixels)
+    editor_for_upload = functools.partial(_editor_for_upload, max_pixels=max_pixels)
 
     with gr.Blocks(title="restyle", analytics_enabled=False) as app:
         gr.Markdown("# restyle\nNeural style transfer on your own machine: photorealistic, artistic and video.")
         with gr.Tab("Photo"):
-            _photo_tab(gr, run=errors_as_messages(photo), auto=auto, stop=stop, brush=brush, on_upload=on_upload)
+            _photo_tab(
+                gr, run=errors_as_messages(photo), auto=auto, stop=stop, brush=brush, on_upload=on_upload,
+                editor_for_upload=editor_for_upload,
+            )  # fmt: skip
         with gr.Tab("Artistic"):
             _art_tab(gr, run=errors_as_messages(art), stop=stop, on_upload=on_upload)
         with gr.Tab("Video"):
@@ -887,6 +941,7 @@ def _photo_tab(
     stop: Callable[..., Any],
     brush: Any,
     on_upload: Callable[..., Any],
+    editor_for_upload: Callable[..., Any],
 ) -> None:
     """The Photo tab's layout and events, inside the current ``gr.Tab``."""
     with gr.Row():
@@ -925,10 +980,9 @@ def _photo_tab(
     p_out = gr.Image(label="Result", type="numpy", interactive=False, elem_id="photo-result")
     p_download = _download_choice(gr)
     p_file = gr.File(label="Download (with its parameters)", elem_id="photo-file")
-    # each mask editor shows its image: the file as uploaded, not opened here (an unreadable
-    # upload is taken out of its field by viewable_upload, and the editor follows)
-    p_content.change(_uploaded_path, p_content, p_cmask, queue=False, preprocess=False)
-    p_style.change(_uploaded_path, p_style, p_smask, queue=False, preprocess=False)
+    # each mask editor shows its image as uploaded, with a brush fitted to its size
+    p_content.change(editor_for_upload, p_content, p_cmask, queue=False, preprocess=False)
+    p_style.change(editor_for_upload, p_style, p_smask, queue=False, preprocess=False)
     p_auto.click(
         auto,
         [p_content, p_style, p_substyles, p_size],

@@ -31,6 +31,7 @@ from restyle.web import (
     _run,
     art_job,
     auto_mask_layers,
+    brush_radius,
     editor_mask,
     photo_job,
     preset_sliders,
@@ -330,6 +331,43 @@ def test_auto_mask_layers_take_a_number_of_substyles(images):
         assert len(np.unique(editor_mask(s_edit, style.shape[:2]).reshape(-1, 3), axis=0)) == count
     with pytest.raises(RestyleError, match="substyles must be at least 1"):
         auto_mask_layers(content, style, substyles=0, size=64)
+
+
+def test_brush_radius_is_a_sixteenth_of_the_short_side_across():
+    assert [brush_radius(512, 384), brush_radius(384, 512), brush_radius(64, 48)] == [12, 12, 2]
+    assert brush_radius(8, 8) == 1 and brush_radius(1, 1) == 1  # the editor's smallest
+    assert brush_radius(4032, 3024) == 94 and brush_radius(8000, 6000) == 100  # its largest
+    with pytest.raises(ValueError, match="at least one pixel on a side, not 0 x 5"):
+        brush_radius(0, 5)
+
+
+def test_mask_editors_get_a_brush_fitted_to_the_image_they_show(tmp_path, monkeypatch, images):
+    """Gradio's brush is 50 pixels across on any image: 78% of a 64-px photo's width, 1.7% of a
+    3000-px one's (measured in the browser). An upload, or the Auto-masks button, gives the
+    editor a brush a sixteenth of the image's short side across, in the masks' colours."""
+    from restyle.web import _editor_for_upload, build_app
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))  # where Gradio copies values
+    content, style = tmp_path / "content.png", tmp_path / "style.png"
+    Image.fromarray(np.zeros((2000, 3000, 3), np.uint8)).save(content)
+    Image.fromarray(images[1]).save(style)
+    app = build_app(folder=tmp_path)
+    built = next(b for b in app.blocks.values() if getattr(b, "elem_id", None) == "photo-cmask").brush
+    assert built.default_size == "auto" and built.color_mode == "fixed"
+    editor = _editor_for_upload(_upload(content), max_pixels=10**7)
+    assert editor.constructor_args["value"] == str(content)
+    assert editor.brush.default_size == 62 and editor.brush.colors == built.colors
+    # an upload cleared, or one restyle cannot read (taken out of its field by viewable_upload):
+    # the editor follows, its brush as it was
+    (tmp_path / "junk.png").write_bytes(b"not an image")
+    for upload in (None, _upload(tmp_path / "junk.png")):
+        assert set(_editor_for_upload(upload, max_pixels=10**7).constructor_args) == {"value"}
+    # the Auto-masks button: fitted to the images it shows (the content at the Photo tab's size;
+    # the 64-px style is not enlarged), not to the uploads
+    auto = next(f.fn for f in app.fns.values() if f.name == "auto")
+    c_edit, s_edit, *_ = auto(str(content), str(style), "auto", 256)
+    assert c_edit.constructor_args["value"]["background"].shape[:2] == (171, 256) and c_edit.brush.default_size == 5
+    assert s_edit.constructor_args["value"]["background"].shape[:2] == (64, 64) and s_edit.brush.default_size == 2
 
 
 def test_photo_job_runs_unedited_auto_masks_as_automatic_and_edited_ones_as_painted(tmp_path, images):

@@ -604,7 +604,7 @@ def _run_smooth(args: argparse.Namespace) -> int:
     params = {
         "command": "smooth",
         "image": str(args.image),
-        "content": str(args.content),
+        "content": None if args.content is None else str(args.content),
         "method": args.method,
         "radius": args.radius,
         "eps": args.eps,
@@ -757,8 +757,95 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
         description="Print the parameters (and seed) stored in a restyle result: an image or a video.",
     )
     info.add_argument("path", help="a restyle output (image or video)")
+    info.add_argument(
+        "--command",
+        dest="as_command",  # args.command is the sub-command's name
+        action="store_true",
+        help="print the restyle command that makes the result again (its files as they were named, "
+        "its seed) instead of its parameters",
+    )
     runners["info"] = _run_info
     return parser, runners
+
+
+#: Flags a result's command line leaves out: where it writes, and how it shows its progress.
+_NOT_RECORDED = ("help", "output", "quiet", "save_every")
+
+
+def _flag_words(action: argparse.Action, value: Any) -> list[str]:
+    """``value`` as the words of ``action``'s flag (empty when it is the flag's default)."""
+    default = list(action.default) if isinstance(action.default, (list, tuple)) else action.default
+    if value is None or value == default:
+        return []
+    flag = next(o for o in action.option_strings if o.startswith("--"))
+    if isinstance(action, argparse.BooleanOptionalAction):
+        return [flag if value else "--no-" + flag[2:]]
+    if isinstance(value, (list, tuple)):
+        return [flag, ",".join(map(str, value))]
+    return [flag, str(value)]
+
+
+def result_command(meta: dict[str, Any], path: Path) -> tuple[list[str], list[str]]:
+    """The command line that makes the result at ``path`` again, from its metadata ``meta``
+    (:func:`~restyle.image.read_metadata`), and notes on what it cannot carry over.
+
+    Every recorded parameter that is a flag of the result's sub-command and differs from the
+    flag's default is given, the seed among them; the inputs keep the names they were given
+    (relative paths are relative to where the result was made). The output is ``path``'s name
+    with ``-again``, beside it (for a frame of a folder output, the folder's). A web UI result
+    names no files: CONTENT and STYLE stand in for them.
+
+    Example:
+        >>> result_command({"command": "art", "content": "a.jpg", "styles": ["b.jpg"], "seed": 7},
+        ...                Path("out.png"))[0]
+        ['restyle', 'art', 'a.jpg', 'b.jpg', '-o', 'out-again.png', '--seed', '7']
+    """
+    from restyle.clip import VIDEO_SUFFIXES
+    from restyle.image import holds_deep_colour
+
+    web_tab = meta.get("restyle_web")
+    command = meta.get("command") or web_tab or ("video" if "video" in meta else None)
+    parser, _ = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    if command not in ("art", "photo", "video", "smooth"):
+        raise RestyleError(f"{path}: its parameters name no restyle command to run again")
+    sub = commands[command]
+    words = ["restyle", command]
+    notes = []
+    stand_ins = []  # a web upload's place: the user's own file goes there
+    for action in sub._actions:  # the inputs, in order
+        if not action.option_strings:
+            value = meta.get(action.dest)
+            if value is None and action.dest == "styles":  # as many as the blend has weights
+                count = len(meta.get("style_blend") or [None])
+                value = ["STYLE"] if count == 1 else [f"STYLE{i + 1}" for i in range(count)]
+                stand_ins += value
+            elif value is None:
+                value = action.dest.upper()
+                stand_ins.append(value)
+            words += [str(v) for v in value] if isinstance(value, list) else [str(value)]
+    again = path.with_name(f"{path.stem}-again{path.suffix}")
+    if command == "video" and path.suffix.lower() not in VIDEO_SUFFIXES:  # a frame of a folder output
+        folder = path.resolve().parent
+        again = folder.with_name(f"{folder.name}-again")
+    words += ["-o", str(again)]
+    for action in sub._actions:
+        if action.option_strings and action.dest not in _NOT_RECORDED and action.dest in meta:
+            words += _flag_words(action, meta[action.dest])
+    if "bit_depth" not in meta and command != "video" and holds_deep_colour(path):
+        words += ["--bit-depth", "16"]  # an image's depth is its file's
+    if web_tab:
+        places = ", ".join(stand_ins[:-1]) + " and " + stand_ins[-1] if len(stand_ins) > 1 else stand_ins[0]
+        notes.append(f"made in the web UI: put your files in place of {places}")
+        if meta.get("content_mask") or meta.get("style_mask"):
+            notes.append(
+                "its masks were painted in the web UI: save them as images for --content-mask and --style-mask"
+            )
+    if meta.get("status", "done") != "done":
+        notes.append(f"that run stopped early ({meta['status']}); this one runs in full")
+    if meta.get("restyle_version") not in (None, __version__):
+        notes.append(f"made by restyle {meta['restyle_version']}, run by {__version__}: the result may differ")
+    return words, notes
 
 
 def _run_info(args: argparse.Namespace) -> int:
@@ -781,6 +868,14 @@ def _run_info(args: argparse.Namespace) -> int:
         raise RestyleError(f"{path}: not an image or video restyle can read") from None
     if not meta:
         raise RestyleError(f"{path}: holds no restyle parameters (not a restyle result?)")
+    if args.as_command:
+        import shlex
+
+        words, notes = result_command(meta, path)
+        for note in notes:
+            print(f"restyle: note: {note}", file=sys.stderr)
+        print(shlex.join(words))
+        return 0
     print(json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False))
     return 0
 

@@ -7,7 +7,9 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from restyle import __version__, stylize
@@ -65,6 +67,84 @@ def test_info_prints_a_results_parameters(capsys, tmp_path, content_png, style_p
             path.write_bytes(b"junk")
         code, _, stderr = run(capsys, "info", path)
         assert code == 1 and stderr.count("\n") == 1 and message in stderr, stderr
+
+
+def _made_again(capsys, result: Path) -> tuple[list[str], str]:
+    """``restyle info --command RESULT``, then that command run: (its words, info's stderr)."""
+    import shlex
+
+    code, stdout, stderr = run(capsys, "info", "--command", result)
+    assert code == 0 and stdout.count("\n") == 1, stderr
+    words = shlex.split(stdout)
+    assert words[0] == "restyle"
+    code, _, err = run(capsys, *words[1:], "--quiet")
+    assert code == 0, err
+    return words, stderr
+
+
+@pytest.mark.parametrize("command", ["art", "photo"])
+def test_info_command_makes_the_same_result_again(capsys, tmp_path, monkeypatch, content_png, style_png, command):
+    """The printed command (its seed the random one the run drew) makes the result again, bit for
+    bit, with the same parameters; relative inputs stay relative."""
+    monkeypatch.chdir(tmp_path)
+    if command == "art":
+        options = [
+            *TINY,
+            "--style-weight",
+            "1000",
+            "--preserve-color",
+            "luminance",
+            "--style-layer-weights",
+            "1,2,1,1,1",
+        ]
+        argv = ["art", "content.png", "style.png", "style.png", "--style-blend", "1,0.5", "-o", "out.png", *options]
+    else:
+        masks = []
+        for name, split in (("cmask.png", 20), ("smask.png", 40)):
+            mask = np.full((48 if name == "cmask.png" else 64, 64, 3), 255, np.uint8)
+            mask[:split] = (0, 0, 255)
+            Image.fromarray(mask).save(name)
+            masks.append(name)
+        argv = ["photo", "content.png", "style.png", "-o", "out.png", "--preset", "fast", "--size", "64",
+                "--content-mask", masks[0], "--style-mask", masks[1], "--photo-weight", "100", "--bit-depth", "16"]  # fmt: skip
+    assert run(capsys, *argv, "--quiet")[0] == 0
+    words, notes = _made_again(capsys, Path("out.png"))
+    inputs = ["content.png", "style.png", "style.png"] if command == "art" else ["content.png", "style.png"]
+    assert words[1 : 2 + len(inputs)] == [command, *inputs]
+    assert words[words.index("-o") + 1] == "out-again.png" and "--seed" in words and notes == ""
+    again = Path("out-again.png")
+    assert read_metadata(again) == read_metadata("out.png")
+    first, second = Image.open("out.png"), Image.open(again)
+    assert first.mode == second.mode and first.tobytes() == second.tobytes()
+    if command == "photo":
+        from restyle.image import holds_deep_colour
+
+        assert holds_deep_colour(again) and "--bit-depth" in words  # 16 bits, as the first
+
+
+def test_info_command_notes_what_it_cannot_carry(capsys, tmp_path, content_png, style_png):
+    from restyle.cli import result_command
+    from restyle.image import save_image
+
+    out = tmp_path / "web.png"
+    params = {"restyle_web": "photo", "preset": "fast", "seed": 3, "content_mask": "/tmp/x/mask.png"}
+    save_image(torch.rand(1, 3, 8, 8), out, metadata={**params, "status": "interrupted", "restyle_version": "0.0.1"})
+    words, notes = result_command(read_metadata(out), out)
+    assert words[:5] == ["restyle", "photo", "CONTENT", "STYLE", "-o"]
+    assert "--content-mask" in words and words[-2:] == ["--seed", "3"]
+    assert notes == [
+        "made in the web UI: put your files in place of CONTENT and STYLE",
+        "its masks were painted in the web UI: save them as images for --content-mask and --style-mask",
+        "that run stopped early (interrupted); this one runs in full",
+        f"made by restyle 0.0.1, run by {__version__}: the result may differ",
+    ]
+    # an art result with two styles blended: a place for each
+    words, notes = result_command({"restyle_web": "art", "style_blend": [1.0, 0.5], "seed": 4}, out)
+    assert words[2:5] == ["CONTENT", "STYLE1", "STYLE2"] and "1.0,0.5" in words
+    assert notes == ["made in the web UI: put your files in place of CONTENT, STYLE1 and STYLE2"]
+    save_image(torch.rand(1, 3, 8, 8), out, metadata={"command": "masks"})
+    code, _, stderr = run(capsys, "info", "--command", out)
+    assert code == 1 and stderr == f"restyle: error: {out}: its parameters name no restyle command to run again\n"
 
 
 def test_flags_come_from_the_api_signature():

@@ -349,6 +349,32 @@ def test_silent_clip_and_frame_range(capsys, tmp_path, clips):
     assert len(list(read_frames(info, shape=frame_shape(info, 64)))) == 3
 
 
+def test_info_command_makes_the_same_video_again(capsys, tmp_path, clips):
+    import shlex
+
+    out = tmp_path / "out.mp4"
+    argv = ["video", clips["silent"], clips["style"], "-o", out, "--frames", "1:3", "--temporal-weight", "2", *FAST]
+    assert run(capsys, *argv)[0] == 0
+    code, stdout, err = run(capsys, "info", "--command", out)
+    assert code == 0 and err == "", err
+    words = shlex.split(stdout)
+    assert words[:5] == ["restyle", "video", str(clips["silent"]), str(clips["style"]), "-o"]
+    assert words[5] == str(tmp_path / "out-again.mp4") and "--temporal-weight" in words
+    assert run(capsys, *words[1:], "--quiet")[0] == 0
+    again = tmp_path / "out-again.mp4"
+    assert read_metadata(again) == read_metadata(out)
+    shape = frame_shape(probe(out), 64)
+    first, second = (list(read_frames(probe(path), shape=shape)) for path in (out, again))
+    assert len(first) == 2 and all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+    # a frame of a folder output: the command writes another folder
+    assert (
+        run(capsys, "video", clips["silent"], clips["style"], "-o", tmp_path / "frames", "--frames", "0:1", *FAST)[0]
+        == 0
+    )
+    words = shlex.split(run(capsys, "info", "--command", tmp_path / "frames" / "000000.png")[1])
+    assert words[words.index("-o") + 1] == str(tmp_path / "frames-again")
+
+
 def test_variable_frame_rate_is_resampled_keeping_duration(capsys, tmp_path, clips):
     # frames 0-3 at 0.1 s steps, then a 0.5 s gap, then 4-9 at 0.1 s steps: 10 frames over 1.5 s
     vfr = tmp_path / "vfr.mp4"

@@ -45,6 +45,7 @@ from restyle.image import (
     resize,
     save_image,
     scaled_shape,
+    warn_if_enlarged,
     warn_if_stretched,
 )
 from restyle.masks import MaskPair
@@ -387,6 +388,10 @@ def stylize(
         )
 
     check_size(height, width, [*content_layers, *style_layers], what=f"content at --size {size}")
+    for index, style_image in enumerate(style_images if _cache is None else ()):  # a video warns once
+        own = max(style_image.shape[-2:]) / size  # the style scale that keeps its own size
+        hint = f" (or --style-scale {own:.2g} uses it at its own size)" if own >= 0.1 else ""
+        warn_if_enlarged(style_image.shape, style_side, f"style {index + 1}", hint=hint)
     smallest = min_side([*content_layers, *style_layers])
     # Why min_size defaults to 128 px: the 128-px scale costs about two full-size iterations and,
     # with the multi-resolution parameterisation, ended 3% lower on DPST pair 8 than starting at

@@ -140,6 +140,11 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
             raise RestyleError(f"{source}: holds no video stream (only audio or data)") from None
         first = text.strip().splitlines()[-1] if text.strip() else type(exc).__name__
         raise RestyleError(f"{source}: not a readable video ({first[:200]})") from None
+    if meta.get("size") and not meta.get("fps"):  # an animated GIF whose frames have no delays, say
+        raise RestyleError(
+            f"{source}: its frames have no timing (no frame rate); save it as a video or its frames in a "
+            "folder (restyle video takes a folder at --fps)"
+        )
     if not meta.get("fps") or not meta.get("size"):
         raise RestyleError(f"{source}: no video stream")
     duration = float(meta.get("duration") or 0.0)

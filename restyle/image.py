@@ -66,6 +66,7 @@ __all__ = [
     "style_shape",
     "to_pil",
     "to_uint8",
+    "warn_if_enlarged",
     "warn_if_stretched",
 ]
 
@@ -944,6 +945,39 @@ def check_work_size(
             f"{what}: {option} {value} would make it {made}, over the --max-pixels limit of "
             f"{_megapixels(max_pixels)}; use a smaller {option}"
         )
+
+
+#: A style image enlarged more than this many times for artistic transfer is warned about.
+MAX_STYLE_ENLARGEMENT = 2.0
+
+
+def warn_if_enlarged(shape: Sequence[int], long_side: int, what: str, *, hint: str = "") -> bool:
+    """Warn that ``what``, of ``shape`` (``(..., H, W)``), is enlarged more than
+    :data:`MAX_STYLE_ENLARGEMENT` times to a long side of ``long_side``: a painting's brush
+    strokes come out blurred and larger. ``hint`` ends the message (another way to avoid it).
+    Returns whether it warned.
+
+    Example:
+        >>> warn_if_enlarged((300, 400), 512, "style 1")  # 1.3 times: silent
+        False
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     warn_if_enlarged((150, 200), 1024, "style 1")
+        True
+        >>> str(caught[0].message)
+        'style 1 is 200x150, enlarged 5.1 times to 1024 px: its brush strokes come out blurred; a larger image keeps them sharp'
+    """
+    factor = long_side / max(shape[-2:])
+    if factor <= MAX_STYLE_ENLARGEMENT:
+        return False
+    warnings.warn(
+        f"{what} is {shape[-1]}x{shape[-2]}, enlarged {factor:.1f} times to {long_side} px: its brush strokes "
+        f"come out blurred; a larger image keeps them sharp{hint}",
+        RestyleWarning,
+        stacklevel=3,
+    )
+    return True
 
 
 def warn_if_stretched(shape: Sequence[int], target: Sequence[int], what: str, target_what: str) -> bool:

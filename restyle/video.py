@@ -72,6 +72,7 @@ from restyle.image import (
     load_style,
     resize,
     to_uint8,
+    warn_if_enlarged,
 )
 from restyle.objective import Temporal
 from restyle.optim import STOP, LbfgsMemory
@@ -685,6 +686,8 @@ def stylize_video(
     folder = work_folder(out, work_dir)
     if folder.resolve() == out.resolve():  # the frames written out would be taken for work frames
         raise RestyleError(f"the work folder {folder} is the output itself; give another --work-dir")
+    if mode == "art":  # once the checks are passed; photo mode takes its colours at the style's own size
+        warn_if_enlarged(style_image.shape, size, "the style")
     # an error or Ctrl-C before the first frame is finished leaves no work folder behind
     with (
         _WorkFolder(folder, settings) as work,

@@ -31,6 +31,22 @@ def test_optimisation_lowers_the_loss(images):
     assert result.image.min() >= 0 and result.image.max() <= 1
 
 
+def test_a_style_enlarged_more_than_twice_is_warned_about(images):
+    """A thumbnail of a painting, enlarged to the result's size, gives blurred brush strokes."""
+    content, style = images  # a 40-px style
+    options = {**FAST, "iterations": 1}
+    for size, expected in ((80, None), (96, "style 1 is 40x40, enlarged 2.4 times to 96 px")):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            stylize(content, style, **{**options, "size": size})
+        said = [str(w.message) for w in caught if issubclass(w.category, RestyleWarning)]
+        assert said == ([] if expected is None else [f"{expected}: its brush strokes come out blurred; a larger "
+                        "image keeps them sharp (or --style-scale 0.42 uses it at its own size)"])  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RestyleWarning)
+        stylize(content, style, **{**options, "size": 96, "style_scale": 0.42})  # at its own size: silent
+
+
 def test_result_save_writes_parameters_and_a_photos_exif(tmp_path, images):
     from restyle.image import camera_exif, read_metadata
 
@@ -72,6 +88,7 @@ def test_seed_makes_noise_runs_reproducible(images):
     assert isinstance(stylize(content, style, **FAST).params["seed"], int)  # chosen and recorded
 
 
+@pytest.mark.filterwarnings("ignore:style 1 is 40x40, enlarged")  # a small style, at a 96-px result
 def test_pyramid_scales_and_callback(images):
     content, style = images
     seen = []

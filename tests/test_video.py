@@ -349,6 +349,18 @@ def test_silent_clip_and_frame_range(capsys, tmp_path, clips):
     assert len(list(read_frames(info, shape=frame_shape(info, 64)))) == 3
 
 
+def test_a_small_style_is_warned_about_once_per_clip(capsys, tmp_path, clips):
+    small = tmp_path / "small.png"
+    Image.fromarray(stripes_image(24, 24)).save(small)
+    art = ["--mode", "art", "--size", "64", "--iterations", "1", "--frame-iterations", "1", "--quiet"]
+    code, _, err = run(capsys, "video", clips["silent"], small, "-o", tmp_path / "o.mp4", "--frames", "0:3", *art)
+    assert code == 0 and err.count("\n") == 1, err
+    assert err.startswith("restyle: warning: the style is 24x24, enlarged 2.7 times to 64 px: its brush strokes")
+    # photo mode takes the style's colours at its own size: nothing to warn about
+    code, _, err = run(capsys, "video", clips["silent"], small, "-o", tmp_path / "p.mp4", "--frames", "0:2", *FAST)
+    assert code == 0 and err == "", err
+
+
 def test_info_command_makes_the_same_video_again(capsys, tmp_path, clips):
     import shlex
 
@@ -717,6 +729,15 @@ def _audio_only(path):
     return path
 
 
+def _untimed_gif(path):
+    """An animated GIF whose frames have no delays (Pillow's default), too large for ffmpeg's probe
+    to reach its second frame: ffmpeg finds no frame rate in it."""
+    noise = np.random.default_rng(0).integers(0, 255, (3, 48, 64, 3), dtype=np.uint8)
+    frames = [Image.fromarray(frame) for frame in noise]
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    return path
+
+
 @pytest.mark.parametrize(
     ("make", "extra", "message"),
     [
@@ -725,6 +746,7 @@ def _audio_only(path):
         (lambda t, c: _write(t / "junk.mp4", b"\x00junk" * 100), [], "not a readable video"),
         (lambda t, c: _write(t / "cut.mp4", c["audio"].read_bytes()[:600]), [], "video"),
         (lambda t, c: _audio_only(t / "sound.m4a"), [], "sound.m4a: holds no video stream (only audio or data)"),
+        (lambda t, c: _untimed_gif(t / "anim.gif"), [], "anim.gif: its frames have no timing (no frame rate)"),
         (lambda t, c: c["audio"], ["--frames", "50:60"], "no frames"),
         (lambda t, c: c["audio"], ["--frames", "5:2"], "START < END"),
         (lambda t, c: c["audio"], ["--frames", "a:b"], "START:END"),

@@ -407,6 +407,7 @@ VIDEO_EXAMPLES = """examples:
   restyle video frames/ starry.jpg --fps 24 -o stylised_frames/
   restyle video clip.mp4 starry.jpg --temporal-weight 0 -o flicker.mp4   # per-frame baseline
   restyle video clip.mp4 dusk.jpg --mode photo --bit-depth 10 -o out.mov  # 10-bit ProRes, to grade
+  restyle video clip.mp4 dusk.jpg --mode photo --size 320 -o loop.gif    # to share: loops, no sound
 Run the same command again after a stop: finished frames are taken from the work folder.
 """
 
@@ -694,7 +695,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
     )
     video.add_argument("video", help="input video or folder of frames")
     video.add_argument("style", help="style image")
-    video.add_argument("-o", "--output", required=True, type=Path, help="output video (.mp4, ...) or folder")
+    video.add_argument(
+        "-o", "--output", required=True, type=Path, help="output video (.mp4, .webm, .gif, ...) or folder"
+    )
     video.add_argument("--quiet", action="store_true", help="no progress bar")
     video_names = add_signature_flags(video, stylize_video, skip=("output",))
     runners["video"] = lambda args: _run_video(args, video_names)

@@ -64,7 +64,7 @@ __all__ = [
 
 logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)  # it reports every rescale we ask for
 #: The video types written (ffmpeg picks the container from the suffix).
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v")
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".gif")
 
 
 class YuvCoding(NamedTuple):
@@ -430,6 +430,12 @@ _ENCODERS_10 = {
 }
 #: Bits per channel a video file is written with.
 VIDEO_BIT_DEPTHS = (8, 10)
+#: An animated GIF's 256 colours: one palette for the whole clip (its colours are alike from
+#: frame to frame), and ordered (Bayer) dithering, which puts the same pattern on the same
+#: colour in every frame; error diffusion's pattern changes with any change upstream, and
+#: flickers on still areas (``benchmarks/RESULTS.md``, "Animated GIF output"). Only the changed
+#: rectangle of each frame is stored.
+_GIF_FILTER = "split[a][b];[a]palettegen[p];[b][p]paletteuse=dither=bayer:bayer_scale=4:diff_mode=rectangle"
 
 
 def check_video_bits(output: Path, bits: int) -> None:
@@ -476,8 +482,15 @@ def write_video(
     width, height = size
     codec, params, audio_codec = _ENCODERS.get(output.suffix.lower(), _ENCODERS[".mp4"])
     pix_fmt = "yuv420p"
+    video_filter = _BT709.format(pix_fmt)
     if bits == 10:
         codec, pix_fmt, params = _ENCODERS_10[output.suffix.lower()]
+        video_filter = _BT709_CODES.format(pix_fmt)
+    gif = output.suffix.lower() == ".gif"
+    if gif:  # RGB, in a palette; it loops; the parameters go in a comment block (_with_gif_comment)
+        codec, pix_fmt, params, video_filter, tag = "gif", "pal8", ["-loop", "0"], _GIF_FILTER, []
+        if info.audio:
+            warnings.warn(f"{output}: a GIF holds no sound; the clip's audio is left out", RestyleWarning, stacklevel=2)
     dtype = np.uint16 if bits == 10 else np.uint8
     writer = None
     try:
@@ -492,7 +505,7 @@ def write_video(
             macro_block_size=2,
             ffmpeg_log_level="quiet",  # a failed write is found by _check_encoded and said in one line
             input_params=["-colorspace", "bt709", "-color_range", "tv"] if bits == 10 else [],
-            output_params=["-vf", (_BT709_CODES if bits == 10 else _BT709).format(pix_fmt), *params, *tag],
+            output_params=["-vf", video_filter, *params, *tag],
         )
         writer.send(None)
         sent = 0
@@ -503,7 +516,9 @@ def write_video(
             sent += 1
         writer.close()
         _check_encoded(tmp_video, sent, exact=True)
-        if info.audio:
+        if gif and metadata:
+            tmp_video.write_bytes(_with_gif_comment(tmp_video.read_bytes(), json.dumps(dict(metadata), default=str)))
+        if info.audio and not gif:
             exe = imageio_ffmpeg.get_ffmpeg_exe()
             command = [exe, "-y", "-loglevel", "error", "-i", str(tmp_video)]
             command += ["-ss", f"{start / info.fps:.6f}", "-t", f"{frames / info.fps:.6f}", "-i", str(info.path)]
@@ -536,6 +551,26 @@ def write_video(
         for tmp in (tmp_video, tmp_final):
             with contextlib.suppress(OSError):
                 tmp.unlink()
+
+
+def _with_gif_comment(data: bytes, text: str) -> bytes:
+    """A GIF file's bytes with a comment extension holding ``text`` (ASCII, as GIF's comments
+    are) after its global colour table. ffmpeg's GIF writer stores no comment; its reader, and
+    Pillow's, read one back (:func:`read_video_metadata`).
+
+    Example:
+        >>> gif = b"GIF89a" + bytes([1, 0, 1, 0, 0x80, 0, 0]) + bytes(6) + b"rest"  # 2-colour table
+        >>> _with_gif_comment(gif, "hi")[19:]
+        b'!\\xfe\\x02hi\\x00rest'
+    """
+    if data[:6] not in (b"GIF87a", b"GIF89a") or len(data) < 13:
+        raise RuntimeError("the written GIF has no GIF header")
+    packed = data[10]
+    table = 3 << ((packed & 7) + 1) if packed & 0x80 else 0
+    payload = text.encode("ascii")
+    blocks = b"".join(bytes([len(payload[i : i + 255])]) + payload[i : i + 255] for i in range(0, len(payload), 255))
+    end = 13 + table
+    return b"GIF89a" + data[6:end] + b"\x21\xfe" + blocks + b"\x00" + data[end:]
 
 
 def _first_line(exc: BaseException) -> str:

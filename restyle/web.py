@@ -528,6 +528,7 @@ VIDEO_DOWNLOADS = {
     "MP4 (H.264)": (".mp4", 8),
     "MP4, 10 bits (HEVC)": (".mp4", 10),
     "MOV, 10 bits (ProRes 422 HQ)": (".mov", 10),
+    "GIF (loops, no sound)": (".gif", 8),
 }
 
 

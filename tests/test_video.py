@@ -21,7 +21,7 @@ from restyle.image import RestyleWarning, load_image, read_metadata
 from restyle.metrics import temporal_error
 from restyle.video import FrameProgress, _frame_options, _temporal_target, stylize_video
 
-from .conftest import encode_hdr, on_terminal, run, stripes_image, video_range_codes
+from .conftest import encode_hdr, on_terminal, run, smooth_image, stripes_image, video_range_codes
 
 
 def ffmpeg(*args: str, input: bytes | None = None) -> None:
@@ -266,6 +266,41 @@ def test_video_metadata_round_trips_characters_ffmpeg_escapes(tmp_path, clips):
     assert read_video_metadata(tmp_path / "o.mkv") == meta == read_metadata(tmp_path / "o.mkv")
     write_video(frames, tmp_path / "plain.mp4", info, 0, len(frames), (80, 60))
     assert read_metadata(tmp_path / "plain.mp4") == {}
+
+
+def test_an_animated_gif_loops_keeps_its_parameters_and_does_not_flicker(tmp_path, clips):
+    """A GIF for sharing: it loops, at the clip's rate, with the parameters in a comment block
+    (ffmpeg's writer stores none). Ordered dithering puts the same pattern on the same colours in
+    every frame: a still scene whose frames differ by a level of noise stays nearly still (9% of
+    its pixels change from frame to frame here; with ffmpeg's default error diffusion, 30%)."""
+    from restyle.clip import VideoInfo, write_video
+
+    rng = np.random.default_rng(0)
+    still = np.asarray(Image.fromarray(smooth_image(60, 80)))  # smooth gradients: dithered
+    frames = [np.clip(still.astype(int) + rng.integers(-1, 2, still.shape), 0, 255).astype(np.uint8) for _ in range(6)]
+    info = VideoInfo(tmp_path / "src", 12.5, (80, 60), len(frames), False, False)
+    out = tmp_path / "o.gif"
+    meta = {"style": "C:\\my; style=#1.png", "size": 64}
+    write_video(iter(frames), out, info, 0, len(frames), (80, 60), metadata=meta)
+    assert read_metadata(out) == meta
+    with Image.open(out) as gif:
+        assert gif.n_frames == 6 and gif.info["loop"] == 0 and gif.info["duration"] == 80  # 12.5 fps
+        shown = []
+        for index in range(gif.n_frames):
+            gif.seek(index)
+            shown.append(np.asarray(gif.convert("RGB")).astype(int))
+    assert all(np.abs(frame - still).mean() < 8 for frame in shown)  # 256 colours for many hues: 6.9
+    changed = [(np.abs(b - a).max(axis=2) > 0).mean() for a, b in itertools.pairwise(shown)]
+    assert max(changed) < 0.15, changed
+
+
+def test_a_gif_from_a_clip_with_sound_says_it_is_left_out(capsys, tmp_path, clips):
+    out = tmp_path / "o.gif"
+    code, _, err = run(capsys, "video", clips["audio"], clips["style"], "-o", out, "--frames", "0:2", *FAST)
+    assert code == 0 and err == f"restyle: warning: {out}: a GIF holds no sound; the clip's audio is left out\n"
+    assert probe(out).frames == 2 and not probe(out).audio
+    code, _, err = run(capsys, "video", clips["silent"], clips["style"], "-o", out, "--bit-depth", "10", *FAST)
+    assert code == 1 and "a .gif video holds 8 bits per channel here; use .mp4, .mkv, .mov, .webm for 10" in err
 
 
 @pytest.mark.parametrize("clip", ["silent", "audio"])

@@ -468,6 +468,8 @@ def test_video_job_yields_frames_then_the_file(tmp_path, images, monkeypatch):
     options = {"size": 32, "full_resolution": True, "stop": threading.Event(), "folder": tmp_path}
     full = collect(video_job(str(clip), images[1], **options))[-1].file
     assert probe(full).size == (64, 48)  # worked at 32 px, delivered at the clip's own size
+    gif = collect(video_job(str(clip), images[1], **{**options, "download": "GIF (loops, no sound)"}))[-1].file
+    assert gif.endswith(".gif") and probe(gif).size == (64, 48) and read_metadata(gif)["size"] == 32
     with pytest.raises(RestyleError, match="upload a video"):
         collect(video_job(None, images[1], stop=threading.Event(), folder=tmp_path))
 

@@ -50,6 +50,7 @@ __all__ = [
     "VIDEO_SUFFIXES",
     "VideoInfo",
     "YuvCoding",
+    "check_gif_frames",
     "check_video_bits",
     "check_video_suffix",
     "frame_shape",
@@ -436,6 +437,26 @@ VIDEO_BIT_DEPTHS = (8, 10)
 #: flickers on still areas (``benchmarks/RESULTS.md``, "Animated GIF output"). Only the changed
 #: rectangle of each frame is stored.
 _GIF_FILTER = "split[a][b];[a]palettegen[p];[b][p]paletteuse=dither=bayer:bayer_scale=4:diff_mode=rectangle"
+
+
+#: The most a GIF's frames may take (as RGB) while ffmpeg makes their palette, which holds them
+#: all until the last one is in: ffmpeg's peak is about 1.7 times that, plus 40 MB
+#: (``benchmarks/RESULTS.md``). 1 GiB is 388 frames at 1280 x 720, 2762 at 480 x 270.
+GIF_MAX_BYTES = 2**30
+
+
+def check_gif_frames(output: Path, frames: int, size: tuple[int, int]) -> None:
+    """A one-line :class:`RestyleError` if ``output`` is a GIF of ``frames`` frames of ``size``
+    ``(W, H)`` larger than :data:`GIF_MAX_BYTES`."""
+    width, height = size
+    need = frames * width * height * 3
+    if output.suffix.lower() == ".gif" and need > GIF_MAX_BYTES:
+        most = GIF_MAX_BYTES // (width * height * 3)
+        raise RestyleError(
+            f"{output}: a GIF's frames are held in memory while its palette is made: {frames} frames at "
+            f"{width}x{height} would take {need / 2**30:.1f} GiB; give at most {most} frames (--frames), "
+            "a smaller --size, or a video type"
+        )
 
 
 def check_video_bits(output: Path, bits: int) -> None:

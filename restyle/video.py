@@ -48,6 +48,7 @@ import torch
 from restyle.bitdepth import encode_png16, to_uint16
 from restyle.clip import (
     VideoInfo,
+    check_gif_frames,
     check_video_bits,
     check_video_suffix,
     frame_shape,
@@ -664,6 +665,9 @@ def stylize_video(
             stacklevel=2,
         )
     start, end = parse_frame_range(frames)
+    if not to_folder:
+        count = max(0, (info.frames if end is None else min(end, info.frames)) - start)
+        check_gif_frames(out, count, (source_shape or shape)[::-1])  # the output's (W, H)
     style_image = load_style(style, long_side=size)
     resolve_device(device)  # an unknown device fails before any work
     settings = {

@@ -303,6 +303,18 @@ def test_a_gif_from_a_clip_with_sound_says_it_is_left_out(capsys, tmp_path, clip
     assert code == 1 and "a .gif video holds 8 bits per channel here; use .mp4, .mkv, .mov, .webm for 10" in err
 
 
+def test_a_gif_too_large_to_make_its_palette_is_refused_before_any_work(capsys, tmp_path, clips, monkeypatch):
+    import restyle.clip
+
+    monkeypatch.setattr(restyle.clip, "GIF_MAX_BYTES", 5 * 64 * 48 * 3)  # 5 frames at 64 x 48
+    out = tmp_path / "o.gif"
+    code, _, err = run(capsys, "video", clips["silent"], clips["style"], "-o", out, "--frames", "0:6", *FAST)
+    assert code == 1 and err.count("\n") == 1, err
+    assert "6 frames at 64x48 would take 0.0 GiB; give at most 5 frames (--frames), a smaller --size" in err
+    assert not out.exists() and not (tmp_path / "o.gif.work").exists()
+    assert run(capsys, "video", clips["silent"], clips["style"], "-o", out, "--frames", "0:5", *FAST)[0] == 0
+
+
 @pytest.mark.parametrize("clip", ["silent", "audio"])
 def test_an_encoder_that_writes_nothing_is_an_error_not_an_empty_video(tmp_path, clips, monkeypatch, clip):
     """On a full disk ffmpeg wrote an empty MP4 and exited cleanly; the audio step then said the

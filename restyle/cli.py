@@ -348,6 +348,10 @@ def _run_photo(args: argparse.Namespace, names: Sequence[str]) -> int:
     if not preset_settings(args.preset).stages:
         swept = ", ".join(f"--{k.replace('_', '-')}" for k in SWEEP_OPTIONS if len(grid[k]) > 1)
         raise RestyleError(f"preset {args.preset} runs no optimisation, so a sweep of {swept} would give equal images")
+    from restyle.device import new_seed
+
+    if kwargs["seed"] is None:  # one for the whole sweep, so that only the weights differ
+        kwargs["seed"] = new_seed()
     cache: dict[str, Any] = {}
     results = {}
     for combo in combos:
@@ -367,7 +371,10 @@ def _run_photo(args: argparse.Namespace, names: Sequence[str]) -> int:
     col_key = rows[1] if len(rows) > 1 else None
     sheet = contact_sheet(results, grid, row_key=row_key, col_key=col_key)
     sheet_path = output.with_name(f"{output.stem}_sheet{output.suffix}")
-    save_image(sheet, sheet_path, metadata={**extra, "sweep": {k: grid[k] for k in rows}})
+    # what every result shares (the seed too), and the values swept, so that the sweep can be repeated
+    shared = {k: v for k, v in result.params.items() if k not in rows}
+    sweep = {k: grid[k] for k in rows}
+    save_image(sheet, sheet_path, metadata={"restyle_version": __version__, **extra, **shared, "sweep": sweep})
     print(sheet_path)
     return 0
 
@@ -828,6 +835,10 @@ def result_command(meta: dict[str, Any], path: Path) -> tuple[list[str], list[st
                 stand_ins.append(value)
             words += [str(v) for v in value] if isinstance(value, list) else [str(value)]
     again = path.with_name(f"{path.stem}-again{path.suffix}")
+    sweep = meta.get("sweep")
+    if isinstance(sweep, dict) and any(isinstance(v, list) for v in sweep.values()):  # a sweep's contact sheet
+        meta = {**meta, **sweep}  # the command runs the sweep again: every result, and the sheet
+        again = path.with_name(f"{path.stem.removesuffix('_sheet')}-again{path.suffix}")
     if command == "video" and path.suffix.lower() not in VIDEO_SUFFIXES:  # a frame of a folder output
         folder = path.resolve().parent
         again = folder.with_name(f"{folder.name}-again")

@@ -97,4 +97,15 @@ def runtime(*, device: str | torch.device, precision: str, seed: int | None) -> 
         keep_freed_memory()  # large CPU tensors then reuse freed pages (restyle.allocator)
     if seed is not None and not 0 <= seed < 2**63:  # what torch's generators take
         raise RestyleError(f"seed must be between 0 and 2^63 - 1, not {seed}")
-    return Runtime(dev, use_bf16(precision, dev), random.randrange(2**31) if seed is None else seed)
+    return Runtime(dev, use_bf16(precision, dev), new_seed() if seed is None else seed)
+
+
+def new_seed() -> int:
+    """A random seed for a run given none; it is recorded with the result, so the run can be
+    repeated.
+
+    Example:
+        >>> 0 <= new_seed() < 2**31
+        True
+    """
+    return random.randrange(2**31)

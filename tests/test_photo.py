@@ -1,3 +1,4 @@
+import shlex
 import warnings
 
 import numpy as np
@@ -349,6 +350,19 @@ def test_cli_photo_and_sweep_contact_sheet(pair, tmp_path, capsys):
     meta = read_metadata(tmp_path / "out_sw10_pw10000.png")
     assert meta["sweep"] == {"style_weight": 10.0, "photo_weight": 10000.0} and meta["command"] == "photo"
     assert Image.open(tmp_path / "out_sheet.png").size[0] > 2 * 64
+    # one seed for the whole sweep (before, each result drew its own): only the weights differ
+    results = sorted(tmp_path.glob("out_sw*.png"))
+    assert len({read_metadata(path)["seed"] for path in results}) == 1
+    # the sheet records the sweep whole, and the command it gives runs it again, to the same images
+    capsys.readouterr()
+    assert main(["info", "--command", str(tmp_path / "out_sheet.png")]) == 0
+    words = shlex.split(capsys.readouterr().out)
+    assert words[words.index("--style-weight") + 1] == "10.0,1000.0" and "--seed" in words
+    assert words[words.index("-o") + 1] == str(tmp_path / "out-again.png")
+    assert main([*words[1:], "--quiet"]) == 0, capsys.readouterr().err
+    for path in [tmp_path / "out_sheet.png", *results]:
+        again = path.with_name(path.name.replace("out_", "out-again_"))
+        assert np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(path))), again.name
 
 
 def test_cli_photo_full_resolution(pair, tmp_path, capsys):

@@ -81,11 +81,14 @@ _BAR = "{desc}: {percentage:3.0f}%|{bar}| {elapsed} elapsed{postfix}"
 class _Progress:
     """A tqdm bar over a run's work, plus ``--save-every`` snapshots."""
 
-    def __init__(self, output: Path, save_every: int, quiet: bool, *, label: str = "") -> None:
+    def __init__(
+        self, output: Path, save_every: int, quiet: bool, *, label: str = "", metadata: dict[str, Any] | None = None
+    ) -> None:
         if save_every < 0:
             raise RestyleError(f"--save-every must be at least 0 (0: no snapshots), not {save_every}")
         self.output = output
         self.save_every = save_every
+        self.metadata = metadata  # what a snapshot carries, with its iteration
         self.quiet = quiet
         self.label = f"{label} " if label else ""  # which photo of a folder
         self.bar: Any = None
@@ -105,7 +108,8 @@ class _Progress:
             self.bar.update(it.work - self.bar.n)
         if self.save_every and it.step % self.save_every == 0:
             snapshot = self.output.with_name(f"{self.output.stem}.{it.step:05d}{self.output.suffix}")
-            save_image(it.image, snapshot)
+            stamp = None if self.metadata is None else {**self.metadata, "status": "snapshot", "iteration": it.step}
+            save_image(it.image, snapshot, metadata=stamp)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -244,7 +248,9 @@ def _run_batch(
     for index, (photo, result_path) in enumerate(pairs, 1):
         if photo in done:
             continue
-        progress = _Progress(result_path, args.save_every, args.quiet, label=f"{index}/{len(pairs)} {photo.name}:")
+        stamp = _snapshot_metadata({**extra, "content": str(photo)}, options)
+        label = f"{index}/{len(pairs)} {photo.name}:"
+        progress = _Progress(result_path, args.save_every, args.quiet, label=label, metadata=stamp)
         try:
             result = run(photo, progress)
         except RestyleError as exc:
@@ -281,13 +287,26 @@ def _run_art(args: argparse.Namespace, names: Sequence[str]) -> int:
             args.styles,
         )
     output = check_writable(args.output, inputs=inputs, bits=args.bit_depth)
-    progress = _Progress(output, args.save_every, args.quiet)
+    kwargs = _seeded(signature_kwargs(args, names))
+    extra = {"command": "art", "content": str(args.content), "styles": [str(s) for s in args.styles]}
+    progress = _Progress(output, args.save_every, args.quiet, metadata=_snapshot_metadata(extra, kwargs))
     try:
-        result = stylize(args.content, args.styles, callback=progress, **signature_kwargs(args, names))
+        result = stylize(args.content, args.styles, callback=progress, **kwargs)
     finally:
         progress.close()
-    extra = {"command": "art", "content": str(args.content), "styles": [str(s) for s in args.styles]}
     return _finish(result, output, extra, bits=args.bit_depth)
+
+
+def _seeded(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with a seed drawn now if none is given, so that snapshots can record it."""
+    from restyle.device import new_seed
+
+    return options if options.get("seed") is not None else {**options, "seed": new_seed()}
+
+
+def _snapshot_metadata(extra: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """What a ``--save-every`` snapshot records: the command, its inputs and its options."""
+    return {"restyle_version": __version__, **extra, **options}
 
 
 PHOTO_EXAMPLES = """examples:
@@ -336,9 +355,10 @@ def _run_photo(args: argparse.Namespace, names: Sequence[str]) -> int:
             [args.style],
         )
     if len(combos) == 1:
-        progress = _Progress(output, args.save_every, args.quiet)
+        options = _seeded({**kwargs, **combos[0]})
+        progress = _Progress(output, args.save_every, args.quiet, metadata=_snapshot_metadata(extra, options))
         try:
-            result = stylize_photo(args.content, args.style, callback=progress, **kwargs, **combos[0])
+            result = stylize_photo(args.content, args.style, callback=progress, **options)
         finally:
             progress.close()
         return _finish(result, output, extra, bits=args.bit_depth)
@@ -348,10 +368,7 @@ def _run_photo(args: argparse.Namespace, names: Sequence[str]) -> int:
     if not preset_settings(args.preset).stages:
         swept = ", ".join(f"--{k.replace('_', '-')}" for k in SWEEP_OPTIONS if len(grid[k]) > 1)
         raise RestyleError(f"preset {args.preset} runs no optimisation, so a sweep of {swept} would give equal images")
-    from restyle.device import new_seed
-
-    if kwargs["seed"] is None:  # one for the whole sweep, so that only the weights differ
-        kwargs["seed"] = new_seed()
+    kwargs = _seeded(kwargs)  # one seed for the whole sweep, so that only the weights differ
     cache: dict[str, Any] = {}
     results = {}
     for combo in combos:
@@ -834,7 +851,8 @@ def result_command(meta: dict[str, Any], path: Path) -> tuple[list[str], list[st
                 value = action.dest.upper()
                 stand_ins.append(value)
             words += [str(v) for v in value] if isinstance(value, list) else [str(value)]
-    again = path.with_name(f"{path.stem}-again{path.suffix}")
+    stem = path.stem.rsplit(".", 1)[0] if meta.get("status") == "snapshot" else path.stem  # OUT.00040 -> OUT
+    again = path.with_name(f"{stem}-again{path.suffix}")
     sweep = meta.get("sweep")
     if isinstance(sweep, dict) and any(isinstance(v, list) for v in sweep.values()):  # a sweep's contact sheet
         meta = {**meta, **sweep}  # the command runs the sweep again: every result, and the sheet
@@ -855,7 +873,9 @@ def result_command(meta: dict[str, Any], path: Path) -> tuple[list[str], list[st
             notes.append(
                 "its masks were painted in the web UI: save them as images for --content-mask and --style-mask"
             )
-    if meta.get("status", "done") != "done":
+    if meta.get("status") == "snapshot":
+        notes.append(f"a snapshot of iteration {meta.get('iteration')}; this command makes the whole run")
+    elif meta.get("status", "done") != "done":
         notes.append(f"that run stopped early ({meta['status']}); this one runs in full")
     if meta.get("restyle_version") not in (None, __version__):
         notes.append(f"made by restyle {meta['restyle_version']}, run by {__version__}: the result may differ")

@@ -222,6 +222,16 @@ def test_save_every_writes_snapshots(capsys, tmp_path, content_png, style_png):
     code, _, _ = run(capsys, "art", content_png, style_png, "-o", out, *TINY, "--save-every", "1")
     assert code == 0
     assert sorted(p.name for p in tmp_path.glob("snap.*.png")) == [f"snap.0000{i}.png" for i in (1, 2, 3)]
+    # each carries its run's parameters, the seed drawn for it among them, and its iteration
+    final = read_metadata(out)
+    snap = read_metadata(tmp_path / "snap.00002.png")
+    assert snap["status"] == "snapshot" and snap["iteration"] == 2 and snap["seed"] == final["seed"]
+    assert {k: snap[k] for k in ("command", "content", "styles", "size", "iterations")} == {
+        k: final[k] for k in ("command", "content", "styles", "size", "iterations")
+    }
+    code, stdout, stderr = run(capsys, "info", "--command", tmp_path / "snap.00002.png")
+    assert code == 0 and f"-o {tmp_path / 'snap-again.png'}" in stdout and f"--seed {final['seed']}" in stdout
+    assert stderr == "restyle: note: a snapshot of iteration 2; this command makes the whole run\n"
 
 
 def test_version_and_help(capsys):

@@ -828,7 +828,7 @@ def result_command(meta: dict[str, Any], path: Path) -> tuple[list[str], list[st
         ['restyle', 'art', 'a.jpg', 'b.jpg', '-o', 'out-again.png', '--seed', '7']
     """
     from restyle.clip import VIDEO_SUFFIXES
-    from restyle.image import holds_deep_colour
+    from restyle.image import SAMPLE_PREFIX, holds_deep_colour
 
     web_tab = meta.get("restyle_web")
     command = meta.get("command") or web_tab or ("video" if "video" in meta else None)
@@ -851,6 +851,9 @@ def result_command(meta: dict[str, Any], path: Path) -> tuple[list[str], list[st
                 value = action.dest.upper()
                 stand_ins.append(value)
             words += [str(v) for v in value] if isinstance(value, list) else [str(value)]
+    missing = [w for w in words[2:] if w not in stand_ins and not w.startswith(SAMPLE_PREFIX) and not Path(w).exists()]
+    if missing:
+        notes.append(f"not found from here: {', '.join(missing)}; run it where the result was made")
     stem = path.stem.rsplit(".", 1)[0] if meta.get("status") == "snapshot" else path.stem  # OUT.00040 -> OUT
     again = path.with_name(f"{stem}-again{path.suffix}")
     sweep = meta.get("sweep")

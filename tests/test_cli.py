@@ -122,7 +122,8 @@ def test_info_command_makes_the_same_result_again(capsys, tmp_path, monkeypatch,
         assert holds_deep_colour(again) and "--bit-depth" in words  # 16 bits, as the first
 
 
-def test_info_command_notes_what_it_cannot_carry(capsys, tmp_path, content_png, style_png):
+def test_info_command_notes_what_it_cannot_carry(capsys, tmp_path, monkeypatch, content_png, style_png):
+    monkeypatch.chdir(tmp_path)
     from restyle.cli import result_command
     from restyle.image import save_image
 
@@ -142,6 +143,10 @@ def test_info_command_notes_what_it_cannot_carry(capsys, tmp_path, content_png, 
     words, notes = result_command({"restyle_web": "art", "style_blend": [1.0, 0.5], "seed": 4}, out)
     assert words[2:5] == ["CONTENT", "STYLE1", "STYLE2"] and "1.0,0.5" in words
     assert notes == ["made in the web UI: put your files in place of CONTENT, STYLE1 and STYLE2"]
+    # inputs named relative to another folder: the note says where to run it (a sample is found anywhere)
+    words, notes = result_command({"command": "art", "content": "gone.png", "styles": ["sample:ihc"]}, out)
+    assert words[2:4] == ["gone.png", "sample:ihc"]
+    assert notes == ["not found from here: gone.png; run it where the result was made"]
     save_image(torch.rand(1, 3, 8, 8), out, metadata={"command": "masks"})
     code, _, stderr = run(capsys, "info", "--command", out)
     assert code == 1 and stderr == f"restyle: error: {out}: its parameters name no restyle command to run again\n"

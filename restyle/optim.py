@@ -44,14 +44,22 @@ class Record:
     elapsed: float
 
 
+#: An iteration's cost grows as its pixels to this power: a smaller image uses the cores less
+#: well. Measured on a default artistic run (128, 256 and 512 px: 0.074, 0.199 and 0.740 s per
+#: iteration) and a photo run (256 and 512 px); with it the time left was within 8% from a
+#: tenth of either run on, against up to 31% with the pixels alone (``benchmarks/RESULTS.md``).
+WORK_EXPONENT = 0.9
+
+
 @dataclass(frozen=True)
 class Schedule:
     """A run's plan: the iterations at each scale and each scale's pixel count, coarsest first.
 
     It places an iteration in the whole run (:attr:`steps`, :meth:`steps_before`) and measures
     the run's work in full-size iterations: an iteration costs about in proportion to its pixels
-    (a 256-px one a quarter of a 512-px one), so a count of iterations said that a default
-    artistic run was half done when four fifths of its time was still to come.
+    to the power :data:`WORK_EXPONENT` (a 256-px one 0.29 of a 512-px one), so a count of
+    iterations said that a default artistic run was half done when four fifths of its time was
+    still to come.
 
     Args:
         iterations: iterations planned at each scale.
@@ -60,7 +68,7 @@ class Schedule:
     Example:
         >>> plan = Schedule(iterations=(40, 20), pixels=(256 * 171, 512 * 342))
         >>> plan.steps, round(plan.total_work, 1), round(plan.work_before(1), 1)
-        (60, 30.0, 10.0)
+        (60, 31.5, 11.5)
     """
 
     iterations: tuple[int, ...]
@@ -83,7 +91,7 @@ class Schedule:
 
     def weight(self, scale: int) -> float:
         """The work of one iteration at ``scale``, in full-size iterations."""
-        return self.pixels[scale] / max(self.pixels)
+        return (self.pixels[scale] / max(self.pixels)) ** WORK_EXPONENT
 
     def work_before(self, scale: int) -> float:
         """The work planned at the scales before ``scale``."""

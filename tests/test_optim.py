@@ -27,10 +27,12 @@ def test_lbfgs_and_adam_reach_the_minimum():
 def test_a_schedule_measures_work_in_full_size_iterations():
     plan = Schedule(iterations=(40, 40, 60), pixels=(128 * 86, 256 * 171, 512 * 342))
     assert plan.steps == 140 and [plan.steps_before(i) for i in range(4)] == [0, 40, 80, 140]
-    weights = [128 * 86 / (512 * 342), 256 * 171 / (512 * 342), 1.0]
+    # an iteration's cost: its share of the full size's pixels to the power 0.9 (measured)
+    weights = [(128 * 86 / (512 * 342)) ** 0.9, (256 * 171 / (512 * 342)) ** 0.9, 1.0]
     assert [plan.weight(i) for i in range(3)] == pytest.approx(weights)
+    assert weights[1] == pytest.approx(0.2872, abs=1e-4)  # a 256-px iteration: 0.29 of a 512-px one
     assert plan.work_before(1) == pytest.approx(40 * weights[0])
-    assert plan.total_work == pytest.approx(40 * weights[0] + 40 * weights[1] + 60)  # about 72.6, not 140
+    assert plan.total_work == pytest.approx(40 * weights[0] + 40 * weights[1] + 60)  # about 75, not 140
     assert Schedule((), ()).total_work == 0 and Schedule((5,), (9,)).total_work == 5
     for bad in [((1, 2), (4,)), ((-1,), (4,)), ((1,), (0,))]:
         with pytest.raises(ValueError, match="Schedule"):
@@ -64,8 +66,10 @@ def test_history_and_callback():
     assert [r.iteration for r in out.history] == [1, 2, 3, 4, 5]
     assert [it.step for it in seen] == [11, 12, 13, 14, 15]
     assert seen[0].scale == 1 and seen[0].scales == 3 and seen[0].steps == 20 and seen[0].size == (2, 2)
-    # work in full-size (16-pixel) iterations: 10 at 1/16, then these at 1/4 each; 6.875 in all
-    assert [it.work for it in seen] == [0.875, 1.125, 1.375, 1.625, 1.875] and seen[0].total_work == 6.875
+    # work in full-size (16-pixel) iterations: 10 at (1/16)^0.9, then these at (1/4)^0.9 each
+    coarse, middle = 16**-0.9, 4**-0.9
+    assert [it.work for it in seen] == pytest.approx([10 * coarse + k * middle for k in range(1, 6)])
+    assert seen[0].total_work == pytest.approx(10 * coarse + 5 * middle + 5)
     assert set(seen[0].losses) == {"quad", "total"}
     assert all(b.elapsed >= a.elapsed for a, b in zip(out.history, out.history[1:]))
 

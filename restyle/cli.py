@@ -222,7 +222,7 @@ def _finished_before(photo: Path, result_path: Path, settings: str) -> bool:
 def _run_batch(
     args: argparse.Namespace,
     inputs: Sequence[object],
-    run: Callable[[Path, _Progress], Any],
+    run: Callable[[Path, _Progress, int], Any],
     extra: dict[str, Any],
     options: dict[str, Any],
     styles: Sequence[str],
@@ -230,7 +230,8 @@ def _run_batch(
     """Stylise every photo of the folder CONTENT into the folder OUTPUT, one after another. A
     photo that fails is reported and skipped (exit status 1 at the end); Ctrl-C saves the current
     photo's best result and stops. A result that an earlier run with the same settings finished
-    is kept, so running the same command again continues where that run stopped."""
+    is kept, so running the same command again continues where that run stopped. ``run(photo,
+    progress, seed)`` makes one photo's result."""
     pairs = _batch_pairs(args, inputs)
     Path(args.output).mkdir(parents=True, exist_ok=True)
     settings = _batch_settings(extra["command"], options, styles, args.bit_depth)
@@ -248,11 +249,12 @@ def _run_batch(
     for index, (photo, result_path) in enumerate(pairs, 1):
         if photo in done:
             continue
-        stamp = _snapshot_metadata({**extra, "content": str(photo)}, options)
+        seeded = _seeded(options)  # each photo's own seed, known to its snapshots (not in the settings)
+        stamp = _snapshot_metadata({**extra, "content": str(photo)}, seeded)
         label = f"{index}/{len(pairs)} {photo.name}:"
         progress = _Progress(result_path, args.save_every, args.quiet, label=label, metadata=stamp)
         try:
-            result = run(photo, progress)
+            result = run(photo, progress, seeded["seed"])
         except RestyleError as exc:
             print(f"restyle: error: {exc}", file=sys.stderr)
             failed.append(photo.name)
@@ -281,7 +283,7 @@ def _run_art(args: argparse.Namespace, names: Sequence[str]) -> int:
         return _run_batch(
             args,
             inputs,
-            lambda photo, bar: stylize(photo, args.styles, callback=bar, **kwargs),
+            lambda photo, bar, seed: stylize(photo, args.styles, callback=bar, **{**kwargs, "seed": seed}),
             extra,
             kwargs,
             args.styles,
@@ -349,7 +351,7 @@ def _run_photo(args: argparse.Namespace, names: Sequence[str]) -> int:
         return _run_batch(
             args,
             inputs,
-            lambda photo, bar: stylize_photo(photo, args.style, callback=bar, **options),
+            lambda photo, bar, seed: stylize_photo(photo, args.style, callback=bar, **{**options, "seed": seed}),
             extra,
             options,
             [args.style],

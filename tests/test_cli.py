@@ -473,9 +473,12 @@ def test_a_folder_of_photos_is_stylised_into_a_folder(capsys, tmp_path, photos, 
 
 
 def test_a_folder_of_photos_in_art_mode(capsys, tmp_path, photos, style_png):
-    code, stdout, stderr = run(capsys, "art", photos, style_png, "-o", tmp_path / "art", *TINY)
+    code, stdout, stderr = run(capsys, "art", photos, style_png, "-o", tmp_path / "art", *TINY, "--save-every", "3")
     assert code == 0, stderr
     assert len(stdout.split()) == 3 and read_metadata(tmp_path / "art" / "shot2.png")["styles"] == [str(style_png)]
+    # each photo's snapshot knows the seed its photo's run drew
+    final, snap = (read_metadata(tmp_path / "art" / name) for name in ("shot2.png", "shot2.00003.png"))
+    assert snap["status"] == "snapshot" and snap["content"] == final["content"] and snap["seed"] == final["seed"]
 
 
 @pytest.mark.parametrize(

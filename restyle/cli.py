@@ -821,8 +821,8 @@ def result_command(meta: dict[str, Any], path: Path) -> tuple[list[str], list[st
     Every recorded parameter that is a flag of the result's sub-command and differs from the
     flag's default is given, the seed among them; the inputs keep the names they were given
     (relative paths are relative to where the result was made). The output is ``path``'s name
-    with ``-again``, beside it (for a frame of a folder output, the folder's). A web UI result
-    names no files: CONTENT and STYLE stand in for them.
+    with ``-again``, beside it (for a frame of a folder output, the folder's). For a web UI
+    result, whose uploads were temporary, CONTENT and STYLE (VIDEO) stand in for the files.
 
     Example:
         >>> result_command({"command": "art", "content": "a.jpg", "styles": ["b.jpg"], "seed": 7},
@@ -844,7 +844,7 @@ def result_command(meta: dict[str, Any], path: Path) -> tuple[list[str], list[st
     stand_ins = []  # a web upload's place: the user's own file goes there
     for action in sub._actions:  # the inputs, in order
         if not action.option_strings:
-            value = meta.get(action.dest)
+            value = None if web_tab else meta.get(action.dest)  # a web upload's path was temporary
             if value is None and action.dest == "styles":  # as many as the blend has weights
                 count = len(meta.get("style_blend") or [None])
                 value = ["STYLE"] if count == 1 else [f"STYLE{i + 1}" for i in range(count)]

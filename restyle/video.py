@@ -37,7 +37,7 @@ import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, overload
@@ -575,6 +575,7 @@ def stylize_video(
     seed: int = 0,
     device: str = "auto",
     callback: Callable[[FrameProgress], None] | None = None,
+    _record: Mapping[str, object] | None = None,
 ) -> Path:
     """Stylise a clip (a video file or a folder of frames) with temporal consistency.
 
@@ -622,6 +623,7 @@ def stylize_video(
         seed: random seed.
         device: "auto", "cpu", "cuda" or "mps".
         callback: called after every frame with a :class:`FrameProgress`.
+        _record: more to record with the output's parameters (the web UI marks its results).
 
     Returns:
         The path of the output video or folder.
@@ -772,6 +774,7 @@ def stylize_video(
             "full_resolution": full_resolution,
             "bit_depth": bit_depth,
             "restyle_version": __version__,
+            **(_record or {}),
         }
         if to_folder:
             write_frame_folder(frames, out, metadata=recorded)

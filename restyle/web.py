@@ -823,6 +823,7 @@ def video_job(
             frames=f"0:{int(max_frames)}",
             bit_depth=bits,
             callback=keep,
+            _record={"restyle_web": "video"},
         )
 
     def show(progress: Any) -> Update:

@@ -470,6 +470,12 @@ def test_video_job_yields_frames_then_the_file(tmp_path, images, monkeypatch):
     assert probe(full).size == (64, 48)  # worked at 32 px, delivered at the clip's own size
     gif = collect(video_job(str(clip), images[1], **{**options, "download": "GIF (loops, no sound)"}))[-1].file
     assert gif.endswith(".gif") and probe(gif).size == (64, 48) and read_metadata(gif)["size"] == 32
+    # marked as the web's: its command line has places for the files, not the temporary uploads
+    from restyle.cli import result_command
+
+    words, notes = result_command(read_metadata(gif), Path(gif))
+    assert words[:4] == ["restyle", "video", "VIDEO", "STYLE"] and "--full-resolution" in words
+    assert notes == ["made in the web UI: put your files in place of VIDEO and STYLE"]
     with pytest.raises(RestyleError, match="upload a video"):
         collect(video_job(None, images[1], stop=threading.Event(), folder=tmp_path))
 

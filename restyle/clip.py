@@ -461,15 +461,16 @@ def check_gif_frames(output: Path, frames: int, size: tuple[int, int]) -> None:
 
 def check_video_bits(output: Path, bits: int) -> None:
     """A one-line :class:`RestyleError` unless a video ``output`` can be written with ``bits``
-    per channel: 8 in every type, 10 in all but AVI."""
+    per channel: 8 in every type, 10 in all but AVI, M4V and GIF."""
+    if bits != 8 and output.suffix.lower() not in _ENCODERS_10:
+        choices = ", ".join(_ENCODERS_10)
+        deeper = "for 10" if bits == 10 else "for 10, or a folder for 16-bit PNG frames"
+        raise RestyleError(f"{output}: a {output.suffix} video holds 8 bits per channel here; use {choices} {deeper}")
     if bits not in VIDEO_BIT_DEPTHS:
         raise RestyleError(
             f"{output}: a video file holds 8 or 10 bits per channel here, not {bits}; "
             "use 10, or a folder for 16-bit PNG frames"
         )
-    if bits == 10 and output.suffix.lower() not in _ENCODERS_10:
-        choices = ", ".join(_ENCODERS_10)
-        raise RestyleError(f"{output}: a {output.suffix} video holds 8 bits per channel here; use {choices} for 10")
 
 
 def write_video(

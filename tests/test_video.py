@@ -1012,6 +1012,8 @@ def test_video_bit_depth_errors(tmp_path, clips):
             check_video_bits(tmp_path / f"o{suffix}", 10)
     with pytest.raises(RestyleError, match="holds 8 or 10 bits per channel here, not 16; use 10, or a folder"):
         check_video_bits(tmp_path / "o.mp4", 16)
+    with pytest.raises(RestyleError, match=r"a \.gif video holds 8 bits per channel here; use .* or a folder for 16"):
+        check_video_bits(tmp_path / "o.gif", 16)  # not "use 10": a GIF has none
     check_video_bits(tmp_path / "o.avi", 8)
     with pytest.raises(ValueError, match="10-bit frames must be uint16, not uint8"):
         write_video([np.zeros((8, 8, 3), np.uint8)], tmp_path / "o.mp4", probe(clips["silent"]), 0, 1, (8, 8), bits=10)

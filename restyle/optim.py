@@ -46,7 +46,7 @@ class Record:
 
 #: An iteration's cost grows as its pixels to this power: a smaller image uses the cores less
 #: well. Measured on a default artistic run (128, 256 and 512 px: 0.074, 0.199 and 0.740 s per
-#: iteration) and a photo run (256 and 512 px); with it the time left was within 8% from a
+#: iteration) and a photo run (256 and 512 px); with it the time left was within 11% from a
 #: tenth of either run on, against up to 31% with the pixels alone (``benchmarks/RESULTS.md``).
 WORK_EXPONENT = 0.9
 

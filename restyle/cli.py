@@ -814,7 +814,7 @@ def _flag_words(action: argparse.Action, value: Any) -> list[str]:
     return [flag, str(value)]
 
 
-def result_command(meta: dict[str, Any], path: Path) -> tuple[list[str], list[str]]:
+def result_command(meta: dict[str, Any], path: Path, *, output: Path | None = None) -> tuple[list[str], list[str]]:
     """The command line that makes the result at ``path`` again, from its metadata ``meta``
     (:func:`~restyle.image.read_metadata`), and notes on what it cannot carry over.
 
@@ -823,6 +823,7 @@ def result_command(meta: dict[str, Any], path: Path) -> tuple[list[str], list[st
     (relative paths are relative to where the result was made). The output is ``path``'s name
     with ``-again``, beside it (for a frame of a folder output, the folder's). For a web UI
     result, whose uploads were temporary, CONTENT and STYLE (VIDEO) stand in for the files.
+    ``output`` replaces the output's name.
 
     Example:
         >>> result_command({"command": "art", "content": "a.jpg", "styles": ["b.jpg"], "seed": 7},
@@ -865,7 +866,11 @@ def result_command(meta: dict[str, Any], path: Path) -> tuple[list[str], list[st
     if command == "video" and path.suffix.lower() not in VIDEO_SUFFIXES:  # a frame of a folder output
         folder = path.resolve().parent
         again = folder.with_name(f"{folder.name}-again")
-    words += ["-o", str(again)]
+    words += ["-o", str(output or again)]
+    if web_tab:  # masks painted in the web UI were saved to its temporary folder
+        painted = {k: k.upper() for k in ("content_mask", "style_mask") if meta.get(k)}
+        meta = {**meta, **painted}
+        stand_ins += painted.values()
     for action in sub._actions:
         if action.option_strings and action.dest not in _NOT_RECORDED and action.dest in meta:
             words += _flag_words(action, meta[action.dest])

@@ -604,7 +604,8 @@ def _image_job(
         raise RestyleError(named(value))
     result = value
     path = folder / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}{suffix}"
-    save_image(result.image, path, metadata={"restyle_web": name, **result.params}, exif=exif, bits=bits)
+    recorded = {"restyle_web": name, **result.params}
+    save_image(result.image, path, metadata=recorded, exif=exif, bits=bits)
     # The result is shown losslessly: as the download itself when that is an 8-bit PNG, else as an
     # 8-bit PNG of it. Gradio would encode an array as a lossy WebP (quality 80, colours at half
     # resolution), 3-4 levels off on average at 512 px: not what a photographer should judge.
@@ -613,7 +614,18 @@ def _image_job(
     )
     seconds = time.perf_counter() - started
     ended = "stopped early: best result so far" if result.status == "interrupted" else "done"
-    yield Update(str(shown), f"{ended} in {seconds:.0f} s", str(path), notes=notes)
+    yield Update(str(shown), f"{ended} in {seconds:.0f} s; {_command_line(recorded, path)}", str(path), notes=notes)
+
+
+def _command_line(recorded: dict[str, Any], path: Path) -> str:
+    """The status line's pointer to the CLI: the command that makes a web result again, for a
+    folder of photos say (:func:`restyle.cli.result_command`; the files' places named)."""
+    import shlex
+
+    from restyle.cli import result_command
+
+    words, _ = result_command(recorded, path, output=Path(f"result{path.suffix}"))
+    return "the same from the command line: " + shlex.join(words)
 
 
 #: The photo tab's weight sliders, in the order they appear, as ``stylize_photo`` names them.

@@ -132,9 +132,9 @@ def test_info_command_notes_what_it_cannot_carry(capsys, tmp_path, monkeypatch, 
     save_image(torch.rand(1, 3, 8, 8), out, metadata={**params, "status": "interrupted", "restyle_version": "0.0.1"})
     words, notes = result_command(read_metadata(out), out)
     assert words[:5] == ["restyle", "photo", "CONTENT", "STYLE", "-o"]
-    assert "--content-mask" in words and words[-2:] == ["--seed", "3"]
+    assert words[words.index("--content-mask") + 1] == "CONTENT_MASK" and words[-2:] == ["--seed", "3"]
     assert notes == [
-        "made in the web UI: put your files in place of CONTENT and STYLE",
+        "made in the web UI: put your files in place of CONTENT, STYLE and CONTENT_MASK",
         "its masks were painted in the web UI: save them as images for --content-mask and --style-mask",
         "that run stopped early (interrupted); this one runs in full",
         f"made by restyle 0.0.1, run by {__version__}: the result may differ",

@@ -91,6 +91,9 @@ def test_photo_job_streams_previews_and_a_png_with_parameters(tmp_path, images, 
     assert final.status.startswith("done") and final.image == final.file  # an 8-bit PNG: shown as it is
     meta = read_metadata(final.file)
     assert meta["restyle_web"] == "photo" and meta["preset"] == "default" and meta["size"] == 48
+    # the status line gives the command that makes the same result from the command line
+    said = final.status.partition("; the same from the command line: ")[2]
+    assert said.startswith("restyle photo CONTENT STYLE -o result.png --size 48") and f"--seed {meta['seed']}" in said
 
 
 def test_photo_job_full_resolution(tmp_path, images):

@@ -710,6 +710,7 @@ def photo_job(
             path = folder / f"{key}-{uuid.uuid4().hex[:8]}.png"
             save_image(load_image(mask), path)
             mask_options[key] = str(path)
+        mask_options["mask_palette"] = "dpst"  # painted in the brush's colours
 
     def work(callback: Callable[[Any], None]) -> Any:
         return stylize_photo(
@@ -721,7 +722,6 @@ def photo_job(
             style_weight=style_weight,
             photo_weight=photo_weight,
             content_weight=content_weight,
-            mask_palette="dpst",
             max_pixels=max_pixels,
             callback=callback,
             **mask_options,

@@ -93,7 +93,7 @@ def test_photo_job_streams_previews_and_a_png_with_parameters(tmp_path, images, 
     assert meta["restyle_web"] == "photo" and meta["preset"] == "default" and meta["size"] == 48
     # the status line gives the command that makes the same result from the command line
     said = final.status.partition("; the same from the command line: ")[2]
-    assert said.startswith("restyle photo CONTENT STYLE -o result.png --size 48") and f"--seed {meta['seed']}" in said
+    assert said == f"restyle photo CONTENT STYLE -o result.png --size 48 --seed {meta['seed']}"  # no more to say
 
 
 def test_photo_job_full_resolution(tmp_path, images):
@@ -193,7 +193,14 @@ def test_photo_job_with_painted_masks(tmp_path, images):
     final = collect(
         photo_job(content, style, c_edit, s_edit, preset="fast", size=48, stop=threading.Event(), folder=tmp_path)
     )[-1]
-    assert read_metadata(final.file)["mask_labels"] == ["blue", "white"]
+    meta = read_metadata(final.file)
+    assert meta["mask_labels"] == ["blue", "white"] and meta["mask_palette"] == "dpst"  # the brush's colours
+    said = final.status.partition("; the same from the command line: ")[2].split()
+    assert (
+        said[said.index("--content-mask") + 1] == "CONTENT_MASK"
+        and said[said.index("--style-mask") + 1] == "STYLE_MASK"
+    )
+    assert said[said.index("--mask-palette") + 1] == "dpst"
 
 
 @pytest.mark.parametrize(

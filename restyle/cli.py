@@ -822,8 +822,8 @@ def result_command(meta: dict[str, Any], path: Path, *, output: Path | None = No
     flag's default is given, the seed among them; the inputs keep the names they were given
     (relative paths are relative to where the result was made). The output is ``path``'s name
     with ``-again``, beside it (for a frame of a folder output, the folder's). For a web UI
-    result, whose uploads were temporary, CONTENT and STYLE (VIDEO) stand in for the files.
-    ``output`` replaces the output's name.
+    result, whose uploads were temporary, CONTENT and STYLE (VIDEO), and CONTENT_MASK and
+    STYLE_MASK for painted masks, stand in for the files. ``output`` replaces the output's name.
 
     Example:
         >>> result_command({"command": "art", "content": "a.jpg", "styles": ["b.jpg"], "seed": 7},

@@ -498,7 +498,8 @@ def write_video(
     check_video_suffix(output)
     check_video_bits(output, bits)
     target = replaceable_target(output)  # a link stays; the file it points to is written
-    tag = ["-metadata", "comment=" + json.dumps(dict(metadata), sort_keys=True, default=str)] if metadata else []
+    comment = json.dumps(dict(metadata), sort_keys=True, default=str) if metadata else None
+    tag = ["-metadata", "comment=" + comment] if comment else []
     tmp_video = target.with_name(f".{target.name}.video{target.suffix}")
     tmp_final = target.with_name(f".{target.name}.part{target.suffix}")
     width, height = size
@@ -538,8 +539,8 @@ def write_video(
             sent += 1
         writer.close()
         _check_encoded(tmp_video, sent, exact=True)
-        if gif and metadata:
-            tmp_video.write_bytes(_with_gif_comment(tmp_video.read_bytes(), json.dumps(dict(metadata), default=str)))
+        if gif and comment:
+            tmp_video.write_bytes(_with_gif_comment(tmp_video.read_bytes(), comment))
         if info.audio and not gif:
             exe = imageio_ffmpeg.get_ffmpeg_exe()
             command = [exe, "-y", "-loglevel", "error", "-i", str(tmp_video)]

@@ -131,7 +131,8 @@ class Iterate(Record):
     @property
     def seconds_left(self) -> float | None:
         """The time the run still needs, at the rate its work has gone so far (None before any).
-        Coarse scales do less per pixel and second, so the estimate errs long early on."""
+        The work weights (:data:`WORK_EXPONENT`) allow for the coarse scales' lower speed per
+        pixel, which made the estimate err long early on when they counted pixels alone."""
         if self.work <= 0:
             return None
         return max(self.elapsed * (self.total_work - self.work) / self.work, 0.0)

@@ -667,9 +667,9 @@ def stylize_video(
             stacklevel=2,
         )
     start, end = parse_frame_range(frames)
+    expected = max(0, (info.frames if end is None else min(end, info.frames)) - start)  # from the header
     if not to_folder:
-        count = max(0, (info.frames if end is None else min(end, info.frames)) - start)
-        check_gif_frames(out, count, (source_shape or shape)[::-1])  # the output's (W, H)
+        check_gif_frames(out, expected, (source_shape or shape)[::-1])  # the output's (W, H)
     style_image = load_style(style, long_side=size)
     resolve_device(device)  # an unknown device fails before any work
     settings = {
@@ -700,7 +700,7 @@ def stylize_video(
         _SourceFrames(
             _reported(
                 read_frames(info, shape=shape, start=start, end=end, dequantise=dequantise),
-                estimate=max(0, (info.frames if end is None else min(end, info.frames)) - start),
+                estimate=expected,
                 callback=callback,
             ),
             folder,

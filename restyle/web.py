@@ -549,7 +549,7 @@ def _previews(
     :data:`PREVIEW_SECONDS`, with the warnings raised since the last update (each passed through
     ``note``). Returns how it ended, ``("done", result)`` or ``("error", message)``, with the
     warnings not yet shown."""
-    last = 0.0
+    last = -math.inf  # not 0.0: perf_counter's zero is arbitrary (Linux: boot), so the first could wait
     notes: list[str] = []
     for kind, value in _run(work, stop):
         if kind == "warning":

@@ -1,5 +1,5 @@
 """Reading and writing clips: video files through ffmpeg (``imageio-ffmpeg``'s binary), or
-folders of numbered frames.
+folders of numbered frames; animated GIFs are read through Pillow (:mod:`restyle.gif`).
 
 Output is atomic as everywhere in restyle: a video is encoded to a temporary file and renamed,
 and each frame of a folder is written to a temporary file and renamed.
@@ -31,6 +31,7 @@ from restyle.dequantise import dequantise as smooth_steps
 from restyle.dequantise import dequantise_from
 from restyle.errors import RestyleError, no_such_file
 from restyle.files import replace_keeping_mode, replaceable_target
+from restyle.gif import gif_timing, is_gif, read_gif_frames
 from restyle.hdr import HDR_CURVES, hdr_to_sdr
 from restyle.image import (
     RestyleWarning,
@@ -101,6 +102,8 @@ class VideoInfo:
     #: :func:`read_frames` can smooth their steps before the conversion, where they are steps of
     #: one code. None: RGB frames.
     yuv: YuvCoding | None = None
+    #: Whether it is an animated GIF, read through Pillow (:mod:`restyle.gif`).
+    gif: bool = False
 
 
 def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
@@ -109,11 +112,15 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
     A folder of images is a clip at ``fps`` frames per second, in the order of the numbers in
     the frames' names, at the first frame's size (upright, as :func:`~restyle.image.load_image`
     reads it). Frames of another size are resized to it; a warning names the first that is
-    stretched to another aspect ratio.
+    stretched to another aspect ratio. An animated GIF is timed as browsers show it
+    (:func:`restyle.gif.gif_timing`).
     """
     source = Path(path)
     if not source.exists():
         raise no_such_file(source, "file or folder")
+    if source.is_file() and is_gif(source):
+        rate, count, size = gif_timing(source)
+        return VideoInfo(source, rate, size, count, False, False, gif=True)
     if source.is_dir():
         files = image_files(source)
         if not files:
@@ -141,7 +148,7 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
             raise RestyleError(f"{source}: holds no video stream (only audio or data)") from None
         first = text.strip().splitlines()[-1] if text.strip() else type(exc).__name__
         raise RestyleError(f"{source}: not a readable video ({first[:200]})") from None
-    if meta.get("size") and not meta.get("fps"):  # an animated GIF whose frames have no delays, say
+    if meta.get("size") and not meta.get("fps"):  # an animated WebP, say
         raise RestyleError(
             f"{source}: its frames have no timing (no frame rate); save it as a video or its frames in a "
             "folder (restyle video takes a folder at --fps)"
@@ -290,12 +297,16 @@ def read_frames(
 
     Video files are decoded and scaled by ffmpeg at a constant frame rate: variable-rate clips
     are resampled to their average rate (frames duplicated across gaps, dropped where the clip
-    runs faster), so the frame count is ``probe``'s and the duration is kept.
+    runs faster), so the frame count is ``probe``'s and the duration is kept. Animated GIFs are
+    decoded by Pillow and resampled the same way (:func:`restyle.gif.read_gif_frames`).
     """
     height, width = shape
-    if info.is_folder:
-        for path in image_files(info.path)[start:end]:
-            image = load_image(path, what="frame")
+    if info.is_folder or info.gif:
+        images = (
+            image_files(info.path)[start:end] if info.is_folder else read_gif_frames(info.path, start=start, end=end)
+        )
+        for source in images:
+            image = load_image(source, what="frame")
             if tuple(image.shape[-2:]) != (height, width):
                 image = torch.nn.functional.interpolate(image, size=(height, width), mode="bilinear", antialias=True)
             yield to_uint16(image) if info.deep else to_uint8(image[0]).permute(1, 2, 0).numpy()
@@ -326,6 +337,13 @@ def read_frames(
                 yield np.frombuffer(data, dtype="<u2").reshape(height, width, 3).astype(np.uint16)
             else:
                 yield np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3).copy()
+
+
+def _fitted(image: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """A ``(1, 3, H, W)`` frame resized to ``shape`` (antialiased bilinear), if it is not that size."""
+    if tuple(image.shape[-2:]) == shape:
+        return image
+    return torch.nn.functional.interpolate(image, size=shape, mode="bilinear", antialias=True)
 
 
 def _smoothed(image: torch.Tensor, *, levels: int, shape: tuple[int, int] | None) -> torch.Tensor:

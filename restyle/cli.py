@@ -82,13 +82,21 @@ class _Progress:
     """A tqdm bar over a run's work, plus ``--save-every`` snapshots."""
 
     def __init__(
-        self, output: Path, save_every: int, quiet: bool, *, label: str = "", metadata: dict[str, Any] | None = None
+        self,
+        output: Path,
+        save_every: int,
+        quiet: bool,
+        *,
+        label: str = "",
+        metadata: dict[str, Any] | None = None,
+        bits: int = 8,
     ) -> None:
         if save_every < 0:
             raise RestyleError(f"--save-every must be at least 0 (0: no snapshots), not {save_every}")
         self.output = output
         self.save_every = save_every
         self.metadata = metadata  # what a snapshot carries, with its iteration
+        self.bits = bits  # a snapshot's bits per channel, as the output's
         self.quiet = quiet
         self.label = f"{label} " if label else ""  # which photo of a folder
         self.bar: Any = None
@@ -109,7 +117,7 @@ class _Progress:
         if self.save_every and it.step % self.save_every == 0:
             snapshot = self.output.with_name(f"{self.output.stem}.{it.step:05d}{self.output.suffix}")
             stamp = None if self.metadata is None else {**self.metadata, "status": "snapshot", "iteration": it.step}
-            save_image(it.image, snapshot, metadata=stamp)
+            save_image(it.image, snapshot, metadata=stamp, bits=self.bits)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -252,7 +260,7 @@ def _run_batch(
         seeded = _seeded(options)  # each photo's own seed, known to its snapshots (not in the settings)
         stamp = _snapshot_metadata({**extra, "content": str(photo)}, seeded)
         label = f"{index}/{len(pairs)} {photo.name}:"
-        progress = _Progress(result_path, args.save_every, args.quiet, label=label, metadata=stamp)
+        progress = _Progress(result_path, args.save_every, args.quiet, label=label, metadata=stamp, bits=args.bit_depth)
         try:
             result = run(photo, progress, seeded["seed"])
         except RestyleError as exc:
@@ -291,7 +299,9 @@ def _run_art(args: argparse.Namespace, names: Sequence[str]) -> int:
     output = check_writable(args.output, inputs=inputs, bits=args.bit_depth)
     kwargs = _seeded(signature_kwargs(args, names))
     extra = {"command": "art", "content": str(args.content), "styles": [str(s) for s in args.styles]}
-    progress = _Progress(output, args.save_every, args.quiet, metadata=_snapshot_metadata(extra, kwargs))
+    progress = _Progress(
+        output, args.save_every, args.quiet, metadata=_snapshot_metadata(extra, kwargs), bits=args.bit_depth
+    )
     try:
         result = stylize(args.content, args.styles, callback=progress, **kwargs)
     finally:
@@ -358,7 +368,9 @@ def _run_photo(args: argparse.Namespace, names: Sequence[str]) -> int:
         )
     if len(combos) == 1:
         options = _seeded({**kwargs, **combos[0]})
-        progress = _Progress(output, args.save_every, args.quiet, metadata=_snapshot_metadata(extra, options))
+        progress = _Progress(
+            output, args.save_every, args.quiet, metadata=_snapshot_metadata(extra, options), bits=args.bit_depth
+        )
         try:
             result = stylize_photo(args.content, args.style, callback=progress, **options)
         finally:

@@ -239,6 +239,19 @@ def test_save_every_writes_snapshots(capsys, tmp_path, content_png, style_png):
     assert stderr == "restyle: note: a snapshot of iteration 2; this command makes the whole run\n"
 
 
+def test_snapshots_have_the_outputs_bit_depth(capsys, tmp_path, content_png, style_png):
+    from restyle.image import holds_deep_colour
+
+    for bits in (16, 8):
+        out = tmp_path / f"deep{bits}.png"
+        code, _, err = run(
+            capsys, "art", content_png, style_png, "-o", out, *TINY, "--save-every", "3", "--bit-depth", bits
+        )
+        assert code == 0, err
+        snapshot = tmp_path / f"deep{bits}.00003.png"
+        assert holds_deep_colour(snapshot) == holds_deep_colour(out) == (bits == 16)
+
+
 def test_version_and_help(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--version"])

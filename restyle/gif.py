@@ -105,8 +105,9 @@ def gif_timing(path: str | os.PathLike) -> tuple[float, int, tuple[int, int]]:
     Frames of equal delays give their own rate, one clip frame each. Frames of different delays
     give their average rate, and :func:`read_gif_frames` shows each clip frame as the frame
     shown at its middle, so that the GIF's length is kept (as ffmpeg's ``fps`` filter keeps a
-    variable-rate video's). Frames with no timing are shown for 0.1 s, as browsers show them,
-    with a warning.
+    variable-rate video's). Frames with no delay, or one under 0.02 s, are shown for 0.1 s, as
+    browsers show them, with a warning (ffmpeg writes a 60-fps clip as delays of 0.01 and 0.02 s,
+    which browsers play at about 21 frames per second).
     """
     source = Path(path)
     data = source.read_bytes()
@@ -117,7 +118,9 @@ def gif_timing(path: str | os.PathLike) -> tuple[float, int, tuple[int, int]]:
     if untimed:
         which = "its frames have" if untimed == len(delays) else f"{untimed} of its {len(delays)} frames have"
         warnings.warn(
-            f"{source}: {which} no timing; each is shown for 0.1 s, as browsers show it", RestyleWarning, stacklevel=2
+            f"{source}: {which} no delay or one under 0.02 s; each is shown for 0.1 s, as browsers show it",
+            RestyleWarning,
+            stacklevel=2,
         )
     shown = shown_delays(delays)
     size = (data[6] | data[7] << 8, data[8] | data[9] << 8)  # the logical screen, which Pillow's frames fill

@@ -94,13 +94,14 @@ def test_an_untimed_gif_is_read_whole_at_ten_frames_a_second_with_a_warning(tmp_
         with pytest.warns(RestyleWarning) as caught:
             info = probe(path)
         assert (
-            str(caught[0].message) == f"{path}: its frames have no timing; each is shown for 0.1 s, as browsers show it"
+            str(caught[0].message)
+            == f"{path}: its frames have no delay or one under 0.02 s; each is shown for 0.1 s, as browsers show it"
         )
         assert (info.fps, info.frames) == (10.0, count)
         frames = list(read_frames(info, shape=(30, 40)))
         assert all(np.array_equal(a, b) for a, b in zip(frames, _pillow_frames(path), strict=True))
     mixed = _gif(tmp_path / "mixed.gif", count=4, duration=[0, 50, 50, 50])
-    with pytest.warns(RestyleWarning, match="1 of its 4 frames have no timing"):
+    with pytest.warns(RestyleWarning, match="1 of its 4 frames have no delay or one under 0.02 s"):
         info = probe(mixed)
     assert info.fps == pytest.approx(100 * 4 / (10 + 5 + 5 + 5))
 
@@ -137,6 +138,6 @@ def test_an_untimed_gif_becomes_a_video_of_all_its_frames(capsys, tmp_path):
     fast = ["--mode", "photo", "--preset", "fast", "--size", "32", "--device", "cpu", "--quiet"]
     code, _, err = run(capsys, "video", path, style, "-o", out, *fast)
     assert code == 0, err
-    assert "its frames have no timing; each is shown for 0.1 s" in err
+    assert "its frames have no delay or one under 0.02 s; each is shown for 0.1 s" in err
     info = probe(out)
     assert info.fps == 10.0 and len(list(read_frames(info, shape=(32, 48)))) == 5

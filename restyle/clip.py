@@ -8,8 +8,10 @@ and each frame of a folder is written to a temporary file and renamed.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
+import math
 import os
 import re
 import secrets
@@ -31,7 +33,7 @@ from restyle.dequantise import dequantise as smooth_steps
 from restyle.dequantise import dequantise_from
 from restyle.errors import RestyleError, no_such_file
 from restyle.files import replace_keeping_mode, replaceable_target
-from restyle.gif import gif_timing, is_gif, read_gif_frames
+from restyle.gif import MIN_DELAY, gif_timing, is_gif, read_gif_frames
 from restyle.hdr import HDR_CURVES, hdr_to_sdr
 from restyle.image import (
     RestyleWarning,
@@ -457,21 +459,40 @@ VIDEO_BIT_DEPTHS = (8, 10)
 _GIF_FILTER = "split[a][b];[a]palettegen[p];[b][p]paletteuse=dither=bayer:bayer_scale=4:diff_mode=rectangle"
 
 
+#: The fastest rate browsers play a GIF at: they show a frame for at least 0.02 s
+#: (:data:`restyle.gif.MIN_DELAY`; a shorter delay is shown as 0.1 s).
+GIF_MAX_FPS = 100 / MIN_DELAY
+
+
+def gif_frame_step(fps: float) -> int:
+    """Every how many frames a clip of ``fps`` keeps one in a GIF, so that browsers play it at
+    its speed: 1 up to :data:`GIF_MAX_FPS`, 2 for 60 fps (a GIF at 30), 3 for 120 (at 40).
+
+    Example:
+        >>> [gif_frame_step(fps) for fps in (25, 50, 59.94, 60, 100, 120)]
+        [1, 1, 2, 2, 2, 3]
+    """
+    return max(1, math.ceil(fps / GIF_MAX_FPS - 1e-9))
+
+
 #: The most a GIF's frames may take (as RGB) while ffmpeg makes their palette, which holds them
 #: all until the last one is in: ffmpeg's peak is about 1.7 times that, plus 40 MB
 #: (``benchmarks/RESULTS.md``). 1 GiB is 388 frames at 1280 x 720, 2762 at 480 x 270.
 GIF_MAX_BYTES = 2**30
 
 
-def check_gif_frames(output: Path, frames: int, size: tuple[int, int]) -> None:
-    """A one-line :class:`RestyleError` if ``output`` is a GIF of ``frames`` frames of ``size``
-    ``(W, H)`` larger than :data:`GIF_MAX_BYTES`."""
+def check_gif_frames(output: Path, frames: int, size: tuple[int, int], fps: float) -> None:
+    """A one-line :class:`RestyleError` if ``output`` is a GIF whose frames (those of ``frames``
+    at ``fps`` that it keeps: :func:`gif_frame_step`) of ``size`` ``(W, H)`` are larger than
+    :data:`GIF_MAX_BYTES`."""
     width, height = size
-    need = frames * width * height * 3
+    step = gif_frame_step(fps)
+    kept = -(-frames // step)
+    need = kept * width * height * 3
     if output.suffix.lower() == ".gif" and need > GIF_MAX_BYTES:
-        most = GIF_MAX_BYTES // (width * height * 3)
+        most = GIF_MAX_BYTES // (width * height * 3) * step
         raise RestyleError(
-            f"{output}: a GIF's frames are held in memory while its palette is made: {frames} frames at "
+            f"{output}: a GIF's frames are held in memory while its palette is made: {kept} frames at "
             f"{width}x{height} would take {need / 2**30:.1f} GiB; give at most {most} frames (--frames), "
             "a smaller --size, or a video type"
         )
@@ -528,10 +549,21 @@ def write_video(
         codec, pix_fmt, params = _ENCODERS_10[output.suffix.lower()]
         video_filter = _BT709_CODES.format(pix_fmt)
     gif = output.suffix.lower() == ".gif"
+    fps = info.fps
     if gif:  # RGB, in a palette; it loops; the parameters go in a comment block (_with_gif_comment)
         codec, pix_fmt, params, video_filter, tag = "gif", "pal8", ["-loop", "0"], _GIF_FILTER, []
         if info.audio:
             warnings.warn(f"{output}: a GIF holds no sound; the clip's audio is left out", RestyleWarning, stacklevel=2)
+        step = gif_frame_step(fps)
+        if step > 1:  # ffmpeg would write delays of 0.01 s, which browsers show as 0.1 s
+            fps /= step
+            images = itertools.islice(images, 0, None, step)  # every frame is still made: each leads to the next
+            warnings.warn(
+                f"{output}: browsers play a GIF at up to {GIF_MAX_FPS:g} frames per second; one frame in {step} "
+                f"of the {info.fps:g}-fps clip is kept ({fps:.4g} fps)",
+                RestyleWarning,
+                stacklevel=2,
+            )
     dtype = np.uint16 if bits == 10 else np.uint8
     writer = None
     try:
@@ -540,7 +572,7 @@ def write_video(
             (width, height),
             pix_fmt_in="yuv444p10le" if bits == 10 else "rgb24",
             pix_fmt_out=pix_fmt,
-            fps=info.fps,
+            fps=fps,
             codec=codec,
             quality=None,  # set by the encoder's own options (params)
             macro_block_size=2,

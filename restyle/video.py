@@ -669,7 +669,7 @@ def stylize_video(
     start, end = parse_frame_range(frames)
     expected = max(0, (info.frames if end is None else min(end, info.frames)) - start)  # from the header
     if not to_folder:
-        check_gif_frames(out, expected, (source_shape or shape)[::-1])  # the output's (W, H)
+        check_gif_frames(out, expected, (source_shape or shape)[::-1], info.fps)  # the output's (W, H)
     style_image = load_style(style, long_side=size)
     resolve_device(device)  # an unknown device fails before any work
     settings = {

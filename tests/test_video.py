@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+import restyle.clip
 import restyle.video
 from restyle import __version__
 from restyle.cli import _FrameBar
@@ -313,6 +314,33 @@ def test_a_gif_too_large_to_make_its_palette_is_refused_before_any_work(capsys, 
     assert "6 frames at 64x48 would take 0.0 GiB; give at most 5 frames (--frames), a smaller --size" in err
     assert not out.exists() and not (tmp_path / "o.gif.work").exists()
     assert run(capsys, "video", clips["silent"], clips["style"], "-o", out, "--frames", "0:5", *FAST)[0] == 0
+
+
+def test_a_gif_of_a_60_fps_clip_keeps_every_other_frame_so_browsers_play_it_at_its_speed(tmp_path):
+    """ffmpeg writes 60 fps as delays of 0.01 and 0.02 s; browsers show the 0.01-s ones for 0.1 s."""
+    from restyle.clip import VideoInfo, check_gif_frames, write_video
+    from restyle.gif import frame_delays
+
+    frames = [np.full((32, 48, 3), 20 * i, dtype=np.uint8) for i in range(12)]
+    info = VideoInfo(tmp_path / "src", 60.0, (48, 32), len(frames), False, False)
+    out = tmp_path / "o.gif"
+    with pytest.warns(RestyleWarning) as caught:
+        write_video(iter(frames), out, info, 0, len(frames), (48, 32))
+    assert [str(w.message) for w in caught] == [
+        f"{out}: browsers play a GIF at up to 50 frames per second; one frame in 2 of the 60-fps clip is kept (30 fps)"
+    ]
+    delays = frame_delays(out.read_bytes())
+    assert len(delays) == 6 and set(delays) == {3, 4} and sum(delays) == 20  # 0.2 s, as the clip
+    shown = list(read_frames(probe(out), shape=(32, 48)))
+    assert [int(f.mean().round()) for f in shown] == [40 * i for i in range(6)]  # frames 0, 2, 4, ...
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 50 fps is played as it is: no warning
+        write_video(iter(frames), tmp_path / "fifty.gif", dataclasses.replace(info, fps=50.0), 0, 12, (48, 32))
+    assert frame_delays((tmp_path / "fifty.gif").read_bytes()) == [2] * 12
+    limit = restyle.clip.GIF_MAX_BYTES // (48 * 32 * 3)
+    check_gif_frames(out, 2 * limit, (48, 32), 60.0)  # half of them are kept: they fit
+    with pytest.raises(RestyleError, match=f"give at most {2 * limit} frames"):
+        check_gif_frames(out, 2 * limit + 1, (48, 32), 60.0)
 
 
 @pytest.mark.parametrize("clip", ["silent", "audio"])

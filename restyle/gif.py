@@ -62,6 +62,11 @@ def frame_delays(data: bytes) -> list[int | None]:
         >>> frame_delays(head + timed + frame + frame + b"\\x3b")
         [5, None]
     """
+    return _frames(data)[0]
+
+
+def _frames(data: bytes) -> tuple[list[int | None], bool]:
+    """:func:`frame_delays`, and whether the file ends inside a block (cut short)."""
     if data[:6] not in (b"GIF87a", b"GIF89a") or len(data) < 13:
         raise RestyleError("not a GIF file")
     packed = data[10]
@@ -70,21 +75,23 @@ def frame_delays(data: bytes) -> list[int | None]:
     delay: int | None = None
     while at < len(data):
         kind = data[at]
-        if kind == 0x21 and at + 1 < len(data):  # an extension: its label, then sub-blocks
-            if data[at + 1] == 0xF9 and at + 6 < len(data):  # graphic control: flags, delay (LE), ...
+        if kind == 0x21:  # an extension: its label, then sub-blocks
+            if data[at + 1 : at + 2] == b"\xf9" and at + 6 < len(data):  # graphic control: flags, delay (LE), ...
                 delay = data[at + 4] | data[at + 5] << 8
             at = _skip_sub_blocks(data, at + 2)
-        elif kind == 0x2C and at + 10 < len(data):  # an image: position, size, flags, [table], data
+        elif kind == 0x2C:  # an image: position, size, flags, [table], data
+            if at + 10 >= len(data):
+                return delays, True
             flags = data[at + 9]
             at += 10 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
             end = _skip_sub_blocks(data, at + 1)  # after the LZW code size
             if end > len(data):
-                break  # its data is cut short
+                return delays, True  # its data is cut short
             delays.append(delay)
             delay, at = None, end
         else:  # the trailer (0x3b), or bytes that are not a block
-            break
-    return delays
+            return delays, False
+    return delays, at > len(data)
 
 
 def shown_delays(delays: Sequence[int | None]) -> list[int]:
@@ -111,9 +118,16 @@ def gif_timing(path: str | os.PathLike) -> tuple[float, int, tuple[int, int]]:
     """
     source = Path(path)
     data = source.read_bytes()
-    delays = frame_delays(data)
+    delays, cut = _frames(data)
     if not delays:
         raise RestyleError(f"{source}: a GIF with no whole frame")
+    if cut:
+        warnings.warn(
+            f"{source}: the file ends inside its frame {len(delays) + 1} (cut short?); its {len(delays)} whole "
+            "frames are read",
+            RestyleWarning,
+            stacklevel=2,
+        )
     untimed = sum(d is None or d < MIN_DELAY for d in delays)
     if untimed:
         which = "its frames have" if untimed == len(delays) else f"{untimed} of its {len(delays)} frames have"

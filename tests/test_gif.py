@@ -53,6 +53,16 @@ def test_a_file_cut_short_gives_its_whole_frames(tmp_path):
     data = _gif(tmp_path / "a.gif", count=3, duration=40).read_bytes()
     assert frame_delays(data) == [4, 4, 4]
     assert frame_delays(data[: len(data) - 200]) == [4, 4]  # the last frame's data is cut
+    cut = tmp_path / "cut.gif"
+    cut.write_bytes(data[: len(data) - 200])
+    with pytest.warns(RestyleWarning, match="cut.gif: the file ends inside its frame 3 .cut short..; its 2 whole"):
+        info = probe(cut)
+    assert info.frames == 2 and len(list(read_frames(info, shape=(30, 40)))) == 2
+    whole = tmp_path / "no-trailer.gif"
+    whole.write_bytes(data[:-1])  # every frame whole, the trailer missing: read quietly
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert probe(whole).frames == 3
     with pytest.raises(RestyleError, match="not a GIF file"):
         frame_delays(b"\x89PNG\r\n\x1a\n" + bytes(20))
 

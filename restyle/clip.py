@@ -303,15 +303,16 @@ def read_frames(
     decoded by Pillow and resampled the same way (:func:`restyle.gif.read_gif_frames`).
     """
     height, width = shape
-    if info.is_folder or info.gif:
-        images = (
-            image_files(info.path)[start:end] if info.is_folder else read_gif_frames(info.path, start=start, end=end)
-        )
-        for source in images:
-            image = load_image(source, what="frame")
-            if tuple(image.shape[-2:]) != (height, width):
-                image = torch.nn.functional.interpolate(image, size=(height, width), mode="bilinear", antialias=True)
+    if info.is_folder:
+        for path in image_files(info.path)[start:end]:
+            image = _fitted(load_image(path, what="frame"), (height, width))
             yield to_uint16(image) if info.deep else to_uint8(image[0]).permute(1, 2, 0).numpy()
+        return
+    if info.gif:  # 8-bit frames, converted to floats only when they must be resized
+        for frame in read_gif_frames(info.path, start=start, end=end):
+            if frame.shape[:2] != (height, width):
+                frame = to_uint8(_fitted(frame_to_tensor(frame), (height, width))[0]).permute(1, 2, 0).numpy()
+            yield frame
         return
     as_yuv = info.yuv is not None
     with contextlib.closing(_decoded(info, width=width, height=height, as_yuv=as_yuv)) as decoded:

@@ -66,6 +66,7 @@ from restyle.files import atomic_write, check_not_an_input, check_replaceable
 from restyle.flow import certainty, optical_flow, warp
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
+    SAMPLE_PREFIX,
     RestyleWarning,
     check_long_side,
     check_output_folder,
@@ -674,7 +675,7 @@ def stylize_video(
     resolve_device(device)  # an unknown device fails before any work
     settings = {
         "video": str(Path(video).resolve()),
-        "style": str(Path(style).resolve()),
+        "style": style if isinstance(style, str) and style.startswith(SAMPLE_PREFIX) else str(Path(style).resolve()),
         "mode": mode,
         "preset": preset if mode == "photo" else None,
         "size": size,

@@ -462,6 +462,18 @@ def test_info_command_makes_the_same_video_again(capsys, tmp_path, clips):
     assert words[words.index("-o") + 1] == str(tmp_path / "frames-again")
 
 
+def test_a_built_in_style_is_recorded_by_its_name(capsys, tmp_path, clips):
+    """``sample:coffee`` was recorded as a path in the current folder (/here/sample:coffee), so
+    ``info --command`` named a file that does not exist."""
+    import shlex
+
+    out = tmp_path / "o.mp4"
+    assert run(capsys, "video", clips["silent"], "sample:coffee", "-o", out, "--frames", "0:1", *FAST)[0] == 0
+    assert read_metadata(out)["style"] == "sample:coffee"
+    code, stdout, err = run(capsys, "info", "--command", out)
+    assert code == 0 and err == "" and shlex.split(stdout)[3] == "sample:coffee", (stdout, err)
+
+
 def test_variable_frame_rate_is_resampled_keeping_duration(capsys, tmp_path, clips):
     # frames 0-3 at 0.1 s steps, then a 0.5 s gap, then 4-9 at 0.1 s steps: 10 frames over 1.5 s
     vfr = tmp_path / "vfr.mp4"

@@ -983,6 +983,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(signal.SIGINT, previous)
 
 
+#: The exit status of a command whose output's reader went away (``restyle info R | head``):
+#: 128 + SIGPIPE, as for a Unix tool that the signal stops.
+EXIT_BROKEN_PIPE = 141
+
+
 def entry() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    try:
+        code = main()
+        sys.stdout.flush()  # here, so that a closed pipe is met inside the try
+    except BrokenPipeError:  # the reader of the output closed it: stop quietly, as Unix tools do
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit would fail again
+        code = EXIT_BROKEN_PIPE
+    sys.exit(code)

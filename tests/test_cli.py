@@ -252,6 +252,21 @@ def test_snapshots_have_the_outputs_bit_depth(capsys, tmp_path, content_png, sty
         assert holds_deep_colour(snapshot) == holds_deep_colour(out) == (bits == 16)
 
 
+def test_a_reader_that_closes_the_pipe_ends_the_command_quietly(tmp_path):
+    """``restyle info R | head``: the reader goes away before restyle writes; restyle exits as a
+    Unix tool stopped by SIGPIPE does (141), without a traceback."""
+    from restyle.image import save_image
+
+    result = save_image(torch.rand(1, 3, 4, 4), tmp_path / "r.png", metadata={"command": "art", "seed": 1})
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before restyle writes
+    done = subprocess.run(
+        [sys.executable, "-m", "restyle", "info", str(result)], stdout=write_end, stderr=subprocess.PIPE, text=True
+    )
+    os.close(write_end)
+    assert done.returncode == 141 and done.stderr == "", done.stderr
+
+
 def test_version_and_help(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--version"])

@@ -522,8 +522,6 @@ def _run_serve(args: argparse.Namespace, names: list[str]) -> int:
     import signal
     import threading
 
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"restyle: warning: serving on {args.host}: other machines can reach this UI", file=sys.stderr)
     # Ctrl-C, and SIGTERM (a service manager's stop), stop the server at once: Gradio closes it
     # on the KeyboardInterrupt, and serve deletes its folder (SIGINT is set explicitly, as a
     # process started in the background by a script inherits it ignored)

@@ -1102,12 +1102,41 @@ def serve(
     if not 0 < port < 65536:
         raise RestyleError(f"--port must be between 1 and 65535, not {port}")
     check_at_least(max_upload_mb, 1, "--max-upload-mb")
+    _check_address(host, port)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        warnings.warn(f"serving on {host}: other machines can reach this UI", RestyleWarning, stacklevel=2)
     folder = Path(tempfile.mkdtemp(prefix="restyle-web-"))
     try:
         return _launch(folder, host=host, port=port, max_upload_mb=max_upload_mb, max_pixels=max_pixels, block=block)
     except BaseException:  # not started (the port in use, say): nothing of it is left behind
         shutil.rmtree(folder, ignore_errors=True)
         raise
+
+
+def _check_address(host: str, port: int) -> None:
+    """A one-line :class:`RestyleError` now if the server cannot listen on ``host:port``, naming
+    why. Gradio tries and reports every failure as a port in use: an address of another machine
+    (``--host 10.1.2.3``) or an unknown name were said to be "in use"."""
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError):
+        raise RestyleError(f"--host {host}: not an address, nor a name this machine knows") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: TIME_WAIT is free
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            reasons = {
+                errno.EADDRINUSE: "the port is in use; give another --port",
+                errno.EADDRNOTAVAIL: f"{host} is not an address of this machine "
+                "(127.0.0.1: this machine only; 0.0.0.0: all its networks)",
+                errno.EACCES: "permission denied (ports under 1024 need administrator rights); give another --port",
+            }
+            reason = reasons.get(exc.errno, exc.strerror or str(exc))
+            raise RestyleError(f"cannot start the server on {host}:{port}: {reason}") from None
 
 
 def _launch(folder: Path, *, host: str, port: int, max_upload_mb: int, max_pixels: int, block: bool) -> Any:

@@ -722,6 +722,11 @@ def test_job_errors_are_one_line(capsys, error, shown):
         (["--port", "0"], "--port must be between 1 and 65535"),
         (["--max-upload-mb", "0"], "--max-upload-mb must be at least 1"),
         (["--port", "in use"], "cannot start the server on 127.0.0.1:{port}: the port is in use; give another --port"),
+        # an address of another machine (TEST-NET-1): Gradio called it a port in use
+        (
+            ["--host", "192.0.2.1"],
+            "cannot start the server on 192.0.2.1:7860: 192.0.2.1 is not an address of this machine",
+        ),
     ],
 )
 def test_serve_errors_are_one_line(capsys, tmp_path, monkeypatch, argv, message):
@@ -740,6 +745,21 @@ def test_serve_errors_are_one_line(capsys, tmp_path, monkeypatch, argv, message)
     err = capsys.readouterr().err
     assert code != 0 and message.format(port=port) in err and len(err.strip().splitlines()) == 1, err
     assert list(tmp_path.iterdir()) == []  # no empty upload folder left in /tmp
+
+
+def test_serve_on_an_unknown_name_is_one_line(capsys, monkeypatch):
+    """Gradio called this a port in use too. (The name lookup is stubbed: no DNS in a test.)"""
+    from restyle.cli import main
+
+    def unknown(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", unknown)
+    assert main(["serve", "--host", "photos.example"]) == 1
+    assert (
+        capsys.readouterr().err
+        == "restyle: error: --host photos.example: not an address, nor a name this machine knows\n"
+    )
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])

@@ -43,9 +43,10 @@ import json
 import math
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -197,8 +198,11 @@ class AutoMasks:
         palette = (np.array(list(DPST_COLORS.values())) * 255).astype(np.uint8)
         return palette[self.content_substyles], palette[self.style.labels]
 
-    def save(self, directory: str | os.PathLike) -> tuple[Path, Path, Path]:
-        """Write ``content_mask.png``, ``style_mask.png`` (DPST colours) and ``matching.json``."""
+    def save(
+        self, directory: str | os.PathLike, *, metadata: Mapping[str, Any] | None = None
+    ) -> tuple[Path, Path, Path]:
+        """Write ``content_mask.png``, ``style_mask.png`` (DPST colours) and ``matching.json``;
+        the masks carry ``metadata`` (the parameters that made them) as results do."""
         folder = Path(directory)
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -206,8 +210,8 @@ class AutoMasks:
             raise RestyleError(f"cannot create {folder}: {err.strerror}") from None
         content_rgb, style_rgb = self.colour_masks()
         paths = [
-            save_image(Image.fromarray(content_rgb), folder / "content_mask.png"),
-            save_image(Image.fromarray(style_rgb), folder / "style_mask.png"),
+            save_image(Image.fromarray(content_rgb), folder / "content_mask.png", metadata=metadata),
+            save_image(Image.fromarray(style_rgb), folder / "style_mask.png", metadata=metadata),
         ]
         text = json.dumps(self.summary(), indent=2) + "\n"
         paths.append(atomic_write(folder / "matching.json", lambda handle: handle.write(text.encode())))

@@ -429,8 +429,11 @@ def _run_masks(args: argparse.Namespace, names: list[str]) -> int:
     check_output_folder(args.output, is_folder=True, create=True)
     content = load_image(args.content, size=args.size, max_pixels=args.max_pixels, what="content")
     style = load_image(args.style, size=args.size, max_pixels=args.max_pixels, what="style")
-    found = auto_masks(content, style, **signature_kwargs(args, names), device=resolve_device(args.device))
-    paths = found.save(args.output)
+    options = signature_kwargs(args, names)
+    found = auto_masks(content, style, **options, device=resolve_device(args.device))
+    made = {"command": "masks", "content": str(args.content), "style": str(args.style), "size": args.size}
+    made["max_pixels"] = args.max_pixels
+    paths = found.save(args.output, metadata={"restyle_version": __version__, **made, **options})
     if not args.quiet:
         print(found.describe(), file=sys.stderr)
     for path in paths:
@@ -847,7 +850,7 @@ def result_command(meta: dict[str, Any], path: Path, *, output: Path | None = No
     command = meta.get("command") or web_tab or ("video" if "video" in meta else None)
     parser, _ = build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
-    if command not in ("art", "photo", "video", "smooth"):
+    if command not in ("art", "photo", "video", "smooth", "masks"):
         raise RestyleError(f"{path}: its parameters name no restyle command to run again")
     sub = commands[command]
     words = ["restyle", command]
@@ -873,7 +876,7 @@ def result_command(meta: dict[str, Any], path: Path, *, output: Path | None = No
     if isinstance(sweep, dict) and any(isinstance(v, list) for v in sweep.values()):  # a sweep's contact sheet
         meta = {**meta, **sweep}  # the command runs the sweep again: every result, and the sheet
         again = path.with_name(f"{path.stem.removesuffix('_sheet')}-again{path.suffix}")
-    if command == "video" and path.suffix.lower() not in VIDEO_SUFFIXES:  # a frame of a folder output
+    if command == "masks" or (command == "video" and path.suffix.lower() not in VIDEO_SUFFIXES):  # in a folder output
         folder = path.resolve().parent
         again = folder.with_name(f"{folder.name}-again")
     words += ["-o", str(output or again)]

@@ -266,6 +266,26 @@ def test_cli_masks_then_photo_with_those_masks(capsys, tmp_path, scene_files):
     skies = [r["sky"] for r in matching["content_regions"]] + [s["sky"] for s in matching["substyles"]]
     assert all(0 <= s <= 1 for s in skies) and max(skies) > 0.5  # the scene's sky is found
     assert "mostly sky) -> " in err  # and named in the description
+    # the masks carry their parameters: info --command makes the same masks again, in masks-again
+    meta = read_metadata(tmp_path / "masks" / "content_mask.png")
+    assert meta == read_metadata(tmp_path / "masks" / "style_mask.png")
+    assert {k: meta[k] for k in ("command", "content", "style", "size", "seed")} == {
+        "command": "masks",
+        "content": str(content),
+        "style": str(style),
+        "size": 512,
+        "seed": 0,
+    }
+    code, out, err = run(capsys, "info", "--command", tmp_path / "masks" / "style_mask.png")
+    assert (
+        code == 0
+        and err == ""
+        and out.split()[:6] == ["restyle", "masks", str(content), str(style), "-o", str(tmp_path / "masks-again")]
+    )
+    assert run(capsys, *out.split()[1:], "--quiet", "--device", "cpu")[0] == 0
+    for name in ("content_mask.png", "style_mask.png"):
+        again = np.asarray(Image.open(tmp_path / "masks-again" / name))
+        assert np.array_equal(again, np.asarray(Image.open(tmp_path / "masks" / name)))
     code, out, err = run(
         capsys, "photo", content, style, "-o", tmp_path / "o.png", "--preset", "fast", "--quiet", "--device", "cpu",
         "--content-mask", tmp_path / "masks" / "content_mask.png", "--style-mask", tmp_path / "masks" / "style_mask.png",

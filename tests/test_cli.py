@@ -147,7 +147,7 @@ def test_info_command_notes_what_it_cannot_carry(capsys, tmp_path, monkeypatch, 
     words, notes = result_command({"command": "art", "content": "gone.png", "styles": ["sample:ihc"]}, out)
     assert words[2:4] == ["gone.png", "sample:ihc"]
     assert notes == ["not found from here: gone.png; run it where the result was made"]
-    save_image(torch.rand(1, 3, 8, 8), out, metadata={"command": "masks"})
+    save_image(torch.rand(1, 3, 8, 8), out, metadata={"command": "serve"})
     code, _, stderr = run(capsys, "info", "--command", out)
     assert code == 1 and stderr == f"restyle: error: {out}: its parameters name no restyle command to run again\n"
 

@@ -22,3 +22,49 @@ def test_the_two_entry_points_are_at_the_top():
     from restyle.photo import stylize_photo
 
     assert restyle.stylize is stylize and restyle.stylize_photo is stylize_photo
+
+
+def _readme_python() -> str:
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    start = text.index("```python\n") + len("```python\n")
+    return text[start : text.index("```", start)]
+
+
+def test_the_readme_python_example_runs(tmp_path, monkeypatch, capsys):
+    """The README's Python block, run as written but small: its files made here, its sizes and
+    its presets made fast. Each change must find its text, so a README that drifts from these
+    names fails here rather than for a reader."""
+    import numpy as np
+    from PIL import Image
+
+    from restyle.image import read_metadata, sample_path
+
+    code = _readme_python()
+    small = {
+        "size=512,": "size=32, iterations=2, coarse_iterations=0,",
+        'load_image("city.jpg", size=512)': 'load_image("city.jpg", size=48)',
+        'load_image("dusk.jpg", size=512)': 'load_image("dusk.jpg", size=48)',
+        'preset="default"': 'preset="fast", size=48',
+        "auto_masks=found)": 'auto_masks=found, preset="fast", size=48)',
+    }
+    for old, new in small.items():
+        assert old in code, f"the README's Python block no longer has {old!r}"
+        code = code.replace(old, new)
+    monkeypatch.chdir(tmp_path)
+    for name, sample in (
+        ("photo.jpg", "coffee"),
+        ("starry.jpg", "chelsea"),
+        ("city.jpg", "rocket"),
+        ("dusk.jpg", "coffee"),
+    ):
+        Image.open(sample_path(sample)).convert("RGB").resize((96, 64)).save(name)
+    for name in ("city_seg.png", "dusk_seg.png"):  # DPST's colours: blue above, green below
+        mask = np.zeros((64, 96, 3), np.uint8)
+        mask[:24, :, 2] = 255
+        mask[24:, :, 1] = 255
+        Image.fromarray(mask).save(name)
+    exec(compile(code, "README.md", "exec"), {})
+    assert read_metadata("out.png")["size"] == 32 and Image.open("out.jpg").size == (32, 21)
+    assert "content region 0" in capsys.readouterr().out  # found.describe() was printed

@@ -714,3 +714,28 @@ def test_a_warning_prints_on_a_line_of_its_own_above_a_progress_bar(capsys):
     shown = on_terminal(err)
     assert shown[0] == "restyle: warning: clip.mp4: an HDR clip (HLG)", err
     assert shown[1].startswith("first frame, stylised in full: ") and "3/10" in shown[1], err
+
+
+def test_every_example_command_parses():
+    """The examples in each command's --help and the README's command lines use flags that
+    exist, with values their flags take (a renamed flag would leave them stale)."""
+    import argparse
+    import contextlib
+    import io
+    import re
+    import shlex
+
+    parser, _ = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    lines = [line for p in [parser, *commands.values()] for line in (p.epilog or "").splitlines()]
+    lines += re.findall(r"^(restyle .*)$", readme, re.MULTILINE)
+    examples = [shlex.split(line.strip().split(" #")[0]) for line in lines if line.strip().startswith("restyle ")]
+    assert len(examples) > 30
+    for words in examples:
+        shown = io.StringIO()
+        with contextlib.redirect_stderr(shown):
+            try:
+                parser.parse_args(words[1:])
+            except SystemExit as exc:
+                assert not exc.code, f"{' '.join(words)}: {shown.getvalue().strip()}"

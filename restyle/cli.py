@@ -431,9 +431,9 @@ def _run_masks(args: argparse.Namespace, names: list[str]) -> int:
     style = load_image(args.style, size=args.size, max_pixels=args.max_pixels, what="style")
     options = signature_kwargs(args, names)
     found = auto_masks(content, style, **options, device=resolve_device(args.device))
-    made = {"command": "masks", "content": str(args.content), "style": str(args.style), "size": args.size}
-    made["max_pixels"] = args.max_pixels
-    paths = found.save(args.output, metadata={"restyle_version": __version__, **made, **options})
+    made = {"command": "masks", "content": str(args.content), "style": str(args.style)}
+    made |= {"size": args.size, "max_pixels": args.max_pixels, **options}
+    paths = found.save(args.output, metadata={"restyle_version": __version__, **made})
     if not args.quiet:
         print(found.describe(), file=sys.stderr)
     for path in paths:

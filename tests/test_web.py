@@ -762,6 +762,23 @@ def test_serve_on_an_unknown_name_is_one_line(capsys, monkeypatch):
     )
 
 
+def test_serve_on_a_port_without_rights_is_one_line(capsys, monkeypatch):
+    """A port under 1024 for a user who is not root (root here: the bind is stubbed)."""
+    import errno
+
+    from restyle.cli import main
+
+    def refused(self, address):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(socket.socket, "bind", refused)
+    assert main(["serve", "--port", "80"]) == 1
+    assert capsys.readouterr().err == (
+        "restyle: error: cannot start the server on 127.0.0.1:80: permission denied "
+        "(ports under 1024 need administrator rights); give another --port\n"
+    )
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_a_stopped_server_exits_and_deletes_its_uploads(tmp_path, sig):
     """One Ctrl-C (or a service manager's SIGTERM) stops the server; the uploads and results it

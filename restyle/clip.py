@@ -33,7 +33,7 @@ from restyle.dequantise import dequantise as smooth_steps
 from restyle.dequantise import dequantise_from
 from restyle.errors import RestyleError, no_such_file
 from restyle.files import replace_keeping_mode, replaceable_target
-from restyle.gif import MIN_DELAY, gif_timing, is_gif, read_gif_frames
+from restyle.gif import MIN_DELAY, gif_timing, is_gif, read_gif_frames, with_comment
 from restyle.hdr import HDR_CURVES, hdr_to_sdr
 from restyle.image import (
     RestyleWarning,
@@ -551,7 +551,7 @@ def write_video(
         video_filter = _BT709_CODES.format(pix_fmt)
     gif = output.suffix.lower() == ".gif"
     fps = info.fps
-    if gif:  # RGB, in a palette; it loops; the parameters go in a comment block (_with_gif_comment)
+    if gif:  # RGB, in a palette; it loops; the parameters go in a comment block (gif.with_comment)
         codec, pix_fmt, params, video_filter, tag = "gif", "pal8", ["-loop", "0"], _GIF_FILTER, []
         if info.audio:
             warnings.warn(f"{output}: a GIF holds no sound; the clip's audio is left out", RestyleWarning, stacklevel=2)
@@ -591,7 +591,7 @@ def write_video(
         writer.close()
         _check_encoded(tmp_video, sent, exact=True)
         if gif and comment:
-            tmp_video.write_bytes(_with_gif_comment(tmp_video.read_bytes(), comment))
+            tmp_video.write_bytes(with_comment(tmp_video.read_bytes(), comment))
         if info.audio and not gif:
             exe = imageio_ffmpeg.get_ffmpeg_exe()
             command = [exe, "-y", "-loglevel", "error", "-i", str(tmp_video)]
@@ -625,26 +625,6 @@ def write_video(
         for tmp in (tmp_video, tmp_final):
             with contextlib.suppress(OSError):
                 tmp.unlink()
-
-
-def _with_gif_comment(data: bytes, text: str) -> bytes:
-    """A GIF file's bytes with a comment extension holding ``text`` (ASCII, as GIF's comments
-    are) after its global colour table. ffmpeg's GIF writer stores no comment; its reader, and
-    Pillow's, read one back (:func:`read_video_metadata`).
-
-    Example:
-        >>> gif = b"GIF89a" + bytes([1, 0, 1, 0, 0x80, 0, 0]) + bytes(6) + b"rest"  # 2-colour table
-        >>> _with_gif_comment(gif, "hi")[19:]
-        b'!\\xfe\\x02hi\\x00rest'
-    """
-    if data[:6] not in (b"GIF87a", b"GIF89a") or len(data) < 13:
-        raise RuntimeError("the written GIF has no GIF header")
-    packed = data[10]
-    table = 3 << ((packed & 7) + 1) if packed & 0x80 else 0
-    payload = text.encode("ascii")
-    blocks = b"".join(bytes([len(payload[i : i + 255])]) + payload[i : i + 255] for i in range(0, len(payload), 255))
-    end = 13 + table
-    return b"GIF89a" + data[6:end] + b"\x21\xfe" + blocks + b"\x00" + data[end:]
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,4 +1,5 @@
-"""Animated GIFs read as clips: each frame's timing, and the frames, decoded by Pillow.
+"""Animated GIFs: read as clips (each frame's timing, and the frames, decoded by Pillow), and
+the comment block that carries a written GIF's parameters.
 
 ffmpeg's GIF reader splits a GIF into frames at their graphic control extensions, the blocks
 that carry a frame's delay. A GIF whose frames have none (Pillow writes none unless given a
@@ -20,21 +21,59 @@ from PIL import Image
 from restyle.errors import RestyleError
 from restyle.image import RestyleWarning
 
-__all__ = ["DEFAULT_DELAY", "MIN_DELAY", "frame_delays", "gif_timing", "is_gif", "read_gif_frames", "shown_delays"]
+__all__ = [
+    "DEFAULT_DELAY",
+    "MIN_DELAY",
+    "frame_delays",
+    "gif_timing",
+    "is_gif",
+    "read_gif_frames",
+    "shown_delays",
+    "with_comment",
+]
 
 #: Browsers (Chrome, Firefox) show a frame whose delay is under ``MIN_DELAY`` hundredths of a
 #: second, or that has none, for ``DEFAULT_DELAY``: 0.1 s. ffmpeg's GIF reader keeps the same rule.
 MIN_DELAY = 2
 DEFAULT_DELAY = 10
+#: The first bytes of a GIF file, as its two versions write them.
+_SIGNATURES = (b"GIF87a", b"GIF89a")
 
 
 def is_gif(path: str | os.PathLike) -> bool:
     """Whether the file at ``path`` starts as a GIF does (its name aside)."""
     try:
         with open(path, "rb") as file:
-            return file.read(6) in (b"GIF87a", b"GIF89a")
+            return file.read(6) in _SIGNATURES
     except OSError:
         return False
+
+
+def _header_end(data: bytes) -> int | None:
+    """Where a GIF's blocks start: after its header, screen descriptor and global colour table.
+    None if ``data`` does not start as a GIF does."""
+    if data[:6] not in _SIGNATURES or len(data) < 13:
+        return None
+    packed = data[10]
+    return 13 + (3 << ((packed & 7) + 1) if packed & 0x80 else 0)
+
+
+def with_comment(data: bytes, text: str) -> bytes:
+    """A GIF file's bytes with a comment extension holding ``text`` (ASCII, as GIF's comments
+    are) after its global colour table. ffmpeg's GIF writer stores no comment; its reader, and
+    Pillow's, read one back (:func:`restyle.clip.read_video_metadata`).
+
+    Example:
+        >>> gif = b"GIF89a" + bytes([1, 0, 1, 0, 0x80, 0, 0]) + bytes(6) + b"rest"  # 2-colour table
+        >>> with_comment(gif, "hi")[19:]
+        b'!\\xfe\\x02hi\\x00rest'
+    """
+    end = _header_end(data)
+    if end is None:
+        raise RuntimeError("the written GIF has no GIF header")
+    payload = text.encode("ascii")
+    blocks = b"".join(bytes([len(payload[i : i + 255])]) + payload[i : i + 255] for i in range(0, len(payload), 255))
+    return b"GIF89a" + data[6:end] + b"\x21\xfe" + blocks + b"\x00" + data[end:]
 
 
 def _skip_sub_blocks(data: bytes, at: int) -> int:
@@ -67,10 +106,9 @@ def frame_delays(data: bytes) -> list[int | None]:
 
 def _frames(data: bytes) -> tuple[list[int | None], bool]:
     """:func:`frame_delays`, and whether the file ends inside a block (cut short)."""
-    if data[:6] not in (b"GIF87a", b"GIF89a") or len(data) < 13:
+    at = _header_end(data)
+    if at is None:
         raise RestyleError("not a GIF file")
-    packed = data[10]
-    at = 13 + (3 << ((packed & 7) + 1) if packed & 0x80 else 0)  # after the global colour table
     delays: list[int | None] = []
     delay: int | None = None
     while at < len(data):

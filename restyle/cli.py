@@ -149,7 +149,7 @@ def _add_bit_depth(parser: argparse.ArgumentParser) -> None:
 
 def _finish(result: Any, output: Path, extra: dict[str, Any], *, bits: int) -> int:
     # status: a result stopped early (Ctrl-C, NaN) says so, and a folder run redoes it
-    params = {"restyle_version": __version__, **extra, **result.params, "status": result.status}
+    params = _recorded(extra, {**result.params, "status": result.status})
     # the content photo's EXIF (camera, date taken) travels with its result, for photo libraries
     save_image(result.image, output, metadata=params, exif=camera_exif(extra["content"]), bits=bits)
     if result.status == "interrupted":
@@ -258,7 +258,7 @@ def _run_batch(
         if photo in done:
             continue
         seeded = _seeded(options)  # each photo's own seed, known to its snapshots (not in the settings)
-        stamp = _snapshot_metadata({**extra, "content": str(photo)}, seeded)
+        stamp = _recorded({**extra, "content": str(photo)}, seeded)
         label = f"{index}/{len(pairs)} {photo.name}:"
         progress = _Progress(result_path, args.save_every, args.quiet, label=label, metadata=stamp, bits=args.bit_depth)
         try:
@@ -299,9 +299,7 @@ def _run_art(args: argparse.Namespace, names: Sequence[str]) -> int:
     output = check_writable(args.output, inputs=inputs, bits=args.bit_depth)
     kwargs = _seeded(signature_kwargs(args, names))
     extra = {"command": "art", "content": str(args.content), "styles": [str(s) for s in args.styles]}
-    progress = _Progress(
-        output, args.save_every, args.quiet, metadata=_snapshot_metadata(extra, kwargs), bits=args.bit_depth
-    )
+    progress = _Progress(output, args.save_every, args.quiet, metadata=_recorded(extra, kwargs), bits=args.bit_depth)
     try:
         result = stylize(args.content, args.styles, callback=progress, **kwargs)
     finally:
@@ -316,8 +314,9 @@ def _seeded(options: dict[str, Any]) -> dict[str, Any]:
     return options if options.get("seed") is not None else {**options, "seed": new_seed()}
 
 
-def _snapshot_metadata(extra: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
-    """What a ``--save-every`` snapshot records: the command, its inputs and its options."""
+def _recorded(extra: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """What a file restyle writes records (a result, a ``--save-every`` snapshot, a sweep's
+    contact sheet, masks): restyle's version, the command and its inputs, and its options."""
     return {"restyle_version": __version__, **extra, **options}
 
 
@@ -369,7 +368,7 @@ def _run_photo(args: argparse.Namespace, names: Sequence[str]) -> int:
     if len(combos) == 1:
         options = _seeded({**kwargs, **combos[0]})
         progress = _Progress(
-            output, args.save_every, args.quiet, metadata=_snapshot_metadata(extra, options), bits=args.bit_depth
+            output, args.save_every, args.quiet, metadata=_recorded(extra, options), bits=args.bit_depth
         )
         try:
             result = stylize_photo(args.content, args.style, callback=progress, **options)
@@ -405,7 +404,7 @@ def _run_photo(args: argparse.Namespace, names: Sequence[str]) -> int:
     # what every result shares (the seed too), and the values swept, so that the sweep can be repeated
     shared = {k: v for k, v in result.params.items() if k not in rows}
     sweep = {k: grid[k] for k in rows}
-    save_image(sheet, sheet_path, metadata={"restyle_version": __version__, **extra, **shared, "sweep": sweep})
+    save_image(sheet, sheet_path, metadata=_recorded(extra, {**shared, "sweep": sweep}))
     print(sheet_path)
     return 0
 
@@ -432,8 +431,9 @@ def _run_masks(args: argparse.Namespace, names: list[str]) -> int:
     options = signature_kwargs(args, names)
     found = auto_masks(content, style, **options, device=resolve_device(args.device))
     made = {"command": "masks", "content": str(args.content), "style": str(args.style)}
-    made |= {"size": args.size, "max_pixels": args.max_pixels, **options}
-    paths = found.save(args.output, metadata={"restyle_version": __version__, **made})
+    paths = found.save(
+        args.output, metadata=_recorded(made, {"size": args.size, "max_pixels": args.max_pixels, **options})
+    )
     if not args.quiet:
         print(found.describe(), file=sys.stderr)
     for path in paths:
@@ -641,19 +641,20 @@ def _run_smooth(args: argparse.Namespace) -> int:
         out = _smoothed(args, image, guide, content if args.method == "upsample" else None, progress=rows)
     finally:
         rows.close()
-    params = {
+    made = {
         "command": "smooth",
         "image": str(args.image),
         "content": None if args.content is None else str(args.content),
+    }
+    options = {
         "method": args.method,
         "radius": args.radius,
         "eps": args.eps,
         "edge": args.edge,
         "stride": args.stride,
         "beta": args.beta,
-        "restyle_version": __version__,
     }
-    save_image(out, output, metadata=params, bits=args.bit_depth)
+    save_image(out, output, metadata=_recorded(made, options), bits=args.bit_depth)
     print(output)
     return 0
 

@@ -46,6 +46,7 @@ from restyle.image import (
     to_uint8,
     warn_if_stretched,
 )
+from restyle.raw import is_raw
 from restyle.yuv import YUV_MATRICES, rgb_to_yuv, yuv_to_rgb
 
 __all__ = [
@@ -133,6 +134,11 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
             if other != size and warn_if_stretched(other[::-1], size[::-1], f"the frame {file}", "the first frame"):
                 break
         return VideoInfo(source, fps, size, len(files), False, True, deep=holds_deep_colour(files[0]))
+    if _is_still_image(source):
+        raise RestyleError(
+            f"{source}: a still image, not a clip; restyle art or restyle photo stylises one image, and "
+            "restyle video takes a folder of frames"
+        )
     import imageio_ffmpeg
 
     try:
@@ -175,6 +181,23 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
     return VideoInfo(
         source, float(meta["fps"]), size, frames, bool(meta.get("audio_codec")), False, matrix, hdr, deep, yuv
     )
+
+
+def _is_still_image(path: Path) -> bool:
+    """Whether a file is one photo, which ffmpeg would read as a clip of one frame (a PNG, a JPEG
+    without its EXIF orientation or colour profile, a camera RAW file). Animated images (APNG,
+    WebP) are clips; so is an MPEG file, which Pillow identifies but does not decode."""
+    if is_raw(path):
+        return True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's complaints about a file it reads: not ours to make
+        try:
+            with Image.open(path) as img:
+                return img.format != "MPEG" and getattr(img, "n_frames", 1) == 1
+        except Image.DecompressionBombError:
+            return True  # a huge photo is still a photo
+        except (OSError, SyntaxError, ValueError):
+            return False
 
 
 #: ffmpeg's pixel formats of more than 8 bits per sample end in their depth (or, packed RGB,
@@ -252,6 +275,10 @@ def parse_frame_range(text: str | None) -> tuple[int, int | None]:
     """
     if not text:
         return 0, None
+    if ":" not in text:  # "60" is read as "the first 60" or "from frame 60" alike: ask which
+        raise RestyleError(
+            f"--frames {text}: give START:END, such as :{text} for the first {text} frames or {text}: to start at frame {text}"
+        )
     try:
         start_text, _, end_text = text.partition(":")
         start = int(start_text) if start_text else 0

@@ -655,6 +655,7 @@ def stylize_video(
         raise RestyleError(f"{out}: PNG frames hold 8 or 16 bits per channel, not {bit_depth}; use 16")
     if not to_folder:
         check_video_bits(out, bit_depth)
+    start, end = parse_frame_range(frames)
     info = probe(video, fps=fps)
     shape = frame_shape(info, size)
     check_work_size(shape, max_pixels=DEFAULT_MAX_PIXELS, what="the frames", value=size)
@@ -667,7 +668,6 @@ def stylize_video(
             RestyleWarning,
             stacklevel=2,
         )
-    start, end = parse_frame_range(frames)
     expected = max(0, (info.frames if end is None else min(end, info.frames)) - start)  # from the header
     if not to_folder:
         check_gif_frames(out, expected, (source_shape or shape)[::-1], info.fps)  # the output's (W, H)
@@ -708,7 +708,10 @@ def stylize_video(
         ) as contents,
     ):
         if not contents:
-            raise RestyleError(f"{info.path}: no frames in the range {frames or 'all'}")
+            if not start:
+                raise RestyleError(f"{info.path}: no frame could be read")
+            length = f" (about {info.frames} frames long)" if info.frames else ""
+            raise RestyleError(f"{info.path}: --frames {frames} starts after the clip's end{length}")
         total = len(contents)
         height, width = contents[0].shape[-2:]
         flows: dict[tuple[int, int], torch.Tensor] = {}

@@ -811,6 +811,11 @@ def test_large_source_is_downscaled_with_a_warning(tmp_path, clips, monkeypatch)
         )
 
 
+def _jpeg(path):
+    Image.fromarray(np.full((24, 32, 3), 90, np.uint8)).save(path)
+    return path
+
+
 def _audio_only(path):
     ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=0.5", "-c:a", "aac", str(path))
     return path
@@ -824,7 +829,11 @@ def _audio_only(path):
         (lambda t, c: _write(t / "junk.mp4", b"\x00junk" * 100), [], "not a readable video"),
         (lambda t, c: _write(t / "cut.mp4", c["audio"].read_bytes()[:600]), [], "video"),
         (lambda t, c: _audio_only(t / "sound.m4a"), [], "sound.m4a: holds no video stream (only audio or data)"),
-        (lambda t, c: c["audio"], ["--frames", "50:60"], "no frames"),
+        (lambda t, c: c["audio"], ["--frames", "50:60"], "--frames 50:60 starts after the clip's end (about "),
+        (lambda t, c: c["audio"], ["--frames", "60"], "give START:END, such as :60 for the first 60 frames or 60:"),
+        (lambda t, c: c["style"], [], "a still image, not a clip; restyle art or restyle photo stylises one"),
+        (lambda t, c: _jpeg(t / "photo.jpg"), [], "photo.jpg: a still image, not a clip"),
+        (lambda t, c: _write(t / "IMG_1.CR2", b"II*\x00junk"), [], "IMG_1.CR2: a still image, not a clip"),
         (lambda t, c: c["audio"], ["--frames", "5:2"], "START < END"),
         (lambda t, c: c["audio"], ["--frames", "a:b"], "START:END"),
         (lambda t, c: c["audio"], ["--mode", "photo", "--passes", "0"], "at least 1"),
@@ -951,7 +960,9 @@ def test_an_error_before_the_first_frame_leaves_no_empty_progress_bar(capsys, cl
         capsys, "video", clips["audio"], clips["style"], "-o", tmp_path / "o.mp4", *loud, "--frames", "20:30"
     )
     assert code == 1
-    assert on_terminal(err) == [f"restyle: error: {clips['audio']}: no frames in the range 20:30"], err
+    assert on_terminal(err) == [
+        f"restyle: error: {clips['audio']}: --frames 20:30 starts after the clip's end (about 8 frames long)"
+    ], err
     assert "reading frames" in err  # the bar was on screen, and was cleared
 
 
@@ -1536,3 +1547,12 @@ def test_full_resolution_frames_of_a_folder_band_less_when_dequantised(tmp_path)
     banded, smooth = largest_jump(False), largest_jump(True)
     # 20.0 and 2.6 levels; with the work-size frames smoothed but not the full-size guide, 5.2
     assert smooth < banded / 6, (smooth, banded)
+
+
+def test_an_animated_png_is_a_clip_but_a_still_one_is_not(tmp_path):
+    frames = [Image.fromarray(np.full((16, 24, 3), 40 * i, np.uint8)) for i in range(4)]
+    frames[0].save(tmp_path / "moving.png", save_all=True, append_images=frames[1:], duration=100)
+    frames[0].save(tmp_path / "still.png")
+    assert len(list(read_frames(probe(tmp_path / "moving.png"), shape=(16, 24)))) == 4
+    with pytest.raises(RestyleError, match="still.png: a still image, not a clip"):
+        probe(tmp_path / "still.png")

@@ -288,7 +288,10 @@ def _array_to_rgb(arr: np.ndarray, *, what: str) -> np.ndarray:
     elif np.issubdtype(arr.dtype, np.floating) or arr.dtype == np.bool_:
         out = arr.astype(np.float32)
     else:
-        raise RestyleError(f"{what}: unsupported array dtype {arr.dtype}")
+        raise RestyleError(
+            f"{what}: an array of {arr.dtype} is not an image type; give uint8 (0..255), uint16 (0..65535) "
+            "or float (0..1), such as array.astype(numpy.uint8)"
+        )
     _check_values(out, what)
     out = np.clip(out, 0.0, 1.0)
     if out.shape[2] == 4:

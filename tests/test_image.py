@@ -465,6 +465,20 @@ def test_zero_size_image(tmp_path):
         load_image(np.zeros((0, 5, 3), dtype=np.uint8))
 
 
+@pytest.mark.parametrize(
+    ("array", "message"),
+    [
+        (np.zeros((8, 8, 3), np.int64), "an array of int64 is not an image type; give uint8 .0..255."),
+        (np.zeros((8, 8, 3), np.complex64), "an array of complex64 is not an image type"),
+        (np.zeros((8, 8, 5), np.uint8), r"expected an image array of shape \(H, W\[, 1\|3\|4\]\), got \(8, 8, 5\)"),
+        (np.zeros((2, 8, 8, 3), np.uint8), "expected an image array of shape"),
+    ],
+)
+def test_arrays_of_other_types_or_shapes_are_refused_with_the_fix(array, message):
+    with pytest.raises(RestyleError, match=message):
+        load_image(array)
+
+
 def test_over_max_pixels_error_or_downscale_with_warning(tmp_path, rgb):
     path = tmp_path / "big.png"
     Image.fromarray(rgb).save(path)  # 600 pixels

@@ -343,7 +343,8 @@ def stylize(
     blend = [1.0] * len(style_list) if style_blend is None else [float(w) for w in style_blend]
     if len(blend) != len(style_list) or not all(math.isfinite(w) and w >= 0 for w in blend) or sum(blend) <= 0:
         raise RestyleError(
-            f"style-blend needs {len(style_list)} finite non-negative weights with a positive sum, got {blend}"
+            f"style-blend needs one weight per style ({len(style_list)} given), each finite and non-negative, "
+            f"with a positive sum; got {blend}"
         )
 
     content_full = load_image(content, size=size, max_pixels=max_pixels, what="content")

@@ -30,6 +30,7 @@ from restyle.errors import (
 )
 from restyle.files import check_not_an_input, check_replaceable, file_stamp
 from restyle.image import (
+    DEFAULT_MAX_PIXELS,
     WRITABLE_SUFFIXES,
     camera_exif,
     check_output_folder,
@@ -124,8 +125,12 @@ class _Progress:
             self.bar.close()
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
+def _add_output_image(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, type=Path, help="output image (.png, .jpg, .tif or .webp)")
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    _add_output_image(parser)
     parser.add_argument(
         "--save-every",
         type=int,
@@ -144,6 +149,16 @@ def _add_bit_depth(parser: argparse.ArgumentParser) -> None:
         choices=BIT_DEPTHS,
         default=8,
         help="bits per colour channel of OUTPUT: 16 (PNG and TIFF) keeps smooth gradients for editing (default: 8)",
+    )
+
+
+def _add_max_pixels(parser: argparse.ArgumentParser) -> None:
+    """``--max-pixels`` for the commands whose options are not taken from a signature."""
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        help=f"refuse input images with more pixels than this (default: {DEFAULT_MAX_PIXELS})",
     )
 
 
@@ -720,7 +735,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
     masks_names = add_signature_flags(masks, auto_masks, skip=("device",))
     masks.add_argument("--size", type=int, default=512, help="long side of the masks in pixels (default: 512)")
     masks.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
-    masks.add_argument("--max-pixels", type=int, default=50_000_000)
+    _add_max_pixels(masks)
     masks.add_argument("--quiet", action="store_true", help="do not print the matching")
     runners["masks"] = lambda args: _run_masks(args, masks_names)
 
@@ -761,7 +776,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
     smooth.add_argument("image", help="image to process")
     smooth.add_argument("--quiet", action="store_true", help="no progress bar")
     smooth.add_argument("--content", help="the photo whose edges to follow (the guide)")
-    smooth.add_argument("-o", "--output", required=True, type=Path)
+    _add_output_image(smooth)
     _add_bit_depth(smooth)
     smooth.add_argument(
         "--method",
@@ -791,7 +806,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
         help="bilateral/affine: use every N-th pixel of the filter window (N^2 times faster, coarser; default: 1)",
     )
     smooth.add_argument("--beta", type=float, default=1e-2, help="matting smoothing strength (default: 0.01)")
-    smooth.add_argument("--max-pixels", type=int, default=50_000_000)
+    _add_max_pixels(smooth)
     runners["smooth"] = _run_smooth
 
     info = sub.add_parser(

@@ -199,6 +199,13 @@ def test_help_shows_no_docstring_markup():
             assert "`" not in (action.help or ""), (name, action.dest, action.help)
 
 
+def test_every_option_of_every_command_says_what_it_does():
+    parser, _ = build_parser()
+    for name, sub in parser._subparsers._group_actions[0].choices.items():
+        for action in sub._actions:
+            assert action.help and len(action.help) > 8, (name, action.option_strings or action.dest)
+
+
 def test_comma_lists_and_multiple_styles(capsys, tmp_path, content_png, style_png):
     out = tmp_path / "blend.jpg"
     code, _, stderr = run(

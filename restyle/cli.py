@@ -487,10 +487,10 @@ class _FrameBar:
             return
         if progress.stage == "read":
             if progress.index + 1 == progress.total:  # all read
-                self.bar.reset()  # its count and its clock
                 self.bar.total = None  # the stylised frames' count comes with the first
                 self.bar.set_description_str("first frame, stylised in full", refresh=False)
-                self.bar.set_postfix_str("", refresh=True)
+                self.bar.set_postfix_str("", refresh=False)
+                self.bar.reset()  # its count and its clock; shown once, as the stylising's bar
             else:
                 self.bar.total = progress.total
                 self.bar.update(progress.index + 1 - self.bar.n)

@@ -347,7 +347,7 @@ def stylize(
             f"with a positive sum; got {blend}"
         )
 
-    content_full = load_image(content, size=size, max_pixels=max_pixels, what="content")
+    content_full = load_image(content, size=size, max_pixels=max_pixels, what="content", warn_enlarged=True)
     style_side = max(1, round(size * style_scale))  # the largest a style is used at (full size)
     style_images = [
         load_style(s, long_side=style_side, max_pixels=max_pixels, what=f"style {i + 1}")

@@ -648,6 +648,7 @@ def load_image(
     what: str = "image",
     icc: bool = True,
     dequantise: bool = False,
+    warn_enlarged: bool = False,
 ) -> Tensor:
     """Read an image from a path, PIL image, numpy array or tensor, as RGB in [0, 1].
 
@@ -670,6 +671,9 @@ def load_image(
         dequantise: if the image holds 8-bit values, smooth their steps (after the resize)
             with :func:`restyle.dequantise.dequantise`; deeper images are left as read. A JPEG
             is smoothed in its YCbCr codes, before they become RGB (:func:`_smoothed_jpeg`).
+        warn_enlarged: warn if ``size`` enlarges the image more than :data:`MAX_ENLARGEMENT`
+            times: its detail comes out soft (a content photo; a style image has its own
+            warning, :func:`warn_if_enlarged`).
 
     Returns:
         A float32 tensor on the CPU.
@@ -683,7 +687,9 @@ def load_image(
     """
     source = _named_sample(source)
     if dequantise and isinstance(source, (str, os.PathLike)):
-        smoothed = _smoothed_jpeg(Path(source), size=size, max_pixels=max_pixels, icc=icc, what=what)
+        smoothed = _smoothed_jpeg(
+            Path(source), size=size, max_pixels=max_pixels, icc=icc, what=what, warn_enlarged=warn_enlarged
+        )
         if smoothed is not None:
             return smoothed
     if isinstance(source, (str, os.PathLike)):
@@ -714,7 +720,7 @@ def load_image(
         raise RestyleError(f"{what}: the image has zero size")
     eight_bits = dequantise and on_grid(tensor)
     if size is not None:
-        tensor = resize(tensor, *_work_shape(tensor, size, max_pixels=max_pixels, what=what))
+        tensor = resize(tensor, *_work_shape(tensor, size, max_pixels=max_pixels, what=what, warn=warn_enlarged))
     return (smooth_steps(tensor) if eight_bits else tensor).contiguous()
 
 
@@ -725,15 +731,21 @@ def _named_sample(source: ImageLike) -> ImageLike:
     return source
 
 
-def _work_shape(image: Tensor, size: int, *, max_pixels: int, what: str) -> tuple[int, int]:
+def _work_shape(image: Tensor, size: int, *, max_pixels: int, what: str, warn: bool = False) -> tuple[int, int]:
     """The ``(height, width)`` an image is worked at for ``size`` (its long side), checked
-    against ``max_pixels``."""
+    against ``max_pixels``; with ``warn``, a warning if that enlarges it much
+    (:func:`warn_if_enlarged`)."""
     shape = scaled_shape(image.shape[-2], image.shape[-1], check_long_side(size))
     check_work_size(shape, max_pixels=max_pixels, what=what, value=size)
+    if warn:
+        own = max(image.shape[-2:])
+        warn_if_enlarged(image.shape, size, what, effect=f"its detail comes out soft (--size {own} keeps its own size)")
     return shape
 
 
-def _smoothed_jpeg(path: Path, *, size: int | None, max_pixels: int, icc: bool, what: str) -> Tensor | None:
+def _smoothed_jpeg(
+    path: Path, *, size: int | None, max_pixels: int, icc: bool, what: str, warn_enlarged: bool = False
+) -> Tensor | None:
     """A YCbCr JPEG read as :func:`load_image` reads it, but its steps smoothed in its YCbCr
     codes (:func:`restyle.dequantise.dequantise`, after the resize), before they become RGB by
     JFIF's equations (BT.601's weights, full range: :func:`restyle.yuv.yuv_to_rgb`). None for
@@ -749,7 +761,7 @@ def _smoothed_jpeg(path: Path, *, size: int | None, max_pixels: int, icc: bool, 
         return None
     codes, shaper = read
     if size is not None:
-        codes = resize(codes, *_work_shape(codes, size, max_pixels=max_pixels, what=what))
+        codes = resize(codes, *_work_shape(codes, size, max_pixels=max_pixels, what=what, warn=warn_enlarged))
     return _jfif_to_srgb(smooth_steps(codes), shaper)
 
 
@@ -950,15 +962,20 @@ def check_work_size(
         )
 
 
-#: A style image enlarged more than this many times for artistic transfer is warned about.
-MAX_STYLE_ENLARGEMENT = 2.0
+#: An image enlarged more than this many times is warned about: a style image for artistic
+#: transfer (its brush strokes blur), and the content photo (its detail comes out soft).
+MAX_ENLARGEMENT = 2.0
+#: What :func:`warn_if_enlarged` says an enlarged style image does.
+BLURRED_STROKES = "its brush strokes come out blurred; a larger image keeps them sharp"
 
 
-def warn_if_enlarged(shape: Sequence[int], long_side: int, what: str, *, hint: str = "") -> bool:
+def warn_if_enlarged(
+    shape: Sequence[int], long_side: int, what: str, *, effect: str = BLURRED_STROKES, hint: str = ""
+) -> bool:
     """Warn that ``what``, of ``shape`` (``(..., H, W)``), is enlarged more than
-    :data:`MAX_STYLE_ENLARGEMENT` times to a long side of ``long_side``: a painting's brush
-    strokes come out blurred and larger. ``hint`` ends the message (another way to avoid it).
-    Returns whether it warned.
+    :data:`MAX_ENLARGEMENT` times to a long side of ``long_side``, and what that does
+    (``effect``: by default, for a style image, that a painting's brush strokes come out blurred
+    and larger). ``hint`` ends the message (another way to avoid it). Returns whether it warned.
 
     Example:
         >>> warn_if_enlarged((300, 400), 512, "style 1")  # 1.3 times: silent
@@ -972,11 +989,10 @@ def warn_if_enlarged(shape: Sequence[int], long_side: int, what: str, *, hint: s
         'style 1 is 200x150, enlarged 5.1 times to 1024 px: its brush strokes come out blurred; a larger image keeps them sharp'
     """
     factor = long_side / max(shape[-2:])
-    if factor <= MAX_STYLE_ENLARGEMENT:
+    if factor <= MAX_ENLARGEMENT:
         return False
     warnings.warn(
-        f"{what} is {shape[-1]}x{shape[-2]}, enlarged {factor:.1f} times to {long_side} px: its brush strokes "
-        f"come out blurred; a larger image keeps them sharp{hint}",
+        f"{what} is {shape[-1]}x{shape[-2]}, enlarged {factor:.1f} times to {long_side} px: {effect}{hint}",
         RestyleWarning,
         stacklevel=3,
     )

@@ -332,6 +332,7 @@ def stylize_photo(
         size=size,
         max_pixels=max_pixels,
         dequantise=settings.dequantise,
+        own_size=full_resolution,
     )
     height, width = content_full.shape[-2:]
     _check_memory(settings, content_full, style_full, original, auto_masks=bool(auto_masks), device=dev)
@@ -503,12 +504,15 @@ def _work_size(settings: Preset, size: int) -> int:
 
 
 def _load_pair(
-    content: ImageLike, style: ImageLike, *, size: int, max_pixels: int, dequantise: bool
+    content: ImageLike, style: ImageLike, *, size: int, max_pixels: int, dequantise: bool, own_size: bool = False
 ) -> tuple[Tensor, Tensor]:
     """The content at ``size`` (its 8-bit steps smoothed if ``dequantise``) and the style image
     (brought down to ``size`` if it is over twice that), each checked to be large enough for the
-    network's layers."""
-    content_full = load_image(content, size=size, max_pixels=max_pixels, what="content", dequantise=dequantise)
+    network's layers. A content enlarged much is warned about, unless the result is delivered
+    at its own size (``own_size``: its detail comes from the photo itself)."""
+    content_full = load_image(
+        content, size=size, max_pixels=max_pixels, what="content", dequantise=dequantise, warn_enlarged=not own_size
+    )
     check_size(*content_full.shape[-2:], _LAYERS, what="content")
     style_full = load_style(style, long_side=size, max_pixels=max_pixels)
     check_size(*style_full.shape[-2:], _LAYERS, what="style image")

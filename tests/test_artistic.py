@@ -433,3 +433,13 @@ def test_cache_reuses_style_targets_and_gives_the_same_result(monkeypatch):
     style_passes = [c for c in runs[0].calls if c is not None]  # style encodings name their layers
     assert len(style_passes) == 1 and not [c for c in runs[1].calls if c is not None]
     assert torch.allclose(runs[0].image, runs[1].image)
+
+
+def test_a_content_enlarged_more_than_twice_is_warned_about(images):
+    content, style = images  # a 48 x 36 content
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stylize(content, style, **{**FAST, "iterations": 1, "size": 112, "style_scale": 0.36})
+    assert [str(w.message) for w in caught if issubclass(w.category, RestyleWarning)] == [
+        "content is 48x36, enlarged 2.3 times to 112 px: its detail comes out soft (--size 48 keeps its own size)"
+    ]

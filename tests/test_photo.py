@@ -474,3 +474,20 @@ def test_cli_a_photo_given_as_a_mask_is_one_line_before_any_work(pair, tmp_path,
     err = capsys.readouterr().err
     assert err.startswith(f"restyle: error: content mask {pair['content']}: does not look like a mask")
     assert err.count("\n") == 1 and not out.exists()
+
+
+def test_a_content_photo_enlarged_more_than_twice_is_warned_about_unless_delivered_at_its_own_size(tmp_path):
+    content = tmp_path / "small.png"
+    Image.fromarray(smooth_image(24, 32)).save(content)
+    style = smooth_image(64, 64)[::-1].copy()
+
+    def said(**options):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            stylize_photo(content, style, preset="fast", device="cpu", **options)
+        return [str(w.message) for w in caught if issubclass(w.category, RestyleWarning)]
+
+    expected = "content is 32x24, enlarged 3.0 times to 96 px: its detail comes out soft (--size 32 keeps its own size)"
+    assert said(size=96) == [expected]
+    assert said(size=64) == []  # twice: silent
+    assert said(size=96, full_resolution=True) == []  # its detail comes from the photo itself

@@ -540,17 +540,16 @@ def _run_serve(args: argparse.Namespace, names: list[str]) -> int:
     import signal
     import threading
 
-    # Ctrl-C, and SIGTERM (a service manager's stop), stop the server at once: Gradio closes it
-    # on the KeyboardInterrupt, and serve deletes its folder (SIGINT is set explicitly, as a
-    # process started in the background by a script inherits it ignored)
+    # Ctrl-C stops the server at once, as SIGTERM (a service manager's stop; main) does: Gradio
+    # closes it on the KeyboardInterrupt, and serve deletes its folder (SIGINT is set explicitly,
+    # as a process started in the background by a script inherits it ignored)
     main_thread = threading.current_thread() is threading.main_thread()
-    signals = (signal.SIGINT, signal.SIGTERM)
-    previous = [signal.signal(sig, _interrupt) for sig in signals] if main_thread else []
+    previous = signal.signal(signal.SIGINT, _interrupt) if main_thread else None
     try:
         web.serve(**signature_kwargs(args, names))
     finally:
-        for sig, handler in zip(signals, previous, strict=False):
-            signal.signal(sig, handler)
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
     return 0
 
 
@@ -977,9 +976,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    # Ctrl-C asks a run to stop at its next step (a server stops at once: _run_serve's own handler)
+    # Ctrl-C asks a run to stop at its next step (a server stops at once: _run_serve's own
+    # handler). SIGTERM (timeout, a job scheduler, docker stop) stops it at once, as a second
+    # Ctrl-C does: a run keeps its best iterate, a video its finished frames. Python's default
+    # was to die on the spot, the best iterate lost.
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, _on_sigint) if in_main_thread else None
+    previous_term = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
     STOP.clear()
     try:
         return runners[args.command](args)
@@ -998,6 +1001,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         STOP.clear()
         if in_main_thread:
             signal.signal(signal.SIGINT, previous)
+            signal.signal(signal.SIGTERM, previous_term)
 
 
 #: The exit status of a command whose output's reader went away (``restyle info R | head``):

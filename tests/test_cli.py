@@ -393,7 +393,10 @@ def test_real_process_exit_code_and_no_traceback(tmp_path):
     assert "Traceback" not in err and err.strip() == f"restyle: error: {tmp_path / 'nope.png'}: no such file"
 
 
-def test_ctrl_c_saves_best_iterate_and_exits_130(tmp_path, content_png, style_png):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_a_termination_saves_best_iterate_and_exits_130(tmp_path, content_png, style_png, sig):
+    """SIGTERM (``timeout``, a job scheduler, ``docker stop``) is a stop too: it killed the run
+    and its best iterate."""
     out = tmp_path / "o.png"
     args = [
         "art",
@@ -417,10 +420,11 @@ def test_ctrl_c_saves_best_iterate_and_exits_130(tmp_path, content_png, style_pn
     while not list(tmp_path.glob("o.0000*.png")) and time.time() < deadline:
         time.sleep(0.2)
     assert list(tmp_path.glob("o.0000*.png")), "no iteration finished in time"
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
+    assert read_metadata(out)["status"] == "interrupted"
     assert Image.open(out).size == (64, 48)
     assert read_metadata(out)["iterations"] == 100000
     assert not [p for p in Path(tmp_path).iterdir() if p.name.endswith(".part")]

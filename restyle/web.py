@@ -71,6 +71,7 @@ __all__ = [
     "auto_mask_layers",
     "brush_radius",
     "build_app",
+    "clip_upload",
     "editor_mask",
     "photo_job",
     "serve",
@@ -780,6 +781,14 @@ def art_job(
     yield from _image_job(work, stop, folder, "art", uploads=(content, *images), exif=exif, output_format=output_format)
 
 
+def clip_upload(clip: str | None, gif: str | None) -> str | None:
+    """The Video tab's source: the uploaded clip, or the animated GIF uploaded beside it
+    (Gradio's video field takes no GIF). Both at once is an error: which was meant is unclear."""
+    if clip and gif:
+        raise RestyleError("both a clip and a GIF are uploaded: remove the one not meant")
+    return clip or gif
+
+
 def video_job(
     video: str | None,
     style: Upload,
@@ -800,7 +809,7 @@ def video_job(
 
     suffix, bits = _download_format(download, VIDEO_DOWNLOADS)  # before any work
     if not video:
-        raise RestyleError("upload a video first")
+        raise RestyleError("upload a clip or an animated GIF first")
     style = _check_image(style, "style", max_pixels)
     style_image = load_image(style, max_pixels=max_pixels, what="the style image")
     # files named by what they are made from: the same clip, style and settings run again after
@@ -906,9 +915,9 @@ def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = Non
             max_pixels=max_pixels,
         )  # fmt: skip
 
-    def video(clip, style, mode, preset, size, full, frames, download, *, stop):
+    def video(clip, gif, style, mode, preset, size, full, frames, download, *, stop):
         return video_job(
-            clip, style, mode=mode, preset=preset, size=size, full_resolution=full, max_frames=frames,
+            clip_upload(clip, gif), style, mode=mode, preset=preset, size=size, full_resolution=full, max_frames=frames,
             download=download, stop=stop, folder=folder, max_pixels=max_pixels,
         )  # fmt: skip
 
@@ -1052,7 +1061,10 @@ def _art_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any], on_u
 def _video_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any], on_upload: Callable[..., Any]) -> None:
     """The Video tab's layout and events, inside the current ``gr.Tab``."""
     with gr.Row():
-        v_clip = gr.Video(label="Clip", sources=["upload"], elem_id="video-clip")
+        with gr.Column():
+            v_clip = gr.Video(label="Clip", sources=["upload"], elem_id="video-clip")
+            # Gradio's video field takes video/* files only; an animated GIF comes in here
+            v_gif = gr.File(label="... or an animated GIF", file_types=[".gif"], height=120, elem_id="video-gif")
         v_style = _image_input(gr, "Style", on_upload=on_upload, elem_id="video-style")
     with gr.Row():
         v_mode = gr.Radio(["photo", "art"], value="photo", label="Mode")
@@ -1071,7 +1083,7 @@ def _video_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any], on
     v_file = gr.File(label="Download video", elem_id="video-file")
     v_run.click(
         run,
-        [v_clip, v_style, v_mode, v_preset, v_size, v_full, v_frames, v_download],
+        [v_clip, v_gif, v_style, v_mode, v_preset, v_size, v_full, v_frames, v_download],
         [v_preview, v_status, v_file],
         concurrency_id=JOBS,
         show_progress=JOB_PROGRESS,

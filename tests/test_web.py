@@ -486,8 +486,29 @@ def test_video_job_yields_frames_then_the_file(tmp_path, images, monkeypatch):
     words, notes = result_command(read_metadata(gif), Path(gif))
     assert words[:4] == ["restyle", "video", "VIDEO", "STYLE"] and "--full-resolution" in words
     assert notes == ["made in the web UI: put your files in place of VIDEO and STYLE"]
-    with pytest.raises(RestyleError, match="upload a video"):
+    with pytest.raises(RestyleError, match="upload a clip or an animated GIF first"):
         collect(video_job(None, images[1], stop=threading.Event(), folder=tmp_path))
+
+
+def _test_gif(path, frames=4):
+    """An animated GIF of ``frames`` frames of 40 x 30, a tenth of a second each, each darker."""
+    pictures = [Image.fromarray(np.full((30, 40, 3), 200 - 40 * i, np.uint8)) for i in range(frames)]
+    pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=100, loop=0)
+    return path
+
+
+def test_the_video_tab_takes_a_clip_or_an_animated_gif_but_not_both(tmp_path, images):
+    from restyle.clip import probe
+    from restyle.web import clip_upload
+
+    gif = str(_test_gif(tmp_path / "loop.gif"))
+    assert clip_upload("clip.mp4", None) == "clip.mp4" and clip_upload(None, gif) == gif
+    assert clip_upload(None, None) is None
+    with pytest.raises(RestyleError, match="both a clip and a GIF are uploaded: remove the one not meant"):
+        clip_upload("clip.mp4", gif)
+    options = {"size": 32, "stop": threading.Event(), "folder": tmp_path, "download": "GIF (loops, no sound)"}
+    made = collect(video_job(gif, images[1], **options))[-1].file
+    assert probe(made).frames == 4 and probe(made).fps == 10
 
 
 def test_a_jobs_warnings_reach_that_job_only(monkeypatch):
@@ -991,6 +1012,41 @@ def test_browser_video_stops_continues_and_downloads_ten_bits(server, tmp_path, 
         info.value.save_as(path)
         browser.close()
     assert path.suffix == ".mov" and probe(path).frames == 40 and read_metadata(path)["bit_depth"] == 10
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)")
+def test_browser_video_tab_takes_an_animated_gif(server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from restyle.clip import probe
+
+    gif = _test_gif(tmp_path / "loop.gif", frames=5)
+    style = tmp_path / "style.png"
+    Image.fromarray(stripes_image(64, 64)).save(style)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(accept_downloads=True)
+        page.goto(server)
+        page.get_by_role("tab", name="Video").click()
+        page.locator("#video-gif input[type=file]").set_input_files(str(gif))
+        page.locator("#video-style input[type=file]").set_input_files(str(style))
+        page.locator("#video-style img").wait_for(timeout=30_000)
+        page.locator("#video-gif").get_by_text(".gif", exact=True).first.wait_for(timeout=30_000)
+        page.locator("#video-size input[type=number]").fill("64")
+        page.locator("#video-size input[type=number]").press("Enter")
+        page.get_by_label("GIF (loops, no sound)").check()
+        status = page.locator("#video-status textarea")
+        page.locator("#video-run").click()
+        deadline = time.time() + 120
+        while time.time() < deadline and not status.input_value().startswith("done"):
+            time.sleep(0.1)
+        assert status.input_value().startswith("done"), status.input_value()
+        with page.expect_download() as info:
+            page.locator("#video-file a").first.click()
+        path = tmp_path / info.value.suggested_filename
+        info.value.save_as(path)
+        browser.close()
+    assert path.suffix == ".gif" and probe(path).frames == 5 and probe(path).fps == 10
 
 
 def test_server_serves_no_file_outside_its_folder(server, tmp_path):

@@ -1151,6 +1151,13 @@ def _check_address(host: str, port: int) -> None:
             raise RestyleError(f"cannot start the server on {host}:{port}: {reason}") from None
 
 
+def _warm_up() -> None:
+    """What a first job would otherwise wait for, done while the page is being opened:
+    scikit-learn's import (0.7-1 s here), which the first Auto-masks click paid
+    (:mod:`restyle.automask` fits its mixtures with it)."""
+    import sklearn.mixture  # noqa: F401
+
+
 def _launch(folder: Path, *, host: str, port: int, max_upload_mb: int, max_pixels: int, block: bool) -> Any:
     """:func:`serve`'s work, with its temporary folder made."""
     # Gradio keeps uploads and results under GRADIO_TEMP_DIR and serves only from there.
@@ -1162,6 +1169,7 @@ def _launch(folder: Path, *, host: str, port: int, max_upload_mb: int, max_pixel
     except ImportError:
         raise RestyleError("the web UI needs Gradio: pip install 'restyle[web]'") from None
     app = build_app(max_pixels=max_pixels, folder=folder)
+    threading.Thread(target=_warm_up, name="restyle-warm-up", daemon=True).start()
     try:
         app.launch(
             server_name=host,

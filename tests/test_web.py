@@ -832,6 +832,29 @@ def test_a_stopped_server_exits_and_deletes_its_uploads(tmp_path, sig):
     assert not list(tmp_path.iterdir())
 
 
+def test_a_started_server_imports_what_the_first_auto_masks_click_needs(tmp_path):
+    """scikit-learn (for the mixtures) is imported while the page opens, not on the first click."""
+    script = (
+        "import sys, time\n"
+        "from restyle import web\n"
+        f"app = web.serve(port={_free_port()}, block=False)\n"
+        "deadline = time.time() + 20\n"
+        "while 'sklearn.mixture' not in sys.modules and time.time() < deadline:\n"
+        "    time.sleep(0.05)\n"
+        "print('sklearn.mixture' in sys.modules)\n"
+        "app.close()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert "True" in done.stdout.splitlines(), done.stdout + done.stderr
+    before = subprocess.run(
+        [sys.executable, "-c", "import sys\nfrom restyle import web\nprint('sklearn' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert before.stdout.split() == ["False"], before.stdout + before.stderr  # not imported with restyle.web
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     port = _free_port()

@@ -30,7 +30,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from restyle.automask import AutoMasks, resolve_global_style, resolve_masks
+from restyle.automask import AutoMasks, check_mask_options, resolve_global_style, resolve_masks
 from restyle.color import combine_luminance, luminance, match_color, match_luminance
 from restyle.device import runtime
 from restyle.errors import RestyleError, check_choice, check_positive, check_weight
@@ -148,11 +148,7 @@ def _masks(
     """The region masks asked for (files or ``auto``), or ``None`` for none; what was used is
     recorded in ``params``."""
     if content_mask is None and style_mask is None and not auto:
-        if substyles is not None:
-            raise RestyleError("--substyles needs --auto-masks")
         return None
-    if len(styles) != 1:
-        raise RestyleError("masks work with one style image, not several")
     masks, matching = resolve_masks(
         content,
         styles[0],
@@ -340,6 +336,9 @@ def stylize(
     style_list = _as_list(styles)
     if not style_list:
         raise RestyleError("at least one style image is needed")
+    check_mask_options(content_mask=content_mask, style_mask=style_mask, auto=auto_masks, substyles=substyles)
+    if len(style_list) != 1 and (content_mask is not None or auto_masks):
+        raise RestyleError("masks work with one style image, not several")
     blend = [1.0] * len(style_list) if style_blend is None else [float(w) for w in style_blend]
     if len(blend) != len(style_list) or not all(math.isfinite(w) and w >= 0 for w in blend) or sum(blend) <= 0:
         raise RestyleError(

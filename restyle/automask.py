@@ -64,7 +64,15 @@ from restyle.masks import DPST_COLORS, MaskPair, resize_labels
 from restyle.smoothing import guided_filter
 from restyle.vgg import check_size, encoder, min_side
 
-__all__ = ["AutoMasks", "Segmentation", "auto_masks", "match_regions", "resolve_masks", "segment"]
+__all__ = [
+    "AutoMasks",
+    "Segmentation",
+    "auto_masks",
+    "check_mask_options",
+    "match_regions",
+    "resolve_masks",
+    "segment",
+]
 
 FEATURE_LAYERS = ("relu3_1", "relu4_1")  # clustering descriptors
 MATCH_LAYERS = ("relu4_1", "relu5_1")  # region semantics for matching
@@ -653,6 +661,28 @@ def resolve_global_style(global_style: float | None, *, auto: bool) -> float:
     return float(global_style)
 
 
+def check_mask_options(
+    *, content_mask: object, style_mask: object, auto: bool | AutoMasks, substyles: int | None
+) -> None:
+    """A one-line :class:`RestyleError` if the mask options do not go together (mask files and
+    ``auto``, ``substyles`` without ``auto``, one mask file of two). Called before any image is
+    read, so that such a mistake is the only line printed.
+
+    Example:
+        >>> check_mask_options(content_mask=None, style_mask=None, auto=True, substyles=3)  # fine
+    """
+    if (content_mask is None) != (style_mask is None):
+        raise RestyleError("give both --content-mask and --style-mask, or neither")
+    if auto and content_mask is not None:
+        raise RestyleError("--auto-masks finds masks itself: leave out --content-mask and --style-mask")
+    if substyles is not None and not auto:
+        raise RestyleError("--substyles needs --auto-masks")
+    if substyles is not None and isinstance(auto, AutoMasks):
+        raise RestyleError("substyles applies when masks are found, not to masks already found")
+    if substyles is not None:
+        check_at_least(substyles, 1, "substyles")
+
+
 def resolve_masks(
     content: Tensor,
     style: Tensor,
@@ -693,14 +723,7 @@ def resolve_masks(
     """
     from restyle.masks import pair_masks
 
-    if (content_mask is None) != (style_mask is None):
-        raise RestyleError("give both --content-mask and --style-mask, or neither")
-    if auto and content_mask is not None:
-        raise RestyleError("--auto-masks finds masks itself: leave out --content-mask and --style-mask")
-    if substyles is not None and not auto:
-        raise RestyleError("--substyles needs --auto-masks")
-    if substyles is not None and isinstance(auto, AutoMasks):
-        raise RestyleError("substyles applies when masks are found, not to masks already found")
+    check_mask_options(content_mask=content_mask, style_mask=style_mask, auto=auto, substyles=substyles)
     if content_mask is not None:
         pair = pair_masks(content_mask, style_mask, content.shape, style.shape, palette=palette, max_pixels=max_pixels)
         return pair, None

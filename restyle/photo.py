@@ -33,7 +33,7 @@ import torch
 from torch import Tensor
 
 from restyle.artistic import CONTENT_LAYERS, STYLE_LAYERS, Result
-from restyle.automask import AutoMasks, resolve_global_style, resolve_masks
+from restyle.automask import AutoMasks, check_mask_options, resolve_global_style, resolve_masks
 from restyle.bilateral import BilateralGrid, fit_grid, grid_roughness, grid_size, identity_grid
 from restyle.color import match_color, rgb_to_ycbcr
 from restyle.dequantise import dequantise_from, on_grid
@@ -303,6 +303,7 @@ def stylize_photo(
     if dequantise is not None:
         settings = replace(settings, dequantise=dequantise)
     check_long_side(size, minimum=MIN_TRANSFER_SIZE)
+    check_mask_options(content_mask=content_mask, style_mask=style_mask, auto=auto_masks, substyles=substyles)
     for weight in region_weights or ():  # their number is checked once the masks are known
         check_weight(weight, "each of region-weights")
     global_style = resolve_global_style(global_style, auto=bool(auto_masks))

@@ -25,6 +25,7 @@ import inspect
 import math
 import os
 import queue
+import re
 import shutil
 import sys
 import tempfile
@@ -495,7 +496,7 @@ def _run(work: Callable[[Callable[[Any], None]], Any], stop: threading.Event) ->
             updates.put(("error", "stopped"))
         except Exception as exc:  # a bug, not a user error: log it, show one line
             if is_out_of_memory(exc):
-                updates.put(("error", OUT_OF_MEMORY.replace("--size", "size")))
+                updates.put(("error", in_page_terms(OUT_OF_MEMORY)))
                 return
             traceback.print_exc()
             updates.put(("error", f"internal error: {type(exc).__name__}: {exc}"))
@@ -566,15 +567,40 @@ def _previews(
     return "error", "the job ended without a result", tuple(notes)  # _run always ends with one of them
 
 
+#: The command line's options in messages, as the page names their fields.
+PAGE_TERMS = {
+    "--size": "size",
+    "--style-scale": "style scale",
+    "--style-weight": "style weight",
+    "--photo-weight": "photorealism weight",
+    "--content-weight": "content weight",
+    "--iterations": "iterations",
+    "--substyles": "sub-styles",
+}
+_OPTION = re.compile(r"--[a-z][a-z-]*[a-z]")
+
+
+def in_page_terms(message: str) -> str:
+    """A library message in the page's words: an option that is a field on the page is named
+    as the field (``try a smaller --size`` becomes ``try a smaller size``).
+
+    Example:
+        >>> in_page_terms("enlarged 3.0 times: its detail comes out soft (--size 32 keeps its own size)")
+        'enlarged 3.0 times: its detail comes out soft (size 32 keeps its own size)'
+    """
+    return _OPTION.sub(lambda option: PAGE_TERMS.get(option.group(), option.group()), message)
+
+
 def _by_name(uploads: Sequence[object]) -> Callable[[str], str]:
-    """A function that names each uploaded file in a message by its name, not by the path of
-    the server's copy (Gradio's folder, which means nothing to the user)."""
+    """A function that puts a message in the page's words: each uploaded file named by its
+    name, not by the path of the server's copy (Gradio's folder, which means nothing to the
+    user), and options by their fields (:func:`in_page_terms`)."""
     paths = sorted({str(u) for u in uploads if isinstance(u, (str, os.PathLike))}, key=len, reverse=True)
 
     def named(message: str) -> str:
         for path in paths:
             message = message.replace(path, Path(path).name)
-        return message
+        return in_page_terms(message)
 
     return named
 

@@ -1216,3 +1216,15 @@ def test_previews_are_throttled_and_carry_the_warnings_raised_since_the_last(mon
     assert [u.status for u in shown] == [f"step {i}" for i in range(5)]
     assert [u.notes for u in shown] == [("before the first",), (), (), ("/server/copy/clip.mp4: after the third",), ()]
     assert ended == ("done", "the result", ())
+
+
+@pytest.mark.filterwarnings("ignore:content is 32x24, enlarged")
+def test_notes_name_the_pages_fields_not_the_command_lines_options(tmp_path):
+    content = tmp_path / "small.png"
+    Image.fromarray(smooth_image(24, 32)).save(content)
+    style = smooth_image(64, 64)[::-1].copy()
+    job = photo_job(str(content), style, None, None, preset="fast", size=96, stop=threading.Event(), folder=tmp_path)
+    notes = [note for update in collect(job) for note in update.notes]
+    assert notes == [
+        "content is 32x24, enlarged 3.0 times to 96 px: its detail comes out soft (size 32 keeps its own size)"
+    ]

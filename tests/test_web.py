@@ -1218,13 +1218,15 @@ def test_previews_are_throttled_and_carry_the_warnings_raised_since_the_last(mon
     assert ended == ("done", "the result", ())
 
 
-@pytest.mark.filterwarnings("ignore:content is 32x24, enlarged")
 def test_notes_name_the_pages_fields_not_the_command_lines_options(tmp_path):
+    import warnings
+
     content = tmp_path / "small.png"
     Image.fromarray(smooth_image(24, 32)).save(content)
     style = smooth_image(64, 64)[::-1].copy()
     job = photo_job(str(content), style, None, None, preset="fast", size=96, stop=threading.Event(), folder=tmp_path)
-    notes = [note for update in collect(job) for note in update.notes]
+    with warnings.catch_warnings(record=True):  # shown on the server's terminal too: not here
+        notes = [note for update in collect(job) for note in update.notes]
     assert notes == [
         "content is 32x24, enlarged 3.0 times to 96 px: its detail comes out soft (size 32 keeps its own size)"
     ]

@@ -524,13 +524,15 @@ def _eta(it: Any) -> str:
 DOWNLOADS = {"PNG": (".png", 8), "PNG, 16 bits": (".png", 16), "TIFF, 16 bits": (".tif", 16)}
 
 
+#: The Video tab's choice for an animated GIF.
+GIF_DOWNLOAD = "GIF (loops, no sound)"
 #: The Video tab's download formats: label -> (suffix, bits per channel); see
 #: :func:`restyle.video.stylize_video`'s ``bit_depth``.
 VIDEO_DOWNLOADS = {
     "MP4 (H.264)": (".mp4", 8),
     "MP4, 10 bits (HEVC)": (".mp4", 10),
     "MOV, 10 bits (ProRes 422 HQ)": (".mov", 10),
-    "GIF (loops, no sound)": (".gif", 8),
+    GIF_DOWNLOAD: (".gif", 8),
 }
 
 
@@ -1115,6 +1117,8 @@ def _video_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any], on
         show_progress=JOB_PROGRESS,
     )
     v_stop.click(stop, None, v_status, queue=False)
+    # a GIF in: a GIF out, unless the user then chooses otherwise
+    v_gif.upload(lambda: GIF_DOWNLOAD, None, v_download, queue=False)
 
 
 def serve(

@@ -1057,7 +1057,12 @@ def test_browser_video_tab_takes_an_animated_gif(server, tmp_path):
         page.locator("#video-gif").get_by_text(".gif", exact=True).first.wait_for(timeout=30_000)
         page.locator("#video-size input[type=number]").fill("64")
         page.locator("#video-size input[type=number]").press("Enter")
-        page.get_by_label("GIF (loops, no sound)").check()
+        gif_out = page.get_by_label("GIF (loops, no sound)")
+        gif_out.wait_for(timeout=10_000)
+        deadline = time.time() + 10
+        while time.time() < deadline and not gif_out.is_checked():  # chosen by the upload
+            time.sleep(0.1)
+        assert gif_out.is_checked()
         status = page.locator("#video-status textarea")
         page.locator("#video-run").click()
         deadline = time.time() + 120

@@ -1118,7 +1118,7 @@ def _video_tab(gr: Any, *, run: Callable[..., Any], stop: Callable[..., Any], on
     )
     v_stop.click(stop, None, v_status, queue=False)
     # a GIF in: a GIF out, unless the user then chooses otherwise
-    v_gif.upload(lambda: GIF_DOWNLOAD, None, v_download, queue=False)
+    v_gif.upload(lambda: GIF_DOWNLOAD, None, v_download, concurrency_limit=None)
 
 
 def serve(

@@ -844,7 +844,8 @@ def test_a_started_server_imports_what_the_first_auto_masks_click_needs(tmp_path
         "print('sklearn.mixture' in sys.modules)\n"
         "app.close()\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    env = {**os.environ, "TMPDIR": str(tmp_path)}  # the server's folder, left by a server not blocking: here
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
     assert "True" in done.stdout.splitlines(), done.stdout + done.stderr
     before = subprocess.run(
         [sys.executable, "-c", "import sys\nfrom restyle import web\nprint('sklearn' in sys.modules)"],

@@ -11,6 +11,7 @@ import argparse
 import hashlib
 import json
 import math
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -547,6 +548,11 @@ def _run_serve(args: argparse.Namespace, names: list[str]) -> int:
     previous = signal.signal(signal.SIGINT, _interrupt) if main_thread else None
     try:
         web.serve(**signature_kwargs(args, names))
+    except KeyboardInterrupt:  # again, while the running job stopped (web.stop_jobs): quit now,
+        # without the interpreter's exit, which a job's thread still inside PyTorch would abort
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
     finally:
         if main_thread:
             signal.signal(signal.SIGINT, previous)
@@ -1015,8 +1021,6 @@ def entry() -> None:
         code = main()
         sys.stdout.flush()  # here, so that a closed pipe is met inside the try
     except BrokenPipeError:  # the reader of the output closed it: stop quietly, as Unix tools do
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit would fail again
         code = EXIT_BROKEN_PIPE
     sys.exit(code)

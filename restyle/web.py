@@ -148,6 +148,19 @@ def request_stop(session: str) -> str:
     return "stopping: the best result so far follows"
 
 
+def stop_jobs() -> None:
+    """Stop every job for good, as a stopping server must: the running one at its next step
+    (its stop flag set), those waiting not at all; and wait for that. A job's thread still
+    inside PyTorch when the interpreter exits aborted the process ("terminate called without an
+    active exception", exit status 134)."""
+    _WORKER.close()
+    with _STOPS_LOCK:
+        flags = list(_STOPS.values())
+    for flag in flags:
+        flag.set()
+    _WORKER.wait_idle()
+
+
 def _to_array(image: torch.Tensor) -> np.ndarray:
     """An image tensor as the (H, W, 3) uint8 array the UI shows."""
     return np.asarray(to_pil(image))
@@ -430,13 +443,17 @@ class _Worker:
     team, and the Auto-masks button ran in yet another (Gradio's). With one thread, and the one
     ``malloc`` arena :mod:`restyle.allocator` asks for, a photo job on a phone photo after the
     button faulted 21-45 thousand pages against 110-960 thousand (``benchmarks/RESULTS.md``).
-    A daemon thread: a server stopped mid-job exits at once.
+    A daemon thread, but a stopped server waits for its task (:func:`stop_jobs`): a thread still
+    inside PyTorch when the interpreter exits aborts the process.
     """
 
     def __init__(self) -> None:
         self._tasks: queue.Queue[Callable[[], None]] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._idle = threading.Condition()
+        self._pending = 0  # tasks submitted and not yet finished
+        self._closed = False
 
     def submit(self, task: Callable[[], None]) -> None:
         """Run ``task()`` after the tasks before it (it handles its own errors)."""
@@ -445,7 +462,25 @@ class _Worker:
                 keep_freed_memory()  # before the thread starts: it then shares the main heap
                 self._thread = threading.Thread(target=self._loop, name="restyle-work", daemon=True)
                 self._thread.start()
+        with self._idle:
+            self._pending += 1
         self._tasks.put(task)
+
+    def busy(self) -> bool:
+        """Whether a task runs or waits."""
+        with self._idle:
+            return self._pending > 0
+
+    def close(self) -> None:
+        """Run no more tasks: those waiting are dropped (the server is stopping)."""
+        with self._idle:
+            self._closed = True
+
+    def wait_idle(self, poll: float = 0.25) -> None:
+        """Wait until no task runs or waits (in short waits, so that Ctrl-C is seen)."""
+        with self._idle:
+            while self._pending:
+                self._idle.wait(poll)
 
     def call(self, function: Callable[[], Any]) -> Any:
         """``function()``'s result (or exception), computed in the worker; waits for it."""
@@ -465,7 +500,14 @@ class _Worker:
 
     def _loop(self) -> None:
         while True:
-            self._tasks.get()()
+            task = self._tasks.get()
+            try:
+                if not self._closed:
+                    task()
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
 
 
 _WORKER = _Worker()
@@ -1130,8 +1172,9 @@ def serve(
     block: bool = True,
 ) -> Any:
     """Start the web UI. Returns the app (when ``block`` is False, the server runs in a thread).
-    A blocking server runs until Ctrl-C (or SIGTERM), and then deletes its temporary folder: the
-    uploads and the results, which the page offered for download.
+    A blocking server runs until Ctrl-C (or SIGTERM); then it stops a running job at its next
+    step (:func:`stop_jobs`) and deletes its temporary folder: the uploads and the results,
+    which the page offered for download.
 
     Args:
         host: the address to bind: 127.0.0.1 (the default) is this machine only.
@@ -1221,6 +1264,11 @@ def _launch(folder: Path, *, host: str, port: int, max_upload_mb: int, max_pixel
     except KeyboardInterrupt:  # stopped while it was starting, before Gradio waits for Ctrl-C itself
         app.close()
     if block:  # stopped (Ctrl-C): its uploads and results, people's photos, are not left behind
-        shutil.rmtree(folder, ignore_errors=True)
-        print("restyle: server stopped; its uploads and results are deleted", file=sys.stderr)
+        try:
+            if _WORKER.busy():
+                print("restyle: stopping the running job at its next step (Ctrl-C again to quit now)", file=sys.stderr)
+            stop_jobs()
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+            print("restyle: server stopped; its uploads and results are deleted", file=sys.stderr)
     return app

@@ -856,6 +856,73 @@ def test_a_started_server_imports_what_the_first_auto_masks_click_needs(tmp_path
     assert before.stdout.split() == ["False"], before.stdout + before.stderr  # not imported with restyle.web
 
 
+_SERVER_WITH_A_JOB = """
+import os, signal, sys, threading, torch
+from restyle import web
+
+def job():  # as a job runs: PyTorch's work, step after step, until its stop flag is set
+    stop, x = web.stop_flag("page"), torch.randn(1, 32, 128, 128, requires_grad=True)
+    conv = torch.nn.Conv2d(32, 32, 3)
+    print("job started", flush=True)
+    while not stop.is_set():
+        conv(x).sum().backward()
+    print("job stopped", flush=True)
+
+web._WORKER.submit(job)
+threading.Timer(8, lambda: os.kill(os.getpid(), signal.SIGINT)).start()  # Ctrl-C mid-job
+web.serve(port=int(sys.argv[1]))
+"""
+
+
+_SERVER_WITH_A_LONG_STEP = """
+import os, signal, sys, threading, time, torch
+from restyle import cli, web
+
+def job():  # one step longer than anyone waits: its stop flag is not looked at
+    x, conv, end = torch.randn(1, 32, 128, 128, requires_grad=True), torch.nn.Conv2d(32, 32, 3), time.time() + 120
+    while time.time() < end:
+        conv(x).sum().backward()
+
+web._WORKER.submit(job)
+for at in (8, 11):  # Ctrl-C, then Ctrl-C again while the job does not stop
+    threading.Timer(at, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+sys.exit(cli.main(["serve", "--port", sys.argv[1]]))
+"""
+
+
+def test_ctrl_c_again_quits_a_server_whose_job_does_not_stop(tmp_path):
+    env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    started = time.time()
+    done = subprocess.run(
+        [sys.executable, "-c", _SERVER_WITH_A_LONG_STEP, str(_free_port())],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
+    assert done.returncode == 130 and time.time() - started < 60, done.stdout + done.stderr
+    assert "Ctrl-C again to quit now" in done.stderr and "terminate called" not in done.stderr, done.stderr
+    assert not list(tmp_path.glob("restyle-web-*"))  # its folder deleted all the same
+
+
+def test_a_server_stopped_mid_job_stops_the_job_and_exits_cleanly(tmp_path):
+    """Its job's thread, inside PyTorch at the interpreter's exit, aborted the process: "terminate
+    called without an active exception", exit status 134 (-6 here)."""
+    env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", _SERVER_WITH_A_JOB, str(_free_port())],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("job started") == 1 and "job stopped" in done.stdout, done.stdout
+    assert "stopping the running job at its next step" in done.stderr, done.stderr
+    assert "terminate called" not in done.stderr, done.stderr
+    assert not list(tmp_path.glob("restyle-web-*"))  # its folder deleted
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     port = _free_port()

@@ -74,8 +74,10 @@ __all__ = [
     "build_app",
     "clip_upload",
     "editor_mask",
+    "in_page_terms",
     "photo_job",
     "serve",
+    "stop_jobs",
     "video_job",
     "viewable_upload",
 ]

@@ -832,6 +832,13 @@ def test_a_stopped_server_exits_and_deletes_its_uploads(tmp_path, sig):
     assert not list(tmp_path.iterdir())
 
 
+def _python(script: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """``script`` run by Python in a process of its own, its temporary files (a server's folder)
+    in ``tmp_path``."""
+    env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=180, env=env)
+
+
 def test_a_started_server_imports_what_the_first_auto_masks_click_needs(tmp_path):
     """scikit-learn (for the mixtures) is imported while the page opens, not on the first click."""
     script = (
@@ -844,8 +851,7 @@ def test_a_started_server_imports_what_the_first_auto_masks_click_needs(tmp_path
         "print('sklearn.mixture' in sys.modules)\n"
         "app.close()\n"
     )
-    env = {**os.environ, "TMPDIR": str(tmp_path)}  # the server's folder, left by a server not blocking: here
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    done = _python(script, tmp_path)  # the folder of a server that does not block, left to its caller: there
     assert "True" in done.stdout.splitlines(), done.stdout + done.stderr
     before = subprocess.run(
         [sys.executable, "-c", "import sys\nfrom restyle import web\nprint('sklearn' in sys.modules)"],
@@ -891,15 +897,8 @@ sys.exit(cli.main(["serve", "--port", sys.argv[1]]))
 
 
 def test_ctrl_c_again_quits_a_server_whose_job_does_not_stop(tmp_path):
-    env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
     started = time.time()
-    done = subprocess.run(
-        [sys.executable, "-c", _SERVER_WITH_A_LONG_STEP, str(_free_port())],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=env,
-    )
+    done = _python(_SERVER_WITH_A_LONG_STEP, tmp_path, str(_free_port()))
     assert done.returncode == 130 and time.time() - started < 60, done.stdout + done.stderr
     assert "Ctrl-C again to quit now" in done.stderr and "terminate called" not in done.stderr, done.stderr
     assert not list(tmp_path.glob("restyle-web-*"))  # its folder deleted all the same
@@ -908,14 +907,7 @@ def test_ctrl_c_again_quits_a_server_whose_job_does_not_stop(tmp_path):
 def test_a_server_stopped_mid_job_stops_the_job_and_exits_cleanly(tmp_path):
     """Its job's thread, inside PyTorch at the interpreter's exit, aborted the process: "terminate
     called without an active exception", exit status 134 (-6 here)."""
-    env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
-    done = subprocess.run(
-        [sys.executable, "-c", _SERVER_WITH_A_JOB, str(_free_port())],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=env,
-    )
+    done = _python(_SERVER_WITH_A_JOB, tmp_path, str(_free_port()))
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("job started") == 1 and "job stopped" in done.stdout, done.stdout
     assert "stopping the running job at its next step" in done.stderr, done.stderr
@@ -1057,6 +1049,32 @@ def test_browser_photo_transfer_end_to_end(server, tmp_path):
     assert hosts <= {"127.0.0.1:" + server.rsplit(":", 1)[1], "data:", "blob:"}, hosts
 
 
+def _video_tab_with(p, server: str, field: str, source: Path, tmp_path: Path):
+    """A browser and its page on the Video tab, ``source`` uploaded to ``field`` (the clip's or
+    the GIF's), a striped style uploaded and shown, and the size set to 64."""
+    style = tmp_path / "style.png"
+    Image.fromarray(stripes_image(64, 64)).save(style)
+    browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+    page = browser.new_page(accept_downloads=True)
+    page.goto(server)
+    page.get_by_role("tab", name="Video").click()
+    page.locator(f"{field} input[type=file]").set_input_files(str(source))
+    page.locator("#video-style input[type=file]").set_input_files(str(style))
+    page.locator("#video-style img").wait_for(timeout=30_000)
+    page.locator("#video-size input[type=number]").fill("64")
+    page.locator("#video-size input[type=number]").press("Enter")
+    return browser, page
+
+
+def _download_video(page, folder: Path) -> Path:
+    """The Video tab's result, downloaded into ``folder`` under the name the page gives it."""
+    with page.expect_download() as info:
+        page.locator("#video-file a").first.click()
+    path = folder / info.value.suggested_filename
+    info.value.save_as(path)
+    return path
+
+
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)")
 def test_browser_video_stops_continues_and_downloads_ten_bits(server, tmp_path, images):
     from playwright.sync_api import sync_playwright
@@ -1064,19 +1082,9 @@ def test_browser_video_stops_continues_and_downloads_ten_bits(server, tmp_path, 
     from restyle.clip import probe
 
     clip = _test_clip(tmp_path / "clip.mp4", "-pix_fmt", "yuv420p", seconds=5)  # 40 frames
-    style = tmp_path / "style.png"
-    Image.fromarray(stripes_image(64, 64)).save(style)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(accept_downloads=True)
-        page.goto(server)
-        page.get_by_role("tab", name="Video").click()
-        page.locator("#video-clip input[type=file]").set_input_files(str(clip))
-        page.locator("#video-style input[type=file]").set_input_files(str(style))
-        page.locator("#video-style img").wait_for(timeout=30_000)
+        browser, page = _video_tab_with(p, server, "#video-clip", clip, tmp_path)
         page.locator("#video-clip video").wait_for(timeout=30_000)
-        page.locator("#video-size input[type=number]").fill("64")
-        page.locator("#video-size input[type=number]").press("Enter")
         page.get_by_role("radio", name="art").check()  # slow enough to stop halfway
         page.get_by_label("MOV, 10 bits (ProRes 422 HQ)").check()
         status = page.locator("#video-status textarea")
@@ -1097,10 +1105,7 @@ def test_browser_video_stops_continues_and_downloads_ten_bits(server, tmp_path, 
         )
         page.locator("#video-run").click()
         assert wait_for(lambda s: s.startswith("done")).startswith("done")
-        with page.expect_download() as info:
-            page.locator("#video-file a").first.click()
-        path = tmp_path / info.value.suggested_filename
-        info.value.save_as(path)
+        path = _download_video(page, tmp_path)
         browser.close()
     assert path.suffix == ".mov" and probe(path).frames == 40 and read_metadata(path)["bit_depth"] == 10
 
@@ -1112,19 +1117,9 @@ def test_browser_video_tab_takes_an_animated_gif(server, tmp_path):
     from restyle.clip import probe
 
     gif = _test_gif(tmp_path / "loop.gif", frames=5)
-    style = tmp_path / "style.png"
-    Image.fromarray(stripes_image(64, 64)).save(style)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(accept_downloads=True)
-        page.goto(server)
-        page.get_by_role("tab", name="Video").click()
-        page.locator("#video-gif input[type=file]").set_input_files(str(gif))
-        page.locator("#video-style input[type=file]").set_input_files(str(style))
-        page.locator("#video-style img").wait_for(timeout=30_000)
+        browser, page = _video_tab_with(p, server, "#video-gif", gif, tmp_path)
         page.locator("#video-gif").get_by_text(".gif", exact=True).first.wait_for(timeout=30_000)
-        page.locator("#video-size input[type=number]").fill("64")
-        page.locator("#video-size input[type=number]").press("Enter")
         gif_out = page.get_by_label("GIF (loops, no sound)")
         gif_out.wait_for(timeout=10_000)
         deadline = time.time() + 10
@@ -1137,10 +1132,7 @@ def test_browser_video_tab_takes_an_animated_gif(server, tmp_path):
         while time.time() < deadline and not status.input_value().startswith("done"):
             time.sleep(0.1)
         assert status.input_value().startswith("done"), status.input_value()
-        with page.expect_download() as info:
-            page.locator("#video-file a").first.click()
-        path = tmp_path / info.value.suggested_filename
-        info.value.save_as(path)
+        path = _download_video(page, tmp_path)
         browser.close()
     assert path.suffix == ".gif" and probe(path).frames == 5 and probe(path).fps == 10
 

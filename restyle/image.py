@@ -398,9 +398,15 @@ def _open(path: Path) -> Image.Image:
                 f"{path}: a HEIF (HEIC) image; reading it needs pillow-heif: pip install 'restyle[heif]'"
             )
         img = _pillow_open(path)
+    if (img is None or img.format == "MPEG") and path.suffix.lower() in VIDEO_FILE_SUFFIXES:
+        raise RestyleError(f"{path}: a video, not an image; restyle video stylises a clip")
     if img is None:
         raise RestyleError(f"{path}: not an image, or a format restyle cannot read")
     return img
+
+
+#: The suffixes of video files, which a user may give where an image is wanted.
+VIDEO_FILE_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts")
 
 
 def _check_readable(path: Path) -> None:

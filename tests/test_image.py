@@ -827,3 +827,23 @@ def test_holds_deep_colour_from_the_header(tmp_path, rgb):
         write(tmp_path / name)
         deep[name] = holds_deep_colour(tmp_path / name)
     assert deep == {name: name.startswith(("sixteen", "grey16", "float", "raw")) for name in cases}
+
+
+def test_a_video_given_as_an_image_is_named_as_one(tmp_path):
+    import imageio_ffmpeg
+
+    clip = tmp_path / "clip.mp4"
+    writer = imageio_ffmpeg.write_frames(str(clip), (32, 16), fps=5)
+    writer.send(None)
+    for _ in range(3):
+        writer.send(np.zeros((16, 32, 3), np.uint8).tobytes())
+    writer.close()
+    mpeg = tmp_path / "old.mpg"
+    mpeg.write_bytes(b"\x00\x00\x01\xb3" + bytes(60))  # what Pillow takes for an MPEG image it cannot decode
+    for path in (clip, mpeg):
+        with pytest.raises(RestyleError, match=f"^{path}: a video, not an image; restyle video stylises a clip$"):
+            load_image(path)
+    notes = tmp_path / "notes.mp4.txt"
+    notes.write_text("not a video either")
+    with pytest.raises(RestyleError, match="not an image, or a format restyle cannot read"):
+        load_image(notes)

@@ -1229,8 +1229,10 @@ def _check_address(host: str, port: int) -> None:
 def _warm_up() -> None:
     """What a first job would otherwise wait for, done while the page is being opened:
     scikit-learn's import (0.7-1 s here), which the first Auto-masks click paid
-    (:mod:`restyle.automask` fits its mixtures with it)."""
-    import sklearn.mixture  # noqa: F401
+    (:mod:`restyle.automask` fits its mixtures with it). The worker's first task: a thread of
+    its own, started before the worker, would leave glibc an arena of its own that the worker
+    then took, and with it the page faults :mod:`restyle.allocator` prevents."""
+    import sklearn.mixture  # noqa: F401  (a dependency of restyle's)
 
 
 def _launch(folder: Path, *, host: str, port: int, max_upload_mb: int, max_pixels: int, block: bool) -> Any:
@@ -1244,7 +1246,7 @@ def _launch(folder: Path, *, host: str, port: int, max_upload_mb: int, max_pixel
     except ImportError:
         raise RestyleError("the web UI needs Gradio: pip install 'restyle[web]'") from None
     app = build_app(max_pixels=max_pixels, folder=folder)
-    threading.Thread(target=_warm_up, name="restyle-warm-up", daemon=True).start()
+    _WORKER.submit(_warm_up)
     try:
         app.launch(
             server_name=host,

@@ -70,8 +70,17 @@ def _print_warning(
 ) -> None:
     from tqdm import tqdm
 
+    text = f"restyle: warning: {message}"
+    if text in _WARNED:  # said once a command: a sweep's runs each read the same content
+        return
+    _WARNED.add(text)
     # on a line of its own above a progress bar that is on screen (the video bar is, from the start)
-    tqdm.write(f"restyle: warning: {message}", file=sys.stderr)
+    tqdm.write(text, file=sys.stderr)
+
+
+#: The warnings this command has printed. Python's own once-per-place rule does not hold: every
+#: ``warnings.catch_warnings`` (Pillow's are caught on each read) resets it.
+_WARNED: set[str] = set()
 
 
 #: The progress bar of a run: the bar and percentage measure its work, not its iterations (a
@@ -977,6 +986,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from restyle.optim import STOP
 
     warnings.showwarning = _print_warning
+    _WARNED.clear()
     parser, runners = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -750,3 +750,14 @@ def test_every_example_command_parses():
                 parser.parse_args(words[1:])
             except SystemExit as exc:
                 assert not exc.code, f"{' '.join(words)}: {shown.getvalue().strip()}"
+
+
+def test_a_warning_is_printed_once_a_command_though_each_run_of_a_sweep_raises_it(capsys, tmp_path, content_png):
+    style = tmp_path / "style.png"
+    Image.fromarray(stripes_image(64, 64)).save(style)
+    argv = ["photo", content_png, style, "-o", tmp_path / "s.png", "--size", "160", "--iterations", "2"]
+    code, _, err = run(capsys, *argv, "--photo-weight", "1e2,1e4", "--quiet", "--device", "cpu")
+    assert code == 0, err
+    assert err.count("restyle: warning: content is 64x48, enlarged 2.5 times to 160 px") == 1, err
+    code, _, err = run(capsys, *argv, "--quiet", "--device", "cpu")  # the next command says it again
+    assert code == 0 and err.count("enlarged 2.5 times") == 1, err

@@ -745,7 +745,9 @@ def _work_shape(image: Tensor, size: int, *, max_pixels: int, what: str, warn: b
     check_work_size(shape, max_pixels=max_pixels, what=what, value=size)
     if warn:
         own = max(image.shape[-2:])
-        warn_if_enlarged(image.shape, size, what, effect=f"its detail comes out soft (--size {own} keeps its own size)")
+        warn_if_enlarged(
+            image.shape, size, what, effect="its detail comes out soft", hint=f" (--size {own} keeps its own size)"
+        )
     return shape
 
 

@@ -94,6 +94,15 @@ def video_range_codes(rgb: np.ndarray, weights: tuple[float, float], bits: int) 
     return np.round(np.stack(planes)).astype("<u2" if bits > 8 else np.uint8).tobytes()
 
 
+def animated_gif(path, count=4, size=(40, 30), **save):
+    """A GIF of ``count`` frames of noise (each its own palette) made by Pillow; ``save`` goes to
+    ``Image.save`` (``duration`` in ms, per frame or for all; none: frames without timing)."""
+    rng = np.random.default_rng(len(str(path)))
+    frames = [Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)) for _ in range(count)]
+    frames[0].save(path, save_all=True, append_images=frames[1:], **save)
+    return path
+
+
 def on_terminal(text: str) -> list[str]:
     """The non-blank lines a terminal shows for ``text``: each line as its last carriage return
     (a progress bar redrawing itself) leaves it."""

@@ -11,16 +11,7 @@ from restyle.errors import RestyleError
 from restyle.gif import _clip_frames, frame_delays, shown_delays
 from restyle.image import RestyleWarning
 
-from .conftest import run
-
-
-def _gif(path, count=4, size=(40, 30), **save):
-    """A GIF of ``count`` frames of noise (each its own palette) made by Pillow; ``save`` goes to
-    ``Image.save`` (``duration`` in ms, per frame or for all; none: frames without timing)."""
-    rng = np.random.default_rng(len(str(path)))
-    frames = [Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)) for _ in range(count)]
-    frames[0].save(path, save_all=True, append_images=frames[1:], **save)
-    return path
+from .conftest import animated_gif, run
 
 
 def _pillow_frames(path):
@@ -34,7 +25,7 @@ def _pillow_frames(path):
 
 @pytest.mark.parametrize("durations", [[40] * 5, [30, 50, 120, 20, 70]])
 def test_frame_delays_are_those_pillow_reads(tmp_path, durations):
-    path = _gif(tmp_path / "a.gif", count=len(durations), duration=durations, loop=0)
+    path = animated_gif(tmp_path / "a.gif", count=len(durations), duration=durations, loop=0)
     expected = []
     with Image.open(path) as gif:
         for index in range(gif.n_frames):
@@ -44,13 +35,13 @@ def test_frame_delays_are_those_pillow_reads(tmp_path, durations):
 
 
 def test_frames_without_a_timing_block_are_counted_and_none(tmp_path):
-    path = _gif(tmp_path / "untimed.gif", count=3)  # given no duration, Pillow writes a delay of 0 or none
+    path = animated_gif(tmp_path / "untimed.gif", count=3)  # given no duration, Pillow writes a delay of 0 or none
     delays = frame_delays(path.read_bytes())
     assert len(delays) == 3 and delays[0] is None and set(delays) <= {None, 0}
 
 
 def test_a_file_cut_short_gives_its_whole_frames(tmp_path):
-    data = _gif(tmp_path / "a.gif", count=3, duration=40).read_bytes()
+    data = animated_gif(tmp_path / "a.gif", count=3, duration=40).read_bytes()
     assert frame_delays(data) == [4, 4, 4]
     assert frame_delays(data[: len(data) - 200]) == [4, 4]  # the last frame's data is cut
     cut = tmp_path / "cut.gif"
@@ -87,7 +78,7 @@ def test_clip_frames_are_the_frames_shown_at_each_middle():
 
 
 def test_a_timed_gif_is_read_at_its_rate_frame_for_frame(tmp_path):
-    path = _gif(tmp_path / "a.gif", count=6, duration=40, loop=0)
+    path = animated_gif(tmp_path / "a.gif", count=6, duration=40, loop=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # timed: no warning
         info = probe(path)
@@ -100,7 +91,7 @@ def test_a_timed_gif_is_read_at_its_rate_frame_for_frame(tmp_path):
 def test_an_untimed_gif_is_read_whole_at_ten_frames_a_second_with_a_warning(tmp_path):
     """ffmpeg's reader gave 1 of these 3 frames, and of 8, 7 (mixed up)."""
     for count in (3, 8):
-        path = _gif(tmp_path / f"u{count}.gif", count=count)
+        path = animated_gif(tmp_path / f"u{count}.gif", count=count)
         with pytest.warns(RestyleWarning) as caught:
             info = probe(path)
         assert (
@@ -110,7 +101,7 @@ def test_an_untimed_gif_is_read_whole_at_ten_frames_a_second_with_a_warning(tmp_
         assert (info.fps, info.frames) == (10.0, count)
         frames = list(read_frames(info, shape=(30, 40)))
         assert all(np.array_equal(a, b) for a, b in zip(frames, _pillow_frames(path), strict=True))
-    mixed = _gif(tmp_path / "mixed.gif", count=4, duration=[0, 50, 50, 50])
+    mixed = animated_gif(tmp_path / "mixed.gif", count=4, duration=[0, 50, 50, 50])
     with pytest.warns(RestyleWarning, match="1 of its 4 frames have no delay or one under 0.02 s"):
         info = probe(mixed)
     assert info.fps == pytest.approx(100 * 4 / (10 + 5 + 5 + 5))
@@ -141,7 +132,7 @@ def test_a_gif_with_no_whole_frame_is_one_line(capsys, tmp_path):
 
 
 def test_an_untimed_gif_becomes_a_video_of_all_its_frames(capsys, tmp_path):
-    path = _gif(tmp_path / "anim.gif", count=5, size=(48, 32))
+    path = animated_gif(tmp_path / "anim.gif", count=5, size=(48, 32))
     style = tmp_path / "style.png"
     Image.new("RGB", (16, 16), (200, 40, 40)).save(style)
     out = tmp_path / "o.mp4"

@@ -42,7 +42,7 @@ from restyle.web import (
     viewable_upload,
 )
 
-from .conftest import smooth_image, stripes_image
+from .conftest import animated_gif, smooth_image, stripes_image
 
 gradio = pytest.importorskip("gradio", reason="the web extra is not installed: pip install -e '.[web]'")
 
@@ -490,18 +490,11 @@ def test_video_job_yields_frames_then_the_file(tmp_path, images, monkeypatch):
         collect(video_job(None, images[1], stop=threading.Event(), folder=tmp_path))
 
 
-def _test_gif(path, frames=4):
-    """An animated GIF of ``frames`` frames of 40 x 30, a tenth of a second each, each darker."""
-    pictures = [Image.fromarray(np.full((30, 40, 3), 200 - 40 * i, np.uint8)) for i in range(frames)]
-    pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=100, loop=0)
-    return path
-
-
 def test_the_video_tab_takes_a_clip_or_an_animated_gif_but_not_both(tmp_path, images):
     from restyle.clip import probe
     from restyle.web import clip_upload
 
-    gif = str(_test_gif(tmp_path / "loop.gif"))
+    gif = str(animated_gif(tmp_path / "loop.gif", duration=100, loop=0))
     assert clip_upload("clip.mp4", None) == "clip.mp4" and clip_upload(None, gif) == gif
     assert clip_upload(None, None) is None
     with pytest.raises(RestyleError, match="both a clip and a GIF are uploaded: remove the one not meant"):
@@ -1116,7 +1109,7 @@ def test_browser_video_tab_takes_an_animated_gif(server, tmp_path):
 
     from restyle.clip import probe
 
-    gif = _test_gif(tmp_path / "loop.gif", frames=5)
+    gif = animated_gif(tmp_path / "loop.gif", count=5, duration=100, loop=0)
     with sync_playwright() as p:
         browser, page = _video_tab_with(p, server, "#video-gif", gif, tmp_path)
         page.locator("#video-gif").get_by_text(".gif", exact=True).first.wait_for(timeout=30_000)

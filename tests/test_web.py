@@ -833,19 +833,29 @@ def _python(script: str, tmp_path: Path, *args: str) -> subprocess.CompletedProc
 
 
 def test_a_started_server_imports_what_the_first_auto_masks_click_needs(tmp_path):
-    """scikit-learn (for the mixtures) is imported while the page opens, not on the first click."""
+    """scikit-learn (for the mixtures) is imported while the page opens, not on the first click,
+    and by the worker: in a thread of its own it would leave glibc an arena outside the one-arena
+    policy (``web._warm_up``)."""
     script = (
-        "import sys, time\n"
+        "import sys, threading, time\n"
         "from restyle import web\n"
+        "ran_in = []\n"
+        "warm_up = web._warm_up\n"
+        "def spy():\n"
+        "    ran_in.append(threading.current_thread().name)\n"
+        "    warm_up()\n"
+        "web._warm_up = spy\n"
         f"app = web.serve(port={_free_port()}, block=False)\n"
         "deadline = time.time() + 20\n"
         "while 'sklearn.mixture' not in sys.modules and time.time() < deadline:\n"
         "    time.sleep(0.05)\n"
         "print('sklearn.mixture' in sys.modules)\n"
+        "print('ran in', *ran_in)\n"
         "app.close()\n"
     )
     done = _python(script, tmp_path)  # the folder of a server that does not block, left to its caller: there
     assert "True" in done.stdout.splitlines(), done.stdout + done.stderr
+    assert "ran in restyle-work" in done.stdout.splitlines(), done.stdout + done.stderr
     before = subprocess.run(
         [sys.executable, "-c", "import sys\nfrom restyle import web\nprint('sklearn' in sys.modules)"],
         capture_output=True,

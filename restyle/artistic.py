@@ -37,6 +37,7 @@ from restyle.errors import RestyleError, check_choice, check_positive, check_wei
 from restyle.footprint import art_bytes, check_memory, lbfgs_pairs
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
+    SAMPLE_PREFIX,
     ImageLike,
     check_long_side,
     check_work_size,
@@ -119,6 +120,16 @@ def _color_targets(preserve_color: str, content: Tensor, styles: list[Tensor]) -
     if preserve_color == "histogram":
         return content, [match_color(style, content) for style in styles]
     return content, styles
+
+
+def _check_init(init: str) -> None:
+    """An init that names no file, told before any work (not after the style targets): the
+    option mixes words and paths, so "contnet" would otherwise read as a missing file only."""
+    if not isinstance(init, str) or init in ("content", "noise") or init.startswith(SAMPLE_PREFIX):
+        return  # an image given in memory or as a Path is load_image's to check, as are samples
+    if Path(init).exists():
+        return
+    raise RestyleError(f"init {init}: no such file (init takes content, noise, or an image)")
 
 
 def _start_image(init: str, content: Tensor, *, generator: torch.Generator, max_pixels: int, grey: bool) -> Tensor:
@@ -337,6 +348,7 @@ def stylize(
     if not style_list:
         raise RestyleError("at least one style image is needed")
     check_mask_options(content_mask=content_mask, style_mask=style_mask, auto=auto_masks, substyles=substyles)
+    _check_init(init)
     if len(style_list) != 1 and (content_mask is not None or auto_masks):
         raise RestyleError("masks work with one style image, not several")
     blend = [1.0] * len(style_list) if style_blend is None else [float(w) for w in style_blend]

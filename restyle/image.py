@@ -411,6 +411,8 @@ VIDEO_FILE_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", 
 
 def _check_readable(path: Path) -> None:
     if not path.exists():
+        if path.name == str(path) and path.name.lower() in SAMPLES:  # "astronaut" for sample:astronaut
+            raise RestyleError(f"{path}: no such file (the built-in photo is {SAMPLE_PREFIX}{path.name.lower()})")
         raise no_such_file(path)
     if path.is_dir():
         raise RestyleError(f"{path}: is a folder, not an image")

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from restyle import RestyleError, stylize
+from restyle import RestyleError, artistic, stylize
 from restyle.color import rgb_to_ycbcr
 from restyle.image import RestyleWarning, load_image
 from restyle.losses import gram_matrix, masked_gram
@@ -402,6 +402,18 @@ def test_bad_options(images, kwargs, message):
     content, style = images
     with pytest.raises(RestyleError, match=message):
         stylize(content, style, **{**FAST, **kwargs})
+
+
+def test_a_misspelt_init_word_is_told_before_any_image_is_read(images, monkeypatch):
+    content, style = images
+
+    def read(*args, **kwargs):
+        raise AssertionError("an image was read before the init was checked")
+
+    monkeypatch.setattr(artistic, "load_image", read)
+    with pytest.raises(RestyleError) as caught:
+        stylize(content, style, **{**FAST, "init": "contnet"})
+    assert str(caught.value) == "init contnet: no such file (init takes content, noise, or an image)"
 
 
 def test_cuda_requested_without_gpu(images):

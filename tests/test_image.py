@@ -405,6 +405,16 @@ def test_missing_file_and_folder(tmp_path):
         load_image(tmp_path)
 
 
+def test_a_sample_named_without_its_prefix_is_pointed_to(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(RestyleError) as caught:
+        load_image("Astronaut")
+    assert str(caught.value) == "Astronaut: no such file (the built-in photo is sample:astronaut)"
+    with pytest.raises(RestyleError) as caught:  # a path in a folder is meant as a file: no advice
+        load_image(tmp_path / "astronaut")
+    assert str(caught.value) == f"{tmp_path / 'astronaut'}: no such file"
+
+
 def test_not_an_image(tmp_path):
     path = tmp_path / "notes.png"
     path.write_text("hello, I am text")

@@ -308,8 +308,12 @@ def pair_masks(
     """Read a content mask and a style mask and keep the labels they share.
 
     Masks may differ in size from their images (they are resized; a different aspect ratio is
-    stretched, with a warning). A label in one mask but not in the other is reported and
-    ignored; no shared label at all is an error.
+    stretched, with a warning). A label in one mask but not in the other is ignored. One only in
+    the content mask is warned of, since those parts of the content take no style (the warning
+    names the style mask's unused labels too: the two are often one colour drawn in two shades);
+    one only in the style mask is not, since a style often has a region the content lacks (DPST's
+    pairs 3 and 10, or the sub-styles ``restyle masks`` found and matched to no region). No shared
+    label at all is an error.
 
     Args:
         content_mask: the content's mask: a path or an RGB tensor ``(1, 3, H, W)``.
@@ -353,13 +357,14 @@ def pair_masks(
     shared = list(dict.fromkeys(name for name in c_names if name in c_present and name in s_present))
     only_content = sorted(c_present - s_present)
     only_style = sorted(s_present - c_present)
-    if shared and (only_content or only_style):
-        parts = []
-        if only_content:
-            parts.append(f"in the content mask only: {_listing(only_content)}")
-        if only_style:
-            parts.append(f"in the style mask only: {_listing(only_style)}")
-        warnings.warn(f"mask labels ignored ({'; '.join(parts)})", RestyleWarning, stacklevel=2)
+    if shared and only_content:
+        unused = f"; the style mask's {_listing(only_style)} {_verb(only_style, 'goes', 'go')} unused"
+        warnings.warn(
+            f"the content mask's {_listing(only_content)} {_verb(only_content, 'is', 'are')} not in the style mask: "
+            f"those parts of the content take no style{unused if only_style else ''}",
+            RestyleWarning,
+            stacklevel=2,
+        )
     if not shared:
         raise RestyleError(
             f"the content and style masks share no label (content: {_listing(sorted(c_present))}; "
@@ -402,6 +407,11 @@ def _relabel(labels: Tensor, names: list[str], kept: list[str]) -> Tensor:
     """``labels`` (indices into ``names``) as indices into ``kept``; -1 where a label is not kept."""
     table = torch.tensor([kept.index(n) if n in kept else -1 for n in names] + [-1])
     return table[labels]  # index -1 (no label) reads the table's last entry, -1
+
+
+def _verb(names: Sequence[str], one: str, several: str) -> str:
+    """``one`` after a single name, ``several`` after more."""
+    return one if len(names) == 1 else several
 
 
 def _listing(names: Sequence[str], limit: int = 10) -> str:

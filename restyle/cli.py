@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import os
+import shlex
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -658,7 +659,9 @@ def _run_smooth(args: argparse.Namespace) -> int:
         warn_if_stretched(content.shape, image.shape, "the content", "the image")
         guide = resize(content, *image.shape[-2:])
     elif args.method in ("affine", "matting", "posterize", "upsample"):
-        raise RestyleError(f"--method {args.method} needs --content (the photo whose edges to follow)")
+        raise RestyleError(
+            f"--method {args.method} needs --content (the photo whose edges to follow){_made_from(args.image)}"
+        )
     height, width = image.shape[-2:]
     if args.radius is not None and args.radius > max(height, width):  # a wider window changes nothing, slowly
         raise RestyleError(
@@ -857,6 +860,23 @@ def _flag_words(action: argparse.Action, value: Any) -> list[str]:
     return [flag, str(value)]
 
 
+def _made_from(path: str) -> str:
+    """For a message: "; IMAGE was made from PHOTO: --content PHOTO" when IMAGE is a restyle
+    result whose content photo is at hand from here (not a web upload, since deleted), else ""."""
+    from restyle.image import SAMPLE_PREFIX
+
+    try:
+        meta = read_metadata(path)
+    except (RestyleError, OSError, ValueError):
+        return ""
+    content = meta.get("content")
+    if meta.get("restyle_web") or not isinstance(content, str):
+        return ""
+    if not (content.startswith(SAMPLE_PREFIX) or Path(content).is_file()):
+        return ""
+    return f"; {path} was made from {content}: --content {shlex.quote(content)}"
+
+
 def result_command(meta: dict[str, Any], path: Path, *, output: Path | None = None) -> tuple[list[str], list[str]]:
     """The command line that makes the result at ``path`` again, from its metadata ``meta``
     (:func:`~restyle.image.read_metadata`), and notes on what it cannot carry over.
@@ -956,8 +976,6 @@ def _run_info(args: argparse.Namespace) -> int:
     if not meta:
         raise RestyleError(f"{path}: holds no restyle parameters (not a restyle result?)")
     if args.as_command:
-        import shlex
-
         words, notes = result_command(meta, path)
         for note in notes:
             print(f"restyle: note: {note}", file=sys.stderr)

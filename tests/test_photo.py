@@ -1,5 +1,7 @@
 import shlex
+import shutil
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ from PIL import Image
 from restyle import photo
 from restyle.dequantise import dequantise_from
 from restyle.errors import RestyleError
-from restyle.image import RestyleWarning, load_image, read_metadata
+from restyle.image import RestyleWarning, load_image, read_metadata, save_image
 from restyle.masks import DPST_COLORS, MaskPair
 from restyle.metrics import style_distance
 from restyle.optim import optimize
@@ -406,6 +408,27 @@ def test_cli_smooth_shows_progress_over_rows_unless_quiet(pair, tmp_path, capsys
     assert np.array_equal(np.asarray(Image.open(tmp_path / "a.png")), np.asarray(Image.open(tmp_path / "b.png")))
 
 
+def test_cli_smooth_without_content_names_the_photo_a_result_was_made_from(pair, tmp_path, capsys, monkeypatch):
+    from restyle.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    photo = Path("my photo.png")
+    shutil.copy(pair["content"], photo)
+    result = save_image(load_image(pair["style"]), "result.png", metadata={"command": "photo", "content": str(photo)})
+    assert main(["smooth", str(result), "-o", "x.png"]) == 1
+    assert capsys.readouterr().err == (
+        "restyle: error: --method affine needs --content (the photo whose edges to follow); "
+        "result.png was made from my photo.png: --content 'my photo.png'\n"
+    )
+    photo.unlink()  # not at hand: no advice
+    assert main(["smooth", str(result), "-o", "x.png"]) == 1
+    assert capsys.readouterr().err.endswith("(the photo whose edges to follow)\n")
+    web = save_image(load_image(pair["style"]), "web.png", metadata={"restyle_web": "photo", "content": "result.png"})
+    assert main(["smooth", str(web), "-o", "x.png"]) == 1  # a web upload's name is no photo of the user's
+    assert capsys.readouterr().err.endswith("(the photo whose edges to follow)\n")
+    assert not Path("x.png").exists()
+
+
 def test_cli_smooth(pair, tmp_path, capsys):
     from restyle.cli import main
 
@@ -416,8 +439,11 @@ def test_cli_smooth(pair, tmp_path, capsys):
             == 0
         )
         assert Image.open(out).size == (64, 48)
+    capsys.readouterr()
     assert main(["smooth", str(pair["style"]), "--method", "affine", "-o", str(tmp_path / "x.png")]) == 1
-    assert "needs --content" in capsys.readouterr().err
+    assert (
+        capsys.readouterr().err == "restyle: error: --method affine needs --content (the photo whose edges to follow)\n"
+    )
     sparse = tmp_path / "sparse.png"
     args = ["smooth", str(pair["style"]), "--content", str(pair["content"]), "--radius", "6", "-o"]
     assert main([*args, str(sparse), "--stride", "3"]) == 0

@@ -996,6 +996,42 @@ def _on_sigint(signum: int, frame: Any) -> None:
     print("restyle: stopping after this step (Ctrl-C again to quit now)", file=sys.stderr)
 
 
+def _unrecognized(parser: argparse.ArgumentParser, command: str | None, argv: list[str], extra: list[str]) -> str:
+    """argparse's "unrecognized arguments" message, with the fix when they follow the value of
+    an option that takes several values joined by commas (``--style-weight 100 1000``)."""
+    message = f"unrecognized arguments: {' '.join(extra)}"
+    subparsers = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+    if command is None or subparsers is None:
+        return message
+    listed = {
+        flag: action
+        for action in subparsers.choices[command]._actions
+        if getattr(action.type, "__name__", "").startswith("comma-separated")
+        for flag in action.option_strings
+    }
+    for index, token in enumerate(argv):
+        flag, joined, value = token.partition("=")
+        if flag not in listed:
+            continue
+        values = [value] if joined else argv[index + 1 : index + 2]
+        rest = index + (1 if joined else 2)
+        while rest < len(argv) and argv[rest] in extra and _parses(listed[flag], argv[rest]):
+            values.append(argv[rest])  # a value given apart, which argparse left over
+            rest += 1
+        if len(values) > 1:
+            return f"{message} ({flag} takes its values joined by commas: {flag} {','.join(values)})"
+    return message
+
+
+def _parses(action: argparse.Action, text: str) -> bool:
+    """Whether ``text`` is a value of ``action``'s type."""
+    try:
+        action.type(text)  # type: ignore[misc]
+    except (ValueError, TypeError, argparse.ArgumentTypeError):
+        return False
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     import signal
@@ -1006,7 +1042,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.showwarning = _print_warning
     _WARNED.clear()
     parser, runners = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        parser.error(_unrecognized(parser, args.command, list(sys.argv[1:] if argv is None else argv), extra))
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2

@@ -285,6 +285,34 @@ def test_version_and_help(capsys):
 
 
 @pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["art", "c.png", "s.png", "--style-blend", "1", "3", "-o", "o.png"],
+            "3 (--style-blend takes its values joined by commas: --style-blend 1,3)",
+        ),
+        (
+            ["photo", "c.png", "s.png", "-o", "o.png", "--style-weight=10", "100", "1e3"],
+            "100 1e3 (--style-weight takes its values joined by commas: --style-weight 10,100,1e3)",
+        ),
+        (
+            ["photo", "c.png", "s.png", "--photo-weight", "1,2", "5", "-o", "o.png"],
+            "5 (--photo-weight takes its values joined by commas: --photo-weight 1,2,5)",
+        ),
+        (["art", "c.png", "s.png", "-o", "o.png", "extra"], "extra"),
+        (["art", "c.png", "s.png", "-o", "o.png", "--style-blend", "1,2", "extra"], "extra"),
+    ],
+)
+def test_values_given_apart_are_told_to_be_joined_by_commas(capsys, tmp_path, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"restyle: error: unrecognized arguments: {message}"
+    assert not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize(
     ("make_args", "message"),
     [
         (lambda t, c, s: [t / "missing.png", s, "-o", t / "o.png"], "no such file"),

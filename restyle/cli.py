@@ -232,10 +232,17 @@ def _batch_pairs(args: argparse.Namespace, inputs: Sequence[object]) -> list[tup
     return pairs
 
 
-def _batch_settings(command: str, options: dict[str, Any], styles: Sequence[str], bits: int) -> str:
+def _batch_settings(command: str, options: dict[str, Any], styles: Sequence[str], bits: int, *, max_pixels: int) -> str:
     """A fingerprint of what a folder run makes each result from, bar the photo: the command, the
-    style images (path, size, time modified), every option, and the seed if one was given."""
-    files = [file_stamp(s) for s in styles]
+    style images (path, size, time modified), every option, and the seed if one was given. A
+    style that cannot be read is the run's one error, here, rather than every photo's."""
+    from restyle.image import SAMPLE_PREFIX, sample_path
+
+    files = []
+    for style in styles:
+        path = sample_path(style[len(SAMPLE_PREFIX) :]) if style.startswith(SAMPLE_PREFIX) else Path(style)
+        image_size(path, max_pixels=max_pixels)  # a missing, unreadable or bomb style: its error now
+        files.append(file_stamp(path))
     chosen = {k: v for k, v in options.items() if not (k == "seed" and v is None)}
     text = json.dumps([command, files, chosen, bits], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -267,8 +274,8 @@ def _run_batch(
     is kept, so running the same command again continues where that run stopped. ``run(photo,
     progress, seed)`` makes one photo's result."""
     pairs = _batch_pairs(args, inputs)
+    settings = _batch_settings(extra["command"], options, styles, args.bit_depth, max_pixels=args.max_pixels)
     Path(args.output).mkdir(parents=True, exist_ok=True)
-    settings = _batch_settings(extra["command"], options, styles, args.bit_depth)
     extra = {**extra, "batch_settings": settings}
     done = [photo for photo, result_path in pairs if _finished_before(photo, result_path, settings)]
     for photo, result_path in pairs:

@@ -572,6 +572,35 @@ def test_bad_folders_of_photos_fail_before_any_work(
     assert not out.exists() and stdout == ""
 
 
+@pytest.mark.parametrize("command", ["photo", "art"])
+@pytest.mark.parametrize(
+    ("style", "message"),
+    [
+        ("{tmp}/missing.png", "{tmp}/missing.png: no such file"),
+        ("{tmp}", "{tmp}: is a folder, not an image"),
+        ("sample:nope", "unknown sample 'nope'"),
+    ],
+)
+def test_a_folder_run_with_a_style_it_cannot_read_fails_once_before_any_work(
+    capsys, tmp_path, photos, command, style, message
+):
+    out = tmp_path / "looks"
+    speed = FAST if command == "photo" else TINY
+    code, stdout, stderr = run(capsys, command, photos, style.format(tmp=tmp_path), "-o", out, *speed)
+    assert code == 1 and stderr.startswith("restyle: error: " + message.format(tmp=tmp_path)), stderr
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr  # one line for the run, not one a photo
+    assert not out.exists() and stdout == ""
+
+
+def test_a_folder_run_takes_a_built_in_style_and_continues(capsys, tmp_path, photos):
+    out = tmp_path / "looks"
+    code, stdout, stderr = run(capsys, "photo", photos, "sample:rocket", "-o", out, *FAST)
+    assert code == 0 and len(stdout.split()) == 3, stderr
+    assert read_metadata(out / "shot2.png")["style"] == "sample:rocket"
+    code, stdout, stderr = run(capsys, "photo", photos, "sample:rocket", "-o", out, *FAST)
+    assert code == 0 and "keeping 3 of 3 results finished by an earlier run" in stderr
+
+
 def test_a_read_only_result_in_the_output_folder_fails_before_any_work(
     capsys, tmp_path, photos, style_png, monkeypatch
 ):

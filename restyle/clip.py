@@ -36,6 +36,7 @@ from restyle.files import replace_keeping_mode, replaceable_target
 from restyle.gif import MIN_DELAY, gif_timing, is_gif, read_gif_frames, with_comment
 from restyle.hdr import HDR_CURVES, hdr_to_sdr
 from restyle.image import (
+    SAMPLE_PREFIX,
     RestyleWarning,
     holds_deep_colour,
     image_files,
@@ -109,6 +110,13 @@ class VideoInfo:
     gif: bool = False
 
 
+#: What a still image given as a clip is told (a file, or a built-in ``sample:`` photo).
+STILL_IMAGE = (
+    "a still image, not a clip; restyle art or restyle photo stylises one image, and "
+    "restyle video takes a folder of frames"
+)
+
+
 def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
     """Read a clip's frame rate, size, frame count and whether it has audio.
 
@@ -120,6 +128,8 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
     """
     source = Path(path)
     if not source.exists():
+        if str(path).startswith(SAMPLE_PREFIX):
+            raise RestyleError(f"{path}: {STILL_IMAGE}")
         raise no_such_file(source, "file or folder")
     if source.is_file() and is_gif(source):
         rate, count, size = gif_timing(source)
@@ -135,10 +145,7 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
                 break
         return VideoInfo(source, fps, size, len(files), False, True, deep=holds_deep_colour(files[0]))
     if _is_still_image(source):
-        raise RestyleError(
-            f"{source}: a still image, not a clip; restyle art or restyle photo stylises one image, and "
-            "restyle video takes a folder of frames"
-        )
+        raise RestyleError(f"{source}: {STILL_IMAGE}")
     import imageio_ffmpeg
 
     try:

@@ -836,6 +836,7 @@ def _audio_only(path):
         (lambda t, c: c["audio"], ["--frames", "60"], "give START:END, such as :60 for the first 60 frames or 60:"),
         (lambda t, c: c["style"], [], "a still image, not a clip; restyle art or restyle photo stylises one"),
         (lambda t, c: _jpeg(t / "photo.jpg"), [], "photo.jpg: a still image, not a clip"),
+        (lambda t, c: "sample:astronaut", [], "sample:astronaut: a still image, not a clip"),
         (lambda t, c: _write(t / "IMG_1.CR2", b"II*\x00junk"), [], "IMG_1.CR2: a still image, not a clip"),
         (lambda t, c: c["audio"], ["--frames", "5:2"], "START < END"),
         (lambda t, c: c["audio"], ["--frames", "a:b"], "START:END"),

@@ -304,7 +304,9 @@ def stylize(
             with AMX under half the time per bfloat16 iteration (0.39 against 0.83 s at 512 x
             512 px); on one with AVX-512 BF16 only, no measurable difference.
         max_pixels: refuse input images with more pixels than this.
-        callback: called after every iteration with an :class:`~restyle.optim.Iterate`.
+        callback: called after every iteration with an :class:`~restyle.optim.Iterate`. To
+            stop the run early, it raises ``KeyboardInterrupt``: the result is then the best
+            iterate so far, at the full size, with ``status`` "interrupted".
         _temporal: for video (:mod:`restyle.video`): the start image and the temporal term.
         _cache: a dict shared by calls with the same styles and masks (video frames): style
             targets computed once are reused.

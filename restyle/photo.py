@@ -273,7 +273,9 @@ def stylize_photo(
             images (16-bit, RAW) are used as read. Default: the preset's (on for ``fast`` only,
             where no optimisation follows).
         max_pixels: refuse input images with more pixels than this.
-        callback: called after every iteration with an :class:`~restyle.optim.Iterate`.
+        callback: called after every iteration with an :class:`~restyle.optim.Iterate`. To
+            stop the run early, it raises ``KeyboardInterrupt``: the result is then the best
+            iterate so far, at the full size, with ``status`` "interrupted".
         _cache: a dict shared by the calls of a weight sweep (one content, one style): the
             masks and the matting Laplacians are computed once.
         _temporal: for video: the start image (the previous frame warped) and the temporal

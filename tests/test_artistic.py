@@ -416,6 +416,23 @@ def test_a_misspelt_init_word_is_told_before_any_image_is_read(images, monkeypat
     assert str(caught.value) == "init contnet: no such file (init takes content, noise, or an image)"
 
 
+def test_a_callback_stops_a_run_early_by_raising_keyboard_interrupt(images):
+    """The documented way for Python code to stop a run (the web UI's Stop does it): the result
+    is the best iterate so far, at the full size even when stopped at a coarse scale."""
+    content, style = images
+    seen = []
+
+    def enough(it):
+        seen.append((it.scale, it.iteration))
+        if it.scale == 0 and it.iteration == 2:  # the coarse scale (scales count from 0)
+            raise KeyboardInterrupt
+
+    options = {**FAST, "size": 64, "pyramid": True, "min_size": 32, "coarse_iterations": 4}
+    result = stylize(content, style, **options, callback=enough)
+    assert result.status == "interrupted" and seen == [(0, 1), (0, 2)] and len(result.history) == 2
+    assert result.image.shape == (1, 3, 48, 64) and torch.isfinite(result.image).all()
+
+
 def test_cuda_requested_without_gpu(images):
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")

@@ -46,6 +46,7 @@ from restyle.image import (
     resize,
     save_image,
     scaled_shape,
+    source_name,
     warn_if_enlarged,
     warn_if_stretched,
 )
@@ -82,11 +83,30 @@ class Result:
     message: str = ""
     unsmoothed: Tensor | None = None
 
+    def metadata(self) -> dict[str, Any]:
+        """What a saved result records: restyle's version, the parameters and the status (so
+        that ``restyle info --command`` can make it again, and says when it stopped early)."""
+        from restyle import __version__
+
+        return {"restyle_version": __version__, **self.params, "status": self.status}
+
     def save(self, path: str | Path, *, exif: bytes | None = None, bits: int = 8) -> Path:
-        """Write the image atomically with its parameters as metadata, and ``exif`` (e.g. the
+        """Write the image atomically with its :meth:`metadata`, and ``exif`` (e.g. the
         content photo's: :func:`~restyle.image.camera_exif`); ``bits`` per channel, 8 or 16
         (PNG and TIFF)."""
-        return save_image(self.image, path, metadata=self.params, exif=exif, bits=bits)
+        return save_image(self.image, path, metadata=self.metadata(), exif=exif, bits=bits)
+
+
+def recorded_inputs(command: str, **sources: ImageLike | list[ImageLike]) -> dict[str, Any]:
+    """A run's command and the names of its inputs, as a result records them (the CLI's own
+    words, for ``restyle info --command``). An input given in memory has no name: left out, or
+    ``None`` in a list (so that the list still says how many there were)."""
+    recorded: dict[str, Any] = {"command": command}
+    for key, source in sources.items():
+        name = [source_name(s) for s in source] if isinstance(source, list) else source_name(source)
+        if name is not None:
+            recorded[key] = name
+    return recorded
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -330,6 +350,7 @@ def stylize(
         if name not in ("content", "styles", "callback", "_temporal", "_cache", "_memory")
     }
     params["auto_masks"] = bool(auto_masks)  # found masks are recorded as their matching
+    params.update(recorded_inputs("art", content=content, styles=_as_list(styles)))
     _check_options(params)
     global_style = resolve_global_style(global_style, auto=bool(auto_masks))
     content_layers = _check_layers(content_layers, "content_layers")

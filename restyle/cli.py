@@ -175,7 +175,7 @@ def _add_max_pixels(parser: argparse.ArgumentParser) -> None:
 
 def _finish(result: Any, output: Path, extra: dict[str, Any], *, bits: int) -> int:
     # status: a result stopped early (Ctrl-C, NaN) says so, and a folder run redoes it
-    params = _recorded(extra, {**result.params, "status": result.status})
+    params = _recorded(extra, result.metadata())
     # the content photo's EXIF (camera, date taken) travels with its result, for photo libraries
     save_image(result.image, output, metadata=params, exif=camera_exif(extra["content"]), bits=bits)
     if result.status == "interrupted":
@@ -916,10 +916,12 @@ def result_command(meta: dict[str, Any], path: Path, *, output: Path | None = No
     for action in sub._actions:  # the inputs, in order
         if not action.option_strings:
             value = None if web_tab else meta.get(action.dest)  # a web upload's path was temporary
-            if value is None and action.dest == "styles":  # as many as the blend has weights
-                count = len(meta.get("style_blend") or [None])
-                value = ["STYLE"] if count == 1 else [f"STYLE{i + 1}" for i in range(count)]
-                stand_ins += value
+            if action.dest == "styles":  # None for a style given in memory or uploaded
+                names = meta.get("styles") or [None] * len(meta.get("style_blend") or [None])
+                places = ["STYLE"] if len(names) == 1 else [f"STYLE{i + 1}" for i in range(len(names))]
+                given = [None if web_tab else name for name in names]
+                value = [place if name is None else name for name, place in zip(given, places)]
+                stand_ins += [place for name, place in zip(given, places) if name is None]
             elif value is None:
                 value = action.dest.upper()
                 stand_ins.append(value)
@@ -946,13 +948,15 @@ def result_command(meta: dict[str, Any], path: Path, *, output: Path | None = No
             words += _flag_words(action, meta[action.dest])
     if "bit_depth" not in meta and command != "video" and holds_deep_colour(path):
         words += ["--bit-depth", "16"]  # an image's depth is its file's
+    places = ", ".join(stand_ins[:-1]) + " and " + stand_ins[-1] if len(stand_ins) > 1 else "".join(stand_ins)
     if web_tab:
-        places = ", ".join(stand_ins[:-1]) + " and " + stand_ins[-1] if len(stand_ins) > 1 else stand_ins[0]
         notes.append(f"made in the web UI: put your files in place of {places}")
         if meta.get("content_mask") or meta.get("style_mask"):
             notes.append(
                 "its masks were painted in the web UI: save them as images for --content-mask and --style-mask"
             )
+    elif stand_ins:  # the Python API, given images in memory
+        notes.append(f"made from images given in memory: put your files in place of {places}")
     if meta.get("status") == "snapshot":
         notes.append(f"a snapshot of iteration {meta.get('iteration')}; this command makes the whole run")
     elif meta.get("status", "done") != "done":

@@ -63,6 +63,7 @@ __all__ = [
     "sample_path",
     "save_image",
     "smoothed_jpeg_pair",
+    "source_name",
     "style_shape",
     "to_pil",
     "to_uint8",
@@ -730,6 +731,17 @@ def load_image(
     if size is not None:
         tensor = resize(tensor, *_work_shape(tensor, size, max_pixels=max_pixels, what=what, warn=warn_enlarged))
     return (smooth_steps(tensor) if eight_bits else tensor).contiguous()
+
+
+def source_name(source: ImageLike) -> str | None:
+    """The name a result records for an input: a path as it was given, or ``sample:NAME``;
+    ``None`` for an image given in memory (an array, a PIL image, a tensor).
+
+    Example:
+        >>> source_name("photos/a.jpg"), source_name("sample:coffee"), source_name(torch.zeros(1, 3, 2, 2))
+        ('photos/a.jpg', 'sample:coffee', None)
+    """
+    return os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
 
 
 def _named_sample(source: ImageLike) -> ImageLike:

@@ -32,7 +32,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from restyle.artistic import CONTENT_LAYERS, STYLE_LAYERS, Result
+from restyle.artistic import CONTENT_LAYERS, STYLE_LAYERS, Result, recorded_inputs
 from restyle.automask import AutoMasks, check_mask_options, resolve_global_style, resolve_masks
 from restyle.bilateral import BilateralGrid, fit_grid, grid_roughness, grid_size, identity_grid
 from restyle.color import match_color, rgb_to_ycbcr
@@ -289,6 +289,7 @@ def stylize_photo(
         n: v for n, v in locals().items() if n not in ("content", "style", "callback", "_cache", "_temporal", "_memory")
     }
     params["auto_masks"] = bool(auto_masks)  # found masks are recorded as their matching, below
+    params.update(recorded_inputs("photo", content=content, style=style))
     settings = _settings(
         preset,
         iterations=iterations,

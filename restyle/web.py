@@ -651,6 +651,10 @@ def _by_name(uploads: Sequence[object]) -> Callable[[str], str]:
     return named
 
 
+#: The inputs a result records by name, which in the web UI are temporary uploads.
+UPLOAD_KEYS = ("content", "style", "styles")
+
+
 def _image_job(
     work: Callable[[Callable[[Any], None]], Any],
     stop: threading.Event,
@@ -677,7 +681,10 @@ def _image_job(
         raise RestyleError(named(value))
     result = value
     path = folder / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}{suffix}"
-    recorded = {"restyle_web": name, **result.params}
+    # the uploads' paths were the server's temporary copies: not recorded (the styles' count is)
+    recorded = {"restyle_web": name, **{k: v for k, v in result.metadata().items() if k not in UPLOAD_KEYS}}
+    if "styles" in result.params:
+        recorded["styles"] = [None] * len(result.params["styles"])
     save_image(result.image, path, metadata=recorded, exif=exif, bits=bits)
     # The result is shown losslessly: as the download itself when that is an 8-bit PNG, else as an
     # 8-bit PNG of it. Gradio would encode an array as a lossy WebP (quality 80, colours at half

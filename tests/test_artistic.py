@@ -7,7 +7,7 @@ from PIL import Image
 
 from restyle import RestyleError, artistic, stylize
 from restyle.color import rgb_to_ycbcr
-from restyle.image import RestyleWarning, load_image
+from restyle.image import RestyleWarning, load_image, read_metadata
 from restyle.losses import gram_matrix, masked_gram
 from restyle.masks import masks_for_layers
 from restyle.objective import Objective
@@ -416,7 +416,7 @@ def test_a_misspelt_init_word_is_told_before_any_image_is_read(images, monkeypat
     assert str(caught.value) == "init contnet: no such file (init takes content, noise, or an image)"
 
 
-def test_a_callback_stops_a_run_early_by_raising_keyboard_interrupt(images):
+def test_a_callback_stops_a_run_early_by_raising_keyboard_interrupt(images, tmp_path):
     """The documented way for Python code to stop a run (the web UI's Stop does it): the result
     is the best iterate so far, at the full size even when stopped at a coarse scale."""
     content, style = images
@@ -431,6 +431,7 @@ def test_a_callback_stops_a_run_early_by_raising_keyboard_interrupt(images):
     result = stylize(content, style, **options, callback=enough)
     assert result.status == "interrupted" and seen == [(0, 1), (0, 2)] and len(result.history) == 2
     assert result.image.shape == (1, 3, 48, 64) and torch.isfinite(result.image).all()
+    assert read_metadata(result.save(tmp_path / "r.png"))["status"] == "interrupted"  # the file says so too
 
 
 def test_cuda_requested_without_gpu(images):

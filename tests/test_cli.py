@@ -147,9 +147,46 @@ def test_info_command_notes_what_it_cannot_carry(capsys, tmp_path, monkeypatch, 
     words, notes = result_command({"command": "art", "content": "gone.png", "styles": ["sample:ihc"]}, out)
     assert words[2:4] == ["gone.png", "sample:ihc"]
     assert notes == ["not found from here: gone.png; run it where the result was made"]
+    # a web art result records how many styles it had, without their uploads' names
+    words, notes = result_command({"restyle_web": "art", "styles": [None, None], "seed": 4}, out)
+    assert words[2:5] == ["CONTENT", "STYLE1", "STYLE2"]
     save_image(torch.rand(1, 3, 8, 8), out, metadata={"command": "serve"})
     code, _, stderr = run(capsys, "info", "--command", out)
     assert code == 1 and stderr == f"restyle: error: {out}: its parameters name no restyle command to run again\n"
+
+
+def test_info_command_makes_a_python_api_result_again(capsys, tmp_path, monkeypatch):
+    """A result the Python API saved records its command and its inputs' names, so that
+    ``restyle info --command`` makes it again; an image given in memory gets a place to fill."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    result = stylize(
+        "sample:coffee", ["sample:rocket", rng.random((24, 24, 3))], size=32, iterations=2, pyramid=False, seed=5
+    )
+    result.save("api.png")
+    meta = read_metadata("api.png")
+    assert meta["restyle_version"] == __version__ and meta["status"] == "done"
+    assert meta["command"] == "art" and meta["content"] == "sample:coffee" and meta["styles"] == ["sample:rocket", None]
+    code, stdout, stderr = run(capsys, "info", "--command", "api.png")
+    assert code == 0 and stdout.split() == [
+        *[
+            "restyle",
+            "art",
+            "sample:coffee",
+            "sample:rocket",
+            "STYLE2",
+            "-o",
+            "api-again.png",
+            "--size",
+            "32",
+            "--seed",
+            "5",
+            "--iterations",
+            "2",
+        ],
+        "--no-pyramid",
+    ]
+    assert stderr == "restyle: note: made from images given in memory: put your files in place of STYLE2\n"
 
 
 def test_flags_come_from_the_api_signature():

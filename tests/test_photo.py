@@ -408,6 +408,13 @@ def test_cli_smooth_shows_progress_over_rows_unless_quiet(pair, tmp_path, capsys
     assert np.array_equal(np.asarray(Image.open(tmp_path / "a.png")), np.asarray(Image.open(tmp_path / "b.png")))
 
 
+def test_a_saved_result_records_its_command_and_named_inputs(pair, tmp_path):
+    result = stylize_photo(pair["content"], load_image(pair["style"]), preset="fast", size=32, device="cpu")
+    meta = read_metadata(result.save(tmp_path / "r.png"))
+    assert meta["command"] == "photo" and meta["content"] == str(pair["content"]) and "style" not in meta
+    assert meta["status"] == "done" and meta["preset"] == "fast"
+
+
 def test_cli_smooth_without_content_names_the_photo_a_result_was_made_from(pair, tmp_path, capsys, monkeypatch):
     from restyle.cli import main
 

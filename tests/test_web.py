@@ -19,6 +19,7 @@ import pytest
 import torch
 from PIL import Image
 
+from restyle import __version__
 from restyle.automask import AUTO_GLOBAL_STYLE
 from restyle.errors import RestyleError
 from restyle.image import RestyleWarning, camera_exif, load_image, read_metadata, save_image, to_pil
@@ -91,6 +92,8 @@ def test_photo_job_streams_previews_and_a_png_with_parameters(tmp_path, images, 
     assert final.status.startswith("done") and final.image == final.file  # an 8-bit PNG: shown as it is
     meta = read_metadata(final.file)
     assert meta["restyle_web"] == "photo" and meta["preset"] == "default" and meta["size"] == 48
+    assert meta["status"] == "done" and meta["restyle_version"] == __version__
+    assert "content" not in meta and "style" not in meta  # the server's temporary copies: not recorded
     # the status line gives the command that makes the same result from the command line
     said = final.status.partition("; the same from the command line: ")[2]
     assert said == f"restyle photo CONTENT STYLE -o result.png --size 48 --seed {meta['seed']}"  # no more to say

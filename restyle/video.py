@@ -29,6 +29,7 @@ output video is encoded to a temporary file and renamed, so it is complete or ab
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -67,6 +68,7 @@ from restyle.flow import certainty, optical_flow, warp
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
     SAMPLE_PREFIX,
+    ImageLike,
     RestyleWarning,
     check_long_side,
     check_output_folder,
@@ -551,9 +553,21 @@ def _output_is_folder(out: Path) -> bool:
     return to_folder
 
 
+def _style_identity(style: ImageLike, image: torch.Tensor) -> dict[str, Any]:
+    """How a run's work folder (its resume check) and its output know the style: a sample by its
+    name, a file by its absolute path, and an image given in memory (the Python API) by a digest
+    of its pixels, with no name (``None``: ``restyle info --command`` leaves STYLE to fill)."""
+    if isinstance(style, str) and style.startswith(SAMPLE_PREFIX):
+        return {"style": style}
+    if isinstance(style, (str, os.PathLike)):
+        return {"style": str(Path(style).resolve())}
+    pixels = to_uint8(image).numpy().tobytes()
+    return {"style": None, "style_pixels": hashlib.sha256(pixels).hexdigest()[:16]}
+
+
 def stylize_video(
     video: str | os.PathLike,
-    style: str | os.PathLike,
+    style: ImageLike,
     *,
     output: str | os.PathLike,
     mode: Literal["art", "photo"] = "art",
@@ -582,7 +596,8 @@ def stylize_video(
 
     Args:
         video: the input video (anything ffmpeg reads) or a folder of frames.
-        style: the style image.
+        style: the style image: a path, ``sample:NAME``, or an image in memory (as
+            :func:`~restyle.image.load_image` takes).
         output: the output video (.mp4, .m4v, .mov, .mkv or .avi: H.264; .webm: VP9) or a folder for
             PNG frames.
         mode: "art" (artistic) or "photo" (photorealistic).
@@ -675,7 +690,7 @@ def stylize_video(
     resolve_device(device)  # an unknown device fails before any work
     settings = {
         "video": str(Path(video).resolve()),
-        "style": style if isinstance(style, str) and style.startswith(SAMPLE_PREFIX) else str(Path(style).resolve()),
+        **_style_identity(style, style_image),
         "mode": mode,
         "preset": preset if mode == "photo" else None,
         "size": size,

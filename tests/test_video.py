@@ -108,6 +108,27 @@ def test_cli_photo_fast_keeps_fps_frames_and_audio(capsys, tmp_path, clips):
     assert meta["style"] == str(clips["style"].resolve()) and meta["restyle_version"] == __version__
 
 
+def test_a_style_given_in_memory_is_known_by_its_pixels(tmp_path, clips, capsys):
+    """The Python API takes the style as an array too: the work folder knows it by a digest of
+    its pixels (the same array continues a stopped run; another is told apart), and the output
+    leaves its name for ``restyle info --command`` to fill."""
+    style = stripes_image(64, 64)
+    options = {"mode": "photo", "preset": "fast", "size": 64, "device": "cpu", "frames": "0:3", "keep_frames": True}
+    out = stylize_video(clips["audio"], style, output=tmp_path / "out.mp4", **options)
+    meta = read_metadata(out)
+    assert meta["style"] is None and len(meta["style_pixels"]) == 16
+    resumed = []
+    log = {"callback": lambda p: p.stage == "stylise" and resumed.append(p.resumed)}
+    stylize_video(clips["audio"], style.copy(), output=tmp_path / "out.mp4", **options, **log)
+    assert resumed == [True] * 3  # the same pixels: the finished frames are taken
+    other = np.ascontiguousarray(style[::-1])
+    with pytest.raises(RestyleError, match="holds frames made with other settings"):  # another style
+        stylize_video(clips["audio"], other, output=tmp_path / "out.mp4", **options)
+    code, stdout, stderr = run(capsys, "info", "--command", out)
+    assert code == 0 and stdout.split()[2:4] == [str(clips["audio"].resolve()), "STYLE"], stdout
+    assert "put your files in place of STYLE" in stderr
+
+
 def test_full_resolution_carries_each_frame_up_to_the_source(capsys, tmp_path, clips):
     from restyle.image import to_uint8
     from restyle.smoothing import guided_upsample

@@ -259,6 +259,19 @@ def test_photo_sliders_start_at_the_presets_exact_weights(preset):
     assert moved["photo_weight"] is None and moved["content_weight"] is None
 
 
+def test_an_art_result_of_two_uploaded_styles_records_their_count_not_their_copies(tmp_path, images):
+    content, style = images
+    first, second = tmp_path / "a.png", tmp_path / "b.png"  # uploads arrive as the server's copies
+    Image.fromarray(style).save(first)
+    Image.fromarray(np.ascontiguousarray(style[::-1])).save(second)
+    options = {"size": 32, "iterations": 2, "stop": threading.Event(), "folder": tmp_path}
+    final = collect(art_job(content, [str(first), None, str(second)], [1, 1, 2], **options))[-1]
+    meta = read_metadata(final.file)
+    assert meta["styles"] == [None, None] and meta["restyle_web"] == "art" and meta["status"] == "done"
+    said = final.status.partition("; the same from the command line: ")[2]
+    assert said.split()[:5] == ["restyle", "art", "CONTENT", "STYLE1", "STYLE2"]
+
+
 @pytest.mark.parametrize(
     ("download", "suffix", "dtype"), [("TIFF, 16 bits", ".tif", np.uint16), ("PNG", ".png", np.uint8)]
 )

@@ -422,7 +422,7 @@ def stylize(
             init, target_content, generator=generator, max_pixels=max_pixels, grey=preserve_color == "luminance"
         )
 
-    check_size(height, width, [*content_layers, *style_layers], what=f"content at --size {size}")
+    check_size(height, width, [*content_layers, *style_layers], what=f"content at --size {size}", option="--size")
     for index, style_image in enumerate(style_images if _cache is None else ()):  # a video warns once
         own = max(style_image.shape[-2:]) / size  # the style scale that keeps its own size
         hint = f" (or --style-scale {own:.2g} uses it at its own size)" if own >= 0.1 else ""

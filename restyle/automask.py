@@ -442,6 +442,8 @@ def segment(
             *scaled_shape(*image.shape[-2:], work_size),
             FEATURE_LAYERS + MATCH_LAYERS,
             what=f"{name} at work-size {work_size}",
+            option="--work-size",
+            largest=MAX_WORK_SIZE,
         )
     work = [_prepare(image, work_size) for image in images]
     feats, semantic = _features(work, torch.device(device))

@@ -517,7 +517,7 @@ def _load_pair(
     content_full = load_image(
         content, size=size, max_pixels=max_pixels, what="content", dequantise=dequantise, warn_enlarged=not own_size
     )
-    check_size(*content_full.shape[-2:], _LAYERS, what="content")
+    check_size(*content_full.shape[-2:], _LAYERS, what=f"content at --size {size}", option="--size")
     style_full = load_style(style, long_side=size, max_pixels=max_pixels)
     check_size(*style_full.shape[-2:], _LAYERS, what="style image")
     return content_full, style_full

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
+import math
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -103,22 +104,45 @@ def min_side(layers: Sequence[str]) -> int:
 MIN_TRANSFER_SIZE = min_side(("relu5_1",))
 
 
-def check_size(height: int, width: int, layers: Sequence[str], *, what: str) -> None:
+def check_size(
+    height: int,
+    width: int,
+    layers: Sequence[str],
+    *,
+    what: str,
+    option: str | None = None,
+    largest: int | None = None,
+) -> None:
     """Raise a one-line :class:`RestyleError` if a ``height`` x ``width`` image is too small
     for the deepest of ``layers`` (named ``what`` in the message).
 
+    Args:
+        height, width: the image's size.
+        layers: the layers it goes through.
+        what: the image, as the message names it.
+        option: the option that set the image's long side (``--size``), if one did: the message
+            then says a value that makes it large enough: enough for any aspect ratio that
+            rounds to this size, so at most a few per cent over the least for a photo, more for
+            a strip a few pixels high.
+        largest: the option's largest value; no advice beyond it.
+
     Example:
         >>> check_size(12, 30, ["relu3_1"], what="content")
-        >>> check_size(12, 30, ["relu5_1"], what="content")
+        >>> check_size(12, 30, ["relu5_1"], what="content", option="--size")
         Traceback (most recent call last):
         ...
-        restyle.errors.RestyleError: the content is too small: 30x12; the deepest VGG-19 layer used (relu5_1) needs at least 16 px on each side
+        restyle.errors.RestyleError: the content is too small: 30x12; the deepest VGG-19 layer used (relu5_1) needs at least 16 px on each side (--size 41 is large enough)
     """
     smallest = min_side(layers)
     if min(height, width) < smallest:
+        short, long = min(height, width), max(height, width)
+        fix = ""
+        if option and short > 1:  # a short side of 1 may have been clamped up: its ratio is unknown
+            needed = math.floor(long * (smallest - 0.5) / (short - 0.5)) + 1
+            fix = f" ({option} {needed} is large enough)" if largest is None or needed <= largest else ""
         raise RestyleError(
             f"the {what} is too small: {width}x{height}; the deepest VGG-19 layer used ({deepest(layers)}) "
-            f"needs at least {smallest} px on each side"
+            f"needs at least {smallest} px on each side{fix}"
         )
 
 

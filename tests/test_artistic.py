@@ -109,8 +109,13 @@ def test_scales_too_small_for_the_network_are_skipped_or_refused(images):
     stylize(content, style, size=64, iterations=1, coarse_iterations=1, min_size=16, device="cpu", callback=seen.append)
     # 16 px wide would be 12 px high: below relu5_1's 16 px, so that scale is skipped
     assert sorted({it.size[1] for it in seen}) == [32, 64]
-    with pytest.raises(RestyleError, match="too small.*16 px"):
+    with pytest.raises(RestyleError) as caught:
         stylize(content, style, size=20, device="cpu")
+    assert str(caught.value) == (
+        "the content at --size 20 is too small: 20x15; the deepest VGG-19 layer used (relu5_1) needs at least "
+        "16 px on each side (--size 22 is large enough)"
+    )
+    assert stylize(content, style, size=22, iterations=1, device="cpu").image.shape == (1, 3, 16, 22)
 
 
 def test_inputs_of_every_kind(tmp_path, images):

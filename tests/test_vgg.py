@@ -8,6 +8,7 @@ from restyle.vgg import (
     LAYERS,
     VGG19Encoder,
     caffe_preprocess,
+    check_size,
     encoder,
     layer_index,
     load_weights,
@@ -119,3 +120,34 @@ def test_missing_package_names_the_fix(monkeypatch):
     finally:
         monkeypatch.undo()
         load_weights.cache_clear()
+
+
+def test_a_too_small_size_is_told_a_size_that_is_large_enough():
+    """The advice comes from the rounded size alone, so it must hold for every aspect ratio that
+    rounds to it: checked against the least long side that works, over many shapes."""
+    import random
+    import re
+
+    from restyle.image import scaled_shape
+
+    rng = random.Random(0)
+    told = 0
+    for _ in range(3000):
+        height, width, size = rng.randint(10, 4000), rng.randint(10, 4000), rng.randint(16, 300)
+        try:
+            check_size(*scaled_shape(height, width, size), ["relu5_1"], what="content", option="--size")
+        except RestyleError as exc:
+            advice = re.search(r"\(--size (\d+) is large enough\)$", str(exc))
+            short = min(scaled_shape(height, width, size))
+            assert (advice is None) == (short == 1), str(exc)  # a short side of 1 may be clamped: no advice
+            if advice:
+                told += 1
+                enough = int(advice.group(1))
+                assert min(scaled_shape(height, width, enough)) >= 16
+                least = next(n for n in range(size, enough + 1) if min(scaled_shape(height, width, n)) >= 16)
+                if short >= 8:  # a photo's proportions: close to the least
+                    assert enough <= 1.15 * least
+    assert told > 300
+    with pytest.raises(RestyleError) as caught:  # beyond the option's largest value: no advice
+        check_size(10, 384, ["relu5_1"], what="content", option="--work-size", largest=600)
+    assert str(caught.value).endswith("needs at least 16 px on each side")

@@ -112,6 +112,7 @@ def check_size(
     what: str,
     option: str | None = None,
     largest: int | None = None,
+    enough: int | None = None,
 ) -> None:
     """Raise a one-line :class:`RestyleError` if a ``height`` x ``width`` image is too small
     for the deepest of ``layers`` (named ``what`` in the message).
@@ -125,6 +126,8 @@ def check_size(
             rounds to this size, so at most a few per cent over the least for a photo, more for
             a strip a few pixels high.
         largest: the option's largest value; no advice beyond it.
+        enough: the option's value that is large enough, when the caller knows it (video frames,
+            whose sides are also made even); worked out from the size otherwise.
 
     Example:
         >>> check_size(12, 30, ["relu3_1"], what="content")
@@ -137,7 +140,9 @@ def check_size(
     if min(height, width) < smallest:
         short, long = min(height, width), max(height, width)
         fix = ""
-        if option and short > 1:  # a short side of 1 may have been clamped up: its ratio is unknown
+        if option and enough is not None:
+            fix = f" ({option} {enough} is large enough)"
+        elif option and short > 1:  # a short side of 1 may have been clamped up: its ratio is unknown
             needed = math.floor(long * (smallest - 0.5) / (short - 0.5)) + 1
             fix = f" ({option} {needed} is large enough)" if largest is None or needed <= largest else ""
         raise RestyleError(

@@ -81,7 +81,7 @@ from restyle.image import (
 from restyle.objective import Temporal
 from restyle.optim import STOP, LbfgsMemory
 from restyle.smoothing import guided_upsample
-from restyle.vgg import MIN_TRANSFER_SIZE
+from restyle.vgg import MIN_TRANSFER_SIZE, check_size
 
 __all__ = ["FrameProgress", "stylize_video", "work_folder", "work_frames"]
 
@@ -674,6 +674,9 @@ def stylize_video(
     info = probe(video, fps=fps)
     shape = frame_shape(info, size)
     check_work_size(shape, max_pixels=DEFAULT_MAX_PIXELS, what="the frames", value=size)
+    if min(shape) < MIN_TRANSFER_SIZE:  # told here, where the frames' even sides are known
+        larger = (n for n in range(size, 100 * size) if min(frame_shape(info, n)) >= MIN_TRANSFER_SIZE)
+        check_size(*shape, ("relu5_1",), what=f"frame at --size {size}", option="--size", enough=next(larger, None))
     source_shape = frame_shape(info, max(info.size)) if full_resolution else None  # of the output
     if source_shape is not None:
         check_work_size(source_shape, max_pixels=DEFAULT_MAX_PIXELS, what="the source frames", value=max(info.size))

@@ -866,6 +866,8 @@ def _audio_only(path):
         (lambda t, c: c["audio"], ["--fps", "0"], "fps must be a positive number"),
         (lambda t, c: c["audio"], ["--seed", "-3"], "seed must be between 0"),  # found at the first frame
         (lambda t, c: c["audio"], ["--size", "100000"], "the frames: --size 100000 would make it 100000x"),
+        (lambda t, c: c["audio"], ["--size", "23"], "the frame at --size 23 is too small: 22x14; the deepest"),
+        (lambda t, c: c["audio"], ["--size", "23"], "16 px on each side (--size 24 is large enough)"),
         (lambda t, c: t / "empty", ["--fps", "nan"], "fps must be a positive number"),
         (lambda t, c: t / "empty", [], "holds no images"),
         (lambda t, c: c["audio"], ["--mode", "art", "--full-resolution"], "full-resolution is for --mode photo"),

@@ -97,15 +97,16 @@ class Result:
         return save_image(self.image, path, metadata=self.metadata(), exif=exif, bits=bits)
 
 
-def recorded_inputs(command: str, **sources: ImageLike | list[ImageLike]) -> dict[str, Any]:
-    """A run's command and the names of its inputs, as a result records them (the CLI's own
-    words, for ``restyle info --command``). An input given in memory has no name: left out, or
-    ``None`` in a list (so that the list still says how many there were)."""
+def recorded_inputs(command: str, **sources: ImageLike | list[ImageLike] | None) -> dict[str, Any]:
+    """A run's command and the names of its inputs (images and masks), as a result records
+    them: the CLI's own words, for ``restyle info --command``; an input given in memory as
+    :data:`~restyle.image.IN_MEMORY`, never its pixels; one not given (a mask) as ``None``."""
     recorded: dict[str, Any] = {"command": command}
     for key, source in sources.items():
-        name = [source_name(s) for s in source] if isinstance(source, list) else source_name(source)
-        if name is not None:
-            recorded[key] = name
+        if isinstance(source, list):
+            recorded[key] = [source_name(s) for s in source]
+        else:
+            recorded[key] = None if source is None else source_name(source)
     return recorded
 
 
@@ -169,7 +170,7 @@ def _masks(
     styles: list[Tensor],
     params: dict[str, Any],
     *,
-    content_mask: str | None,
+    content_mask: ImageLike | None,
     style_mask: str | None,
     auto: bool | AutoMasks,
     substyles: int | None,
@@ -243,8 +244,8 @@ def stylize(
     size: int = 512,
     style_blend: Sequence[float] | None = None,
     style_scale: float = 1.0,
-    content_mask: str | None = None,
-    style_mask: str | None = None,
+    content_mask: ImageLike | None = None,
+    style_mask: ImageLike | None = None,
     auto_masks: bool | AutoMasks = False,
     substyles: int | None = None,
     global_style: float | None = None,
@@ -350,7 +351,11 @@ def stylize(
         if name not in ("content", "styles", "callback", "_temporal", "_cache", "_memory")
     }
     params["auto_masks"] = bool(auto_masks)  # found masks are recorded as their matching
-    params.update(recorded_inputs("art", content=content, styles=_as_list(styles)))
+    params.update(
+        recorded_inputs(
+            "art", content=content, styles=_as_list(styles), content_mask=content_mask, style_mask=style_mask
+        )
+    )
     _check_options(params)
     global_style = resolve_global_style(global_style, auto=bool(auto_masks))
     content_layers = _check_layers(content_layers, "content_layers")

@@ -59,7 +59,7 @@ from torch import Tensor
 from restyle.errors import RestyleError, check_at_least, check_weight
 from restyle.files import atomic_write
 from restyle.horizon import sky_mask
-from restyle.image import RestyleWarning, resize, save_image, scaled_shape, warn_if_stretched
+from restyle.image import ImageLike, RestyleWarning, resize, save_image, scaled_shape, warn_if_stretched
 from restyle.masks import DPST_COLORS, MaskPair, resize_labels
 from restyle.smoothing import guided_filter
 from restyle.vgg import check_size, encoder, min_side
@@ -689,8 +689,8 @@ def resolve_masks(
     content: Tensor,
     style: Tensor,
     *,
-    content_mask: str | os.PathLike | None,
-    style_mask: str | os.PathLike | None,
+    content_mask: ImageLike | None,
+    style_mask: ImageLike | None,
     auto: bool | AutoMasks,
     substyles: int | None,
     palette: str = "auto",

@@ -901,7 +901,7 @@ def result_command(meta: dict[str, Any], path: Path, *, output: Path | None = No
         ['restyle', 'art', 'a.jpg', 'b.jpg', '-o', 'out-again.png', '--seed', '7']
     """
     from restyle.clip import VIDEO_SUFFIXES
-    from restyle.image import SAMPLE_PREFIX, holds_deep_colour
+    from restyle.image import IN_MEMORY, SAMPLE_PREFIX, holds_deep_colour
 
     web_tab = meta.get("restyle_web")
     command = meta.get("command") or web_tab or ("video" if "video" in meta else None)
@@ -916,13 +916,13 @@ def result_command(meta: dict[str, Any], path: Path, *, output: Path | None = No
     for action in sub._actions:  # the inputs, in order
         if not action.option_strings:
             value = None if web_tab else meta.get(action.dest)  # a web upload's path was temporary
-            if action.dest == "styles":  # None for a style given in memory or uploaded
+            if action.dest == "styles":  # None for an uploaded style
                 names = meta.get("styles") or [None] * len(meta.get("style_blend") or [None])
                 places = ["STYLE"] if len(names) == 1 else [f"STYLE{i + 1}" for i in range(len(names))]
-                given = [None if web_tab else name for name in names]
+                given = [None if web_tab or name == IN_MEMORY else name for name in names]
                 value = [place if name is None else name for name, place in zip(given, places)]
                 stand_ins += [place for name, place in zip(given, places) if name is None]
-            elif value is None:
+            elif value is None or value == IN_MEMORY:
                 value = action.dest.upper()
                 stand_ins.append(value)
             words += [str(v) for v in value] if isinstance(value, list) else [str(value)]
@@ -939,10 +939,12 @@ def result_command(meta: dict[str, Any], path: Path, *, output: Path | None = No
         folder = path.resolve().parent
         again = folder.with_name(f"{folder.name}-again")
     words += ["-o", str(output or again)]
-    if web_tab:  # masks painted in the web UI were saved to its temporary folder
-        painted = {k: k.upper() for k in ("content_mask", "style_mask") if meta.get(k)}
-        meta = {**meta, **painted}
-        stand_ins += painted.values()
+    # masks painted in the web UI were saved to its temporary folder; the Python API's may be arrays
+    painted = {
+        k: k.upper() for k in ("content_mask", "style_mask") if meta.get(k) and (web_tab or meta[k] == IN_MEMORY)
+    }
+    meta = {**meta, **painted}
+    stand_ins += painted.values()
     for action in sub._actions:
         if action.option_strings and action.dest not in _NOT_RECORDED and action.dest in meta:
             words += _flag_words(action, meta[action.dest])

@@ -42,6 +42,7 @@ from restyle.yuv import yuv_to_rgb
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "IMAGE_SUFFIXES",
+    "IN_MEMORY",
     "SAMPLES",
     "ImageLike",
     "RestyleWarning",
@@ -733,15 +734,20 @@ def load_image(
     return (smooth_steps(tensor) if eight_bits else tensor).contiguous()
 
 
-def source_name(source: ImageLike) -> str | None:
-    """The name a result records for an input: a path as it was given, or ``sample:NAME``;
-    ``None`` for an image given in memory (an array, a PIL image, a tensor).
+#: What a result records for an input given in memory (an array, a PIL image, a tensor): it has
+#: no name, and ``restyle info --command`` leaves a place for the user's file.
+IN_MEMORY = "<in memory>"
+
+
+def source_name(source: ImageLike) -> str:
+    """The name a result records for an input: a path as it was given, ``sample:NAME``, or
+    :data:`IN_MEMORY` for an image given in memory.
 
     Example:
         >>> source_name("photos/a.jpg"), source_name("sample:coffee"), source_name(torch.zeros(1, 3, 2, 2))
-        ('photos/a.jpg', 'sample:coffee', None)
+        ('photos/a.jpg', 'sample:coffee', '<in memory>')
     """
-    return os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
+    return os.fspath(source) if isinstance(source, (str, os.PathLike)) else IN_MEMORY
 
 
 def _named_sample(source: ImageLike) -> ImageLike:

@@ -29,7 +29,7 @@ from PIL import Image
 from torch import Tensor
 
 from restyle.errors import RestyleError
-from restyle.image import DEFAULT_MAX_PIXELS, RestyleWarning, load_image, to_uint8, warn_if_stretched
+from restyle.image import DEFAULT_MAX_PIXELS, ImageLike, RestyleWarning, load_image, to_uint8, warn_if_stretched
 from restyle.vgg import LAYERS, layer_index
 
 __all__ = [
@@ -138,15 +138,25 @@ def _palette_labels(image: Tensor, *, min_fraction: float, what: str = "mask") -
     return torch.tensor([unique.index(n) for n in names])[labels], unique
 
 
-def _integer_labels(path: str | os.PathLike) -> tuple[Tensor, list[str]] | None:
-    """An integer label image (grayscale or palette with at most 64 values), or None."""
-    try:
-        with Image.open(path) as img:
-            if img.mode not in ("L", "P", "I", "I;16"):
-                return None
-            values = np.asarray(img)
-    except OSError:
-        return None
+def _integer_labels(source: str | os.PathLike | Image.Image | np.ndarray) -> tuple[Tensor, list[str]] | None:
+    """An integer label image (grayscale or palette with at most 64 values; a file, a PIL image or
+    a 2-D integer array), or None."""
+    if isinstance(source, np.ndarray):
+        if source.ndim != 2 or source.dtype.kind not in "iub":
+            return None
+        values = source
+    elif isinstance(source, Image.Image):
+        if source.mode not in ("L", "P", "I", "I;16"):
+            return None
+        values = np.asarray(source)
+    else:
+        try:
+            with Image.open(source) as img:
+                if img.mode not in ("L", "P", "I", "I;16"):
+                    return None
+                values = np.asarray(img)
+        except OSError:
+            return None
     uniques = np.unique(values)
     if len(uniques) > 64:
         return None
@@ -155,7 +165,7 @@ def _integer_labels(path: str | os.PathLike) -> tuple[Tensor, list[str]] | None:
 
 
 def label_map(
-    source: str | os.PathLike | Tensor,
+    source: ImageLike,
     *,
     palette: Literal["auto", "dpst", "colors", "integer"] = "auto",
     min_fraction: float = MIN_FRACTION,
@@ -165,7 +175,9 @@ def label_map(
     """Read a mask into integer labels and label names.
 
     Args:
-        source: a mask image path or an RGB tensor ``(1, 3, H, W)``.
+        source: a mask: a path, or in memory (a PIL image, an array, an RGB tensor
+            ``(1, 3, H, W)``; a 2-D integer array or a grayscale or palette PIL image may hold
+            integer labels, as a file may).
         palette: ``dpst`` (DPST's nine colours within +-0.1), ``colors`` (frequent colours,
             nearest assignment), ``integer`` (grayscale/palette label values) or ``auto``:
             integer labels for a grayscale/palette image with few values, DPST's palette if its
@@ -185,17 +197,19 @@ def label_map(
     """
     if palette not in ("auto", "dpst", "colors", "integer"):
         raise RestyleError(f"unknown mask palette {palette!r}: use auto, dpst, colors or integer")
+    named = isinstance(source, (str, os.PathLike))
     if palette in ("auto", "integer") and not isinstance(source, Tensor):
-        found = _integer_labels(source) if os.path.exists(source) else None
+        found = _integer_labels(source) if not named or os.path.exists(source) else None
         if found is not None and (palette == "integer" or len(found[1]) <= 16):
             return found
         if palette == "integer":
-            raise RestyleError(f"{what} {source}: not an integer label image (grayscale or palette, <= 64 values)")
+            where = f"{what} {source}" if named else what
+            raise RestyleError(f"{where}: not an integer label image (grayscale or palette, <= 64 values)")
     return _colour_labels(source, palette=palette, min_fraction=min_fraction, max_pixels=max_pixels, what=what)
 
 
 def _colour_labels(
-    source: str | os.PathLike | Tensor,
+    source: ImageLike,
     *,
     palette: Literal["auto", "dpst", "colors", "integer"],
     min_fraction: float,
@@ -206,7 +220,7 @@ def _colour_labels(
     # icc=False: a mask's colours name its regions (a mask painted in an Adobe RGB document
     # keeps DPST's pure colours as stored)
     image = source if isinstance(source, Tensor) else load_image(source, max_pixels=max_pixels, what=what, icc=False)
-    where = what if isinstance(source, Tensor) else f"{what} {source}"
+    where = f"{what} {source}" if isinstance(source, (str, os.PathLike)) else what
     if palette == "colors":
         return _palette_labels(image, min_fraction=min_fraction, what=where)
     labels, names = dpst_labels(image)
@@ -297,8 +311,8 @@ class MaskPair:
 
 
 def pair_masks(
-    content_mask: str | os.PathLike | Tensor,
-    style_mask: str | os.PathLike | Tensor,
+    content_mask: ImageLike,
+    style_mask: ImageLike,
     content_shape: Sequence[int],
     style_shape: Sequence[int],
     *,
@@ -316,7 +330,7 @@ def pair_masks(
     label at all is an error.
 
     Args:
-        content_mask: the content's mask: a path or an RGB tensor ``(1, 3, H, W)``.
+        content_mask: the content's mask: a path or an image in memory (see :func:`label_map`).
         style_mask: the style's mask, in the same palette.
         content_shape: the content image's shape (the content masks are resized to it).
         style_shape: the style image's shape.

@@ -188,8 +188,8 @@ def stylize_photo(
     content: ImageLike,
     style: ImageLike,
     *,
-    content_mask: str | None = None,
-    style_mask: str | None = None,
+    content_mask: ImageLike | None = None,
+    style_mask: ImageLike | None = None,
     auto_masks: bool | AutoMasks = False,
     substyles: int | None = None,
     preset: Literal["default", "dpst", "fast"] = "default",
@@ -289,7 +289,9 @@ def stylize_photo(
         n: v for n, v in locals().items() if n not in ("content", "style", "callback", "_cache", "_temporal", "_memory")
     }
     params["auto_masks"] = bool(auto_masks)  # found masks are recorded as their matching, below
-    params.update(recorded_inputs("photo", content=content, style=style))
+    params.update(
+        recorded_inputs("photo", content=content, style=style, content_mask=content_mask, style_mask=style_mask)
+    )
     settings = _settings(
         preset,
         iterations=iterations,

@@ -67,6 +67,7 @@ from restyle.files import atomic_write, check_not_an_input, check_replaceable
 from restyle.flow import certainty, optical_flow, warp
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
+    IN_MEMORY,
     SAMPLE_PREFIX,
     ImageLike,
     RestyleWarning,
@@ -556,13 +557,14 @@ def _output_is_folder(out: Path) -> bool:
 def _style_identity(style: ImageLike, image: torch.Tensor) -> dict[str, Any]:
     """How a run's work folder (its resume check) and its output know the style: a sample by its
     name, a file by its absolute path, and an image given in memory (the Python API) by a digest
-    of its pixels, with no name (``None``: ``restyle info --command`` leaves STYLE to fill)."""
+    of its pixels, with no name (:data:`~restyle.image.IN_MEMORY`: ``restyle info --command``
+    leaves STYLE to fill)."""
     if isinstance(style, str) and style.startswith(SAMPLE_PREFIX):
         return {"style": style}
     if isinstance(style, (str, os.PathLike)):
         return {"style": str(Path(style).resolve())}
     pixels = to_uint8(image).numpy().tobytes()
-    return {"style": None, "style_pixels": hashlib.sha256(pixels).hexdigest()[:16]}
+    return {"style": IN_MEMORY, "style_pixels": hashlib.sha256(pixels).hexdigest()[:16]}
 
 
 def stylize_video(

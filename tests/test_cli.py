@@ -166,7 +166,8 @@ def test_info_command_makes_a_python_api_result_again(capsys, tmp_path, monkeypa
     result.save("api.png")
     meta = read_metadata("api.png")
     assert meta["restyle_version"] == __version__ and meta["status"] == "done"
-    assert meta["command"] == "art" and meta["content"] == "sample:coffee" and meta["styles"] == ["sample:rocket", None]
+    assert meta["command"] == "art" and meta["content"] == "sample:coffee"
+    assert meta["styles"] == ["sample:rocket", "<in memory>"] and meta["content_mask"] is None  # no pixels
     code, stdout, stderr = run(capsys, "info", "--command", "api.png")
     assert code == 0 and stdout.split() == [
         *[

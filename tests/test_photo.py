@@ -411,8 +411,32 @@ def test_cli_smooth_shows_progress_over_rows_unless_quiet(pair, tmp_path, capsys
 def test_a_saved_result_records_its_command_and_named_inputs(pair, tmp_path):
     result = stylize_photo(pair["content"], load_image(pair["style"]), preset="fast", size=32, device="cpu")
     meta = read_metadata(result.save(tmp_path / "r.png"))
-    assert meta["command"] == "photo" and meta["content"] == str(pair["content"]) and "style" not in meta
+    assert meta["command"] == "photo" and meta["content"] == str(pair["content"]) and meta["style"] == "<in memory>"
     assert meta["status"] == "done" and meta["preset"] == "fast"
+
+
+@pytest.mark.parametrize("kind", ["array", "pil", "pil_grey"])
+def test_masks_given_in_memory(tmp_path, kind, capsys):
+    """Masks may be arrays or PIL images, as the images may (a grey PIL image or a 2-D integer
+    array holds integer labels, as a grey file does); a result records them as in memory, not
+    their pixels, and ``restyle info --command`` leaves places for them."""
+    from restyle.cli import main
+
+    content, style = smooth_image(32, 48), smooth_image(40, 40, seed=1)
+    c_mask, s_mask = np.zeros((32, 48, 3), np.uint8), np.zeros((40, 40, 3), np.uint8)
+    c_mask[:16], s_mask[:20] = (0, 0, 255), (0, 0, 255)  # blue over black
+    given = {
+        "array": (c_mask, s_mask),
+        "pil": (Image.fromarray(c_mask), Image.fromarray(s_mask)),
+        "pil_grey": (Image.fromarray(c_mask).convert("L"), Image.fromarray(s_mask).convert("L")),
+    }[kind]
+    result = stylize_photo(content, style, content_mask=given[0], style_mask=given[1], preset="fast", size=32)
+    assert result.params["mask_labels"] == (["label 0", "label 29"] if kind == "pil_grey" else ["blue", "black"])
+    meta = read_metadata(result.save(tmp_path / "r.png"))
+    assert meta["content_mask"] == meta["style_mask"] == "<in memory>"
+    assert main(["info", "--command", str(tmp_path / "r.png")]) == 0
+    words = capsys.readouterr().out.split()
+    assert words[words.index("--content-mask") + 1] == "CONTENT_MASK" and "STYLE_MASK" in words
 
 
 def test_cli_smooth_without_content_names_the_photo_a_result_was_made_from(pair, tmp_path, capsys, monkeypatch):

@@ -116,7 +116,7 @@ def test_a_style_given_in_memory_is_known_by_its_pixels(tmp_path, clips, capsys)
     options = {"mode": "photo", "preset": "fast", "size": 64, "device": "cpu", "frames": "0:3", "keep_frames": True}
     out = stylize_video(clips["audio"], style, output=tmp_path / "out.mp4", **options)
     meta = read_metadata(out)
-    assert meta["style"] is None and len(meta["style_pixels"]) == 16
+    assert meta["style"] == "<in memory>" and len(meta["style_pixels"]) == 16
     resumed = []
     log = {"callback": lambda p: p.stage == "stylise" and resumed.append(p.resumed)}
     stylize_video(clips["audio"], style.copy(), output=tmp_path / "out.mp4", **options, **log)

@@ -143,7 +143,7 @@ def _color_targets(preserve_color: str, content: Tensor, styles: list[Tensor]) -
     return content, styles
 
 
-def _check_init(init: str) -> None:
+def _check_init(init: ImageLike) -> None:
     """An init that names no file, told before any work (not after the style targets): the
     option mixes words and paths, so "contnet" would otherwise read as a missing file only."""
     if not isinstance(init, str) or init in ("content", "noise") or init.startswith(SAMPLE_PREFIX):
@@ -153,12 +153,14 @@ def _check_init(init: str) -> None:
     raise RestyleError(f"init {init}: no such file (init takes content, noise, or an image)")
 
 
-def _start_image(init: str, content: Tensor, *, generator: torch.Generator, max_pixels: int, grey: bool) -> Tensor:
+def _start_image(
+    init: ImageLike, content: Tensor, *, generator: torch.Generator, max_pixels: int, grey: bool
+) -> Tensor:
     """Where the optimisation starts: the content, noise around mid-grey, or a given image
     (made grey if ``grey``: luminance-only transfer)."""
-    if init == "content":
+    if isinstance(init, str) and init == "content":
         return content
-    if init == "noise":
+    if isinstance(init, str) and init == "noise":
         return (0.5 + 0.1 * torch.randn(content.shape, generator=generator)).clamp(0, 1)
     image = load_image(init, max_pixels=max_pixels, what="init image")
     warn_if_stretched(image.shape, content.shape, "the init image", "the content")
@@ -256,7 +258,7 @@ def stylize(
     style_layers: Sequence[str] = STYLE_LAYERS,
     style_layer_weights: Sequence[float] | None = None,
     preserve_color: Literal["none", "luminance", "histogram"] = "none",
-    init: str = "content",
+    init: ImageLike = "content",
     seed: int | None = None,
     optimizer: Literal["lbfgs", "adam"] = "lbfgs",
     parameterization: Literal["multires", "pixels"] = "multires",
@@ -304,7 +306,7 @@ def stylize(
         preserve_color: keep the content's colours: "luminance" transfers only luminance and
             keeps the content's chroma; "histogram" first matches the style image's colour
             mean and covariance to the content's.
-        init: where optimisation starts: "content", "noise", or the path of an image.
+        init: where optimisation starts: "content", "noise", or an image.
         seed: random seed (noise init); a random one is picked and recorded if not given.
         optimizer: "lbfgs" (best for this problem) or "adam".
         parameterization: what the optimiser moves: "multires", a pyramid of levels of halving
@@ -356,6 +358,8 @@ def stylize(
             "art", content=content, styles=_as_list(styles), content_mask=content_mask, style_mask=style_mask
         )
     )
+    if not isinstance(init, str):  # an image given as the start: its name, never its pixels
+        params["init"] = source_name(init)
     _check_options(params)
     global_style = resolve_global_style(global_style, auto=bool(auto_masks))
     content_layers = _check_layers(content_layers, "content_layers")

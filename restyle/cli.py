@@ -939,10 +939,10 @@ def result_command(meta: dict[str, Any], path: Path, *, output: Path | None = No
         folder = path.resolve().parent
         again = folder.with_name(f"{folder.name}-again")
     words += ["-o", str(output or again)]
-    # masks painted in the web UI were saved to its temporary folder; the Python API's may be arrays
-    painted = {
-        k: k.upper() for k in ("content_mask", "style_mask") if meta.get(k) and (web_tab or meta[k] == IN_MEMORY)
-    }
+    # masks painted in the web UI were saved to its temporary folder; the Python API's inputs
+    # (masks, an init image) may have been given in memory
+    painted = {k: k.upper() for k in ("content_mask", "style_mask") if meta.get(k) and web_tab}
+    painted.update({k: k.upper() for k, v in meta.items() if v == IN_MEMORY})
     meta = {**meta, **painted}
     stand_ins += painted.values()
     for action in sub._actions:

@@ -439,6 +439,17 @@ def test_a_callback_stops_a_run_early_by_raising_keyboard_interrupt(images, tmp_
     assert read_metadata(result.save(tmp_path / "r.png"))["status"] == "interrupted"  # the file says so too
 
 
+def test_an_init_image_given_in_memory_is_recorded_by_no_pixels(images, tmp_path):
+    content, style = images
+    start = np.full((36, 48, 3), 0.5)
+    result = stylize(content, style, **{**FAST, "iterations": 1, "init": start})
+    assert result.params["init"] == "<in memory>"
+    assert read_metadata(result.save(tmp_path / "r.png"))["init"] == "<in memory>"
+    on_disk = tmp_path / "start.png"
+    Image.fromarray(np.full((36, 48, 3), 128, np.uint8)).save(on_disk)
+    assert stylize(content, style, **{**FAST, "iterations": 1, "init": on_disk}).params["init"] == str(on_disk)
+
+
 def test_cuda_requested_without_gpu(images):
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")

@@ -1148,6 +1148,8 @@ def _json_default(value: Any) -> Any:
         return str(value)
     if isinstance(value, (np.generic,)):
         return value.item()
+    if isinstance(value, (np.ndarray, Tensor, Image.Image)):  # an image in memory: never its pixels' repr
+        return IN_MEMORY
     return repr(value)
 
 

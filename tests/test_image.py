@@ -502,6 +502,14 @@ def test_over_max_pixels_error_or_downscale_with_warning(tmp_path, rgb):
 # --- writing ---------------------------------------------------------------------------------
 
 
+def test_metadata_never_holds_an_images_pixels(tmp_path):
+    """An image in memory among the parameters (a caller's own, say) is written as "<in memory>",
+    not as the repr of its pixels."""
+    params = {"array": np.zeros((400, 400, 3)), "tensor": torch.zeros(1, 3, 9, 9), "pil": Image.new("RGB", (5, 5))}
+    path = save_image(load_image(smooth_image(8, 12)), tmp_path / "out.png", metadata={**params, "seed": 1})
+    assert read_metadata(path) == {"array": "<in memory>", "tensor": "<in memory>", "pil": "<in memory>", "seed": 1}
+
+
 @pytest.mark.parametrize("suffix", [".png", ".jpg", ".tif", ".webp"])
 def test_save_formats_with_metadata(tmp_path, suffix):
     image = load_image(smooth_image(8, 12))

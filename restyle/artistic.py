@@ -173,7 +173,7 @@ def _masks(
     params: dict[str, Any],
     *,
     content_mask: ImageLike | None,
-    style_mask: str | None,
+    style_mask: ImageLike | None,
     auto: bool | AutoMasks,
     substyles: int | None,
     max_pixels: int,

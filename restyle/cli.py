@@ -236,11 +236,11 @@ def _batch_settings(command: str, options: dict[str, Any], styles: Sequence[str]
     """A fingerprint of what a folder run makes each result from, bar the photo: the command, the
     style images (path, size, time modified), every option, and the seed if one was given. A
     style that cannot be read is the run's one error, here, rather than every photo's."""
-    from restyle.image import SAMPLE_PREFIX, sample_path
+    from restyle.image import named_sample
 
     files = []
     for style in styles:
-        path = sample_path(style[len(SAMPLE_PREFIX) :]) if style.startswith(SAMPLE_PREFIX) else Path(style)
+        path = Path(named_sample(style))
         image_size(path, max_pixels=max_pixels)  # a missing, unreadable or bomb style: its error now
         files.append(file_stamp(path))
     chosen = {k: v for k, v in options.items() if not (k == "seed" and v is None)}

@@ -58,6 +58,7 @@ __all__ = [
     "image_size",
     "load_image",
     "load_style",
+    "named_sample",
     "read_metadata",
     "resize",
     "resize_long_side",
@@ -695,7 +696,7 @@ def load_image(
         >>> load_image(np.zeros((4, 6, 3), dtype=np.uint8), size=3).shape
         torch.Size([1, 3, 2, 3])
     """
-    source = _named_sample(source)
+    source = named_sample(source)
     if dequantise and isinstance(source, (str, os.PathLike)):
         smoothed = _smoothed_jpeg(
             Path(source), size=size, max_pixels=max_pixels, icc=icc, what=what, warn_enlarged=warn_enlarged
@@ -750,8 +751,13 @@ def source_name(source: ImageLike) -> str:
     return os.fspath(source) if isinstance(source, (str, os.PathLike)) else IN_MEMORY
 
 
-def _named_sample(source: ImageLike) -> ImageLike:
-    """``sample:NAME`` as the built-in photo's path; any other source as it is."""
+def named_sample(source: ImageLike) -> ImageLike:
+    """``sample:NAME`` as the built-in photo's path; any other source as it is.
+
+    Example:
+        >>> named_sample("sample:coffee").name, named_sample("photo.jpg")
+        ('coffee.png', 'photo.jpg')
+    """
     if isinstance(source, str) and source.startswith(SAMPLE_PREFIX):
         return sample_path(source[len(SAMPLE_PREFIX) :])
     return source
@@ -802,7 +808,7 @@ def smoothed_jpeg_pair(path: str | os.PathLike, *, size: int, max_pixels: int) -
     Shape:
         - output: :math:`(1, 3, h, w)` and :math:`(1, 3, H, W)`
     """
-    read = _jpeg_codes(Path(_named_sample(path)), size=None, max_pixels=max_pixels, icc=True)
+    read = _jpeg_codes(Path(named_sample(path)), size=None, max_pixels=max_pixels, icc=True)
     if read is None:
         return None
     codes, shaper = read
@@ -877,7 +883,7 @@ def load_style(
         >>> load_style(np.zeros((40, 80, 3), dtype=np.uint8), long_side=32).shape
         torch.Size([1, 3, 16, 32])
     """
-    source = _named_sample(source)
+    source = named_sample(source)
     if isinstance(source, (str, os.PathLike)):
         width, height = image_size(source, max_pixels=max_pixels)
         if style_shape(height, width, long_side) != (height, width):

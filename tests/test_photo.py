@@ -415,7 +415,7 @@ def test_a_saved_result_records_its_command_and_named_inputs(pair, tmp_path):
     assert meta["status"] == "done" and meta["preset"] == "fast"
 
 
-@pytest.mark.parametrize("kind", ["array", "pil", "pil_grey"])
+@pytest.mark.parametrize("kind", ["array", "pil", "pil_grey", "labels"])
 def test_masks_given_in_memory(tmp_path, kind, capsys):
     """Masks may be arrays or PIL images, as the images may (a grey PIL image or a 2-D integer
     array holds integer labels, as a grey file does); a result records them as in memory, not
@@ -429,9 +429,11 @@ def test_masks_given_in_memory(tmp_path, kind, capsys):
         "array": (c_mask, s_mask),
         "pil": (Image.fromarray(c_mask), Image.fromarray(s_mask)),
         "pil_grey": (Image.fromarray(c_mask).convert("L"), Image.fromarray(s_mask).convert("L")),
+        "labels": (np.where(c_mask[..., 2] > 0, 5, 0).astype(np.uint8), np.where(s_mask[..., 2] > 0, 5, 0)),
     }[kind]
     result = stylize_photo(content, style, content_mask=given[0], style_mask=given[1], preset="fast", size=32)
-    assert result.params["mask_labels"] == (["label 0", "label 29"] if kind == "pil_grey" else ["blue", "black"])
+    expected = {"pil_grey": ["label 0", "label 29"], "labels": ["label 0", "label 5"]}.get(kind, ["blue", "black"])
+    assert result.params["mask_labels"] == expected
     meta = read_metadata(result.save(tmp_path / "r.png"))
     assert meta["content_mask"] == meta["style_mask"] == "<in memory>"
     assert main(["info", "--command", str(tmp_path / "r.png")]) == 0

@@ -730,8 +730,8 @@ def resolve_masks(
         pair = pair_masks(content_mask, style_mask, content.shape, style.shape, palette=palette, max_pixels=max_pixels)
         return pair, None
     if isinstance(auto, AutoMasks):  # found before, perhaps at another size
-        warn_if_stretched(auto.masks.content.shape, content.shape, "the found content masks", "the content")
-        warn_if_stretched(auto.masks.style.shape, style.shape, "the found style masks", "the style image")
+        warn_if_stretched(auto.masks.content.shape, content.shape, "the content mask found", "the content")
+        warn_if_stretched(auto.masks.style.shape, style.shape, "the style mask found", "the style image")
         return auto.masks.resized(content.shape, style.shape), auto.summary()
     if auto:
         found = auto_masks(content, style, substyles=substyles, seed=seed, device=device)

@@ -409,7 +409,9 @@ def test_masks_found_before_are_used_as_they_are(scene, monkeypatch, entry):
     assert matching == found.summary() and masks.names == found.masks.names
     assert masks.content.shape[-2:] == (48, 64) and masks.style.shape == found.masks.style.shape
     assert torch.allclose(masks.content.sum(0), torch.ones(48, 64), atol=1e-4)  # still a partition
-    with pytest.warns(RestyleWarning, match="found content masks is 128x96 but the content is 96x128"):
+    with pytest.warns(
+        RestyleWarning, match="^the content mask found is 128x96 but the content is 96x128: a different aspect ratio"
+    ):
         resolve_masks(
             content.transpose(-1, -2),
             style,

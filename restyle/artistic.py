@@ -98,9 +98,9 @@ class Result:
 
 
 def recorded_inputs(command: str, **sources: ImageLike | list[ImageLike] | None) -> dict[str, Any]:
-    """A run's command and the names of its inputs (images and masks), as a result records
-    them: the CLI's own words, for ``restyle info --command``; an input given in memory as
-    :data:`~restyle.image.IN_MEMORY`, never its pixels; one not given (a mask) as ``None``."""
+    """A run's command and the names of its inputs (images, masks, an init image), as a result
+    records them: the CLI's own words, for ``restyle info --command``; an input given in memory
+    as :data:`~restyle.image.IN_MEMORY`, never its pixels; one not given (a mask) as ``None``."""
     recorded: dict[str, Any] = {"command": command}
     for key, source in sources.items():
         if isinstance(source, list):
@@ -355,11 +355,14 @@ def stylize(
     params["auto_masks"] = bool(auto_masks)  # found masks are recorded as their matching
     params.update(
         recorded_inputs(
-            "art", content=content, styles=_as_list(styles), content_mask=content_mask, style_mask=style_mask
+            "art",
+            content=content,
+            styles=_as_list(styles),
+            content_mask=content_mask,
+            style_mask=style_mask,
+            init=init,  # "content" and "noise" are kept as they are, as any name is
         )
     )
-    if not isinstance(init, str):  # an image given as the start: its name, never its pixels
-        params["init"] = source_name(init)
     _check_options(params)
     global_style = resolve_global_style(global_style, auto=bool(auto_masks))
     content_layers = _check_layers(content_layers, "content_layers")

@@ -942,7 +942,8 @@ def result_command(meta: dict[str, Any], path: Path, *, output: Path | None = No
     # masks painted in the web UI were saved to its temporary folder; the Python API's inputs
     # (masks, an init image) may have been given in memory
     painted = {k: k.upper() for k in ("content_mask", "style_mask") if meta.get(k) and web_tab}
-    painted.update({k: k.upper() for k, v in meta.items() if v == IN_MEMORY})
+    flags = {action.dest for action in sub._actions if action.option_strings}  # the inputs' places are set above
+    painted.update({k: k.upper() for k, v in meta.items() if v == IN_MEMORY and k in flags})
     meta = {**meta, **painted}
     stand_ins += painted.values()
     for action in sub._actions:

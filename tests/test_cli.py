@@ -147,6 +147,11 @@ def test_info_command_notes_what_it_cannot_carry(capsys, tmp_path, monkeypatch, 
     words, notes = result_command({"command": "art", "content": "gone.png", "styles": ["sample:ihc"]}, out)
     assert words[2:4] == ["gone.png", "sample:ihc"]
     assert notes == ["not found from here: gone.png; run it where the result was made"]
+    # the Python API's inputs given in memory: one place each, the positional ones not twice
+    meta = {"command": "photo", "content": "<in memory>", "style": "<in memory>", "content_mask": "<in memory>"}
+    words, notes = result_command({**meta, "style_mask": None, "seed": 1}, out)
+    assert words[2:4] == ["CONTENT", "STYLE"] and words[words.index("--content-mask") + 1] == "CONTENT_MASK"
+    assert notes == ["made from images given in memory: put your files in place of CONTENT, STYLE and CONTENT_MASK"]
     # a web art result records how many styles it had, without their uploads' names
     words, notes = result_command({"restyle_web": "art", "styles": [None, None], "seed": 4}, out)
     assert words[2:5] == ["CONTENT", "STYLE1", "STYLE2"]

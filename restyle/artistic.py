@@ -33,7 +33,7 @@ from torch import Tensor
 from restyle.automask import AutoMasks, check_mask_options, resolve_global_style, resolve_masks
 from restyle.color import combine_luminance, luminance, match_color, match_luminance
 from restyle.device import runtime
-from restyle.errors import RestyleError, check_choice, check_positive, check_weight
+from restyle.errors import RestyleError, check_positive, check_weight
 from restyle.footprint import art_bytes, check_memory, lbfgs_pairs
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
@@ -52,8 +52,9 @@ from restyle.image import (
 )
 from restyle.masks import MaskPair
 from restyle.objective import Objective, Temporal
-from restyle.optim import OPTIMIZERS, Iterate, LbfgsMemory, Record, Schedule, optimize
+from restyle.optim import Iterate, LbfgsMemory, Record, Schedule, optimize
 from restyle.pyramid import LevelImage, pyramid_sizes
+from restyle.signature import check_arguments
 from restyle.vgg import MIN_TRANSFER_SIZE, check_size, layer_index, min_side
 
 __all__ = ["Result", "stylize"]
@@ -224,10 +225,6 @@ def _check_memory(
 def _check_options(params: dict[str, Any]) -> None:
     """One-line errors for the options of :func:`stylize` that are checked on their own."""
     check_long_side(params["size"], minimum=MIN_TRANSFER_SIZE)
-    check_choice(params["optimizer"], OPTIMIZERS, "optimizer")
-    check_choice(params["preserve_color"], ("none", "luminance", "histogram"), "preserve-color")
-    check_choice(params["parameterization"], ("multires", "pixels"), "parameterization")
-    check_choice(params["pooling"], ("max", "avg"), "pooling")
     if params["iterations"] < 1 or params["coarse_iterations"] < 0:
         raise RestyleError("iterations must be at least 1 (and coarse-iterations at least 0)")
     if check_positive(params["learning_rate"], "learning-rate") > 1:  # a step past the image's range
@@ -269,7 +266,7 @@ def stylize(
     pyramid_factor: float = 2.0,
     learning_rate: float = 0.02,
     pooling: Literal["max", "avg"] = "max",
-    device: str = "auto",
+    device: str | torch.device = "auto",
     precision: Literal["auto", "float32", "bfloat16"] = "auto",
     channels_last: bool = True,
     max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -352,6 +349,7 @@ def stylize(
         for name, value in locals().items()
         if name not in ("content", "styles", "callback", "_temporal", "_cache", "_memory")
     }
+    check_arguments(stylize, params)
     params["auto_masks"] = bool(auto_masks)  # found masks are recorded as their matching
     params.update(
         recorded_inputs(

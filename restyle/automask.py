@@ -61,6 +61,7 @@ from restyle.files import atomic_write
 from restyle.horizon import sky_mask
 from restyle.image import ImageLike, RestyleWarning, resize, save_image, scaled_shape, warn_if_stretched
 from restyle.masks import DPST_COLORS, MaskPair, resize_labels
+from restyle.signature import check_arguments
 from restyle.smoothing import guided_filter
 from restyle.vgg import check_size, encoder, min_side
 
@@ -620,6 +621,7 @@ def auto_masks(
         >>> found.masks.content.shape[1:], found.masks.style.shape[1:]
         (torch.Size([64, 96]), torch.Size([80, 80]))
     """
+    check_arguments(auto_masks, locals())
     for value, name in ((substyles, "substyles"), (content_regions, "content_regions")):
         if value is not None:
             check_at_least(value, 1, name)

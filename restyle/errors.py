@@ -10,12 +10,20 @@ import math
 import os
 import re
 from collections.abc import Iterable
+from typing import Any
 
 
 class RestyleError(Exception):
     """A user-facing error: bad input, a missing file, an unwritable output.
 
     The message is a complete sentence that says what is wrong and, where there is one, the fix.
+    """
+
+
+class ArgumentTypeError(RestyleError, TypeError):
+    """An argument of the Python API of a type its parameter does not take (``seed="7"``).
+
+    It is a :class:`TypeError` too, as Python's own wrong-type errors are.
     """
 
 
@@ -61,7 +69,7 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
 
 
-def check_choice(value: str, choices: Iterable[str], what: str) -> str:
+def check_choice(value: Any, choices: Iterable[Any], what: str) -> Any:
     """``value`` if it is one of ``choices``; otherwise a :class:`RestyleError` naming them.
 
     Example:
@@ -74,7 +82,7 @@ def check_choice(value: str, choices: Iterable[str], what: str) -> str:
     """
     choices = tuple(choices)
     if value not in choices:
-        raise RestyleError(f"unknown {what} {value!r}: use one of {', '.join(choices)}")
+        raise RestyleError(f"unknown {what} {value!r}: use one of {', '.join(map(str, choices))}")
     return value
 
 

@@ -58,6 +58,7 @@ from restyle.matting import MattingLaplacian
 from restyle.objective import Objective, Temporal
 from restyle.optim import Iterate, LbfgsMemory, Record, Schedule, optimize
 from restyle.pyramid import pyramid_sizes
+from restyle.signature import check_arguments
 from restyle.smoothing import guided_upsample, local_affine_smoothing, matting_smoothing
 from restyle.vgg import CAFFE_MEAN_BGR, MIN_TRANSFER_SIZE, check_size, min_side
 
@@ -208,7 +209,7 @@ def stylize_photo(
     global_style: float | None = None,
     mask_palette: Literal["auto", "dpst", "colors", "integer"] = "auto",
     seed: int | None = None,
-    device: str = "auto",
+    device: str | torch.device = "auto",
     precision: Literal["auto", "float32", "bfloat16"] = "auto",
     channels_last: bool = True,
     dequantise: bool | None = None,
@@ -288,6 +289,7 @@ def stylize_photo(
     params = {
         n: v for n, v in locals().items() if n not in ("content", "style", "callback", "_cache", "_temporal", "_memory")
     }
+    check_arguments(stylize_photo, params)
     params["auto_masks"] = bool(auto_masks)  # found masks are recorded as their matching, below
     params.update(
         recorded_inputs("photo", content=content, style=style, content_mask=content_mask, style_mask=style_mask)

@@ -2,20 +2,29 @@
 
 The library's signatures are the single source of truth: every keyword-only parameter of an
 entry point such as :func:`restyle.stylize` becomes a flag with the same default, a type and
-choices taken from its annotation, and the help text of its docstring's ``Args:`` entry.
+choices taken from its annotation, and the help text of its docstring's ``Args:`` entry. The
+same annotations check the arguments a Python caller gives (:func:`check_arguments`), so that
+``pyramid="no"`` is an error rather than a truthy string.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import inspect
+import numbers
 import re
+import reprlib
 import types
 import typing
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-__all__ = ["add_signature_flags", "docstring_args", "plain_help", "signature_kwargs", "split"]
+import numpy as np
+
+from restyle.errors import ArgumentTypeError, check_choice
+
+__all__ = ["add_signature_flags", "check_arguments", "docstring_args", "plain_help", "signature_kwargs", "split"]
 
 
 def docstring_args(func: Callable[..., Any]) -> dict[str, str]:
@@ -127,3 +136,104 @@ def add_signature_flags(
 def signature_kwargs(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
     """The parsed values of the flags :func:`add_signature_flags` added."""
     return {name: getattr(args, name) for name in names}
+
+
+@functools.cache
+def _option_hints(func: Callable[..., Any]) -> dict[str, Any]:
+    """The annotations of ``func``'s keyword-only parameters that are options (those that
+    :func:`add_signature_flags` can make flags of)."""
+    hints = typing.get_type_hints(func)
+    return {
+        p.name: hints[p.name]
+        for p in inspect.signature(func).parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name in hints and _flag_spec(hints[p.name]) is not None
+    }
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, (bool, np.bool_))
+
+
+def _fits(annotation: Any, value: Any) -> bool:
+    """Whether ``value`` is of the type ``annotation`` names. A whole float fits ``int``
+    (``max_pixels=1e8``); an annotation other than the ones options use is not checked."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(arm, value) for arm in typing.get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if annotation is bool:
+        return _is_bool(value)
+    if annotation is int:
+        if _is_bool(value) or not isinstance(value, numbers.Real):
+            return False
+        return isinstance(value, numbers.Integral) or float(value).is_integer()
+    if annotation is float:
+        return isinstance(value, numbers.Real) and not _is_bool(value)
+    if annotation is str:
+        return isinstance(value, str)
+    if origin is Literal:
+        return isinstance(value, (str, numbers.Real)) and not _is_bool(value) and value in typing.get_args(annotation)
+    if origin in (list, tuple, Sequence):
+        item = (typing.get_args(annotation) or (Any,))[0]
+        if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
+            return False
+        return all(_fits(item, element) for element in value)
+    if isinstance(annotation, type):
+        return isinstance(value, annotation)
+    return True
+
+
+_PLURALS = {bool: "True or False values", int: "whole numbers", float: "numbers", str: "strings"}
+
+
+def _describe(annotation: Any) -> str:
+    """What :func:`_fits` asks of a value, in words: ``int | None`` -> "a whole number or None"."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(arm) for arm in typing.get_args(annotation))
+    if origin is Literal:
+        return "one of " + ", ".join(map(repr, typing.get_args(annotation)))
+    if origin in (list, tuple, Sequence):
+        item = (typing.get_args(annotation) or (Any,))[0]
+        return f"a list of {_PLURALS.get(item, 'values')}"
+    words = {type(None): "None", bool: "True or False", int: "a whole number", float: "a number", str: "a string"}
+    if annotation in words:
+        return words[annotation]
+    name = str(getattr(annotation, "__name__", annotation))
+    return f"{'an' if name[:1] in 'AEIOUaeiou' else 'a'} {name}"
+
+
+def check_arguments(func: Callable[..., Any], values: dict[str, Any]) -> None:
+    """Check the options a Python caller gave ``func`` against its annotations.
+
+    The CLI's flags are typed by argparse; this is the same check for a call from Python, where
+    a wrong type would otherwise fail deep inside with an unrelated message, or be taken as
+    something else (a string is true, and a sequence of characters).
+
+    Args:
+        func: an entry point such as :func:`restyle.stylize`.
+        values: its arguments by name (``locals()`` at its top will do); names that are not
+            option parameters of ``func`` are not looked at.
+
+    Raises:
+        ArgumentTypeError: naming the first option whose value is of a type it does not take.
+        RestyleError: for a word (or number) that is not one of an option's choices, as
+            :func:`~restyle.errors.check_choice` tells it.
+
+    Example:
+        >>> def f(*, size: int = 512, pyramid: bool = True) -> None: ...
+        >>> check_arguments(f, {"size": 512.0, "pyramid": False})
+        >>> check_arguments(f, {"pyramid": "no"})
+        Traceback (most recent call last):
+        ...
+        restyle.errors.ArgumentTypeError: pyramid must be True or False, not 'no'
+    """
+    for name, annotation in _option_hints(func).items():
+        value = values.get(name, inspect.Parameter.empty)
+        if value is inspect.Parameter.empty or _fits(annotation, value):
+            continue
+        choices = _unwrap_optional(annotation)[0]
+        if typing.get_origin(choices) is Literal and isinstance(value, (str, numbers.Real)) and not _is_bool(value):
+            check_choice(value, typing.get_args(choices), name)  # a wrong word, told as a wrong flag value is
+        raise ArgumentTypeError(f"{name} must be {_describe(annotation)}, not {reprlib.repr(value)}")

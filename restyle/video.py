@@ -62,7 +62,7 @@ from restyle.clip import (
 )
 from restyle.dequantise import dequantise as smooth_steps
 from restyle.dequantise import dequantise_from, on_grid
-from restyle.errors import RestyleError, check_choice, check_positive, check_weight
+from restyle.errors import RestyleError, check_positive, check_weight
 from restyle.files import atomic_write, check_not_an_input, check_replaceable
 from restyle.flow import certainty, optical_flow, warp
 from restyle.image import (
@@ -81,6 +81,7 @@ from restyle.image import (
 )
 from restyle.objective import Temporal
 from restyle.optim import STOP, LbfgsMemory
+from restyle.signature import check_arguments
 from restyle.smoothing import guided_upsample
 from restyle.vgg import MIN_TRANSFER_SIZE, check_size
 
@@ -522,7 +523,6 @@ def _check_options(
     ``unused_if_fast`` (name: value) given for the fast preset, which runs no optimisation."""
     from restyle.photo import NO_OPTIMISATION, preset_settings, warn_no_effect
 
-    check_choice(mode, ("art", "photo"), "mode")
     preset_settings(preset)
     if full_resolution and mode != "photo":
         raise RestyleError(
@@ -585,12 +585,12 @@ def stylize_video(
     style_weight: float | None = None,
     content_weight: float | None = None,
     fps: float = 25.0,
-    work_dir: str | None = None,
+    work_dir: str | os.PathLike | None = None,
     keep_frames: bool = False,
     bit_depth: Literal[8, 10, 16] = 8,
     dequantise: bool | None = None,
     seed: int = 0,
-    device: str = "auto",
+    device: str | torch.device = "auto",
     callback: Callable[[FrameProgress], None] | None = None,
     _record: Mapping[str, object] | None = None,
 ) -> Path:
@@ -651,6 +651,7 @@ def stylize_video(
     from restyle.device import resolve_device
     from restyle.photo import stylize_photo
 
+    check_arguments(stylize_video, locals())
     fast = mode == "photo" and preset == "fast"
     dequantise = fast if dequantise is None else dequantise
     weight = _check_options(

@@ -61,6 +61,7 @@ from restyle.image import (
 )
 from restyle.masks import DPST_COLORS
 from restyle.raw import RAW_SUFFIXES
+from restyle.signature import check_arguments
 
 if TYPE_CHECKING:
     from restyle.automask import AutoMasks
@@ -1193,6 +1194,7 @@ def serve(
         max_pixels: the largest image, in pixels, that a job reads.
         block: run until stopped (the CLI), or return with the server running in a thread.
     """
+    check_arguments(serve, locals())
     if not 0 < port < 65536:
         raise RestyleError(f"--port must be between 1 and 65535, not {port}")
     check_at_least(max_upload_mb, 1, "--max-upload-mb")

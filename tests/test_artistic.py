@@ -384,7 +384,7 @@ def test_nonfinite_is_reported(images):
         ({"style_blend": [0]}, "positive sum"),
         ({"optimizer": "sgd"}, "unknown optimizer"),
         ({"parameterization": "fourier"}, "parameterization"),
-        ({"preserve_color": "sepia"}, "unknown preserve-color"),
+        ({"preserve_color": "sepia"}, "unknown preserve_color"),
         ({"device": "tpu"}, "unknown device"),
         ({"precision": "fp8"}, "precision"),
         ({"style_scale": 0}, "style-scale must be a positive number"),

@@ -1,0 +1,136 @@
+"""The Python API's arguments are checked against the same annotations the CLI's flags come from."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pytest
+import torch
+
+from restyle import stylize, stylize_photo, web
+from restyle.automask import AutoMasks, auto_masks
+from restyle.errors import ArgumentTypeError, RestyleError
+from restyle.signature import _flag_spec, check_arguments
+from restyle.video import stylize_video
+
+ENTRY_POINTS = [stylize, stylize_photo, stylize_video, auto_masks, web.serve]
+
+
+def toy(
+    *,
+    size: int = 512,
+    weight: float = 1.0,
+    seed: int | None = None,
+    pyramid: bool = True,
+    layers: Sequence[str] = ("relu4_2",),
+    blend: Sequence[float] | None = None,
+    pooling: Literal["max", "avg"] = "max",
+    bits: Literal[8, 10, 16] = 8,
+    auto: bool | AutoMasks = False,
+    device: str | torch.device = "auto",
+) -> None:
+    """A stand-in entry point with one option of each kind."""
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"size": 64, "weight": 3, "seed": 7, "pyramid": False},
+        {"size": 64.0, "weight": 2.5, "seed": None},  # a whole float is a whole number (max_pixels=1e8)
+        {"size": np.int64(64), "weight": np.float32(0.5), "seed": np.uint8(3), "pyramid": np.bool_(True)},
+        {"layers": ["relu1_1", "relu2_1"], "blend": (2, 1.5)},
+        {"layers": (), "blend": np.array([1.0, 2.0])},
+        {"pooling": "avg", "bits": 10, "auto": True, "device": torch.device("cpu")},
+    ],
+)
+def test_values_of_the_annotated_types_pass(values):
+    check_arguments(toy, values)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"size": "64"}, "size must be a whole number, not '64'"),
+        ({"size": 64.5}, "size must be a whole number, not 64.5"),
+        ({"size": float("nan")}, "size must be a whole number, not nan"),
+        ({"size": True}, "size must be a whole number, not True"),
+        ({"weight": "1e3"}, "weight must be a number, not '1e3'"),
+        ({"weight": None}, "weight must be a number, not None"),
+        ({"seed": "x"}, "seed must be a whole number or None, not 'x'"),
+        ({"pyramid": "no"}, "pyramid must be True or False, not 'no'"),
+        ({"pyramid": 0}, "pyramid must be True or False, not 0"),
+        ({"layers": "relu4_2"}, "layers must be a list of strings, not 'relu4_2'"),
+        ({"layers": ["relu4_2", 3]}, "layers must be a list of strings, not ['relu4_2', 3]"),
+        ({"blend": 2}, "blend must be a list of numbers or None, not 2"),
+        ({"pooling": ["max"]}, "pooling must be one of 'max', 'avg', not ['max']"),
+        ({"auto": "yes"}, "auto must be True or False or an AutoMasks, not 'yes'"),
+        ({"device": 0.5}, "device must be a string or a device, not 0.5"),
+    ],
+)
+def test_a_value_of_another_type_is_one_clear_error(values, message):
+    with pytest.raises(ArgumentTypeError) as caught:
+        check_arguments(toy, values)
+    assert str(caught.value) == message
+    assert isinstance(caught.value, TypeError) and isinstance(caught.value, RestyleError)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"pooling": "min"}, "unknown pooling 'min': use one of max, avg"),
+        ({"bits": 12}, "unknown bits 12: use one of 8, 10, 16"),
+        ({"bits": "10"}, "unknown bits '10': use one of 8, 10, 16"),
+    ],
+)
+def test_a_word_that_is_not_a_choice_is_told_as_the_cli_tells_it(values, message):
+    with pytest.raises(RestyleError) as caught:
+        check_arguments(toy, values)
+    assert str(caught.value) == message and not isinstance(caught.value, TypeError)
+
+
+def test_names_that_are_not_options_are_not_looked_at():
+    check_arguments(toy, {"content": object(), "callback": "not callable", "_cache": 3})
+
+
+def _options(func):
+    return [
+        p
+        for p in inspect.signature(func).parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and not p.name.startswith("_")
+        if _flag_spec(inspect.get_annotations(func, eval_str=True)[p.name]) is not None
+    ]
+
+
+@pytest.mark.parametrize("func", ENTRY_POINTS, ids=lambda f: f.__name__)
+def test_every_option_of_every_entry_point_is_checked_and_its_default_passes(func):
+    options = _options(func)
+    assert len(options) >= 5
+    check_arguments(func, {p.name: p.default for p in options})
+    for param in options:
+        with pytest.raises(ArgumentTypeError, match=f"^{param.name} must be "):
+            check_arguments(func, {param.name: object()})
+
+
+def test_each_entry_point_checks_before_it_reads_a_file(tmp_path):
+    missing = str(tmp_path / "missing.png")
+    calls = [
+        lambda: stylize(missing, missing, pyramid="no"),
+        lambda: stylize_photo(missing, missing, full_resolution="yes"),
+        lambda: stylize_video(missing, missing, output=str(tmp_path / "o.mp4"), fps="25"),
+        lambda: auto_masks(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32), sky="no"),
+        lambda: web.serve(port="80", block=False),
+    ]
+    for call, name in zip(calls, ["pyramid", "full_resolution", "fps", "sky", "port"], strict=True):
+        with pytest.raises(ArgumentTypeError, match=f"^{name} must be "):
+            call()
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_truthy_string_no_longer_turns_an_option_on():
+    rng = np.random.default_rng(0)
+    image = rng.random((32, 32, 3))
+    with pytest.raises(ArgumentTypeError, match="channels_last must be True or False, not 'False'"):
+        stylize(image, image, size=32, iterations=1, pyramid=False, device="cpu", channels_last="False")

@@ -37,6 +37,7 @@ from restyle.files import atomic_write, check_not_an_input, check_replaceable, w
 from restyle.icc import read_matrix_shaper, srgb_profile
 from restyle.icc import to_srgb as icc_to_srgb
 from restyle.raw import RAW_SUFFIXES, is_raw, raw_size, read_raw
+from restyle.signature import check_arguments
 from restyle.yuv import yuv_to_rgb
 
 __all__ = [
@@ -696,6 +697,7 @@ def load_image(
         >>> load_image(np.zeros((4, 6, 3), dtype=np.uint8), size=3).shape
         torch.Size([1, 3, 2, 3])
     """
+    check_arguments(load_image, locals())
     source = named_sample(source)
     if dequantise and isinstance(source, (str, os.PathLike)):
         smoothed = _smoothed_jpeg(
@@ -1192,6 +1194,7 @@ def save_image(
         ...     read_metadata(path)
         {'seed': 7}
     """
+    check_arguments(save_image, locals())
     path = check_writable(path, bits=bits)
     if isinstance(image, Tensor) and not bool(torch.isfinite(image).all()):  # would be written as black
         raise RestyleError(f"{path}: not written: the image has NaN or infinite values (a numerical failure)")

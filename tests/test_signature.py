@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from restyle import stylize, stylize_photo, web
+from restyle import load_image, save_image, stylize, stylize_photo, web
 from restyle.automask import AutoMasks, auto_masks
 from restyle.errors import ArgumentTypeError, RestyleError
 from restyle.signature import _flag_spec, check_arguments
 from restyle.video import stylize_video
 
-ENTRY_POINTS = [stylize, stylize_photo, stylize_video, auto_masks, web.serve]
+ENTRY_POINTS = [stylize, stylize_photo, stylize_video, auto_masks, web.serve, load_image, save_image]
 
 
 def toy(
@@ -107,7 +107,7 @@ def _options(func):
 @pytest.mark.parametrize("func", ENTRY_POINTS, ids=lambda f: f.__name__)
 def test_every_option_of_every_entry_point_is_checked_and_its_default_passes(func):
     options = _options(func)
-    assert len(options) >= 5
+    assert options
     check_arguments(func, {p.name: p.default for p in options})
     for param in options:
         with pytest.raises(ArgumentTypeError, match=f"^{param.name} must be "):
@@ -122,8 +122,11 @@ def test_each_entry_point_checks_before_it_reads_a_file(tmp_path):
         lambda: stylize_video(missing, missing, output=str(tmp_path / "o.mp4"), fps="25"),
         lambda: auto_masks(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32), sky="no"),
         lambda: web.serve(port="80", block=False),
+        lambda: load_image(missing, size=True),  # was read as a 1 px image
+        lambda: save_image(torch.rand(1, 3, 8, 8), tmp_path / "out.png", bits="16"),
     ]
-    for call, name in zip(calls, ["pyramid", "full_resolution", "fps", "sky", "port"], strict=True):
+    names = ["pyramid", "full_resolution", "fps", "sky", "port", "size", "bits"]
+    for call, name in zip(calls, names, strict=True):
         with pytest.raises(ArgumentTypeError, match=f"^{name} must be "):
             call()
     assert not list(tmp_path.iterdir())

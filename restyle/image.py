@@ -271,20 +271,28 @@ def _check_values(values: np.ndarray | Tensor, what: str) -> None:
         return
     low, high = float(values.min()), float(values.max())
     if low < -_FLOAT_SLACK or high > 1.0 + _FLOAT_SLACK:
+        if high <= 1.0 + _FLOAT_SLACK:  # only the low end is out: -1..1, as many models give
+            fix = "map -1..1 values with (x + 1) / 2"
+        elif low >= -_FLOAT_SLACK:
+            fix = "divide 0..255 values by 255"
+        else:  # both ends: a normalised tensor (ImageNet's mean and deviation taken out, say)
+            fix = "undo the normalisation: multiply by its standard deviation and add its mean"
         raise RestyleError(
-            f"{what}: a float image must be on a 0..1 scale, but its values run from {low:.3g} to {high:.3g} "
-            "(divide 0..255 values by 255)"
+            f"{what}: a float image must be on a 0..1 scale, but its values run from {low:.3g} to {high:.3g} ({fix})"
         )
 
 
 def _array_to_rgb(arr: np.ndarray, *, what: str) -> np.ndarray:
-    """An (H, W), (H, W, 1|3|4) or (3, H, W) array of uint8/uint16/float to float32 RGB [0, 1]."""
+    """An (H, W), (H, W, 1|3|4) or (1|3|4, H, W) array of uint8/uint16/float to float32 RGB [0, 1]."""
     if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and arr.shape[2] not in (1, 3, 4):
         arr = np.moveaxis(arr, 0, 2)
     if arr.ndim == 2:
         arr = arr[..., None]
     if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
-        raise RestyleError(f"{what}: expected an image array of shape (H, W[, 1|3|4]), got {arr.shape}")
+        hint = "; one image at a time: array[i]" if arr.ndim == 4 else ""
+        raise RestyleError(
+            f"{what}: expected an image array of shape (H, W[, 1|3|4]) or (1|3|4, H, W), got {arr.shape}{hint}"
+        )
     if arr.dtype == np.uint8:
         out = arr.astype(np.float32) / 255.0
     elif arr.dtype == np.uint16:
@@ -672,7 +680,8 @@ def load_image(
     Args:
         source: the image: a path, ``sample:NAME`` for a built-in photo, or an in-memory
             image. Arrays are ``(H, W)``, ``(H, W, C)`` or ``(C, H, W)`` of uint8,
-            uint16 or float in [0, 1]; tensors are ``(3, H, W)`` or ``(1, 3, H, W)`` in [0, 1].
+            uint16 or float in [0, 1]; tensors are ``(C, H, W)`` or ``(1, C, H, W)``, uint8 or
+            float in [0, 1]. C is 3, 1 (grey) or 4 (alpha: composited on white).
         size: if given, resize so that the long side is ``size`` pixels.
         max_pixels: refuse files larger than this (decompression bombs), unless ``size`` asks
             for a smaller image anyway, in which case up to 4x this is read and downscaled with
@@ -721,12 +730,22 @@ def load_image(
             raise RestyleError(f"{what}: unsupported tensor dtype {source.dtype}; use float (0..1) or uint8")
         if tensor.ndim == 3:
             tensor = tensor[None]
-        if tensor.ndim != 4 or tensor.shape[0] != 1 or tensor.shape[1] not in (1, 3):
+        if tensor.ndim != 4 or tensor.shape[0] != 1 or tensor.shape[1] not in (1, 3, 4):
+            channels_last = source.ndim in (3, 4) and source.shape[-1] in (1, 3, 4) and tensor.shape[1] not in (1, 3, 4)
+            if channels_last:  # (H, W, 3), as numpy and PIL hold images, or (1, H, W, 3)
+                order = "2, 0, 1" if source.ndim == 3 else "0, 3, 1, 2"
+                hint = f"; its channels are last: give tensor.permute({order})"
+            else:
+                hint = "; one image at a time: tensor[i]" if tensor.ndim == 4 and tensor.shape[0] > 1 else ""
             raise RestyleError(
-                f"{what}: expected a tensor of shape (3, H, W) or (1, 3, H, W), got {tuple(source.shape)}"
+                f"{what}: expected a tensor of shape (C, H, W) or (1, C, H, W) with 3 channels (1: grey, 4: with alpha), "
+                f"got {tuple(source.shape)}{hint}"
             )
         _check_values(tensor, what)
-        tensor = tensor.clamp(0, 1).expand(1, 3, -1, -1)
+        tensor = tensor.clamp(0, 1)
+        if tensor.shape[1] == 4:  # composited on white, as an array's or a file's alpha is
+            tensor = tensor[:, :3] * tensor[:, 3:] + (1.0 - tensor[:, 3:])
+        tensor = tensor.expand(1, 3, -1, -1)
     else:
         raise RestyleError(f"{what}: expected a path, PIL image, numpy array or tensor, not {type(source).__name__}")
     if tensor.shape[-1] == 0 or tensor.shape[-2] == 0:

@@ -480,13 +480,63 @@ def test_zero_size_image(tmp_path):
     [
         (np.zeros((8, 8, 3), np.int64), "an array of int64 is not an image type; give uint8 .0..255."),
         (np.zeros((8, 8, 3), np.complex64), "an array of complex64 is not an image type"),
-        (np.zeros((8, 8, 5), np.uint8), r"expected an image array of shape \(H, W\[, 1\|3\|4\]\), got \(8, 8, 5\)"),
+        (
+            np.zeros((8, 8, 5), np.uint8),
+            r"expected an image array of shape \(H, W\[, 1\|3\|4\]\) or \(1\|3\|4, H, W\), got \(8, 8, 5\)$",
+        ),
         (np.zeros((2, 8, 8, 3), np.uint8), "expected an image array of shape"),
     ],
 )
 def test_arrays_of_other_types_or_shapes_are_refused_with_the_fix(array, message):
     with pytest.raises(RestyleError, match=message):
         load_image(array)
+
+
+@pytest.mark.parametrize(
+    ("source", "fix"),
+    [
+        (torch.rand(20, 30, 3), "; its channels are last: give tensor.permute(2, 0, 1)"),
+        (torch.rand(1, 20, 30, 3), "; its channels are last: give tensor.permute(0, 3, 1, 2)"),
+        (torch.rand(2, 3, 20, 30), "; one image at a time: tensor[i]"),
+        (torch.rand(1, 2, 20, 30), ""),
+        (np.random.default_rng(0).random((1, 20, 30, 3)), "; one image at a time: array[i]"),
+    ],
+)
+def test_a_wrong_shape_is_told_with_its_likely_fix(source, fix):
+    with pytest.raises(RestyleError) as caught:
+        load_image(source)
+    assert str(caught.value).endswith(f"got {tuple(source.shape)}{fix}")
+    if fix.startswith("; its channels are last"):  # the fix it gives works
+        order = [int(i) for i in fix.split("(")[1].rstrip(")").split(", ")]
+        assert load_image(source.permute(*order)).shape == (1, 3, 20, 30)
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "fix"),
+    [
+        (0.0, 255.0, "divide 0..255 values by 255"),
+        (-1.0, 1.0, "map -1..1 values with (x + 1) / 2"),
+        (-2.1, 2.6, "undo the normalisation: multiply by its standard deviation and add its mean"),
+    ],
+)
+def test_a_float_image_on_another_scale_is_told_how_to_bring_it_to_0_1(low, high, fix):
+    values = torch.linspace(low, high, 3 * 8 * 8).reshape(1, 3, 8, 8)
+    for source in (values, values[0].permute(1, 2, 0).numpy()):
+        with pytest.raises(RestyleError) as caught:
+            load_image(source)
+        assert str(caught.value).endswith(f"values run from {low:.3g} to {high:.3g} ({fix})")
+
+
+def test_a_tensor_with_alpha_is_composited_on_white_as_an_array_is():
+    rgba = torch.rand(1, 4, 6, 9)
+    expected = rgba[:, :3] * rgba[:, 3:] + 1 - rgba[:, 3:]
+    assert torch.allclose(load_image(rgba), expected)
+    assert torch.allclose(load_image(rgba[0]), expected)
+    assert torch.allclose(load_image(rgba[0].permute(1, 2, 0).numpy()), expected)
+    assert torch.allclose(
+        load_image((rgba * 255).round().to(torch.uint8)),
+        load_image((rgba * 255).round().to(torch.uint8)[0].permute(1, 2, 0).numpy()),
+    )
 
 
 def test_over_max_pixels_error_or_downscale_with_warning(tmp_path, rgb):

@@ -138,9 +138,16 @@ def _palette_labels(image: Tensor, *, min_fraction: float, what: str = "mask") -
     return torch.tensor([unique.index(n) for n in names])[labels], unique
 
 
-def _integer_labels(source: str | os.PathLike | Image.Image | np.ndarray) -> tuple[Tensor, list[str]] | None:
-    """An integer label image (grayscale or palette with at most 64 values; a file, a PIL image or
-    a 2-D integer array), or None."""
+def _integer_labels(source: ImageLike) -> tuple[Tensor, list[str]] | None:
+    """An integer label image (grayscale or palette with at most 64 values; a file, a PIL image, or
+    a 2-D integer array or tensor, such as a segmentation model's ``argmax``), or None."""
+    if isinstance(source, Tensor):  # (H, W), or (1, H, W) or (1, 1, H, W) as a model gives it
+        values = source.detach().cpu()
+        while values.ndim > 2 and values.shape[0] == 1:
+            values = values[0]
+        if values.ndim != 2 or values.is_floating_point() or values.is_complex():
+            return None
+        source = values.numpy()
     if isinstance(source, np.ndarray):
         if source.ndim != 2 or source.dtype.kind not in "iub":
             return None
@@ -175,9 +182,9 @@ def label_map(
     """Read a mask into integer labels and label names.
 
     Args:
-        source: a mask: a path, or in memory (a PIL image, an array, an RGB tensor
-            ``(1, 3, H, W)``; a 2-D integer array or a grayscale or palette PIL image may hold
-            integer labels, as a file may).
+        source: a mask: a path, or in memory (a PIL image, an array or a tensor, in any layout
+            :func:`~restyle.image.load_image` takes; a 2-D integer array or tensor, or a
+            grayscale or palette PIL image, may hold integer labels, as a file may).
         palette: ``dpst`` (DPST's nine colours within +-0.1), ``colors`` (frequent colours,
             nearest assignment), ``integer`` (grayscale/palette label values) or ``auto``:
             integer labels for a grayscale/palette image with few values, DPST's palette if its
@@ -198,7 +205,7 @@ def label_map(
     if palette not in ("auto", "dpst", "colors", "integer"):
         raise RestyleError(f"unknown mask palette {palette!r}: use auto, dpst, colors or integer")
     named = isinstance(source, (str, os.PathLike))
-    if palette in ("auto", "integer") and not isinstance(source, Tensor):
+    if palette in ("auto", "integer"):
         found = _integer_labels(source) if not named or os.path.exists(source) else None
         if found is not None and (palette == "integer" or len(found[1]) <= 16):
             return found
@@ -219,7 +226,7 @@ def _colour_labels(
     """:func:`label_map` of a mask read by its colours (``auto``: DPST's, or frequent ones)."""
     # icc=False: a mask's colours name its regions (a mask painted in an Adobe RGB document
     # keeps DPST's pure colours as stored)
-    image = source if isinstance(source, Tensor) else load_image(source, max_pixels=max_pixels, what=what, icc=False)
+    image = load_image(source, max_pixels=max_pixels, what=what, icc=False)
     where = f"{what} {source}" if isinstance(source, (str, os.PathLike)) else what
     if palette == "colors":
         return _palette_labels(image, min_fraction=min_fraction, what=where)

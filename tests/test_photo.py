@@ -415,11 +415,14 @@ def test_a_saved_result_records_its_command_and_named_inputs(pair, tmp_path):
     assert meta["status"] == "done" and meta["preset"] == "fast"
 
 
-@pytest.mark.parametrize("kind", ["array", "pil", "pil_grey", "labels"])
+@pytest.mark.parametrize(
+    "kind", ["array", "pil", "pil_grey", "labels", "tensor", "tensor_labels", "model_labels", "batch_labels"]
+)
 def test_masks_given_in_memory(tmp_path, kind, capsys):
-    """Masks may be arrays or PIL images, as the images may (a grey PIL image or a 2-D integer
-    array holds integer labels, as a grey file does); a result records them as in memory, not
-    their pixels, and ``restyle info --command`` leaves places for them."""
+    """Masks may be arrays, PIL images or tensors, as the images may (a grey PIL image or a 2-D
+    integer array or tensor holds integer labels, as a grey file does; a segmentation model's
+    ``argmax`` is (H, W) or (1, H, W)); a result records them as in memory, not their pixels,
+    and ``restyle info --command`` leaves places for them."""
     from restyle.cli import main
 
     content, style = smooth_image(32, 48), smooth_image(40, 40, seed=1)
@@ -430,9 +433,20 @@ def test_masks_given_in_memory(tmp_path, kind, capsys):
         "pil": (Image.fromarray(c_mask), Image.fromarray(s_mask)),
         "pil_grey": (Image.fromarray(c_mask).convert("L"), Image.fromarray(s_mask).convert("L")),
         "labels": (np.where(c_mask[..., 2] > 0, 5, 0).astype(np.uint8), np.where(s_mask[..., 2] > 0, 5, 0)),
+        "tensor": (torch.from_numpy(c_mask).permute(2, 0, 1), torch.from_numpy(s_mask).permute(2, 0, 1) / 255.0),
+        "tensor_labels": (
+            torch.from_numpy(c_mask[..., 2] > 0) * 5,
+            torch.from_numpy(s_mask[..., 2] > 0).to(torch.uint8) * 5,
+        ),
+        "model_labels": (torch.from_numpy(c_mask[None, ..., 2] > 0) * 5, torch.from_numpy(s_mask[..., 2] > 0) * 5),
+        "batch_labels": (
+            torch.from_numpy(c_mask[None, None, ..., 2] > 0) * 5,
+            torch.from_numpy(s_mask[..., 2] > 0) * 5,
+        ),
     }[kind]
     result = stylize_photo(content, style, content_mask=given[0], style_mask=given[1], preset="fast", size=32)
-    expected = {"pil_grey": ["label 0", "label 29"], "labels": ["label 0", "label 5"]}.get(kind, ["blue", "black"])
+    integer = kind in ("labels", "tensor_labels", "model_labels", "batch_labels")
+    expected = ["label 0", "label 5"] if integer else {"pil_grey": ["label 0", "label 29"]}.get(kind, ["blue", "black"])
     assert result.params["mask_labels"] == expected
     meta = read_metadata(result.save(tmp_path / "r.png"))
     assert meta["content_mask"] == meta["style_mask"] == "<in memory>"

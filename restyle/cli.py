@@ -717,7 +717,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Render CONTENT in the style of one or more STYLE images.",
     )
-    art.add_argument("content", help="content image, or a folder of them (then -o is a folder)")
+    art.add_argument("content", metavar="CONTENT", help="content image, or a folder of them (then -o is a folder)")
     art.add_argument("styles", nargs="+", metavar="STYLE", help="style image(s)")
     _add_common(art)
     art_names = add_signature_flags(art, stylize)
@@ -733,8 +733,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Give the CONTENT photo the look of the STYLE photo without making it look painted.",
     )
-    photo.add_argument("content", help="content photo, or a folder of photos (then -o is a folder)")
-    photo.add_argument("style", help="style photo")
+    photo.add_argument("content", metavar="CONTENT", help="content photo, or a folder of photos (then -o is a folder)")
+    photo.add_argument("style", metavar="STYLE", help="style photo")
     _add_common(photo)
     photo_names = add_signature_flags(photo, stylize_photo)
     for action in photo._actions:
@@ -753,8 +753,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
         "content_mask.png and style_mask.png in DPST's colours (edit them and pass them back with "
         "--content-mask/--style-mask) and matching.json into the output folder.",
     )
-    masks.add_argument("content", help="content image")
-    masks.add_argument("style", help="style image")
+    masks.add_argument("content", metavar="CONTENT", help="content image")
+    masks.add_argument("style", metavar="STYLE", help="style image")
     masks.add_argument("-o", "--output", required=True, type=Path, help="output folder")
     masks_names = add_signature_flags(masks, auto_masks, skip=("device",))
     masks.add_argument("--size", type=int, default=512, help="long side of the masks in pixels (default: 512)")
@@ -772,8 +772,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Stylise VIDEO (a video file or a folder of frames) in the style of STYLE without flicker.",
     )
-    video.add_argument("video", help="input video or folder of frames")
-    video.add_argument("style", help="style image")
+    video.add_argument("video", metavar="VIDEO", help="input video or folder of frames")
+    video.add_argument("style", metavar="STYLE", help="style image")
     video.add_argument(
         "-o", "--output", required=True, type=Path, help="output video (.mp4, .webm, .gif, ...) or folder"
     )
@@ -797,7 +797,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
         description="Photorealistic post-processing operators: DPST's local affine smoothing, matting "
         "smoothing, guided filter, posterisation refinement and bilateral filter.",
     )
-    smooth.add_argument("image", help="image to process")
+    smooth.add_argument("image", metavar="IMAGE", help="image to process")
     smooth.add_argument("--quiet", action="store_true", help="no progress bar")
     smooth.add_argument("--content", help="the photo whose edges to follow (the guide)")
     _add_output_image(smooth)
@@ -838,7 +838,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
         help="print the parameters a result was made with",
         description="Print the parameters (and seed) stored in a restyle result: an image or a video.",
     )
-    info.add_argument("path", help="a restyle output (image or video)")
+    info.add_argument("path", metavar="RESULT", help="a restyle output (image or video)")
     info.add_argument(
         "--command",
         dest="as_command",  # args.command is the sub-command's name

@@ -127,7 +127,10 @@ def add_signature_flags(
         default = param.default
         shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else default
         text = plain_help(helps.get(param.name, ""), list(specs)).replace("%", "%%")
-        spec["help"] = text if "default" in text else f"{text} (default: {shown})".strip()
+        if "default" in text or default is None:  # the text says it, or there is none to say
+            spec["help"] = text
+        else:
+            spec["help"] = f"{text.rstrip('.')} (default: {shown})".strip()
         parser.add_argument(_flag(param.name), dest=param.name, default=default, **spec)
         names.append(param.name)
     return names

@@ -193,6 +193,26 @@ def test_flags_come_from_the_api_signature():
     assert flags == {"host": "127.0.0.1", "port": 7860, "max_upload_mb": 500, "max_pixels": DEFAULT_MAX_PIXELS}
 
 
+def test_help_names_files_in_capitals_and_says_no_empty_default():
+    """Every command's files are CONTENT, STYLE, VIDEO, IMAGE or RESULT, as its description and the
+    README name them; an option with no default says nothing rather than "(default: None)"."""
+    import argparse
+
+    from restyle.cli import build_parser
+
+    parser = build_parser()[0]
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert set(commands) >= {"art", "photo", "masks", "video", "serve", "smooth", "info"}
+    for name, command in commands.items():
+        text = command.format_help()
+        assert "(default: None)" not in text and ". (default:" not in text, name
+        for action in command._actions:
+            if not action.option_strings:  # a positional argument: a file
+                assert action.metavar in ("CONTENT", "STYLE", "VIDEO", "IMAGE", "RESULT"), (name, action.dest)
+    assert "usage: restyle art [-h] -o OUTPUT" in commands["art"].format_help()
+    assert commands["art"].format_usage().rstrip().endswith("CONTENT STYLE [STYLE ...]")
+
+
 def test_a_union_is_a_flag_of_its_first_type():
     """``bool | AutoMasks``: an on/off flag on the command line, found masks from Python."""
     import argparse

@@ -59,7 +59,7 @@ from torch import Tensor
 from restyle.errors import RestyleError, check_at_least, check_weight
 from restyle.files import atomic_write
 from restyle.horizon import sky_mask
-from restyle.image import ImageLike, RestyleWarning, resize, save_image, scaled_shape, warn_if_stretched
+from restyle.image import ImageLike, RestyleWarning, load_image, resize, save_image, scaled_shape, warn_if_stretched
 from restyle.masks import DPST_COLORS, MaskPair, resize_labels
 from restyle.signature import check_arguments
 from restyle.smoothing import guided_filter
@@ -578,8 +578,8 @@ def _side_contexts(style: Segmentation, used: list[int]) -> Tensor | None:
 
 
 def auto_masks(
-    content: Tensor,
-    style: Tensor,
+    content: ImageLike,
+    style: ImageLike,
     *,
     substyles: int | None = None,
     content_regions: int | None = None,
@@ -595,8 +595,9 @@ def auto_masks(
     """Find sub-styles of ``style`` and the content regions that should take each.
 
     Args:
-        content: content image ``(1, 3, H, W)`` in [0, 1].
-        style: style image ``(1, 3, H', W')``.
+        content: the content image: a path, ``sample:NAME``, or in memory, as
+            :func:`~restyle.image.load_image` takes it (a tensor ``(1, 3, H, W)`` in [0, 1], say).
+        style: the style image, likewise.
         substyles: number of sub-styles (None: chosen by BIC, at most ``max_substyles``).
         content_regions: number of content regions (None: chosen by BIC).
         max_substyles: the most sub-styles (and content regions) BIC may choose; at most 9.
@@ -622,6 +623,7 @@ def auto_masks(
         (torch.Size([64, 96]), torch.Size([80, 80]))
     """
     check_arguments(auto_masks, locals())
+    content, style = load_image(content, what="content"), load_image(style, what="style")
     for value, name in ((substyles, "substyles"), (content_regions, "content_regions")):
         if value is not None:
             check_at_least(value, 1, name)

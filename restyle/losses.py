@@ -31,6 +31,8 @@ __all__ = [
 
 
 def _check_features(x: Tensor, name: str) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected a tensor of features (B, C, H, W), not {type(x).__name__}")
     if x.ndim != 4:
         raise ValueError(f"{name}: expected features of shape (B, C, H, W), got {tuple(x.shape)}")
 

@@ -30,6 +30,10 @@ __all__ = [
 
 
 def _check_image(x: Tensor, name: str) -> None:
+    if not isinstance(x, Tensor):  # a path or an array: the operators take tensors, as kornia's do
+        raise TypeError(
+            f"{name}: expected a tensor (1, C, H, W), not {type(x).__name__}; read it with restyle.load_image"
+        )
     if x.ndim != 4 or x.shape[0] != 1:
         raise ValueError(f"{name}: expected a single image (1, C, H, W), got {tuple(x.shape)}")
 

@@ -18,7 +18,7 @@ from restyle.automask import (
     segment,
 )
 from restyle.errors import RestyleError
-from restyle.image import RestyleWarning, read_metadata
+from restyle.image import RestyleWarning, read_metadata, save_image
 from restyle.masks import DPST_COLORS, label_map, pair_masks
 from restyle.metrics import adjusted_rand_index, matching_accuracy
 
@@ -178,6 +178,21 @@ def test_more_substyles_than_colours_is_capped(scene):
     with pytest.warns(RestyleWarning, match="at most 9"):
         found = auto_masks(content, style, substyles=12)
     assert found.style.count <= 9
+
+
+def test_images_may_be_given_as_load_image_takes_them(scene, tmp_path):
+    """A path, an array or a (3, H, W) tensor gives the masks the (1, 3, H, W) tensor gives (the
+    README's example reads the images first; a path crashed with an AttributeError)."""
+    content, _, style, _ = scene
+    expected = auto_masks(content, style, substyles=2, content_regions=2)
+    path = save_image(style, tmp_path / "style.png", bits=16)
+    as_file = auto_masks(content[0], path, substyles=2, content_regions=2)
+    assert torch.equal(as_file.masks.content, expected.masks.content)
+    assert adjusted_rand_index(as_file.style.labels, expected.style.labels) > 0.95  # 16-bit levels
+    as_array = auto_masks(content[0].permute(1, 2, 0).numpy(), style, substyles=2, content_regions=2)
+    assert torch.equal(as_array.masks.content, expected.masks.content)
+    with pytest.raises(RestyleError, match="missing.png: no such file"):
+        auto_masks(content, tmp_path / "missing.png")
 
 
 def test_tiny_and_bad_inputs():

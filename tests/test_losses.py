@@ -106,6 +106,8 @@ def test_shape_errors():
         gram_matrix(torch.zeros(3, 4, 4))
     with pytest.raises(ValueError, match="B, C, H, W"):
         tv_loss(torch.zeros(4, 4))
+    with pytest.raises(TypeError, match="expected a tensor of features"):
+        gram_matrix([[0.0]])
 
 
 def test_modules_equal_functions():

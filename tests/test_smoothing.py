@@ -281,6 +281,16 @@ def test_shape_checks():
         local_affine_smoothing(torch.rand(1, 3, 4, 4), torch.rand(1, 3, 5, 4))
 
 
+@pytest.mark.parametrize(
+    "operator", [guided_filter, local_affine_smoothing, matting_smoothing], ids=lambda f: f.__name__
+)
+def test_a_path_or_an_array_is_told_to_be_read_first(operator):
+    image = torch.rand(1, 3, 8, 8)
+    for wrong in ("photo.png", image[0].permute(1, 2, 0).numpy()):
+        with pytest.raises(TypeError, match=rf"^{operator.__name__}: expected a tensor \(1, C, H, W\), not "):
+            operator(wrong, image)
+
+
 class _Indefinite:
     """A stand-in operator whose (I + beta L) is negative definite: CG must stop, not diverge."""
 

@@ -680,8 +680,9 @@ def load_image(
     Args:
         source: the image: a path, ``sample:NAME`` for a built-in photo, or an in-memory
             image. Arrays are ``(H, W)``, ``(H, W, C)`` or ``(C, H, W)`` of uint8,
-            uint16 or float in [0, 1]; tensors are ``(C, H, W)`` or ``(1, C, H, W)``, uint8 or
-            float in [0, 1]. C is 3, 1 (grey) or 4 (alpha: composited on white).
+            uint16 or float in [0, 1]; tensors are ``(C, H, W)`` or ``(1, C, H, W)`` (or
+            ``(H, W)``, grey), uint8 or float in [0, 1]. C is 3, 1 (grey) or 4 (alpha:
+            composited on white).
         size: if given, resize so that the long side is ``size`` pixels.
         max_pixels: refuse files larger than this (decompression bombs), unless ``size`` asks
             for a smaller image anyway, in which case up to 4x this is read and downscaled with
@@ -728,6 +729,8 @@ def load_image(
             tensor = source.detach().to("cpu", torch.float32)
         else:
             raise RestyleError(f"{what}: unsupported tensor dtype {source.dtype}; use float (0..1) or uint8")
+        if tensor.ndim == 2:  # grey, as an (H, W) array is
+            tensor = tensor[None]
         if tensor.ndim == 3:
             tensor = tensor[None]
         if tensor.ndim != 4 or tensor.shape[0] != 1 or tensor.shape[1] not in (1, 3, 4):

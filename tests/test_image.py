@@ -527,6 +527,12 @@ def test_a_float_image_on_another_scale_is_told_how_to_bring_it_to_0_1(low, high
         assert str(caught.value).endswith(f"values run from {low:.3g} to {high:.3g} ({fix})")
 
 
+def test_a_grey_tensor_may_be_two_dimensional_as_an_array_may():
+    grey = torch.rand(6, 9)
+    assert torch.equal(load_image(grey), load_image(grey.numpy()))
+    assert torch.equal(load_image(grey), grey.expand(1, 3, 6, 9))
+
+
 def test_a_tensor_with_alpha_is_composited_on_white_as_an_array_is():
     rgba = torch.rand(1, 4, 6, 9)
     expected = rgba[:, :3] * rgba[:, 3:] + 1 - rgba[:, 3:]

@@ -349,7 +349,7 @@ def stylize(
         for name, value in locals().items()
         if name not in ("content", "styles", "callback", "_temporal", "_cache", "_memory")
     }
-    check_arguments(stylize, params)
+    check_arguments(stylize, {**params, "callback": callback})
     params["auto_masks"] = bool(auto_masks)  # found masks are recorded as their matching
     params.update(
         recorded_inputs(

@@ -141,15 +141,21 @@ def signature_kwargs(args: argparse.Namespace, names: Sequence[str]) -> dict[str
     return {name: getattr(args, name) for name in names}
 
 
+def _is_callback(annotation: Any) -> bool:
+    """Whether ``annotation`` is ``Callable[...]`` or ``Callable[...] | None``."""
+    return typing.get_origin(_unwrap_optional(annotation)[0]) is Callable
+
+
 @functools.cache
 def _option_hints(func: Callable[..., Any]) -> dict[str, Any]:
     """The annotations of ``func``'s keyword-only parameters that are options (those that
-    :func:`add_signature_flags` can make flags of)."""
+    :func:`add_signature_flags` can make flags of) or callbacks."""
     hints = typing.get_type_hints(func)
     return {
         p.name: hints[p.name]
         for p in inspect.signature(func).parameters.values()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name in hints and _flag_spec(hints[p.name]) is not None
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name in hints
+        if _flag_spec(hints[p.name]) is not None or _is_callback(hints[p.name])
     }
 
 
@@ -182,6 +188,8 @@ def _fits(annotation: Any, value: Any) -> bool:
         if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
             return False
         return all(_fits(item, element) for element in value)
+    if origin is Callable:
+        return callable(value)
     if isinstance(annotation, type):
         return isinstance(value, annotation)
     return True
@@ -197,6 +205,8 @@ def _describe(annotation: Any) -> str:
         return " or ".join(_describe(arm) for arm in typing.get_args(annotation))
     if origin is Literal:
         return "one of " + ", ".join(map(repr, typing.get_args(annotation)))
+    if origin is Callable:
+        return "a function"
     if origin in (list, tuple, Sequence):
         item = (typing.get_args(annotation) or (Any,))[0]
         return f"a list of {_PLURALS.get(item, 'values')}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -31,6 +31,7 @@ def toy(
     bits: Literal[8, 10, 16] = 8,
     auto: bool | AutoMasks = False,
     device: str | torch.device = "auto",
+    callback: Callable[[int], None] | None = None,
 ) -> None:
     """A stand-in entry point with one option of each kind."""
 
@@ -44,6 +45,8 @@ def toy(
         {"layers": ["relu1_1", "relu2_1"], "blend": (2, 1.5)},
         {"layers": (), "blend": np.array([1.0, 2.0])},
         {"pooling": "avg", "bits": 10, "auto": True, "device": torch.device("cpu")},
+        {"callback": print, "seed": 0},
+        {"callback": lambda iterate: None},
     ],
 )
 def test_values_of_the_annotated_types_pass(values):
@@ -68,6 +71,7 @@ def test_values_of_the_annotated_types_pass(values):
         ({"pooling": ["max"]}, "pooling must be one of 'max', 'avg', not ['max']"),
         ({"auto": "yes"}, "auto must be True or False or an AutoMasks, not 'yes'"),
         ({"device": 0.5}, "device must be a string or a device, not 0.5"),
+        ({"callback": "print"}, "callback must be a function or None, not 'print'"),
     ],
 )
 def test_a_value_of_another_type_is_one_clear_error(values, message):
@@ -92,7 +96,7 @@ def test_a_word_that_is_not_a_choice_is_told_as_the_cli_tells_it(values, message
 
 
 def test_names_that_are_not_options_are_not_looked_at():
-    check_arguments(toy, {"content": object(), "callback": "not callable", "_cache": 3})
+    check_arguments(toy, {"content": object(), "on_step": "not callable", "_cache": 3})
 
 
 def _options(func):
@@ -130,6 +134,15 @@ def test_each_entry_point_checks_before_it_reads_a_file(tmp_path):
         with pytest.raises(ArgumentTypeError, match=f"^{name} must be "):
             call()
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("func", [stylize, stylize_photo, stylize_video], ids=lambda f: f.__name__)
+def test_a_callback_that_cannot_be_called_is_refused_before_any_work(func, tmp_path):
+    """It failed at the first iteration, after the images were read and the styles encoded."""
+    missing = str(tmp_path / "missing.png")
+    extra = {"output": str(tmp_path / "o.mp4")} if func is stylize_video else {}
+    with pytest.raises(ArgumentTypeError, match="^callback must be a function or None, not 5$"):
+        func(missing, missing, callback=5, **extra)
 
 
 def test_a_truthy_string_no_longer_turns_an_option_on():

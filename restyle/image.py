@@ -1183,8 +1183,17 @@ def _json_default(value: Any) -> Any:
     return repr(value)
 
 
+def _all_finite(image: ImageLike) -> bool:
+    """Whether an image in memory has no NaN or infinite values (a path or a PIL image has none)."""
+    if isinstance(image, Tensor):
+        return bool(torch.isfinite(image).all())
+    if isinstance(image, np.ndarray) and image.dtype.kind in "fc":
+        return bool(np.isfinite(image).all())
+    return True
+
+
 def save_image(
-    image: Tensor | Image.Image,
+    image: ImageLike,
     path: str | os.PathLike,
     *,
     metadata: Mapping[str, Any] | None = None,
@@ -1201,7 +1210,8 @@ def save_image(
     space is another do not misread it.
 
     Args:
-        image: a ``(1, 3, H, W)`` tensor in [0, 1] or a PIL image.
+        image: a ``(1, 3, H, W)`` tensor in [0, 1], a PIL image (written in its own mode at 8
+            bits), or any other image :func:`load_image` takes (an array, a file to convert).
         path: where to write it; the folder must exist.
         metadata: JSON-serialisable parameters to store with it.
         exif: EXIF to store with it (see :func:`camera_exif`).
@@ -1218,8 +1228,10 @@ def save_image(
     """
     check_arguments(save_image, locals())
     path = check_writable(path, bits=bits)
-    if isinstance(image, Tensor) and not bool(torch.isfinite(image).all()):  # would be written as black
+    if not _all_finite(image):  # told as a failure of the run that made it, not as a bad input
         raise RestyleError(f"{path}: not written: the image has NaN or infinite values (a numerical failure)")
+    if not isinstance(image, Image.Image):  # checked and brought to (1, 3, H, W) on 0..1 as an input is
+        image = load_image(image, what=f"{path}: not written")
     fmt = WRITABLE_SUFFIXES[path.suffix.lower()]
     text = json.dumps(dict(metadata), default=_json_default, sort_keys=True) if metadata else None
     if bits == 16:

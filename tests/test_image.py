@@ -566,6 +566,24 @@ def test_metadata_never_holds_an_images_pixels(tmp_path):
     assert read_metadata(path) == {"array": "<in memory>", "tensor": "<in memory>", "pil": "<in memory>", "seed": 1}
 
 
+def test_save_image_takes_what_load_image_takes_and_checks_it_as_an_input(tmp_path):
+    """An array crashed on ``.detach``, an (H, W) tensor in a permute, and a 0..255 float tensor
+    was written white: no file is written for a bad one."""
+    rgb = smooth_image(8, 12)
+    expected = load_image(rgb)
+    for given in (rgb, rgb.astype(np.float64) / 255, expected[0], expected[0].permute(1, 2, 0).numpy()):
+        assert torch.equal(load_image(save_image(given, tmp_path / "a.png")), expected)
+    grey = torch.rand(8, 12)
+    assert torch.allclose(
+        load_image(save_image(grey, tmp_path / "g.png", bits=16)), grey.expand(1, 3, 8, 12), atol=1e-4
+    )
+    with pytest.raises(RestyleError, match=r"b.png: not written: a float image must be on a 0..1 scale.*by 255\)$"):
+        save_image(expected * 255, tmp_path / "b.png")
+    with pytest.raises(RestyleError, match="c.png: not written: the image has NaN"):
+        save_image(np.full((4, 4, 3), np.nan), tmp_path / "c.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "g.png"]
+
+
 @pytest.mark.parametrize("suffix", [".png", ".jpg", ".tif", ".webp"])
 def test_save_formats_with_metadata(tmp_path, suffix):
     image = load_image(smooth_image(8, 12))

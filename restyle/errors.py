@@ -86,6 +86,23 @@ def check_choice(value: Any, choices: Iterable[Any], what: str) -> Any:
     return value
 
 
+def check_tensor(value: Any, what: str, shape: str, *, image: bool = True) -> None:
+    """A :class:`TypeError` naming ``what`` unless ``value`` is a tensor: the operators take
+    tensors, as kornia's do (``image``: say how to read an image into one).
+
+    Example:
+        >>> check_tensor("photo.png", "guided_filter", "(1, C, H, W)")
+        Traceback (most recent call last):
+        ...
+        TypeError: guided_filter: expected a tensor (1, C, H, W), not str; read an image with restyle.load_image
+    """
+    import torch  # here, so that the errors import nothing heavy
+
+    if not isinstance(value, torch.Tensor):
+        hint = "; read an image with restyle.load_image" if image else ""
+        raise TypeError(f"{what}: expected a tensor {shape}, not {type(value).__name__}{hint}")
+
+
 def check_weight(value: float, name: str) -> float:
     """``value`` as a float if it is finite and >= 0; otherwise a :class:`RestyleError`.
 

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from restyle.color import rgb_to_lab
+from restyle.errors import check_tensor
 
 __all__ = [
     "ColorDistributionLoss",
@@ -31,8 +32,7 @@ __all__ = [
 
 
 def _check_features(x: Tensor, name: str) -> None:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name}: expected a tensor of features (B, C, H, W), not {type(x).__name__}")
+    check_tensor(x, name, "of features (B, C, H, W)", image=False)
     if x.ndim != 4:
         raise ValueError(f"{name}: expected features of shape (B, C, H, W), got {tuple(x.shape)}")
 

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from restyle.boxfilter import box_sum_adjoint, box_sum_valid
+from restyle.errors import check_tensor
 
 __all__ = [
     "MattingLaplacian",
@@ -33,6 +34,7 @@ __all__ = [
 
 
 def _guide_chw(guide: Tensor) -> Tensor:
+    check_tensor(guide, "guide", "(3, H, W) or (1, 3, H, W)")
     if guide.ndim == 4:
         if guide.shape[0] != 1:
             raise ValueError(f"guide: expected a single image, got a batch of {guide.shape[0]}")

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from restyle.boxfilter import box_mean
+from restyle.errors import check_tensor
 from restyle.image import RestyleWarning
 from restyle.matting import MattingLaplacian
 
@@ -30,10 +31,7 @@ __all__ = [
 
 
 def _check_image(x: Tensor, name: str) -> None:
-    if not isinstance(x, Tensor):  # a path or an array: the operators take tensors, as kornia's do
-        raise TypeError(
-            f"{name}: expected a tensor (1, C, H, W), not {type(x).__name__}; read it with restyle.load_image"
-        )
+    check_tensor(x, name, "(1, C, H, W)")
     if x.ndim != 4 or x.shape[0] != 1:
         raise ValueError(f"{name}: expected a single image (1, C, H, W), got {tuple(x.shape)}")
 

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from restyle.errors import RestyleError, check_choice
+from restyle.errors import RestyleError, check_choice, check_tensor
 
 __all__ = [
     "CAFFE_MEAN_BGR",
@@ -275,6 +275,7 @@ class VGG19Encoder(nn.Module):
             - features at a layer of block ``b``: :math:`(B, C_b, H / 2^{b-1}, W / 2^{b-1})`
               (floor division at each pooling).
         """
+        check_tensor(image, "VGG19Encoder", "(B, 3, H, W)")
         wanted = set(layers)
         if not wanted:
             return {}

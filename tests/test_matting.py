@@ -90,6 +90,10 @@ def test_float32_close_to_float64():
 def test_shape_errors():
     with pytest.raises(ValueError, match="RGB image"):
         MattingLaplacian(torch.rand(4, 5, 5))
+    with pytest.raises(
+        TypeError, match=r"^guide: expected a tensor .*, not str; read an image with restyle.load_image$"
+    ):
+        MattingLaplacian("photo.png")  # it failed on .ndim
     lap = MattingLaplacian(torch.rand(3, 5, 5))
     with pytest.raises(ValueError, match="expected"):
         lap.matvec(torch.rand(3, 5, 6))

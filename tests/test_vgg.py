@@ -41,6 +41,11 @@ def test_caffe_preprocess_values():
         caffe_preprocess(torch.zeros(3, 4, 4))
 
 
+def test_an_image_that_is_not_a_tensor_is_told_to_be_read_first():
+    with pytest.raises(TypeError, match=r"^VGG19Encoder: expected a tensor \(B, 3, H, W\), not ndarray; read an image"):
+        encoder()(torch.rand(1, 3, 32, 32).numpy(), ["relu1_1"])  # it failed in torch.tensor's dtype
+
+
 def test_layer_shapes_and_depth():
     enc = VGG19Encoder(last_layer="relu4_2")
     feats = enc(torch.rand(1, 3, 40, 36), ["relu1_1", "relu2_1", "relu3_1", "relu4_2"])

@@ -344,12 +344,12 @@ def stylize(
         >>> tuple(r.image.shape), len(r.history), r.status
         ((1, 3, 32, 32), 2, 'done')
     """
+    check_arguments(stylize, locals())
     params = {
         name: value
         for name, value in locals().items()
         if name not in ("content", "styles", "callback", "_temporal", "_cache", "_memory")
     }
-    check_arguments(stylize, {**params, "callback": callback})
     params["auto_masks"] = bool(auto_masks)  # found masks are recorded as their matching
     params.update(
         recorded_inputs(

@@ -148,22 +148,20 @@ def _integer_labels(source: ImageLike) -> tuple[Tensor, list[str]] | None:
         if values.ndim != 2 or values.is_floating_point() or values.is_complex():
             return None
         source = values.numpy()
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            with Image.open(source) as img:  # read as the PIL image it is, inside the try
+                return _integer_labels(img)
+        except OSError:
+            return None
     if isinstance(source, np.ndarray):
         if source.ndim != 2 or source.dtype.kind not in "iub":
             return None
         values = source
-    elif isinstance(source, Image.Image):
+    else:
         if source.mode not in ("L", "P", "I", "I;16"):
             return None
         values = np.asarray(source)
-    else:
-        try:
-            with Image.open(source) as img:
-                if img.mode not in ("L", "P", "I", "I;16"):
-                    return None
-                values = np.asarray(img)
-        except OSError:
-            return None
     uniques = np.unique(values)
     if len(uniques) > 64:
         return None

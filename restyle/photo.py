@@ -286,10 +286,10 @@ def stylize_photo(
     Returns:
         A :class:`~restyle.artistic.Result`.
     """
+    check_arguments(stylize_photo, locals())
     params = {
         n: v for n, v in locals().items() if n not in ("content", "style", "callback", "_cache", "_temporal", "_memory")
     }
-    check_arguments(stylize_photo, {**params, "callback": callback})
     params["auto_masks"] = bool(auto_masks)  # found masks are recorded as their matching, below
     params.update(
         recorded_inputs("photo", content=content, style=style, content_mask=content_mask, style_mask=style_mask)

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from restyle.errors import check_tensor
 from restyle.optim import optimize
 
 __all__ = [
@@ -33,9 +34,15 @@ __all__ = [
 COEFFICIENTS = 12  # a 3x3 matrix (row-major) and an offset per output channel
 
 
-def _check(grid: Tensor, guide: Tensor) -> None:
+def _check_grid(grid: Tensor, name: str) -> None:
+    check_tensor(grid, f"{name} grid", "(1, C, D, Hg, Wg)", image=False)
     if grid.ndim != 5 or grid.shape[0] != 1:
-        raise ValueError(f"bilateral_slice: expected a grid of shape (1, C, D, Hg, Wg), got {tuple(grid.shape)}")
+        raise ValueError(f"{name}: expected a grid of shape (1, C, D, Hg, Wg), got {tuple(grid.shape)}")
+
+
+def _check(grid: Tensor, guide: Tensor) -> None:
+    _check_grid(grid, "bilateral_slice")
+    check_tensor(guide, "bilateral_slice guide", "(1, 1, H, W)")
     if guide.ndim != 4 or guide.shape[:2] != (1, 1):
         raise ValueError(f"bilateral_slice: expected a guide of shape (1, 1, H, W), got {tuple(guide.shape)}")
 
@@ -135,6 +142,7 @@ def grid_roughness(grid: Tensor, *, spatial: float = 1.0) -> Tensor:
         >>> grid_roughness(grid).item()
         4.0
     """
+    check_tensor(grid, "grid_roughness grid", "(1, C, D, Hg, Wg)", image=False)
     if grid.ndim != 5:
         raise ValueError(f"grid_roughness: expected a grid of shape (1, C, D, Hg, Wg), got {tuple(grid.shape)}")
     intensity = (grid.diff(dim=2) ** 2).sum()
@@ -158,6 +166,8 @@ def apply_affine(coefficients: Tensor, image: Tensor) -> Tensor:
         >>> apply_affine(identity_grid(2, 2, 2)[:, :, 0], torch.rand(1, 3, 2, 2)).shape
         torch.Size([1, 3, 2, 2])
     """
+    check_tensor(coefficients, "apply_affine coefficients", "(1, 12, H, W)", image=False)
+    check_tensor(image, "apply_affine image", "(1, 3, H, W)")
     if coefficients.ndim != 4 or coefficients.shape[1] != COEFFICIENTS:
         raise ValueError(f"apply_affine: expected coefficients (1, 12, H, W), got {tuple(coefficients.shape)}")
     if image.ndim != 4 or image.shape[1] != 3 or image.shape[-2:] != coefficients.shape[-2:]:
@@ -188,6 +198,13 @@ class BilateralGrid(nn.Module):
 
     def __init__(self, guide: Tensor, image: Tensor) -> None:
         super().__init__()
+        check_tensor(guide, "BilateralGrid guide", "(1, 1, H, W)")
+        check_tensor(image, "BilateralGrid image", "(1, 3, H, W)")
+        if guide.ndim != 4 or guide.shape[:2] != (1, 1) or image.ndim != 4 or image.shape[:2] != (1, 3):
+            raise ValueError(
+                "BilateralGrid: expected a guide (1, 1, H, W) and an image (1, 3, H, W), "
+                f"got {tuple(guide.shape)} and {tuple(image.shape)}"
+            )
         if guide.shape[-2:] != image.shape[-2:]:
             raise ValueError(
                 f"BilateralGrid: guide and image sizes differ: {tuple(guide.shape)} vs {tuple(image.shape)}"
@@ -228,6 +245,10 @@ def fit_grid(grid: Tensor, render: Callable[[Tensor], Tensor], target: Tensor, *
         >>> error(fitted) < 0.05 * error(start)  # 30 iterations: close, not exact
         True
     """
+    _check_grid(grid, "fit_grid")
+    check_tensor(target, "fit_grid target", "(1, 3, H, W)")
+    if target.ndim != 4 or target.shape[:2] != (1, 3):
+        raise ValueError(f"fit_grid: expected the target as one RGB image (1, 3, H, W), got {tuple(target.shape)}")
     with torch.no_grad():
         size = render(grid).shape[-2:]
     goal = F.interpolate(target.to(grid), size=tuple(size), mode="bilinear", align_corners=False, antialias=True)

@@ -21,11 +21,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from restyle.errors import check_tensor
+
 __all__ = ["box_mean", "box_sum_adjoint", "box_sum_valid"]
 
 
 #: Up to this window size, shifted slices are summed directly (fewer passes than running sums).
 _DIRECT_MAX = 5
+
+
+def _check_values(x: Tensor, name: str) -> None:
+    check_tensor(x, name, "(*, H, W)", image=False)
+    if x.ndim < 2:
+        raise ValueError(f"{name}: expected at least 2 dimensions (*, H, W), got shape {tuple(x.shape)}")
 
 
 def _window_sum_1d(x: Tensor, k: int, dim: int) -> Tensor:
@@ -66,6 +74,7 @@ def box_sum_valid(x: Tensor, k: int) -> Tensor:
         tensor([[[9., 9., 9.],
                  [9., 9., 9.]]])
     """
+    _check_values(x, "box_sum_valid")
     if k < 1:
         raise ValueError(f"window size must be at least 1, got {k}")
     return _window_sum_1d(_window_sum_1d(x, k, x.ndim - 1), k, x.ndim - 2)
@@ -90,6 +99,7 @@ def box_sum_adjoint(y: Tensor, k: int) -> Tensor:
         tensor([[[1., 2., 1.],
                  [1., 2., 1.]]])
     """
+    _check_values(y, "box_sum_adjoint")
     if k < 1:
         raise ValueError(f"window size must be at least 1, got {k}")
     return box_sum_valid(F.pad(y, (k - 1, k - 1, k - 1, k - 1)), k)
@@ -144,10 +154,9 @@ def box_mean(x: Tensor, radius: int) -> Tensor:
         >>> box_mean(torch.tensor([[1.0, 2.0, 3.0, 4.0]]), 1)  # windows of 2, 3, 3 and 2 values
         tensor([[1.5000, 2.0000, 3.0000, 3.5000]])
     """
+    _check_values(x, "box_mean")
     if radius < 0:
         raise ValueError(f"radius must be at least 0, got {radius}")
-    if x.ndim < 2:
-        raise ValueError(f"expected at least 2 dimensions (H, W), got shape {tuple(x.shape)}")
     height, width = x.shape[-2:]
     sums = _clipped_sum_1d(_clipped_sum_1d(x, radius, x.ndim - 1), radius, x.ndim - 2)
     return sums / (_window_counts(height, radius, x)[:, None] * _window_counts(width, radius, x))

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from restyle.color import linear_to_srgb, srgb_to_linear
+from restyle.errors import check_tensor
 
 __all__ = [
     "BT709",
@@ -72,9 +73,11 @@ _D65 = (0.3127, 0.3290)
 
 
 def _check_rgb(x: Tensor, name: str) -> None:
-    if not isinstance(x, Tensor) or not x.is_floating_point() or x.shape[-1:] != (3,):
-        shape = tuple(x.shape) if hasattr(x, "shape") else type(x).__name__
-        raise ValueError(f"{name}: expected a float tensor with RGB values on the last axis, got {shape}")
+    check_tensor(x, name, "(*, 3) of RGB values", image=False)
+    if not x.is_floating_point() or x.shape[-1:] != (3,):
+        raise ValueError(
+            f"{name}: expected a float tensor with RGB values on the last axis, got {x.dtype} {tuple(x.shape)}"
+        )
 
 
 def _weights(values: tuple[float, ...] | np.ndarray, like: Tensor) -> Tensor:

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from restyle.errors import RestyleError
+from restyle.errors import RestyleError, check_tensor
 from restyle.image import DEFAULT_MAX_PIXELS, ImageLike, RestyleWarning, load_image, to_uint8, warn_if_stretched
 from restyle.vgg import LAYERS, layer_index
 
@@ -77,6 +77,9 @@ def dpst_labels(image: Tensor, *, tolerance: float = DPST_TOLERANCE) -> tuple[Te
         >>> [names[i] if i >= 0 else None for i in labels[0].tolist()]
         ['blue', 'grey', None]
     """
+    check_tensor(image, "dpst_labels", "(1, 3, H, W)")
+    if image.ndim != 4 or image.shape[:2] != (1, 3):
+        raise ValueError(f"dpst_labels: expected one RGB image (1, 3, H, W), got {tuple(image.shape)}")
     rgb = image[0]
     labels = torch.full(rgb.shape[-2:], -1, dtype=torch.int64)
     names = list(DPST_COLORS)
@@ -250,6 +253,7 @@ def labels_to_masks(labels: Tensor, count: int) -> Tensor:
         <BLANKLINE>
                 [[0., 1., 0.]]])
     """
+    check_tensor(labels, "labels_to_masks", "(H, W) of labels", image=False)
     masks = torch.zeros(count, *labels.shape)
     for index in range(count):
         masks[index] = (labels == index).float()
@@ -471,6 +475,9 @@ def masks_for_layers(masks: Tensor, layers: Sequence[str]) -> dict[str, Tensor]:
         >>> all(bool(torch.allclose(m, torch.ones_like(m))) for m in out.values())  # a full mask stays full
         True
     """
+    check_tensor(masks, "masks_for_layers", "(K, H, W)", image=False)
+    if masks.ndim != 3:
+        raise ValueError(f"masks_for_layers: expected masks (K, H, W), got {tuple(masks.shape)}")
     wanted = set(layers)
     out: dict[str, Tensor] = {}
     x = masks[None]

@@ -24,6 +24,7 @@ from skimage.filters import sobel
 from skimage.metrics import structural_similarity
 from torch import Tensor
 
+from restyle.errors import check_tensor
 from restyle.flow import certainty, optical_flow, warp
 from restyle.losses import masked_gram
 from restyle.masks import MaskPair, masks_for_layers
@@ -41,6 +42,34 @@ __all__ = [
 ]
 
 METRIC_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+
+
+def _check_images(name: str, **images: Tensor) -> None:
+    """Each of ``images`` (by keyword: its role) is one RGB image ``(1, 3, H, W)``."""
+    for what, x in images.items():
+        check_tensor(x, f"{name} {what}", "(1, 3, H, W)")
+        if x.ndim != 4 or x.shape[:2] != (1, 3):
+            raise ValueError(f"{name}: expected the {what} as one RGB image (1, 3, H, W), got {tuple(x.shape)}")
+
+
+def _check_same_size(name: str, **images: Tensor) -> None:
+    """``images`` (by keyword: their roles) are of one size."""
+    sizes = {what: _size(x) for what, x in images.items()}
+    if len(set(sizes.values())) > 1:
+        listed = " and ".join(f"the {what} ({size})" for what, size in sizes.items())
+        raise ValueError(f"{name}: {listed} must be of one size")
+
+
+def _check_masks(name: str, masks: MaskPair, output: Tensor, style: Tensor) -> None:
+    if masks.content.shape[-2:] != output.shape[-2:] or masks.style.shape[-2:] != style.shape[-2:]:
+        raise ValueError(
+            f"{name}: masks of {_size(masks.content)} and {_size(masks.style)} do not fit the output "
+            f"({_size(output)}) and the style ({_size(style)}); use masks.resized(output.shape, style.shape)"
+        )
+
+
+def _size(x: Tensor) -> str:
+    return f"{x.shape[-1]}x{x.shape[-2]}"
 
 
 def _areas(masks: MaskPair) -> Tensor:
@@ -73,6 +102,8 @@ def style_distance(output: Tensor, style: Tensor, masks: MaskPair) -> float:
         >>> style_distance(torch.rand(1, 3, 32, 32), style, masks) > 0
         True
     """
+    _check_images("style_distance", output=output, style=style)
+    _check_masks("style_distance", masks, output, style)
     enc = encoder(last_layer="relu5_1")
     fo = enc(output.float(), METRIC_LAYERS)
     fs = enc(style.float(), METRIC_LAYERS)
@@ -122,6 +153,8 @@ def color_distance(output: Tensor, style: Tensor, masks: MaskPair, *, projection
         >>> color_distance(style.flip(1), style, masks) > 1  # red and blue swapped
         True
     """
+    _check_images("color_distance", output=output, style=style)
+    _check_masks("color_distance", masks, output, style)
     rng = np.random.default_rng(seed)
     directions = rng.normal(size=(projections, 3))
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
@@ -160,6 +193,11 @@ def photorealism_energy(output: Tensor, content: Tensor, laplacian: MattingLapla
         >>> photorealism_energy(torch.rand(1, 3, 10, 12), content) > 0.01
         True
     """
+    _check_images("photorealism_energy", output=output, content=content)
+    _check_same_size("photorealism_energy", output=output, content=content)
+    if laplacian is not None and laplacian.shape != tuple(content.shape[-2:]):
+        size = f"{laplacian.shape[1]}x{laplacian.shape[0]}"
+        raise ValueError(f"photorealism_energy: the Laplacian is of a {size} guide, the content {_size(content)}")
     lap = laplacian or MattingLaplacian(content.double())
     o = output[0].double()
     return float(lap.energy(o)) / o.numel()
@@ -185,6 +223,8 @@ def structure_similarity(output: Tensor, content: Tensor) -> float:
         >>> structure_similarity(torch.rand(1, 3, 16, 16, dtype=torch.float64), content) < 0.5
         True
     """
+    _check_images("structure_similarity", output=output, content=content)
+    _check_same_size("structure_similarity", output=output, content=content)
     weights = np.array([0.299, 0.587, 0.114])
     lum_o = np.tensordot(weights, output[0].double().numpy(), axes=1)
     lum_c = np.tensordot(weights, content[0].double().numpy(), axes=1)
@@ -299,6 +339,12 @@ def temporal_error(frames: list[torch.Tensor], stylised: list[torch.Tensor]) -> 
         >>> temporal_error([frame, frame], [look, torch.rand(1, 3, 24, 32)])[0] > 0.01  # flicker
         True
     """
+    if len(frames) != len(stylised):
+        raise ValueError(f"temporal_error: {len(frames)} frames but {len(stylised)} stylised ones: give one per frame")
+    for t, (frame, look) in enumerate(zip(frames, stylised)):
+        roles = {f"frame {t}": frame, f"stylised frame {t}": look}
+        _check_images("temporal_error", **roles)
+        _check_same_size("temporal_error", **({"frame 0": frames[0]} if t else {}), **roles)
     errors = []
     for t in range(1, len(frames)):
         forward = optical_flow(frames[t - 1], frames[t])

@@ -2,7 +2,15 @@ import numpy as np
 import pytest
 import torch
 
-from restyle.bilateral import BilateralGrid, apply_affine, bilateral_slice, grid_size, identity_grid
+from restyle.bilateral import (
+    BilateralGrid,
+    apply_affine,
+    bilateral_slice,
+    fit_grid,
+    grid_roughness,
+    grid_size,
+    identity_grid,
+)
 from restyle.matting import MattingLaplacian
 
 
@@ -88,6 +96,33 @@ def test_grid_size_and_bad_shapes():
         apply_affine(torch.zeros(1, 12, 4, 4), torch.zeros(1, 3, 5, 4))
     with pytest.raises(ValueError, match="sizes differ"):
         BilateralGrid(torch.zeros(1, 1, 4, 4), torch.zeros(1, 3, 5, 4))
+    with pytest.raises(ValueError, match=r"a guide \(1, 1, H, W\) and an image \(1, 3, H, W\), got .* and \(3, 4, 4\)"):
+        BilateralGrid(torch.zeros(1, 1, 4, 4), torch.zeros(3, 4, 4))
+    render = BilateralGrid(torch.zeros(1, 1, 4, 4), torch.zeros(1, 3, 4, 4))
+    with pytest.raises(ValueError, match=r"^fit_grid: expected a grid of shape"):
+        fit_grid(torch.zeros(12, 2, 2, 2), render, torch.zeros(1, 3, 4, 4))
+    with pytest.raises(ValueError, match=r"^fit_grid: expected the target as one RGB image"):
+        fit_grid(identity_grid(2, 2, 2), render, torch.zeros(3, 4, 4))
+
+
+def test_operators_take_tensors_only():
+    """A path or an array is a TypeError naming the argument, as kornia's operators give."""
+    grid, image = identity_grid(2, 2, 2), torch.zeros(1, 3, 4, 4)
+    guide, array = torch.zeros(1, 1, 4, 4), np.zeros((4, 4, 3))
+    calls = {
+        "bilateral_slice grid": lambda: bilateral_slice(grid.numpy(), guide),
+        "bilateral_slice guide": lambda: bilateral_slice(grid, "guide.png"),
+        "apply_affine coefficients": lambda: apply_affine(grid[:, :, 0].numpy(), image),
+        "apply_affine image": lambda: apply_affine(grid[:, :, 0], array),
+        "grid_roughness grid": lambda: grid_roughness(grid.tolist()),
+        "BilateralGrid guide": lambda: BilateralGrid("guide.png", image),
+        "BilateralGrid image": lambda: BilateralGrid(guide, array),
+        "fit_grid grid": lambda: fit_grid(grid.numpy(), BilateralGrid(guide, image), image),
+        "fit_grid target": lambda: fit_grid(grid, BilateralGrid(guide, image), "target.png"),
+    }
+    for what, call in calls.items():
+        with pytest.raises(TypeError, match=rf"^{what}: expected a tensor \(1, "):
+            call()
 
 
 def test_fit_grid_recovers_a_grid_that_produced_the_target():

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -60,5 +61,14 @@ def test_box_mean_of_a_constant_and_bad_input():
     assert torch.equal(box_mean(torch.full((3, 10, 12), 0.25), 4), torch.full((3, 10, 12), 0.25))
     with pytest.raises(ValueError, match="radius must be at least 0"):
         box_mean(torch.ones(3, 3), -1)
-    with pytest.raises(ValueError, match="at least 2 dimensions"):
+    with pytest.raises(ValueError, match=r"^box_mean: expected at least 2 dimensions"):
         box_mean(torch.ones(3), 1)
+
+
+@pytest.mark.parametrize("operator", [box_sum_valid, box_sum_adjoint, box_mean])
+def test_operators_take_tensors_of_at_least_two_dimensions(operator):
+    name = operator.__name__
+    with pytest.raises(TypeError, match=rf"^{name}: expected a tensor \(\*, H, W\), not ndarray$"):
+        operator(np.ones((4, 4)), 1)
+    with pytest.raises(ValueError, match=rf"^{name}: expected at least 2 dimensions \(\*, H, W\), got shape \(4,\)$"):
+        operator(torch.ones(4), 1)

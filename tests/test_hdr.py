@@ -92,6 +92,9 @@ def test_hdr_to_sdr_neutrals_and_range(curve):
 def test_bad_arguments():
     with pytest.raises(ValueError, match="unknown HDR curve 'hdr10'"):
         hdr_to_sdr(grey(0.5), "hdr10")
-    for bad in (torch.zeros(3, 4), np.zeros(3), torch.zeros(3, dtype=torch.uint8)):
+    for bad in (torch.zeros(3, 4), torch.zeros(3, dtype=torch.uint8)):
         with pytest.raises(ValueError, match="a float tensor with RGB values on the last axis"):
+            hdr_to_sdr(bad, "hlg")
+    for bad in (np.zeros(3), "frame.png"):
+        with pytest.raises(TypeError, match=r"^hdr_to_sdr: expected a tensor \(\*, 3\) of RGB values, not "):
             hdr_to_sdr(bad, "hlg")

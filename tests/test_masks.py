@@ -7,7 +7,16 @@ from PIL import Image
 
 from restyle.errors import RestyleError
 from restyle.image import RestyleWarning
-from restyle.masks import DPST_COLORS, MaskPair, dpst_labels, label_map, masks_for_layers, pair_masks, resize_labels
+from restyle.masks import (
+    DPST_COLORS,
+    MaskPair,
+    dpst_labels,
+    label_map,
+    labels_to_masks,
+    masks_for_layers,
+    pair_masks,
+    resize_labels,
+)
 
 
 def two_region_mask(h, w, left, right, blur=True):
@@ -299,3 +308,17 @@ def test_two_label_images_still_pair_by_their_values(tmp_path):
         Image.fromarray(labels).save(tmp_path / name)
     pair = pair_masks(tmp_path / "content.png", tmp_path / "style.png", (6, 8), (10, 10))
     assert pair.names == ["label 0", "label 1"]
+
+
+def test_mask_operators_take_tensors_of_their_shapes():
+    """The operators take tensors, as kornia's do; label_map and pair_masks read files."""
+    with pytest.raises(TypeError, match=r"^dpst_labels: expected a tensor \(1, 3, H, W\), not str; read an image"):
+        dpst_labels("mask.png")
+    with pytest.raises(ValueError, match=r"^dpst_labels: expected one RGB image \(1, 3, H, W\), got \(3, 4, 4\)$"):
+        dpst_labels(torch.zeros(3, 4, 4))
+    with pytest.raises(TypeError, match=r"^labels_to_masks: expected a tensor \(H, W\) of labels, not ndarray$"):
+        labels_to_masks(np.zeros((4, 4), dtype=int), 2)
+    with pytest.raises(TypeError, match=r"^masks_for_layers: expected a tensor \(K, H, W\), not ndarray$"):
+        masks_for_layers(np.ones((1, 8, 8)), ["relu1_1"])
+    with pytest.raises(ValueError, match=r"^masks_for_layers: expected masks \(K, H, W\), got \(1, 1, 8, 8\)$"):
+        masks_for_layers(torch.ones(1, 1, 8, 8), ["relu1_1"])

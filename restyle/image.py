@@ -91,6 +91,15 @@ WRITABLE_SUFFIXES = {
     ".tiff": "TIFF",
     ".webp": "WEBP",
 }
+#: The PIL modes :func:`save_image` writes as they are, per format: 8-bit modes the format
+#: stores (WebP's encoder takes the rest of these as RGB or RGBA). Other modes (float, 16-bit,
+#: CMYK, transparency in a JPEG) are brought to sRGB RGB first, as an input is.
+_OWN_MODES = {
+    "PNG": frozenset({"1", "L", "LA", "P", "RGB", "RGBA"}),
+    "JPEG": frozenset({"1", "L", "RGB"}),
+    "TIFF": frozenset({"1", "L", "LA", "P", "RGB", "RGBA"}),
+    "WEBP": frozenset({"1", "L", "LA", "P", "RGB", "RGBA"}),
+}
 
 ImageLike = str | os.PathLike | Image.Image | np.ndarray | Tensor
 
@@ -234,6 +243,7 @@ def _pil_to_array(img: Image.Image, what: str = "image", *, icc: bool = True) ->
         return np.repeat(arr[..., None], 3, axis=2)
     if mode in ("I", "F"):
         arr = np.asarray(img, dtype=np.float32)
+        _check_finite(arr, what)
         high = arr.max(initial=0)
         # the scale is guessed from the values: floats up to 1 are 0..1 (a float TIFF's usual
         # scale; as 0..255 it would be black), else 8 or 16 bits
@@ -254,6 +264,11 @@ def _pil_to_array(img: Image.Image, what: str = "image", *, icc: bool = True) ->
 _FLOAT_SLACK = 0.5
 
 
+def _check_finite(values: np.ndarray | Tensor, what: str) -> None:
+    if not bool((values.isfinite() if isinstance(values, Tensor) else np.isfinite(values)).all()):
+        raise RestyleError(f"{what}: the image contains NaN or infinite values")
+
+
 def _check_values(values: np.ndarray | Tensor, what: str) -> None:
     """Refuse an in-memory image with NaN or infinite values, or one whose floats are not on
     the 0..1 scale (e.g. 0..255 values, which clipping would turn white).
@@ -265,8 +280,7 @@ def _check_values(values: np.ndarray | Tensor, what: str) -> None:
         ...
         restyle.errors.RestyleError: content: a float image must be on a 0..1 scale, but its values run from 0 to 254 (divide 0..255 values by 255)
     """
-    if not bool((values.isfinite() if isinstance(values, Tensor) else np.isfinite(values)).all()):
-        raise RestyleError(f"{what}: the image contains NaN or infinite values")
+    _check_finite(values, what)
     if math.prod(values.shape) == 0:
         return
     low, high = float(values.min()), float(values.max())
@@ -1183,15 +1197,6 @@ def _json_default(value: Any) -> Any:
     return repr(value)
 
 
-def _all_finite(image: ImageLike) -> bool:
-    """Whether an image in memory has no NaN or infinite values (a path or a PIL image has none)."""
-    if isinstance(image, Tensor):
-        return bool(torch.isfinite(image).all())
-    if isinstance(image, np.ndarray) and image.dtype.kind in "fc":
-        return bool(np.isfinite(image).all())
-    return True
-
-
 def save_image(
     image: ImageLike,
     path: str | os.PathLike,
@@ -1210,8 +1215,11 @@ def save_image(
     space is another do not misread it.
 
     Args:
-        image: a ``(1, 3, H, W)`` tensor in [0, 1], a PIL image (written in its own mode at 8
-            bits), or any other image :func:`load_image` takes (an array, a file to convert).
+        image: a ``(1, 3, H, W)`` tensor in [0, 1], or any other image :func:`load_image`
+            takes (an array, a file to convert, a PIL image). A PIL image without an ICC
+            profile is written in its own mode (a palette, say) at 8 bits if the format stores
+            that mode; any other is read as :func:`load_image` reads it (a JPEG gets an RGBA
+            image composited on white).
         path: where to write it; the folder must exist.
         metadata: JSON-serialisable parameters to store with it.
         exif: EXIF to store with it (see :func:`camera_exif`).
@@ -1228,15 +1236,17 @@ def save_image(
     """
     check_arguments(save_image, locals())
     path = check_writable(path, bits=bits)
-    if not _all_finite(image):  # told as a failure of the run that made it, not as a bad input
-        raise RestyleError(f"{path}: not written: the image has NaN or infinite values (a numerical failure)")
-    if not isinstance(image, Image.Image):  # checked and brought to (1, 3, H, W) on 0..1 as an input is
-        image = load_image(image, what=f"{path}: not written")
     fmt = WRITABLE_SUFFIXES[path.suffix.lower()]
+    as_is = (
+        isinstance(image, Image.Image)
+        and bits == 8
+        and image.mode in _OWN_MODES[fmt]
+        and not image.info.get("icc_profile")  # tagged sRGB below: other spaces are converted
+    )
+    if not as_is:  # checked and brought to (1, 3, H, W) on 0..1 as an input is
+        image = load_image(image, what=f"{path}: not written")
     text = json.dumps(dict(metadata), default=_json_default, sort_keys=True) if metadata else None
     if bits == 16:
-        if isinstance(image, Image.Image):
-            image = torch.from_numpy(_array_to_rgb(np.asarray(image.convert("RGB")), what="image")).permute(2, 0, 1)
         rgb = to_uint16(image)
         if fmt == "PNG":
             data = encode_png16(

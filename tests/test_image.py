@@ -579,7 +579,7 @@ def test_save_image_takes_what_load_image_takes_and_checks_it_as_an_input(tmp_pa
     )
     with pytest.raises(RestyleError, match=r"b.png: not written: a float image must be on a 0..1 scale.*by 255\)$"):
         save_image(expected * 255, tmp_path / "b.png")
-    with pytest.raises(RestyleError, match="c.png: not written: the image has NaN"):
+    with pytest.raises(RestyleError, match="c.png: not written: the image contains NaN"):
         save_image(np.full((4, 4, 3), np.nan), tmp_path / "c.png")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "g.png"]
 
@@ -750,7 +750,7 @@ def test_a_non_finite_image_is_not_written(tmp_path):
     target = tmp_path / "out.png"
     image = torch.rand(1, 3, 8, 8)
     image[0, 1, 2, 3] = float("nan")  # to_pil would have written it as black
-    with pytest.raises(RestyleError, match="not written: the image has NaN or infinite values"):
+    with pytest.raises(RestyleError, match="not written: the image contains NaN or infinite values"):
         save_image(image, target)
     assert not target.exists()
 
@@ -939,3 +939,43 @@ def test_a_video_given_as_an_image_is_named_as_one(tmp_path):
     notes.write_text("not a video either")
     with pytest.raises(RestyleError, match="not an image, or a format restyle cannot read"):
         load_image(notes)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".tif", ".webp"])
+def test_save_image_writes_a_pil_image_of_any_mode(tmp_path, suffix):
+    """A mode the format stores is written as it is; any other (transparency in a JPEG, CMYK,
+    floats, 16 bits) as load_image reads it: 8-bit sRGB, never CMYK or floats tagged sRGB."""
+    rgb = Image.fromarray(smooth_image(8, 10))
+    images = {mode: rgb.convert(mode) for mode in ("1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "YCbCr", "I", "F")}
+    images["I;16"] = Image.fromarray(np.arange(80, dtype=np.uint16).reshape(8, 10) * 800)
+    images["PA"] = rgb.convert("P").convert("PA")
+    clear = np.asarray(rgb.convert("RGBA")).copy()
+    clear[:4, :, 3] = 0  # a transparent top half: white once composited
+    images["RGBA clear"] = Image.fromarray(clear)
+    # JPEG is lossy, the more so on the palette's dithering; the others are lossless
+    mean_tolerance, max_tolerance = (0.02, 0.1) if suffix == ".jpg" else (0.5 / 255, 0.5 / 255 + 1e-6)
+    for name, image in images.items():
+        path = save_image(image, tmp_path / f"{name}{suffix}")
+        with Image.open(path) as written:
+            assert written.mode in ("1", "L", "LA", "P", "RGB", "RGBA"), (name, written.mode)
+        error = (load_image(path) - load_image(image)).abs()
+        assert error.mean() <= mean_tolerance and error.max() <= max_tolerance, (name, error.mean(), error.max())
+
+
+def test_save_image_converts_a_pil_image_in_another_colour_space(tmp_path):
+    from .test_icc import PROPHOTO, gamma_curve, icc_profile
+
+    image = Image.fromarray(smooth_image(8, 10))
+    image.info["icc_profile"] = icc_profile(PROPHOTO, [gamma_curve(1.8)] * 3)
+    path = save_image(image, tmp_path / "out.png")  # tagged sRGB: written in sRGB
+    assert float((load_image(path) - load_image(image)).abs().max()) <= 0.5 / 255 + 1e-6
+    assert float((load_image(path) - load_image(np.asarray(image))).abs().mean()) > 3 / 255  # the colours changed
+
+
+def test_a_pil_float_image_with_nan_is_refused(tmp_path):
+    image = Image.fromarray(np.full((4, 4), np.nan, dtype=np.float32))
+    with pytest.raises(RestyleError, match=r"^image: the image contains NaN or infinite values$"):
+        load_image(image)
+    with pytest.raises(RestyleError, match=r"out.png: not written: the image contains NaN or infinite values$"):
+        save_image(image, tmp_path / "out.png")
+    assert list(tmp_path.iterdir()) == []

@@ -369,7 +369,10 @@ def stylize(
         [1.0] * len(style_layers) if style_layer_weights is None else [float(w) for w in style_layer_weights]
     )
     if len(layer_weights) != len(style_layers):
-        raise RestyleError(f"style-layer-weights has {len(layer_weights)} values for {len(style_layers)} style layers")
+        raise RestyleError(
+            f"style-layer-weights: {len(layer_weights)} given for the style layers {', '.join(style_layers)}; "
+            "give one weight per layer"
+        )
     for weight in layer_weights:
         check_weight(weight, "each of style-layer-weights")
 

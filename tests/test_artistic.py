@@ -369,7 +369,10 @@ def test_nonfinite_is_reported(images):
         ({"content_weight": -1}, "finite number >= 0"),
         ({"style_layers": ["relu9_9"]}, "unknown VGG-19 layer"),
         ({"style_layers": []}, "at least one layer"),
-        ({"style_layer_weights": [1, 2]}, "style-layer-weights has"),
+        (
+            {"style_layer_weights": [1, 2]},
+            r"^style-layer-weights: 2 given for the style layers relu1_1, relu2_1, relu3_1, relu4_1, relu5_1; give one",
+        ),
         ({"style_layers": ["relu1_1"], "style_layer_weights": [-1]}, "each of style-layer-weights must be a finite"),
         ({"style_blend": [1, 2]}, r"style-blend needs one weight per style \(1 given\).*; got \[1.0, 2.0\]"),
         (

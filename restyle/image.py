@@ -566,6 +566,18 @@ def check_pixels(what: object, width: int, height: int, *, max_pixels: int, size
     return True
 
 
+def _animation_frames(img: Image.Image, path: Path) -> int:
+    """How many frames an animated GIF, PNG or WebP holds (1 for a still, and for an MPO JPEG:
+    a camera's second picture there is a preview or a depth map). A GIF's are counted by
+    :func:`restyle.gif.frame_delays`, which a file cut short does not trip up as Pillow's
+    ``n_frames`` is (an IndexError in its frame search)."""
+    if img.format == "GIF":
+        from restyle.gif import frame_delays  # here: restyle.gif imports this module
+
+        return len(frame_delays(path.read_bytes()))
+    return getattr(img, "n_frames", 1) if img.format in ("PNG", "WEBP") else 1
+
+
 def _read_file(path: Path, *, size: int | None, max_pixels: int, icc: bool = True) -> np.ndarray:
     if is_raw(path):
         width, height = image_size(path)
@@ -584,11 +596,9 @@ def _read_file(path: Path, *, size: int | None, max_pixels: int, icc: bool = Tru
         with img:
             width, height = img.size
             over = check_pixels(path, width, height, max_pixels=max_pixels, size=size)
-            if img.format in ("GIF", "PNG", "WEBP") and getattr(img, "is_animated", False):
-                # not an MPO JPEG: a camera's second picture there is a preview or a depth map
-                _warn(
-                    f"{path}: an animation of {img.n_frames} frames; only its first is used (restyle video takes a clip)"
-                )
+            frames = _animation_frames(img, path)
+            if frames > 1:
+                _warn(f"{path}: an animation of {frames} frames; only its first is used (restyle video takes a clip)")
             if over and img.format == "JPEG" and size is not None:
                 img.draft("RGB", (size, size))
             deep = None  # Pillow would reduce 16-bit colour to 8 bits
@@ -764,7 +774,11 @@ def load_image(
             tensor = tensor[:, :3] * tensor[:, 3:] + (1.0 - tensor[:, 3:])
         tensor = tensor.expand(1, 3, -1, -1)
     else:
-        raise RestyleError(f"{what}: expected a path, PIL image, numpy array or tensor, not {type(source).__name__}")
+        # a run's result (restyle.Result, a photo or video frame result) holds its image
+        hint = "; give its .image" if isinstance(getattr(source, "image", None), Tensor) else ""
+        raise RestyleError(
+            f"{what}: expected a path, PIL image, numpy array or tensor, not {type(source).__name__}{hint}"
+        )
     if tensor.shape[-1] == 0 or tensor.shape[-2] == 0:
         raise RestyleError(f"{what}: the image has zero size")
     eight_bits = dequantise and on_grid(tensor)

@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image, ImageCms
 
+from restyle.artistic import Result
 from restyle.errors import RestyleError
 from restyle.image import (
     RestyleWarning,
@@ -26,7 +27,7 @@ from restyle.image import (
     to_uint8,
 )
 
-from .conftest import smooth_image
+from .conftest import animated_gif, smooth_image
 
 
 @pytest.fixture
@@ -365,8 +366,11 @@ def test_in_memory_inputs(rgb):
     assert torch.allclose(load_image(rgb.astype(np.float32) / 255), from_np)
     with pytest.raises(RestyleError, match="NaN"):
         load_image(np.full((4, 4, 3), np.nan, dtype=np.float32))
-    with pytest.raises(RestyleError, match="expected a path"):
+    with pytest.raises(RestyleError, match=r"^image: expected a path, PIL image, numpy array or tensor, not int$"):
         load_image(42)
+    result = Result(from_np)  # what stylize returns: its image is what a next run or a save takes
+    with pytest.raises(RestyleError, match=r"^content: expected a path, .* not Result; give its .image$"):
+        load_image(result, what="content")
     with pytest.raises(RestyleError, match="shape"):
         load_image(torch.zeros(2, 3, 4, 4))
     # a uint8 tensor is 0..255, as a uint8 array (it was clipped to 0..1: nearly all white)
@@ -885,6 +889,18 @@ def test_animation_read_as_its_first_frame_with_a_warning(tmp_path, suffix):
         img = load_image(path)
     assert img.shape == (1, 3, 16, 20)
     assert img[0, 0, :, :10].mean() > 0.95 and img[0, 2, :, :10].mean() < 0.05  # red, from the first frame
+
+
+def test_an_animated_gif_cut_short_reads_as_its_first_frame(tmp_path):
+    """Pillow's frame count fails on a file that ends inside a frame's descriptor (it raised
+    through ``load_image``); restyle.gif's block parser counts the whole frames."""
+    whole = animated_gif(tmp_path / "whole.gif", count=4, duration=100).read_bytes()
+    last = whole.rfind(b"\x21\xf9\x04")  # the last frame's graphic control, then its descriptor
+    path = tmp_path / "cut.gif"
+    path.write_bytes(whole[: last + 8 + 5])
+    with pytest.warns(RestyleWarning, match=r"cut.gif: an animation of 3 frames; only its first is used"):
+        image = load_image(path)
+    assert torch.equal(image, load_image(np.asarray(Image.open(tmp_path / "whole.gif").convert("RGB"))))
 
 
 def test_still_gif_reads_without_a_warning(tmp_path):

@@ -162,6 +162,34 @@ def _pil_pixel_limit(limit: int) -> Iterator[None]:
         Image.MAX_IMAGE_PIXELS = old
 
 
+@contextlib.contextmanager
+def _libtiff_messages(active: bool) -> Iterator[list[str]]:
+    """Catch what a C library prints on the process's stderr while ``active``: libtiff, inside
+    Pillow, prints why a compressed TIFF fails to decode ("Using code not yet in table."), which
+    would stand beside restyle's one-line error. The lines are given to the caller, to put in
+    that error, and not printed."""
+    messages: list[str] = []
+    if not active:
+        yield messages
+        return
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr to redirect
+        yield messages
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield messages
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read().decode("utf-8", errors="replace")
+            # libtiff names the file as Pillow opened it ("tempfile.tif: ...")
+            messages.extend(line.split(": ", 1)[-1].strip() for line in text.splitlines() if line.strip())
+
+
 def _is_srgb(profile: bytes) -> bool:
     """Whether an ICC profile describes itself as sRGB (then colours are kept as they are)."""
     try:
@@ -498,7 +526,7 @@ def image_size(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
             # Pillow decodes a whole PNG to look for an EXIF chunk after its pixels; such chunks are
             # rare, so a PNG's orientation is looked for before its pixels only
             header_only = img.format == "PNG" and "exif" not in img.info
-            turned = not header_only and img.getexif().get(0x0112, 1) in _QUARTER_TURNS
+            turned = not header_only and _exif(img).get(0x0112, 1) in _QUARTER_TURNS
     return (height, width) if turned else (width, height)
 
 
@@ -611,16 +639,21 @@ def _read_file(path: Path, *, size: int | None, max_pixels: int, icc: bool = Tru
             if deep is not None:
                 return _deep_upright_srgb(deep, img, what=str(path), icc=icc)
             try:
-                img.load()
-                return _pil_to_array(ImageOps.exif_transpose(img), what=str(path), icc=icc)
+                with _libtiff_messages(img.format == "TIFF") as libtiff:
+                    img.load()
+                # turned as a PIL image, in its 8 bits: a quarter of a float copy's memory
+                upright = ImageOps.exif_transpose(img) if _exif(img, str(path)) else img
+                return _pil_to_array(upright, what=str(path), icc=icc)
             except Image.DecompressionBombError:
                 raise RestyleError(f"{path}: refused as a decompression bomb") from None
             except (OSError, SyntaxError, ValueError) as exc:
                 deep = _read_tiff_deep(path) if path.suffix.lower() in (".tif", ".tiff") else None
                 if deep is not None:
                     return deep
-                reason = "truncated or corrupt" if "truncat" in str(exc).lower() else f"cannot decode ({exc})"
-                raise RestyleError(f"{path}: image data is {reason}") from None
+                if "truncat" in str(exc).lower():
+                    raise RestyleError(f"{path}: image data is truncated or corrupt") from None
+                detail = "; ".join([str(exc), *(f"libtiff: {line}" for line in libtiff)])
+                raise RestyleError(f"{path}: image data cannot be decoded ({detail})") from None
 
 
 #: EXIF orientation -> how the stored pixels are turned upright, as numpy does it
@@ -636,6 +669,24 @@ _UPRIGHT = {
 }
 
 
+def _exif(img: Image.Image, what: str | None = None) -> Image.Exif:
+    """The image's EXIF, or none if its block cannot be parsed: a photo whose EXIF is damaged
+    is still read, as browsers show it, with a warning naming ``what`` (if given) that its
+    orientation is not known."""
+    try:
+        return img.getexif()
+    except Exception:  # Pillow raises SyntaxError, struct.error, ValueError, ... on a damaged block
+        if what is not None:
+            _warn(f"{what}: its EXIF block is damaged; read as stored, without its orientation")
+        return Image.Exif()
+
+
+def _upright(pixels: np.ndarray, img: Image.Image, what: str | None = None) -> np.ndarray:
+    """``(H, W, C)`` pixels of ``img`` turned upright by its EXIF orientation."""
+    turn = _UPRIGHT.get(_exif(img, what).get(0x0112, 1))
+    return np.ascontiguousarray(turn(pixels)) if turn else pixels
+
+
 def _deep_upright_srgb(rgb: np.ndarray, img: Image.Image, *, what: str, icc: bool) -> np.ndarray:
     """A 16-bit colour image read past Pillow, turned upright by its EXIF orientation and, with
     ``icc``, converted to sRGB from its colour profile as :func:`_to_srgb` does. A HEIF's nclx
@@ -644,8 +695,7 @@ def _deep_upright_srgb(rgb: np.ndarray, img: Image.Image, *, what: str, icc: boo
     Pillow in 8 bits, so a file in a profile with lookup tables is converted, and read, at 8-bit
     precision; sRGB and untagged files keep 16 bits.
     """
-    turn = _UPRIGHT.get(img.getexif().get(0x0112, 1))
-    rgb = np.ascontiguousarray(turn(rgb)) if turn else rgb
+    rgb = _upright(rgb, img, what)
     profile = img.info.get("icc_profile")
     if icc and not profile and img.info.get("nclx_profile"):  # a HEIF's code points: at full depth
         converted = _nclx_rgb_to_srgb(rgb, img.info["nclx_profile"])
@@ -897,9 +947,7 @@ def _jpeg_codes(path: Path, *, size: int | None, max_pixels: int, icc: bool) -> 
                 img.load()
             except (OSError, SyntaxError, ValueError):
                 return None  # load_image says why
-            turn = _UPRIGHT.get(img.getexif().get(0x0112, 1))
-            codes = np.asarray(img, dtype=np.float32)
-    codes = np.ascontiguousarray(turn(codes)) if turn else codes
+            codes = _upright(np.asarray(img, dtype=np.float32), img)  # load_image warns of a damaged EXIF
     return torch.from_numpy(codes).permute(2, 0, 1)[None] / 255.0, shaper
 
 
@@ -1367,7 +1415,7 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     with _pil_pixel_limit(DEFAULT_MAX_PIXELS), _open(Path(path)) as img:
         text = img.info.get("restyle") or img.info.get("comment")
         if text is None and img.format in ("TIFF", "WEBP"):
-            text = img.getexif().get(270)  # ImageDescription
+            text = _exif(img).get(270)  # ImageDescription
     if isinstance(text, bytes):
         text = text.decode(errors="replace")
     try:

@@ -441,6 +441,23 @@ def test_truncated_image(tmp_path, rgb):
         load_image(path)
 
 
+def test_a_corrupt_compressed_tiff_is_one_error_with_libtiff_s_reason(tmp_path, capfd):
+    """libtiff prints why it fails on stderr, beside restyle's error; restyle puts it in the
+    error instead, so that a user sees one line."""
+    buf = io.BytesIO()
+    Image.fromarray(smooth_image(40, 50)).save(buf, format="TIFF", compression="tiff_lzw")
+    data = bytearray(buf.getvalue())
+    data[20:60] = b"\xff" * 40  # inside the LZW strip, after the 8-byte header: codes it never defined
+    path = tmp_path / "bad.tif"
+    path.write_bytes(bytes(data))
+    with pytest.raises(
+        RestyleError, match=r"^.*bad.tif: image data cannot be decoded \(decoder error -2; libtiff: Using code not yet"
+    ):
+        load_image(path)
+    os.write(2, b"stderr restored\n")
+    assert capfd.readouterr().err == "stderr restored\n"
+
+
 def _png_with_header(width: int, height: int) -> bytes:
     """A PNG whose header claims width x height, with a tiny (invalid) body: a 'bomb' header."""
 
@@ -995,3 +1012,24 @@ def test_a_pil_float_image_with_nan_is_refused(tmp_path):
     with pytest.raises(RestyleError, match=r"out.png: not written: the image contains NaN or infinite values$"):
         save_image(image, tmp_path / "out.png")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_photo_whose_exif_is_damaged_is_read_as_stored(tmp_path):
+    """Pillow raises on a WebP's EXIF whose TIFF header is broken; browsers show the photo, and
+    so does restyle, with a warning, in every reader that looks at the EXIF."""
+    rgb = smooth_image(12, 16)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # a quarter turn, which cannot be known once the block is damaged
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="WEBP", lossless=True, exif=exif.tobytes())
+    data = bytearray(buf.getvalue())
+    header = max(data.find(b"II*\x00"), data.find(b"MM\x00*"))
+    data[header] = 9  # neither "II" nor "MM": not a TIFF header
+    path = tmp_path / "damaged.webp"
+    path.write_bytes(bytes(data))
+    with pytest.warns(RestyleWarning, match=r"damaged.webp: its EXIF block is damaged; read as stored, without its"):
+        image = load_image(path)
+    assert torch.equal(image, load_image(rgb))
+    assert image_size(path) == (16, 12)
+    assert read_metadata(path) == {}
+    assert camera_exif(path) is None

@@ -44,7 +44,7 @@ from restyle.image import (
     scaled_shape,
 )
 from restyle.raw import is_raw
-from restyle.signature import add_signature_flags, signature_kwargs, split
+from restyle.signature import add_signature_flags, nonempty, signature_kwargs, split, whole_number
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -137,14 +137,19 @@ class _Progress:
 
 
 def _add_output_image(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--output", required=True, type=Path, help="output image (.png, .jpg, .tif or .webp)")
+    parser.add_argument("-o", "--output", required=True, type=_path, help="output image (.png, .jpg, .tif or .webp)")
+
+
+def _path(text: str) -> Path:
+    """A path argument's value; an empty one is refused, as it would name the current folder."""
+    return Path(nonempty(text))
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     _add_output_image(parser)
     parser.add_argument(
         "--save-every",
-        type=int,
+        type=whole_number,
         default=0,
         metavar="N",
         help="also write the current iterate every N iterations as OUTPUT.NNNNN.png",
@@ -156,7 +161,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 def _add_bit_depth(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bit-depth",
-        type=int,
+        type=whole_number,
         choices=BIT_DEPTHS,
         default=8,
         help="bits per colour channel of OUTPUT: 16 (PNG and TIFF) keeps smooth gradients for editing (default: 8)",
@@ -167,7 +172,7 @@ def _add_max_pixels(parser: argparse.ArgumentParser) -> None:
     """``--max-pixels`` for the commands whose options are not taken from a signature."""
     parser.add_argument(
         "--max-pixels",
-        type=int,
+        type=whole_number,
         default=DEFAULT_MAX_PIXELS,
         help=f"refuse input images with more pixels than this (default: {DEFAULT_MAX_PIXELS})",
     )
@@ -717,8 +722,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Render CONTENT in the style of one or more STYLE images.",
     )
-    art.add_argument("content", metavar="CONTENT", help="content image, or a folder of them (then -o is a folder)")
-    art.add_argument("styles", nargs="+", metavar="STYLE", help="style image(s)")
+    art.add_argument(
+        "content", type=nonempty, metavar="CONTENT", help="content image, or a folder of them (then -o is a folder)"
+    )
+    art.add_argument("styles", nargs="+", type=nonempty, metavar="STYLE", help="style image(s)")
     _add_common(art)
     art_names = add_signature_flags(art, stylize)
     runners["art"] = lambda args: _run_art(args, art_names)
@@ -733,8 +740,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Give the CONTENT photo the look of the STYLE photo without making it look painted.",
     )
-    photo.add_argument("content", metavar="CONTENT", help="content photo, or a folder of photos (then -o is a folder)")
-    photo.add_argument("style", metavar="STYLE", help="style photo")
+    photo.add_argument(
+        "content", type=nonempty, metavar="CONTENT", help="content photo, or a folder of photos (then -o is a folder)"
+    )
+    photo.add_argument("style", type=nonempty, metavar="STYLE", help="style photo")
     _add_common(photo)
     photo_names = add_signature_flags(photo, stylize_photo)
     for action in photo._actions:
@@ -753,11 +762,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
         "content_mask.png and style_mask.png in DPST's colours (edit them and pass them back with "
         "--content-mask/--style-mask) and matching.json into the output folder.",
     )
-    masks.add_argument("content", metavar="CONTENT", help="content image")
-    masks.add_argument("style", metavar="STYLE", help="style image")
-    masks.add_argument("-o", "--output", required=True, type=Path, help="output folder")
+    masks.add_argument("content", type=nonempty, metavar="CONTENT", help="content image")
+    masks.add_argument("style", type=nonempty, metavar="STYLE", help="style image")
+    masks.add_argument("-o", "--output", required=True, type=_path, help="output folder")
     masks_names = add_signature_flags(masks, auto_masks, skip=("device",))
-    masks.add_argument("--size", type=int, default=512, help="long side of the masks in pixels (default: 512)")
+    masks.add_argument("--size", type=whole_number, default=512, help="long side of the masks in pixels (default: 512)")
     masks.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
     _add_max_pixels(masks)
     masks.add_argument("--quiet", action="store_true", help="do not print the matching")
@@ -772,10 +781,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Stylise VIDEO (a video file or a folder of frames) in the style of STYLE without flicker.",
     )
-    video.add_argument("video", metavar="VIDEO", help="input video or folder of frames")
-    video.add_argument("style", metavar="STYLE", help="style image")
+    video.add_argument("video", type=nonempty, metavar="VIDEO", help="input video or folder of frames")
+    video.add_argument("style", type=nonempty, metavar="STYLE", help="style image")
     video.add_argument(
-        "-o", "--output", required=True, type=Path, help="output video (.mp4, .webm, .gif, ...) or folder"
+        "-o", "--output", required=True, type=_path, help="output video (.mp4, .webm, .gif, ...) or folder"
     )
     video.add_argument("--quiet", action="store_true", help="no progress bar")
     video_names = add_signature_flags(video, stylize_video, skip=("output",))
@@ -797,9 +806,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
         description="Photorealistic post-processing operators: DPST's local affine smoothing, matting "
         "smoothing, guided filter, posterisation refinement and bilateral filter.",
     )
-    smooth.add_argument("image", metavar="IMAGE", help="image to process")
+    smooth.add_argument("image", type=nonempty, metavar="IMAGE", help="image to process")
     smooth.add_argument("--quiet", action="store_true", help="no progress bar")
-    smooth.add_argument("--content", help="the photo whose edges to follow (the guide)")
+    smooth.add_argument("--content", type=nonempty, help="the photo whose edges to follow (the guide)")
     _add_output_image(smooth)
     _add_bit_depth(smooth)
     smooth.add_argument(
@@ -810,7 +819,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
         "posterize (DPST's detail refinement), bilateral, or upsample (carry IMAGE up to the size of --content, "
         "a photo it is a photorealistic result of, by guided upsampling); default: affine",
     )
-    smooth.add_argument("--radius", type=int, default=None, help="filter radius, at least 1 (default: the method's)")
+    smooth.add_argument(
+        "--radius", type=whole_number, default=None, help="filter radius, at least 1 (default: the method's)"
+    )
     smooth.add_argument(
         "--eps",
         type=float,
@@ -825,7 +836,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
     )
     smooth.add_argument(
         "--stride",
-        type=int,
+        type=whole_number,
         default=1,
         help="bilateral/affine: use every N-th pixel of the filter window (N^2 times faster, coarser; default: 1)",
     )
@@ -838,7 +849,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
         help="print the parameters a result was made with",
         description="Print the parameters (and seed) stored in a restyle result: an image or a video.",
     )
-    info.add_argument("path", metavar="RESULT", help="a restyle output (image or video)")
+    info.add_argument("path", type=nonempty, metavar="RESULT", help="a restyle output (image or video)")
     info.add_argument(
         "--command",
         dest="as_command",  # args.command is the sub-command's name

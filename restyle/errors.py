@@ -53,6 +53,21 @@ def no_such_file(path: str | os.PathLike, kind: str = "file") -> RestyleError:
     return RestyleError(f"{text}: no such {kind}")
 
 
+def check_path_given(path: object, what: str) -> None:
+    """Refuse an empty path: an unset shell variable (``"$PHOTO"``) gives one, and as a path it
+    would name the current folder.
+
+    Example:
+        >>> check_path_given("photo.jpg", "content")
+        >>> check_path_given(" ", "content")
+        Traceback (most recent call last):
+        ...
+        restyle.errors.RestyleError: content: the path is empty (an unset shell variable?)
+    """
+    if isinstance(path, str) and not path.strip():
+        raise RestyleError(f"{what}: the path is empty (an unset shell variable?)")
+
+
 def is_out_of_memory(exc: BaseException) -> bool:
     """Whether ``exc`` reports memory running out: Python's ``MemoryError``, or PyTorch's
     failed allocation on the CPU or a GPU (a ``RuntimeError``).

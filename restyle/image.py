@@ -32,7 +32,7 @@ from restyle import hdr
 from restyle.bitdepth import BIT_DEPTHS, DEEP_FORMATS, encode_png16, to_uint16, write_tiff16
 from restyle.dequantise import dequantise as smooth_steps
 from restyle.dequantise import dequantise_from, on_grid
-from restyle.errors import RestyleError, no_such_file
+from restyle.errors import RestyleError, check_path_given, no_such_file
 from restyle.files import atomic_write, check_not_an_input, check_replaceable, written_path
 from restyle.icc import read_matrix_shaper, srgb_profile
 from restyle.icc import to_srgb as icc_to_srgb
@@ -510,6 +510,7 @@ def image_size(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
         >>> image_size(sample_path("astronaut"))
         (512, 512)
     """
+    check_path_given(path, "image")
     path = Path(path)
     if is_raw(path):
         _check_readable(path)
@@ -782,6 +783,7 @@ def load_image(
         torch.Size([1, 3, 2, 3])
     """
     check_arguments(load_image, locals())
+    check_path_given(source, what)
     source = named_sample(source)
     if dequantise and isinstance(source, (str, os.PathLike)):
         smoothed = _smoothed_jpeg(
@@ -983,6 +985,7 @@ def load_style(
         >>> load_style(np.zeros((40, 80, 3), dtype=np.uint8), long_side=32).shape
         torch.Size([1, 3, 16, 32])
     """
+    check_path_given(source, what)
     source = named_sample(source)
     if isinstance(source, (str, os.PathLike)):
         width, height = image_size(source, max_pixels=max_pixels)
@@ -1207,6 +1210,7 @@ def check_writable(path: str | os.PathLike, *, inputs: Sequence[object] = (), bi
     Returns:
         The path, with a supported suffix checked.
     """
+    check_path_given(path, "output")
     path = Path(path)
     check_not_an_input(path, inputs)
     check_replaceable(path)

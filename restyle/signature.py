@@ -24,7 +24,58 @@ import numpy as np
 
 from restyle.errors import ArgumentTypeError, check_choice
 
-__all__ = ["add_signature_flags", "check_arguments", "docstring_args", "plain_help", "signature_kwargs", "split"]
+__all__ = [
+    "add_signature_flags",
+    "check_arguments",
+    "docstring_args",
+    "nonempty",
+    "plain_help",
+    "signature_kwargs",
+    "split",
+    "whole_number",
+]
+
+
+def whole_number(text: str) -> int:
+    """A whole-number flag's value, also in float notation (``5e7``), as the README and the
+    Python API write large ones (``max_pixels=5e7``).
+
+    Example:
+        >>> whole_number("512"), whole_number("100_000_000"), whole_number("5e7")
+        (512, 100000000, 50000000)
+        >>> whole_number("40.5")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: '40.5' is not a whole number
+    """
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value.is_integer():  # nan and inf are not either
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    return int(value)
+
+
+def nonempty(text: str) -> str:
+    """A text flag's or argument's value, refused if empty: an unset shell variable
+    (``"$PHOTO"``) gives one, and as a path it would name the current folder.
+
+    Example:
+        >>> nonempty("photo.jpg")
+        'photo.jpg'
+        >>> nonempty("")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: empty (an unset shell variable?)
+    """
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty (an unset shell variable?)")
+    return text
 
 
 def docstring_args(func: Callable[..., Any]) -> dict[str, str]:
@@ -86,13 +137,14 @@ def _flag_spec(annotation: Any) -> dict[str, Any] | None:
     if origin is Literal:
         choices = typing.get_args(annotation)
         return {"choices": choices, "type": type(choices[0]), "metavar": "{" + ",".join(map(str, choices)) + "}"}
-    if annotation in (int, float, str):
-        return {"type": annotation}
+    parsers: dict[Any, Callable[[str], Any]] = {int: whole_number, float: float, str: nonempty}
+    if annotation in parsers:
+        return {"type": parsers[annotation]}
     if origin in (list, tuple, Sequence):
         args = typing.get_args(annotation)
         item = args[0] if args else str
-        if item in (int, float, str):
-            return {"type": split(item), "metavar": f"{item.__name__.upper()}[,...]"}
+        if item in parsers:
+            return {"type": split(parsers[item]), "metavar": f"{item.__name__.upper()}[,...]"}
     return None
 
 

@@ -62,7 +62,7 @@ from restyle.clip import (
 )
 from restyle.dequantise import dequantise as smooth_steps
 from restyle.dequantise import dequantise_from, on_grid
-from restyle.errors import RestyleError, check_positive, check_weight
+from restyle.errors import RestyleError, check_path_given, check_positive, check_weight
 from restyle.files import atomic_write, check_not_an_input, check_replaceable
 from restyle.flow import certainty, optical_flow, warp
 from restyle.image import (
@@ -666,6 +666,8 @@ def stylize_video(
         fps=fps,
         unused_if_fast={"style-weight": style_weight, "content-weight": content_weight, "iterations": iterations},
     )
+    check_path_given(video, "video")
+    check_path_given(output, "output")
     out = Path(output)
     check_not_an_input(out, [video, style])  # e.g. a folder of frames written into itself
     to_folder = _output_is_folder(out)

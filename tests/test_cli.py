@@ -865,3 +865,43 @@ def test_a_warning_is_printed_once_a_command_though_each_run_of_a_sweep_raises_i
     assert err.count("restyle: warning: content is 64x48, enlarged 2.5 times to 160 px") == 1, err
     code, _, err = run(capsys, *argv, "--quiet", "--device", "cpu")  # the next command says it again
     assert code == 0 and err.count("enlarged 2.5 times") == 1, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "name"),
+    [
+        (["art", "", "s.png", "-o", "o.png"], "CONTENT"),  # a folder batch of the current folder, before
+        (["art", "c.png", "", "-o", "o.png"], "STYLE"),
+        (["art", "c.png", "s.png", "-o", ""], "-o/--output"),
+        (["art", "c.png", "s.png", "-o", "o.png", "--init", " "], "--init"),
+        (["photo", "c.png", "s.png", "-o", "o.png", "--content-mask", "", "--style-mask", "m.png"], "--content-mask"),
+        (["video", "", "s.png", "-o", "o.mp4"], "VIDEO"),  # the current folder read as frames, before
+        (["masks", "c.png", "", "-o", "m"], "STYLE"),
+        (["smooth", "", "-o", "o.png"], "IMAGE"),
+        (["info", ""], "RESULT"),
+    ],
+)
+def test_an_empty_path_is_refused(capsys, tmp_path, monkeypatch, argv, name):
+    """An unset shell variable ("$PHOTO") gives an empty argument, which as a path names the
+    current folder."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert (
+        capsys.readouterr().err.splitlines()[-1].endswith(f"error: argument {name}: empty (an unset shell variable?)")
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_whole_number_flags_take_float_notation(capsys, tmp_path, content_png, style_png):
+    """The README writes --max-pixels's default as 50e6; argparse's int refused that notation."""
+    out = tmp_path / "o.png"
+    code, _, err = run(capsys, "art", content_png, style_png, "-o", out, "--size", "32", "--iterations", "1",
+                       "--coarse-iterations", "0", "--max-pixels", "1e8", "--quiet")  # fmt: skip
+    assert code == 0, err
+    assert read_metadata(out)["max_pixels"] == 100_000_000
+    with pytest.raises(SystemExit) as exc:
+        main(["art", str(content_png), str(style_png), "-o", str(out), "--size", "32.5"])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith("error: argument --size: '32.5' is not a whole number")

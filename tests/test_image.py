@@ -1033,3 +1033,20 @@ def test_a_photo_whose_exif_is_damaged_is_read_as_stored(tmp_path):
     assert image_size(path) == (16, 12)
     assert read_metadata(path) == {}
     assert camera_exif(path) is None
+
+
+def test_an_empty_path_is_refused_not_read_as_the_current_folder(tmp_path, monkeypatch):
+    from restyle.image import load_style
+
+    monkeypatch.chdir(tmp_path)
+    Image.fromarray(smooth_image(8, 8)).save(tmp_path / "a.png")  # the current folder holds an image
+    calls = {
+        "content": lambda: load_image("", what="content"),
+        "style": lambda: load_style(" ", long_side=32),
+        "image": lambda: image_size(""),
+        "output": lambda: save_image(torch.rand(1, 3, 4, 4), ""),
+    }
+    for what, call in calls.items():
+        with pytest.raises(RestyleError, match=rf"^{what}: the path is empty \(an unset shell variable\?\)$"):
+            call()
+    assert [p.name for p in tmp_path.iterdir()] == ["a.png"]

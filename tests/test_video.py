@@ -1583,3 +1583,15 @@ def test_an_animated_png_is_a_clip_but_a_still_one_is_not(tmp_path):
     assert len(list(read_frames(probe(tmp_path / "moving.png"), shape=(16, 24)))) == 4
     with pytest.raises(RestyleError, match="still.png: a still image, not a clip"):
         probe(tmp_path / "still.png")
+
+
+def test_an_empty_video_or_output_path_is_refused(tmp_path, monkeypatch):
+    """As a path, "" names the current folder, which would be read as a folder of frames."""
+    monkeypatch.chdir(tmp_path)
+    style = tmp_path / "s.png"
+    Image.fromarray(smooth_image(16, 16)).save(style)
+    with pytest.raises(RestyleError, match=r"^video: the path is empty \(an unset shell variable\?\)$"):
+        stylize_video("", style, output=tmp_path / "o.mp4")
+    with pytest.raises(RestyleError, match=r"^output: the path is empty"):
+        stylize_video(style, style, output="")
+    assert [p.name for p in tmp_path.iterdir()] == ["s.png"]

@@ -39,6 +39,7 @@ from restyle.image import (
     DEFAULT_MAX_PIXELS,
     SAMPLE_PREFIX,
     ImageLike,
+    check_inputs,
     check_long_side,
     check_work_size,
     load_image,
@@ -394,6 +395,8 @@ def stylize(
             f"with a positive sum; got {blend}"
         )
 
+    styles_named = {f"style {i + 1}": s for i, s in enumerate(style_list)}
+    check_inputs({"content": content, **styles_named, "content mask": content_mask, "style mask": style_mask})
     content_full = load_image(content, size=size, max_pixels=max_pixels, what="content", warn_enlarged=True)
     style_side = max(1, round(size * style_scale))  # the largest a style is used at (full size)
     style_images = [

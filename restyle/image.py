@@ -474,6 +474,25 @@ def _check_readable(path: Path) -> None:
         raise RestyleError(f"{path}: permission denied")
 
 
+def check_inputs(sources: Mapping[str, ImageLike | None]) -> None:
+    """Fail now, before any of them is read, if a file among ``sources`` (by role: "content",
+    "style 1") is missing, a folder or unreadable, or its path is empty: so that a warning about
+    the first input read is not followed by an error about a later one. Images in memory and
+    None pass.
+
+    Example:
+        >>> check_inputs({"content": "sample:astronaut", "style 1": np.zeros((4, 4, 3))})
+        >>> check_inputs({"content": "sample:astronaut", "style 1": "starry.jpg"})
+        Traceback (most recent call last):
+        ...
+        restyle.errors.RestyleError: starry.jpg: no such file
+    """
+    for what, source in sources.items():
+        if isinstance(source, (str, os.PathLike)):
+            check_path_given(source, what)
+            _check_readable(Path(named_sample(source)))
+
+
 def _pillow_open(path: Path) -> Image.Image | None:
     """``Image.open``, or None if Pillow does not identify the file (a decompression bomb is an
     error). Pillow's warnings about a file it then fails to open ("Corrupt EXIF data") are

@@ -44,6 +44,7 @@ from restyle.image import (
     DEFAULT_MAX_PIXELS,
     ImageLike,
     RestyleWarning,
+    check_inputs,
     check_long_side,
     load_image,
     load_style,
@@ -311,6 +312,7 @@ def stylize_photo(
         settings = replace(settings, dequantise=dequantise)
     check_long_side(size, minimum=MIN_TRANSFER_SIZE)
     check_mask_options(content_mask=content_mask, style_mask=style_mask, auto=auto_masks, substyles=substyles)
+    check_inputs({"content": content, "style": style, "content mask": content_mask, "style mask": style_mask})
     for weight in region_weights or ():  # their number is checked once the masks are known
         check_weight(weight, "each of region-weights")
     global_style = resolve_global_style(global_style, auto=bool(auto_masks))

@@ -71,6 +71,7 @@ from restyle.image import (
     SAMPLE_PREFIX,
     ImageLike,
     RestyleWarning,
+    check_inputs,
     check_long_side,
     check_output_folder,
     check_work_size,
@@ -668,6 +669,7 @@ def stylize_video(
     )
     check_path_given(video, "video")
     check_path_given(output, "output")
+    check_inputs({"style": style})  # before the clip's warnings (a 4K source is slow to decode)
     out = Path(output)
     check_not_an_input(out, [video, style])  # e.g. a folder of frames written into itself
     to_folder = _output_is_folder(out)

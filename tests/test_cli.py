@@ -905,3 +905,17 @@ def test_whole_number_flags_take_float_notation(capsys, tmp_path, content_png, s
         main(["art", str(content_png), str(style_png), "-o", str(out), "--size", "32.5"])
     assert exc.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1].endswith("error: argument --size: '32.5' is not a whole number")
+
+
+@pytest.mark.parametrize("command", ["art", "photo"])
+@pytest.mark.parametrize("missing", ["style", "content mask"])
+def test_a_missing_input_is_told_before_any_is_read(capsys, tmp_path, command, missing):
+    """A 32-px content at the default size is warned about as it is read; a missing input
+    after it was told after that warning, two lines for one mistake."""
+    content = tmp_path / "small.png"
+    Image.fromarray(stripes_image(32, 32)).save(content)
+    style = content if missing != "style" else tmp_path / "missing.png"
+    masks = ["--content-mask", tmp_path / "missing.png", "--style-mask", content] if missing == "content mask" else []
+    code, _, err = run(capsys, command, content, style, "-o", tmp_path / "o.png", *masks, "--quiet")
+    assert code == 1
+    assert err.splitlines() == [f"restyle: error: {tmp_path / 'missing.png'}: no such file"]

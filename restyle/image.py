@@ -968,7 +968,7 @@ def _jpeg_codes(path: Path, *, size: int | None, max_pixels: int, icc: bool) -> 
                 img.load()
             except (OSError, SyntaxError, ValueError):
                 return None  # load_image says why
-            codes = _upright(np.asarray(img, dtype=np.float32), img)  # load_image warns of a damaged EXIF
+            codes = _upright(np.asarray(img, dtype=np.float32), img, str(path))
     return torch.from_numpy(codes).permute(2, 0, 1)[None] / 255.0, shaper
 
 

@@ -632,7 +632,7 @@ def write_video(
             command += ["-ss", f"{start / info.fps:.6f}", "-t", f"{frames / info.fps:.6f}", "-i", str(info.path)]
             command += ["-map", "0:v", "-map", "1:a?", "-c:v", "copy", "-c:a", audio_codec, "-shortest", *tag]
             command.append(str(tmp_final))
-            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            done = subprocess.run(command, capture_output=True, encoding="utf-8", errors="replace", check=False)
             if done.returncode == 0:
                 _check_encoded(tmp_final, sent, exact=False)  # -shortest may trim a frame to the audio
             else:
@@ -723,7 +723,7 @@ def read_video_metadata(path: str | os.PathLike) -> dict[str, object]:
     import imageio_ffmpeg
 
     command = [imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", str(path), "-f", "ffmetadata", "-"]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, capture_output=True, encoding="utf-8", errors="replace", check=False)
     for line in done.stdout.splitlines():
         if line.lower().startswith("comment="):  # Matroska stores it as COMMENT
             text = re.sub(r"\\(.)", r"\1", line[len("comment=") :])  # ffmetadata escapes =;#\ with a backslash

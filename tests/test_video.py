@@ -1595,3 +1595,12 @@ def test_an_empty_video_or_output_path_is_refused(tmp_path, monkeypatch):
     with pytest.raises(RestyleError, match=r"^output: the path is empty"):
         stylize_video(style, style, output="")
     assert [p.name for p in tmp_path.iterdir()] == ["s.png"]
+
+
+def test_a_video_comment_that_is_not_utf8_reads_as_no_parameters(tmp_path):
+    """ffmpeg prints a tag's bytes as they are; read as strict UTF-8 they raised a
+    UnicodeDecodeError through `restyle info`."""
+    path = tmp_path / "odd.mp4"
+    # "\udce9" is the byte 0xe9 on its own (os.fsencode's surrogate escape): Latin-1's é, not UTF-8
+    ffmpeg("-f", "lavfi", "-i", "color=c=red:s=32x32:d=0.2", "-metadata", "comment=caf\udce9", str(path))
+    assert read_metadata(path) == {}

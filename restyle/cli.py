@@ -1094,6 +1094,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"restyle: error: {OUT_OF_MEMORY}", file=sys.stderr)
         return EXIT_ERROR
+    except OSError as exc:
+        if exc.filename is None or isinstance(exc, BrokenPipeError):
+            raise
+        # a path the system refuses wherever restyle looks at it: a name too long, a folder it
+        # may not search, a loop of symbolic links; in the system's words
+        print(f"restyle: error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_ERROR
     finally:
         STOP.clear()
         if in_main_thread:

@@ -919,3 +919,19 @@ def test_a_missing_input_is_told_before_any_is_read(capsys, tmp_path, command, m
     code, _, err = run(capsys, command, content, style, "-o", tmp_path / "o.png", *masks, "--quiet")
     assert code == 1
     assert err.splitlines() == [f"restyle: error: {tmp_path / 'missing.png'}: no such file"]
+
+
+@pytest.mark.parametrize("where", ["output", "content", "info"])
+def test_a_path_the_system_refuses_is_one_line(capsys, tmp_path, content_png, style_png, where):
+    """A file name over the system's limit (255 bytes) raised OSError with a traceback from the
+    first look at it; it is the system's one-line answer now."""
+    long = tmp_path / ("a" * 300 + ".png")
+    argv = {
+        "output": ["art", content_png, style_png, "-o", long],
+        "content": ["art", long, style_png, "-o", tmp_path / "o.png"],
+        "info": ["info", long],
+    }[where]
+    code, _, err = run(capsys, *argv, *(["--size", "32", "--quiet"] if where != "info" else []))
+    assert code == 1
+    assert err.splitlines() == [f"restyle: error: {long}: File name too long"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (content_png, style_png))

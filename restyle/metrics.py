@@ -344,7 +344,7 @@ def temporal_error(frames: list[torch.Tensor], stylised: list[torch.Tensor]) -> 
     for t, (frame, look) in enumerate(zip(frames, stylised)):
         roles = {f"frame {t}": frame, f"stylised frame {t}": look}
         _check_images("temporal_error", **roles)
-        _check_same_size("temporal_error", **({"frame 0": frames[0]} if t else {}), **roles)
+        _check_same_size("temporal_error", **{"frame 0": frames[0], **roles})
     errors = []
     for t in range(1, len(frames)):
         forward = optical_flow(frames[t - 1], frames[t])

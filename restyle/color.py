@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from restyle.errors import check_tensor
+
 __all__ = [
     "combine_luminance",
     "linear_to_srgb",
@@ -31,6 +33,7 @@ _CHROMA_OFFSET = torch.tensor([0.0, 0.5, 0.5], dtype=torch.float64)
 
 
 def _check_rgb(image: Tensor, name: str) -> None:
+    check_tensor(image, name, "(B, 3, H, W)")
     if image.ndim != 4 or image.shape[1] != 3:
         raise ValueError(f"{name}: expected an RGB batch of shape (B, 3, H, W), got {tuple(image.shape)}")
 

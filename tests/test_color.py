@@ -93,6 +93,10 @@ def test_shape_checks():
         rgb_to_ycbcr(torch.zeros(1, 4, 2, 2))
     with pytest.raises(ValueError, match="shapes differ"):
         combine_luminance(torch.zeros(1, 3, 2, 2), torch.zeros(1, 3, 2, 3))
+    with pytest.raises(TypeError, match=r"^rgb_to_ycbcr: expected a tensor \(B, 3, H, W\), not ndarray; read an image"):
+        rgb_to_ycbcr(torch.zeros(1, 3, 2, 2).numpy())
+    with pytest.raises(TypeError, match=r"^match_color: expected a tensor \(B, 3, H, W\), not str"):
+        match_color(torch.zeros(1, 3, 2, 2), "style.png")
 
 
 def test_rgb_to_lab_matches_scikit_image_and_has_finite_gradients():

@@ -33,7 +33,7 @@ from torch import Tensor
 from restyle.automask import AutoMasks, check_mask_options, resolve_global_style, resolve_masks
 from restyle.color import combine_luminance, luminance, match_color, match_luminance
 from restyle.device import runtime
-from restyle.errors import RestyleError, check_positive, check_weight
+from restyle.errors import RestyleError, check_positive, check_weight, flag
 from restyle.footprint import art_bytes, check_memory, lbfgs_pairs
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
@@ -152,7 +152,7 @@ def _check_init(init: ImageLike) -> None:
         return  # an image given in memory or as a Path is load_image's to check, as are samples
     if Path(init).exists():
         return
-    raise RestyleError(f"init {init}: no such file (init takes content, noise, or an image)")
+    raise RestyleError(f"--init {init}: no such file (--init takes content, noise, or an image)")
 
 
 def _start_image(
@@ -227,14 +227,14 @@ def _check_options(params: dict[str, Any]) -> None:
     """One-line errors for the options of :func:`stylize` that are checked on their own."""
     check_long_side(params["size"], minimum=MIN_TRANSFER_SIZE)
     if params["iterations"] < 1 or params["coarse_iterations"] < 0:
-        raise RestyleError("iterations must be at least 1 (and coarse-iterations at least 0)")
-    if check_positive(params["learning_rate"], "learning-rate") > 1:  # a step past the image's range
+        raise RestyleError("--iterations must be at least 1 (and --coarse-iterations at least 0)")
+    if check_positive(params["learning_rate"], "--learning-rate") > 1:  # a step past the image's range
         raise RestyleError(
-            f"learning-rate must be at most 1 (images are on a 0..1 scale), not {params['learning_rate']}"
+            f"--learning-rate must be at most 1 (images are on a 0..1 scale), not {params['learning_rate']}"
         )
-    check_positive(params["style_scale"], "style-scale")
+    check_positive(params["style_scale"], "--style-scale")
     for name in ("content_weight", "style_weight", "tv_weight"):
-        check_weight(params[name], name.replace("_", "-"))
+        check_weight(params[name], flag(name))
 
 
 def stylize(
@@ -364,18 +364,18 @@ def stylize(
     )
     _check_options(params)
     global_style = resolve_global_style(global_style, auto=bool(auto_masks))
-    content_layers = _check_layers(content_layers, "content_layers")
-    style_layers = _check_layers(style_layers, "style_layers")
+    content_layers = _check_layers(content_layers, "--content-layers")
+    style_layers = _check_layers(style_layers, "--style-layers")
     layer_weights = (
         [1.0] * len(style_layers) if style_layer_weights is None else [float(w) for w in style_layer_weights]
     )
     if len(layer_weights) != len(style_layers):
         raise RestyleError(
-            f"style-layer-weights: {len(layer_weights)} given for the style layers {', '.join(style_layers)}; "
+            f"--style-layer-weights: {len(layer_weights)} given for the style layers {', '.join(style_layers)}; "
             "give one weight per layer"
         )
     for weight in layer_weights:
-        check_weight(weight, "each of style-layer-weights")
+        check_weight(weight, "each of --style-layer-weights")
 
     run = runtime(device=device, precision=precision, seed=seed)
     dev, bf16, seed = run.device, run.bf16, run.seed
@@ -391,7 +391,7 @@ def stylize(
     blend = [1.0] * len(style_list) if style_blend is None else [float(w) for w in style_blend]
     if len(blend) != len(style_list) or not all(math.isfinite(w) and w >= 0 for w in blend) or sum(blend) <= 0:
         raise RestyleError(
-            f"style-blend needs one weight per style ({len(style_list)} given), each finite and non-negative, "
+            f"--style-blend needs one weight per style ({len(style_list)} given), each finite and non-negative, "
             f"with a positive sum; got {blend}"
         )
 

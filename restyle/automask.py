@@ -436,7 +436,7 @@ def segment(
             raise RestyleError(f"the image is too small for automatic masks: {image.shape[-1]}x{image.shape[-2]}")
     smallest = min_side(FEATURE_LAYERS + MATCH_LAYERS)
     if not smallest <= work_size <= MAX_WORK_SIZE:
-        raise RestyleError(f"work-size must be between {smallest} and {MAX_WORK_SIZE}, not {work_size}")
+        raise RestyleError(f"--work-size must be between {smallest} and {MAX_WORK_SIZE}, not {work_size}")
     for index, image in enumerate(images):
         name = names[index] if names else f"image {index + 1}"
         check_size(
@@ -624,12 +624,12 @@ def auto_masks(
     """
     check_arguments(auto_masks, locals())
     content, style = load_image(content, what="content"), load_image(style, what="style")
-    for value, name in ((substyles, "substyles"), (content_regions, "content_regions")):
+    for value, name in ((substyles, "--substyles"), (content_regions, "--content-regions")):
         if value is not None:
             check_at_least(value, 1, name)
-    check_weight(spread, "spread")
-    check_weight(smoothness, "smoothness")
-    check_at_least(feather, 0, "feather")
+    check_weight(spread, "--spread")
+    check_weight(smoothness, "--smoothness")
+    check_at_least(feather, 0, "--feather")
     if substyles is not None and substyles > MAX_SUBSTYLES:
         _warn(f"at most {MAX_SUBSTYLES} sub-styles are supported (one per mask colour); using {MAX_SUBSTYLES}")
         substyles = MAX_SUBSTYLES
@@ -663,7 +663,7 @@ def resolve_global_style(global_style: float | None, *, auto: bool) -> float:
     if global_style is None:
         return AUTO_GLOBAL_STYLE if auto else 0.0
     if not 0.0 <= global_style <= 1.0:
-        raise RestyleError(f"global-style must be between 0 and 1, not {global_style}")
+        raise RestyleError(f"--global-style must be between 0 and 1, not {global_style}")
     return float(global_style)
 
 
@@ -684,9 +684,9 @@ def check_mask_options(
     if substyles is not None and not auto:
         raise RestyleError("--substyles needs --auto-masks")
     if substyles is not None and isinstance(auto, AutoMasks):
-        raise RestyleError("substyles applies when masks are found, not to masks already found")
+        raise RestyleError("--substyles applies when masks are found, not to masks already found")
     if substyles is not None:
-        check_at_least(substyles, 1, "substyles")
+        check_at_least(substyles, 1, "--substyles")
 
 
 def resolve_masks(

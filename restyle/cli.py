@@ -27,6 +27,7 @@ from restyle.errors import (
     check_at_least,
     check_positive,
     check_weight,
+    flag,
     is_out_of_memory,
     no_such_file,
 )
@@ -388,7 +389,7 @@ def _run_photo(args: argparse.Namespace, names: Sequence[str]) -> int:
     for name, values in grid.items():  # every value of a sweep is checked before the first run
         for value in values:
             if value is not None:
-                check_weight(value, name.replace("_", "-"))
+                check_weight(value, flag(name))
     extra = {"command": "photo", "content": str(args.content), "style": str(args.style)}
     combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     if batch:
@@ -417,7 +418,7 @@ def _run_photo(args: argparse.Namespace, names: Sequence[str]) -> int:
     from restyle.sheet import contact_sheet
 
     if not preset_settings(args.preset).stages:
-        swept = ", ".join(f"--{k.replace('_', '-')}" for k in SWEEP_OPTIONS if len(grid[k]) > 1)
+        swept = ", ".join(flag(k) for k in SWEEP_OPTIONS if len(grid[k]) > 1)
         raise RestyleError(f"preset {args.preset} runs no optimisation, so a sweep of {swept} would give equal images")
     kwargs = _seeded(kwargs)  # one seed for the whole sweep, so that only the weights differ
     cache: dict[str, Any] = {}
@@ -655,11 +656,11 @@ def _run_smooth(args: argparse.Namespace) -> int:
 
     for name, value in (("radius", args.radius), ("stride", args.stride)):
         if value is not None:
-            check_at_least(value, 1, f"--{name}")
+            check_at_least(value, 1, flag(name))
     if args.eps is None:
         args.eps = 1e-5 if args.method == "upsample" else 0.01
     for name, value in (("eps", args.eps), ("edge", args.edge), ("beta", args.beta)):
-        check_positive(value, f"--{name}")  # each divides or regularises: 0 is singular
+        check_positive(value, flag(name))  # each divides or regularises: 0 is singular
     if args.eps < SMALLEST_EPS:  # checked here too, so that the message names the flag, before any work
         raise RestyleError(f"--eps must be at least {SMALLEST_EPS:g}, not {args.eps:g}")
     # smoothing IMAGE in place is allowed
@@ -870,12 +871,12 @@ def _flag_words(action: argparse.Action, value: Any) -> list[str]:
     default = list(action.default) if isinstance(action.default, (list, tuple)) else action.default
     if value is None or value == default:
         return []
-    flag = next(o for o in action.option_strings if o.startswith("--"))
+    option = next(o for o in action.option_strings if o.startswith("--"))
     if isinstance(action, argparse.BooleanOptionalAction):
-        return [flag if value else "--no-" + flag[2:]]
+        return [option if value else "--no-" + option[2:]]
     if isinstance(value, (list, tuple)):
-        return [flag, ",".join(map(str, value))]
-    return [flag, str(value)]
+        return [option, ",".join(map(str, value))]
+    return [option, str(value)]
 
 
 def _made_from(path: str) -> str:
@@ -1029,22 +1030,22 @@ def _unrecognized(parser: argparse.ArgumentParser, command: str | None, argv: li
     if command is None or subparsers is None:
         return message
     listed = {
-        flag: action
+        option: action
         for action in subparsers.choices[command]._actions
         if getattr(action.type, "__name__", "").startswith("comma-separated")
-        for flag in action.option_strings
+        for option in action.option_strings
     }
     for index, token in enumerate(argv):
-        flag, joined, value = token.partition("=")
-        if flag not in listed:
+        option, joined, value = token.partition("=")
+        if option not in listed:
             continue
         values = [value] if joined else argv[index + 1 : index + 2]
         rest = index + (1 if joined else 2)
-        while rest < len(argv) and argv[rest] in extra and _parses(listed[flag], argv[rest]):
+        while rest < len(argv) and argv[rest] in extra and _parses(listed[option], argv[rest]):
             values.append(argv[rest])  # a value given apart, which argparse left over
             rest += 1
         if len(values) > 1:
-            return f"{message} ({flag} takes its values joined by commas: {flag} {','.join(values)})"
+            return f"{message} ({option} takes its values joined by commas: {option} {','.join(values)})"
     return message
 
 

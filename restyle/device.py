@@ -27,7 +27,7 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     base = name.split(":")[0]
-    check_choice(base, DEVICES, "device")
+    check_choice(base, DEVICES, "--device")
     if base == "cuda" and not torch.cuda.is_available():
         raise RestyleError("--device cuda was asked for, but no CUDA GPU is available; use --device auto")
     if base == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
@@ -54,7 +54,7 @@ def bf16_is_fast(device_type: str) -> bool:
 def use_bf16(precision: str, device: torch.device) -> bool:
     """Whether to run the encoder under bfloat16 autocast: ``auto`` where it is native
     (:func:`bf16_is_fast`), or as asked with ``float32`` / ``bfloat16``."""
-    check_choice(precision, ("auto", "float32", "bfloat16"), "precision")
+    check_choice(precision, ("auto", "float32", "bfloat16"), "--precision")
     if precision == "auto":
         return bf16_is_fast(device.type)
     return precision == "bfloat16"
@@ -96,7 +96,7 @@ def runtime(*, device: str | torch.device, precision: str, seed: int | None) -> 
     if dev.type == "cpu":
         keep_freed_memory()  # large CPU tensors then reuse freed pages (restyle.allocator)
     if seed is not None and not 0 <= seed < 2**63:  # what torch's generators take
-        raise RestyleError(f"seed must be between 0 and 2^63 - 1, not {seed}")
+        raise RestyleError(f"--seed must be between 0 and 2^63 - 1, not {seed}")
     return Runtime(dev, use_bf16(precision, dev), new_seed() if seed is None else seed)
 
 

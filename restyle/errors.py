@@ -2,6 +2,11 @@
 
 Anything raised as :class:`RestyleError` is reported by the CLI (and the web UI) as one line,
 without a traceback; anything else is a bug and keeps its traceback.
+
+A message names an option by its command-line flag (:func:`flag`: ``--style-scale``), from the
+CLI and from Python alike, and the web UI turns a flag into its field's name. A keyword that
+has no flag (``bits`` of :func:`restyle.image.save_image`) and a wrong type, which only a Python
+caller can give (:class:`ArgumentTypeError`), are named by the keyword.
 """
 
 from __future__ import annotations
@@ -29,6 +34,17 @@ class ArgumentTypeError(RestyleError, TypeError):
 
 #: What the CLI and the web UI say when memory runs out.
 OUT_OF_MEMORY = "out of memory; try a smaller --size"
+
+
+def flag(name: str) -> str:
+    """An option as every message names it: by its command-line flag, which a Python caller
+    reads as the keyword of that name and the web UI turns into its field's name.
+
+    Example:
+        >>> flag("style_scale")
+        '--style-scale'
+    """
+    return "--" + name.replace("_", "-")
 
 
 #: A web address as :class:`pathlib.Path` leaves it: ``https://a/b.jpg`` becomes ``https:/a/b.jpg``.
@@ -88,12 +104,12 @@ def check_choice(value: Any, choices: Iterable[Any], what: str) -> Any:
     """``value`` if it is one of ``choices``; otherwise a :class:`RestyleError` naming them.
 
     Example:
-        >>> check_choice("max", ("max", "avg"), "pooling")
+        >>> check_choice("max", ("max", "avg"), "--pooling")
         'max'
-        >>> check_choice("min", ("max", "avg"), "pooling")
+        >>> check_choice("min", ("max", "avg"), "--pooling")
         Traceback (most recent call last):
         ...
-        restyle.errors.RestyleError: unknown pooling 'min': use one of max, avg
+        restyle.errors.RestyleError: unknown --pooling 'min': use one of max, avg
     """
     choices = tuple(choices)
     if value not in choices:
@@ -122,12 +138,12 @@ def check_weight(value: float, name: str) -> float:
     """``value`` as a float if it is finite and >= 0; otherwise a :class:`RestyleError`.
 
     Example:
-        >>> check_weight(1e4, "photo-weight")
+        >>> check_weight(1e4, "--photo-weight")
         10000.0
-        >>> check_weight(float("nan"), "style-weight")
+        >>> check_weight(float("nan"), "--style-weight")
         Traceback (most recent call last):
         ...
-        restyle.errors.RestyleError: style-weight must be a finite number >= 0, not nan
+        restyle.errors.RestyleError: --style-weight must be a finite number >= 0, not nan
     """
     value = float(value)
     if not (value >= 0 and value < float("inf")):
@@ -157,12 +173,12 @@ def check_positive(value: float, name: str) -> float:
     degenerate); otherwise a :class:`RestyleError`.
 
     Example:
-        >>> check_positive(0.02, "learning-rate")
+        >>> check_positive(0.02, "--learning-rate")
         0.02
-        >>> check_positive(0, "fps")
+        >>> check_positive(0, "--fps")
         Traceback (most recent call last):
         ...
-        restyle.errors.RestyleError: fps must be a positive number, not 0
+        restyle.errors.RestyleError: --fps must be a positive number, not 0
     """
     if not (math.isfinite(value) and value > 0):
         raise RestyleError(f"{name} must be a positive number, not {value}")

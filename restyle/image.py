@@ -1085,10 +1085,10 @@ def check_long_side(long_side: int, *, minimum: int = 1) -> int:
         >>> check_long_side(8, minimum=16)
         Traceback (most recent call last):
         ...
-        restyle.errors.RestyleError: size must be at least 16 pixels, not 8
+        restyle.errors.RestyleError: --size must be at least 16 pixels, not 8
     """
     if long_side < minimum:
-        raise RestyleError(f"size must be at least {minimum} pixel{'s' if minimum > 1 else ''}, not {long_side}")
+        raise RestyleError(f"--size must be at least {minimum} pixel{'s' if minimum > 1 else ''}, not {long_side}")
     return long_side
 
 
@@ -1238,7 +1238,7 @@ def check_writable(path: str | os.PathLike, *, inputs: Sequence[object] = (), bi
     if path.suffix.lower() not in WRITABLE_SUFFIXES:
         raise RestyleError(f"{path}: unsupported output type {path.suffix or '(none)'}; use .png, .jpg, .tif or .webp")
     if bits not in BIT_DEPTHS:
-        raise RestyleError(f"the bit depth must be 8 or 16, not {bits}")
+        raise RestyleError(f"bits must be 8 or 16, not {bits}")
     if bits == 16 and WRITABLE_SUFFIXES[path.suffix.lower()] not in DEEP_FORMATS:
         raise RestyleError(f"{path}: {path.suffix} holds 8 bits per channel; write .png or .tif for 16")
     check_output_folder(path)

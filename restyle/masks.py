@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from restyle.errors import RestyleError, check_tensor
+from restyle.errors import RestyleError, check_choice, check_tensor
 from restyle.image import DEFAULT_MAX_PIXELS, ImageLike, RestyleWarning, load_image, to_uint8, warn_if_stretched
 from restyle.vgg import LAYERS, layer_index
 
@@ -203,8 +203,7 @@ def label_map(
         >>> [names[i] for i in labels[:, 0].tolist()]
         ['blue', 'blue', 'black', 'black']
     """
-    if palette not in ("auto", "dpst", "colors", "integer"):
-        raise RestyleError(f"unknown mask palette {palette!r}: use auto, dpst, colors or integer")
+    check_choice(palette, ("auto", "dpst", "colors", "integer"), "--mask-palette")
     named = isinstance(source, (str, os.PathLike))
     if palette in ("auto", "integer"):
         found = _integer_labels(source) if not named or os.path.exists(source) else None

@@ -275,7 +275,7 @@ def optimize(
             scale ``scale`` of the run that ``schedule`` plans (None: a run of this call
             alone), which started at ``start_time`` (``time.perf_counter()``; None: now).
     """
-    check_choice(optimizer, OPTIMIZERS, "optimizer")
+    check_choice(optimizer, OPTIMIZERS, "--optimizer")
     if blocks is not None:
         _check_blocks(blocks, image.numel())
     start_time = time.perf_counter() if start_time is None else start_time

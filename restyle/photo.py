@@ -38,7 +38,7 @@ from restyle.bilateral import BilateralGrid, fit_grid, grid_roughness, grid_size
 from restyle.color import match_color, rgb_to_ycbcr
 from restyle.dequantise import dequantise_from, on_grid
 from restyle.device import runtime
-from restyle.errors import RestyleError, check_at_least, check_choice, check_weight
+from restyle.errors import RestyleError, check_at_least, check_choice, check_weight, flag
 from restyle.footprint import check_memory, lbfgs_pairs, photo_bytes
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
@@ -314,7 +314,7 @@ def stylize_photo(
     check_mask_options(content_mask=content_mask, style_mask=style_mask, auto=auto_masks, substyles=substyles)
     check_inputs({"content": content, "style": style, "content mask": content_mask, "style mask": style_mask})
     for weight in region_weights or ():  # their number is checked once the masks are known
-        check_weight(weight, "each of region-weights")
+        check_weight(weight, "each of --region-weights")
     global_style = resolve_global_style(global_style, auto=bool(auto_masks))
     params["global_style_used"] = global_style
     run = runtime(device=device, precision=precision, seed=seed)
@@ -597,7 +597,7 @@ def _scale_objective(
 def preset_settings(name: str) -> Preset:
     """The settings of the preset called ``name``; a one-line error naming the presets if
     there is none."""
-    return PRESETS[check_choice(name, PRESETS, "preset")]
+    return PRESETS[check_choice(name, PRESETS, "--preset")]
 
 
 def _settings(
@@ -610,13 +610,13 @@ def _settings(
         settings = replace(settings, smoothing_strength=settings.auto_smoothing_strength)
     settings = replace(
         settings,
-        **{k: check_weight(v, k.replace("_", "-")) for k, v in overrides.items() if v is not None},
+        **{k: check_weight(v, flag(k)) for k, v in overrides.items() if v is not None},
     )
     if iterations is not None:
-        check_at_least(iterations, 0, "iterations")
+        check_at_least(iterations, 0, "--iterations")
         settings = replace(settings, stages=tuple((iterations, photo) for _, photo in settings.stages))
     if smoothing != "preset":
-        check_choice(smoothing, ("preset", "matting", "affine", "none"), "smoothing")
+        check_choice(smoothing, ("preset", "matting", "affine", "none"), "--smoothing")
         settings = replace(settings, smoothing=smoothing)
     given = [k for k, v in overrides.items() if v is not None] + (["iterations"] if iterations is not None else [])
     unused = [k for k in given if k != "smoothing_strength"] if not settings.stages else []
@@ -624,7 +624,7 @@ def _settings(
         unused = ["grid_smoothness"]  # a penalty on the grid, which only the default preset optimises
     if unused:
         why = NO_OPTIMISATION if not settings.stages else "it optimises pixels, not a grid"
-        warn_no_effect([k.replace("_", "-") for k in unused], preset, why)
+        warn_no_effect([flag(k) for k in unused], preset, why)
     return settings
 
 

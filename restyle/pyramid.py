@@ -50,14 +50,14 @@ def pyramid_sizes(long_side: int, *, min_size: int = 128, factor: float = 2.0, e
     """
     check_long_side(long_side)
     if not factor > 1:
-        raise RestyleError(f"pyramid factor must be above 1, not {factor}")
-    check_at_least(min_size, 1, "min-size")  # a pyramid down to 0 px would never end
+        raise RestyleError(f"--pyramid-factor must be above 1, not {factor}")
+    check_at_least(min_size, 1, "--min-size")  # a pyramid down to 0 px would never end
     sizes = [long_side]
     while enabled and round(sizes[0] / factor) >= min_size:
         smaller = round(sizes[0] / factor)
         if smaller == sizes[0]:  # the loop would never end
             raise RestyleError(
-                f"pyramid factor {factor} is too close to 1: the scale below {sizes[0]} px would be {smaller} px too"
+                f"--pyramid-factor {factor} is too close to 1: the scale below {sizes[0]} px would be {smaller} px too"
             )
         sizes.insert(0, smaller)
     return sizes

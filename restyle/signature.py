@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from restyle.errors import ArgumentTypeError, check_choice
+from restyle.errors import ArgumentTypeError, check_choice, flag
 
 __all__ = [
     "add_signature_flags",
@@ -107,7 +107,7 @@ def plain_help(text: str, flags: Sequence[str] = ()) -> str:
         return target.rsplit(".", 1)[-1] if match.group(1) else target
 
     text = re.sub(r":[\w:]+:`(~?)([^`]+)`", role, text)
-    return re.sub(r"``([^`]+)``", lambda m: _flag(m.group(1)) if m.group(1) in flags else m.group(1), text)
+    return re.sub(r"``([^`]+)``", lambda m: flag(m.group(1)) if m.group(1) in flags else m.group(1), text)
 
 
 def split(kind: Callable[[str], Any]) -> Callable[[str], list[Any]]:
@@ -148,10 +148,6 @@ def _flag_spec(annotation: Any) -> dict[str, Any] | None:
     return None
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
 def add_signature_flags(
     parser: argparse.ArgumentParser,
     func: Callable[..., Any],
@@ -183,7 +179,7 @@ def add_signature_flags(
             spec["help"] = text
         else:
             spec["help"] = f"{text.rstrip('.')} (default: {shown})".strip()
-        parser.add_argument(_flag(param.name), dest=param.name, default=default, **spec)
+        parser.add_argument(flag(param.name), dest=param.name, default=default, **spec)
         names.append(param.name)
     return names
 
@@ -300,5 +296,6 @@ def check_arguments(func: Callable[..., Any], values: dict[str, Any]) -> None:
             continue
         choices = _unwrap_optional(annotation)[0]
         if typing.get_origin(choices) is Literal and isinstance(value, (str, numbers.Real)) and not _is_bool(value):
-            check_choice(value, typing.get_args(choices), name)  # a wrong word, told as a wrong flag value is
+            check_choice(value, typing.get_args(choices), flag(name))  # a wrong word, told as a wrong flag value is
+        # a wrong type only a Python caller can give, told in Python's words: the keyword, not its flag
         raise ArgumentTypeError(f"{name} must be {_describe(annotation)}, not {reprlib.repr(value)}")

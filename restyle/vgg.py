@@ -244,7 +244,7 @@ class VGG19Encoder(nn.Module):
 
     def __init__(self, *, pooling: str = "max", last_layer: str = "relu5_1") -> None:
         super().__init__()
-        check_choice(pooling, ("max", "avg"), "pooling")
+        check_choice(pooling, ("max", "avg"), "--pooling")
         self.pooling = pooling
         self.last_layer = last_layer
         self.depth = layer_index(last_layer) + 1

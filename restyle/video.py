@@ -527,17 +527,17 @@ def _check_options(
     preset_settings(preset)
     if full_resolution and mode != "photo":
         raise RestyleError(
-            "full-resolution is for --mode photo: a painted frame's brush strokes cannot be carried up by its photo"
+            "--full-resolution is for --mode photo: a painted frame's brush strokes cannot be carried up by its photo"
         )
     if passes < 1 or frame_iterations < 1:
-        raise RestyleError("passes and frame-iterations must be at least 1")
-    check_positive(fps, "fps")  # checked for video files too, though they keep their own
+        raise RestyleError("--passes and --frame-iterations must be at least 1")
+    check_positive(fps, "--fps")  # checked for video files too, though they keep their own
     check_long_side(size, minimum=MIN_TRANSFER_SIZE)
     unused = [name for name, value in unused_if_fast.items() if value is not None] if fast else []
     if unused:
         warn_no_effect(unused, preset, NO_OPTIMISATION)
     if temporal_weight is not None:
-        return check_weight(temporal_weight, "temporal-weight")
+        return check_weight(temporal_weight, "--temporal-weight")
     return DEFAULT_TEMPORAL_WEIGHT["fast" if fast else mode]
 
 
@@ -665,7 +665,7 @@ def stylize_video(
         frame_iterations=frame_iterations,
         temporal_weight=temporal_weight,
         fps=fps,
-        unused_if_fast={"style-weight": style_weight, "content-weight": content_weight, "iterations": iterations},
+        unused_if_fast={"--style-weight": style_weight, "--content-weight": content_weight, "--iterations": iterations},
     )
     check_path_given(video, "video")
     check_path_given(output, "output")

@@ -623,6 +623,11 @@ PAGE_TERMS = {
     "--content-weight": "content weight",
     "--iterations": "iterations",
     "--substyles": "sub-styles",
+    "--preset": "preset",
+    "--preserve-color": "preserve colour",
+    "--mode": "mode",
+    "--frames": "frames",
+    "--full-resolution": "full resolution",
 }
 _OPTION = re.compile(r"--[a-z][a-z-]*[a-z]")
 

@@ -371,37 +371,37 @@ def test_nonfinite_is_reported(images):
         ({"style_layers": []}, "at least one layer"),
         (
             {"style_layer_weights": [1, 2]},
-            r"^style-layer-weights: 2 given for the style layers relu1_1, relu2_1, relu3_1, relu4_1, relu5_1; give one",
+            r"^--style-layer-weights: 2 given for the style layers relu1_1, relu2_1, relu3_1, relu4_1, relu5_1; give one",
         ),
-        ({"style_layers": ["relu1_1"], "style_layer_weights": [-1]}, "each of style-layer-weights must be a finite"),
-        ({"style_blend": [1, 2]}, r"style-blend needs one weight per style \(1 given\).*; got \[1.0, 2.0\]"),
+        ({"style_layers": ["relu1_1"], "style_layer_weights": [-1]}, "each of --style-layer-weights must be a finite"),
+        ({"style_blend": [1, 2]}, r"--style-blend needs one weight per style \(1 given\).*; got \[1.0, 2.0\]"),
         (
             {"style_blend": [float("nan")]},
-            "style-blend needs one weight per style .1 given., each finite and non-negative",
+            "--style-blend needs one weight per style .1 given., each finite and non-negative",
         ),
         (
             {"style_blend": [float("inf")]},
-            "style-blend needs one weight per style .1 given., each finite and non-negative",
+            "--style-blend needs one weight per style .1 given., each finite and non-negative",
         ),
-        ({"style_blend": [-1]}, "style-blend needs one weight per style .1 given., each finite and non-negative"),
+        ({"style_blend": [-1]}, "--style-blend needs one weight per style .1 given., each finite and non-negative"),
         ({"style_blend": [0]}, "positive sum"),
-        ({"optimizer": "sgd"}, "unknown optimizer"),
+        ({"optimizer": "sgd"}, "unknown --optimizer"),
         ({"parameterization": "fourier"}, "parameterization"),
-        ({"preserve_color": "sepia"}, "unknown preserve_color"),
-        ({"device": "tpu"}, "unknown device"),
+        ({"preserve_color": "sepia"}, "unknown --preserve-color"),
+        ({"device": "tpu"}, "unknown --device"),
         ({"precision": "fp8"}, "precision"),
-        ({"style_scale": 0}, "style-scale must be a positive number"),
-        ({"style_scale": float("inf")}, "style-scale must be a positive number, not inf"),
-        ({"style_scale": float("nan")}, "style-scale must be a positive number, not nan"),
+        ({"style_scale": 0}, "--style-scale must be a positive number"),
+        ({"style_scale": float("inf")}, "--style-scale must be a positive number, not inf"),
+        ({"style_scale": float("nan")}, "--style-scale must be a positive number, not nan"),
         ({"style_scale": 1e300}, "--style-scale 1e.300 would make it over 10,000,000 px on a side"),
-        ({"learning_rate": -1.0, "optimizer": "adam"}, "learning-rate must be a positive number"),
-        ({"learning_rate": 1e300, "optimizer": "adam"}, "learning-rate must be at most 1"),
+        ({"learning_rate": -1.0, "optimizer": "adam"}, "--learning-rate must be a positive number"),
+        ({"learning_rate": 1e300, "optimizer": "adam"}, "--learning-rate must be at most 1"),
         ({"pyramid": True, "pyramid_factor": 1.0001, "min_size": 16}, "the scale below 48 px would be 48 px too"),
-        ({"min_size": 0}, "min-size must be at least 1"),
-        ({"seed": 2**64}, "seed must be between 0 and 2"),
-        ({"seed": -1}, "seed must be between 0 and 2"),
+        ({"min_size": 0}, "--min-size must be at least 1"),
+        ({"seed": 2**64}, "--seed must be between 0 and 2"),
+        ({"seed": -1}, "--seed must be between 0 and 2"),
         ({"style_scale": 1000}, "style 1: --style-scale 1000 would make it"),
-        ({"iterations": 0}, "iterations must be at least 1"),
+        ({"iterations": 0}, "--iterations must be at least 1"),
         ({"coarse_iterations": -1}, "coarse-iterations at least 0"),
         ({"init": "/nonexistent.png"}, "no such file"),
     ],
@@ -421,7 +421,7 @@ def test_a_misspelt_init_word_is_told_before_any_image_is_read(images, monkeypat
     monkeypatch.setattr(artistic, "load_image", read)
     with pytest.raises(RestyleError) as caught:
         stylize(content, style, **{**FAST, "init": "contnet"})
-    assert str(caught.value) == "init contnet: no such file (init takes content, noise, or an image)"
+    assert str(caught.value) == "--init contnet: no such file (--init takes content, noise, or an image)"
 
 
 def test_a_callback_stops_a_run_early_by_raising_keyboard_interrupt(images, tmp_path):

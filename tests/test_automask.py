@@ -210,7 +210,7 @@ def test_tiny_and_bad_inputs():
 @pytest.mark.parametrize("work_size", [0, 15, 2049, 10**23])
 def test_work_size_out_of_range(work_size):
     tiny = torch.rand(1, 3, 8, 8)
-    with pytest.raises(RestyleError, match=f"work-size must be between 16 and 2048, not {work_size}$"):
+    with pytest.raises(RestyleError, match=f"--work-size must be between 16 and 2048, not {work_size}$"):
         auto_masks(tiny, tiny, work_size=work_size)
 
 
@@ -337,7 +337,7 @@ def test_global_style_defaults_and_checks():
     assert resolve_global_style(None, auto=False) == 0.0  # mask files: DPST's region-to-region loss
     assert resolve_global_style(0.2, auto=True) == 0.2
     for bad in (-0.1, 1.5):
-        with pytest.raises(RestyleError, match="global-style must be between 0 and 1"):
+        with pytest.raises(RestyleError, match="--global-style must be between 0 and 1"):
             resolve_global_style(bad, auto=False)
 
 

@@ -106,7 +106,7 @@ def test_a_pil_image_saved_at_16_bits_keeps_its_8_bit_levels(tmp_path):
     [
         ("out.jpg", 16, "out.jpg: .jpg holds 8 bits per channel; write .png or .tif for 16"),
         ("out.webp", 16, "out.webp: .webp holds 8 bits per channel; write .png or .tif for 16"),
-        ("out.png", 12, "the bit depth must be 8 or 16, not 12"),
+        ("out.png", 12, "bits must be 8 or 16, not 12"),
     ],
 )
 def test_save_image_refuses_depths_a_format_cannot_hold(tmp_path, name, bits, message):

@@ -392,7 +392,7 @@ def test_user_errors_are_one_line(capsys, tmp_path, content_png, style_png, make
 @pytest.mark.parametrize("work_size", ["8", "9" * 23])
 def test_masks_work_size_out_of_range_is_one_line(capsys, tmp_path, content_png, style_png, work_size):
     code, _, stderr = run(capsys, "masks", content_png, style_png, "-o", tmp_path / "m", "--work-size", work_size)
-    assert code == 1 and stderr == f"restyle: error: work-size must be between 16 and 2048, not {work_size}\n"
+    assert code == 1 and stderr == f"restyle: error: --work-size must be between 16 and 2048, not {work_size}\n"
     assert not (tmp_path / "m").exists()
 
 

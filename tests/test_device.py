@@ -34,7 +34,7 @@ def test_auto_device_is_cuda_exactly_when_cuda_is_available() -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"device": "tpu", "precision": "auto"}, "unknown device"),
+        ({"device": "tpu", "precision": "auto"}, "unknown --device"),
         ({"device": "cpu", "precision": "half"}, "precision"),
     ],
 )

@@ -322,3 +322,9 @@ def test_mask_operators_take_tensors_of_their_shapes():
         masks_for_layers(np.ones((1, 8, 8)), ["relu1_1"])
     with pytest.raises(ValueError, match=r"^masks_for_layers: expected masks \(K, H, W\), got \(1, 1, 8, 8\)$"):
         masks_for_layers(torch.ones(1, 1, 8, 8), ["relu1_1"])
+
+
+def test_label_map_refuses_an_unknown_palette_naming_the_flag():
+    with pytest.raises(RestyleError) as caught:
+        label_map(torch.zeros(1, 3, 4, 4), palette="rainbow")
+    assert str(caught.value) == "unknown --mask-palette 'rainbow': use one of auto, dpst, colors, integer"

@@ -206,16 +206,16 @@ def test_png_handoff_clips_and_quantises():
     ("kwargs", "message"),
     [
         ({"content_mask": "x.png"}, "both"),
-        ({"preset": "slow"}, "unknown preset"),
+        ({"preset": "slow"}, "unknown --preset"),
         ({"photo_weight": -1.0}, "finite number >= 0"),
         ({"size": 12}, "at least 16"),
         ({"smoothing": "blur"}, "smoothing"),
         ({"region_weights": [1, 2, 3]}, r"^region-weights: 3 given for the regions all; give one weight per region$"),
-        ({"region_weights": [float("nan")]}, "each of region-weights must be a finite number >= 0, not nan"),
-        ({"region_weights": [-1.0]}, "each of region-weights must be a finite"),
+        ({"region_weights": [float("nan")]}, "each of --region-weights must be a finite number >= 0, not nan"),
+        ({"region_weights": [-1.0]}, "each of --region-weights must be a finite"),
         ({"global_style": 1.5}, "global-style"),
-        ({"precision": "fp8"}, "unknown precision 'fp8'"),
-        ({"iterations": -1}, "iterations must be at least 0"),
+        ({"precision": "fp8"}, "unknown --precision 'fp8'"),
+        ({"iterations": -1}, "--iterations must be at least 0"),
     ],
 )
 def test_bad_options(pair, kwargs, message):
@@ -271,7 +271,7 @@ def test_cli_sweep_checks_every_value_before_the_first_run(pair, tmp_path, capsy
 
     args = ["photo", str(pair["content"]), str(pair["style"]), "-o", str(tmp_path / "out.png"), "--quiet"]
     assert main([*args, "--preset", "fast", "--size", "64", "--style-weight", "10,nan"]) == 1
-    assert "style-weight must be a finite number >= 0, not nan" in capsys.readouterr().err
+    assert "--style-weight must be a finite number >= 0, not nan" in capsys.readouterr().err
     assert not list(tmp_path.glob("out*"))  # not even the first combination's result
 
 
@@ -291,12 +291,16 @@ def test_cli_refuses_a_sweep_with_the_fast_preset(pair, tmp_path, capsys):
 @pytest.mark.parametrize(
     ("preset", "options", "message"),
     [
-        ("fast", {"style_weight": 5.0, "iterations": 3}, "style-weight, iterations have no effect with preset fast"),
-        ("fast", {"grid_smoothness": 1.0}, "grid-smoothness has no effect with preset fast: it runs no optimisation"),
+        (
+            "fast",
+            {"style_weight": 5.0, "iterations": 3},
+            "--style-weight, --iterations have no effect with preset fast",
+        ),
+        ("fast", {"grid_smoothness": 1.0}, "--grid-smoothness has no effect with preset fast: it runs no optimisation"),
         (
             "dpst",
             {"grid_smoothness": 1.0, "iterations": 1},
-            "grid-smoothness has no effect with preset dpst: it optimises",
+            "--grid-smoothness has no effect with preset dpst: it optimises",
         ),
     ],
 )

@@ -10,10 +10,12 @@ def test_pyramid_sizes_halve_down_to_min_size():
     assert pyramid_sizes(512, min_size=129) == [256, 512]
     assert pyramid_sizes(512, enabled=False) == [512]
     assert pyramid_sizes(900, min_size=100, factor=3) == [100, 300, 900]
-    with pytest.raises(RestyleError, match="factor"):
+    with pytest.raises(RestyleError, match="^--pyramid-factor must be above 1, not 1$"):
         pyramid_sizes(512, factor=1)
     # a factor so close to 1 that a scale rounds to itself looped forever
-    with pytest.raises(RestyleError, match="too close to 1: the scale below 64 px would be 64 px too"):
+    with pytest.raises(
+        RestyleError, match="^--pyramid-factor 1.0001 is too close to 1: the scale below 64 px would be 64 px too$"
+    ):
         pyramid_sizes(64, min_size=16, factor=1.0001)
     assert pyramid_sizes(64, min_size=60, factor=1.02) == [60, 61, 62, 63, 64]  # each 1 px apart, still ends
     assert pyramid_sizes(512, min_size=128, factor=1.0001, enabled=False) == [512]

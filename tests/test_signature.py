@@ -72,10 +72,10 @@ def test_values_of_the_annotated_types_pass(values):
         ({"auto": "yes"}, "auto must be True or False or an AutoMasks, not 'yes'"),
         ({"device": 0.5}, "device must be a string or a device, not 0.5"),
         ({"callback": "print"}, "callback must be a function or None, not 'print'"),
-        # a word (or number) that is not a choice: told as the CLI tells it, not a TypeError
-        ({"pooling": "min"}, "unknown pooling 'min': use one of max, avg"),
-        ({"bits": 12}, "unknown bits 12: use one of 8, 10, 16"),
-        ({"bits": "10"}, "unknown bits '10': use one of 8, 10, 16"),
+        # a word (or number) that is not a choice: told as the CLI tells it, by the flag, not a TypeError
+        ({"pooling": "min"}, "unknown --pooling 'min': use one of max, avg"),
+        ({"bits": 12}, "unknown --bits 12: use one of 8, 10, 16"),
+        ({"bits": "10"}, "unknown --bits '10': use one of 8, 10, 16"),
     ],
 )
 def test_a_value_of_another_type_or_not_a_choice_is_one_clear_error(values, message):

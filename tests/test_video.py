@@ -588,7 +588,7 @@ def test_cli_photo_fast_warns_once_of_options_it_ignores(capsys, tmp_path, clips
     code, _, err = run(capsys, "video", clips["silent"], clips["style"], "-o", out, *FAST, "--style-weight", "5")
     assert code == 0, err
     assert err.count("warning") == 1
-    assert "restyle: warning: style-weight has no effect with preset fast: it runs no optimisation" in err
+    assert "restyle: warning: --style-weight has no effect with preset fast: it runs no optimisation" in err
 
 
 def test_art_mode_uses_the_warped_previous_frame(tmp_path, clips, monkeypatch):
@@ -971,7 +971,7 @@ def test_bad_output(capsys, tmp_path, clips):
 
 
 def test_unknown_preset_fails_before_any_work(tmp_path, clips):
-    with pytest.raises(RestyleError, match="unknown preset 'slow': use one of default, dpst, fast"):
+    with pytest.raises(RestyleError, match="unknown --preset 'slow': use one of default, dpst, fast"):
         stylize_video(clips["audio"], clips["style"], output=tmp_path / "o.mp4", mode="photo", preset="slow")
     assert list(tmp_path.iterdir()) == []
 

@@ -34,6 +34,7 @@ from restyle.web import (
     auto_mask_layers,
     brush_radius,
     editor_mask,
+    in_page_terms,
     photo_job,
     preset_sliders,
     request_stop,
@@ -355,7 +356,7 @@ def test_auto_mask_layers_take_a_number_of_substyles(images):
         _, s_edit, _, found = auto_mask_layers(content, style, substyles=count, size=64)
         assert found.style.count == count
         assert len(np.unique(editor_mask(s_edit, style.shape[:2]).reshape(-1, 3), axis=0)) == count
-    with pytest.raises(RestyleError, match="substyles must be at least 1"):
+    with pytest.raises(RestyleError, match="--substyles must be at least 1"):
         auto_mask_layers(content, style, substyles=0, size=64)
 
 
@@ -1314,3 +1315,24 @@ def test_notes_name_the_pages_fields_not_the_command_lines_options(tmp_path):
     assert notes == [
         "content is 32x24, enlarged 3.0 times to 96 px: its detail comes out soft (size 32 keeps its own size)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("message", "shown"),
+    [
+        ("--style-scale must be a positive number, not 0", "style scale must be a positive number, not 0"),
+        ("--substyles must be at least 1, not 0", "sub-styles must be at least 1, not 0"),
+        ("clip.mp4: --frames 900 starts after the clip's end", "clip.mp4: frames 900 starts after the clip's end"),
+        (
+            "unknown --preset 'slow': use one of default, dpst, fast",
+            "unknown preset 'slow': use one of default, dpst, fast",
+        ),
+        # a flag the page has no field for stays a flag; a word with hyphens is no flag
+        (
+            "over the --max-pixels limit; a well-known one-line fix",
+            "over the --max-pixels limit; a well-known one-line fix",
+        ),
+    ],
+)
+def test_messages_name_the_page_fields_for_the_flags(message, shown):
+    assert in_page_terms(message) == shown

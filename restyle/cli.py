@@ -30,6 +30,7 @@ from restyle.errors import (
     flag,
     is_out_of_memory,
     no_such_file,
+    refused_path,
 )
 from restyle.files import check_not_an_input, check_replaceable, file_stamp
 from restyle.image import (
@@ -1100,7 +1101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         # a path the system refuses wherever restyle looks at it: a name too long, a folder it
         # may not search, a loop of symbolic links; in the system's words
-        print(f"restyle: error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"restyle: error: {refused_path(exc)}", file=sys.stderr)
         return EXIT_ERROR
     finally:
         STOP.clear()

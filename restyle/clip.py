@@ -32,7 +32,7 @@ from restyle.bitdepth import to_uint16
 from restyle.dequantise import dequantise as smooth_steps
 from restyle.dequantise import dequantise_from
 from restyle.errors import RestyleError, no_such_file
-from restyle.files import replace_keeping_mode, replaceable_target
+from restyle.files import check_lookup, name_beside, replace_keeping_mode, replaceable_target
 from restyle.gif import MIN_DELAY, gif_timing, is_gif, read_gif_frames, with_comment
 from restyle.hdr import HDR_CURVES, hdr_to_sdr
 from restyle.image import (
@@ -127,6 +127,7 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
     (:func:`restyle.gif.gif_timing`).
     """
     source = Path(path)
+    check_lookup(source)
     if not source.exists():
         if str(path).startswith(SAMPLE_PREFIX):
             raise RestyleError(f"{path}: {STILL_IMAGE}")
@@ -574,8 +575,8 @@ def write_video(
     target = replaceable_target(output)  # a link stays; the file it points to is written
     comment = json.dumps(dict(metadata), sort_keys=True, default=str) if metadata else None
     tag = ["-metadata", "comment=" + comment] if comment else []
-    tmp_video = target.with_name(f".{target.name}.video{target.suffix}")
-    tmp_final = target.with_name(f".{target.name}.part{target.suffix}")
+    tmp_video = name_beside(target, f".video{target.suffix}")
+    tmp_final = name_beside(target, f".part{target.suffix}")
     width, height = size
     codec, params, audio_codec = _ENCODERS.get(output.suffix.lower(), _ENCODERS[".mp4"])
     pix_fmt = "yuv420p"
@@ -697,7 +698,7 @@ def write_frame_folder(
 
     The frames go to a hidden folder beside ``output`` and are moved in once all are written, so
     an error or Ctrl-C on the way leaves ``output`` as it was, as a video file is left."""
-    staging = output.parent / f".{output.name}.part-{secrets.token_hex(4)}"
+    staging = name_beside(output, f".part-{secrets.token_hex(4)}")
     try:
         staging.mkdir(parents=True)
         for index, image in enumerate(images):

@@ -69,6 +69,17 @@ def no_such_file(path: str | os.PathLike, kind: str = "file") -> RestyleError:
     return RestyleError(f"{text}: no such {kind}")
 
 
+def refused_path(exc: OSError) -> RestyleError:
+    """The error for a path the system refuses (a name too long, a folder it may not search, a
+    loop of symbolic links), in the system's words.
+
+    Example:
+        >>> refused_path(OSError(36, "File name too long", "a.png"))
+        RestyleError('a.png: File name too long')
+    """
+    return RestyleError(f"{exc.filename}: {exc.strerror or exc}")
+
+
 def check_path_given(path: object, what: str) -> None:
     """Refuse an empty path: an unset shell variable (``"$PHOTO"``) gives one, and as a path it
     would name the current folder.

@@ -12,17 +12,62 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from restyle.errors import RestyleError
+from restyle.errors import RestyleError, refused_path
 
 __all__ = [
     "atomic_write",
+    "check_lookup",
     "check_not_an_input",
     "check_replaceable",
     "file_stamp",
+    "name_beside",
     "replace_keeping_mode",
     "replaceable_target",
     "written_path",
 ]
+
+
+#: The longest file name, in bytes, that common file systems take (ext4, XFS, APFS, NTFS).
+NAME_MAX = 255
+
+
+def name_beside(path: str | os.PathLike, tag: str, *, hidden: bool = True) -> Path:
+    """A working file's or folder's path beside ``path``: its name, after a dot if ``hidden``,
+    then ``tag``, with the name cut short so that the whole fits in :data:`NAME_MAX` bytes. A
+    result's name may be up to that long, and a working name made longer would be refused only
+    when the result is written, after the work.
+
+    Example:
+        >>> name_beside("out/clip.mp4", ".part")
+        PosixPath('out/.clip.mp4.part')
+        >>> len(name_beside("x" * 255 + ".png", ".part").name)
+        255
+    """
+    path = Path(path)
+    lead = "." if hidden else ""
+    room = NAME_MAX - len(lead.encode()) - len(tag.encode())
+    name = path.name.encode()[:room].decode("utf-8", "ignore")  # never half a character
+    return path.with_name(lead + name + tag)
+
+
+def check_lookup(path: str | os.PathLike) -> None:
+    """A one-line :class:`RestyleError` in the system's words if the system refuses to look
+    ``path`` up at all: a name too long, a folder it may not search, a loop of symbolic links.
+    A path that does not exist passes (an output's does not yet).
+
+    Example:
+        >>> check_lookup("no-such-photo.jpg")
+        >>> check_lookup("x" * 300 + ".png")
+        Traceback (most recent call last):
+        ...
+        restyle.errors.RestyleError: xxx...xxx.png: File name too long
+    """
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as exc:
+        raise refused_path(exc) from None
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
@@ -50,7 +95,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
     target = replaceable_target(path)
     # Our own temp file rather than mkstemp's, which is always 0600 (a result other users could
     # not read): created with 0666, the umask applies as to any new file.
-    tmp = target.parent / f".{target.name}.{secrets.token_hex(8)}.part"
+    tmp = name_beside(target, f".{secrets.token_hex(8)}.part")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:
         fd = os.open(tmp, flags, 0o666)

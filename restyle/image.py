@@ -33,7 +33,7 @@ from restyle.bitdepth import BIT_DEPTHS, DEEP_FORMATS, encode_png16, to_uint16, 
 from restyle.dequantise import dequantise as smooth_steps
 from restyle.dequantise import dequantise_from, on_grid
 from restyle.errors import RestyleError, check_path_given, no_such_file
-from restyle.files import atomic_write, check_not_an_input, check_replaceable, written_path
+from restyle.files import atomic_write, check_lookup, check_not_an_input, check_replaceable, written_path
 from restyle.icc import read_matrix_shaper, srgb_profile
 from restyle.icc import to_srgb as icc_to_srgb
 from restyle.raw import RAW_SUFFIXES, is_raw, raw_size, read_raw
@@ -464,6 +464,7 @@ VIDEO_FILE_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", 
 
 
 def _check_readable(path: Path) -> None:
+    check_lookup(path)
     if not path.exists():
         if path.name == str(path) and path.name.lower() in SAMPLES:  # "astronaut" for sample:astronaut
             raise RestyleError(f"{path}: no such file (the built-in photo is {SAMPLE_PREFIX}{path.name.lower()})")
@@ -1230,6 +1231,7 @@ def check_writable(path: str | os.PathLike, *, inputs: Sequence[object] = (), bi
         The path, with a supported suffix checked.
     """
     check_path_given(path, "output")
+    check_lookup(path)
     path = Path(path)
     check_not_an_input(path, inputs)
     check_replaceable(path)

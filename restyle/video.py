@@ -63,7 +63,7 @@ from restyle.clip import (
 from restyle.dequantise import dequantise as smooth_steps
 from restyle.dequantise import dequantise_from, on_grid
 from restyle.errors import RestyleError, check_path_given, check_positive, check_weight
-from restyle.files import atomic_write, check_not_an_input, check_replaceable
+from restyle.files import atomic_write, check_lookup, check_not_an_input, check_replaceable, name_beside
 from restyle.flow import certainty, optical_flow, warp
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
@@ -120,7 +120,8 @@ _FRAME_NAME = re.compile(r"(pass\d+_)?\d{6}\.png")
 
 def work_folder(output: str | os.PathLike, work_dir: str | os.PathLike | None = None) -> Path:
     """Where a run keeps its finished frames: ``work_dir``, or ``OUTPUT.work`` beside the output
-    (beside a folder output given with a trailing slash too, not inside it).
+    (beside a folder output given with a trailing slash too, not inside it; the name cut short
+    if the whole would be too long, :func:`~restyle.files.name_beside`).
 
     Example:
         >>> work_folder("clips/out.mp4").as_posix(), work_folder("frames/").as_posix()
@@ -129,7 +130,7 @@ def work_folder(output: str | os.PathLike, work_dir: str | os.PathLike | None = 
         'scratch'
     """
     out = Path(output)
-    return Path(work_dir) if work_dir else out.with_name(out.name + ".work")
+    return Path(work_dir) if work_dir else name_beside(out, ".work", hidden=False)
 
 
 def work_frames(folder: str | os.PathLike) -> int:
@@ -544,6 +545,7 @@ def _check_options(
 def _output_is_folder(out: Path) -> bool:
     """Whether ``out`` names a folder of frames (no suffix, or an existing folder) rather than
     a video file; either way it is checked to be writable, before any work."""
+    check_lookup(out)
     to_folder = out.suffix == "" or out.is_dir()
     if not to_folder:
         check_video_suffix(out, folder_allowed=True)

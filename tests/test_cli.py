@@ -14,7 +14,8 @@ from PIL import Image
 
 from restyle import __version__, stylize
 from restyle.cli import build_parser, main
-from restyle.image import DEFAULT_MAX_PIXELS, read_metadata
+from restyle.errors import RestyleError
+from restyle.image import DEFAULT_MAX_PIXELS, load_image, read_metadata, save_image
 from restyle.signature import plain_help
 
 from .conftest import on_terminal, run, stripes_image
@@ -935,3 +936,21 @@ def test_a_path_the_system_refuses_is_one_line(capsys, tmp_path, content_png, st
     assert code == 1
     assert err.splitlines() == [f"restyle: error: {long}: File name too long"]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (content_png, style_png))
+
+
+def test_an_output_name_as_long_as_the_system_takes_is_written(capsys, tmp_path, content_png, style_png):
+    """A name of 233 to 255 bytes was refused as "File name too long" after the whole run: the
+    temporary file beside it had a longer name."""
+    out = tmp_path / ("b" * 251 + ".png")
+    code, _, err = run(capsys, "art", content_png, style_png, "-o", out, "--size", "32", "--iterations", "2", "--quiet")
+    assert code == 0, err
+    assert load_image(out).shape == (1, 3, 24, 32)  # content_png is 4:3
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (content_png, style_png, out))
+
+
+@pytest.mark.parametrize("where", ["load", "save"])
+def test_a_path_the_system_refuses_is_a_restyle_error_from_python_too(tmp_path, where):
+    long = tmp_path / ("a" * 300 + ".png")
+    with pytest.raises(RestyleError) as caught:
+        load_image(long) if where == "load" else save_image(torch.rand(1, 3, 4, 4), long)
+    assert str(caught.value) == f"{long}: File name too long"

@@ -1604,3 +1604,15 @@ def test_a_video_comment_that_is_not_utf8_reads_as_no_parameters(tmp_path):
     # "\udce9" is the byte 0xe9 on its own (os.fsencode's surrogate escape): Latin-1's é, not UTF-8
     ffmpeg("-f", "lavfi", "-i", "color=c=red:s=32x32:d=0.2", "-metadata", "comment=caf\udce9", str(path))
     assert read_metadata(path) == {}
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ""])
+def test_an_output_name_as_long_as_the_system_takes_is_written(capsys, tmp_path, clips, suffix):
+    """The working names beside the output (the work folder, the encoder's files, a frame
+    folder's staging) were the output's name and more: with a name near the system's limit of
+    255 bytes, the run failed at the end, when they were made."""
+    out = tmp_path / ("v" * (255 - len(suffix)) + suffix)
+    code, _, err = run(capsys, "video", clips["silent"], clips["style"], "-o", out, "--frames", ":2", *FAST)
+    assert code == 0, err
+    frames = probe(out).frames
+    assert frames == 2 and [p.name for p in tmp_path.iterdir()] == [out.name]

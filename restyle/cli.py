@@ -114,6 +114,11 @@ class _Progress:
         self.quiet = quiet
         self.label = f"{label} " if label else ""  # which photo of a folder
         self.bar: Any = None
+        if save_every:  # a snapshot's name is the output's and 10 bytes: checked before the run, not at the first
+            check_writable(self._snapshot(save_every), bits=bits)
+
+    def _snapshot(self, step: int) -> Path:
+        return self.output.with_name(f"{self.output.stem}.{step:05d}{self.output.suffix}")
 
     def __call__(self, it: Any) -> None:
         if self.bar is None and not self.quiet:
@@ -129,9 +134,8 @@ class _Progress:
             self.bar.set_postfix_str(left + losses, refresh=False)
             self.bar.update(it.work - self.bar.n)
         if self.save_every and it.step % self.save_every == 0:
-            snapshot = self.output.with_name(f"{self.output.stem}.{it.step:05d}{self.output.suffix}")
             stamp = None if self.metadata is None else {**self.metadata, "status": "snapshot", "iteration": it.step}
-            save_image(it.image, snapshot, metadata=stamp, bits=self.bits)
+            save_image(it.image, self._snapshot(it.step), metadata=stamp, bits=self.bits)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -422,11 +426,17 @@ def _run_photo(args: argparse.Namespace, names: Sequence[str]) -> int:
         swept = ", ".join(flag(k) for k in SWEEP_OPTIONS if len(grid[k]) > 1)
         raise RestyleError(f"preset {args.preset} runs no optimisation, so a sweep of {swept} would give equal images")
     kwargs = _seeded(kwargs)  # one seed for the whole sweep, so that only the weights differ
+    sheet_path = output.with_name(f"{output.stem}_sheet{output.suffix}")
+    paths = []
+    for combo in combos:  # every name checked before the first run (one too long fails there)
+        shown = {k: v for k, v in combo.items() if len(grid[k]) > 1}
+        paths.append(output.with_name(f"{output.stem}_{_sweep_label(shown)}{output.suffix}"))
+        check_writable(paths[-1], inputs=inputs, bits=args.bit_depth)
+    check_writable(sheet_path, inputs=inputs)
     cache: dict[str, Any] = {}
     results = {}
-    for combo in combos:
+    for combo, path in zip(combos, paths):
         shown = {k: v for k, v in combo.items() if len(grid[k]) > 1}
-        path = output.with_name(f"{output.stem}_{_sweep_label(shown)}{output.suffix}")
         progress = _Progress(path, 0, args.quiet)
         try:
             result = stylize_photo(args.content, args.style, callback=progress, _cache=cache, **kwargs, **combo)
@@ -440,7 +450,6 @@ def _run_photo(args: argparse.Namespace, names: Sequence[str]) -> int:
     row_key = rows[0]
     col_key = rows[1] if len(rows) > 1 else None
     sheet = contact_sheet(results, grid, row_key=row_key, col_key=col_key)
-    sheet_path = output.with_name(f"{output.stem}_sheet{output.suffix}")
     # what every result shares (the seed too), and the values swept, so that the sweep can be repeated
     shared = {k: v for k, v in result.params.items() if k not in rows}
     sweep = {k: grid[k] for k in rows}

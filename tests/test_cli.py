@@ -948,6 +948,28 @@ def test_an_output_name_as_long_as_the_system_takes_is_written(capsys, tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (content_png, style_png, out))
 
 
+@pytest.mark.parametrize("names", ["snapshots", "sweep"])
+def test_names_made_from_the_output_are_checked_before_any_work(
+    capsys, tmp_path, content_png, style_png, monkeypatch, names
+):
+    """A snapshot's name (the output's and ``.00005``) and a sweep's (the output's and
+    ``_sw1``) were refused as too long only when the first was written, after the work."""
+    import restyle.artistic
+    import restyle.photo
+
+    monkeypatch.setattr(restyle.artistic, "optimize", lambda *a, **k: pytest.fail("computed anyway"))
+    monkeypatch.setattr(restyle.photo, "optimize", lambda *a, **k: pytest.fail("computed anyway"))
+    out = tmp_path / ("b" * 248 + ".png")  # itself a name the system takes
+    argv = {
+        "snapshots": ["art", content_png, style_png, "-o", out, "--save-every", "5"],
+        "sweep": ["photo", content_png, style_png, "-o", out, "--style-weight", "1,10"],
+    }[names]
+    code, _, err = run(capsys, *argv, "--size", "32", "--quiet")
+    made = out.with_name(out.stem + (".00005.png" if names == "snapshots" else "_sw1.png"))
+    assert code == 1 and err.splitlines() == [f"restyle: error: {made}: File name too long"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (content_png, style_png))
+
+
 @pytest.mark.parametrize("where", ["load", "save"])
 def test_a_path_the_system_refuses_is_a_restyle_error_from_python_too(tmp_path, where):
     long = tmp_path / ("a" * 300 + ".png")

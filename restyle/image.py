@@ -32,7 +32,7 @@ from restyle import hdr
 from restyle.bitdepth import BIT_DEPTHS, DEEP_FORMATS, encode_png16, to_uint16, write_tiff16
 from restyle.dequantise import dequantise as smooth_steps
 from restyle.dequantise import dequantise_from, on_grid
-from restyle.errors import RestyleError, check_path_given, no_such_file
+from restyle.errors import RestyleError, check_at_least, check_path_given, no_such_file
 from restyle.files import atomic_write, check_lookup, check_not_an_input, check_replaceable, written_path
 from restyle.icc import read_matrix_shaper, srgb_profile
 from restyle.icc import to_srgb as icc_to_srgb
@@ -124,6 +124,16 @@ def sample_path(name: str) -> Path:
     import importlib.resources
 
     return Path(str(importlib.resources.files("skimage.data").joinpath(SAMPLES[name])))
+
+
+def _as_sample(what: object) -> object:
+    """``sample:NAME`` for the file of a built-in sample photo, as the user named it (not its
+    path inside the installed packages); anything else as it is."""
+    if isinstance(what, Path):
+        for name, file in SAMPLES.items():
+            if what.name == file and what == sample_path(name):
+                return SAMPLE_PREFIX + name
+    return what
 
 
 class RestyleWarning(UserWarning):
@@ -531,6 +541,7 @@ def image_size(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
         (512, 512)
     """
     check_path_given(path, "image")
+    check_at_least(max_pixels, 1, "--max-pixels")
     path = Path(path)
     if is_raw(path):
         _check_readable(path)
@@ -599,6 +610,8 @@ def check_pixels(what: object, width: int, height: int, *, max_pixels: int, size
         >>> check_pixels("a.png", 40, 30, max_pixels=1200)
         False
     """
+    check_at_least(max_pixels, 1, "--max-pixels")
+    what = _as_sample(what)
     if width == 0 or height == 0:
         raise RestyleError(f"{what}: the image has zero size ({width}x{height})")
     pixels = width * height
@@ -1107,6 +1120,7 @@ def check_work_size(
         ...
         restyle.errors.RestyleError: content: --size 40000 would make it 40000x30000 (1200.0 MP), over the ...
     """
+    check_at_least(max_pixels, 1, "--max-pixels")
     height, width = shape
     if height * width > max_pixels:
         if max(height, width) < _ABSURD_SIDE:

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image, ImageCms
 
-from restyle.artistic import Result
+from restyle.artistic import Result, stylize
 from restyle.errors import RestyleError
 from restyle.image import (
     RestyleWarning,
@@ -574,6 +574,26 @@ def test_over_max_pixels_error_or_downscale_with_warning(tmp_path, rgb):
     with pytest.warns(RestyleWarning, match="downscaling"):
         out = load_image(path, max_pixels=500, size=15)
     assert out.shape == (1, 3, 10, 15)
+
+
+@pytest.mark.parametrize("limit", [0, -5])
+def test_a_max_pixels_below_one_is_refused_not_taken_as_a_limit(tmp_path, rgb, limit):
+    """--max-pixels 0 (or -5) refused every image as over "the limit of 0 pixels"."""
+    path = tmp_path / "a.png"
+    Image.fromarray(rgb).save(path)
+    for call in (lambda: load_image(path, max_pixels=limit), lambda: image_size(path, max_pixels=limit)):
+        with pytest.raises(RestyleError) as caught:
+            call()
+        assert str(caught.value) == f"--max-pixels must be at least 1, not {limit}"
+    with pytest.raises(RestyleError, match="^--max-pixels must be at least 1"):  # an image in memory too
+        stylize(rgb, rgb, size=32, max_pixels=limit)
+
+
+def test_a_sample_over_max_pixels_is_named_as_the_user_named_it():
+    """Not by its file inside the installed scikit-image."""
+    with pytest.raises(RestyleError) as caught:
+        load_image("sample:coffee", max_pixels=1000)
+    assert str(caught.value).startswith("sample:coffee: 600x400 (0.2 MP) is over the --max-pixels limit of 1000 pixels")
 
 
 # --- writing ---------------------------------------------------------------------------------

@@ -832,6 +832,8 @@ def load_image(
     elif isinstance(source, np.ndarray):
         tensor = torch.from_numpy(_array_to_rgb(source, what=what)).permute(2, 0, 1)[None]
     elif isinstance(source, Tensor):
+        if source.is_meta:
+            raise RestyleError(f"{what}: a tensor on the meta device holds no pixels")
         if source.dtype == torch.uint8:
             tensor = source.detach().to("cpu", torch.float32) / 255.0
         elif source.is_floating_point() or source.dtype == torch.bool:
@@ -859,8 +861,16 @@ def load_image(
             tensor = tensor[:, :3] * tensor[:, 3:] + (1.0 - tensor[:, 3:])
         tensor = tensor.expand(1, 3, -1, -1)
     else:
-        # a run's result (restyle.Result, a photo or video frame result) holds its image
-        hint = "; give its .image" if isinstance(getattr(source, "image", None), Tensor) else ""
+        # a run's result (restyle.Result, a photo or video frame result) holds its image; an
+        # image file's bytes (an upload, a download) or an open file, PIL opens
+        if isinstance(getattr(source, "image", None), Tensor):
+            hint = "; give its .image"
+        elif isinstance(source, (bytes, bytearray, memoryview)):
+            hint = "; for an image file's bytes, give PIL.Image.open(io.BytesIO(data))"
+        elif hasattr(source, "read"):
+            hint = "; for an open image file, give PIL.Image.open(file)"
+        else:
+            hint = ""
         raise RestyleError(
             f"{what}: expected a path, PIL image, numpy array or tensor, not {type(source).__name__}{hint}"
         )

@@ -371,6 +371,18 @@ def test_in_memory_inputs(rgb):
     result = Result(from_np)  # what stylize returns: its image is what a next run or a save takes
     with pytest.raises(RestyleError, match=r"^content: expected a path, .* not Result; give its .image$"):
         load_image(result, what="content")
+    # an image file's bytes, or the file open: what to give instead (PIL opens both)
+    png = io.BytesIO()
+    Image.fromarray(rgb).save(png, format="PNG")
+    with pytest.raises(
+        RestyleError, match=r"not bytes; for an image file's bytes, give PIL.Image.open\(io.BytesIO\(data\)\)$"
+    ):
+        load_image(png.getvalue())
+    with pytest.raises(RestyleError, match=r"not BytesIO; for an open image file, give PIL.Image.open\(file\)$"):
+        load_image(png)
+    assert torch.equal(load_image(Image.open(io.BytesIO(png.getvalue()))), from_np)  # as the hint says
+    with pytest.raises(RestyleError, match="^image: a tensor on the meta device holds no pixels$"):
+        load_image(torch.empty(1, 3, 4, 4, device="meta"))  # not PyTorch's NotImplementedError
     with pytest.raises(RestyleError, match="shape"):
         load_image(torch.zeros(2, 3, 4, 4))
     # a uint8 tensor is 0..255, as a uint8 array (it was clipped to 0..1: nearly all white)

@@ -114,7 +114,7 @@ class _Progress:
         self.quiet = quiet
         self.label = f"{label} " if label else ""  # which photo of a folder
         self.bar: Any = None
-        if save_every:  # a snapshot's name is the output's and 10 bytes: checked before the run, not at the first
+        if save_every:  # a snapshot's name is longer than the output's: checked now, not at the first snapshot
             check_writable(self._snapshot(save_every), bits=bits)
 
     def _snapshot(self, step: int) -> Path:
@@ -427,16 +427,15 @@ def _run_photo(args: argparse.Namespace, names: Sequence[str]) -> int:
         raise RestyleError(f"preset {args.preset} runs no optimisation, so a sweep of {swept} would give equal images")
     kwargs = _seeded(kwargs)  # one seed for the whole sweep, so that only the weights differ
     sheet_path = output.with_name(f"{output.stem}_sheet{output.suffix}")
-    paths = []
+    runs = []
     for combo in combos:  # every name checked before the first run (one too long fails there)
         shown = {k: v for k, v in combo.items() if len(grid[k]) > 1}
-        paths.append(output.with_name(f"{output.stem}_{_sweep_label(shown)}{output.suffix}"))
-        check_writable(paths[-1], inputs=inputs, bits=args.bit_depth)
+        path = output.with_name(f"{output.stem}_{_sweep_label(shown)}{output.suffix}")
+        runs.append((combo, shown, check_writable(path, inputs=inputs, bits=args.bit_depth)))
     check_writable(sheet_path, inputs=inputs)
     cache: dict[str, Any] = {}
     results = {}
-    for combo, path in zip(combos, paths):
-        shown = {k: v for k, v in combo.items() if len(grid[k]) > 1}
+    for combo, shown, path in runs:
         progress = _Progress(path, 0, args.quiet)
         try:
             result = stylize_photo(args.content, args.style, callback=progress, _cache=cache, **kwargs, **combo)

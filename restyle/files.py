@@ -38,8 +38,8 @@ def name_beside(path: str | os.PathLike, tag: str, *, hidden: bool = True) -> Pa
     when the result is written, after the work.
 
     Example:
-        >>> name_beside("out/clip.mp4", ".part")
-        PosixPath('out/.clip.mp4.part')
+        >>> name_beside("out/clip.mp4", ".part").as_posix()
+        'out/.clip.mp4.part'
         >>> len(name_beside("x" * 255 + ".png", ".part").name)
         255
     """

@@ -32,7 +32,7 @@ from restyle.errors import (
     no_such_file,
     refused_path,
 )
-from restyle.files import check_not_an_input, check_replaceable, file_stamp
+from restyle.files import check_not_an_input, check_replaceable, file_stamp, name_beside
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
     WRITABLE_SUFFIXES,
@@ -951,14 +951,14 @@ def result_command(meta: dict[str, Any], path: Path, *, output: Path | None = No
     if missing:
         notes.append(f"not found from here: {', '.join(missing)}; run it where the result was made")
     stem = path.stem.rsplit(".", 1)[0] if meta.get("status") == "snapshot" else path.stem  # OUT.00040 -> OUT
-    again = path.with_name(f"{stem}-again{path.suffix}")
+    again = name_beside(path.with_name(stem), f"-again{path.suffix}", hidden=False)  # cut to fit, if need be
     sweep = meta.get("sweep")
     if isinstance(sweep, dict) and any(isinstance(v, list) for v in sweep.values()):  # a sweep's contact sheet
         meta = {**meta, **sweep}  # the command runs the sweep again: every result, and the sheet
-        again = path.with_name(f"{path.stem.removesuffix('_sheet')}-again{path.suffix}")
+        again = name_beside(path.with_name(path.stem.removesuffix("_sheet")), f"-again{path.suffix}", hidden=False)
     if command == "masks" or (command == "video" and path.suffix.lower() not in VIDEO_SUFFIXES):  # in a folder output
         folder = path.resolve().parent
-        again = folder.with_name(f"{folder.name}-again")
+        again = name_beside(folder, "-again", hidden=False)
     words += ["-o", str(output or again)]
     # masks painted in the web UI were saved to its temporary folder; the Python API's inputs
     # (masks, an init image) may have been given in memory

@@ -976,3 +976,22 @@ def test_a_path_the_system_refuses_is_a_restyle_error_from_python_too(tmp_path, 
     with pytest.raises(RestyleError) as caught:
         load_image(long) if where == "load" else save_image(torch.rand(1, 3, 4, 4), long)
     assert str(caught.value) == f"{long}: File name too long"
+
+
+@pytest.mark.parametrize("name", ["q" * 251 + ".png", "q" * 248 + "_sheet.png", "f" * 255 + "/000000.png"])
+def test_info_command_names_an_output_the_system_takes(tmp_path, name):
+    """``OUT-again`` for a result named near the system's 255-byte limit was over it, so the
+    printed command failed at once; the name is cut to fit."""
+    from restyle.cli import result_command
+
+    path = tmp_path / name
+    command = "video" if "/" in name else "photo" if "_sheet" in name else "art"
+    meta = {"command": command, "content": "sample:astronaut", "style": "sample:coffee", "styles": ["sample:coffee"]}
+    if command == "video":
+        meta = {**meta, "video": "clip.mp4"}
+    if "_sheet" in name:
+        meta = {**meta, "sweep": {"style_weight": [1.0, 10.0]}}
+    words, _ = result_command(meta, path)
+    again = Path(words[words.index("-o") + 1])
+    assert len(again.name.encode()) <= 255 and again.name.endswith("-again" + path.suffix * (command != "video"))
+    assert again.name.startswith("q" * 200 if command != "video" else "f" * 200)

@@ -22,7 +22,7 @@ from restyle.image import RestyleWarning, load_image, read_metadata
 from restyle.metrics import temporal_error
 from restyle.video import FrameProgress, _frame_options, _temporal_target, stylize_video
 
-from .conftest import encode_hdr, on_terminal, run, smooth_image, stripes_image, video_range_codes
+from .conftest import animated_gif, encode_hdr, on_terminal, run, smooth_image, stripes_image, video_range_codes
 
 
 def ffmpeg(*args: str, input: bytes | None = None) -> None:
@@ -859,18 +859,20 @@ def _audio_only(path):
         (lambda t, c: _jpeg(t / "photo.jpg"), [], "photo.jpg: a still image, not a clip"),
         (lambda t, c: "sample:astronaut", [], "sample:astronaut: a still image, not a clip"),
         (lambda t, c: _write(t / "IMG_1.CR2", b"II*\x00junk"), [], "IMG_1.CR2: a still image, not a clip"),
+        # was stylised as a clip of one frame, after a warning on its timing
+        (lambda t, c: animated_gif(t / "one.gif", count=1), [], "one.gif: a GIF of one frame is a still image, not a"),
         (lambda t, c: c["audio"], ["--frames", "5:2"], "START < END"),
         (lambda t, c: c["audio"], ["--frames", "a:b"], "START:END"),
         (lambda t, c: c["audio"], ["--mode", "photo", "--passes", "0"], "at least 1"),
-        (lambda t, c: c["audio"], ["--temporal-weight", "-1"], "temporal-weight"),
-        (lambda t, c: c["audio"], ["--fps", "0"], "fps must be a positive number"),
-        (lambda t, c: c["audio"], ["--seed", "-3"], "seed must be between 0"),  # found at the first frame
+        (lambda t, c: c["audio"], ["--temporal-weight", "-1"], "--temporal-weight must be"),
+        (lambda t, c: c["audio"], ["--fps", "0"], "--fps must be a positive number"),
+        (lambda t, c: c["audio"], ["--seed", "-3"], "--seed must be between 0"),  # found at the first frame
         (lambda t, c: c["audio"], ["--size", "100000"], "the frames: --size 100000 would make it 100000x"),
         (lambda t, c: c["audio"], ["--size", "23"], "the frame at --size 23 is too small: 22x14; the deepest"),
         (lambda t, c: c["audio"], ["--size", "23"], "16 px on each side (--size 24 is large enough)"),
-        (lambda t, c: t / "empty", ["--fps", "nan"], "fps must be a positive number"),
+        (lambda t, c: t / "empty", ["--fps", "nan"], "--fps must be a positive number"),
         (lambda t, c: t / "empty", [], "holds no images"),
-        (lambda t, c: c["audio"], ["--mode", "art", "--full-resolution"], "full-resolution is for --mode photo"),
+        (lambda t, c: c["audio"], ["--mode", "art", "--full-resolution"], "--full-resolution is for --mode photo"),
     ],
 )
 def test_bad_input_is_one_line(capsys, tmp_path, clips, make, extra, message):

@@ -442,7 +442,7 @@ def segment(
         check_size(
             *scaled_shape(*image.shape[-2:], work_size),
             FEATURE_LAYERS + MATCH_LAYERS,
-            what=f"{name} at work-size {work_size}",
+            what=f"{name} at --work-size {work_size}",
             option="--work-size",
             largest=MAX_WORK_SIZE,
         )

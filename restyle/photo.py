@@ -364,8 +364,8 @@ def stylize_photo(
     masks = masks.resized(content_full.shape, style_full.shape)
     if region_weights is not None and len(region_weights) != len(masks.names):
         raise RestyleError(
-            f"region-weights: {len(region_weights)} given for the regions {', '.join(masks.names)}; "
-            "give one weight per region"
+            f"--region-weights: {len(region_weights)} given for {len(masks.names)} "
+            f"region{'s' if len(masks.names) > 1 else ''} ({', '.join(masks.names)}); give one weight per region"
         )
 
     recoloured = segment_color_transfer(content_full, style_full, masks)

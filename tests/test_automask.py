@@ -219,11 +219,11 @@ def test_image_too_narrow_at_the_work_size():
     narrow, square = torch.rand(1, 3, 10, 400), torch.rand(1, 3, 32, 32)
     with pytest.raises(
         RestyleError,
-        match=r"the content at work-size 384 is too small: 384x10; the deepest VGG-19 layer used \(relu5_1\) needs at least 16 px",
+        match=r"the content at --work-size 384 is too small: 384x10; the deepest VGG-19 layer used \(relu5_1\) needs at least 16 px",
     ):
         auto_masks(narrow, square)
     with pytest.raises(
-        RestyleError, match=r"the image 1 at work-size 384 is too small: 384x10; .* \(relu5_1\) needs at least 16 px"
+        RestyleError, match=r"the image 1 at --work-size 384 is too small: 384x10; .* \(relu5_1\) needs at least 16 px"
     ):
         segment([narrow], counts=[2])
     found = auto_masks(narrow, square, work_size=1000, substyles=1, content_regions=1)  # 1000 x 25 is enough

@@ -210,7 +210,10 @@ def test_png_handoff_clips_and_quantises():
         ({"photo_weight": -1.0}, "finite number >= 0"),
         ({"size": 12}, "at least 16"),
         ({"smoothing": "blur"}, "smoothing"),
-        ({"region_weights": [1, 2, 3]}, r"^region-weights: 3 given for the regions all; give one weight per region$"),
+        (
+            {"region_weights": [1, 2, 3]},
+            r"^--region-weights: 3 given for 1 region \(all\); give one weight per region$",
+        ),
         ({"region_weights": [float("nan")]}, "each of --region-weights must be a finite number >= 0, not nan"),
         ({"region_weights": [-1.0]}, "each of --region-weights must be a finite"),
         ({"global_style": 1.5}, "global-style"),

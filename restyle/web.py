@@ -46,7 +46,7 @@ import torch
 from restyle.allocator import keep_freed_memory
 from restyle.dequantise import on_grid
 from restyle.errors import OUT_OF_MEMORY, RestyleError, check_at_least, is_out_of_memory
-from restyle.files import file_stamp
+from restyle.files import file_stamp, name_beside
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
     RestyleWarning,
@@ -203,7 +203,7 @@ def viewable_upload(upload: Mapping[str, Any] | None, *, folder: Path, max_pixel
             check_pixels(path, width, height, max_pixels=max_pixels)  # as a job would refuse it, at once
             return gr.skip()
         image = load_image(path, max_pixels=max_pixels, what=name.name)
-        shown = folder / f"{name.stem}-{uuid.uuid4().hex[:8]}.png"
+        shown = name_beside(folder / name.stem, f"-{uuid.uuid4().hex[:8]}.png", hidden=False)  # cut to fit
         bits = 8 if on_grid(image) else 16
         return str(save_image(image, shown, exif=camera_exif(path), bits=bits))
     except RestyleError as exc:

@@ -648,6 +648,18 @@ def test_a_tiff_upload_is_shown_as_a_png(tmp_path):
     assert str(warned[0].message).startswith("export.tif: 30x20 (600 pixels) is over the --max-pixels limit of 500")
 
 
+def test_an_upload_named_near_the_systems_limit_is_shown(tmp_path):
+    """Its PNG was named after it and 13 bytes more: over 255 bytes, refused, and the upload
+    taken out of the field."""
+    import tifffile
+
+    upload = tmp_path / ("t" * 250 + ".tif")
+    tifffile.imwrite(upload, np.zeros((20, 30, 3), np.uint8), photometric="rgb")
+    shown = Path(viewable_upload(_upload(upload), folder=tmp_path))
+    assert shown.parent == tmp_path and shown.name.startswith("t" * 200) and len(shown.name.encode()) <= 255
+    assert load_image(shown).shape == (1, 3, 20, 30)
+
+
 def test_a_raw_upload_is_developed_not_shown_as_its_preview(tmp_path):
     pytest.importorskip("rawpy", reason="the raw extra is not installed")
     from .test_raw import scene, write_dng

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -113,7 +113,9 @@ def recorded_inputs(command: str, **sources: ImageLike | list[ImageLike] | None)
 
 
 def _as_list(value: Any) -> list[Any]:
-    if isinstance(value, (list, tuple)):
+    """One style image or several (a list, a tuple, or an iterator such as a generator; a file
+    open for reading is one image's, not an iterator of styles) as a list."""
+    if isinstance(value, (list, tuple)) or (isinstance(value, Iterator) and not hasattr(value, "read")):
         return list(value)
     return [value]
 
@@ -239,7 +241,7 @@ def _check_options(params: dict[str, Any]) -> None:
 
 def stylize(
     content: ImageLike,
-    styles: ImageLike | Sequence[ImageLike],
+    styles: ImageLike | Iterable[ImageLike],
     *,
     size: int = 512,
     style_blend: Sequence[float] | None = None,
@@ -280,7 +282,7 @@ def stylize(
 
     Args:
         content: the content image (path, PIL image, numpy array or tensor).
-        styles: one style image or several.
+        styles: one style image or several (a list, a tuple or a generator of them).
         size: long side of the result in pixels.
         style_blend: relative weight of each style image (default: equal).
         style_scale: long side of the style images relative to the content's (1 = the same);
@@ -346,6 +348,7 @@ def stylize(
         ((1, 3, 32, 32), 2, 'done')
     """
     check_arguments(stylize, locals())
+    styles = _as_list(styles)  # once: a generator is read once
     params = {
         name: value
         for name, value in locals().items()
@@ -356,7 +359,7 @@ def stylize(
         recorded_inputs(
             "art",
             content=content,
-            styles=_as_list(styles),
+            styles=styles,
             content_mask=content_mask,
             style_mask=style_mask,
             init=init,  # "content" and "noise" are kept as they are, as any name is
@@ -381,7 +384,7 @@ def stylize(
     dev, bf16, seed = run.device, run.bf16, run.seed
     params.update(run.recorded())
 
-    style_list = _as_list(styles)
+    style_list = styles
     if not style_list:
         raise RestyleError("at least one style image is needed")
     check_mask_options(content_mask=content_mask, style_mask=style_mask, auto=auto_masks, substyles=substyles)

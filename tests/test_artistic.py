@@ -492,3 +492,15 @@ def test_a_content_enlarged_more_than_twice_is_warned_about(images):
     assert [str(w.message) for w in caught if issubclass(w.category, RestyleWarning)] == [
         "content is 48x36, enlarged 2.3 times to 112 px: its detail comes out soft (--size 48 keeps its own size)"
     ]
+
+
+def test_styles_given_by_a_generator_are_read_once_as_a_list_is(images):
+    """A generator of styles was taken for one image ("not generator")."""
+    content, style = images
+    other = np.ascontiguousarray(style[::-1])
+    options = {**FAST, "iterations": 2, "style_blend": [1.0, 2.0]}
+    listed = stylize(content, [style, other], **options, seed=3)
+    generated = stylize(content, (s for s in (style, other)), **options, seed=3)
+    assert torch.equal(generated.image, listed.image) and generated.params["styles"] == ["<in memory>"] * 2
+    with pytest.raises(RestyleError, match="at least one style image is needed"):
+        stylize(content, iter([]), **FAST)

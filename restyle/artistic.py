@@ -384,27 +384,26 @@ def stylize(
     dev, bf16, seed = run.device, run.bf16, run.seed
     params.update(run.recorded())
 
-    style_list = styles
-    if not style_list:
+    if not styles:
         raise RestyleError("at least one style image is needed")
     check_mask_options(content_mask=content_mask, style_mask=style_mask, auto=auto_masks, substyles=substyles)
     _check_init(init)
-    if len(style_list) != 1 and (content_mask is not None or auto_masks):
+    if len(styles) != 1 and (content_mask is not None or auto_masks):
         raise RestyleError("masks work with one style image, not several")
-    blend = [1.0] * len(style_list) if style_blend is None else [float(w) for w in style_blend]
-    if len(blend) != len(style_list) or not all(math.isfinite(w) and w >= 0 for w in blend) or sum(blend) <= 0:
+    blend = [1.0] * len(styles) if style_blend is None else [float(w) for w in style_blend]
+    if len(blend) != len(styles) or not all(math.isfinite(w) and w >= 0 for w in blend) or sum(blend) <= 0:
         raise RestyleError(
-            f"--style-blend needs one weight per style ({len(style_list)} given), each finite and non-negative, "
+            f"--style-blend needs one weight per style ({len(styles)} given), each finite and non-negative, "
             f"with a positive sum; got {blend}"
         )
 
-    styles_named = {f"style {i + 1}": s for i, s in enumerate(style_list)}
+    styles_named = {f"style {i + 1}": s for i, s in enumerate(styles)}
     check_inputs({"content": content, **styles_named, "content mask": content_mask, "style mask": style_mask})
     content_full = load_image(content, size=size, max_pixels=max_pixels, what="content", warn_enlarged=True)
     style_side = max(1, round(size * style_scale))  # the largest a style is used at (full size)
     style_images = [
         load_style(s, long_side=style_side, max_pixels=max_pixels, what=f"style {i + 1}")
-        for i, s in enumerate(style_list)
+        for i, s in enumerate(styles)
     ]
     for index, style_image in enumerate(style_images):  # the largest the style gets, at the full size
         shape = scaled_shape(*style_image.shape[-2:], style_side)

@@ -402,8 +402,7 @@ def stylize(
     content_full = load_image(content, size=size, max_pixels=max_pixels, what="content", warn_enlarged=True)
     style_side = max(1, round(size * style_scale))  # the largest a style is used at (full size)
     style_images = [
-        load_style(s, long_side=style_side, max_pixels=max_pixels, what=f"style {i + 1}")
-        for i, s in enumerate(styles)
+        load_style(s, long_side=style_side, max_pixels=max_pixels, what=f"style {i + 1}") for i, s in enumerate(styles)
     ]
     for index, style_image in enumerate(style_images):  # the largest the style gets, at the full size
         shape = scaled_shape(*style_image.shape[-2:], style_side)

@@ -33,7 +33,7 @@ from restyle.dequantise import dequantise as smooth_steps
 from restyle.dequantise import dequantise_from
 from restyle.errors import RestyleError, no_such_file
 from restyle.files import check_lookup, name_beside, replace_keeping_mode, replaceable_target
-from restyle.gif import MIN_DELAY, frame_delays, gif_timing, is_gif, read_gif_frames, with_comment
+from restyle.gif import MIN_DELAY, gif_timing, is_gif, read_gif_frames, with_comment
 from restyle.hdr import HDR_CURVES, hdr_to_sdr
 from restyle.image import (
     SAMPLE_PREFIX,
@@ -133,8 +133,6 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
             raise RestyleError(f"{path}: {STILL_IMAGE}")
         raise no_such_file(source, "file or folder")
     if source.is_file() and is_gif(source):
-        if len(frame_delays(source.read_bytes())) == 1:  # told before gif_timing's warnings on its timing
-            raise RestyleError(f"{source}: a GIF of one frame is {STILL_IMAGE}")
         rate, count, size = gif_timing(source)
         return VideoInfo(source, rate, size, count, False, False, gif=True)
     if source.is_dir():

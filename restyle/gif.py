@@ -152,13 +152,18 @@ def gif_timing(path: str | os.PathLike) -> tuple[float, int, tuple[int, int]]:
     shown at its middle, so that the GIF's length is kept (as ffmpeg's ``fps`` filter keeps a
     variable-rate video's). Frames with no delay, or one under 0.02 s, are shown for 0.1 s, as
     browsers show them, with a warning (ffmpeg writes a 60-fps clip as delays of 0.01 and 0.02 s,
-    which browsers play at about 21 frames per second).
+    which browsers play at about 21 frames per second). A GIF of one frame is a still image, not
+    a clip, and is refused.
     """
     source = Path(path)
     data = source.read_bytes()
     delays, cut = _frames(data)
     if not delays:
         raise RestyleError(f"{source}: a GIF with no whole frame")
+    if len(delays) == 1:  # a still image, told before any warning on its timing
+        from restyle.clip import STILL_IMAGE  # here: restyle.clip imports this module
+
+        raise RestyleError(f"{source}: a GIF of one frame is {STILL_IMAGE}")
     if cut:
         warnings.warn(
             f"{source}: the file ends inside its frame {len(delays) + 1} (cut short?); its {len(delays)} whole "

@@ -951,11 +951,11 @@ def result_command(meta: dict[str, Any], path: Path, *, output: Path | None = No
     if missing:
         notes.append(f"not found from here: {', '.join(missing)}; run it where the result was made")
     stem = path.stem.rsplit(".", 1)[0] if meta.get("status") == "snapshot" else path.stem  # OUT.00040 -> OUT
-    again = name_beside(path.with_name(stem), f"-again{path.suffix}", hidden=False)  # cut to fit, if need be
     sweep = meta.get("sweep")
     if isinstance(sweep, dict) and any(isinstance(v, list) for v in sweep.values()):  # a sweep's contact sheet
         meta = {**meta, **sweep}  # the command runs the sweep again: every result, and the sheet
-        again = name_beside(path.with_name(path.stem.removesuffix("_sheet")), f"-again{path.suffix}", hidden=False)
+        stem = path.stem.removesuffix("_sheet")
+    again = name_beside(path.with_name(stem), f"-again{path.suffix}", hidden=False)  # cut to fit, if need be
     if command == "masks" or (command == "video" and path.suffix.lower() not in VIDEO_SUFFIXES):  # in a folder output
         folder = path.resolve().parent
         again = name_beside(folder, "-again", hidden=False)

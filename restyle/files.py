@@ -1,5 +1,5 @@
-"""Writing files safely: a result appears complete or not at all; and telling whether an input
-is still the file an earlier result was made from."""
+"""Writing files safely: a result appears complete or not at all; one process at a time works in
+a folder; and telling whether an input is still the file an earlier result was made from."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ __all__ = [
     "check_not_an_input",
     "check_replaceable",
     "file_stamp",
+    "hold_folder",
     "name_beside",
     "replace_keeping_mode",
     "replaceable_target",
@@ -68,6 +69,65 @@ def check_lookup(path: str | os.PathLike) -> None:
         return
     except OSError as exc:
         raise refused_path(exc) from None
+
+
+#: The file a process holds locked in a folder it works in (:func:`hold_folder`).
+LOCK_NAME = ".restyle.lock"
+
+
+def hold_folder(folder: str | os.PathLike) -> Callable[[], None] | None:
+    """Claim ``folder`` for this process, so that two restyle processes never work in it at once.
+
+    The claim is an exclusive lock on the file :data:`LOCK_NAME` in the folder, which the system
+    lets go of when the process ends, however it ends (a run killed leaves a stale file, which
+    the next claim takes over). The folder is made if it is missing.
+
+    Returns:
+        The function that lets the folder go (and removes the lock file), or None if another
+        process holds it. Where the system has no ``fcntl`` locks (Windows), every claim succeeds.
+
+    Raises:
+        OSError: if the lock file cannot be made (a read-only folder, say).
+
+    Example:
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> release = hold_folder(folder)
+        >>> hold_folder(folder) is None  # held: a second claim fails, even from this process
+        True
+        >>> release()
+        >>> hold_folder(folder)()  # let go: it can be claimed again
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        return lambda: None
+    path = Path(folder) / LOCK_NAME
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:  # the folder was removed (by the run that held it, at its end)
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        try:
+            current = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            break
+        os.close(fd)  # the holder let go and removed the file between our open and our lock
+
+    def release() -> None:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        os.close(fd)
+
+    return release
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:

@@ -63,7 +63,14 @@ from restyle.clip import (
 from restyle.dequantise import dequantise as smooth_steps
 from restyle.dequantise import dequantise_from, on_grid
 from restyle.errors import RestyleError, check_path_given, check_positive, check_weight
-from restyle.files import atomic_write, check_lookup, check_not_an_input, check_replaceable, name_beside
+from restyle.files import (
+    atomic_write,
+    check_lookup,
+    check_not_an_input,
+    check_replaceable,
+    hold_folder,
+    name_beside,
+)
 from restyle.flow import certainty, optical_flow, warp
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
@@ -209,7 +216,11 @@ class _WorkFolder:
     """Stylised frames on disk, named by frame number, plus the settings they were made with.
 
     A context manager: on an error it removes the folder if it made it and no frame was finished.
-    A folder that holds no frames takes new settings."""
+    A folder that holds no frames takes new settings. One run at a time works in a folder
+    (:func:`~restyle.files.hold_folder`): a second run given it while the first is working,
+    with the same output or ``--work-dir``, is refused at once. Unheld, the second took the
+    first's settings over or its frames away, and one of them failed, or wrote a clip whose
+    record named the other's style."""
 
     def __init__(self, folder: Path, settings: dict[str, Any]) -> None:
         self.folder = folder
@@ -218,6 +229,25 @@ class _WorkFolder:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise RestyleError(f"cannot create the work folder {folder}: {exc.strerror}") from None
+        try:
+            release = hold_folder(folder)
+        except OSError as exc:
+            raise RestyleError(f"cannot work in the work folder {folder}: {exc.strerror}") from None
+        if release is None:
+            raise RestyleError(
+                f"the work folder {folder} is in use by another restyle run; let that run finish, "
+                "or give this one another output or --work-dir"
+            )
+        self._release = release
+        try:
+            self._adopt(settings)
+        except BaseException:
+            self.release()
+            raise
+
+    def _adopt(self, settings: dict[str, Any]) -> None:
+        """Record ``settings`` in the folder, unless it holds frames made with others."""
+        folder = self.folder
         settings_path = folder / "settings.json"
         text = json.dumps(settings, sort_keys=True, default=str)
         if settings_path.exists() and settings_path.read_text() == text:
@@ -235,16 +265,24 @@ class _WorkFolder:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
-        """On an error, remove the folder if this run made it and finished no frame in it."""
+        """On an error, remove the folder if this run made it and finished no frame in it; let
+        the folder go."""
         if kind is not None and self.created and not self._has_frames():
             shutil.rmtree(self.folder, ignore_errors=True)
+        self.release()
+
+    def release(self) -> None:
+        """Let the folder go, for another run to work in (once; later calls do nothing)."""
+        release, self._release = self._release, lambda: None
+        release()
 
     def remove(self) -> None:
         """Delete the frames and the settings file, and the folder if nothing else is in it (a
-        ``--work-dir`` may be a folder that holds other files: those stay)."""
+        ``--work-dir`` may be a folder that holds other files: those stay). Lets the folder go."""
         for path in [self.folder / "settings.json", *self.folder.glob("*.png")]:
             if path.name == "settings.json" or _FRAME_NAME.fullmatch(path.name):
                 path.unlink(missing_ok=True)
+        self.release()  # its lock file goes too
         with contextlib.suppress(OSError):  # not empty: the user's own files stay
             self.folder.rmdir()
 

@@ -108,3 +108,20 @@ def on_terminal(text: str) -> list[str]:
     (a progress bar redrawing itself) leaves it."""
     lines = (line.rsplit("\r", 1)[-1] for line in text.split("\n"))
     return [line for line in lines if line.strip()]
+
+
+def claim_in_another_process(folder, hold_for=0.0):
+    """Run ``hold_folder(folder)`` in a child Python; returns the child and whether it got the folder
+    (read from its first line of output). It holds the folder ``hold_for`` seconds, then exits."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, time\n"
+        "from restyle.files import hold_folder\n"
+        f"release = hold_folder({str(folder)!r})\n"
+        "print('held' if release else 'busy', flush=True)\n"
+        f"time.sleep({hold_for})\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    return child, child.stdout.readline().strip()

@@ -7,6 +7,8 @@ import pytest
 from restyle.errors import RestyleError
 from restyle.files import NAME_MAX, atomic_write, check_lookup, name_beside
 
+from .conftest import claim_in_another_process
+
 
 def test_name_beside_keeps_a_short_name_whole():
     assert name_beside("out/clip.mp4", ".part").as_posix() == "out/.clip.mp4.part"
@@ -47,3 +49,42 @@ def test_check_lookup_passes_a_missing_path_and_refuses_what_the_system_refuses(
     with pytest.raises(RestyleError) as caught:
         check_lookup(loop)
     assert str(caught.value) == f"{loop}: Too many levels of symbolic links"
+
+
+def test_hold_folder_keeps_a_second_process_out_until_the_first_lets_go(tmp_path):
+    from restyle.files import LOCK_NAME, hold_folder
+
+    release = hold_folder(tmp_path)
+    assert release is not None and (tmp_path / LOCK_NAME).exists()
+    child, answer = claim_in_another_process(tmp_path)
+    assert child.wait(30) == 0 and answer == "busy"
+    assert hold_folder(tmp_path) is None  # a second claim in this process fails too
+    release()
+    assert not (tmp_path / LOCK_NAME).exists()  # nothing left behind
+    child, answer = claim_in_another_process(tmp_path)
+    assert child.wait(30) == 0 and answer == "held"
+
+
+def test_hold_folder_is_refused_while_another_process_holds_it_and_free_once_it_is_gone(tmp_path):
+    """A process that ends (here: killed) lets go; the lock file it leaves is taken over."""
+    from restyle.files import LOCK_NAME, hold_folder
+
+    child, answer = claim_in_another_process(tmp_path, hold_for=60)
+    try:
+        assert answer == "held"
+        assert hold_folder(tmp_path) is None
+    finally:
+        child.kill()
+        child.wait(30)
+    assert (tmp_path / LOCK_NAME).exists()  # stale: the killed process could not remove it
+    release = hold_folder(tmp_path)
+    assert release is not None
+    release()
+
+
+def test_hold_folder_makes_a_missing_folder(tmp_path):
+    from restyle.files import hold_folder
+
+    release = hold_folder(tmp_path / "a" / "b")
+    assert release is not None and (tmp_path / "a" / "b").is_dir()
+    release()

@@ -22,7 +22,16 @@ from restyle.image import RestyleWarning, load_image, read_metadata
 from restyle.metrics import temporal_error
 from restyle.video import FrameProgress, _frame_options, _temporal_target, stylize_video
 
-from .conftest import animated_gif, encode_hdr, on_terminal, run, smooth_image, stripes_image, video_range_codes
+from .conftest import (
+    animated_gif,
+    claim_in_another_process,
+    encode_hdr,
+    on_terminal,
+    run,
+    smooth_image,
+    stripes_image,
+    video_range_codes,
+)
 
 
 def ffmpeg(*args: str, input: bytes | None = None) -> None:
@@ -954,6 +963,37 @@ def test_a_work_folder_without_frames_takes_new_settings(capsys, tmp_path, clips
         capsys, "video", clips["audio"], clips["style"], "-o", tmp_path / "o.mp4", *FAST, "--frames", "0:2"
     )
     assert code == 1 and "holds frames made with other settings" in err
+
+
+def test_a_work_folder_in_use_by_another_run_is_refused_and_left_alone(capsys, tmp_path, clips):
+    """Two runs with the same output worked in one folder: the second took over the first's
+    settings (or was told its frames were "made with other settings"), and one of them failed
+    ("a finished frame has gone missing") when the other removed the folder. The second is now
+    refused at once, and the first's folder is left as it was."""
+    work = tmp_path / "o.mp4.work"
+    work.mkdir()
+    (work / "settings.json").write_text('{"from": "the run at work"}')
+    child, answer = claim_in_another_process(work, hold_for=120)
+    try:
+        assert answer == "held"
+        code, out, err = run(
+            capsys, "video", clips["audio"], clips["style"], "-o", tmp_path / "o.mp4", *FAST, "--frames", "0:2"
+        )
+        assert code == 1 and out == ""
+        assert err == (
+            f"restyle: error: the work folder {work} is in use by another restyle run; let that run finish, "
+            "or give this one another output or --work-dir\n"
+        )
+        assert (work / "settings.json").read_text() == '{"from": "the run at work"}'
+        assert not list(work.glob("*.png")) and not (tmp_path / "o.mp4").exists()
+    finally:
+        child.kill()
+        child.wait(30)
+    code, out, err = run(  # the holder gone: its folder (no frames yet) is taken over
+        capsys, "video", clips["audio"], clips["style"], "-o", tmp_path / "o.mp4", *FAST, "--frames", "0:2"
+    )
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mp4"]  # folder and lock file removed
 
 
 def test_bad_output(capsys, tmp_path, clips):

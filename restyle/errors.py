@@ -66,7 +66,29 @@ def no_such_file(path: str | os.PathLike, kind: str = "file") -> RestyleError:
     if _URL.match(text):
         url = _URL.sub(lambda match: match.group(1) + "://", text, count=1)
         return RestyleError(f"{url}: a web address; restyle reads local files, so download it first")
-    return RestyleError(f"{text}: no such {kind}")
+    return RestyleError(f"{text}: no such {kind}{home_hint(text)}")
+
+
+def home_hint(path: str | os.PathLike) -> str:
+    """What to add to an error about ``path`` if it begins with a ``~`` that only a shell would
+    have made the home folder (one in quotes, or given from Python), naming the path meant;
+    else "".
+
+    Example:
+        >>> import os
+        >>> home_hint("photo.jpg")
+        ''
+        >>> home_hint("~/photo.jpg") == (
+        ...     "; ~ is the home folder only where a shell expands it (not in quotes, not from "
+        ...     "Python): give " + os.path.expanduser("~/photo.jpg")
+        ... )
+        True
+    """
+    text = os.fspath(path)
+    meant = os.path.expanduser(text) if text.startswith("~") else text
+    if meant == text:
+        return ""
+    return f"; ~ is the home folder only where a shell expands it (not in quotes, not from Python): give {meant}"
 
 
 def refused_path(exc: OSError) -> RestyleError:

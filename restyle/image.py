@@ -32,7 +32,7 @@ from restyle import hdr
 from restyle.bitdepth import BIT_DEPTHS, DEEP_FORMATS, encode_png16, to_uint16, write_tiff16
 from restyle.dequantise import dequantise as smooth_steps
 from restyle.dequantise import dequantise_from, on_grid
-from restyle.errors import RestyleError, check_at_least, check_path_given, no_such_file
+from restyle.errors import RestyleError, check_at_least, check_path_given, home_hint, no_such_file
 from restyle.files import atomic_write, check_lookup, check_not_an_input, check_replaceable, written_path
 from restyle.icc import read_matrix_shaper, srgb_profile
 from restyle.icc import to_srgb as icc_to_srgb
@@ -1288,8 +1288,10 @@ def check_output_folder(path: str | os.PathLike, *, is_folder: bool = False, cre
             probe = probe.parent
         if not probe.is_dir():
             raise RestyleError(f"{path}: cannot create the output folder: {probe} is a file")
+        if not Path(path.parts[0]).exists() and home_hint(path):  # never a folder named ~ here
+            raise RestyleError(f"{path}: refused: it would make a folder named {path.parts[0]} here{home_hint(path)}")
     elif not folder.is_dir():
-        raise RestyleError(f"{path}: output folder {folder} does not exist")
+        raise RestyleError(f"{path}: output folder {folder} does not exist{home_hint(path)}")
     try:
         with tempfile.NamedTemporaryFile(dir=probe, prefix=".restyle-check-", delete=True):
             pass

@@ -390,6 +390,35 @@ def test_user_errors_are_one_line(capsys, tmp_path, content_png, style_png, make
     assert not list(tmp_path.glob("o.*"))
 
 
+@pytest.mark.parametrize(
+    ("command", "make_args", "message"),
+    [
+        ("art", lambda c, s: ["~/photo.png", s, "-o", "o.png"], "~/photo.png: no such file; {HINT}{HOME}/photo.png"),
+        ("art", lambda c, s: [c, s, "-o", "~/o.png"], "~/o.png: output folder ~ does not exist; {HINT}{HOME}/o.png"),
+        ("photo", lambda c, s: ["photos", s, "-o", "~/out"], "~/out: refused: it would make a folder named ~ here; {HINT}{HOME}/out"),
+        ("masks", lambda c, s: [c, s, "-o", "~/masks"], "~/masks: refused: it would make a folder named ~ here; {HINT}{HOME}/masks"),
+    ],
+)  # fmt: skip
+def test_a_tilde_that_no_shell_expanded_is_named_and_no_folder_called_tilde_is_made(
+    capsys, tmp_path, monkeypatch, content_png, style_png, command, make_args, message
+):
+    """A quoted ``"~/photo.png"`` (or one from Python) is not the home folder: the input was
+    "no such file" with no clue, and a folder output made a folder named ``~`` in the current
+    folder (one a later ``rm -rf ~`` meant for it would take the home folder with it)."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    (work / "photos").mkdir(parents=True)
+    (work / "photos" / "p.png").write_bytes(content_png.read_bytes())
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    code, _, stderr = run(capsys, command, *make_args(content_png, style_png), "--size", "32")
+    hint = "~ is the home folder only where a shell expands it (not in quotes, not from Python): give "
+    assert code == 1 and stderr == "restyle: error: " + message.format(HINT=hint, HOME=home) + "\n"
+    assert sorted(p.name for p in work.iterdir()) == ["photos"] and not list(home.iterdir())  # nothing made
+    monkeypatch.setenv("HOME", str(tmp_path / "nowhere"))  # a ~ that expands to nothing that exists: the same
+    assert run(capsys, command, *make_args(content_png, style_png), "--size", "32")[0] == 1
+
+
 @pytest.mark.parametrize("work_size", ["8", "9" * 23])
 def test_masks_work_size_out_of_range_is_one_line(capsys, tmp_path, content_png, style_png, work_size):
     code, _, stderr = run(capsys, "masks", content_png, style_png, "-o", tmp_path / "m", "--work-size", work_size)

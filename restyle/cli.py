@@ -777,7 +777,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
     masks.add_argument("-o", "--output", required=True, type=_path, help="output folder")
     masks_names = add_signature_flags(masks, auto_masks, skip=("device",))
     masks.add_argument("--size", type=whole_number, default=512, help="long side of the masks in pixels (default: 512)")
-    masks.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
+    masks.add_argument(
+        "--device", default="auto", help="auto, cpu, cuda (or cuda:N, a GPU by number) or mps (default: auto)"
+    )
     _add_max_pixels(masks)
     masks.add_argument("--quiet", action="store_true", help="do not print the matching")
     runners["masks"] = lambda args: _run_masks(args, masks_names)

@@ -17,22 +17,46 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:
-    """``auto`` picks CUDA, then Apple MPS, then the CPU; an explicit device must exist."""
-    name = str(name)
-    if name == "auto":
+    """``auto`` picks CUDA, then Apple MPS, then the CPU; an explicit device (``cpu``, ``cuda``,
+    ``cuda:1``, ``mps``) must exist.
+
+    Example:
+        >>> resolve_device("cpu")
+        device(type='cpu')
+        >>> resolve_device("cpu:")
+        Traceback (most recent call last):
+        ...
+        restyle.errors.RestyleError: unknown --device 'cpu:': use one of auto, cpu, cuda, mps (or cuda:N, the N-th GPU)
+    """
+    text = str(name)
+    if text == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
+        if _mps_available():
             return torch.device("mps")
         return torch.device("cpu")
-    base = name.split(":")[0]
-    check_choice(base, DEVICES, "--device")
-    if base == "cuda" and not torch.cuda.is_available():
-        raise RestyleError("--device cuda was asked for, but no CUDA GPU is available; use --device auto")
-    if base == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise RestyleError("--device mps was asked for, but Apple MPS is not available; use --device auto")
-    return torch.device(name)
+    unknown = RestyleError(f"unknown --device {text!r}: use one of {', '.join(DEVICES)} (or cuda:N, the N-th GPU)")
+    if text.partition(":")[0] not in DEVICES[1:]:
+        raise unknown
+    try:
+        device = torch.device(text)
+    except RuntimeError:  # "cpu:", "cuda:x", "cuda:-1"
+        raise unknown from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RestyleError(f"--device {text} was asked for, but no CUDA GPU is available; use --device auto")
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            gpus = "cuda:0" if count == 1 else f"cuda:0 to cuda:{count - 1}"
+            raise RestyleError(f"--device {text} was asked for, but this machine's CUDA GPUs are {gpus}")
+    if device.type == "mps" and not _mps_available():
+        raise RestyleError(f"--device {text} was asked for, but Apple MPS is not available; use --device auto")
+    return device
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
 
 
 @functools.cache

@@ -263,7 +263,7 @@ def stylize_photo(
         mask_palette: how masks are read: "auto", "dpst", "colors" or "integer".
         seed: random seed (the noise that the dpst preset starts from); picked and recorded if
             not given.
-        device: "auto" (CUDA, then MPS, then CPU), "cpu", "cuda" or "mps".
+        device: "auto" (CUDA, then MPS, then CPU), "cpu", "cuda" (or "cuda:1", a GPU by number) or "mps".
         precision: encoder precision: "auto" uses bfloat16 where the hardware runs it natively.
         channels_last: run the encoder on channels-last tensors: the same result up to the
             rounding of masked bfloat16 Grams, and on a CPU with AMX 15-22% faster per pair

@@ -680,7 +680,7 @@ def stylize_video(
             photo preset, as for an image (:class:`restyle.photo.Preset`), off for the modes
             that optimise.
         seed: random seed.
-        device: "auto", "cpu", "cuda" or "mps".
+        device: "auto", "cpu", "cuda" (or "cuda:1", a GPU by number) or "mps".
         callback: called after every frame with a :class:`FrameProgress`.
         _record: more to record with the output's parameters (the web UI marks its results).
 

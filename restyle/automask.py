@@ -56,6 +56,7 @@ from skimage.color import rgb2lab
 from skimage.segmentation import slic
 from torch import Tensor
 
+from restyle.device import check_seed
 from restyle.errors import RestyleError, check_at_least, check_weight
 from restyle.files import atomic_write
 from restyle.horizon import sky_mask
@@ -328,7 +329,8 @@ def _fit_mixture(x: np.ndarray, k: int | None, max_k: int, seed: int) -> tuple[n
     candidates = [k] if k is not None else list(range(1, limit + 1))
     best, bic = None, {}
     for n in candidates:
-        model = GaussianMixture(n, covariance_type="full", reg_covar=1e-3, n_init=2, random_state=seed)
+        # scikit-learn takes seeds below 2^32; restyle's go to 2^63 - 1, as torch's do
+        model = GaussianMixture(n, covariance_type="full", reg_covar=1e-3, n_init=2, random_state=seed % 2**32)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # sklearn's convergence warnings on degenerate data
             model.fit(x)
@@ -437,6 +439,7 @@ def segment(
     smallest = min_side(FEATURE_LAYERS + MATCH_LAYERS)
     if not smallest <= work_size <= MAX_WORK_SIZE:
         raise RestyleError(f"--work-size must be between {smallest} and {MAX_WORK_SIZE}, not {work_size}")
+    check_seed(seed)
     for index, image in enumerate(images):
         name = names[index] if names else f"image {index + 1}"
         check_size(

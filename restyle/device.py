@@ -11,7 +11,7 @@ import torch
 from restyle.allocator import keep_freed_memory
 from restyle.errors import RestyleError, check_choice
 
-__all__ = ["DEVICES", "Runtime", "bf16_is_fast", "resolve_device", "runtime", "use_bf16"]
+__all__ = ["DEVICES", "Runtime", "bf16_is_fast", "check_seed", "resolve_device", "runtime", "use_bf16"]
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -119,9 +119,26 @@ def runtime(*, device: str | torch.device, precision: str, seed: int | None) -> 
     dev = resolve_device(device)
     if dev.type == "cpu":
         keep_freed_memory()  # large CPU tensors then reuse freed pages (restyle.allocator)
-    if seed is not None and not 0 <= seed < 2**63:  # what torch's generators take
-        raise RestyleError(f"--seed must be between 0 and 2^63 - 1, not {seed}")
+    if seed is not None:
+        check_seed(seed)
     return Runtime(dev, use_bf16(precision, dev), new_seed() if seed is None else seed)
+
+
+def check_seed(seed: int) -> int:
+    """``seed`` if it is one that every command takes: 0 to 2^63 - 1, what torch's generators
+    take; a one-line :class:`RestyleError` otherwise.
+
+    Example:
+        >>> check_seed(7)
+        7
+        >>> check_seed(-1)
+        Traceback (most recent call last):
+        ...
+        restyle.errors.RestyleError: --seed must be between 0 and 2^63 - 1, not -1
+    """
+    if not 0 <= seed < 2**63:
+        raise RestyleError(f"--seed must be between 0 and 2^63 - 1, not {seed}")
+    return seed
 
 
 def new_seed() -> int:

@@ -519,3 +519,22 @@ def test_auto_masks_content_masks_are_feathered_unless_asked_not_to(scene):
     assert torch.allclose(soft.masks.content.sum(0), torch.ones(soft.masks.content.shape[1:]), atol=1e-5)
     assert torch.equal(soft.masks.style, hard.masks.style)  # the style's sub-styles stay hard
     assert (soft.masks.content.argmax(0) == hard.masks.content.argmax(0)).float().mean() > 0.95
+
+
+def test_masks_take_every_seed_the_other_commands_take(capsys, tmp_path, scene_files):
+    """``restyle masks --seed -1`` (or 2^32 and above) reached scikit-learn's mixture, which
+    takes seeds below 2^32, and came out as its InvalidParameterError, a traceback, after the
+    features were computed. Every seed of 0 to 2^63 - 1 is taken now (the mixture's is the
+    seed modulo 2^32: 2^32 finds what 0 finds), and any other is one line before any work."""
+    content, style = scene_files
+    for seed in ("0", str(2**32)):
+        code, _, err = run(capsys, "masks", content, style, "-o", tmp_path / seed, "--seed", seed, "--quiet")
+        assert code == 0, err
+    for name in ("content_mask.png", "style_mask.png"):
+        assert np.array_equal(
+            np.asarray(Image.open(tmp_path / "0" / name)), np.asarray(Image.open(tmp_path / str(2**32) / name))
+        )
+    for seed in ("-1", str(2**63)):
+        code, _, err = run(capsys, "masks", content, style, "-o", tmp_path / "bad", "--seed", seed, "--quiet")
+        assert code == 1 and err == f"restyle: error: --seed must be between 0 and 2^63 - 1, not {seed}\n"
+    assert not (tmp_path / "bad").exists()

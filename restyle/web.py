@@ -1192,7 +1192,8 @@ def serve(
     which the page offered for download.
 
     Args:
-        host: the address to bind: 127.0.0.1 (the default) is this machine only.
+        host: the address to bind: 127.0.0.1 (the default) is this machine only; an IPv6
+            address may be given bare or in brackets (::1, [::1]).
         port: the port to serve on.
         max_upload_mb: the largest upload in MB: room for a camera's RAW photo, a 16-bit TIFF
             or minutes of phone video; images are also held to ``max_pixels``.
@@ -1203,6 +1204,8 @@ def serve(
     if not 0 < port < 65536:
         raise RestyleError(f"--port must be between 1 and 65535, not {port}")
     check_at_least(max_upload_mb, 1, "--max-upload-mb")
+    check_at_least(max_pixels, 1, "--max-pixels")  # not only once an upload is refused by it
+    host = host.removeprefix("[").removesuffix("]")  # an IPv6 address as a URL writes it: [::1]
     _check_address(host, port)
     if host not in ("127.0.0.1", "localhost", "::1"):
         warnings.warn(f"serving on {host}: other machines can reach this UI", RestyleWarning, stacklevel=2)
@@ -1212,6 +1215,16 @@ def serve(
     except BaseException:  # not started (the port in use, say): nothing of it is left behind
         shutil.rmtree(folder, ignore_errors=True)
         raise
+
+
+def _address(host: str, port: int) -> str:
+    """``host:port`` as a URL writes it: an IPv6 address in brackets (``[::1]:7860``).
+
+    Example:
+        >>> _address("127.0.0.1", 7860), _address("::1", 7860)
+        ('127.0.0.1:7860', '[::1]:7860')
+    """
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _check_address(host: str, port: int) -> None:
@@ -1237,7 +1250,7 @@ def _check_address(host: str, port: int) -> None:
                 errno.EACCES: "permission denied (ports under 1024 need administrator rights); give another --port",
             }
             reason = reasons.get(exc.errno, exc.strerror or str(exc))
-            raise RestyleError(f"cannot start the server on {host}:{port}: {reason}") from None
+            raise RestyleError(f"cannot start the server on {_address(host, port)}: {reason}") from None
 
 
 def _warm_up() -> None:
@@ -1263,7 +1276,7 @@ def _launch(folder: Path, *, host: str, port: int, max_upload_mb: int, max_pixel
     _WORKER.submit(_warm_up)
     try:
         app.launch(
-            server_name=host,
+            server_name=_address(host, port).rpartition(":")[0],  # Gradio makes its URL from it: http://[::1]:7860
             server_port=port,
             max_file_size=f"{max_upload_mb}mb",
             prevent_thread_lock=not block,
@@ -1276,9 +1289,9 @@ def _launch(folder: Path, *, host: str, port: int, max_upload_mb: int, max_pixel
     except OSError as exc:
         if "Cannot find empty port" in str(exc):  # Gradio's words, with advice for its own API
             raise RestyleError(
-                f"cannot start the server on {host}:{port}: the port is in use; give another --port"
+                f"cannot start the server on {_address(host, port)}: the port is in use; give another --port"
             ) from None
-        raise RestyleError(f"cannot start the server on {host}:{port}: {exc}") from None
+        raise RestyleError(f"cannot start the server on {_address(host, port)}: {exc}") from None
     except KeyboardInterrupt:  # stopped while it was starting, before Gradio waits for Ctrl-C itself
         app.close()
     if block:  # stopped (Ctrl-C): its uploads and results, people's photos, are not left behind

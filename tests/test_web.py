@@ -790,6 +790,23 @@ def test_serve_errors_are_one_line(capsys, tmp_path, monkeypatch, argv, message)
     assert list(tmp_path.iterdir()) == []  # no empty upload folder left in /tmp
 
 
+def test_serve_refuses_a_pixel_limit_under_one_before_it_starts(tmp_path, monkeypatch):
+    """The server started with ``--max-pixels 0`` and refused every upload as over it. (Not
+    blocking, so that the test ends if it starts.)"""
+    import tempfile
+
+    from restyle import web
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    try:
+        with pytest.raises(RestyleError, match=r"^--max-pixels must be at least 1, not 0$"):
+            app = web.serve(port=_free_port(), max_pixels=0, block=False)
+    finally:
+        if "app" in locals():
+            app.close()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_serve_on_an_unknown_name_is_one_line(capsys, monkeypatch):
     """Gradio called this a port in use too. (The name lookup is stubbed: no DNS in a test.)"""
     from restyle.cli import main
@@ -892,6 +909,34 @@ def test_a_started_server_imports_what_the_first_auto_masks_click_needs(tmp_path
         timeout=60,
     )
     assert before.stdout.split() == ["False"], before.stdout + before.stderr  # not imported with restyle.web
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="needs IPv6 on the loopback")
+def test_serve_on_an_ipv6_address_with_or_without_brackets(tmp_path):
+    """``--host ::1`` failed once the server had started: Gradio wrote its own URL as
+    ``http://::1:7860`` and httpx refused it (a traceback). ``[::1]``, as a URL writes it, was
+    "not an address"."""
+    script = (
+        "import urllib.request\n"
+        "from restyle import web\n"
+        "for host, port in (('::1', int(sys.argv[1])), ('[::1]', int(sys.argv[2]))):\n"
+        "    app = web.serve(host=host, port=port, block=False)\n"
+        "    with urllib.request.urlopen(f'http://[::1]:{port}/', timeout=30) as page:\n"
+        "        print('page', host, page.status)\n"
+        "    app.close()\n"
+    )
+    done = _python("import sys\n" + script, tmp_path, str(_free_port()), str(_free_port()))
+    pages = [line for line in done.stdout.splitlines() if line.startswith("page ")]  # not Gradio's own lines
+    assert pages == ["page ::1 200", "page [::1] 200"], done.stdout + done.stderr
 
 
 _SERVER_WITH_A_JOB = """

@@ -21,6 +21,7 @@ its signature. Deviations from the paper, each on purpose:
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from torch import Tensor
 from restyle.automask import AutoMasks, check_mask_options, resolve_global_style, resolve_masks
 from restyle.color import combine_luminance, luminance, match_color, match_luminance
 from restyle.device import runtime
-from restyle.errors import RestyleError, check_positive, check_weight, flag
+from restyle.errors import RestyleError, check_positive, check_weight, flag, home_hint, no_such_file
 from restyle.footprint import art_bytes, check_memory, lbfgs_pairs
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
@@ -154,6 +155,8 @@ def _check_init(init: ImageLike) -> None:
         return  # an image given in memory or as a Path is load_image's to check, as are samples
     if Path(init).exists():
         return
+    if os.path.islink(init) or home_hint(init):  # not a mistyped word: say what is wrong with the path
+        raise RestyleError(f"--init {no_such_file(init)}")
     raise RestyleError(f"--init {init}: no such file (--init takes content, noise, or an image)")
 
 

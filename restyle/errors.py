@@ -66,6 +66,8 @@ def no_such_file(path: str | os.PathLike, kind: str = "file") -> RestyleError:
     if _URL.match(text):
         url = _URL.sub(lambda match: match.group(1) + "://", text, count=1)
         return RestyleError(f"{url}: a web address; restyle reads local files, so download it first")
+    if os.path.islink(text):  # it is listed, but what it points to is gone
+        return RestyleError(f"{text}: a symbolic link to {os.readlink(text)}, which does not exist")
     return RestyleError(f"{text}: no such {kind}{home_hint(text)}")
 
 

@@ -391,6 +391,29 @@ def test_user_errors_are_one_line(capsys, tmp_path, content_png, style_png, make
 
 
 @pytest.mark.parametrize(
+    ("command", "make_args", "prefix"),
+    [
+        ("art", lambda c, s, link: [link, s, "-o", "o.png"], ""),
+        ("art", lambda c, s, link: [c, link, "-o", "o.png"], ""),
+        ("art", lambda c, s, link: [c, s, "--init", link, "-o", "o.png"], "--init "),
+        ("photo", lambda c, s, link: [c, s, "--content-mask", link, "--style-mask", s, "-o", "o.png"], ""),
+        ("video", lambda c, s, link: [link, s, "-o", "o.mp4"], ""),
+        ("info", lambda c, s, link: [link], ""),
+    ],
+)
+def test_a_link_to_nothing_is_told_from_a_missing_file(
+    capsys, tmp_path, monkeypatch, content_png, style_png, command, make_args, prefix
+):
+    """``ls`` lists a symbolic link whose file has gone, and "no such file" for it puzzled; so
+    did "--init LINK: no such file (--init takes content, noise, or an image)"."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "photo.png").symlink_to(tmp_path / "moved" / "photo.png")
+    code, _, stderr = run(capsys, command, *make_args(content_png, style_png, "photo.png"))
+    message = f"{prefix}photo.png: a symbolic link to {tmp_path / 'moved' / 'photo.png'}, which does not exist"
+    assert code == 1 and on_terminal(stderr) == [f"restyle: error: {message}"]
+
+
+@pytest.mark.parametrize(
     ("command", "make_args", "message"),
     [
         ("art", lambda c, s: ["~/photo.png", s, "-o", "o.png"], "~/photo.png: no such file; {HINT}{HOME}/photo.png"),

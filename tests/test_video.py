@@ -2,6 +2,7 @@
 
 import dataclasses
 import itertools
+import os
 import re
 import subprocess
 import warnings
@@ -994,6 +995,24 @@ def test_a_work_folder_in_use_by_another_run_is_refused_and_left_alone(capsys, t
     )
     assert code == 0, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mp4"]  # folder and lock file removed
+
+
+def test_a_clip_from_a_pipe_is_refused_with_what_to_do(capsys, tmp_path, clips):
+    """``restyle video <(cat clip.mp4) ...`` reached ffmpeg, which runs apart and cannot see
+    the shell's pipe: "not a readable video (Error opening input files: No such file or
+    directory)". A named pipe with no writer yet made ffmpeg wait for ever. The clip is read
+    several times, so a pipe cannot serve; the message says so."""
+    read, write = os.pipe()
+    try:
+        code, _, err = run(capsys, "video", f"/dev/fd/{read}", clips["style"], "-o", tmp_path / "o.mp4", *FAST)
+    finally:
+        os.close(read)
+        os.close(write)
+    assert code == 1 and on_terminal(err) == [
+        f"restyle: error: /dev/fd/{read}: a pipe, not a file; restyle video reads a clip several times (and in "
+        "ffmpeg, which cannot see this one), so save it to a file first"
+    ]
+    assert not (tmp_path / "o.mp4").exists()
 
 
 def test_bad_output(capsys, tmp_path, clips):

@@ -118,6 +118,13 @@ STILL_IMAGE = (
 )
 
 
+#: Picture formats ffmpeg decodes and Pillow does not (Pillow's are told apart before ffmpeg
+#: runs): each is one still image, which ffmpeg would hand over as a clip of one frame, with no
+#: duration. Codecs of both stills and streams (MJPEG) are not here: a raw stream has no
+#: duration either.
+_STILL_CODECS = frozenset({"svg", "exr", "dpx", "hdr", "jpegxl", "jpeg2000", "qoi", "psd", "dds", "fits", "xpm"})
+
+
 def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
     """Read a clip's frame rate, size, frame count and whether it has audio.
 
@@ -177,6 +184,9 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
         )
     if not meta.get("fps") or not meta.get("size"):
         raise RestyleError(f"{source}: no video stream")
+    codec = str(meta.get("codec", "")).split(" ")[0].rstrip(",")
+    if codec in _STILL_CODECS and not meta.get("duration"):  # a picture ffmpeg reads as one frame
+        raise RestyleError(f"{source}: {STILL_IMAGE}")
     duration = float(meta.get("duration") or 0.0)
     frames = max(0, round(duration * float(meta["fps"])))
     size = tuple(meta["size"])

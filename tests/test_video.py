@@ -850,6 +850,24 @@ def _jpeg(path):
     return path
 
 
+_SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="32" height="24"><rect width="32" height="24"/></svg>'
+
+
+def _picture(path, image):
+    """``image`` converted by ffmpeg to the picture format ``path`` names."""
+    ffmpeg("-i", str(image), str(path))
+    return path
+
+
+def test_a_raw_stream_without_a_duration_is_still_a_clip(tmp_path, clips):
+    """A raw H.264 stream has no duration, as a picture ffmpeg reads has none: only the
+    picture formats are taken for stills."""
+    raw = tmp_path / "camera.h264"
+    ffmpeg("-i", str(clips["audio"]), "-an", "-c:v", "libx264", str(raw))
+    info = probe(raw)  # not refused
+    assert len(list(read_frames(info, shape=(42, 64)))) >= 8  # (at the 25 fps ffmpeg assumes without timing)
+
+
 def _audio_only(path):
     ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=0.5", "-c:a", "aac", str(path))
     return path
@@ -869,6 +887,10 @@ def _audio_only(path):
         (lambda t, c: _jpeg(t / "photo.jpg"), [], "photo.jpg: a still image, not a clip"),
         (lambda t, c: "sample:astronaut", [], "sample:astronaut: a still image, not a clip"),
         (lambda t, c: _write(t / "IMG_1.CR2", b"II*\x00junk"), [], "IMG_1.CR2: a still image, not a clip"),
+        # pictures ffmpeg reads and Pillow does not: each was stylised as a clip of one frame
+        (lambda t, c: _write(t / "logo.svg", _SVG), [], "logo.svg: a still image, not a clip"),
+        (lambda t, c: _picture(t / "scan.dpx", c["style"]), [], "scan.dpx: a still image, not a clip"),
+        (lambda t, c: _picture(t / "render.exr", c["style"]), [], "render.exr: a still image, not a clip"),
         # was stylised as a clip of one frame, after a warning on its timing
         (lambda t, c: animated_gif(t / "one.gif", count=1), [], "one.gif: a GIF of one frame is a still image, not a"),
         (lambda t, c: c["audio"], ["--frames", "5:2"], "START < END"),

@@ -36,7 +36,7 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     unknown = RestyleError(f"unknown --device {text!r}: use one of {', '.join(DEVICES)} (or cuda:N, the N-th GPU)")
-    if text.partition(":")[0] not in DEVICES[1:]:
+    if text.partition(":")[0] not in ("cpu", "cuda", "mps"):  # "auto" takes no index
         raise unknown
     try:
         device = torch.device(text)

@@ -544,6 +544,12 @@ def _temporal_target(
     return nearest, Temporal(target, trust, weight)
 
 
+#: The frame rates a folder of frames may be given (``--fps``): ffmpeg writes a video's rate as a
+#: fraction of whole numbers, and below about 1e-4 or far above 1e9 it has none (tried: 1e-5 and
+#: 1e300 wrote no frame); these bounds hold every real clip, a time-lapse to a high-speed camera.
+MIN_FPS, MAX_FPS = 0.001, 1_000_000.0
+
+
 def _check_options(
     *,
     mode: str,
@@ -571,6 +577,8 @@ def _check_options(
     if passes < 1 or frame_iterations < 1:
         raise RestyleError("--passes and --frame-iterations must be at least 1")
     check_positive(fps, "--fps")  # checked for video files too, though they keep their own
+    if not MIN_FPS <= fps <= MAX_FPS:  # 1e-5 or 1e300 failed at the encoding, after all the work
+        raise RestyleError(f"--fps must be between {MIN_FPS:g} and {MAX_FPS:,.0f}, not {fps:g}")
     check_long_side(size, minimum=MIN_TRANSFER_SIZE)
     unused = [name for name, value in unused_if_fast.items() if value is not None] if fast else []
     if unused:
@@ -662,7 +670,7 @@ def stylize_video(
         iterations: iterations of the first frame (default: the image pipeline's).
         style_weight: style weight (default: the image pipeline's).
         content_weight: content weight (default: the image pipeline's).
-        fps: frame rate of a folder of frames (video files keep their own).
+        fps: frame rate of a folder of frames, 0.001 to 1,000,000 (video files keep their own).
         work_dir: folder for finished frames, so that a stopped run continues (default: next
             to the output, OUTPUT.work).
         keep_frames: keep the work folder's frames once the output is written (to extend the

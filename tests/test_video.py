@@ -898,6 +898,9 @@ def _audio_only(path):
         (lambda t, c: c["audio"], ["--mode", "photo", "--passes", "0"], "at least 1"),
         (lambda t, c: c["audio"], ["--temporal-weight", "-1"], "--temporal-weight must be"),
         (lambda t, c: c["audio"], ["--fps", "0"], "--fps must be a positive number"),
+        # ffmpeg cannot write these rates: "encoding failed", after the frames were stylised
+        (lambda t, c: t / "frames", ["--fps", "1e-5"], "--fps must be between 0.001 and 1,000,000, not 1e-05"),
+        (lambda t, c: t / "frames", ["--fps", "1e300"], "--fps must be between 0.001 and 1,000,000, not 1e+300"),
         (lambda t, c: c["audio"], ["--seed", "-3"], "--seed must be between 0"),  # found at the first frame
         (lambda t, c: c["audio"], ["--size", "100000"], "the frames: --size 100000 would make it 100000x"),
         (lambda t, c: c["audio"], ["--size", "23"], "the frame at --size 23 is too small: 22x14; the deepest"),
@@ -909,6 +912,9 @@ def _audio_only(path):
 )
 def test_bad_input_is_one_line(capsys, tmp_path, clips, make, extra, message):
     (tmp_path / "empty").mkdir()
+    (tmp_path / "frames").mkdir()
+    for index in range(2):
+        Image.fromarray(stripes_image(32, 48)).save(tmp_path / "frames" / f"f{index}.png")
     source = make(tmp_path, clips)
     code, _, err = run(capsys, "video", source, clips["style"], "-o", tmp_path / "o.mp4", *FAST, *extra)
     assert code == 1, err

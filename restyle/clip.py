@@ -16,7 +16,6 @@ import os
 import re
 import secrets
 import shutil
-import stat
 import subprocess
 import tempfile
 import warnings
@@ -153,7 +152,7 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
             if other != size and warn_if_stretched(other[::-1], size[::-1], f"the frame {file}", "the first frame"):
                 break
         return VideoInfo(source, fps, size, len(files), False, True, deep=holds_deep_colour(files[0]))
-    if stat.S_ISFIFO(source.stat().st_mode):  # a named pipe, or a shell's <(...): ffmpeg runs apart
+    if source.is_fifo():  # a named pipe, or a shell's <(...): ffmpeg runs apart
         raise RestyleError(
             f"{source}: a pipe, not a file; restyle video reads a clip several times (and in ffmpeg, "
             "which cannot see this one), so save it to a file first"

@@ -87,7 +87,7 @@ def home_hint(path: str | os.PathLike) -> str:
         True
     """
     text = os.fspath(path)
-    meant = os.path.expanduser(text) if text.startswith("~") else text
+    meant = os.path.expanduser(text)  # the path itself unless it begins with ~
     if meant == text:
         return ""
     return f"; ~ is the home folder only where a shell expands it (not in quotes, not from Python): give {meant}"

@@ -1288,8 +1288,9 @@ def check_output_folder(path: str | os.PathLike, *, is_folder: bool = False, cre
             probe = probe.parent
         if not probe.is_dir():
             raise RestyleError(f"{path}: cannot create the output folder: {probe} is a file")
-        if not Path(path.parts[0]).exists() and home_hint(path):  # never a folder named ~ here
-            raise RestyleError(f"{path}: refused: it would make a folder named {path.parts[0]} here{home_hint(path)}")
+        hint = home_hint(path)
+        if hint and not Path(path.parts[0]).exists():  # never a folder named ~ here
+            raise RestyleError(f"{path}: refused: it would make a folder named {path.parts[0]} here{hint}")
     elif not folder.is_dir():
         raise RestyleError(f"{path}: output folder {folder} does not exist{home_hint(path)}")
     try:

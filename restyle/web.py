@@ -1217,14 +1217,14 @@ def serve(
         raise
 
 
-def _address(host: str, port: int) -> str:
-    """``host:port`` as a URL writes it: an IPv6 address in brackets (``[::1]:7860``).
+def _url_host(host: str) -> str:
+    """``host`` as a URL writes it: an IPv6 address in brackets (``[::1]``).
 
     Example:
-        >>> _address("127.0.0.1", 7860), _address("::1", 7860)
-        ('127.0.0.1:7860', '[::1]:7860')
+        >>> _url_host("127.0.0.1"), _url_host("::1")
+        ('127.0.0.1', '[::1]')
     """
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return f"[{host}]" if ":" in host else host
 
 
 def _check_address(host: str, port: int) -> None:
@@ -1250,7 +1250,7 @@ def _check_address(host: str, port: int) -> None:
                 errno.EACCES: "permission denied (ports under 1024 need administrator rights); give another --port",
             }
             reason = reasons.get(exc.errno, exc.strerror or str(exc))
-            raise RestyleError(f"cannot start the server on {_address(host, port)}: {reason}") from None
+            raise RestyleError(f"cannot start the server on {_url_host(host)}:{port}: {reason}") from None
 
 
 def _warm_up() -> None:
@@ -1276,7 +1276,7 @@ def _launch(folder: Path, *, host: str, port: int, max_upload_mb: int, max_pixel
     _WORKER.submit(_warm_up)
     try:
         app.launch(
-            server_name=_address(host, port).rpartition(":")[0],  # Gradio makes its URL from it: http://[::1]:7860
+            server_name=_url_host(host),  # Gradio makes its URL from it: http://[::1]:7860
             server_port=port,
             max_file_size=f"{max_upload_mb}mb",
             prevent_thread_lock=not block,
@@ -1289,9 +1289,9 @@ def _launch(folder: Path, *, host: str, port: int, max_upload_mb: int, max_pixel
     except OSError as exc:
         if "Cannot find empty port" in str(exc):  # Gradio's words, with advice for its own API
             raise RestyleError(
-                f"cannot start the server on {_address(host, port)}: the port is in use; give another --port"
+                f"cannot start the server on {_url_host(host)}:{port}: the port is in use; give another --port"
             ) from None
-        raise RestyleError(f"cannot start the server on {_address(host, port)}: {exc}") from None
+        raise RestyleError(f"cannot start the server on {_url_host(host)}:{port}: {exc}") from None
     except KeyboardInterrupt:  # stopped while it was starting, before Gradio waits for Ctrl-C itself
         app.close()
     if block:  # stopped (Ctrl-C): its uploads and results, people's photos, are not left behind

@@ -35,9 +35,11 @@ from restyle.errors import (
 from restyle.files import check_not_an_input, check_replaceable, file_stamp, name_beside
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
+    MAX_SIDE,
     WRITABLE_SUFFIXES,
     camera_exif,
     check_output_folder,
+    check_output_side,
     check_writable,
     image_files,
     image_size,
@@ -199,10 +201,28 @@ def _finish(result: Any, output: Path, extra: dict[str, Any], *, bits: int) -> i
     return 0
 
 
-def _batch_suffix(photo: Path, bits: int) -> str:
-    """A folder's result keeps its photo's file type where restyle writes it with ``bits``, else PNG."""
+def _result_side(args: argparse.Namespace, content: str | Path) -> tuple[int, str]:
+    """The long side of the result of the photo ``content`` and what sets it: ``--size``, or with
+    ``--full-resolution`` the photo's own size."""
+    if getattr(args, "full_resolution", False):
+        return max(image_size(content, max_pixels=args.max_pixels)), f"--full-resolution: the size of {content}"
+    return args.size, f"--size {args.size}"
+
+
+def _check_result_side(args: argparse.Namespace, output: Path) -> None:
+    """Fail now, before any work, if the result is larger than ``output``'s format can store
+    (a WebP more than 16,383 pixels a side), rather than after the work."""
+    if WRITABLE_SUFFIXES.get(output.suffix.lower()) in MAX_SIDE:
+        side, cause = _result_side(args, args.content)
+        check_output_side(output, side, cause=cause)
+
+
+def _batch_suffix(photo: Path, bits: int, side: int) -> str:
+    """A folder's result keeps its photo's file type where restyle writes it with ``bits`` and
+    the format holds a long side of ``side`` pixels, else PNG."""
     suffix = photo.suffix.lower()
-    if suffix in WRITABLE_SUFFIXES and (bits == 8 or WRITABLE_SUFFIXES[suffix] in DEEP_FORMATS):
+    fmt = WRITABLE_SUFFIXES.get(suffix)
+    if fmt is not None and (bits == 8 or fmt in DEEP_FORMATS) and side <= MAX_SIDE.get(fmt, side):
         return suffix
     return ".png"
 
@@ -233,7 +253,10 @@ def _batch_pairs(args: argparse.Namespace, inputs: Sequence[object]) -> list[tup
     for photo in photos:
         image_size(photo)  # a file that is not an image: one line now, not halfway through the batch
     check_output_folder(output, is_folder=True, create=True)
-    pairs = [(photo, output / f"{photo.stem}{_batch_suffix(photo, args.bit_depth)}") for photo in photos]
+    pairs = [
+        (photo, output / f"{photo.stem}{_batch_suffix(photo, args.bit_depth, _result_side(args, photo)[0])}")
+        for photo in photos
+    ]
     names = [result.name.lower() for _, result in pairs]
     clash = next((pairs[i][0].name for i, name in enumerate(names) if names.count(name) > 1), None)
     if clash is not None:
@@ -341,6 +364,7 @@ def _run_art(args: argparse.Namespace, names: Sequence[str]) -> int:
             args.styles,
         )
     output = check_writable(args.output, inputs=inputs, bits=args.bit_depth)
+    _check_result_side(args, output)
     kwargs = _seeded(signature_kwargs(args, names))
     extra = {"command": "art", "content": str(args.content), "styles": [str(s) for s in args.styles]}
     progress = _Progress(output, args.save_every, args.quiet, metadata=_recorded(extra, kwargs), bits=args.bit_depth)
@@ -389,6 +413,8 @@ def _run_photo(args: argparse.Namespace, names: Sequence[str]) -> int:
     inputs = [args.content, args.style, args.content_mask, args.style_mask]
     batch = Path(args.content).is_dir()
     output = Path(args.output) if batch else check_writable(args.output, inputs=inputs, bits=args.bit_depth)
+    if not batch:
+        _check_result_side(args, output)  # a sweep's results and sheet take the output's type
     kwargs = signature_kwargs(args, names)
     grid = {k: kwargs.pop(k) or [None] for k in SWEEP_OPTIONS}
     for name, values in grid.items():  # every value of a sweep is checked before the first run
@@ -689,7 +715,11 @@ def _run_smooth(args: argparse.Namespace) -> int:
         raise RestyleError(
             f"--radius {args.radius} is wider than the image ({width}x{height}); use at most {max(height, width)}"
         )
-    _check_smoothing_memory(args.method, (content if args.method == "upsample" else image).shape[-2:])
+    out_shape = (content if args.method == "upsample" else image).shape[-2:]
+    _check_smoothing_memory(args.method, out_shape)
+    check_output_side(
+        output, max(out_shape), cause=f"the size of {args.content if args.method == 'upsample' else args.image}"
+    )
     rows = _RowProgress(args.quiet, f"{args.method} smoothing")
     try:
         out = _smoothed(args, image, guide, content if args.method == "upsample" else None, progress=rows)

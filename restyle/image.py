@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import re
+import reprlib
 import tempfile
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -32,7 +33,14 @@ from restyle import hdr
 from restyle.bitdepth import BIT_DEPTHS, DEEP_FORMATS, encode_png16, to_uint16, write_tiff16
 from restyle.dequantise import dequantise as smooth_steps
 from restyle.dequantise import dequantise_from, on_grid
-from restyle.errors import RestyleError, check_at_least, check_path_given, home_hint, no_such_file
+from restyle.errors import (
+    ArgumentTypeError,
+    RestyleError,
+    check_at_least,
+    check_path_given,
+    home_hint,
+    no_such_file,
+)
 from restyle.files import atomic_write, check_lookup, check_not_an_input, check_replaceable, written_path
 from restyle.icc import read_matrix_shaper, srgb_profile
 from restyle.icc import to_srgb as icc_to_srgb
@@ -44,12 +52,14 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "IMAGE_SUFFIXES",
     "IN_MEMORY",
+    "MAX_SIDE",
     "SAMPLES",
     "ImageLike",
     "RestyleWarning",
     "camera_exif",
     "check_long_side",
     "check_output_folder",
+    "check_output_side",
     "check_pixels",
     "check_work_size",
     "check_writable",
@@ -70,6 +80,7 @@ __all__ = [
     "style_shape",
     "to_pil",
     "to_uint8",
+    "upright_pil",
     "warn_if_enlarged",
     "warn_if_stretched",
 ]
@@ -91,6 +102,34 @@ WRITABLE_SUFFIXES = {
     ".tiff": "TIFF",
     ".webp": "WEBP",
 }
+#: The longest side each format can store: WebP's dimensions have 14 bits, and libjpeg stops
+#: at 65,500 pixels (PNG and TIFF take far more than restyle makes).
+MAX_SIDE = {"JPEG": 65_500, "WEBP": 16_383}
+
+
+def check_output_side(path: str | os.PathLike, long_side: int, *, cause: str = "") -> None:
+    """Fail now, before any computation, if an image with a long side of ``long_side`` pixels is
+    larger than ``path``'s format can store (:data:`MAX_SIDE`); ``cause`` says what makes it that
+    large (``"--size 20000"``), for the message.
+
+    Example:
+        >>> check_output_side("out.webp", 16_383)
+        >>> check_output_side("out.webp", 20_000, cause="--size 20000")
+        Traceback (most recent call last):
+        ...
+        restyle.errors.RestyleError: out.webp: a WebP image holds at most 16383 pixels a side, and this one has 20000 (--size 20000); write .png or .tif
+    """
+    fmt = WRITABLE_SUFFIXES.get(Path(path).suffix.lower())
+    limit = MAX_SIDE.get(fmt or "")
+    if limit is not None and long_side > limit:
+        name = {"WEBP": "WebP"}.get(fmt, fmt)
+        why = f" ({cause})" if cause else ""
+        raise RestyleError(
+            f"{path}: a {name} image holds at most {limit} pixels a side, and this one has {long_side}{why}; "
+            "write .png or .tif"
+        )
+
+
 #: The PIL modes :func:`save_image` writes as they are, per format: 8-bit modes the format
 #: stores (WebP's encoder takes the rest of these as RGB or RGBA). Other modes (float, 16-bit,
 #: CMYK, transparency in a JPEG) are brought to sRGB RGB first, as an input is.
@@ -275,6 +314,8 @@ def _pil_to_array(img: Image.Image, what: str = "image", *, icc: bool = True) ->
     compositing transparency on white."""
     if icc:
         img = _to_srgb(img, what)
+    if img.mode == "La":  # premultiplied grey, which Pillow converts only to LA
+        img = img.convert("LA")
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
         arr = np.asarray(img, dtype=np.float32) / 65535.0
@@ -288,7 +329,7 @@ def _pil_to_array(img: Image.Image, what: str = "image", *, icc: bool = True) ->
         top = 1.0 if mode == "F" and high <= 1.0 else 65535.0 if high > 255 else 255.0
         arr = np.clip(arr / top, 0.0, 1.0)
         return np.repeat(arr[..., None], 3, axis=2)
-    if mode == "P" or mode in ("LA", "La", "PA", "RGBa"):
+    if mode == "P" or mode in ("LA", "PA", "RGBa"):
         img = img.convert("RGBA")
     if img.mode == "RGBA":
         white = Image.new("RGBA", img.size, (255, 255, 255, 255))
@@ -676,8 +717,7 @@ def _read_file(path: Path, *, size: int | None, max_pixels: int, icc: bool = Tru
                 with _libtiff_messages(img.format == "TIFF") as libtiff:
                     img.load()
                 # turned as a PIL image, in its 8 bits: a quarter of a float copy's memory
-                upright = ImageOps.exif_transpose(img) if _exif(img, str(path)) else img
-                return _pil_to_array(upright, what=str(path), icc=icc)
+                return _pil_to_array(_upright_image(img, str(path)), what=str(path), icc=icc)
             except Image.DecompressionBombError:
                 raise RestyleError(f"{path}: refused as a decompression bomb") from None
             except (OSError, SyntaxError, ValueError) as exc:
@@ -713,6 +753,29 @@ def _exif(img: Image.Image, what: str | None = None) -> Image.Exif:
         if what is not None:
             _warn(f"{what}: its EXIF block is damaged; read as stored, without its orientation")
         return Image.Exif()
+
+
+def _upright_image(img: Image.Image, what: str) -> Image.Image:
+    """A decoded PIL image turned upright by its EXIF orientation."""
+    return ImageOps.exif_transpose(img) if _exif(img, what) else img
+
+
+def upright_pil(img: Image.Image, what: str) -> Image.Image:
+    """A PIL image given in memory, decoded and turned upright by its EXIF orientation, as a
+    file's pixels are: one from ``PIL.Image.open`` is decoded only now, and a truncated file or
+    a closed image fails here, as a :class:`~restyle.errors.RestyleError` naming ``what``.
+
+    Example:
+        >>> photo = Image.new("RGB", (4, 2))
+        >>> photo.getexif()[0x0112] = 6  # stored on its side, as a phone does
+        >>> upright_pil(photo, "content").size
+        (2, 4)
+    """
+    try:
+        img.load()
+    except (OSError, SyntaxError, ValueError) as error:
+        raise RestyleError(f"{what}: the PIL image cannot be read ({error})") from None
+    return _upright_image(img, what)
 
 
 def _upright(pixels: np.ndarray, img: Image.Image, what: str | None = None) -> np.ndarray:
@@ -782,7 +845,8 @@ def load_image(
 
     Paths may be PNG or TIFF (8 or 16 bit; a 16-bit colour PNG at 8 bits without OpenCV), JPEG,
     WebP, BMP or GIF; grayscale, palette, CMYK and
-    RGBA images are converted (transparency composited on white); EXIF orientation is applied;
+    RGBA images are converted (transparency composited on white); EXIF orientation is applied
+    (to a PIL image's too);
     colours in an embedded ICC profile (Display P3, Adobe RGB) are converted to sRGB.
 
     Args:
@@ -828,12 +892,14 @@ def load_image(
         arr = _read_file(Path(source), size=size, max_pixels=max_pixels, icc=icc)
         tensor = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)[None]
     elif isinstance(source, Image.Image):
-        tensor = torch.from_numpy(_pil_to_array(source, what, icc=icc)).permute(2, 0, 1)[None]
+        tensor = torch.from_numpy(_pil_to_array(upright_pil(source, what), what, icc=icc)).permute(2, 0, 1)[None]
     elif isinstance(source, np.ndarray):
         tensor = torch.from_numpy(_array_to_rgb(source, what=what)).permute(2, 0, 1)[None]
     elif isinstance(source, Tensor):
         if source.is_meta:
             raise RestyleError(f"{what}: a tensor on the meta device holds no pixels")
+        if source.layout != torch.strided:  # sparse: its pixels, as the dense tensor holds them
+            source = source.to_dense()
         if source.dtype == torch.uint8:
             tensor = source.detach().to("cpu", torch.float32) / 255.0
         elif source.is_floating_point() or source.dtype == torch.bool:
@@ -1349,6 +1415,10 @@ def save_image(
         {'seed': 7}
     """
     check_arguments(save_image, locals())
+    if not isinstance(path, (str, os.PathLike)):
+        raise ArgumentTypeError(f"path must be a string or a pathlib.Path, not {reprlib.repr(path)}")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise ArgumentTypeError(f"metadata must be a mapping (a dict), not {reprlib.repr(metadata)}")
     path = check_writable(path, bits=bits)
     fmt = WRITABLE_SUFFIXES[path.suffix.lower()]
     as_is = (
@@ -1357,8 +1427,13 @@ def save_image(
         and image.mode in _OWN_MODES[fmt]
         and not image.info.get("icc_profile")  # tagged sRGB below: other spaces are converted
     )
-    if not as_is:  # checked and brought to (1, 3, H, W) on 0..1 as an input is
+    if as_is:
+        image = upright_pil(image, what=f"{path}: not written")
+        if 0 in image.size:
+            raise RestyleError(f"{path}: not written: the image has zero size")
+    else:  # checked and brought to (1, 3, H, W) on 0..1 as an input is
         image = load_image(image, what=f"{path}: not written")
+    check_output_side(path, max(image.size) if isinstance(image, Image.Image) else max(image.shape[-2:]))
     text = json.dumps(dict(metadata), default=_json_default, sort_keys=True) if metadata else None
     if bits == 16:
         rgb = to_uint16(image)

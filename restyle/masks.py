@@ -29,7 +29,15 @@ from PIL import Image
 from torch import Tensor
 
 from restyle.errors import RestyleError, check_choice, check_tensor
-from restyle.image import DEFAULT_MAX_PIXELS, ImageLike, RestyleWarning, load_image, to_uint8, warn_if_stretched
+from restyle.image import (
+    DEFAULT_MAX_PIXELS,
+    ImageLike,
+    RestyleWarning,
+    load_image,
+    to_uint8,
+    upright_pil,
+    warn_if_stretched,
+)
 from restyle.vgg import LAYERS, layer_index
 
 __all__ = [
@@ -145,7 +153,11 @@ def _integer_labels(source: ImageLike) -> tuple[Tensor, list[str]] | None:
     """An integer label image (grayscale or palette with at most 64 values; a file, a PIL image, or
     a 2-D integer array or tensor, such as a segmentation model's ``argmax``), or None."""
     if isinstance(source, Tensor):  # (H, W), or (1, H, W) or (1, 1, H, W) as a model gives it
+        if source.is_meta:  # no pixels: load_image says so
+            return None
         values = source.detach().cpu()
+        if values.layout != torch.strided:  # sparse: its labels, as the dense tensor holds them
+            values = values.to_dense()
         while values.ndim > 2 and values.shape[0] == 1:
             values = values[0]
         if values.ndim != 2 or values.is_floating_point() or values.is_complex():
@@ -155,7 +167,7 @@ def _integer_labels(source: ImageLike) -> tuple[Tensor, list[str]] | None:
         try:
             with Image.open(source) as img:  # read as the PIL image it is, inside the try
                 return _integer_labels(img)
-        except OSError:
+        except (OSError, RestyleError):  # not an image, or a damaged one: read by its colours, which tell why
             return None
     if isinstance(source, np.ndarray):
         if source.ndim != 2 or source.dtype.kind not in "iub":
@@ -164,7 +176,7 @@ def _integer_labels(source: ImageLike) -> tuple[Tensor, list[str]] | None:
     else:
         if source.mode not in ("L", "P", "I", "I;16"):
             return None
-        values = np.asarray(source)
+        values = np.asarray(upright_pil(source, "mask"))  # upright, as the photo it belongs to is read
     uniques = np.unique(values)
     if len(uniques) > 64:
         return None

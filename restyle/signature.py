@@ -246,11 +246,19 @@ def _fits(annotation: Any, value: Any) -> bool:
 _PLURALS = {bool: "True or False values", int: "whole numbers", float: "numbers", str: "strings"}
 
 
+#: The names of the types an image may be given as (:data:`restyle.image.ImageLike`), told as one.
+_IMAGE_ARMS = frozenset({"str", "PathLike", "Image", "ndarray", "Tensor"})
+
+
 def _describe(annotation: Any) -> str:
     """What :func:`_fits` asks of a value, in words: ``int | None`` -> "a whole number or None"."""
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
-        return " or ".join(_describe(arm) for arm in typing.get_args(annotation))
+        arms = typing.get_args(annotation)
+        if {getattr(arm, "__name__", None) for arm in arms} >= _IMAGE_ARMS:  # restyle.image.ImageLike
+            rest = [_describe(arm) for arm in arms if getattr(arm, "__name__", None) not in _IMAGE_ARMS]
+            return " or ".join(["an image (a path, PIL image, numpy array or tensor)", *rest])
+        return " or ".join(_describe(arm) for arm in arms)
     if origin is Literal:
         return "one of " + ", ".join(map(repr, typing.get_args(annotation)))
     if origin is Callable:

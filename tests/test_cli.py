@@ -639,6 +639,32 @@ def test_a_folder_of_photos_is_stylised_into_a_folder(capsys, tmp_path, photos, 
     assert code == 0 and stdout.split()[0] == str(out / "camera.png")  # no 16-bit JPEG: PNG instead
 
 
+def test_a_result_too_large_for_its_output_type_is_refused_before_any_work(capsys, tmp_path, style_png):
+    wide = tmp_path / "wide.png"
+    Image.new("RGB", (16_384, 2), "grey").save(wide)
+    out = tmp_path / "out.webp"
+    holds = f"{out}: a WebP image holds at most 16383 pixels a side, and this one has"
+    for argv, cause in [
+        (["art", style_png, style_png, "--size", "20000"], "20000 (--size 20000)"),
+        (["photo", style_png, style_png, "--size", "16384", "--style-weight", "1,2"], "16384 (--size 16384)"),
+        (["photo", wide, style_png, "--full-resolution"], f"16384 (--full-resolution: the size of {wide})"),
+        (["smooth", wide, "--method", "guided"], f"16384 (the size of {wide})"),
+    ]:
+        started = time.perf_counter()
+        code, _, stderr = run(capsys, *argv, "-o", out, "--quiet")
+        assert (code, stderr) == (1, f"restyle: error: {holds} {cause}; write .png or .tif\n")
+        assert time.perf_counter() - started < 5  # before any work
+    assert not out.exists()
+
+
+def test_a_folders_result_too_large_for_its_photos_type_is_a_png():
+    from restyle.cli import _batch_suffix
+
+    assert _batch_suffix(Path("a.webp"), 8, 16_383) == ".webp" and _batch_suffix(Path("a.webp"), 8, 16_384) == ".png"
+    assert _batch_suffix(Path("a.jpg"), 8, 65_500) == ".jpg" and _batch_suffix(Path("a.jpg"), 8, 65_501) == ".png"
+    assert _batch_suffix(Path("a.tif"), 16, 100_000) == ".tif" and _batch_suffix(Path("a.jpg"), 16, 64) == ".png"
+
+
 def test_a_folder_of_photos_in_art_mode(capsys, tmp_path, photos, style_png):
     code, stdout, stderr = run(capsys, "art", photos, style_png, "-o", tmp_path / "art", *TINY, "--save-every", "3")
     assert code == 0, stderr

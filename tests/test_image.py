@@ -578,6 +578,42 @@ def test_a_tensor_with_alpha_is_composited_on_white_as_an_array_is():
     )
 
 
+def test_a_sparse_tensor_is_read_as_its_dense_pixels():
+    dense = torch.rand(3, 6, 9) * (torch.rand(3, 6, 9) > 0.5)
+    assert torch.equal(load_image(dense.to_sparse()), load_image(dense))
+
+
+def test_a_pil_image_opened_from_a_phone_photo_is_turned_upright_as_its_file_is(tmp_path, rgb):
+    img = Image.fromarray(rgb)  # 20 high x 30 wide, stored on its side
+    exif = img.getexif()
+    exif[0x0112] = 6
+    img.save(tmp_path / "phone.jpg", exif=exif, quality=95)
+    with Image.open(tmp_path / "phone.jpg") as opened:  # decoded lazily, inside load_image
+        from_pil = load_image(opened)
+    assert from_pil.shape == (1, 3, 30, 20)
+    assert torch.equal(from_pil, load_image(tmp_path / "phone.jpg"))
+
+
+def test_premultiplied_grey_with_alpha_is_read_as_its_unpremultiplied_form():
+    grey = Image.fromarray(np.array([[10, 200], [90, 255]], dtype=np.uint8))
+    alpha = Image.fromarray(np.array([[255, 128], [0, 64]], dtype=np.uint8))
+    la = Image.merge("LA", (grey, alpha))
+    assert torch.equal(load_image(la.convert("La")), load_image(la.convert("La").convert("LA")))
+    assert load_image(la.convert("La"))[0, 0, 0, 0] == pytest.approx(10 / 255)
+
+
+def test_a_pil_image_that_cannot_be_decoded_is_a_one_line_error(tmp_path, rgb):
+    Image.fromarray(rgb).save(tmp_path / "whole.png")
+    data = (tmp_path / "whole.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    closed = Image.open(tmp_path / "whole.png")
+    closed.close()
+    with Image.open(tmp_path / "cut.png") as cut:
+        for image, reason in [(cut, "truncated"), (closed, "closed image")]:
+            with pytest.raises(RestyleError, match=rf"^style: the PIL image cannot be read \(.*{reason}"):
+                load_image(image, what="style")
+
+
 def test_over_max_pixels_error_or_downscale_with_warning(tmp_path, rgb):
     path = tmp_path / "big.png"
     Image.fromarray(rgb).save(path)  # 600 pixels
@@ -635,6 +671,33 @@ def test_save_image_takes_what_load_image_takes_and_checks_it_as_an_input(tmp_pa
     with pytest.raises(RestyleError, match="c.png: not written: the image contains NaN"):
         save_image(np.full((4, 4, 3), np.nan), tmp_path / "c.png")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "g.png"]
+
+
+@pytest.mark.parametrize(("suffix", "limit"), [(".webp", 16_383), (".jpg", 65_500)])
+def test_an_image_wider_than_its_format_holds_is_one_line_and_no_file(tmp_path, suffix, limit):
+    """Pillow's WebP encoder raised a ValueError; libjpeg wrote a broken stream, told as one."""
+    assert save_image(torch.zeros(1, 3, 1, limit), tmp_path / f"edge{suffix}").exists()
+    message = rf"wide{suffix}: a .* image holds at most {limit} pixels a side, and this one has {limit + 1}; "
+    for image in (torch.zeros(1, 3, limit + 1, 1), Image.new("L", (limit + 1, 1))):
+        with pytest.raises(RestyleError, match=message + r"write .png or .tif$"):
+            save_image(image, tmp_path / f"wide{suffix}")
+    assert [p.name for p in tmp_path.iterdir()] == [f"edge{suffix}"]
+
+
+def test_save_image_refuses_an_empty_or_closed_pil_image_and_wrong_types_in_one_line(tmp_path, rgb):
+    closed = Image.fromarray(rgb)
+    closed.close()
+    for image, args, message in [
+        (Image.new("RGB", (0, 0)), {}, r"e.png: not written: the image has zero size$"),
+        (closed, {}, r"e.png: not written: the PIL image cannot be read \(Operation on closed image\)$"),
+        (rgb, {"metadata": "seed=1"}, r"^metadata must be a mapping \(a dict\), not 'seed=1'$"),
+    ]:
+        with pytest.raises(RestyleError, match=message):
+            save_image(image, tmp_path / "e.png", **args)
+    for path in (b"e.png", 3):
+        with pytest.raises(RestyleError, match=rf"^path must be a string or a pathlib.Path, not {path!r}$"):
+            save_image(rgb, path)
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("suffix", [".png", ".jpg", ".tif", ".webp"])

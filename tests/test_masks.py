@@ -62,6 +62,39 @@ def test_integer_label_png(tmp_path):
     assert names == ["label 0", "label 7"] and labels[5, 5] == 1 and labels[0, 0] == 0
 
 
+def test_an_integer_label_image_is_turned_upright_as_its_photo_is(tmp_path):
+    arr = np.zeros((4, 6), dtype=np.uint8)  # stored on its side: label 7 along the stored top row
+    arr[0] = 7
+    img = Image.fromarray(arr)
+    exif = img.getexif()
+    exif[0x0112] = 6  # shown turned a quarter clockwise: the top row becomes the right column
+    img.save(tmp_path / "turned.png", exif=exif)
+    with Image.open(tmp_path / "turned.png") as opened:
+        for source in (tmp_path / "turned.png", opened):
+            labels, names = label_map(source)
+            assert names == ["label 0", "label 7"] and labels.shape == (6, 4)
+            assert (labels[:, -1] == 1).all() and (labels[:, :-1] == 0).all()
+
+
+def test_an_integer_label_pil_image_that_cannot_be_decoded_is_a_one_line_error(tmp_path):
+    save(tmp_path, "l.png", (np.random.default_rng(0).integers(0, 16, (64, 64)) * 10).astype(np.uint8))
+    data = (tmp_path / "l.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(RestyleError, match="cut.png: image data is truncated or corrupt"):
+        label_map(tmp_path / "cut.png")
+    with Image.open(tmp_path / "cut.png") as cut, pytest.raises(RestyleError, match="the PIL image cannot be read"):
+        label_map(cut)
+
+
+def test_a_sparse_label_tensor_is_read_as_its_dense_labels_and_a_meta_one_is_refused():
+    labels = torch.zeros(4, 6, dtype=torch.long)
+    labels[2:] = 3
+    (from_sparse, names), (from_dense, dense_names) = label_map(labels.to_sparse()), label_map(labels)
+    assert torch.equal(from_sparse, from_dense) and names == dense_names == ["label 0", "label 3"]
+    with pytest.raises(RestyleError, match="^mask: a tensor on the meta device holds no pixels$"):
+        label_map(torch.empty(4, 6, dtype=torch.long, device="meta"))
+
+
 def test_pair_reports_and_ignores_unshared_labels(tmp_path):
     content = save(tmp_path, "c.png", two_region_mask(8, 20, "blue", "green"))
     style = save(tmp_path, "s.png", two_region_mask(8, 20, "blue", "red"))

@@ -13,6 +13,7 @@ import torch
 from restyle import load_image, save_image, stylize, stylize_photo, web
 from restyle.automask import AutoMasks, auto_masks
 from restyle.errors import ArgumentTypeError, RestyleError
+from restyle.image import ImageLike
 from restyle.signature import _flag_spec, check_arguments
 from restyle.video import stylize_video
 
@@ -32,6 +33,7 @@ def toy(
     auto: bool | AutoMasks = False,
     device: str | torch.device = "auto",
     callback: Callable[[int], None] | None = None,
+    mask: ImageLike | None = None,
 ) -> None:
     """A stand-in entry point with one option of each kind."""
 
@@ -47,6 +49,9 @@ def toy(
         {"pooling": "avg", "bits": 10, "auto": True, "device": torch.device("cpu")},
         {"callback": print, "seed": 0},
         {"callback": lambda iterate: None},
+        {"mask": "mask.png"},
+        {"mask": np.zeros((2, 2))},
+        {"mask": None},
     ],
 )
 def test_values_of_the_annotated_types_pass(values):
@@ -72,6 +77,7 @@ def test_values_of_the_annotated_types_pass(values):
         ({"auto": "yes"}, "auto must be True or False or an AutoMasks, not 'yes'"),
         ({"device": 0.5}, "device must be a string or a device, not 0.5"),
         ({"callback": "print"}, "callback must be a function or None, not 'print'"),
+        ({"mask": b"x"}, "mask must be an image (a path, PIL image, numpy array or tensor) or None, not b'x'"),
         # a word (or number) that is not a choice: told as the CLI tells it, by the flag, not a TypeError
         ({"pooling": "min"}, "unknown --pooling 'min': use one of max, avg"),
         ({"bits": 12}, "unknown --bits 12: use one of 8, 10, 16"),

@@ -56,7 +56,7 @@ from skimage.color import rgb2lab
 from skimage.segmentation import slic
 from torch import Tensor
 
-from restyle.device import check_seed
+from restyle.device import check_seed, resolve_device
 from restyle.errors import RestyleError, check_at_least, check_weight
 from restyle.files import atomic_write
 from restyle.horizon import sky_mask
@@ -440,6 +440,7 @@ def segment(
     if not smallest <= work_size <= MAX_WORK_SIZE:
         raise RestyleError(f"--work-size must be between {smallest} and {MAX_WORK_SIZE}, not {work_size}")
     check_seed(seed)
+    device = resolve_device(device)  # "cuda" without a GPU: one line, not torch's assertion
     for index, image in enumerate(images):
         name = names[index] if names else f"image {index + 1}"
         check_size(
@@ -450,8 +451,8 @@ def segment(
             largest=MAX_WORK_SIZE,
         )
     work = [_prepare(image, work_size) for image in images]
-    feats, semantic = _features(work, torch.device(device))
-    skies = _sky_masks(images, torch.device(device)) if sky else [None] * len(images)
+    feats, semantic = _features(work, device)
+    skies = _sky_masks(images, device) if sky else [None] * len(images)
     sp_labels, blocks, flat, layouts = [], [], [], []
     for image, layer_feats, sky_part in zip(work, feats, skies):
         h, w = image.shape[-2:]
@@ -633,10 +634,11 @@ def auto_masks(
     check_weight(spread, "--spread")
     check_weight(smoothness, "--smoothness")
     check_at_least(feather, 0, "--feather")
+    check_at_least(max_substyles, 1, "--max-substyles")
     if substyles is not None and substyles > MAX_SUBSTYLES:
         _warn(f"at most {MAX_SUBSTYLES} sub-styles are supported (one per mask colour); using {MAX_SUBSTYLES}")
         substyles = MAX_SUBSTYLES
-    max_substyles = max(1, min(max_substyles, MAX_SUBSTYLES))
+    max_substyles = min(max_substyles, MAX_SUBSTYLES)
     style_seg, content_seg = segment(
         [style, content],
         counts=[substyles, content_regions],

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from restyle.device import resolve_device
 from restyle.errors import RestyleError, check_choice, check_tensor
 
 __all__ = [
@@ -328,7 +329,7 @@ def encoder(*, device: torch.device | str = "cpu", pooling: str = "max", last_la
         >>> encoder(last_layer="relu3_1") is encoder(last_layer="relu2_1")  # the deeper one serves
         True
     """
-    device = torch.device(device)
+    device = resolve_device(device)  # one that is not there: one line, not torch's assertion
     need = layer_index(last_layer)
     for (dev, pool, last), enc in _ENCODERS.items():
         if dev == str(device) and pool == pooling and layer_index(last) >= need:

@@ -207,6 +207,15 @@ def test_tiny_and_bad_inputs():
         segment([torch.rand(3, 8, 8)], counts=[None])
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is there to be asked for")
+def test_a_gpu_asked_for_where_there_is_none_is_one_line():
+    """torch's AssertionError ("Torch not compiled with CUDA enabled") came from the encoder."""
+    tiny = torch.rand(1, 3, 8, 8)
+    for call in (lambda: auto_masks(tiny, tiny, device="cuda"), lambda: segment([tiny], counts=[2], device="cuda:0")):
+        with pytest.raises(RestyleError, match="^--device cuda(:0)? was asked for, but no CUDA GPU is available"):
+            call()
+
+
 @pytest.mark.parametrize("work_size", [0, 15, 2049, 10**23])
 def test_work_size_out_of_range(work_size):
     tiny = torch.rand(1, 3, 8, 8)
@@ -366,6 +375,7 @@ def test_cli_mask_option_errors(capsys, tmp_path, scene_files, command, argv, me
         (["--spread", "nan"], "spread must be a finite number >= 0, not nan"),
         (["--smoothness", "-2"], "smoothness must be a finite number >= 0"),
         (["--substyles", "0"], "substyles must be at least 1"),
+        (["--max-substyles", "0"], "--max-substyles must be at least 1, not 0"),
     ],
 )
 def test_cli_masks_option_errors(capsys, tmp_path, scene_files, argv, message):

@@ -93,6 +93,15 @@ def test_weights_loaded_once_and_encoder_shared():
     assert encoder(last_layer="relu2_1") is encoder(last_layer="relu1_1")
 
 
+def test_the_encoder_takes_a_device_as_the_commands_do():
+    assert encoder(device="cpu") is encoder(device=torch.device("cpu"))
+    if not torch.cuda.is_available():  # torch's "Torch not compiled with CUDA enabled" before
+        with pytest.raises(RestyleError, match="^--device cuda was asked for, but no CUDA GPU is available"):
+            encoder(device="cuda")
+    with pytest.raises(RestyleError, match="^unknown --device 'gpu'"):
+        encoder(device="gpu")
+
+
 def test_missing_weights_names_the_fix(monkeypatch, tmp_path):
     monkeypatch.setenv("RESTYLE_VGG19_WEIGHTS", str(tmp_path / "nope.bin"))
     load_weights.cache_clear()

@@ -32,7 +32,7 @@ from restyle.errors import (
     no_such_file,
     refused_path,
 )
-from restyle.files import check_not_an_input, check_replaceable, file_stamp, name_beside
+from restyle.files import check_not_an_input, check_replaceable, file_stamp, hold_folder, name_beside
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
     MAX_SIDE,
@@ -55,6 +55,8 @@ if TYPE_CHECKING:
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
+#: What Ctrl-C before a run's first step says: the start image is no result to keep.
+NOTHING_WRITTEN = "interrupted before any result; nothing written"
 
 ART_EXAMPLES = """examples:
   restyle art photo.jpg starry.jpg -o out.png
@@ -188,6 +190,9 @@ def _add_max_pixels(parser: argparse.ArgumentParser) -> None:
 
 def _finish(result: Any, output: Path, extra: dict[str, Any], *, bits: int) -> int:
     # status: a result stopped early (Ctrl-C, NaN) says so, and a folder run redoes it
+    if result.status == "interrupted" and len(result.history) <= 1:  # stopped at its first evaluation
+        print(f"restyle: {NOTHING_WRITTEN}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     params = _recorded(extra, result.metadata())
     # the content photo's EXIF (camera, date taken) travels with its result, for photo libraries
     save_image(result.image, output, metadata=params, exif=camera_exif(extra["content"]), bits=bits)
@@ -309,7 +314,27 @@ def _run_batch(
     progress, seed)`` makes one photo's result."""
     pairs = _batch_pairs(args, inputs)
     settings = _batch_settings(extra["command"], options, styles, args.bit_depth, max_pixels=args.max_pixels)
-    Path(args.output).mkdir(parents=True, exist_ok=True)
+    release = hold_folder(args.output)  # made if missing
+    if release is None:  # two runs would make the same results over each other, or twice
+        raise RestyleError(
+            f"the folder {args.output} is in use by another restyle run; let that run finish, "
+            "or give this one another output folder"
+        )
+    try:
+        return _run_held_batch(args, pairs, settings, run, extra, options)
+    finally:
+        release()
+
+
+def _run_held_batch(
+    args: argparse.Namespace,
+    pairs: list[tuple[Path, Path]],
+    settings: str,
+    run: Callable[[Path, _Progress, int], Any],
+    extra: dict[str, Any],
+    options: dict[str, Any],
+) -> int:
+    """:func:`_run_batch` in its output folder, which this run holds."""
     extra = {**extra, "batch_settings": settings}
     done = [photo for photo, result_path in pairs if _finished_before(photo, result_path, settings)]
     for photo, result_path in pairs:
@@ -1054,10 +1079,11 @@ def _run_info(args: argparse.Namespace) -> int:
 
 def _on_sigint(signum: int, frame: Any) -> None:
     """First Ctrl-C: ask the running optimisation (or video) to stop at its next step and keep
-    its best result. Second Ctrl-C: stop at once."""
-    from restyle.optim import STOP
+    its best result. Second Ctrl-C, or one before any optimisation has started (the images being
+    read, a command without steps): stop at once."""
+    from restyle.optim import STOP, UNDER_WAY
 
-    if STOP.is_set():
+    if STOP.is_set() or not UNDER_WAY.is_set():
         raise KeyboardInterrupt
     STOP.set()
     print("restyle: stopping after this step (Ctrl-C again to quit now)", file=sys.stderr)
@@ -1104,7 +1130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import signal
     import threading
 
-    from restyle.optim import STOP
+    from restyle.optim import STOP, UNDER_WAY
 
     warnings.showwarning = _print_warning
     _WARNED.clear()
@@ -1123,13 +1149,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGINT, _on_sigint) if in_main_thread else None
     previous_term = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
     STOP.clear()
+    UNDER_WAY.clear()
     try:
         return runners[args.command](args)
     except RestyleError as exc:
         print(f"restyle: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print("restyle: interrupted before any result; nothing written", file=sys.stderr)
+        print(f"restyle: {NOTHING_WRITTEN}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except (MemoryError, RuntimeError) as exc:  # PyTorch reports a failed allocation as a RuntimeError
         if not is_out_of_memory(exc):
@@ -1145,6 +1172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     finally:
         STOP.clear()
+        UNDER_WAY.clear()
         if in_main_thread:
             signal.signal(signal.SIGINT, previous)
             signal.signal(signal.SIGTERM, previous_term)

@@ -22,8 +22,24 @@ from restyle.errors import check_choice
 #: its next iterate and returns its best one. A flag checked at known points, rather than a
 #: KeyboardInterrupt raised wherever the signal lands, which library code may swallow.
 STOP = threading.Event()
+#: Set when a run's first optimisation starts, or a video's frame loop: from then on the CLI's
+#: first Ctrl-C asks the run to stop at its next step (:data:`STOP`), as there is a step that
+#: looks. Before it (images being read, masks found) and in commands without steps, Ctrl-C
+#: stops at once: "stopping after this step" would promise what nothing keeps.
+UNDER_WAY = threading.Event()
 
-__all__ = ["HISTORY_SIZE", "OPTIMIZERS", "Iterate", "LbfgsMemory", "Outcome", "Record", "Schedule", "optimize"]
+__all__ = [
+    "HISTORY_SIZE",
+    "OPTIMIZERS",
+    "STOP",
+    "UNDER_WAY",
+    "Iterate",
+    "LbfgsMemory",
+    "Outcome",
+    "Record",
+    "Schedule",
+    "optimize",
+]
 
 OPTIMIZERS = ("lbfgs", "adam")
 #: L-BFGS's memory: the most curvature pairs it keeps.
@@ -278,6 +294,7 @@ def optimize(
     check_choice(optimizer, OPTIMIZERS, "--optimizer")
     if blocks is not None:
         _check_blocks(blocks, image.numel())
+    UNDER_WAY.set()
     start_time = time.perf_counter() if start_time is None else start_time
     if schedule is None:
         schedule, scale = Schedule((iterations,), (1,)), 0  # one scale: its pixel count does not matter

@@ -88,7 +88,7 @@ from restyle.image import (
     warn_if_enlarged,
 )
 from restyle.objective import Temporal
-from restyle.optim import STOP, LbfgsMemory
+from restyle.optim import STOP, UNDER_WAY, LbfgsMemory
 from restyle.signature import check_arguments
 from restyle.smoothing import guided_upsample
 from restyle.vgg import MIN_TRANSFER_SIZE, check_size
@@ -380,6 +380,7 @@ def _stylise_passes(
     # that memory does not grow with the clip; an earlier pass's frames are read back from the
     # work folder
     reach = max(LONG_TERM_OFFSETS) if long_term else 1
+    UNDER_WAY.set()  # the loop looks at STOP before each frame
     for stage in range(passes):
         step = 1 if stage % 2 == 0 else -1
         order = range(total) if step == 1 else range(total - 1, -1, -1)

@@ -12,13 +12,13 @@ import pytest
 import torch
 from PIL import Image
 
-from restyle import __version__, stylize
+from restyle import Record, __version__, stylize
 from restyle.cli import build_parser, main
 from restyle.errors import RestyleError
 from restyle.image import DEFAULT_MAX_PIXELS, load_image, read_metadata, save_image
 from restyle.signature import plain_help
 
-from .conftest import on_terminal, run, stripes_image
+from .conftest import claim_in_another_process, on_terminal, run, stripes_image
 
 TINY = ["--size", "64", "--iterations", "3", "--coarse-iterations", "0", "--no-pyramid", "--quiet", "--device", "cpu"]
 
@@ -545,9 +545,10 @@ def test_ctrl_c_or_a_termination_saves_best_iterate_and_exits_130(tmp_path, cont
     ]
     proc = _subprocess(args)
     deadline = time.time() + 120
-    while not list(tmp_path.glob("o.0000*.png")) and time.time() < deadline:
+    second = tmp_path / "o.00002.png"  # a step taken: the best iterate is no longer the start
+    while not second.exists() and time.time() < deadline:
         time.sleep(0.2)
-    assert list(tmp_path.glob("o.0000*.png")), "no iteration finished in time"
+    assert second.exists(), "no step finished in time"
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -556,6 +557,84 @@ def test_ctrl_c_or_a_termination_saves_best_iterate_and_exits_130(tmp_path, cont
     assert Image.open(out).size == (64, 48)
     assert read_metadata(out)["iterations"] == 100000
     assert not [p for p in Path(tmp_path).iterdir() if p.name.endswith(".part")]
+
+
+def _ctrl_c() -> None:
+    """Ctrl-C, as the terminal sends it: the CLI's handler runs in the main thread."""
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.1)  # the handler runs at the next bytecode; this waits for it
+
+
+@pytest.mark.parametrize("command", ["smooth", "photo"])
+def test_ctrl_c_before_any_step_stops_at_once_and_writes_nothing(
+    capsys, monkeypatch, tmp_path, content_png, style_png, command
+):
+    """`restyle smooth` said "stopping after this step", then smoothed to the end and wrote its
+    result with status 0; a photo run finding its masks went on finding them, then wrote the
+    content photo as its "best iterate"."""
+    import restyle.image
+
+    read = restyle.image.load_image
+    reads = []
+
+    def read_then_ctrl_c(*args, **kwargs):
+        image = read(*args, **kwargs)
+        reads.append(kwargs.get("what"))
+        if len(reads) == 1:
+            _ctrl_c()
+            reads.append("went on")  # not reached: Ctrl-C stops the command here
+        return image
+
+    monkeypatch.setattr(restyle.image, "load_image", read_then_ctrl_c)
+    for module in ("restyle.photo", "restyle.artistic"):
+        monkeypatch.setattr(f"{module}.load_image", read_then_ctrl_c, raising=False)
+    out = tmp_path / "o.png"
+    argv = {"smooth": ["smooth", content_png, "--method", "guided"], "photo": ["photo", content_png, style_png, *FAST]}
+    code, _, stderr = run(capsys, *argv[command], "-o", out)
+    assert (code, stderr) == (130, "restyle: interrupted before any result; nothing written\n")
+    assert len(reads) == 1 and not out.exists()
+
+
+def test_ctrl_c_seen_at_a_runs_first_evaluation_writes_nothing(capsys, monkeypatch, tmp_path, content_png, style_png):
+    """The best iterate of a run stopped at its first evaluation is its start, the content
+    photo: no result to keep."""
+    import restyle.artistic
+    from restyle.optim import STOP
+
+    objective = restyle.artistic.Objective
+
+    def stopped(*args, **kwargs):  # Ctrl-C while the style targets are computed
+        STOP.set()
+        return objective(*args, **kwargs)
+
+    monkeypatch.setattr(restyle.artistic, "Objective", stopped)
+    out = tmp_path / "o.png"
+    code, _, stderr = run(capsys, "art", content_png, style_png, "-o", out, *TINY)
+    assert (code, stderr) == (130, "restyle: interrupted before any result; nothing written\n")
+    assert not out.exists()
+
+
+def test_the_first_ctrl_c_of_a_run_under_way_asks_it_to_stop_and_the_second_stops_it(capsys):
+    from restyle.cli import _on_sigint
+    from restyle.optim import STOP, UNDER_WAY
+
+    try:
+        UNDER_WAY.set()
+        _on_sigint(signal.SIGINT, None)
+        assert (
+            STOP.is_set()
+            and capsys.readouterr().err == "restyle: stopping after this step (Ctrl-C again to quit now)\n"
+        )
+        with pytest.raises(KeyboardInterrupt):
+            _on_sigint(signal.SIGINT, None)
+        STOP.clear()
+        UNDER_WAY.clear()
+        with pytest.raises(KeyboardInterrupt):  # nothing under way: nothing would look at STOP
+            _on_sigint(signal.SIGINT, None)
+        assert not STOP.is_set()
+    finally:
+        STOP.clear()
+        UNDER_WAY.clear()
 
 
 @pytest.mark.parametrize(
@@ -765,6 +844,29 @@ def test_a_photo_that_fails_is_skipped_and_the_batch_goes_on(capsys, tmp_path, p
     ]
 
 
+def test_a_results_folder_in_use_by_another_run_is_refused_and_left_alone(capsys, tmp_path, photos, style_png):
+    """Two folder runs into one results folder at once both made every photo, and with
+    different styles over each other's results. The second is now refused at once."""
+    out = tmp_path / "looks"
+    out.mkdir()
+    child, answer = claim_in_another_process(out, hold_for=120)
+    try:
+        assert answer == "held"
+        code, stdout, stderr = run(capsys, "photo", photos, style_png, "-o", out, *FAST)
+        assert (code, stdout) == (1, "")
+        assert stderr == (
+            f"restyle: error: the folder {out} is in use by another restyle run; let that run finish, "
+            "or give this one another output folder\n"
+        )
+        assert [p.name for p in out.iterdir()] == [".restyle.lock"]  # the other run's
+    finally:
+        child.kill()
+        child.wait(30)
+    code, stdout, stderr = run(capsys, "photo", photos, style_png, "-o", out, *FAST)
+    assert code == 0, stderr
+    assert sorted(p.name for p in out.iterdir()) == ["camera.jpg", "shot10.png", "shot2.png"]  # its lock gone
+
+
 def test_ctrl_c_in_a_folder_saves_the_current_photo_and_stops(capsys, tmp_path, photos, style_png, monkeypatch):
     import dataclasses
 
@@ -775,8 +877,9 @@ def test_ctrl_c_in_a_folder_saves_the_current_photo_and_stops(capsys, tmp_path, 
     @functools.wraps(real)  # the CLI takes its flags from this signature
     def stopped_on_shot2(content, *args, **kwargs):
         result = real(content, *args, **kwargs)
-        if Path(content).name == "shot2.png":  # as when Ctrl-C stops its optimisation
-            return dataclasses.replace(result, status="interrupted", message="interrupted at iteration 3")
+        if Path(content).name == "shot2.png":  # as when Ctrl-C stops its optimisation at its third step
+            steps = [Record(0, (48, 64), i, {"total": 1.0}, 0.1 * i) for i in (1, 2, 3)]
+            return dataclasses.replace(result, status="interrupted", message="interrupted", history=steps)
         return result
 
     monkeypatch.setattr(restyle.photo, "stylize_photo", stopped_on_shot2)

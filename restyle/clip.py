@@ -51,12 +51,14 @@ from restyle.raw import is_raw
 from restyle.yuv import YUV_MATRICES, rgb_to_yuv, yuv_to_rgb
 
 __all__ = [
+    "H264_MAX_SIDE",
     "VIDEO_BIT_DEPTHS",
     "VIDEO_SUFFIXES",
     "VideoInfo",
     "YuvCoding",
     "check_gif_frames",
     "check_video_bits",
+    "check_video_side",
     "check_video_suffix",
     "frame_shape",
     "frame_to_tensor",
@@ -560,6 +562,35 @@ def check_video_bits(output: Path, bits: int) -> None:
         raise RestyleError(
             f"{output}: a video file holds 8 or 10 bits per channel here, not {bits}; "
             "use 10, or a folder for 16-bit PNG frames"
+        )
+
+
+#: The longest side libx264 encodes (H.264: 8-bit MP4, M4V, MOV, MKV and AVI): a side of 16,386
+#: pixels failed with "Invalid argument", after every frame had been stylised. HEVC, ProRes, VP9
+#: and GIF take longer sides.
+H264_MAX_SIDE = 16_384
+
+
+def check_video_side(output: Path, shape: tuple[int, int], bits: int, *, cause: str) -> None:
+    """A one-line :class:`RestyleError` if ``output`` is written with H.264 and frames of
+    ``shape`` ``(H, W)`` are larger than it encodes (:data:`H264_MAX_SIDE`); ``cause`` says what
+    makes them that large (``"--size 20000"``).
+
+    Example:
+        >>> check_video_side(Path("out.webm"), (1080, 20_000), 8, cause="--size 20000")
+        >>> check_video_side(Path("out.mp4"), (1080, 20_000), 8, cause="--size 20000")
+        Traceback (most recent call last):
+        ...
+        restyle.errors.RestyleError: out.mp4: H.264 holds at most 16384 pixels a side, and these frames have 20000 (--size 20000); write .webm, or a folder of PNG frames
+    """
+    suffix = output.suffix.lower()
+    if suffix == ".gif":
+        return
+    codec = _ENCODERS_10[suffix][0] if bits != 8 else _ENCODERS.get(suffix, _ENCODERS[".mp4"])[0]
+    if codec == "libx264" and max(shape) > H264_MAX_SIDE:
+        raise RestyleError(
+            f"{output}: H.264 holds at most {H264_MAX_SIDE} pixels a side, and these frames have {max(shape)} "
+            f"({cause}); write .webm, or a folder of PNG frames"
         )
 
 

@@ -51,6 +51,7 @@ from restyle.clip import (
     VideoInfo,
     check_gif_frames,
     check_video_bits,
+    check_video_side,
     check_video_suffix,
     frame_shape,
     frame_to_tensor,
@@ -736,6 +737,9 @@ def stylize_video(
     source_shape = frame_shape(info, max(info.size)) if full_resolution else None  # of the output
     if source_shape is not None:
         check_work_size(source_shape, max_pixels=DEFAULT_MAX_PIXELS, what="the source frames", value=max(info.size))
+    if not to_folder:
+        cause = f"--full-resolution: the size of {video}" if source_shape is not None else f"--size {size}"
+        check_video_side(out, source_shape or shape, bit_depth, cause=cause)
     if info.size[0] * info.size[1] > LARGE_SOURCE_PIXELS:
         warnings.warn(
             f"the video is {info.size[0]}x{info.size[1]}; decoding it is slow. It is downscaled to --size {size}",

@@ -5,6 +5,7 @@ import itertools
 import os
 import re
 import subprocess
+import time
 import warnings
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import restyle.clip
 import restyle.video
 from restyle import __version__
 from restyle.cli import _FrameBar
-from restyle.clip import frame_shape, frame_to_tensor, probe, read_frames
+from restyle.clip import check_video_side, frame_shape, frame_to_tensor, probe, read_frames
 from restyle.errors import RestyleError
 from restyle.image import RestyleWarning, load_image, read_metadata
 from restyle.metrics import temporal_error
@@ -1023,6 +1024,39 @@ def test_a_work_folder_in_use_by_another_run_is_refused_and_left_alone(capsys, t
     )
     assert code == 0, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mp4"]  # folder and lock file removed
+
+
+def test_frames_wider_than_h264_encodes_are_refused_before_any_work(capsys, tmp_path, clips):
+    """libx264 takes at most 16384 pixels a side: wider frames were all stylised, then the
+    encoding failed ("the written video has 0 of 2 frames; ... MB free on its disk")."""
+    frames = tmp_path / "panorama"
+    frames.mkdir()
+    for index in range(2):
+        Image.new("RGB", (16_386, 1024), "grey").save(frames / f"f{index}.png")
+    for output, argv, cause in [
+        (tmp_path / "o.mp4", ["--size", "16386"], "--size 16386"),
+        (tmp_path / "o.mkv", ["--full-resolution", "--size", "1024"], f"--full-resolution: the size of {frames}"),
+    ]:
+        started = time.perf_counter()
+        code, _, err = run(capsys, "video", frames, clips["style"], "-o", output, *FAST, *argv)
+        assert (code, err.splitlines()[-1]) == (
+            1,
+            f"restyle: error: {output}: H.264 holds at most 16384 pixels a side, and these frames have 16386 "
+            f"({cause}); write .webm, or a folder of PNG frames",
+        )
+        assert time.perf_counter() - started < 10 and not output.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["panorama"]
+
+
+def test_only_h264_is_held_to_its_side():
+    for output, bits in [("o.webm", 8), ("o.gif", 8), ("o.mp4", 10), ("o.mkv", 10), ("o.mov", 10), ("frames.mp4", 8)]:
+        if output == "frames.mp4":  # at the limit
+            check_video_side(Path(output), (64, 16_384), bits, cause="")
+        else:  # VP9, GIF, HEVC and ProRes take longer sides
+            check_video_side(Path(output), (64, 16_386), bits, cause="")
+    for output in ("o.mp4", "o.m4v", "o.mov", "o.mkv", "o.avi"):
+        with pytest.raises(RestyleError, match="H.264 holds at most 16384 pixels a side"):
+            check_video_side(Path(output), (16_386, 64), 8, cause="")
 
 
 def test_a_clip_from_a_pipe_is_refused_with_what_to_do(capsys, tmp_path, clips):

@@ -86,6 +86,17 @@ class Result:
     message: str = ""
     unsmoothed: Tensor | None = None
 
+    @property
+    def stopped_at_start(self) -> bool:
+        """Whether the run was stopped (Ctrl-C, the web page's Stop) at its first evaluation,
+        before any step: its image is then its start, the content photo, no result to keep.
+
+        Example:
+            >>> Result(torch.zeros(1, 3, 2, 2), status="interrupted").stopped_at_start
+            True
+        """
+        return self.status == "interrupted" and len(self.history) <= 1
+
     def metadata(self) -> dict[str, Any]:
         """What a saved result records: restyle's version, the parameters and the status (so
         that ``restyle info --command`` can make it again, and says when it stopped early)."""

@@ -190,7 +190,7 @@ def _add_max_pixels(parser: argparse.ArgumentParser) -> None:
 
 def _finish(result: Any, output: Path, extra: dict[str, Any], *, bits: int) -> int:
     # status: a result stopped early (Ctrl-C, NaN) says so, and a folder run redoes it
-    if result.status == "interrupted" and len(result.history) <= 1:  # stopped at its first evaluation
+    if result.stopped_at_start:
         print(f"restyle: {NOTHING_WRITTEN}", file=sys.stderr)
         return EXIT_INTERRUPTED
     params = _recorded(extra, result.metadata())

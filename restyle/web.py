@@ -686,6 +686,8 @@ def _image_job(
     if kind == "error":
         raise RestyleError(named(value))
     result = value
+    if result.stopped_at_start:  # Stop before the first step: the content photo is no result
+        raise RestyleError("stopped before any result")
     path = folder / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}{suffix}"
     # the uploads' paths were the server's temporary copies: not recorded (the styles' count is)
     recorded = {"restyle_web": name, **{k: v for k, v in result.metadata().items() if k not in UPLOAD_KEYS}}

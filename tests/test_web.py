@@ -246,6 +246,24 @@ def test_stop_returns_the_best_result_so_far(tmp_path, images, monkeypatch):
     ].status.startswith("done")
 
 
+def test_a_job_stopped_before_its_first_step_says_so_and_keeps_nothing(tmp_path, images, monkeypatch):
+    """It showed the content photo as "stopped early: best result so far", and saved it."""
+    import restyle.artistic
+
+    content, style = images
+    stop = threading.Event()
+    objective = restyle.artistic.Objective
+
+    def stopped(*args, **kwargs):  # Stop pressed while the style targets are computed
+        stop.set()
+        return objective(*args, **kwargs)
+
+    monkeypatch.setattr(restyle.artistic, "Objective", stopped)
+    with pytest.raises(RestyleError, match="^stopped before any result$"):
+        collect(art_job(content, [style, None, None], [1, 1, 1], size=48, iterations=50, stop=stop, folder=tmp_path))
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_photo_sliders_start_at_the_presets_exact_weights(preset):
     chosen = PRESETS[preset]

@@ -43,6 +43,7 @@ from restyle.image import (
     check_writable,
     image_files,
     image_size,
+    named_sample,
     read_metadata,
     save_image,
     scaled_shape,
@@ -210,7 +211,8 @@ def _result_side(args: argparse.Namespace, content: str | Path) -> tuple[int, st
     """The long side of the result of the photo ``content`` and what sets it: ``--size``, or with
     ``--full-resolution`` the photo's own size."""
     if getattr(args, "full_resolution", False):
-        return max(image_size(content, max_pixels=args.max_pixels)), f"--full-resolution: the size of {content}"
+        own = image_size(named_sample(content), max_pixels=args.max_pixels)
+        return max(own), f"--full-resolution: the size of {content}"
     return args.size, f"--size {args.size}"
 
 
@@ -275,8 +277,6 @@ def _batch_settings(command: str, options: dict[str, Any], styles: Sequence[str]
     """A fingerprint of what a folder run makes each result from, bar the photo: the command, the
     style images (path, size, time modified), every option, and the seed if one was given. A
     style that cannot be read is the run's one error, here, rather than every photo's."""
-    from restyle.image import named_sample
-
     files = []
     for style in styles:
         path = Path(named_sample(style))

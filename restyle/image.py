@@ -756,8 +756,9 @@ def _exif(img: Image.Image, what: str | None = None) -> Image.Exif:
 
 
 def _upright_image(img: Image.Image, what: str) -> Image.Image:
-    """A decoded PIL image turned upright by its EXIF orientation."""
-    return ImageOps.exif_transpose(img) if _exif(img, what) else img
+    """A decoded PIL image turned upright by its EXIF orientation (itself, not a copy, if it is
+    upright already)."""
+    return ImageOps.exif_transpose(img) if _exif(img, what).get(0x0112, 1) != 1 else img
 
 
 def upright_pil(img: Image.Image, what: str) -> Image.Image:

@@ -741,8 +741,11 @@ def stylize_video(
         cause = f"--full-resolution: the size of {video}" if source_shape is not None else f"--size {size}"
         check_video_side(out, source_shape or shape, bit_depth, cause=cause)
     if info.size[0] * info.size[1] > LARGE_SOURCE_PIXELS:
+        # "downscaled" only where it is: not to a --size as large, nor for the full-size output
+        smaller = source_shape is None and max(shape) < max(info.size)
         warnings.warn(
-            f"the video is {info.size[0]}x{info.size[1]}; decoding it is slow. It is downscaled to --size {size}",
+            f"the video is {info.size[0]}x{info.size[1]}; decoding it is slow"
+            + (f". It is downscaled to --size {size}" if smaller else ""),
             RestyleWarning,
             stacklevel=2,
         )

@@ -736,6 +736,18 @@ def test_a_result_too_large_for_its_output_type_is_refused_before_any_work(capsy
     assert not out.exists()
 
 
+def test_the_results_side_is_known_for_a_built_in_photo_too():
+    """``restyle photo sample:astronaut ... -o out.jpg --full-resolution`` failed "sample:astronaut:
+    no such file" while its result's side was checked."""
+    import argparse
+
+    from restyle.cli import _result_side
+
+    args = argparse.Namespace(full_resolution=True, max_pixels=DEFAULT_MAX_PIXELS, size=64)
+    assert _result_side(args, "sample:astronaut") == (512, "--full-resolution: the size of sample:astronaut")
+    assert _result_side(argparse.Namespace(size=64), "sample:astronaut") == (64, "--size 64")  # art: no such flag
+
+
 def test_a_folders_result_too_large_for_its_photos_type_is_a_png():
     from restyle.cli import _batch_suffix
 

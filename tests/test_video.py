@@ -1048,6 +1048,31 @@ def test_frames_wider_than_h264_encodes_are_refused_before_any_work(capsys, tmp_
     assert [p.name for p in tmp_path.iterdir()] == ["panorama"]
 
 
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        ({"size": 512}, ". It is downscaled to --size 512"),
+        ({"size": 3842}, ""),  # not downscaled: enlarged, if anything
+        ({"size": 512, "full_resolution": True, "mode": "photo"}, ""),  # delivered at its own size
+    ],
+)
+def test_a_large_source_is_said_to_be_downscaled_only_where_it_is(tmp_path, monkeypatch, clips, options, said):
+    import restyle.video
+
+    frames = tmp_path / "uhd"
+    frames.mkdir()
+    Image.new("RGB", (3841, 2161), "grey").save(frames / "f0.png")
+
+    def stop_here(*args, **kwargs):  # the warning is given; no work needed after it
+        raise RestyleError("stop here")
+
+    monkeypatch.setattr(restyle.video, "load_style", stop_here)
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(RestyleError, match="stop here"):
+        warnings.simplefilter("always")
+        stylize_video(frames, clips["style"], output=tmp_path / "o.mp4", device="cpu", **options)
+    assert [str(w.message) for w in caught] == [f"the video is 3841x2161; decoding it is slow{said}"]
+
+
 def test_only_h264_is_held_to_its_side():
     for output, bits in [("o.webm", 8), ("o.gif", 8), ("o.mp4", 10), ("o.mkv", 10), ("o.mov", 10), ("frames.mp4", 8)]:
         if output == "frames.mp4":  # at the limit

@@ -411,7 +411,7 @@ def segment(
     smoothness: float = 1.0,
     sky: bool = True,
     seed: int = 0,
-    device: torch.device | str = "cpu",
+    device: torch.device | str = "auto",
     names: Sequence[str] | None = None,
 ) -> list[Segmentation]:
     """Segment images into regions of similar VGG features and colour, in one descriptor space.
@@ -426,6 +426,7 @@ def segment(
         sky: describe each superpixel also by whether it lies above the image's sky border, so
             that regions keep to one side of it.
         seed: seed of the mixture fitting.
+        device: where the VGG features are computed (as :func:`auto_masks`'s).
         names: what each image is, for messages (default: "image 1", "image 2", ...).
 
     Returns:
@@ -594,7 +595,7 @@ def auto_masks(
     work_size: int = 384,
     sky: bool = True,
     seed: int = 0,
-    device: torch.device | str = "cpu",
+    device: torch.device | str = "auto",
 ) -> AutoMasks:
     """Find sub-styles of ``style`` and the content regions that should take each.
 
@@ -614,6 +615,8 @@ def auto_masks(
             column), keep every region to one side of it, match sky to sky, and blend each
             region's style target with its own side of the style (``masks.context``).
         seed: seed of the mixture fitting (the result is deterministic for a seed).
+        device: where the VGG features are computed: "auto" (CUDA, then MPS, then the CPU),
+            as every entry point, or "cpu", "cuda" ("cuda:1") or "mps".
 
     Returns:
         An :class:`AutoMasks`; its ``masks`` are at the images' sizes.
@@ -638,7 +641,11 @@ def auto_masks(
     if substyles is not None and substyles > MAX_SUBSTYLES:
         _warn(f"at most {MAX_SUBSTYLES} sub-styles are supported (one per mask colour); using {MAX_SUBSTYLES}")
         substyles = MAX_SUBSTYLES
-    max_substyles = min(max_substyles, MAX_SUBSTYLES)
+    if max_substyles > MAX_SUBSTYLES:
+        _warn(
+            f"--max-substyles {max_substyles}: at most {MAX_SUBSTYLES} sub-styles are supported; using {MAX_SUBSTYLES}"
+        )
+        max_substyles = MAX_SUBSTYLES
     style_seg, content_seg = segment(
         [style, content],
         counts=[substyles, content_regions],
@@ -705,7 +712,7 @@ def resolve_masks(
     palette: str = "auto",
     max_pixels: int,
     seed: int = 0,
-    device: torch.device | str = "cpu",
+    device: torch.device | str = "auto",
 ) -> tuple[MaskPair, dict | None]:
     """The masks a transfer uses: given mask files, automatic masks, or one global region.
 

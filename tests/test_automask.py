@@ -216,6 +216,26 @@ def test_a_gpu_asked_for_where_there_is_none_is_one_line():
             call()
 
 
+def test_more_substyles_than_mask_colours_are_told_and_cut_to_nine():
+    tiny = torch.rand(1, 3, 8, 8)
+    with pytest.warns(RestyleWarning, match="^--max-substyles 12: at most 9 sub-styles are supported; using 9$"):
+        found = auto_masks(tiny, tiny, max_substyles=12)
+    assert 1 <= len(found.masks.names) <= 9
+
+
+def test_every_entry_point_that_takes_a_device_picks_it_as_the_commands_do():
+    """auto_masks (and so the web page's Auto-masks button) and segment ran on the CPU by
+    default, beside a GPU the transfer itself used."""
+    import inspect
+
+    from restyle import stylize, stylize_photo
+    from restyle.automask import resolve_masks
+    from restyle.video import stylize_video
+
+    for entry in (stylize, stylize_photo, stylize_video, auto_masks, segment, resolve_masks):
+        assert inspect.signature(entry).parameters["device"].default == "auto", entry.__name__
+
+
 @pytest.mark.parametrize("work_size", [0, 15, 2049, 10**23])
 def test_work_size_out_of_range(work_size):
     tiny = torch.rand(1, 3, 8, 8)

@@ -565,6 +565,16 @@ def check_video_bits(output: Path, bits: int) -> None:
         )
 
 
+def _video_encoder(output: Path, bits: int) -> tuple[str, str, list[str]]:
+    """The encoder of a video file ``output`` written with ``bits`` per channel (8 or 10, as
+    :func:`check_video_bits` allows), its pixel format and its options (a GIF is written by
+    :func:`write_video` with its own)."""
+    if bits == 10:
+        return _ENCODERS_10[output.suffix.lower()]
+    codec, params, _ = _ENCODERS.get(output.suffix.lower(), _ENCODERS[".mp4"])
+    return codec, "yuv420p", params
+
+
 #: The longest side libx264 encodes (H.264: 8-bit MP4, M4V, MOV, MKV and AVI): a side of 16,386
 #: pixels failed with "Invalid argument", after every frame had been stylised. HEVC, ProRes, VP9
 #: and GIF take longer sides.
@@ -583,11 +593,9 @@ def check_video_side(output: Path, shape: tuple[int, int], bits: int, *, cause: 
         ...
         restyle.errors.RestyleError: out.mp4: H.264 holds at most 16384 pixels a side, and these frames have 20000 (--size 20000); write .webm, or a folder of PNG frames
     """
-    suffix = output.suffix.lower()
-    if suffix == ".gif":
+    if output.suffix.lower() == ".gif":
         return
-    codec = _ENCODERS_10[suffix][0] if bits != 8 else _ENCODERS.get(suffix, _ENCODERS[".mp4"])[0]
-    if codec == "libx264" and max(shape) > H264_MAX_SIDE:
+    if _video_encoder(output, bits)[0] == "libx264" and max(shape) > H264_MAX_SIDE:
         raise RestyleError(
             f"{output}: H.264 holds at most {H264_MAX_SIDE} pixels a side, and these frames have {max(shape)} "
             f"({cause}); write .webm, or a folder of PNG frames"
@@ -624,12 +632,9 @@ def write_video(
     tmp_video = name_beside(target, f".video{target.suffix}")
     tmp_final = name_beside(target, f".part{target.suffix}")
     width, height = size
-    codec, params, audio_codec = _ENCODERS.get(output.suffix.lower(), _ENCODERS[".mp4"])
-    pix_fmt = "yuv420p"
-    video_filter = _BT709.format(pix_fmt)
-    if bits == 10:
-        codec, pix_fmt, params = _ENCODERS_10[output.suffix.lower()]
-        video_filter = _BT709_CODES.format(pix_fmt)
+    codec, pix_fmt, params = _video_encoder(output, bits)  # a GIF's: below
+    audio_codec = _ENCODERS.get(output.suffix.lower(), _ENCODERS[".mp4"])[2]
+    video_filter = (_BT709_CODES if bits == 10 else _BT709).format(pix_fmt)
     gif = output.suffix.lower() == ".gif"
     fps = info.fps
     if gif:  # RGB, in a palette; it loops; the parameters go in a comment block (gif.with_comment)

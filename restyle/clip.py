@@ -8,6 +8,7 @@ and each frame of a folder is written to a temporary file and renamed.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import itertools
 import json
 import logging
@@ -124,6 +125,16 @@ STILL_IMAGE = (
 #: duration. Codecs of both stills and streams (MJPEG) are not here: a raw stream has no
 #: duration either.
 _STILL_CODECS = frozenset({"svg", "exr", "dpx", "hdr", "jpegxl", "jpeg2000", "qoi", "psd", "dds", "fits", "xpm"})
+
+
+def check_video_extra() -> None:
+    """Raise a one-line :class:`RestyleError` naming the install unless the ``video`` extra is
+    there: ffmpeg (``imageio-ffmpeg``) reads and writes clips, OpenCV measures the flow between
+    frames. Without it, ``restyle video`` was a ``ModuleNotFoundError`` traceback."""
+    packages = {"imageio_ffmpeg": "imageio-ffmpeg", "cv2": "opencv-python-headless"}
+    missing = [package for module, package in packages.items() if importlib.util.find_spec(module) is None]
+    if missing:
+        raise RestyleError(f"video needs {' and '.join(missing)}: pip install 'restyle[video]'")
 
 
 def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
@@ -772,6 +783,7 @@ def write_frame_folder(
 
 def read_video_metadata(path: str | os.PathLike) -> dict[str, object]:
     """The parameters :func:`write_video` stored in a video's ``comment`` tag, or ``{}``."""
+    check_video_extra()
     import imageio_ffmpeg
 
     command = [imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", str(path), "-f", "ffmetadata", "-"]

@@ -51,6 +51,7 @@ from restyle.clip import (
     VideoInfo,
     check_gif_frames,
     check_video_bits,
+    check_video_extra,
     check_video_side,
     check_video_suffix,
     frame_shape,
@@ -717,6 +718,7 @@ def stylize_video(
         fps=fps,
         unused_if_fast={"--style-weight": style_weight, "--content-weight": content_weight, "--iterations": iterations},
     )
+    check_video_extra()  # before any work: ffmpeg reads the clip, OpenCV follows its motion
     check_path_given(video, "video")
     check_path_given(output, "output")
     check_inputs({"style": style})  # before the clip's warnings (a 4K source is slow to decode)

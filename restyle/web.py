@@ -342,6 +342,32 @@ def editor_mask(value: dict | None, shape: tuple[int, int]) -> np.ndarray | None
     return mask if painted else None
 
 
+def _number(value: Any, field: str) -> float:
+    """A number field's value. The page's sliders always send a number; a request made by hand
+    can send none, or NaN (which a browser sends as null), and that was an internal error from
+    inside the job.
+
+    Example:
+        >>> _number(0.5, "blend weight 1")
+        0.5
+        >>> _number(None, "size")
+        Traceback (most recent call last):
+        restyle.errors.RestyleError: size must be a number, not None
+    """
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number):
+        raise RestyleError(f"{field} must be a number, not {value!r}")
+    return number
+
+
+def _whole(value: Any, field: str) -> int:
+    """A number field's value as the whole number the library takes (:func:`_number`)."""
+    return int(_number(value, field))
+
+
 def auto_mask_layers(
     content: Upload,
     style: Upload,
@@ -360,12 +386,13 @@ def auto_mask_layers(
     size, and a phone photo's 12-48 MP took minutes to feather and to send to the browser."""
     from restyle.automask import auto_masks
 
-    if int(size) > EDITOR_CANVAS:  # the masks' long side is the size
+    size = _whole(size, "size")
+    if size > EDITOR_CANVAS:  # the masks' long side is the size
         raise RestyleError(f"masks are shown at most {EDITOR_CANVAS} px on a side; choose a smaller size")
     content_image = load_image(
-        _check_image(content, "content", max_pixels), size=int(size), max_pixels=max_pixels, what="the content image"
+        _check_image(content, "content", max_pixels), size=size, max_pixels=max_pixels, what="the content image"
     )
-    style_image = load_style(_check_image(style, "style", max_pixels), long_side=int(size), max_pixels=max_pixels)
+    style_image = load_style(_check_image(style, "style", max_pixels), long_side=size, max_pixels=max_pixels)
     found = auto_masks(content_image, style_image, substyles=substyles)
     layers = []
     for rgb in found.colour_masks():
@@ -739,6 +766,7 @@ def slider_weights(preset: str, *values: float) -> dict[str, float | None]:
         {'style_weight': None, 'photo_weight': None, 'content_weight': 100.0}
     """
     defaults = preset_sliders(preset)
+    values = tuple(_number(value, name.replace("_", " ")) for name, value in zip(PHOTO_WEIGHTS, values, strict=True))
     return {
         name: None if abs(value - default) < 1e-9 else 10.0**value
         for name, value, default in zip(PHOTO_WEIGHTS, values, defaults, strict=True)
@@ -782,6 +810,7 @@ def photo_job(
     from restyle.photo import stylize_photo
 
     output_format = _download_format(download)  # before any work
+    size = _whole(size, "size")
     exif = camera_exif(content)  # the upload's camera and date, for the download
     content = _check_image(content, "content", max_pixels)
     style = _check_image(style, "style", max_pixels)
@@ -805,7 +834,7 @@ def photo_job(
             content,
             style,
             preset=preset,
-            size=int(size),
+            size=size,
             full_resolution=bool(full_resolution),
             style_weight=style_weight,
             photo_weight=photo_weight,
@@ -839,18 +868,19 @@ def art_job(
     from restyle.artistic import stylize
 
     output_format = _download_format(download)  # before any work
+    size = _whole(size, "size")
     exif = camera_exif(content)
     content = _check_image(content, "content", max_pixels)
-    chosen = [(s, w) for s, w in zip(styles, blend) if s is not None]
+    chosen = [(i, s, w) for i, (s, w) in enumerate(zip(styles, blend)) if s is not None]
     if not chosen:
         raise RestyleError("upload at least one style image")
-    images = [_check_image(s, "style", max_pixels) for s, _ in chosen]
-    weights = [float(w) for _, w in chosen]
+    images = [_check_image(s, "style", max_pixels) for _, s, _ in chosen]
+    weights = [_number(w, f"blend weight {i + 1}") for i, _, w in chosen]
 
     chosen_options = {
         "style_weight": style_weight,
-        "style_scale": None if style_scale is None else float(style_scale),
-        "iterations": None if iterations is None else int(iterations),
+        "style_scale": None if style_scale is None else _number(style_scale, "style scale"),
+        "iterations": None if iterations is None else _whole(iterations, "iterations"),
     }
 
     def work(callback: Callable[[Any], None]) -> Any:
@@ -859,7 +889,7 @@ def art_job(
             images,
             style_blend=weights,
             preserve_color=preserve_color,
-            size=int(size),
+            size=size,
             max_pixels=max_pixels,
             callback=callback,
             **{name: value for name, value in chosen_options.items() if value is not None},
@@ -895,6 +925,7 @@ def video_job(
     from restyle.video import stylize_video, work_folder, work_frames
 
     suffix, bits = _download_format(download, VIDEO_DOWNLOADS)  # before any work
+    size, max_frames = _whole(size, "size"), _whole(max_frames, "frames")
     if not video:
         raise RestyleError("upload a clip or an animated GIF first")
     style = _check_image(style, "style", max_pixels)
@@ -904,7 +935,7 @@ def video_job(
     style_path = folder / f"style-{hashlib.sha256(style_image.numpy().tobytes()).hexdigest()[:16]}.png"
     if not style_path.exists():
         save_image(style_image, style_path)
-    recipe = [file_stamp(video), style_path.name, mode, preset, int(size), bool(full_resolution), int(max_frames), bits]
+    recipe = [file_stamp(video), style_path.name, mode, preset, size, bool(full_resolution), max_frames, bits]
     output = folder / f"video-{hashlib.sha256(repr(recipe).encode()).hexdigest()[:16]}{suffix}"
     stop.clear()
     if output.exists():  # finished before, from the same clip, style and settings
@@ -926,9 +957,9 @@ def video_job(
             output=output,
             mode=mode,
             preset=preset,
-            size=int(size),
+            size=size,
             full_resolution=bool(full_resolution),
-            frames=f"0:{int(max_frames)}",
+            frames=f"0:{max_frames}",
             bit_depth=bits,
             callback=keep,
             _record={"restyle_web": "video"},
@@ -986,6 +1017,9 @@ def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = Non
         # Gradio finds the request parameter by its annotation, which must be the class itself
         # (this module's annotations are strings: ``from __future__ import annotations``).
         handler.__annotations__["request"] = gr.Request
+        # named as its job, so that the page's API names the endpoints /photo, /art and /video
+        # (Gradio names them by their function: they were /handler, /handler_1 and /handler_2)
+        handler.__name__ = handler.__qualname__ = job.__name__
         return handler
 
     def photo(content, style, c_edit, s_edit, found, preset, size, full, sw, pw, cw, download, *, stop):
@@ -997,7 +1031,8 @@ def build_app(*, max_pixels: int = DEFAULT_MAX_PIXELS, folder: Path | None = Non
 
     def art(content, s1, s2, s3, w1, w2, w3, preserve, size, sw, scale, iterations, download, *, stop):
         return art_job(
-            content, [s1, s2, s3], [w1, w2, w3], preserve_color=preserve, size=size, style_weight=10.0**sw,
+            content, [s1, s2, s3], [w1, w2, w3], preserve_color=preserve, size=size,
+            style_weight=10.0 ** _number(sw, "style weight"),
             style_scale=scale, iterations=iterations, download=download, stop=stop, folder=folder,
             max_pixels=max_pixels,
         )  # fmt: skip

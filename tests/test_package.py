@@ -68,3 +68,20 @@ def test_the_readme_python_example_runs(tmp_path, monkeypatch, capsys):
     exec(compile(code, "README.md", "exec"), {})
     assert read_metadata("out.png")["size"] == 32 and Image.open("out.jpg").size == (32, 21)
     assert "content region 0" in capsys.readouterr().out  # found.describe() was printed
+
+
+def test_the_package_metadata_builds_without_deprecations():
+    """pyproject.toml read as setuptools builds it, every warning an error: a form setuptools
+    has deprecated (the licence as a TOML table was one, with a removal date) fails here rather
+    than in a user's ``pip install`` once the removal lands."""
+    import warnings
+    from pathlib import Path
+
+    from setuptools.config.pyprojecttoml import apply_configuration
+    from setuptools.dist import Distribution
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dist = apply_configuration(Distribution(), Path(__file__).parents[1] / "pyproject.toml")
+    assert dist.get_name() == "restyle"
+    assert dist.entry_points["console_scripts"] == ["restyle = restyle.cli:entry"]

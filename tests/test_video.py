@@ -5,6 +5,7 @@ import itertools
 import os
 import re
 import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -102,6 +103,20 @@ def test_a_clip_that_cannot_be_decoded_is_a_one_line_error(tmp_path, clips):
     broken.write_bytes(b"not a video any more")  # changed between the probe and the read
     with pytest.raises(RestyleError, match=r"broken.mp4: decoding failed \(.*(Invalid data|moov).*\)$"):
         list(read_frames(info, shape=(60, 80)))
+
+
+@pytest.mark.parametrize("module", ["imageio_ffmpeg", "cv2"])
+def test_without_the_video_extra_video_work_is_a_one_line_error_naming_the_install(
+    capsys, tmp_path, clips, monkeypatch, module
+):
+    monkeypatch.setitem(sys.modules, module, None)  # as if not installed: importing it fails
+    out = tmp_path / "out.mp4"
+    code, _, err = run(capsys, "video", clips["silent"], clips["style"], "-o", out, *FAST)
+    package = {"imageio_ffmpeg": "imageio-ffmpeg", "cv2": "opencv-python-headless"}[module]
+    assert code == 1 and err.strip() == f"restyle: error: video needs {package}: pip install 'restyle[video]'"
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    with pytest.raises(RestyleError, match=r"pip install 'restyle\[video\]'$"):
+        read_metadata(clips["silent"])  # restyle info on a video
 
 
 def test_cli_photo_fast_keeps_fps_frames_and_audio(capsys, tmp_path, clips):

@@ -730,7 +730,13 @@ def test_a_running_job_is_shown_without_gradios_full_animation(tmp_path):
 
     app = build_app(folder=tmp_path)
     jobs = sorted((f.name, f.show_progress) for f in app.fns.values() if f.concurrency_id == JOBS)
-    assert JOB_PROGRESS == "minimal" and jobs == [("auto", "full"), *[("handler", "minimal")] * 3]
+    assert JOB_PROGRESS == "minimal" and jobs == [
+        ("art", "minimal"),
+        ("auto", "full"),
+        ("photo", "minimal"),
+        ("video", "minimal"),
+    ]
+    assert {f.api_name for f in app.fns.values() if f.concurrency_id == JOBS} == {"art", "auto", "photo", "video"}
 
 
 def test_the_status_line_gives_the_time_left_from_the_work_done():
@@ -1411,3 +1417,45 @@ def test_notes_name_the_pages_fields_not_the_command_lines_options(tmp_path):
 )
 def test_messages_name_the_page_fields_for_the_flags(message, shown):
     assert in_page_terms(message) == shown
+
+
+def test_a_number_field_sent_empty_or_nan_is_a_message_naming_the_field(tmp_path, images, monkeypatch):
+    """The page's sliders always send numbers; a request made by hand (the page's API) can send
+    null, or NaN, for any of them. Each is a message naming the field, never an internal error."""
+    import math
+    from types import SimpleNamespace
+
+    import gradio as gr
+
+    from restyle.web import build_app, preset_sliders
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    content, style = tmp_path / "content.png", tmp_path / "style.png"
+    Image.fromarray(images[0]).save(content)
+    Image.fromarray(images[1]).save(style)
+    app = build_app(folder=tmp_path)
+    endpoints = {f.api_name: f.fn for f in app.fns.values()}
+    request = SimpleNamespace(session_hash="by-hand")
+    c, s = str(content), str(style)
+    sent = {  # each endpoint's inputs as the page sends them, and the fields that are numbers
+        "photo": ([c, s, None, None, None, "fast", 48, False, *preset_sliders("fast"), "PNG"],
+                  {6: "size", 8: "style weight", 9: "photo weight", 10: "content weight"}),
+        "art": ([c, s, None, None, 1.0, 1.0, 1.0, "none", 48, 4.0, 1.0, 2, "PNG"],
+                {4: "blend weight 1", 8: "size", 9: "style weight", 10: "style scale", 11: "iterations"}),
+        "video": ([c, None, s, "photo", "fast", 48, False, 2, "MP4 (H.264)"], {5: "size", 7: "frames"}),
+        "auto": ([c, s, "auto", 48], {3: "size"}),
+    }  # fmt: skip
+    for name, (inputs, fields) in sent.items():
+        for index, field in fields.items():
+            for bad in (None, math.nan, "twelve"):
+                if bad is None and field in ("style scale", "iterations"):
+                    continue  # art_job's None: stylize's default
+                values = list(inputs)
+                values[index] = bad
+                with pytest.raises(gr.Error) as raised:
+                    if name == "auto":
+                        endpoints[name](*values)
+                    else:
+                        list(endpoints[name](request, lambda *a, **k: None, *values))
+                assert raised.value.message == f"{field} must be a number, not {bad!r}", (name, field)
+    assert not list(tmp_path.glob("*.png"))[2:]  # nothing made but the two uploads

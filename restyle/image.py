@@ -18,6 +18,7 @@ import os
 import re
 import reprlib
 import tempfile
+import threading
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -1436,6 +1437,11 @@ def save_image(
         image = load_image(image, what=f"{path}: not written")
     check_output_side(path, max(image.size) if isinstance(image, Image.Image) else max(image.shape[-2:]))
     text = json.dumps(dict(metadata), default=_json_default, sort_keys=True) if metadata else None
+    if fmt == "JPEG" and text and len(text.encode()) > JPEG_COMMENT_LIMIT:  # libjpeg: "broken data stream"
+        raise RestyleError(
+            f"{path}: not written: its parameters take {len(text.encode()):,} bytes, more than a JPEG "
+            f"comment holds ({JPEG_COMMENT_LIMIT:,}); save it as PNG, TIFF or WebP"
+        )
     if bits == 16:
         rgb = to_uint16(image)
         if fmt == "PNG":
@@ -1468,8 +1474,30 @@ def save_image(
             kwargs["comment"] = text.encode()
     elif fmt == "WEBP":
         kwargs["lossless"] = True
-    atomic_write(path, lambda handle: pil.save(handle, format=fmt, **kwargs))
+    with _jpeg_header_room(kwargs) if fmt == "JPEG" else contextlib.nullcontext():
+        atomic_write(path, lambda handle: pil.save(handle, format=fmt, **kwargs))
     return path
+
+
+_HEADER_ROOM = threading.Lock()
+
+
+@contextlib.contextmanager
+def _jpeg_header_room(kwargs: Mapping[str, Any]) -> Iterator[None]:
+    """Room for a JPEG's segments before its pixels. Pillow's encoder must hold them all at once
+    (EXIF, ICC profile, comment) in a buffer of ``ImageFile.MAXBLOCK`` bytes, 64 KiB unless a
+    larger image asks for more, and it sizes that buffer without the comment: a camera's 64 KB
+    of EXIF and a result's parameters failed as "broken data stream", after all the work."""
+    exif = kwargs.get("exif")
+    needed = sum(len(kwargs.get(k) or b"") for k in ("icc_profile", "comment"))
+    needed += len(exif.tobytes()) if exif is not None else 0
+    with _HEADER_ROOM:
+        before = ImageFile.MAXBLOCK
+        ImageFile.MAXBLOCK = max(before, needed + 4096)  # and the markers, JFIF's segment, a spare
+        try:
+            yield
+        finally:
+            ImageFile.MAXBLOCK = before
 
 
 def camera_exif(source: object) -> bytes | None:
@@ -1504,6 +1532,8 @@ _PHOTO_TAGS = (0x010F, 0x0110, 0x0132, 0x013B, 0x8298)
 _DROPPED_DETAILS = (0xA002, 0xA003, 0xA005)
 #: The most EXIF bytes passed on: a JPEG's EXIF segment holds at most 64 KiB.
 EXIF_LIMIT = 65_000
+#: The most bytes a JPEG comment (its COM segment, where the parameters go) holds.
+JPEG_COMMENT_LIMIT = 65_533
 
 
 def _upright_exif(exif: Image.Exif) -> bytes | None:

@@ -719,6 +719,44 @@ def test_save_formats_with_metadata(tmp_path, suffix):
         )
 
 
+def test_parameters_larger_than_a_jpeg_comment_are_refused_before_writing_and_fit_elsewhere(tmp_path):
+    """A JPEG comment holds 65,533 bytes; libjpeg failed a larger one as "broken data stream"."""
+    from restyle.image import JPEG_COMMENT_LIMIT
+
+    image = load_image(smooth_image(8, 12))
+    room = JPEG_COMMENT_LIMIT - len('{"notes": ""}')
+    fits = save_image(image, tmp_path / "fits.jpg", metadata={"notes": "x" * room})  # to the byte
+    assert read_metadata(fits) == {"notes": "x" * room}
+    fits.unlink()
+    big = {"notes": "x" * (room + 1)}
+    with pytest.raises(RestyleError) as raised:
+        save_image(image, tmp_path / "big.jpg", metadata=big)
+    assert str(raised.value) == (
+        f"{tmp_path / 'big.jpg'}: not written: its parameters take 65,534 bytes, more than a JPEG comment holds "
+        "(65,533); save it as PNG, TIFF or WebP"
+    )
+    assert list(tmp_path.iterdir()) == []
+    for suffix in (".png", ".tif", ".webp"):
+        assert read_metadata(save_image(image, tmp_path / f"big{suffix}", metadata=big)) == big
+
+
+def test_a_jpeg_holds_a_cameras_largest_exif_beside_its_parameters(tmp_path):
+    """EXIF up to EXIF_LIMIT is passed on; with the sRGB profile and the parameters it no longer
+    fitted Pillow's 64 KiB header buffer, and the result failed as "broken data stream"."""
+    from restyle.image import EXIF_LIMIT
+
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    exif.get_ifd(0x8769)[0x927C] = b"\x01" * (EXIF_LIMIT - 1000)  # a large MakerNote, under the limit
+    data = exif.tobytes()
+    assert EXIF_LIMIT - 1000 < len(data) <= EXIF_LIMIT
+    params = {f"option_{i}": "v" * 20 for i in range(60)}  # about 1.8 kB, as a run's record
+    path = save_image(load_image(smooth_image(8, 12)), tmp_path / "out.jpg", metadata=params, exif=data)
+    assert read_metadata(path) == params
+    with Image.open(path) as img:
+        assert img.getexif()[0x010F] == "Canon" and len(img.info["exif"]) > EXIF_LIMIT - 1000
+
+
 def camera_jpeg(path, rgb):
     """A JPEG as a camera writes it: make, model, date taken, pixel size, turned by EXIF."""
     exif = Image.Exif()

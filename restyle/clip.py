@@ -22,6 +22,7 @@ import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import NamedTuple
 
@@ -200,7 +201,10 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
     if codec in _STILL_CODECS and not meta.get("duration"):  # a picture ffmpeg reads as one frame
         raise RestyleError(f"{source}: {STILL_IMAGE}")
     duration = float(meta.get("duration") or 0.0)
-    frames = max(0, round(duration * float(meta["fps"])))
+    rate = float(meta["fps"])
+    frames = max(0, round(duration * rate))
+    if not duration:  # a raw stream (.h264, .hevc): no container, no duration, and a made-up rate
+        frames, rate = _stream_timing(source, rate)
     size = tuple(meta["size"])
     pix_fmt = str(meta.get("pix_fmt", ""))
     matrix = _untagged_matrix(pix_fmt, size)
@@ -214,9 +218,41 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
         )
     deep = hdr is not None or _is_deep(pix_fmt)
     yuv = _yuv_coding(pix_fmt, matrix)
-    return VideoInfo(
-        source, float(meta["fps"]), size, frames, bool(meta.get("audio_codec")), False, matrix, hdr, deep, yuv
-    )
+    return VideoInfo(source, rate, size, frames, bool(meta.get("audio_codec")), False, matrix, hdr, deep, yuv)
+
+
+#: How many frames :func:`_stream_timing` decodes to measure a raw stream's frame rate.
+_TIMED_FRAMES = 61
+
+
+def _stream_timing(path: Path, rate: float) -> tuple[int, float]:
+    """The frame count and frame rate of a video stream without a container's duration: a raw
+    H.264, HEVC or MPEG-4 stream, as security cameras and some recorders export them.
+
+    ffmpeg's header for such a stream says 25 fps whatever the stream is, while its decoder
+    stamps the frames at the rate the stream itself gives (a 30-fps stream's timestamps are
+    1/30 s apart). Read at the header's 25 fps, a 30-fps stream lost one frame in six, and its
+    frame count was unknown (0). The count is from a stream copy (nothing decoded, so fast on a
+    long file); the rate is from the timestamps of the first :data:`_TIMED_FRAMES` frames
+    decoded, or ``rate`` where they tell nothing (one frame, or no timing in the stream either:
+    then the decoder's timestamps are at 25 fps too).
+    """
+    import imageio_ffmpeg
+
+    def ffmpeg_log(*args: str) -> str:
+        command = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-i", str(path), "-map", "0:v:0", *args]
+        done = subprocess.run(command, capture_output=True, encoding="utf-8", errors="replace", check=False)
+        return done.stderr
+
+    counts = re.findall(r"frame=\s*(\d+)", ffmpeg_log("-c", "copy", "-f", "null", "-"))
+    frames = int(counts[-1]) if counts else 0
+    shown = ffmpeg_log("-frames:v", str(_TIMED_FRAMES), "-vf", "showinfo", "-f", "null", "-")
+    base = re.search(r"config in time_base: (\d+)/(\d+)", shown)
+    stamps = [int(t) for t in re.findall(r" pts:\s*(-?\d+)", shown)]
+    if base and int(base.group(1)) and len(stamps) > 1 and stamps[-1] > stamps[0]:
+        seconds = Fraction((stamps[-1] - stamps[0]) * int(base.group(1)), int(base.group(2)))
+        rate = float((Fraction(len(stamps) - 1) / seconds).limit_denominator(1001))  # 30, 30000/1001
+    return frames, rate
 
 
 def _is_still_image(path: Path) -> bool:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import warnings
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +118,24 @@ def test_without_the_video_extra_video_work_is_a_one_line_error_naming_the_insta
     assert not out.exists() and list(tmp_path.iterdir()) == []
     with pytest.raises(RestyleError, match=r"pip install 'restyle\[video\]'$"):
         read_metadata(clips["silent"])  # restyle info on a video
+
+
+def test_a_raw_stream_keeps_its_own_frame_rate_and_every_frame(tmp_path, capsys, clips):
+    """A raw H.264 or HEVC stream has no container: ffmpeg's header says 25 fps, and no
+    duration. Read at 25 fps, a 30-fps stream lost one frame in six and its length was 0."""
+    for name, rate, seconds, codec in (("cam.h264", "30", 1, "libx264"), ("ntsc.hevc", "30000/1001", 2, "libx265")):
+        raw = tmp_path / name
+        ffmpeg("-f", "lavfi", "-i", f"testsrc2=size=96x64:rate={rate}:duration={seconds}", "-pix_fmt", "yuv420p",
+               "-c:v", codec, "-x265-params", "log-level=error", "-f", raw.suffix[1:], str(raw))  # fmt: skip
+        info = probe(raw)
+        assert info.fps == pytest.approx(float(Fraction(rate)), rel=1e-9) and info.frames == round(info.fps * seconds)
+    info = probe(tmp_path / "cam.h264")
+    assert len(list(read_frames(info, shape=(64, 96)))) == 30
+    out = tmp_path / "out.mp4"
+    code, _, err = run(capsys, "video", info.path, clips["style"], "-o", out, *FAST)
+    assert code == 0, err
+    written = probe(out)
+    assert written.fps == 30 and len(list(read_frames(written, shape=(42, 64)))) == 30
 
 
 def test_cli_photo_fast_keeps_fps_frames_and_audio(capsys, tmp_path, clips):
@@ -881,7 +900,8 @@ def test_a_raw_stream_without_a_duration_is_still_a_clip(tmp_path, clips):
     raw = tmp_path / "camera.h264"
     ffmpeg("-i", str(clips["audio"]), "-an", "-c:v", "libx264", str(raw))
     info = probe(raw)  # not refused
-    assert len(list(read_frames(info, shape=(42, 64)))) >= 8  # (at the 25 fps ffmpeg assumes without timing)
+    assert info.fps == 10 and info.frames == 8  # its own rate, not the 25 fps of ffmpeg's header
+    assert len(list(read_frames(info, shape=(42, 64)))) == 8  # at 25 fps, each frame came two or three times
 
 
 def _audio_only(path):

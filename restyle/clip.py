@@ -205,7 +205,7 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
     frames = max(0, round(duration * rate))
     if not duration:  # a raw stream (.h264, .hevc): no container, no duration, and a made-up rate
         frames, rate = _stream_timing(source, rate)
-    size = tuple(meta["size"])
+    size = _square_pixels(tuple(meta["size"]), rotated=tuple(meta["size"]) != tuple(meta["source_size"]), path=source)
     pix_fmt = str(meta.get("pix_fmt", ""))
     matrix = _untagged_matrix(pix_fmt, size)
     hdr = next((name for curve, name in HDR_CURVES.items() if curve in pix_fmt), None)
@@ -219,6 +219,25 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
     deep = hdr is not None or _is_deep(pix_fmt)
     yuv = _yuv_coding(pix_fmt, matrix)
     return VideoInfo(source, rate, size, frames, bool(meta.get("audio_codec")), False, matrix, hdr, deep, yuv)
+
+
+def _square_pixels(size: tuple[int, int], *, rotated: bool, path: Path) -> tuple[int, int]:
+    """A video's ``(width, height)`` as players show it: an anamorphic clip's pixels are not
+    square (a DVD's 720 x 480 at a pixel aspect of 32:27 shows 16:9; HDV's 1440 x 1080 at 4:3
+    shows 1920 x 1080). Read at its coded size, such a clip came out squeezed, written with
+    square pixels. ``size`` is ffmpeg's, turned upright (``rotated``: the clip's pixels turned
+    a quarter, so their aspect stretches its height)."""
+    import imageio_ffmpeg
+
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(path)]
+    header = subprocess.run(command, capture_output=True, encoding="utf-8", errors="replace", check=False).stderr
+    video = (line for line in header.splitlines() if ": Video:" in line and "(attached pic)" not in line)
+    found = re.search(r"\[SAR (\d+):(\d+) DAR", next(video, ""))
+    if not found or not int(found.group(1)) or not int(found.group(2)):  # none, or 0:1 (unknown)
+        return size
+    aspect = Fraction(int(found.group(1)), int(found.group(2)))
+    width, height = size
+    return (width, round(height * aspect)) if rotated else (round(width * aspect), height)
 
 
 #: How many frames :func:`_stream_timing` decodes to measure a raw stream's frame rate.

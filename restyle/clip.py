@@ -112,6 +112,9 @@ class VideoInfo:
     yuv: YuvCoding | None = None
     #: Whether it is an animated GIF, read through Pillow (:mod:`restyle.gif`).
     gif: bool = False
+    #: Whether its frames are interlaced (two fields, a moment apart): then :func:`read_frames`
+    #: deinterlaces them, as players do.
+    interlaced: bool = False
 
 
 #: What a still image given as a clip is told (a file, or a built-in ``sample:`` photo).
@@ -218,7 +221,9 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
         )
     deep = hdr is not None or _is_deep(pix_fmt)
     yuv = _yuv_coding(pix_fmt, matrix)
-    return VideoInfo(source, rate, size, frames, bool(meta.get("audio_codec")), False, matrix, hdr, deep, yuv)
+    interlaced = re.search(r"\b(top|bottom) (coded )?first\b", pix_fmt) is not None  # the field order ffmpeg names
+    audio = bool(meta.get("audio_codec"))
+    return VideoInfo(source, rate, size, frames, audio, False, matrix, hdr, deep, yuv, interlaced=interlaced)
 
 
 def _square_pixels(size: tuple[int, int], *, rotated: bool, path: Path) -> tuple[int, int]:
@@ -496,7 +501,11 @@ def _decoded(info: VideoInfo, *, width: int, height: int, as_yuv: bool = False) 
     else:
         colour = f":in_color_matrix={info.matrix}" if info.matrix else ""  # else the clip's tags
         pix_fmt, sample_bytes = ("rgb48le", 2) if info.deep else ("rgb24", 1)
-    command += ["-vf", f"scale={width}:{height}:flags=area{colour},fps={info.fps}"]
+    # an interlaced clip's two fields are a moment apart: scaled as they are, a moving edge came
+    # out doubled (combed at full size); bwdif keeps the first field and fills the other's lines
+    # from it and its neighbours in time, as players show such a clip, one frame per frame
+    deinterlace = "bwdif=mode=send_frame:deint=interlaced," if info.interlaced else ""
+    command += ["-vf", f"{deinterlace}scale={width}:{height}:flags=area{colour},fps={info.fps}"]
     command += ["-pix_fmt", pix_fmt, "-f", "rawvideo", "-"]
     own_session = (
         {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if os.name == "nt" else {"start_new_session": True}

@@ -144,6 +144,10 @@ def check_video_extra() -> None:
 def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
     """Read a clip's frame rate, size, frame count and whether it has audio.
 
+    A video file's size is as players show it: upright, and in square pixels (an anamorphic
+    clip's width stretched by its pixel aspect). A raw stream without a container is timed by
+    its frames' own timestamps (:func:`_stream_timing`).
+
     A folder of images is a clip at ``fps`` frames per second, in the order of the numbers in
     the frames' names, at the first frame's size (upright, as :func:`~restyle.image.load_image`
     reads it). Frames of another size are resized to it; a warning names the first that is
@@ -226,16 +230,22 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
     return VideoInfo(source, rate, size, frames, audio, False, matrix, hdr, deep, yuv, interlaced=interlaced)
 
 
+def _ffmpeg_log(path: Path, *args: str) -> str:
+    """What ffmpeg says reading ``path`` (its stderr): the file's streams, and with ``args`` (an
+    output) the frames it went through. Without an output it only describes the file."""
+    import imageio_ffmpeg
+
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(path), *args]
+    return subprocess.run(command, capture_output=True, encoding="utf-8", errors="replace", check=False).stderr
+
+
 def _square_pixels(size: tuple[int, int], *, rotated: bool, path: Path) -> tuple[int, int]:
     """A video's ``(width, height)`` as players show it: an anamorphic clip's pixels are not
     square (a DVD's 720 x 480 at a pixel aspect of 32:27 shows 16:9; HDV's 1440 x 1080 at 4:3
     shows 1920 x 1080). Read at its coded size, such a clip came out squeezed, written with
     square pixels. ``size`` is ffmpeg's, turned upright (``rotated``: the clip's pixels turned
     a quarter, so their aspect stretches its height)."""
-    import imageio_ffmpeg
-
-    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(path)]
-    header = subprocess.run(command, capture_output=True, encoding="utf-8", errors="replace", check=False).stderr
+    header = _ffmpeg_log(path)  # the streams, as ffmpeg describes them
     video = (line for line in header.splitlines() if ": Video:" in line and "(attached pic)" not in line)
     found = re.search(r"\[SAR (\d+):(\d+) DAR", next(video, ""))
     if not found or not int(found.group(1)) or not int(found.group(2)):  # none, or 0:1 (unknown)
@@ -261,16 +271,9 @@ def _stream_timing(path: Path, rate: float) -> tuple[int, float]:
     decoded, or ``rate`` where they tell nothing (one frame, or no timing in the stream either:
     then the decoder's timestamps are at 25 fps too).
     """
-    import imageio_ffmpeg
-
-    def ffmpeg_log(*args: str) -> str:
-        command = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-i", str(path), "-map", "0:v:0", *args]
-        done = subprocess.run(command, capture_output=True, encoding="utf-8", errors="replace", check=False)
-        return done.stderr
-
-    counts = re.findall(r"frame=\s*(\d+)", ffmpeg_log("-c", "copy", "-f", "null", "-"))
+    counts = re.findall(r"frame=\s*(\d+)", _ffmpeg_log(path, "-map", "0:v:0", "-c", "copy", "-f", "null", "-"))
     frames = int(counts[-1]) if counts else 0
-    shown = ffmpeg_log("-frames:v", str(_TIMED_FRAMES), "-vf", "showinfo", "-f", "null", "-")
+    shown = _ffmpeg_log(path, "-map", "0:v:0", "-frames:v", str(_TIMED_FRAMES), "-vf", "showinfo", "-f", "null", "-")
     base = re.search(r"config in time_base: (\d+)/(\d+)", shown)
     stamps = [int(t) for t in re.findall(r" pts:\s*(-?\d+)", shown)]
     if base and int(base.group(1)) and len(stamps) > 1 and stamps[-1] > stamps[0]:

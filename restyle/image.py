@@ -279,7 +279,7 @@ def _nclx_to_srgb(img: Image.Image, nclx: Mapping[str, Any]) -> Image.Image:
     out = _nclx_rgb_to_srgb(rgb, nclx)
     if out is None:
         return img
-    converted = Image.fromarray((out * 255.0).round().astype(np.uint8), "RGB")
+    converted = Image.fromarray((out * 255.0).round().astype(np.uint8))
     if img.mode == "RGBA":
         converted.putalpha(img.getchannel("A"))
     return converted
@@ -803,7 +803,7 @@ def _deep_upright_srgb(rgb: np.ndarray, img: Image.Image, *, what: str, icc: boo
         shaper = read_matrix_shaper(profile)
         if shaper is not None:
             return icc_to_srgb(rgb, shaper)
-        eight = Image.fromarray((rgb * 255.0).round().astype(np.uint8), "RGB")
+        eight = Image.fromarray((rgb * 255.0).round().astype(np.uint8))
         eight.info["icc_profile"] = profile
         converted = _to_srgb(eight, what)
         if converted is not eight:
@@ -1311,7 +1311,7 @@ def to_pil(image: Tensor) -> Image.Image:
     """
     if image.ndim == 4:
         image = image[0]
-    return Image.fromarray(to_uint8(image).permute(1, 2, 0).numpy(), "RGB")
+    return Image.fromarray(to_uint8(image).permute(1, 2, 0).numpy())  # uint8 (H, W, 3): RGB
 
 
 def check_writable(path: str | os.PathLike, *, inputs: Sequence[object] = (), bits: int = 8) -> Path:

@@ -260,7 +260,9 @@ def bilateral_filter(
     _check_image(image, "bilateral_filter")
     if radius < 0 or stride < 1:
         raise ValueError(f"bilateral_filter: radius must be >= 0 and stride >= 1, got {radius} and {stride}")
-    guide = image if guide is None else guide
+    # the weights in the image's precision: a float64 guide of a float32 image made them float64,
+    # which the in-place sums below take on torch 2.13 and failed on torch 2.1 (an internal assert)
+    guide = image if guide is None else guide.to(image.dtype)
     if not (math.isfinite(sigma_color) and sigma_color > 0):
         raise ValueError(f"bilateral_filter: sigma_color must be a positive number, got {sigma_color}")
     sigma_space = sigma_space or max(radius / 2.0, 0.5)

@@ -8,6 +8,7 @@ and each frame of a folder is written to a temporary file and renamed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import itertools
 import json
@@ -139,6 +140,45 @@ def check_video_extra() -> None:
     missing = [package for module, package in packages.items() if importlib.util.find_spec(module) is None]
     if missing:
         raise RestyleError(f"video needs {' and '.join(missing)}: pip install 'restyle[video]'")
+    _check_ffmpeg()
+
+
+#: The oldest ffmpeg major version ``restyle video`` is checked with: imageio-ffmpeg 0.8's own
+#: (9.0.2). With 7.0.2 (imageio-ffmpeg 0.6 and 0.7) a raw stream's frames were not counted, a
+#: variable-rate clip's frames were spaced wrongly and an SVG was not told from a clip.
+OLDEST_FFMPEG = 9
+
+
+@functools.lru_cache(maxsize=1)
+def _check_ffmpeg() -> None:
+    """Raise a one-line :class:`RestyleError` if the ffmpeg imageio-ffmpeg chose cannot run, and
+    warn (once a process) if it is older than :data:`OLDEST_FFMPEG`. It is imageio-ffmpeg's own
+    unless ``$IMAGEIO_FFMPEG_EXE`` names another; a missing one was reported as the clip being
+    unreadable."""
+    import imageio_ffmpeg
+
+    chosen = (
+        "; set by $IMAGEIO_FFMPEG_EXE, unset it to use imageio-ffmpeg's own"
+        if os.environ.get("IMAGEIO_FFMPEG_EXE")
+        else ""
+    )
+    try:
+        exe = imageio_ffmpeg.get_ffmpeg_exe()
+    except RuntimeError:  # no binary of its own for this platform, and none installed
+        raise RestyleError("video needs ffmpeg, and imageio-ffmpeg found none: install ffmpeg") from None
+    try:
+        version = imageio_ffmpeg.get_ffmpeg_version()
+    except (OSError, subprocess.SubprocessError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else _first_line(exc)
+        raise RestyleError(f"ffmpeg {exe} cannot run: {reason}{chosen}") from None
+    major = re.match(r"n?(\d+)\.", version)  # "9.0.2-static", "n9.0.2-17-g2a57"; a git build's "N-1234-g..." has none
+    if major and int(major.group(1)) < OLDEST_FFMPEG:
+        warnings.warn(
+            f"ffmpeg {version} ({exe}{chosen}) is older than {OLDEST_FFMPEG}, the oldest restyle video "
+            "is checked with: raw streams and variable-rate clips may be timed wrongly",
+            RestyleWarning,
+            stacklevel=3,
+        )
 
 
 def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:

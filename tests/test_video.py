@@ -97,6 +97,66 @@ def test_reading_leaves_no_pipe_or_process_behind(clips, tmp_path):
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)], [str(w.message) for w in caught]
 
 
+@pytest.fixture
+def ffmpeg_checked_afresh():
+    """:func:`restyle.clip._check_ffmpeg` runs once a process: run it again, and after the test
+    once more for the ffmpeg the other tests use."""
+    restyle.clip._check_ffmpeg.cache_clear()
+    yield
+    restyle.clip._check_ffmpeg.cache_clear()
+
+
+@pytest.mark.parametrize("kind", ["missing", "not executable"])
+def test_an_ffmpeg_that_cannot_run_is_a_one_line_error_naming_it(
+    capsys, tmp_path, clips, monkeypatch, ffmpeg_checked_afresh, kind
+):
+    exe = tmp_path / "bin" / "ffmpeg"
+    if kind == "not executable":
+        exe.parent.mkdir()
+        exe.write_text("not a program")
+    monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(exe))  # as a user points imageio-ffmpeg at their own
+    out = tmp_path / "out.mp4"
+    code, _, err = run(capsys, "video", clips["silent"], clips["style"], "-o", out, *FAST)
+    reason = {"missing": "No such file or directory", "not executable": "Permission denied"}[kind]
+    fix = "set by $IMAGEIO_FFMPEG_EXE, unset it to use imageio-ffmpeg's own"
+    assert (
+        code == 1 and err.strip() == f"restyle: error: ffmpeg {exe} cannot run: {reason}; {fix}"
+    )  # not the clip's fault
+    assert not out.exists()
+    with pytest.raises(RestyleError, match=f"^ffmpeg {re.escape(str(exe))} cannot run"):
+        read_metadata(clips["silent"])  # restyle info on a video
+
+
+@pytest.mark.parametrize(
+    ("version", "warned"),
+    [("7.0.2-static", True), ("n9.0.2-17-g2a571b6068-20260930", False), ("N-118000-gabc123", False)],
+)
+def test_an_ffmpeg_older_than_the_oldest_checked_is_warned_about_once(
+    tmp_path, clips, monkeypatch, ffmpeg_checked_afresh, version, warned
+):
+    import imageio_ffmpeg
+
+    real = imageio_ffmpeg.get_ffmpeg_exe()
+    exe = tmp_path / "ffmpeg"  # ffmpeg itself, but for the version it gives
+    exe.write_text(
+        f'#!/bin/sh\nif [ "$1" = -version ]; then echo "ffmpeg version {version} Copyright (c) 2000-2026"; exit 0; fi\n'
+        f'exec "{real}" "$@"\n'
+    )
+    exe.chmod(0o755)
+    monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(exe))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert read_metadata(clips["silent"]) == {}
+        assert read_metadata(clips["silent"]) == {}  # checked once a process
+    said = [str(w.message) for w in caught if issubclass(w.category, RestyleWarning)]
+    if warned:  # a git build's version ("N-118000-g...") has no number to compare, and passes
+        assert len(said) == 1 and said[0].startswith(f"ffmpeg {version} ({exe}; set by $IMAGEIO_FFMPEG_EXE")
+        assert said[0].endswith("is older than 9, the oldest restyle video is checked with: raw streams and "
+                                "variable-rate clips may be timed wrongly")  # fmt: skip
+    else:
+        assert said == []
+
+
 def test_a_clip_that_cannot_be_decoded_is_a_one_line_error(tmp_path, clips):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(clips["silent"].read_bytes())

@@ -819,13 +819,19 @@ def _read_heif_deep(path: Path, bits: int) -> np.ndarray | None:
     import pillow_heif  # the file was opened by its plugin, so it is there
 
     try:
-        arr = np.asarray(pillow_heif.open_heif(path, convert_hdr_to_8bit=False))  # the primary image
+        # the primary image. The array views the file object's pixels, and pillow-heif 0.18 (the
+        # oldest we allow) does not keep that object alive for it: it is held by name until the
+        # codes are copied (a temporary read freed memory there: colours up to 237 levels off)
+        heif = pillow_heif.open_heif(path, convert_hdr_to_8bit=False)
+        arr = np.asarray(heif)
     except (OSError, ValueError, RuntimeError):
         return None
     if arr.dtype != np.uint16 or arr.ndim != 3 or arr.shape[2] not in (3, 4) or not 8 < bits <= 16:
         return None
     # the codes come shifted up to 16 bits (10-bit 1023 as 65472), not scaled: shift them back
-    return _array_to_rgb((arr >> (16 - bits)).astype(np.float32) / float((1 << bits) - 1), what=str(path))
+    codes = (arr >> (16 - bits)).astype(np.float32)
+    del heif, arr  # the pixels are copied
+    return _array_to_rgb(codes / float((1 << bits) - 1), what=str(path))
 
 
 def _is_deep_tiff(img: Image.Image) -> bool:

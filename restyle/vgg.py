@@ -15,6 +15,7 @@ import functools
 import importlib.resources
 import math
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -187,7 +188,11 @@ def load_weights() -> dict[str, tuple[Tensor, Tensor]]:
     """
     path = _weights_path()
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # torch 2.1's weights_only loader warns, on every first load, that TypedStorage (which
+            # it uses itself) is deprecated: a line on a user's terminal about nothing they did
+            warnings.filterwarnings("ignore", "TypedStorage is deprecated", UserWarning)
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a corrupt or foreign file
         raise RestyleError(f"cannot read the VGG-19 weights in {path}: {exc}") from None
     weights: dict[str, tuple[Tensor, Tensor]] = {}

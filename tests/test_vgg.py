@@ -93,6 +93,17 @@ def test_weights_loaded_once_and_encoder_shared():
     assert encoder(last_layer="relu2_1") is encoder(last_layer="relu1_1")
 
 
+def test_loading_the_weights_says_nothing():
+    # torch 2.1, the oldest we allow, warned of its own TypedStorage on every first load: a line
+    # on the user's terminal before any progress bar
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        weights = load_weights.__wrapped__()  # a fresh load, as a new process's
+    assert weights.keys() == load_weights().keys()
+
+
 def test_the_encoder_takes_a_device_as_the_commands_do():
     assert encoder(device="cpu") is encoder(device=torch.device("cpu"))
     if not torch.cuda.is_available():  # torch's "Torch not compiled with CUDA enabled" before

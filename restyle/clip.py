@@ -135,7 +135,8 @@ _STILL_CODECS = frozenset({"svg", "exr", "dpx", "hdr", "jpegxl", "jpeg2000", "qo
 def check_video_extra() -> None:
     """Raise a one-line :class:`RestyleError` naming the install unless the ``video`` extra is
     there: ffmpeg (``imageio-ffmpeg``) reads and writes clips, OpenCV measures the flow between
-    frames. Without it, ``restyle video`` was a ``ModuleNotFoundError`` traceback."""
+    frames. Without it, ``restyle video`` was a ``ModuleNotFoundError`` traceback. Then the
+    ffmpeg it found is checked (:func:`_check_ffmpeg`)."""
     packages = {"imageio_ffmpeg": "imageio-ffmpeg", "cv2": "opencv-python-headless"}
     missing = [package for module, package in packages.items() if importlib.util.find_spec(module) is None]
     if missing:

@@ -511,8 +511,12 @@ def _open(path: Path) -> Image.Image:
     return img
 
 
-#: The suffixes of video files, which a user may give where an image is wanted.
-VIDEO_FILE_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts")
+#: The suffixes of video files, which a user may give where an image is wanted: containers,
+#: camcorders' MPEG-TS (.mts, .m2ts) and the raw streams security cameras export.
+VIDEO_FILE_SUFFIXES = (
+    ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts",
+    ".mts", ".m2ts", ".h264", ".264", ".hevc", ".h265",
+)  # fmt: skip
 
 
 def _check_readable(path: Path) -> None:
@@ -1573,8 +1577,8 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
 
     if Path(path).suffix.lower() in VIDEO_SUFFIXES:
         return read_video_metadata(path)
-    if is_raw(Path(path)):  # a camera's file, never a restyle result
-        _check_readable(Path(path))
+    if is_raw(Path(path)) or Path(path).suffix.lower() in VIDEO_FILE_SUFFIXES:  # a camera's file, or a
+        _check_readable(Path(path))  # clip of a kind restyle never writes: never a restyle result
         return {}
     with _pil_pixel_limit(DEFAULT_MAX_PIXELS), _open(Path(path)) as img:
         text = img.info.get("restyle") or img.info.get("comment")

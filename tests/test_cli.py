@@ -61,11 +61,14 @@ def test_info_prints_a_results_parameters(capsys, tmp_path, content_png, style_p
         (tmp_path, "is a folder; give one of the results in it"),
         (content_png, "holds no restyle parameters"),
         (tmp_path / "junk.png", "junk.png: not an image, or a format restyle cannot read"),
+        (tmp_path / "cam.h264", "cam.h264: holds no restyle parameters"),  # an input clip, not "not an image"
         ("sample:coffee", "sample:coffee: a built-in sample photo, not a restyle result"),
         ("sample:mug", "unknown sample 'mug': choose from"),
     ):
         if isinstance(path, Path) and path.name == "junk.png":
             path.write_bytes(b"junk")
+        if isinstance(path, Path) and path.name == "cam.h264":
+            path.write_bytes(b"\x00\x00\x00\x01\x67" + bytes(60))  # a raw H.264 stream's first start code
         code, _, stderr = run(capsys, "info", path)
         assert code == 1 and stderr.count("\n") == 1 and message in stderr, stderr
 

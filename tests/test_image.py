@@ -1099,7 +1099,9 @@ def test_a_video_given_as_an_image_is_named_as_one(tmp_path):
     writer.close()
     mpeg = tmp_path / "old.mpg"
     mpeg.write_bytes(b"\x00\x00\x01\xb3" + bytes(60))  # what Pillow takes for an MPEG image it cannot decode
-    for path in (clip, mpeg):
+    stream = tmp_path / "cam.h264"  # a security camera's raw stream, no container
+    stream.write_bytes(b"\x00\x00\x00\x01\x67" + bytes(60))
+    for path in (clip, mpeg, stream):
         with pytest.raises(RestyleError, match=f"^{path}: a video, not an image; restyle video stylises a clip$"):
             load_image(path)
     notes = tmp_path / "notes.mp4.txt"

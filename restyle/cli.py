@@ -207,11 +207,11 @@ def _finish(result: Any, output: Path, extra: dict[str, Any], *, bits: int) -> i
     return 0
 
 
-def _result_side(args: argparse.Namespace, content: str | Path) -> tuple[int, str]:
+def _result_side(args: argparse.Namespace, content: str | Path, own: tuple[int, int] | None = None) -> tuple[int, str]:
     """The long side of the result of the photo ``content`` and what sets it: ``--size``, or with
-    ``--full-resolution`` the photo's own size."""
+    ``--full-resolution`` the photo's own size (``own``, if its header has been read already)."""
     if getattr(args, "full_resolution", False):
-        own = image_size(named_sample(content), max_pixels=args.max_pixels)
+        own = own or image_size(named_sample(content), max_pixels=args.max_pixels)
         return max(own), f"--full-resolution: the size of {content}"
     return args.size, f"--size {args.size}"
 
@@ -257,12 +257,12 @@ def _batch_pairs(args: argparse.Namespace, inputs: Sequence[object]) -> list[tup
             file=sys.stderr,
         )
         photos = [photo for photo in photos if photo not in twins]
-    for photo in photos:
-        image_size(photo)  # a file that is not an image: one line now, not halfway through the batch
+    # a file that is not an image: one line now, not halfway through the batch
+    sizes = {photo: image_size(photo, max_pixels=args.max_pixels) for photo in photos}
     check_output_folder(output, is_folder=True, create=True)
     pairs = [
-        (photo, output / f"{photo.stem}{_batch_suffix(photo, args.bit_depth, _result_side(args, photo)[0])}")
-        for photo in photos
+        (photo, output / f"{photo.stem}{_batch_suffix(photo, args.bit_depth, _result_side(args, photo, own)[0])}")
+        for photo, own in sizes.items()
     ]
     names = [result.name.lower() for _, result in pairs]
     clash = next((pairs[i][0].name for i, name in enumerate(names) if names.count(name) > 1), None)

@@ -132,12 +132,13 @@ STILL_IMAGE = (
 _STILL_CODECS = frozenset({"svg", "exr", "dpx", "hdr", "jpegxl", "jpeg2000", "qoi", "psd", "dds", "fits", "xpm"})
 
 
-def check_video_extra() -> None:
+def check_video_extra(*, flow: bool = True) -> None:
     """Raise a one-line :class:`RestyleError` naming the install unless the ``video`` extra is
     there: ffmpeg (``imageio-ffmpeg``) reads and writes clips, OpenCV measures the flow between
-    frames. Without it, ``restyle video`` was a ``ModuleNotFoundError`` traceback. Then the
-    ffmpeg it found is checked (:func:`_check_ffmpeg`)."""
-    packages = {"imageio_ffmpeg": "imageio-ffmpeg", "cv2": "opencv-python-headless"}
+    frames (``flow=False``: only ffmpeg is needed, as to read a clip's tag). Without it,
+    ``restyle video`` was a ``ModuleNotFoundError`` traceback. Then the ffmpeg it found is
+    checked (:func:`_check_ffmpeg`)."""
+    packages = {"imageio_ffmpeg": "imageio-ffmpeg"} | ({"cv2": "opencv-python-headless"} if flow else {})
     missing = [package for module, package in packages.items() if importlib.util.find_spec(module) is None]
     if missing:
         raise RestyleError(f"video needs {' and '.join(missing)}: pip install 'restyle[video]'")
@@ -891,7 +892,7 @@ def write_frame_folder(
 
 def read_video_metadata(path: str | os.PathLike) -> dict[str, object]:
     """The parameters :func:`write_video` stored in a video's ``comment`` tag, or ``{}``."""
-    check_video_extra()
+    check_video_extra(flow=False)  # ffmpeg reads the tag; OpenCV is not needed
     import imageio_ffmpeg
 
     command = [imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", str(path), "-f", "ffmetadata", "-"]

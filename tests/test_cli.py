@@ -18,7 +18,7 @@ from restyle.errors import RestyleError
 from restyle.image import DEFAULT_MAX_PIXELS, load_image, read_metadata, save_image
 from restyle.signature import plain_help
 
-from .conftest import claim_in_another_process, on_terminal, run, stripes_image
+from .conftest import claim_in_another_process, on_terminal, png_with_header, run, stripes_image
 
 TINY = ["--size", "64", "--iterations", "3", "--coarse-iterations", "0", "--no-pyramid", "--quiet", "--device", "cpu"]
 
@@ -810,6 +810,28 @@ def test_a_folder_run_with_a_style_it_cannot_read_fails_once_before_any_work(
     assert code == 1 and stderr.startswith("restyle: error: " + message.format(tmp=tmp_path)), stderr
     assert stderr.count("\n") == 1 and "Traceback" not in stderr  # one line for the run, not one a photo
     assert not out.exists() and stdout == ""
+
+
+def test_a_folder_runs_headers_are_checked_against_its_own_max_pixels(capsys, tmp_path, style_png):
+    """A folder's photos were checked before any work at the default --max-pixels whatever the
+    run gave: a 600-MP photo was "refused as a decompression bomb (far over --max-pixels)" with
+    --max-pixels 700000000, which a single-photo run takes."""
+    folder = tmp_path / "huge"
+    folder.mkdir()
+    (folder / "big.png").write_bytes(png_with_header(30_000, 20_000))  # the header alone: no pixels
+    out = tmp_path / "looks"
+    code, _, stderr = run(capsys, "art", folder, style_png, "-o", out, *TINY)
+    assert (
+        code == 1
+        and stderr == f"restyle: error: {folder / 'big.png'}: refused as a decompression bomb (far over --max-pixels)\n"
+    )
+    assert not out.exists()
+    code, _, stderr = run(capsys, "art", folder, style_png, "-o", out, *TINY, "--max-pixels", "700000000")
+    assert code == 1 and stderr.splitlines() == [  # past the check: the photo's own fault, when it is read
+        f"restyle: error: {folder / 'big.png'}: image data is truncated or corrupt",
+        "restyle: error: 1 of 1 photos failed: big.png",
+    ]
+    assert list(out.iterdir()) == []
 
 
 def test_a_folder_run_takes_a_built_in_style_and_continues(capsys, tmp_path, photos):

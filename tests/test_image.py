@@ -1,8 +1,6 @@
 import io
 import os
-import struct
 import warnings
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +25,7 @@ from restyle.image import (
     to_uint8,
 )
 
-from .conftest import animated_gif, smooth_image
+from .conftest import animated_gif, png_with_header, smooth_image
 
 
 @pytest.fixture
@@ -471,19 +469,9 @@ def test_a_corrupt_compressed_tiff_is_one_error_with_libtiff_s_reason(tmp_path, 
     assert capfd.readouterr().err == "stderr restored\n"
 
 
-def _png_with_header(width: int, height: int) -> bytes:
-    """A PNG whose header claims width x height, with a tiny (invalid) body: a 'bomb' header."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
-
-
 def test_decompression_bomb_refused_without_decoding(tmp_path):
     path = tmp_path / "bomb.png"
-    path.write_bytes(_png_with_header(100_000, 100_000))
+    path.write_bytes(png_with_header(100_000, 100_000))
     with pytest.raises(RestyleError, match="max-pixels|decompression bomb"):
         load_image(path)
     with pytest.raises(RestyleError, match="max-pixels|decompression bomb"):
@@ -492,7 +480,7 @@ def test_decompression_bomb_refused_without_decoding(tmp_path):
 
 def test_over_the_limit_is_one_error_without_pils_own_warning(tmp_path):
     path = tmp_path / "big.png"
-    path.write_bytes(_png_with_header(20_000, 15_000))  # in PIL's warning band at our limit
+    path.write_bytes(png_with_header(20_000, 15_000))  # in PIL's warning band at our limit
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with pytest.raises(RestyleError, match="over the --max-pixels limit"):
@@ -502,7 +490,7 @@ def test_over_the_limit_is_one_error_without_pils_own_warning(tmp_path):
 
 def test_zero_size_image(tmp_path):
     path = tmp_path / "zero.png"
-    path.write_bytes(_png_with_header(0, 10))
+    path.write_bytes(png_with_header(0, 10))
     with pytest.raises(RestyleError, match="zero size|not an image"):
         load_image(path)
     with pytest.raises(RestyleError, match="zero size"):

@@ -2,6 +2,7 @@
 
 import dataclasses
 import itertools
+import json
 import os
 import re
 import subprocess
@@ -20,7 +21,7 @@ import restyle.clip
 import restyle.video
 from restyle import __version__
 from restyle.cli import _FrameBar
-from restyle.clip import check_video_side, frame_shape, frame_to_tensor, probe, read_frames
+from restyle.clip import check_video_side, frame_shape, frame_to_tensor, probe, read_frames, write_video
 from restyle.errors import RestyleError
 from restyle.image import RestyleWarning, load_image, read_metadata
 from restyle.metrics import temporal_error
@@ -176,8 +177,15 @@ def test_without_the_video_extra_video_work_is_a_one_line_error_naming_the_insta
     package = {"imageio_ffmpeg": "imageio-ffmpeg", "cv2": "opencv-python-headless"}[module]
     assert code == 1 and err.strip() == f"restyle: error: video needs {package}: pip install 'restyle[video]'"
     assert not out.exists() and list(tmp_path.iterdir()) == []
-    with pytest.raises(RestyleError, match=r"pip install 'restyle\[video\]'$"):
-        read_metadata(clips["silent"])  # restyle info on a video
+    if module == "cv2":  # restyle info on a video reads its tag with ffmpeg alone
+        info = probe(clips["silent"])
+        frames = [np.zeros((16, 16, 3), np.uint8)] * 2
+        write_video(frames, out, info, 0, 2, (16, 16), metadata={"mode": "art", "seed": 3})
+        code, stdout, err = run(capsys, "info", out)
+        assert code == 0 and json.loads(stdout) == {"mode": "art", "seed": 3}, err
+    else:
+        with pytest.raises(RestyleError, match=r"video needs imageio-ffmpeg: pip install 'restyle\[video\]'$"):
+            read_metadata(clips["silent"])
 
 
 def test_a_raw_stream_keeps_its_own_frame_rate_and_every_frame(tmp_path, capsys, clips):

@@ -39,6 +39,7 @@ from restyle.files import check_lookup, name_beside, replace_keeping_mode, repla
 from restyle.gif import MIN_DELAY, gif_timing, is_gif, read_gif_frames, with_comment
 from restyle.hdr import HDR_CURVES, hdr_to_sdr
 from restyle.image import (
+    DEFAULT_MAX_PIXELS,
     SAMPLE_PREFIX,
     RestyleWarning,
     holds_deep_colour,
@@ -183,7 +184,7 @@ def _check_ffmpeg() -> None:
         )
 
 
-def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
+def probe(path: str | os.PathLike, *, fps: float = 25.0, max_pixels: int = DEFAULT_MAX_PIXELS) -> VideoInfo:
     """Read a clip's frame rate, size, frame count and whether it has audio.
 
     A video file's size is as players show it: upright, and in square pixels (an anamorphic
@@ -193,8 +194,9 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
     A folder of images is a clip at ``fps`` frames per second, in the order of the numbers in
     the frames' names, at the first frame's size (upright, as :func:`~restyle.image.load_image`
     reads it). Frames of another size are resized to it; a warning names the first that is
-    stretched to another aspect ratio. An animated GIF is timed as browsers show it
-    (:func:`restyle.gif.gif_timing`).
+    stretched to another aspect ratio. Their headers are read with ``max_pixels`` as
+    :func:`~restyle.image.image_size` reads them: one far larger is refused as a decompression
+    bomb. An animated GIF is timed as browsers show it (:func:`restyle.gif.gif_timing`).
     """
     source = Path(path)
     check_lookup(source)
@@ -209,9 +211,9 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0) -> VideoInfo:
         files = image_files(source)
         if not files:
             raise RestyleError(f"{source}: the folder holds no images")
-        size = image_size(files[0])
+        size = image_size(files[0], max_pixels=max_pixels)
         for file in files[1:]:
-            other = image_size(file)
+            other = image_size(file, max_pixels=max_pixels)
             if other != size and warn_if_stretched(other[::-1], size[::-1], f"the frame {file}", "the first frame"):
                 break
         return VideoInfo(source, fps, size, len(files), False, True, deep=holds_deep_colour(files[0]))
@@ -445,6 +447,7 @@ def read_frames(
     end: int | None = None,
     dequantise: bool = False,
     smooth_shape: tuple[int, int] | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Iterator[np.ndarray]:
     """Frames ``start`` to ``end`` (exclusive) as ``(H, W, 3)`` arrays of ``shape``: uint8, or
     uint16 for a clip of more than 8 bits (``info.deep``: 10-bit video, an HDR clip once
@@ -469,11 +472,17 @@ def read_frames(
     are resampled to their average rate (frames duplicated across gaps, dropped where the clip
     runs faster), so the frame count is ``probe``'s and the duration is kept. Animated GIFs are
     decoded by Pillow and resampled the same way (:func:`restyle.gif.read_gif_frames`).
+
+    A folder's frames are read as :func:`~restyle.image.load_image` reads an image, refused
+    over ``max_pixels``; but frames of the clip's own size (``info.size``) are read whatever it
+    is, as a video file's are: that size is checked once, before any work
+    (:func:`restyle.video.stylize_video`), not at every frame.
     """
     height, width = shape
     if info.is_folder:
+        limit = max(max_pixels, info.size[0] * info.size[1])
         for path in image_files(info.path)[start:end]:
-            image = _fitted(load_image(path, what="frame"), (height, width))
+            image = _fitted(load_image(path, max_pixels=limit, what="frame"), (height, width))
             yield to_uint16(image) if info.deep else to_uint8(image[0]).permute(1, 2, 0).numpy()
         return
     if info.gif:  # 8-bit frames, converted to floats only when they must be resized

@@ -183,6 +183,9 @@ class RestyleWarning(UserWarning):
 #: A side no image has; a size or scale beyond it is reported without its pixel count.
 _ABSURD_SIDE = 10_000_000
 
+#: How an image over ``--max-pixels``, or refused as a decompression bomb, can be read anyway.
+TRUST_HINT = "pass a larger --max-pixels if you trust this file"
+
 
 def _megapixels(pixels: int) -> str:
     """A pixel count for a message: megapixels, or the count itself below 0.1 MP.
@@ -559,7 +562,9 @@ def _pillow_open(path: Path) -> Image.Image | None:
         try:
             img = Image.open(path)
         except Image.DecompressionBombError:
-            raise RestyleError(f"{path}: refused as a decompression bomb (far over --max-pixels)") from None
+            raise RestyleError(
+                f"{path}: refused as a decompression bomb (far over --max-pixels); {TRUST_HINT}"
+            ) from None
         except (OSError, SyntaxError, ValueError):
             return None
     for warning in caught:
@@ -668,7 +673,7 @@ def check_pixels(what: object, width: int, height: int, *, max_pixels: int, size
     if not allowed or pixels > _DOWNSCALE_ALLOWANCE * max_pixels:
         raise RestyleError(
             f"{what}: {width}x{height} ({megapixels}) is over the --max-pixels limit of "
-            f"{_megapixels(max_pixels)}; pass a larger --max-pixels if you trust this file"
+            f"{_megapixels(max_pixels)}; {TRUST_HINT}"
         )
     _warn(f"{what}: {width}x{height} ({megapixels}) is over --max-pixels; downscaling while reading")
     return True
@@ -724,7 +729,7 @@ def _read_file(path: Path, *, size: int | None, max_pixels: int, icc: bool = Tru
                 # turned as a PIL image, in its 8 bits: a quarter of a float copy's memory
                 return _pil_to_array(_upright_image(img, str(path)), what=str(path), icc=icc)
             except Image.DecompressionBombError:
-                raise RestyleError(f"{path}: refused as a decompression bomb") from None
+                raise RestyleError(f"{path}: refused as a decompression bomb; {TRUST_HINT}") from None
             except (OSError, SyntaxError, ValueError) as exc:
                 deep = _read_tiff_deep(path) if path.suffix.lower() in (".tif", ".tiff") else None
                 if deep is not None:

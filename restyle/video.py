@@ -83,6 +83,7 @@ from restyle.image import (
     check_inputs,
     check_long_side,
     check_output_folder,
+    check_pixels,
     check_work_size,
     load_style,
     resize,
@@ -327,6 +328,7 @@ def _finished_frames(
     *,
     bits: int = 8,
     dequantise: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Iterator[np.ndarray]:
     """The stylised frames of the last stage as arrays of ``shape``: uint8 for ``bits=8``,
     uint16 for more. A larger shape is
@@ -338,7 +340,13 @@ def _finished_frames(
     small = tuple(contents[0].shape[-2:])
     sources = (
         read_frames(
-            info, shape=shape, start=start, end=start + len(contents), dequantise=dequantise, smooth_shape=small
+            info,
+            shape=shape,
+            start=start,
+            end=start + len(contents),
+            dequantise=dequantise,
+            smooth_shape=small,
+            max_pixels=max_pixels,
         )
         if shape != small
         else None
@@ -641,6 +649,7 @@ def stylize_video(
     keep_frames: bool = False,
     bit_depth: Literal[8, 10, 16] = 8,
     dequantise: bool | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
     seed: int = 0,
     device: str | torch.device = "auto",
     callback: Callable[[FrameProgress], None] | None = None,
@@ -690,6 +699,11 @@ def stylize_video(
             upsampling too. Deeper RGB frames are used as read. Default: on for the ``fast``
             photo preset, as for an image (:class:`restyle.photo.Preset`), off for the modes
             that optimise.
+        max_pixels: refuse a style image, or a folder's frames, of more pixels than this
+            (decompression bombs), unless ``size`` asks for smaller ones anyway: then up to 4
+            times this is read, downscaled, with a warning (see
+            :func:`~restyle.image.load_image`). A video file's frames are decoded at any size.
+            Also refuse a ``size`` (or ``full_resolution``) that makes frames larger than this.
         seed: random seed.
         device: "auto", "cpu", "cuda" (or "cuda:1", a GPU by number) or "mps".
         callback: called after every frame with a :class:`FrameProgress`.
@@ -730,15 +744,19 @@ def stylize_video(
     if not to_folder:
         check_video_bits(out, bit_depth)
     start, end = parse_frame_range(frames)
-    info = probe(video, fps=fps)
+    info = probe(video, fps=fps, max_pixels=max_pixels)
     shape = frame_shape(info, size)
-    check_work_size(shape, max_pixels=DEFAULT_MAX_PIXELS, what="the frames", value=size)
+    check_work_size(shape, max_pixels=max_pixels, what="the frames", value=size)
     if min(shape) < MIN_TRANSFER_SIZE:  # told here, where the frames' even sides are known
         larger = (n for n in range(size, 100 * size) if min(frame_shape(info, n)) >= MIN_TRANSFER_SIZE)
         check_size(*shape, ("relu5_1",), what=f"frame at --size {size}", option="--size", enough=next(larger, None))
     source_shape = frame_shape(info, max(info.size)) if full_resolution else None  # of the output
     if source_shape is not None:
-        check_work_size(source_shape, max_pixels=DEFAULT_MAX_PIXELS, what="the source frames", value=max(info.size))
+        check_work_size(source_shape, max_pixels=max_pixels, what="the source frames", value=max(info.size))
+    if info.is_folder:  # once for the clip: read_frames then takes frames of its size (a video file's, ffmpeg decodes)
+        with warnings.catch_warnings():  # "over --max-pixels; downscaling": the warning below says so
+            warnings.simplefilter("ignore", RestyleWarning)
+            check_pixels(f"the frames of {video}", *info.size, max_pixels=max_pixels, size=max(shape))
     if not to_folder:
         cause = f"--full-resolution: the size of {video}" if source_shape is not None else f"--size {size}"
         check_video_side(out, source_shape or shape, bit_depth, cause=cause)
@@ -754,7 +772,7 @@ def stylize_video(
     expected = max(0, (info.frames if end is None else min(end, info.frames)) - start)  # from the header
     if not to_folder:
         check_gif_frames(out, expected, (source_shape or shape)[::-1], info.fps)  # the output's (W, H)
-    style_image = load_style(style, long_side=size)
+    style_image = load_style(style, long_side=size, max_pixels=max_pixels)
     resolve_device(device)  # an unknown device fails before any work
     settings = {
         "video": str(Path(video).resolve()),
@@ -783,7 +801,7 @@ def stylize_video(
         _WorkFolder(folder, settings) as work,
         _SourceFrames(
             _reported(
-                read_frames(info, shape=shape, start=start, end=end, dequantise=dequantise),
+                read_frames(info, shape=shape, start=start, end=end, dequantise=dequantise, max_pixels=max_pixels),
                 estimate=expected,
                 callback=callback,
             ),
@@ -853,13 +871,22 @@ def stylize_video(
 
         out_height, out_width = source_shape or (height, width)
         frames = _finished_frames(
-            work, passes - 1, contents, info, start, (out_height, out_width), bits=bit_depth, dequantise=dequantise
+            work,
+            passes - 1,
+            contents,
+            info,
+            start,
+            (out_height, out_width),
+            bits=bit_depth,
+            dequantise=dequantise,
+            max_pixels=max_pixels,
         )
         recorded = {
             **settings,
             "frames": f"{start}:{start + total}",
             "full_resolution": full_resolution,
             "bit_depth": bit_depth,
+            "max_pixels": max_pixels,
             "restyle_version": __version__,
             **(_record or {}),
         }

@@ -961,6 +961,7 @@ def video_job(
             full_resolution=bool(full_resolution),
             frames=f"0:{max_frames}",
             bit_depth=bits,
+            max_pixels=max_pixels,
             callback=keep,
             _record={"restyle_web": "video"},
         )

@@ -827,6 +827,43 @@ def test_folder_of_frames_in_and_out(tmp_path, clips):
     assert info.fps == 8 and info.size == (60, 40) and not info.audio
 
 
+def test_a_folder_of_frames_over_max_pixels_is_read_downscaled_as_an_image_would_be(capsys, tmp_path, clips):
+    """A timelapse of 61-MP photos (9504x6336) failed at its first frame: "over the --max-pixels
+    limit of 50.0 MP; pass a larger --max-pixels", a flag restyle video did not have, though a
+    video file of that size was read and an image of it is downscaled to --size. Here with 96x64
+    frames (6144 pixels) and a --max-pixels below them."""
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i, f in enumerate(read_frames(probe(clips["audio"]), shape=(64, 96), end=3)):
+        Image.fromarray(f).save(frames / f"f{i:03d}.png")
+    out = tmp_path / "out.mp4"
+    code, _, err = run(capsys, "video", frames, clips["style"], "-o", out, *FAST, "--max-pixels", "5000")
+    assert code == 0, err  # within 4 times the limit, and --size 64 asks for smaller frames: read
+    assert probe(out).size == (64, 42) and read_metadata(out)["max_pixels"] == 5000
+    assert "--max-pixels 5000" in run(capsys, "info", "--command", out)[1]
+    large_style = tmp_path / "large_style.png"
+    Image.fromarray(stripes_image(160, 160)).save(large_style)  # 25600 pixels
+    bigger = tmp_path / "bigger.mp4"
+    trust = "the --max-pixels limit of {} pixels; pass a larger --max-pixels if you trust this file"
+    for style, argv, error in [
+        (  # more than 4 times over
+            clips["style"],
+            ["--max-pixels", "1500", "--size", "32"],
+            f"the frames of {frames}: 96x64 (6144 pixels) is over " + trust.format(1500),
+        ),
+        (  # frames as large as asked for, not smaller
+            clips["style"],
+            ["--max-pixels", "5000", "--size", "96"],
+            "the frames: --size 96 would make it 96x64 (6144 pixels), over the --max-pixels limit of 5000 pixels; "
+            "use a smaller --size",
+        ),
+        (large_style, ["--max-pixels", "5000"], f"{large_style}: 160x160 (25600 pixels) is over " + trust.format(5000)),
+    ]:
+        code, _, err = run(capsys, "video", frames, style, "-o", bigger, *FAST, *argv)
+        assert (code, err) == (1, f"restyle: error: {error}\n")
+    assert not bigger.exists()
+
+
 def test_a_folder_of_frames_is_read_in_the_order_of_their_numbers(tmp_path):
     frames = tmp_path / "frames"
     frames.mkdir()

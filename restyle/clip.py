@@ -482,7 +482,8 @@ def read_frames(
     if info.is_folder:
         limit = max(max_pixels, info.size[0] * info.size[1])
         for path in image_files(info.path)[start:end]:
-            image = _fitted(load_image(path, max_pixels=limit, what="frame"), (height, width))
+            image = load_image(path, max_pixels=limit, what="frame", at_least=max(height, width))
+            image = _fitted(image, (height, width))
             yield to_uint16(image) if info.deep else to_uint8(image[0]).permute(1, 2, 0).numpy()
         return
     if info.gif:  # 8-bit frames, converted to floats only when they must be resized

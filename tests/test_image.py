@@ -326,6 +326,26 @@ def test_exif_orientation(tmp_path, rgb):
     assert out.shape == (1, 3, 30, 20)
 
 
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_a_jpeg_read_at_least_a_size_is_decoded_smaller_upright_and_alike(tmp_path, orientation):
+    big = np.asarray(Image.fromarray(smooth_image(60, 80)).resize((640, 480), Image.BICUBIC))
+    img = Image.fromarray(big)
+    exif = img.getexif()
+    exif[0x0112] = orientation
+    img.save(tmp_path / "big.jpg", exif=exif, quality=95)
+    img.save(tmp_path / "big.png")
+    full = load_image(tmp_path / "big.jpg")
+    small = load_image(tmp_path / "big.jpg", at_least=100)
+    # 1/4 of 640x480 (160x120): 1/8 (80x60) would fall below 100 on both sides
+    assert small.shape[-2:] == ((120, 160) if orientation == 1 else (160, 120))
+    assert full.shape[-2:] == ((480, 640) if orientation == 1 else (640, 480))
+    reference = resize(full, *small.shape[-2:])
+    assert (small - reference).abs().mean() < 1 / 255  # the same picture, decoded at a quarter
+    assert load_image(tmp_path / "big.png", at_least=100).shape[-2:] == (480, 640)  # other files: whole
+    with pytest.raises(RestyleError, match="at_least must be at least 1, not 0"):
+        load_image(tmp_path / "big.jpg", at_least=0)
+
+
 @pytest.mark.parametrize("suffix", [".jpg", ".png", ".tif", ".webp"])
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_image_size_is_the_upright_size_load_image_reads(tmp_path, rgb, orientation, suffix):

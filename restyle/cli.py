@@ -29,6 +29,7 @@ from restyle.errors import (
     check_weight,
     flag,
     is_out_of_memory,
+    listing,
     no_such_file,
     refused_path,
 )
@@ -48,7 +49,7 @@ from restyle.image import (
     save_image,
     scaled_shape,
 )
-from restyle.raw import is_raw
+from restyle.raw import developed_twins
 from restyle.signature import add_signature_flags, nonempty, signature_kwargs, split, whole_number
 
 if TYPE_CHECKING:
@@ -246,12 +247,9 @@ def _batch_pairs(args: argparse.Namespace, inputs: Sequence[object]) -> list[tup
     photos = image_files(content)
     if not photos:
         raise RestyleError(f"{content}: the folder holds no images")
-    # a camera set to RAW+JPEG leaves both beside each other: the JPEG is the photo as the camera
-    # developed it, and the two would give the same result name
-    developed = {photo.stem.lower() for photo in photos if not is_raw(photo)}
-    twins = [photo for photo in photos if is_raw(photo) and photo.stem.lower() in developed]
+    twins = developed_twins(photos)  # the two would also give the same result name
     if twins:
-        shown = ", ".join(photo.name for photo in twins[:3]) + (f" and {len(twins) - 3} more" if len(twins) > 3 else "")
+        shown = listing([photo.name for photo in twins], limit=3)
         print(
             f"restyle: RAW+JPEG pairs: stylising the image the camera developed, not the RAW file ({shown})",
             file=sys.stderr,

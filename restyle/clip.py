@@ -34,7 +34,7 @@ from PIL import Image
 from restyle.bitdepth import to_uint16
 from restyle.dequantise import dequantise as smooth_steps
 from restyle.dequantise import dequantise_from
-from restyle.errors import RestyleError, no_such_file
+from restyle.errors import RestyleError, listing, no_such_file
 from restyle.files import check_lookup, name_beside, replace_keeping_mode, replaceable_target
 from restyle.gif import MIN_DELAY, gif_timing, is_gif, read_gif_frames, with_comment
 from restyle.hdr import HDR_CURVES, hdr_to_sdr
@@ -51,7 +51,7 @@ from restyle.image import (
     to_uint8,
     warn_if_stretched,
 )
-from restyle.raw import is_raw
+from restyle.raw import developed_twins, is_raw
 from restyle.yuv import YUV_MATRICES, rgb_to_yuv, yuv_to_rgb
 
 __all__ = [
@@ -194,7 +194,8 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0, max_pixels: int = DEFAU
     A folder of images is a clip at ``fps`` frames per second, in the order of the numbers in
     the frames' names, at the first frame's size (upright, as :func:`~restyle.image.load_image`
     reads it). Frames of another size are resized to it; a warning names the first that is
-    stretched to another aspect ratio. Their headers are read with ``max_pixels`` as
+    stretched to another aspect ratio. Of a RAW+JPEG pair, the JPEG is the frame (with a
+    warning). Their headers are read with ``max_pixels`` as
     :func:`~restyle.image.image_size` reads them: one far larger is refused as a decompression
     bomb. An animated GIF is timed as browsers show it (:func:`restyle.gif.gif_timing`).
     """
@@ -208,9 +209,16 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0, max_pixels: int = DEFAU
         rate, count, size = gif_timing(source)
         return VideoInfo(source, rate, size, count, False, False, gif=True)
     if source.is_dir():
-        files = image_files(source)
+        files, twins = _frame_files(source)
         if not files:
             raise RestyleError(f"{source}: the folder holds no images")
+        if twins:
+            warnings.warn(
+                "RAW+JPEG pairs: the frames are the images the camera developed, not the RAW files "
+                f"({listing([twin.name for twin in twins], limit=3)})",
+                RestyleWarning,
+                stacklevel=2,
+            )
         size = image_size(files[0], max_pixels=max_pixels)
         for file in files[1:]:
             other = image_size(file, max_pixels=max_pixels)
@@ -272,6 +280,15 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0, max_pixels: int = DEFAU
     interlaced = re.search(r"\b(top|bottom) (coded )?first\b", pix_fmt) is not None  # the field order ffmpeg names
     audio = bool(meta.get("audio_codec"))
     return VideoInfo(source, rate, size, frames, audio, False, matrix, hdr, deep, yuv, interlaced=interlaced)
+
+
+def _frame_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """A folder's frames, its images in the order of the numbers in their names, and the RAW
+    files left out: those a camera set to RAW+JPEG wrote beside its JPEGs (each moment would be
+    two frames, one developed by the camera and one by LibRaw)."""
+    files = image_files(folder)
+    twins = developed_twins(files)
+    return [file for file in files if file not in twins], twins
 
 
 def _ffmpeg_log(path: Path, *args: str) -> str:
@@ -481,7 +498,7 @@ def read_frames(
     height, width = shape
     if info.is_folder:
         limit = max(max_pixels, info.size[0] * info.size[1])
-        for path in image_files(info.path)[start:end]:
+        for path in _frame_files(info.path)[0][start:end]:
             image = load_image(path, max_pixels=limit, what="frame", at_least=max(height, width))
             image = _fitted(image, (height, width))
             yield to_uint16(image) if info.deep else to_uint8(image[0]).permute(1, 2, 0).numpy()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 
@@ -30,6 +30,19 @@ class ArgumentTypeError(RestyleError, TypeError):
 
     It is a :class:`TypeError` too, as Python's own wrong-type errors are.
     """
+
+
+def listing(names: Sequence[str], limit: int = 10) -> str:
+    """Names for a message, at most ``limit`` of them.
+
+    Example:
+        >>> listing(["blue", "red"]), listing([]), listing([f"#{i:06x}" for i in range(30)], limit=2)
+        ('blue, red', 'none', '#000000, #000001 and 28 more')
+    """
+    if not names:
+        return "none"
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
 
 
 #: What the CLI and the web UI say when memory runs out.

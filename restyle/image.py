@@ -697,8 +697,12 @@ def _read_file(
     if is_raw(path):
         width, height = image_size(path)
         check_pixels(path, width, height, max_pixels=max_pixels, size=size)
-        # half size (one pixel per 2x2 sensor cell) when the asked long side fits in it
-        return read_raw(path, half_size=size is not None and 2 * size <= max(width, height))
+        # half size (one pixel per 2x2 sensor cell) when the asked long side fits in it, or
+        # both sides stay at least at_least
+        half_size = (size is not None and 2 * size <= max(width, height)) or (
+            at_least is not None and 2 * at_least <= min(width, height)
+        )
+        return read_raw(path, half_size=half_size)
     with _pil_pixel_limit(max_pixels):
         try:
             img = _open(path)
@@ -890,10 +894,11 @@ def load_image(
         warn_enlarged: warn if ``size`` enlarges the image more than :data:`MAX_ENLARGEMENT`
             times: its detail comes out soft (a content photo; a style image has its own
             warning, :func:`warn_if_enlarged`).
-        at_least: a JPEG file may be decoded smaller, as long as neither side falls below this
-            (libjpeg's scaled decoding: 1/2, 1/4 or 1/8 of its size), for a caller that resizes
-            it to no more than ``at_least`` a side anyway: ``restyle video`` reads a folder of
-            24-MP photos 12 times faster so. Other files are read whole.
+        at_least: a JPEG or RAW file may be read smaller, as long as neither side falls below
+            this (libjpeg's scaled decoding: 1/2, 1/4 or 1/8 of its size; LibRaw's half size),
+            for a caller that resizes it to no more than ``at_least`` a side anyway:
+            ``restyle video`` reads a folder of 24-MP JPEGs 12 times faster so. Other files are
+            read whole.
 
     Returns:
         A float32 tensor on the CPU.

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from restyle.errors import RestyleError, check_choice, check_tensor
+from restyle.errors import RestyleError, check_choice, check_tensor, listing
 from restyle.image import (
     DEFAULT_MAX_PIXELS,
     ImageLike,
@@ -392,17 +392,17 @@ def pair_masks(
     only_content = sorted(c_present - s_present)
     only_style = sorted(s_present - c_present)
     if shared and only_content:
-        unused = f"; the style mask's {_listing(only_style)} {_verb(only_style, 'goes', 'go')} unused"
+        unused = f"; the style mask's {listing(only_style)} {_verb(only_style, 'goes', 'go')} unused"
         warnings.warn(
-            f"the content mask's {_listing(only_content)} {_verb(only_content, 'is', 'are')} not in the style mask: "
+            f"the content mask's {listing(only_content)} {_verb(only_content, 'is', 'are')} not in the style mask: "
             f"those parts of the content take no style{unused if only_style else ''}",
             RestyleWarning,
             stacklevel=2,
         )
     if not shared:
         raise RestyleError(
-            f"the content and style masks share no label (content: {_listing(sorted(c_present))}; "
-            f"style: {_listing(sorted(s_present))})"
+            f"the content and style masks share no label (content: {listing(sorted(c_present))}; "
+            f"style: {listing(sorted(s_present))})"
         )
     c_masks = labels_to_masks(_relabel(c_labels, c_names, shared), len(shared))
     s_masks = labels_to_masks(_relabel(s_labels, s_names, shared), len(shared))
@@ -446,19 +446,6 @@ def _relabel(labels: Tensor, names: list[str], kept: list[str]) -> Tensor:
 def _verb(names: Sequence[str], one: str, several: str) -> str:
     """``one`` after a single name, ``several`` after more."""
     return one if len(names) == 1 else several
-
-
-def _listing(names: Sequence[str], limit: int = 10) -> str:
-    """Names for a message, at most ``limit`` of them.
-
-    Example:
-        >>> _listing(["blue", "red"]), _listing([]), _listing([f"#{i:06x}" for i in range(30)], limit=2)
-        ('blue, red', 'none', '#000000, #000001 and 28 more')
-    """
-    if not names:
-        return "none"
-    shown = ", ".join(names[:limit])
-    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
 
 
 def masks_for_layers(masks: Tensor, layers: Sequence[str]) -> dict[str, Tensor]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ import numpy as np
 
 from restyle.errors import RestyleError
 
-__all__ = ["RAW_SUFFIXES", "is_raw", "raw_size", "raw_support", "read_raw"]
+__all__ = ["RAW_SUFFIXES", "developed_twins", "is_raw", "raw_size", "raw_support", "read_raw"]
 
 #: Suffixes of the camera RAW formats LibRaw reads (Adobe, Canon, Nikon, Sony, Fujifilm,
 #: Olympus/OM, Panasonic, Pentax, Samsung, Hasselblad, Phase One, Leica, Minolta, Kodak, Sigma).
@@ -43,6 +44,19 @@ def is_raw(path: str | os.PathLike) -> bool:
         (True, False)
     """
     return Path(path).suffix.lower() in RAW_SUFFIXES
+
+
+def developed_twins(files: Sequence[Path]) -> list[Path]:
+    """The RAW files among ``files`` (one folder's) beside an image of the same name: a camera set
+    to RAW+JPEG writes both, and the JPEG is the photo as the camera developed it. A folder run
+    stylises the JPEG alone, and a folder of frames has each moment once.
+
+    Example:
+        >>> [p.name for p in developed_twins([Path("a.jpg"), Path("a.CR3"), Path("b.nef")])]
+        ['a.CR3']
+    """
+    developed = {path.stem.lower() for path in files if not is_raw(path)}
+    return [path for path in files if is_raw(path) and path.stem.lower() in developed]
 
 
 @functools.cache

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from restyle.errors import RestyleError
-from restyle.image import camera_exif, image_files, image_size, load_image, read_metadata
+from restyle.image import RestyleWarning, camera_exif, image_files, image_size, load_image, read_metadata, to_uint8
 
 from .conftest import run
 
@@ -116,6 +116,9 @@ def test_a_small_size_develops_at_half_size(tmp_path, rawpy, monkeypatch):
     reference = load_image(srgb_encode(linear).astype(np.float32), size=48)
     assert small.shape == reference.shape == (1, 3, 32, 48)
     assert (small - reference)[..., 3:-3, 3:-3].abs().mean() < 1 / 255
+    asked.clear()  # read for a caller that resizes it (restyle video's frames): both sides at least
+    assert load_image(path, at_least=32).shape == (1, 3, 32, 48) and asked == [True]
+    assert load_image(path, at_least=33).shape == (1, 3, 64, 96) and asked == [True, False]
 
 
 def test_raw_files_are_photos_of_a_folder_and_hold_no_parameters(tmp_path, rawpy, capsys):
@@ -174,3 +177,27 @@ def test_raw_plus_jpeg_in_a_folder_stylises_the_jpeg(tmp_path, rawpy, capsys, st
     assert stderr.splitlines() == [
         "restyle: RAW+JPEG pairs: stylising the image the camera developed, not the RAW file (IMG_0001.DNG)"
     ]
+
+
+def test_raw_plus_jpeg_in_a_folder_of_frames_is_each_moment_once(tmp_path, rawpy):
+    """A timelapse shot RAW+JPEG was a clip of every moment twice, the camera's JPEG and then
+    LibRaw's development of the same shot."""
+    from restyle.clip import probe, read_frames
+
+    folder = tmp_path / "timelapse"
+    folder.mkdir()
+    for number in range(3):
+        linear = scene() * (0.5 + 0.2 * number)
+        write_dng(folder / f"IMG_{number:04d}.DNG", linear)
+        if number < 2:  # the last shot was kept as RAW only
+            Image.fromarray((srgb_encode(linear) * 255).round().astype(np.uint8)).save(folder / f"IMG_{number:04d}.JPG")
+    with pytest.warns(RestyleWarning) as caught:
+        info = probe(folder)
+    assert [str(w.message) for w in caught] == [
+        "RAW+JPEG pairs: the frames are the images the camera developed, not the RAW files (IMG_0000.DNG, IMG_0001.DNG)"
+    ]
+    frames = list(read_frames(info, shape=(64, 96)))
+    assert info.frames == len(frames) == 3
+    assert np.array_equal(frames[1], np.asarray(Image.open(folder / "IMG_0001.JPG")))  # the camera's
+    developed = to_uint8(load_image(folder / "IMG_0002.DNG")[0]).permute(1, 2, 0).numpy()
+    assert np.array_equal(frames[2], developed)

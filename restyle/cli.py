@@ -49,7 +49,7 @@ from restyle.image import (
     save_image,
     scaled_shape,
 )
-from restyle.raw import developed_twins
+from restyle.raw import without_raw_twins
 from restyle.signature import add_signature_flags, nonempty, signature_kwargs, split, whole_number
 
 if TYPE_CHECKING:
@@ -244,17 +244,15 @@ def _batch_pairs(args: argparse.Namespace, inputs: Sequence[object]) -> list[tup
         raise RestyleError("masks belong to one photo: not with a folder of photos (--auto-masks finds each photo's)")
     if output.suffix.lower() in WRITABLE_SUFFIXES and not output.is_dir():
         raise RestyleError(f"{output}: for a folder of photos, --output is a folder, not an image")
-    photos = image_files(content)
+    photos, twins = without_raw_twins(image_files(content))  # the two would also give the same result name
     if not photos:
         raise RestyleError(f"{content}: the folder holds no images")
-    twins = developed_twins(photos)  # the two would also give the same result name
     if twins:
         shown = listing([photo.name for photo in twins], limit=3)
         print(
             f"restyle: RAW+JPEG pairs: stylising the image the camera developed, not the RAW file ({shown})",
             file=sys.stderr,
         )
-        photos = [photo for photo in photos if photo not in twins]
     # a file that is not an image: one line now, not halfway through the batch
     sizes = {photo: image_size(photo, max_pixels=args.max_pixels) for photo in photos}
     check_output_folder(output, is_folder=True, create=True)

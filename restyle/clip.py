@@ -51,7 +51,7 @@ from restyle.image import (
     to_uint8,
     warn_if_stretched,
 )
-from restyle.raw import developed_twins, is_raw
+from restyle.raw import is_raw, without_raw_twins
 from restyle.yuv import YUV_MATRICES, rgb_to_yuv, yuv_to_rgb
 
 __all__ = [
@@ -209,7 +209,7 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0, max_pixels: int = DEFAU
         rate, count, size = gif_timing(source)
         return VideoInfo(source, rate, size, count, False, False, gif=True)
     if source.is_dir():
-        files, twins = _frame_files(source)
+        files, twins = without_raw_twins(image_files(source))
         if not files:
             raise RestyleError(f"{source}: the folder holds no images")
         if twins:
@@ -280,15 +280,6 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0, max_pixels: int = DEFAU
     interlaced = re.search(r"\b(top|bottom) (coded )?first\b", pix_fmt) is not None  # the field order ffmpeg names
     audio = bool(meta.get("audio_codec"))
     return VideoInfo(source, rate, size, frames, audio, False, matrix, hdr, deep, yuv, interlaced=interlaced)
-
-
-def _frame_files(folder: Path) -> tuple[list[Path], list[Path]]:
-    """A folder's frames, its images in the order of the numbers in their names, and the RAW
-    files left out: those a camera set to RAW+JPEG wrote beside its JPEGs (each moment would be
-    two frames, one developed by the camera and one by LibRaw)."""
-    files = image_files(folder)
-    twins = developed_twins(files)
-    return [file for file in files if file not in twins], twins
 
 
 def _ffmpeg_log(path: Path, *args: str) -> str:
@@ -498,7 +489,7 @@ def read_frames(
     height, width = shape
     if info.is_folder:
         limit = max(max_pixels, info.size[0] * info.size[1])
-        for path in _frame_files(info.path)[0][start:end]:
+        for path in without_raw_twins(image_files(info.path))[0][start:end]:
             image = load_image(path, max_pixels=limit, what="frame", at_least=max(height, width))
             image = _fitted(image, (height, width))
             yield to_uint16(image) if info.deep else to_uint8(image[0]).permute(1, 2, 0).numpy()

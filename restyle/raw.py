@@ -26,7 +26,7 @@ import numpy as np
 
 from restyle.errors import RestyleError
 
-__all__ = ["RAW_SUFFIXES", "developed_twins", "is_raw", "raw_size", "raw_support", "read_raw"]
+__all__ = ["RAW_SUFFIXES", "is_raw", "raw_size", "raw_support", "read_raw", "without_raw_twins"]
 
 #: Suffixes of the camera RAW formats LibRaw reads (Adobe, Canon, Nikon, Sony, Fujifilm,
 #: Olympus/OM, Panasonic, Pentax, Samsung, Hasselblad, Phase One, Leica, Minolta, Kodak, Sigma).
@@ -46,17 +46,20 @@ def is_raw(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in RAW_SUFFIXES
 
 
-def developed_twins(files: Sequence[Path]) -> list[Path]:
-    """The RAW files among ``files`` (one folder's) beside an image of the same name: a camera set
-    to RAW+JPEG writes both, and the JPEG is the photo as the camera developed it. A folder run
-    stylises the JPEG alone, and a folder of frames has each moment once.
+def without_raw_twins(files: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+    """``files`` (one folder's) without the RAW files beside an image of the same name, and those
+    RAW files: a camera set to RAW+JPEG writes both, and the JPEG is the photo as the camera
+    developed it. A folder run stylises the JPEG alone, and a folder of frames has each moment
+    once.
 
     Example:
-        >>> [p.name for p in developed_twins([Path("a.jpg"), Path("a.CR3"), Path("b.nef")])]
-        ['a.CR3']
+        >>> kept, twins = without_raw_twins([Path("a.jpg"), Path("a.CR3"), Path("b.nef")])
+        >>> [p.name for p in kept], [p.name for p in twins]
+        (['a.jpg', 'b.nef'], ['a.CR3'])
     """
     developed = {path.stem.lower() for path in files if not is_raw(path)}
-    return [path for path in files if is_raw(path) and path.stem.lower() in developed]
+    twins = [path for path in files if is_raw(path) and path.stem.lower() in developed]
+    return [path for path in files if path not in twins], twins
 
 
 @functools.cache

@@ -751,9 +751,11 @@ def stylize_video(
         larger = (n for n in range(size, 100 * size) if min(frame_shape(info, n)) >= MIN_TRANSFER_SIZE)
         check_size(*shape, ("relu5_1",), what=f"frame at --size {size}", option="--size", enough=next(larger, None))
     source_shape = frame_shape(info, max(info.size)) if full_resolution else None  # of the output
+    # once for the clip (read_frames then takes a folder's frames of its size): the output's
+    # frames at the source's size, or a folder's frames, over --max-pixels
     if source_shape is not None:
-        check_work_size(source_shape, max_pixels=max_pixels, what="the source frames", value=max(info.size))
-    if info.is_folder:  # once for the clip: read_frames then takes frames of its size (a video file's, ffmpeg decodes)
+        check_pixels(f"--full-resolution: the frames of {video}", *info.size, max_pixels=max_pixels)
+    elif info.is_folder:
         with warnings.catch_warnings():  # "over --max-pixels; downscaling": the warning below says so
             warnings.simplefilter("ignore", RestyleWarning)
             check_pixels(f"the frames of {video}", *info.size, max_pixels=max_pixels, size=max(shape))

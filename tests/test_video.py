@@ -857,6 +857,11 @@ def test_a_folder_of_frames_over_max_pixels_is_read_downscaled_as_an_image_would
             "use a smaller --size",
         ),
         (large_style, ["--max-pixels", "5000"], f"{large_style}: 160x160 (25600 pixels) is over " + trust.format(5000)),
+        (  # the output at the frames' own size: nothing brings them down
+            clips["style"],
+            ["--max-pixels", "5000", "--full-resolution"],
+            f"--full-resolution: the frames of {frames}: 96x64 (6144 pixels) is over " + trust.format(5000),
+        ),
     ]:
         code, _, err = run(capsys, "video", frames, style, "-o", bigger, *FAST, *argv)
         assert (code, err) == (1, f"restyle: error: {error}\n")

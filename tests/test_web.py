@@ -511,8 +511,9 @@ def test_video_job_yields_frames_then_the_file(tmp_path, images, monkeypatch):
     assert updates[-1].image is not None and updates[-1].image.shape == (36, 48, 3)
     assert np.array_equal(updates[-1].image, updates[-2].image)  # every frame previewed here: the 4th
     options = {"size": 32, "full_resolution": True, "stop": threading.Event(), "folder": tmp_path}
-    full = collect(video_job(str(clip), images[1], **options))[-1].file
+    full = collect(video_job(str(clip), images[1], **options, max_pixels=10**8))[-1].file
     assert probe(full).size == (64, 48)  # worked at 32 px, delivered at the clip's own size
+    assert read_metadata(full)["max_pixels"] == 10**8  # the server's --max-pixels, as its image jobs take it
     gif = collect(video_job(str(clip), images[1], **{**options, "download": "GIF (loops, no sound)"}))[-1].file
     assert gif.endswith(".gif") and probe(gif).size == (64, 48) and read_metadata(gif)["size"] == 32
     # marked as the web's: its command line has places for the files, not the temporary uploads

@@ -64,6 +64,7 @@ __all__ = [
     "check_video_bits",
     "check_video_side",
     "check_video_suffix",
+    "decoded_smaller",
     "frame_shape",
     "frame_to_tensor",
     "parse_frame_range",
@@ -280,6 +281,15 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0, max_pixels: int = DEFAU
     interlaced = re.search(r"\b(top|bottom) (coded )?first\b", pix_fmt) is not None  # the field order ffmpeg names
     audio = bool(meta.get("audio_codec"))
     return VideoInfo(source, rate, size, frames, audio, False, matrix, hdr, deep, yuv, interlaced=interlaced)
+
+
+def decoded_smaller(info: VideoInfo, shape: tuple[int, int]) -> bool:
+    """Whether :func:`read_frames` decodes a folder's frames at a reduced scale for frames of
+    ``shape``: JPEGs (as the first frame is) at least twice as large on their short side as the
+    frames' long side, which libjpeg decodes at 1/2, 1/4 or 1/8 of their size, fast."""
+    if not info.is_folder or min(info.size) < 2 * max(shape):
+        return False
+    return without_raw_twins(image_files(info.path))[0][0].suffix.lower() in (".jpg", ".jpeg")
 
 
 def _ffmpeg_log(path: Path, *args: str) -> str:

@@ -54,6 +54,7 @@ from restyle.clip import (
     check_video_extra,
     check_video_side,
     check_video_suffix,
+    decoded_smaller,
     frame_shape,
     frame_to_tensor,
     parse_frame_range,
@@ -762,7 +763,10 @@ def stylize_video(
     if not to_folder:
         cause = f"--full-resolution: the size of {video}" if source_shape is not None else f"--size {size}"
         check_video_side(out, source_shape or shape, bit_depth, cause=cause)
-    if info.size[0] * info.size[1] > LARGE_SOURCE_PIXELS:
+    # a folder of large JPEGs brought down is not slow: they are decoded at a reduced scale
+    if info.size[0] * info.size[1] > LARGE_SOURCE_PIXELS and not (
+        source_shape is None and decoded_smaller(info, shape)
+    ):
         # "downscaled" only where it is: not to a --size as large, nor for the full-size output
         smaller = source_shape is None and max(shape) < max(info.size)
         warnings.warn(

@@ -702,9 +702,9 @@ def stylize_video(
             that optimise.
         max_pixels: refuse a style image, or a folder's frames, of more pixels than this
             (decompression bombs), unless ``size`` asks for smaller ones anyway: then up to 4
-            times this is read, downscaled, with a warning (see
-            :func:`~restyle.image.load_image`). A video file's frames are decoded at any size.
-            Also refuse a ``size`` (or ``full_resolution``) that makes frames larger than this.
+            times this is read, downscaled, with a warning, as a photo is. A video file's frames
+            are decoded at any size. Also refuse a ``size`` (or ``full_resolution``) that makes
+            frames larger than this.
         seed: random seed.
         device: "auto", "cpu", "cuda" (or "cuda:1", a GPU by number) or "mps".
         callback: called after every frame with a :class:`FrameProgress`.

@@ -757,7 +757,9 @@ def stylize_video(
     if source_shape is not None:
         check_pixels(f"--full-resolution: the frames of {video}", *info.size, max_pixels=max_pixels)
     elif info.is_folder:
-        with warnings.catch_warnings():  # "over --max-pixels; downscaling": the warning below says so
+        # its "over --max-pixels; downscaling while reading" tells nothing a video run does not
+        # do anyway: every frame is brought to --size (and a slow decode is warned of below)
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", RestyleWarning)
             check_pixels(f"the frames of {video}", *info.size, max_pixels=max_pixels, size=max(shape))
     if not to_folder:

@@ -693,7 +693,10 @@ def _animation_frames(img: Image.Image, path: Path) -> int:
 
 def _read_file(
     path: Path, *, size: int | None, max_pixels: int, icc: bool = True, at_least: int | None = None
-) -> np.ndarray:
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """The pixels of an image file, upright, and the upright ``(height, width)`` of the whole
+    image: a JPEG or RAW file may be decoded smaller (see :func:`load_image`), and the size it is
+    brought to is then taken from its own, not from the smaller copy's rounded one."""
     if is_raw(path):
         width, height = image_size(path)
         check_pixels(path, width, height, max_pixels=max_pixels, size=size)
@@ -702,7 +705,7 @@ def _read_file(
         half_size = (size is not None and 2 * size <= max(width, height)) or (
             at_least is not None and 2 * at_least <= min(width, height)
         )
-        return read_raw(path, half_size=half_size)
+        return read_raw(path, half_size=half_size), (height, width)
     with _pil_pixel_limit(max_pixels):
         try:
             img = _open(path)
@@ -711,17 +714,14 @@ def _read_file(
             tiff = _read_tiff_deep(path)
             if tiff is None:
                 raise RestyleError(f"{path}: image data cannot be decoded") from None
-            return tiff
+            return tiff, tiff.shape[:2]
         with img:
             width, height = img.size
             over = check_pixels(path, width, height, max_pixels=max_pixels, size=size)
             frames = _animation_frames(img, path)
             if frames > 1:
                 _warn(f"{path}: an animation of {frames} frames; only its first is used (restyle video takes a clip)")
-            # libjpeg decodes at 1/2, 1/4 or 1/8 scale, no smaller than asked on either side
-            draft = size if over and size is not None else at_least
-            if img.format == "JPEG" and draft is not None:
-                img.draft("RGB", (draft, draft))
+            own = _drafted(img, "RGB", size=size, at_least=at_least, over=over)
             deep = None  # Pillow would reduce 16-bit colour to 8 bits
             if img.format == "TIFF" and img.mode in ("RGB", "RGBA") and _is_deep_tiff(img):
                 deep = _read_tiff_deep(path)
@@ -730,22 +730,64 @@ def _read_file(
             elif img.format == "HEIF" and img.mode in ("RGB", "RGBA") and img.info.get("bit_depth", 8) > 8:
                 deep = _read_heif_deep(path, img.info["bit_depth"])
             if deep is not None:
-                return _deep_upright_srgb(deep, img, what=str(path), icc=icc)
+                deep = _deep_upright_srgb(deep, img, what=str(path), icc=icc)
+                return deep, deep.shape[:2]
             try:
                 with _libtiff_messages(img.format == "TIFF") as libtiff:
                     img.load()
                 # turned as a PIL image, in its 8 bits: a quarter of a float copy's memory
-                return _pil_to_array(_upright_image(img, str(path)), what=str(path), icc=icc)
+                rgb = _pil_to_array(_upright_image(img, str(path)), what=str(path), icc=icc)
+                return rgb, own or rgb.shape[:2]
             except Image.DecompressionBombError:
                 raise RestyleError(f"{path}: refused as a decompression bomb; {TRUST_HINT}") from None
             except (OSError, SyntaxError, ValueError) as exc:
                 deep = _read_tiff_deep(path) if path.suffix.lower() in (".tif", ".tiff") else None
                 if deep is not None:
-                    return deep
+                    return deep, deep.shape[:2]
                 if "truncat" in str(exc).lower():
                     raise RestyleError(f"{path}: image data is truncated or corrupt") from None
                 detail = "; ".join([str(exc), *(f"libtiff: {line}" for line in libtiff)])
                 raise RestyleError(f"{path}: image data cannot be decoded ({detail})") from None
+
+
+#: A JPEG read for a long side ``size`` is decoded smaller only to a long side at least this many
+#: times ``size``: the resize then averages away libjpeg's scaled decoding. Four 12-MP JPEGs
+#: brought down to 512 and 256 px, against the pixels they were saved from: 0.01-0.03 level RMS
+#: further than a whole decode at 4 times, 0.05-0.12 at twice, up to 1.4 at once
+#: (``benchmarks/RESULTS.md``).
+DRAFT_MARGIN = 3
+
+
+def _drafted(
+    img: Image.Image, mode: str, *, size: int | None, at_least: int | None, over: bool = False
+) -> tuple[int, int] | None:
+    """Have a JPEG decoded in ``mode``, and smaller where that is exact and loses nothing: by
+    libjpeg's scaled decoding at 1/2, 1/4 or 1/8, where that divides both sides (a partial last
+    row or column would stretch the picture), keeps the long side at least :data:`DRAFT_MARGIN`
+    times ``size``, and neither side below ``at_least``. A photo ``over`` ``--max-pixels`` is
+    decoded as small as keeps both sides at least ``size``, memory first. Returns the photo's
+    upright ``(height, width)`` at full size; None (and nothing asked) for other files."""
+    if img.format not in ("JPEG", "MPO"):
+        return None
+    width, height = img.size
+    if over and size is not None:
+        wanted: tuple[int, int] | None = (size, size)
+    else:
+        scale = next(
+            (
+                s
+                for s in (8, 4, 2)
+                if (size is not None or at_least is not None)
+                and width % s == 0
+                and height % s == 0
+                and (size is None or max(width, height) >= DRAFT_MARGIN * s * size)
+                and (at_least is None or min(width, height) >= s * at_least)
+            ),
+            1,
+        )
+        wanted = (width // scale, height // scale) if scale > 1 else None
+    img.draft(mode, wanted)
+    return (width, height) if _exif(img).get(0x0112, 1) in _QUARTER_TURNS else (height, width)
 
 
 #: EXIF orientation -> how the stored pixels are turned upright, as numpy does it
@@ -881,7 +923,9 @@ def load_image(
             uint16 or float in [0, 1]; tensors are ``(C, H, W)`` or ``(1, C, H, W)`` (or
             ``(H, W)``, grey), uint8 or float in [0, 1]. C is 3, 1 (grey) or 4 (alpha:
             composited on white).
-        size: if given, resize so that the long side is ``size`` pixels.
+        size: if given, resize so that the long side is ``size`` pixels. A JPEG far larger is
+            decoded smaller first where that changes nothing visible (:func:`_drafted`): a
+            12-MP photo brought to 512 px is decoded at half size, 3 times faster.
         max_pixels: refuse files larger than this (decompression bombs), unless ``size`` asks
             for a smaller image anyway, in which case up to 4x this is read and downscaled with
             a warning; refuse a ``size`` that would make the image larger than this.
@@ -895,7 +939,8 @@ def load_image(
             times: its detail comes out soft (a content photo; a style image has its own
             warning, :func:`warn_if_enlarged`).
         at_least: a JPEG or RAW file may be read smaller, as long as neither side falls below
-            this (libjpeg's scaled decoding: 1/2, 1/4 or 1/8 of its size; LibRaw's half size),
+            this (libjpeg's scaled decoding: 1/2, 1/4 or 1/8 of its size, where that divides
+            both sides; LibRaw's half size),
             for a caller that resizes it to no more than ``at_least`` a side anyway:
             ``restyle video`` reads a folder of 24-MP JPEGs 12 times faster so. Other files are
             read whole.
@@ -921,8 +966,9 @@ def load_image(
         )
         if smoothed is not None:
             return smoothed
+    own = None  # the whole image's (height, width), where a file is decoded smaller
     if isinstance(source, (str, os.PathLike)):
-        arr = _read_file(Path(source), size=size, max_pixels=max_pixels, icc=icc, at_least=at_least)
+        arr, own = _read_file(Path(source), size=size, max_pixels=max_pixels, icc=icc, at_least=at_least)
         tensor = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)[None]
     elif isinstance(source, Image.Image):
         tensor = torch.from_numpy(_pil_to_array(upright_pil(source, what), what, icc=icc)).permute(2, 0, 1)[None]
@@ -977,7 +1023,8 @@ def load_image(
         raise RestyleError(f"{what}: the image has zero size")
     eight_bits = dequantise and on_grid(tensor)
     if size is not None:
-        tensor = resize(tensor, *_work_shape(tensor, size, max_pixels=max_pixels, what=what, warn=warn_enlarged))
+        shape = _work_shape(own or tensor.shape[-2:], size, max_pixels=max_pixels, what=what, warn=warn_enlarged)
+        tensor = resize(tensor, *shape)
     return (smooth_steps(tensor) if eight_bits else tensor).contiguous()
 
 
@@ -1009,16 +1056,15 @@ def named_sample(source: ImageLike) -> ImageLike:
     return source
 
 
-def _work_shape(image: Tensor, size: int, *, max_pixels: int, what: str, warn: bool = False) -> tuple[int, int]:
-    """The ``(height, width)`` an image is worked at for ``size`` (its long side), checked
-    against ``max_pixels``; with ``warn``, a warning if that enlarges it much
-    (:func:`warn_if_enlarged`)."""
-    shape = scaled_shape(image.shape[-2], image.shape[-1], check_long_side(size))
+def _work_shape(own: Sequence[int], size: int, *, max_pixels: int, what: str, warn: bool = False) -> tuple[int, int]:
+    """The ``(height, width)`` an image of ``own`` ``(height, width)`` is worked at for ``size``
+    (its long side), checked against ``max_pixels``; with ``warn``, a warning if that enlarges
+    it much (:func:`warn_if_enlarged`)."""
+    shape = scaled_shape(own[0], own[1], check_long_side(size))
     check_work_size(shape, max_pixels=max_pixels, what=what, value=size)
     if warn:
-        own = max(image.shape[-2:])
         warn_if_enlarged(
-            image.shape, size, what, effect="its detail comes out soft", hint=f" (--size {own} keeps its own size)"
+            own, size, what, effect="its detail comes out soft", hint=f" (--size {max(own)} keeps its own size)"
         )
     return shape
 
@@ -1039,9 +1085,9 @@ def _smoothed_jpeg(
     read = _jpeg_codes(path, size=size, max_pixels=max_pixels, icc=icc)
     if read is None:
         return None
-    codes, shaper = read
+    codes, shaper, own = read
     if size is not None:
-        codes = resize(codes, *_work_shape(codes, size, max_pixels=max_pixels, what=what, warn=warn_enlarged))
+        codes = resize(codes, *_work_shape(own, size, max_pixels=max_pixels, what=what, warn=warn_enlarged))
     return _jfif_to_srgb(smooth_steps(codes), shaper)
 
 
@@ -1057,17 +1103,21 @@ def smoothed_jpeg_pair(path: str | os.PathLike, *, size: int, max_pixels: int) -
     read = _jpeg_codes(Path(named_sample(path)), size=None, max_pixels=max_pixels, icc=True)
     if read is None:
         return None
-    codes, shaper = read
-    shape = _work_shape(codes, size, max_pixels=max_pixels, what="content")
+    codes, shaper, _ = read
+    shape = _work_shape(codes.shape[-2:], size, max_pixels=max_pixels, what="content")
     small = smooth_steps(resize(codes, *shape))
     full = dequantise_from(codes, small) if codes.shape[-2] * codes.shape[-1] > shape[0] * shape[1] else codes
     return _jfif_to_srgb(small, shaper), _jfif_to_srgb(full, shaper)
 
 
-def _jpeg_codes(path: Path, *, size: int | None, max_pixels: int, icc: bool) -> tuple[Tensor, Any] | None:
+def _jpeg_codes(
+    path: Path, *, size: int | None, max_pixels: int, icc: bool
+) -> tuple[Tensor, Any, tuple[int, int]] | None:
     """A YCbCr JPEG's codes as libjpeg decodes them, before its conversion to RGB, upright, as
-    ``(1, 3, H, W)`` floats in [0, 1], with the matrix/TRC profile to convert their colours
-    from (None for sRGB); None for other files (see :func:`_smoothed_jpeg`)."""
+    ``(1, 3, H, W)`` floats in [0, 1] (decoded smaller for a long side of ``size``, as
+    :func:`_drafted` allows), with the matrix/TRC profile to convert their colours from (None
+    for sRGB) and the photo's upright ``(height, width)`` at full size; None for other files
+    (see :func:`_smoothed_jpeg`)."""
     with _pil_pixel_limit(max_pixels):
         try:
             img = _open(path)
@@ -1082,9 +1132,8 @@ def _jpeg_codes(path: Path, *, size: int | None, max_pixels: int, icc: bool) -> 
             shaper = read_matrix_shaper(profile) if profile else None
             if profile and shaper is None:
                 return None
-            width, height = img.size
-            over = check_pixels(path, width, height, max_pixels=max_pixels, size=size)
-            img.draft("YCbCr", (size, size) if over and size is not None else img.size)
+            over = check_pixels(path, *img.size, max_pixels=max_pixels, size=size)
+            own = _drafted(img, "YCbCr", size=size, at_least=None, over=over)
             if img.mode != "YCbCr":
                 return None
             try:
@@ -1092,7 +1141,7 @@ def _jpeg_codes(path: Path, *, size: int | None, max_pixels: int, icc: bool) -> 
             except (OSError, SyntaxError, ValueError):
                 return None  # load_image says why
             codes = _upright(np.asarray(img, dtype=np.float32), img, str(path))
-    return torch.from_numpy(codes).permute(2, 0, 1)[None] / 255.0, shaper
+    return torch.from_numpy(codes).permute(2, 0, 1)[None] / 255.0, shaper, own
 
 
 def _jfif_to_srgb(codes: Tensor, shaper: Any) -> Tensor:

@@ -346,6 +346,59 @@ def test_a_jpeg_read_at_least_a_size_is_decoded_smaller_upright_and_alike(tmp_pa
         load_image(tmp_path / "big.jpg", at_least=0)
 
 
+def _turned_jpeg(path, width, height, orientation):
+    """A smooth JPEG of upright size ``width`` x ``height``, stored turned for ``orientation``."""
+    upright = np.asarray(Image.fromarray(smooth_image(50, 100)).resize((width, height), Image.BICUBIC))
+    stored = upright if orientation == 1 else np.rot90(upright)  # 6 turns it a quarter clockwise
+    img = Image.fromarray(np.ascontiguousarray(stored))
+    exif = img.getexif()
+    exif[0x0112] = orientation
+    img.save(path, exif=exif, quality=95)
+
+
+@pytest.fixture
+def drafts(monkeypatch):
+    """The sizes asked of libjpeg's scaled decoding (None: whole), in the order asked."""
+    from PIL import JpegImagePlugin
+
+    asked = []
+    draft = JpegImagePlugin.JpegImageFile.draft
+    monkeypatch.setattr(
+        JpegImagePlugin.JpegImageFile, "draft", lambda img, mode, size: asked.append(size) or draft(img, mode, size)
+    )
+    return asked
+
+
+@pytest.mark.parametrize("dequantise", [False, True])
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_a_jpeg_read_at_a_size_is_decoded_smaller_where_that_is_exact(tmp_path, drafts, orientation, dequantise):
+    path = tmp_path / "wide.jpg"
+    _turned_jpeg(path, 400, 200, orientation)
+    stored = (100, 50) if orientation == 1 else (50, 100)
+    whole = load_image(path, dequantise=dequantise)
+    assert whole.shape[-2:] == (200, 400) and drafts == [None]
+    # a quarter keeps the long side 3.1 times 32; an eighth would not
+    small = load_image(path, size=32, dequantise=dequantise)
+    assert small.shape[-2:] == (16, 32) and drafts[-1] == stored
+    assert (small - resize(whole, 16, 32)).abs().max() < 2 / 255  # the same picture
+    load_image(path, size=50, dequantise=dequantise)  # a quarter would be twice 50
+    assert drafts[-1] == (stored[0] * 2, stored[1] * 2)
+    odd = tmp_path / "odd.jpg"
+    _turned_jpeg(odd, 401, 200, orientation)  # a half's last column would stand for one pixel, not two
+    assert load_image(odd, size=32, dequantise=dequantise).shape[-2:] == (16, 32) and drafts[-1] is None
+
+
+@pytest.mark.parametrize("dequantise", [False, True])
+def test_a_jpeg_over_max_pixels_decoded_smaller_is_sized_by_its_whole(tmp_path, drafts, dequantise):
+    path = tmp_path / "wide.jpg"
+    _turned_jpeg(path, 400, 201, 1)
+    with pytest.warns(RestyleWarning, match="over --max-pixels; downscaling while reading"):
+        small = load_image(path, size=50, max_pixels=400 * 200, dequantise=dequantise)
+    # decoded at a quarter, 100x51, whose long side 50 would round its height up to 26; the
+    # photo's own is 201 * 50 / 400 = 25.1
+    assert drafts == [(50, 50)] and small.shape[-2:] == (25, 50)
+
+
 @pytest.mark.parametrize("suffix", [".jpg", ".png", ".tif", ".webp"])
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_image_size_is_the_upright_size_load_image_reads(tmp_path, rgb, orientation, suffix):

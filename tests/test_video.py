@@ -882,7 +882,7 @@ def test_a_folder_of_large_jpeg_frames_is_decoded_at_a_reduced_scale_alike(tmp_p
     draft = jpeg.draft
     monkeypatch.setattr(jpeg, "draft", lambda img, *a: asked.append(a) or draft(img, *a))
     fast = list(read_frames(probe(frames), shape=shape))
-    assert asked == [("RGB", (64, 64))] * 2  # decoded at 1/4 (160x120): 1/8 would fall below 64
+    assert asked == [("RGB", (160, 120))] * 2  # decoded at 1/4: 1/8 (80x60) would fall below 64
     for i, frame in enumerate(fast):
         whole = torch.nn.functional.interpolate(
             load_image(frames / f"f{i}.jpg"), size=shape, mode="bilinear", antialias=True

@@ -925,7 +925,7 @@ def load_image(
             composited on white).
         size: if given, resize so that the long side is ``size`` pixels. A JPEG far larger is
             decoded smaller first where that changes nothing visible (:func:`_drafted`): a
-            12-MP photo brought to 512 px is decoded at half size, 3 times faster.
+            12-MP photo brought to 512 px is decoded at half size, and read 2-3 times faster.
         max_pixels: refuse files larger than this (decompression bombs), unless ``size`` asks
             for a smaller image anyway, in which case up to 4x this is read and downscaled with
             a warning; refuse a ``size`` that would make the image larger than this.

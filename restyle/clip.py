@@ -45,6 +45,7 @@ from restyle.image import (
     holds_deep_colour,
     image_files,
     image_size,
+    jpeg_scale,
     load_image,
     save_image,
     scaled_shape,
@@ -285,9 +286,9 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0, max_pixels: int = DEFAU
 
 def decoded_smaller(info: VideoInfo, shape: tuple[int, int]) -> bool:
     """Whether :func:`read_frames` decodes a folder's frames at a reduced scale for frames of
-    ``shape``: JPEGs (as the first frame is) at least twice as large on their short side as the
-    frames' long side, which libjpeg decodes at 1/2, 1/4 or 1/8 of their size, fast."""
-    if not info.is_folder or min(info.size) < 2 * max(shape):
+    ``shape``: JPEGs (as the first frame is) that libjpeg decodes at 1/2, 1/4 or 1/8 of their
+    size, fast (:func:`~restyle.image.jpeg_scale`)."""
+    if not info.is_folder or jpeg_scale(*info.size, at_least=max(shape)) == 1:
         return False
     return without_raw_twins(image_files(info.path))[0][0].suffix.lower() in (".jpg", ".jpeg")
 

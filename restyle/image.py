@@ -68,6 +68,7 @@ __all__ = [
     "holds_deep_colour",
     "image_files",
     "image_size",
+    "jpeg_scale",
     "load_image",
     "load_style",
     "named_sample",
@@ -758,35 +759,46 @@ def _read_file(
 DRAFT_MARGIN = 3
 
 
+def jpeg_scale(width: int, height: int, *, size: int | None = None, at_least: int | None = None) -> int:
+    """How much smaller (1, 2, 4 or 8) a JPEG of ``width`` x ``height`` is decoded when it is
+    read for a long side of ``size``, or with neither side below ``at_least`` (libjpeg's scaled
+    decoding): the largest scale that divides both sides (a partial last row or column would
+    stretch the picture), keeps the long side at least :data:`DRAFT_MARGIN` times ``size``, and
+    neither side below ``at_least``; 1 if neither is given.
+
+    Example:
+        >>> jpeg_scale(4032, 3024, size=512), jpeg_scale(4032, 3024, at_least=512), jpeg_scale(4031, 3024, size=512)
+        (2, 4, 1)
+    """
+    if size is None and at_least is None:
+        return 1
+    return next(
+        (
+            s
+            for s in (8, 4, 2)
+            if width % s == 0
+            and height % s == 0
+            and (size is None or max(width, height) >= DRAFT_MARGIN * s * size)
+            and (at_least is None or min(width, height) >= s * at_least)
+        ),
+        1,
+    )
+
+
 def _drafted(
     img: Image.Image, mode: str, *, size: int | None, at_least: int | None, over: bool = False
 ) -> tuple[int, int] | None:
-    """Have a JPEG decoded in ``mode``, and smaller where that is exact and loses nothing: by
-    libjpeg's scaled decoding at 1/2, 1/4 or 1/8, where that divides both sides (a partial last
-    row or column would stretch the picture), keeps the long side at least :data:`DRAFT_MARGIN`
-    times ``size``, and neither side below ``at_least``. A photo ``over`` ``--max-pixels`` is
-    decoded as small as keeps both sides at least ``size``, memory first. Returns the photo's
-    upright ``(height, width)`` at full size; None (and nothing asked) for other files."""
+    """Have a JPEG decoded in ``mode``, at the scale :func:`jpeg_scale` gives; one ``over``
+    ``--max-pixels`` as small as keeps both sides at least ``size``, memory first. Returns the
+    photo's upright ``(height, width)`` at full size; None (and nothing asked) for other files."""
     if img.format not in ("JPEG", "MPO"):
         return None
     width, height = img.size
     if over and size is not None:
-        wanted: tuple[int, int] | None = (size, size)
+        img.draft(mode, (size, size))
     else:
-        scale = next(
-            (
-                s
-                for s in (8, 4, 2)
-                if (size is not None or at_least is not None)
-                and width % s == 0
-                and height % s == 0
-                and (size is None or max(width, height) >= DRAFT_MARGIN * s * size)
-                and (at_least is None or min(width, height) >= s * at_least)
-            ),
-            1,
-        )
-        wanted = (width // scale, height // scale) if scale > 1 else None
-    img.draft(mode, wanted)
+        scale = jpeg_scale(width, height, size=size, at_least=at_least)
+        img.draft(mode, (width // scale, height // scale) if scale > 1 else None)
     return (width, height) if _exif(img).get(0x0112, 1) in _QUARTER_TURNS else (height, width)
 
 

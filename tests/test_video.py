@@ -1287,20 +1287,22 @@ def test_a_folder_of_large_jpegs_brought_down_is_not_said_to_be_slow(tmp_path, m
     """They are decoded at a reduced scale (read_frames): 0.04 s for a 24-MP frame."""
     import restyle.video
 
-    frames = tmp_path / "uhd"
-    frames.mkdir()
-    Image.new("RGB", (3841, 2161), "grey").save(frames / "f0.jpg")
-
     def stop_here(*args, **kwargs):  # the warning is given or not by now; no work needed after it
         raise RestyleError("stop here")
 
     monkeypatch.setattr(restyle.video, "load_style", stop_here)
-    slow = "the video is 3841x2161; decoding it is slow. It is downscaled to --size 1200"
-    for size, said in [(1000, []), (1200, [slow])]:  # decoded at half size for 1000-px frames, whole for 1200
-        with warnings.catch_warnings(record=True) as caught, pytest.raises(RestyleError, match="stop here"):
-            warnings.simplefilter("always")
-            stylize_video(frames, clips["style"], output=tmp_path / "o.mp4", size=size, device="cpu")
-        assert [str(w.message) for w in caught] == said
+    for width, height in [(3842, 2162), (3841, 2161)]:  # over UHD, even and odd
+        frames = tmp_path / f"{width}"
+        frames.mkdir()
+        Image.new("RGB", (width, height), "grey").save(frames / "f0.jpg")
+        slow = f"the video is {width}x{height}; decoding it is slow. It is downscaled to --size "
+        # decoded at half size for 1000-px frames, whole for 1200, and whole when a half's last
+        # row and column would stand for one pixel
+        for size, said in [(1000, [] if width % 2 == 0 else [f"{slow}1000"]), (1200, [f"{slow}1200"])]:
+            with warnings.catch_warnings(record=True) as caught, pytest.raises(RestyleError, match="stop here"):
+                warnings.simplefilter("always")
+                stylize_video(frames, clips["style"], output=tmp_path / "o.mp4", size=size, device="cpu")
+            assert [str(w.message) for w in caught] == said
 
 
 def test_only_h264_is_held_to_its_side():

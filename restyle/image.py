@@ -936,7 +936,7 @@ def load_image(
             ``(H, W)``, grey), uint8 or float in [0, 1]. C is 3, 1 (grey) or 4 (alpha:
             composited on white).
         size: if given, resize so that the long side is ``size`` pixels. A JPEG far larger is
-            decoded smaller first where that changes nothing visible (:func:`_drafted`): a
+            decoded smaller first where that changes nothing visible (:func:`jpeg_scale`): a
             12-MP photo brought to 512 px is decoded at half size, and read 2-3 times faster.
         max_pixels: refuse files larger than this (decompression bombs), unless ``size`` asks
             for a smaller image anyway, in which case up to 4x this is read and downscaled with
@@ -1127,7 +1127,7 @@ def _jpeg_codes(
 ) -> tuple[Tensor, Any, tuple[int, int]] | None:
     """A YCbCr JPEG's codes as libjpeg decodes them, before its conversion to RGB, upright, as
     ``(1, 3, H, W)`` floats in [0, 1] (decoded smaller for a long side of ``size``, as
-    :func:`_drafted` allows), with the matrix/TRC profile to convert their colours from (None
+    :func:`jpeg_scale` allows), with the matrix/TRC profile to convert their colours from (None
     for sRGB) and the photo's upright ``(height, width)`` at full size; None for other files
     (see :func:`_smoothed_jpeg`)."""
     with _pil_pixel_limit(max_pixels):

@@ -110,6 +110,7 @@ class _Progress:
         label: str = "",
         metadata: dict[str, Any] | None = None,
         bits: int = 8,
+        nested: bool = False,
     ) -> None:
         if save_every < 0:
             raise RestyleError(f"--save-every must be at least 0 (0: no snapshots), not {save_every}")
@@ -119,6 +120,7 @@ class _Progress:
         self.bits = bits  # a snapshot's bits per channel, as the output's
         self.quiet = quiet
         self.label = f"{label} " if label else ""  # which photo of a folder
+        self.nested = nested  # below a folder run's bar, and gone with its photo
         self.bar: Any = None
         if save_every:  # a snapshot's name is longer than the output's: checked now, not at the first snapshot
             check_writable(self._snapshot(save_every), bits=bits)
@@ -130,7 +132,9 @@ class _Progress:
         if self.bar is None and not self.quiet:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=it.total_work, dynamic_ncols=True, file=sys.stderr, bar_format=_BAR)
+            self.bar = tqdm(
+                total=it.total_work, dynamic_ncols=True, file=sys.stderr, bar_format=_BAR, leave=not self.nested
+            )
         if self.bar is not None:
             h, w = it.size
             where = f"scale {it.scale + 1}/{it.scales} {w}x{h}, iteration {it.step}/{it.steps}"
@@ -191,20 +195,22 @@ def _add_max_pixels(parser: argparse.ArgumentParser) -> None:
 
 
 def _finish(result: Any, output: Path, extra: dict[str, Any], *, bits: int) -> int:
+    from tqdm import tqdm  # its write: on lines of their own above a folder run's bar
+
     # status: a result stopped early (Ctrl-C, NaN) says so, and a folder run redoes it
     if result.stopped_at_start:
-        print(f"restyle: {NOTHING_WRITTEN}", file=sys.stderr)
+        tqdm.write(f"restyle: {NOTHING_WRITTEN}", file=sys.stderr)
         return EXIT_INTERRUPTED
     params = _recorded(extra, result.metadata())
     # the content photo's EXIF (camera, date taken) travels with its result, for photo libraries
     save_image(result.image, output, metadata=params, exif=camera_exif(extra["content"]), bits=bits)
     if result.status == "interrupted":
-        print(f"restyle: {result.message}; saved {output}", file=sys.stderr)
+        tqdm.write(f"restyle: {result.message}; saved {output}", file=sys.stderr)
         return EXIT_INTERRUPTED
     if result.status == "nonfinite":
-        print(f"restyle: warning: {result.message}; saved {output}", file=sys.stderr)
+        tqdm.write(f"restyle: warning: {result.message}; saved {output}", file=sys.stderr)
     else:
-        print(output)
+        tqdm.write(str(output), file=sys.stdout)
     return 0
 
 
@@ -341,29 +347,46 @@ def _run_held_batch(
             f"restyle: keeping {len(done)} of {len(pairs)} results finished by an earlier run with the same settings",
             file=sys.stderr,
         )
+    from tqdm import tqdm
+
     failed = []
-    for index, (photo, result_path) in enumerate(pairs, 1):
-        if photo in done:
-            continue
-        seeded = _seeded(options)  # each photo's own seed, known to its snapshots (not in the settings)
-        stamp = _recorded({**extra, "content": str(photo)}, seeded)
-        label = f"{index}/{len(pairs)} {photo.name}:"
-        progress = _Progress(result_path, args.save_every, args.quiet, label=label, metadata=stamp, bits=args.bit_depth)
-        try:
-            result = run(photo, progress, seeded["seed"])
-        except RestyleError as exc:
-            print(f"restyle: error: {exc}", file=sys.stderr)
-            failed.append(photo.name)
-            continue
-        finally:
-            progress.close()
-        made = {**extra, "content": str(photo), "content_file": file_stamp(photo)}
-        if _finish(result, result_path, made, bits=args.bit_depth) == EXIT_INTERRUPTED:
-            print(
-                f"restyle: stopped at photo {index} of {len(pairs)}; run the same command to continue",
-                file=sys.stderr,
+    # the photos done and the time the rest will take, above each photo's own bar (none for the
+    # fast preset, which has no iterations); each result's path is printed above both
+    photos = None
+    if not args.quiet:
+        photos = tqdm(
+            total=len(pairs), initial=len(done), unit="photo", desc="photos", dynamic_ncols=True, file=sys.stderr
+        )
+    try:
+        for index, (photo, result_path) in enumerate(pairs, 1):
+            if photo in done:
+                continue
+            seeded = _seeded(options)  # each photo's own seed, known to its snapshots (not in the settings)
+            stamp = _recorded({**extra, "content": str(photo)}, seeded)
+            label = f"{index}/{len(pairs)} {photo.name}:"
+            progress = _Progress(
+                result_path, args.save_every, args.quiet, label=label, metadata=stamp, bits=args.bit_depth, nested=True
             )
-            return EXIT_INTERRUPTED
+            try:
+                result = run(photo, progress, seeded["seed"])
+            except RestyleError as exc:
+                tqdm.write(f"restyle: error: {exc}", file=sys.stderr)
+                failed.append(photo.name)
+                result = None
+            finally:
+                progress.close()
+            made = {**extra, "content": str(photo), "content_file": file_stamp(photo)}
+            if result is not None and _finish(result, result_path, made, bits=args.bit_depth) == EXIT_INTERRUPTED:
+                tqdm.write(
+                    f"restyle: stopped at photo {index} of {len(pairs)}; run the same command to continue",
+                    file=sys.stderr,
+                )
+                return EXIT_INTERRUPTED
+            if photos is not None:
+                photos.update()
+    finally:
+        if photos is not None:
+            photos.close()
     if failed:
         raise RestyleError(f"{len(failed)} of {len(pairs)} photos failed: {', '.join(failed)}")
     return 0

@@ -1,6 +1,7 @@
 import functools
 import inspect
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -749,6 +750,27 @@ def test_the_results_side_is_known_for_a_built_in_photo_too():
     args = argparse.Namespace(full_resolution=True, max_pixels=DEFAULT_MAX_PIXELS, size=64)
     assert _result_side(args, "sample:astronaut") == (512, "--full-resolution: the size of sample:astronaut")
     assert _result_side(argparse.Namespace(size=64), "sample:astronaut") == (64, "--size 64")  # art: no such flag
+
+
+def test_a_folder_runs_bar_counts_its_photos_above_each_photos_own(capsys, tmp_path, photos, style_png):
+    loud = [a for a in TINY if a != "--quiet"]
+    out = tmp_path / "looks"
+    code, stdout, stderr = run(capsys, "art", photos, style_png, "-o", out, *loud)
+    assert code == 0, stderr
+    assert stdout.split() == [str(out / n) for n in ("camera.jpg", "shot2.png", "shot10.png")]  # paths alone
+    assert re.search(r"photos: 100%\|.*\| 3/3 \[\d\d:\d\d<00:00, +[\d.]+(photo/s|s/photo)\]", stderr), stderr
+    # the fast preset has no iterations, so no bar of its own: the folder's counts it; a photo
+    # left from before is counted as done
+    (out / "shot10.png").unlink()
+    code, stdout, stderr = run(capsys, "art", photos, style_png, "-o", out, *loud)
+    assert code == 0 and stdout.split() == [str(out / "shot10.png")]
+    assert "| 2/3 [" in stderr and "photos: 100%" in stderr and "| 3/3 [" in stderr
+    code, stdout, stderr = run(
+        capsys, "photo", photos, style_png, "-o", tmp_path / "fast", *FAST[:-3], "--device", "cpu"
+    )
+    assert code == 0 and len(stdout.split()) == 3 and "| 3/3 [" in stderr and "iteration" not in stderr
+    code, _, stderr = run(capsys, "photo", photos, style_png, "-o", tmp_path / "quiet", *FAST)
+    assert code == 0 and stderr == ""
 
 
 def test_a_folders_result_too_large_for_its_photos_type_is_a_png():

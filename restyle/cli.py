@@ -1104,8 +1104,11 @@ def _on_sigint(signum: int, frame: Any) -> None:
 
     if STOP.is_set() or not UNDER_WAY.is_set():
         raise KeyboardInterrupt
+    from tqdm import tqdm
+
     STOP.set()
-    print("restyle: stopping after this step (Ctrl-C again to quit now)", file=sys.stderr)
+    # on a line of its own above the progress bar, not at the end of the bar's line
+    tqdm.write("restyle: stopping after this step (Ctrl-C again to quit now)", file=sys.stderr)
 
 
 def _unrecognized(parser: argparse.ArgumentParser, command: str | None, argv: list[str], extra: list[str]) -> str:

@@ -632,6 +632,16 @@ def test_the_first_ctrl_c_of_a_run_under_way_asks_it_to_stop_and_the_second_stop
         with pytest.raises(KeyboardInterrupt):
             _on_sigint(signal.SIGINT, None)
         STOP.clear()
+        from tqdm import tqdm
+
+        with tqdm(total=10, file=sys.stderr, desc="a bar", bar_format="{desc}: {n}/{total}") as bar:
+            bar.update(3)
+            capsys.readouterr()
+            _on_sigint(signal.SIGINT, None)  # the message was written at the end of the bar's line
+            said = capsys.readouterr().err
+        assert "restyle: stopping after this step (Ctrl-C again to quit now)" in said.replace("\r", "\n").split("\n")
+        assert said.rstrip("\r").endswith("a bar: 3/10")  # the bar, drawn again below it
+        STOP.clear()
         UNDER_WAY.clear()
         with pytest.raises(KeyboardInterrupt):  # nothing under way: nothing would look at STOP
             _on_sigint(signal.SIGINT, None)

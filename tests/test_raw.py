@@ -170,7 +170,9 @@ def test_raw_plus_jpeg_in_a_folder_stylises_the_jpeg(tmp_path, rawpy, capsys, st
     Image.fromarray((srgb_encode(scene()) * 255).round().astype(np.uint8)).save(folder / "IMG_0001.JPG")
     write_dng(folder / "IMG_0002.DNG", scene())  # RAW only
     out = tmp_path / "looks"
-    code, stdout, stderr = run(capsys, "photo", folder, style_png, "-o", out, "--preset", "fast", "--size", "48", "--quiet")
+    code, stdout, stderr = run(
+        capsys, "photo", folder, style_png, "-o", out, "--preset", "fast", "--size", "48", "--quiet"
+    )
     assert code == 0, stderr
     assert stdout.split() == [str(out / "IMG_0001.jpg"), str(out / "IMG_0002.png")]
     assert read_metadata(out / "IMG_0001.jpg")["content"] == str(folder / "IMG_0001.JPG")

@@ -375,13 +375,14 @@ def _run_held_batch(
                 result = None
             finally:
                 progress.close()
-            made = {**extra, "content": str(photo), "content_file": file_stamp(photo)}
-            if result is not None and _finish(result, result_path, made, bits=args.bit_depth) == EXIT_INTERRUPTED:
-                tqdm.write(
-                    f"restyle: stopped at photo {index} of {len(pairs)}; run the same command to continue",
-                    file=sys.stderr,
-                )
-                return EXIT_INTERRUPTED
+            if result is not None:
+                made = {**extra, "content": str(photo), "content_file": file_stamp(photo)}
+                if _finish(result, result_path, made, bits=args.bit_depth) == EXIT_INTERRUPTED:
+                    tqdm.write(
+                        f"restyle: stopped at photo {index} of {len(pairs)}; run the same command to continue",
+                        file=sys.stderr,
+                    )
+                    return EXIT_INTERRUPTED
             if photos is not None:
                 photos.update()
     finally:

@@ -911,6 +911,26 @@ def test_a_photo_that_fails_is_skipped_and_the_batch_goes_on(capsys, tmp_path, p
     ]
 
 
+def test_a_photo_removed_during_a_folder_run_is_reported_and_skipped(capsys, tmp_path, photos, style_png, monkeypatch):
+    import restyle.photo
+
+    real = restyle.photo.stylize_photo
+
+    @functools.wraps(real)  # the CLI takes its flags from this signature
+    def removing_shot2(content, *args, **kwargs):
+        if Path(content).name == "camera.jpg":  # the first: shot2.png goes while it is made
+            (photos / "shot2.png").unlink()
+        return real(content, *args, **kwargs)
+
+    monkeypatch.setattr(restyle.photo, "stylize_photo", removing_shot2)
+    out = tmp_path / "looks"
+    code, stdout, stderr = run(capsys, "photo", photos, style_png, "-o", out, *FAST)
+    assert code == 1 and stdout.split() == [str(out / "camera.jpg"), str(out / "shot10.png")]
+    lines = stderr.splitlines()
+    assert len(lines) == 2 and "shot2.png" in lines[0] and lines[0].startswith("restyle: error: ")
+    assert lines[1] == "restyle: error: 1 of 3 photos failed: shot2.png"
+
+
 def test_a_results_folder_in_use_by_another_run_is_refused_and_left_alone(capsys, tmp_path, photos, style_png):
     """Two folder runs into one results folder at once both made every photo, and with
     different styles over each other's results. The second is now refused at once."""

@@ -637,7 +637,7 @@ def test_the_first_ctrl_c_of_a_run_under_way_asks_it_to_stop_and_the_second_stop
         with tqdm(total=10, file=sys.stderr, desc="a bar", bar_format="{desc}: {n}/{total}") as bar:
             bar.update(3)
             capsys.readouterr()
-            _on_sigint(signal.SIGINT, None)  # the message was written at the end of the bar's line
+            _on_sigint(signal.SIGINT, None)  # before: the message went on at the end of the bar's line
             said = capsys.readouterr().err
         assert "restyle: stopping after this step (Ctrl-C again to quit now)" in said.replace("\r", "\n").split("\n")
         assert said.rstrip("\r").endswith("a bar: 3/10")  # the bar, drawn again below it
@@ -769,12 +769,11 @@ def test_a_folder_runs_bar_counts_its_photos_above_each_photos_own(capsys, tmp_p
     assert code == 0, stderr
     assert stdout.split() == [str(out / n) for n in ("camera.jpg", "shot2.png", "shot10.png")]  # paths alone
     assert re.search(r"photos: 100%\|.*\| 3/3 \[\d\d:\d\d<00:00, +[\d.]+(photo/s|s/photo)\]", stderr), stderr
-    # the fast preset has no iterations, so no bar of its own: the folder's counts it; a photo
-    # left from before is counted as done
-    (out / "shot10.png").unlink()
+    (out / "shot10.png").unlink()  # the photos left from before are counted as done
     code, stdout, stderr = run(capsys, "art", photos, style_png, "-o", out, *loud)
     assert code == 0 and stdout.split() == [str(out / "shot10.png")]
     assert "| 2/3 [" in stderr and "photos: 100%" in stderr and "| 3/3 [" in stderr
+    # the fast preset has no iterations, so no bar of its own: the folder's counts its photos
     code, stdout, stderr = run(
         capsys, "photo", photos, style_png, "-o", tmp_path / "fast", *FAST[:-3], "--device", "cpu"
     )

@@ -119,6 +119,9 @@ class VideoInfo:
     #: Whether its frames are interlaced (two fields, a moment apart): then :func:`read_frames`
     #: deinterlaces them, as players do.
     interlaced: bool = False
+    #: A folder's frames, in order, as :func:`probe` found them (a RAW file beside a JPEG of its
+    #: name left out): what :func:`read_frames` reads.
+    frame_files: tuple[Path, ...] = ()
 
 
 #: What a still image given as a clip is told (a file, or a built-in ``sample:`` photo).
@@ -226,7 +229,8 @@ def probe(path: str | os.PathLike, *, fps: float = 25.0, max_pixels: int = DEFAU
             other = image_size(file, max_pixels=max_pixels)
             if other != size and warn_if_stretched(other[::-1], size[::-1], f"the frame {file}", "the first frame"):
                 break
-        return VideoInfo(source, fps, size, len(files), False, True, deep=holds_deep_colour(files[0]))
+        deep = holds_deep_colour(files[0])
+        return VideoInfo(source, fps, size, len(files), False, True, deep=deep, frame_files=tuple(files))
     if source.is_fifo():  # a named pipe, or a shell's <(...): ffmpeg runs apart
         raise RestyleError(
             f"{source}: a pipe, not a file; restyle video reads a clip several times (and in ffmpeg, "
@@ -290,7 +294,7 @@ def decoded_smaller(info: VideoInfo, shape: tuple[int, int]) -> bool:
     size, fast (:func:`~restyle.image.jpeg_scale`)."""
     if not info.is_folder or jpeg_scale(*info.size, at_least=max(shape)) == 1:
         return False
-    return without_raw_twins(image_files(info.path))[0][0].suffix.lower() in (".jpg", ".jpeg")
+    return info.frame_files[0].suffix.lower() in (".jpg", ".jpeg")
 
 
 def _ffmpeg_log(path: Path, *args: str) -> str:
@@ -500,7 +504,7 @@ def read_frames(
     height, width = shape
     if info.is_folder:
         limit = max(max_pixels, info.size[0] * info.size[1])
-        for path in without_raw_twins(image_files(info.path))[0][start:end]:
+        for path in info.frame_files[start:end]:
             image = load_image(path, max_pixels=limit, what="frame", at_least=max(height, width))
             image = _fitted(image, (height, width))
             yield to_uint16(image) if info.deep else to_uint8(image[0]).permute(1, 2, 0).numpy()
